@@ -1,0 +1,114 @@
+//! `/api/health/live`, `/api/system` and `/api/processes`: identity, latest vitals and top processes,
+//! all served from snapshots.
+
+use std::sync::atomic::Ordering;
+
+use axum::extract::{RawQuery, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Serialize;
+use serde_json::value::RawValue;
+
+use crate::app::{AppState, DemoInfo};
+use crate::error::ApiError;
+use crate::model::{Identity, Process};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/health/live", get(live))
+        .route("/system", get(system))
+        .route("/processes", get(processes))
+}
+
+#[derive(Serialize)]
+struct Live {
+    status: &'static str,
+    version: &'static str,
+}
+
+async fn live() -> Json<Live> {
+    Json(Live { status: "ok", version: crate::VERSION })
+}
+
+#[derive(Serialize)]
+struct System<'a> {
+    identity: Option<&'a Identity>,
+    demo: Option<&'a DemoInfo>,
+    vitals: Option<&'a RawValue>,
+}
+
+async fn system(State(app): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+    let identity = app.identity.borrow().clone();
+    let vitals = app.vitals.borrow().clone();
+    // Uptime ticks between identity refreshes: take it from the latest sample when there is one.
+    let identity = identity.map(|id| {
+        let mut id = (*id).clone();
+        if let Some(v) = &vitals {
+            id.uptime_s = v.sample.uptime_s;
+        }
+        id
+    });
+    let body = System {
+        identity: identity.as_ref(),
+        demo: app.demo.as_ref(),
+        vitals: vitals.as_deref().map(|v| &*v.json),
+    };
+    serde_json::to_value(&body).map(Json).map_err(ApiError::internal)
+}
+
+#[derive(Serialize)]
+struct Processes<'a> {
+    sampled_at: i64,
+    sort: &'static str,
+    total: usize,
+    processes: Vec<&'a Process>,
+}
+
+const MAX_LIMIT: usize = 500;
+
+async fn processes(
+    State(app): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let mut sort = "cpu";
+    let mut limit = 25usize;
+    for (k, v) in super::query_pairs(raw.as_deref())? {
+        match k.as_str() {
+            "sort" => {
+                sort = match v.as_str() {
+                    "cpu" => "cpu",
+                    "mem" => "mem",
+                    _ => {
+                        return Err(ApiError::bad_request(format!(
+                            "sort must be one of: cpu, mem (got {v:?})"
+                        )));
+                    }
+                }
+            }
+            "limit" => {
+                limit = v.parse().ok().filter(|n| (1..=MAX_LIMIT).contains(n)).ok_or_else(|| {
+                    ApiError::bad_request(format!(
+                        "limit must be an integer from 1 to {MAX_LIMIT} (got {v:?})"
+                    ))
+                })?
+            }
+            _ => return Err(ApiError::bad_request(format!("unknown parameter {k:?}; valid: sort, limit"))),
+        }
+    }
+    let now = crate::workers::wall_ms();
+    let before = app.process_demand_ms.swap(now, Ordering::Relaxed);
+    if now - before > app.config.sampler.processes_demand_s as i64 * 1000 {
+        // Nobody was looking: the scanner is idle, wake it so the next call has fresh numbers.
+        app.process_wakeup.notify_one();
+    }
+    let snap = app.processes.borrow().clone();
+    let mut list: Vec<&Process> = snap.processes.iter().collect();
+    match sort {
+        "mem" => list.sort_by(|a, b| b.rss_bytes.cmp(&a.rss_bytes).then(a.pid.cmp(&b.pid))),
+        _ => list.sort_by(|a, b| b.cpu_pct.total_cmp(&a.cpu_pct).then(b.rss_bytes.cmp(&a.rss_bytes))),
+    }
+    let total = list.len();
+    list.truncate(limit);
+    let body = Processes { sampled_at: snap.sampled_at, sort, total, processes: list };
+    serde_json::to_value(&body).map(Json).map_err(ApiError::internal)
+}

@@ -1,0 +1,188 @@
+//! The application: shared handles ([`App`]), the HTTP router, and [`run`], which starts the workers
+//! and the server and stops them all gracefully (HTTP drains, workers stop, history is flushed and the
+//! database closed) when the cancellation token fires.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::AtomicI64;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use serde::Serialize;
+use serde_json::value::RawValue;
+use tokio::sync::{Notify, Semaphore, watch};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::Config;
+use crate::db::Db;
+use crate::history::History;
+use crate::host::Host;
+use crate::model::{Identity, ProcessSnapshot, Sample};
+
+/// A vitals sample with its JSON rendered once, so that every reader (API, live streams) shares it.
+#[derive(Debug)]
+pub struct LiveSample {
+    pub sample: Sample,
+    pub json: Box<RawValue>,
+}
+
+impl LiveSample {
+    pub fn new(sample: Sample) -> anyhow::Result<LiveSample> {
+        let json = serde_json::value::to_raw_value(&sample)?;
+        Ok(LiveSample { sample, json })
+    }
+}
+
+/// What the demo tells the UI about itself.
+#[derive(Debug, Clone, Serialize)]
+pub struct DemoInfo {
+    pub scenario: String,
+    pub note: String,
+}
+
+/// Everything the handlers and workers share. Built once per process (or per test).
+pub struct App {
+    pub config: Config,
+    pub host: Arc<Host>,
+    pub db: Db,
+    pub history: Arc<History>,
+    pub vitals: watch::Sender<Option<Arc<LiveSample>>>,
+    pub identity: watch::Sender<Option<Arc<Identity>>>,
+    pub processes: watch::Sender<Arc<ProcessSnapshot>>,
+    /// When the API last asked for processes (unix ms): the scanner runs only while this is recent.
+    pub process_demand_ms: AtomicI64,
+    pub process_wakeup: Notify,
+    pub live_clients: Arc<Semaphore>,
+    pub demo: Option<DemoInfo>,
+    pub cancel: CancellationToken,
+    pub tracker: TaskTracker,
+}
+
+/// The axum state: a cheap clone of the shared [`App`].
+#[derive(Clone)]
+pub struct AppState(pub Arc<App>);
+
+impl std::ops::Deref for AppState {
+    type Target = App;
+    fn deref(&self) -> &App {
+        &self.0
+    }
+}
+
+impl App {
+    pub fn new(config: Config, host: Host, db: Db, demo: Option<DemoInfo>) -> Arc<App> {
+        let history = Arc::new(History::new(config.history.live_minutes, config.sampler.interval_ms));
+        let live_clients = Arc::new(Semaphore::new(config.server.max_live_clients));
+        Arc::new(App {
+            host: Arc::new(host),
+            db,
+            history,
+            vitals: watch::Sender::new(None),
+            identity: watch::Sender::new(None),
+            processes: watch::Sender::new(Arc::new(ProcessSnapshot::default())),
+            process_demand_ms: AtomicI64::new(0),
+            process_wakeup: Notify::new(),
+            live_clients,
+            demo,
+            cancel: CancellationToken::new(),
+            tracker: TaskTracker::new(),
+            config,
+        })
+    }
+}
+
+/// The whole HTTP surface: `/api/*` (JSON only) and the embedded SPA for everything else.
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .nest("/api", crate::api::router())
+        .fallback(crate::web::serve)
+        .layer(axum::middleware::from_fn(crate::api::log_request))
+        .with_state(AppState(app))
+}
+
+/// Binds the listening socket: `::` is made dual-stack explicitly (IPV6_V6ONLY off), and falls back
+/// to `0.0.0.0` when the host has IPv6 disabled.
+pub fn bind(addr: SocketAddr) -> anyhow::Result<std::net::TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let try_bind = |addr: SocketAddr| -> std::io::Result<std::net::TcpListener> {
+        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+        if addr.is_ipv6() {
+            socket.set_only_v6(false)?;
+        }
+        socket.set_reuse_address(true)?;
+        socket.set_nonblocking(true)?;
+        socket.bind(&addr.into())?;
+        socket.listen(1024)?;
+        Ok(socket.into())
+    };
+    match try_bind(addr) {
+        Ok(l) => Ok(l),
+        Err(e) if addr.ip().is_unspecified() && addr.is_ipv6() => {
+            let v4 = SocketAddr::from(([0, 0, 0, 0], addr.port()));
+            tracing::warn!(error = %e, "IPv6 unavailable; listening on IPv4 only");
+            try_bind(v4).with_context(|| format!("binding {v4}"))
+        }
+        Err(e) => Err(e).with_context(|| format!("binding {addr}")),
+    }
+}
+
+/// Runs the workers and the server until `app.cancel` fires, then stops everything within the
+/// configured shutdown timeout.
+pub async fn run(app: Arc<App>, listener: std::net::TcpListener) -> anyhow::Result<()> {
+    // The identity is read once before serving so the first page load has it.
+    match crate::workers::sampler::identity(&app.host).await {
+        Ok(id) => {
+            app.identity.send_replace(Some(Arc::new(id)));
+        }
+        Err(e) => tracing::error!(error = %format!("{e:#}"), "cannot read the host identity"),
+    }
+    crate::workers::spawn_all(&app);
+    let listener = tokio::net::TcpListener::from_std(listener)?;
+    let cancel = app.cancel.clone();
+    let server =
+        axum::serve(listener, router(app.clone()).into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(async move { cancel.cancelled().await });
+    let limit = Duration::from_secs(app.config.server.shutdown_timeout_s);
+    // Draining connections may take at most `limit` after the stop was asked for.
+    let deadline = async {
+        app.cancel.cancelled().await;
+        tokio::time::sleep(limit).await;
+    };
+    let served = tokio::select! {
+        r = server => r.context("HTTP server failed"),
+        _ = deadline => {
+            tracing::warn!("HTTP connections did not drain within {limit:?}; closing them");
+            Ok(())
+        }
+    };
+    app.cancel.cancel();
+    app.tracker.close();
+    if tokio::time::timeout(limit, app.tracker.wait()).await.is_err() {
+        tracing::warn!("workers did not stop within {limit:?}");
+    }
+    let db = app.db.clone();
+    tokio::task::spawn_blocking(move || db.close()).await.context("closing database")??;
+    tracing::info!("stopped cleanly");
+    served
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = term => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}

@@ -1,0 +1,165 @@
+//! The command line: `serve`, `demo`, `check-config`, `print-config`, `healthcheck`, `record-scenario`.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+
+use crate::app::{self, App, DemoInfo};
+use crate::config::{Config, Overrides};
+use crate::db::Db;
+use crate::host::{Host, Scenario};
+
+#[derive(Debug, Parser)]
+#[command(name = "proxwatch", version, about = "Monitoring appliance for Proxmox VE hosts")]
+pub struct Cli {
+    /// Config file (default /etc/proxwatch/config.toml when it exists).
+    #[arg(long, global = true, env = "PROXWATCH_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on (default :: , dual stack).
+    #[arg(long, global = true)]
+    pub bind: Option<IpAddr>,
+    /// TCP port (default 8008).
+    #[arg(long, global = true)]
+    pub port: Option<u16>,
+    /// Directory for the database and state (default /var/lib/proxwatch).
+    #[arg(long, global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// Answer host tools and kernel files from a recorded scenario folder instead of this host.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub replay: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the service (what systemd starts).
+    Serve,
+    /// Run the whole appliance on 127.0.0.1 against the embedded demo Proxmox host.
+    Demo,
+    /// Load and validate the configuration, then exit.
+    CheckConfig,
+    /// Print the commented default configuration.
+    PrintConfig,
+    /// Exit 0 if the local service answers /api/health/live.
+    Healthcheck,
+    /// Record this host's tool outputs and kernel files as a replay scenario.
+    RecordScenario {
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+impl Cli {
+    pub fn overrides(&self) -> Overrides {
+        Overrides { bind: self.bind, port: self.port, data_dir: self.data_dir.clone() }
+    }
+}
+
+fn tool_timeout(cfg: &Config) -> Duration {
+    Duration::from_secs(cfg.tools.timeout_s)
+}
+
+fn open_db(dir: &std::path::Path) -> anyhow::Result<Db> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating data directory {}", dir.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("restricting {}", dir.display()))?;
+    }
+    Db::open(&dir.join("proxwatch.db"))
+}
+
+pub async fn serve(cli: &Cli, cfg: Config) -> anyhow::Result<()> {
+    let host = match &cli.replay {
+        Some(dir) => Host::replay(Scenario::load(dir)?, tool_timeout(&cfg)),
+        None => Host::system(tool_timeout(&cfg)),
+    };
+    let db = open_db(&cfg.server.data_dir)?;
+    let listener = app::bind(SocketAddr::new(cfg.server.bind, cfg.server.port))?;
+    tracing::info!(addr = %listener.local_addr()?, data = %cfg.server.data_dir.display(), "proxwatch listening");
+    run_until_signal(App::new(cfg, host, db, None), listener).await
+}
+
+pub async fn demo(cli: &Cli, mut cfg: Config) -> anyhow::Result<()> {
+    let tmp = tempfile::Builder::new().prefix("proxwatch-demo-").tempdir()?;
+    let data_dir = cli.data_dir.clone().unwrap_or_else(|| tmp.path().join("data"));
+    cfg.server.data_dir = data_dir.clone();
+    let (scenario, info) = match &cli.replay {
+        Some(dir) => (Scenario::load(dir)?, None),
+        None => {
+            let dir = tmp.path().join("scenario");
+            crate::host::replay::extract_demo(&dir)?;
+            (Scenario::load(&dir)?, Some(()))
+        }
+    };
+    let demo = DemoInfo {
+        scenario: scenario.name.clone(),
+        note: if info.is_some() {
+            "Demo: Proxmox data comes from a recorded scenario; the live vitals are this machine's own /proc."
+                .into()
+        } else {
+            format!("Demo on scenario {}: vitals are this machine's own /proc.", scenario.name)
+        },
+    };
+    let host = Host::demo(scenario, tool_timeout(&cfg));
+    let db = open_db(&data_dir)?;
+    let port = cli.port.unwrap_or(8008);
+    let bind = cli.bind.unwrap_or(IpAddr::from([127, 0, 0, 1]));
+    let listener = app::bind(SocketAddr::new(bind, port))?;
+    let addr = listener.local_addr()?;
+    // Scripts (the browser test, the bench) wait for exactly this line on stdout.
+    println!("proxwatch demo listening on http://{addr}/");
+    use std::io::Write;
+    std::io::stdout().flush().ok();
+    let result = run_until_signal(App::new(cfg, host, db, Some(demo)), listener).await;
+    drop(tmp);
+    result
+}
+
+async fn run_until_signal(app: Arc<App>, listener: std::net::TcpListener) -> anyhow::Result<()> {
+    let cancel = app.cancel.clone();
+    tokio::spawn(async move {
+        app::shutdown_signal().await;
+        tracing::info!("stop requested");
+        cancel.cancel();
+    });
+    app::run(app, listener).await
+}
+
+/// Asks the local service for `/api/health/live`; Ok when it answers 200 within 3 s.
+pub async fn healthcheck(cfg: &Config) -> anyhow::Result<()> {
+    use http_body_util::{BodyExt, Empty};
+    let ip = if cfg.server.bind.is_unspecified() { IpAddr::from([127, 0, 0, 1]) } else { cfg.server.bind };
+    let addr = SocketAddr::new(ip, cfg.server.port);
+    let check = async {
+        let stream =
+            tokio::net::TcpStream::connect(addr).await.with_context(|| format!("connecting to {addr}"))?;
+        let (mut sender, conn) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
+        tokio::spawn(conn);
+        let req = hyper::Request::get("/api/health/live")
+            .header(hyper::header::HOST, addr.to_string())
+            .body(Empty::<bytes::Bytes>::new())?;
+        let resp = sender.send_request(req).await?;
+        let status = resp.status();
+        let body = resp.into_body().collect().await?.to_bytes();
+        if !status.is_success() {
+            bail!("{addr} answered {status}: {}", String::from_utf8_lossy(&body));
+        }
+        anyhow::Ok(())
+    };
+    tokio::time::timeout(Duration::from_secs(3), check).await.context("no answer within 3 s")?
+}
+
+pub async fn record(out: &std::path::Path, cfg: &Config) -> anyhow::Result<()> {
+    let host = Host::system(tool_timeout(cfg));
+    let summary = crate::host::record::record(&host, out).await?;
+    println!("{summary}");
+    Ok(())
+}

@@ -1,0 +1,340 @@
+//! Typed configuration. Layers, later wins: built-in defaults <- the config file
+//! (`/etc/proxwatch/config.toml`, or `--config`) <- `PROXWATCH_<SECTION>_<KEY>` environment variables
+//! <- command-line flags. Unknown keys in the file are an error naming the key, the file and the line;
+//! an unknown `PROXWATCH_*` variable is warned about (a typo must not pass silently).
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use serde::{Deserialize, Serialize};
+
+pub const DEFAULT_PATH: &str = "/etc/proxwatch/config.toml";
+
+/// Environment variables that are not config keys but are still ours.
+const OTHER_ENV: &[&str] = &["PROXWATCH_CONFIG", "PROXWATCH_LOG"];
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub server: Server,
+    pub sampler: SamplerCfg,
+    pub history: HistoryCfg,
+    pub tools: Tools,
+    pub log: Log,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Server {
+    /// Address to listen on; `::` is dual-stack (falls back to 0.0.0.0 where IPv6 is off).
+    pub bind: IpAddr,
+    pub port: u16,
+    pub data_dir: PathBuf,
+    /// Concurrent `/api/live` streams; more are refused with 503.
+    pub max_live_clients: usize,
+    /// Seconds a graceful stop may take before the process exits anyway.
+    pub shutdown_timeout_s: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SamplerCfg {
+    pub interval_ms: u64,
+    /// How often processes are scanned while someone is looking at them.
+    pub processes_interval_s: u64,
+    /// Processes are scanned only if the API asked for them within this many seconds.
+    pub processes_demand_s: u64,
+    /// How often the host identity (PVE version, kernel) is refreshed.
+    pub identity_refresh_s: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HistoryCfg {
+    /// Full-resolution history kept in memory.
+    pub live_minutes: u64,
+    pub retain_1m_days: u64,
+    pub retain_10m_days: u64,
+    pub retain_1h_days: u64,
+    /// Rollups are written in one transaction at most this often.
+    pub flush_interval_s: u64,
+    pub retention_interval_s: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Tools {
+    /// Default timeout for host tools, seconds.
+    pub timeout_s: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Log {
+    /// A `RUST_LOG`-style filter; `RUST_LOG` or `PROXWATCH_LOG` in the environment win.
+    pub level: String,
+}
+
+impl Default for Server {
+    fn default() -> Self {
+        Server {
+            bind: IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+            port: 8008,
+            data_dir: PathBuf::from("/var/lib/proxwatch"),
+            max_live_clients: 64,
+            shutdown_timeout_s: 5,
+        }
+    }
+}
+impl Default for SamplerCfg {
+    fn default() -> Self {
+        SamplerCfg {
+            interval_ms: 1000,
+            processes_interval_s: 5,
+            processes_demand_s: 120,
+            identity_refresh_s: 3600,
+        }
+    }
+}
+impl Default for HistoryCfg {
+    fn default() -> Self {
+        HistoryCfg {
+            live_minutes: 10,
+            retain_1m_days: 7,
+            retain_10m_days: 90,
+            retain_1h_days: 730,
+            flush_interval_s: 60,
+            retention_interval_s: 3600,
+        }
+    }
+}
+impl Default for Tools {
+    fn default() -> Self {
+        Tools { timeout_s: 10 }
+    }
+}
+impl Default for Log {
+    fn default() -> Self {
+        Log { level: "info".into() }
+    }
+}
+
+/// The default configuration, commented; `proxwatch print-config` prints it.
+pub const DEFAULT_TOML: &str = r#"# proxwatch configuration (/etc/proxwatch/config.toml).
+# Every key is optional; the values below are the defaults. Any key can also be set from the
+# environment as PROXWATCH_<SECTION>_<KEY>, e.g. PROXWATCH_SERVER_PORT=8009.
+
+[server]
+# Address to listen on. "::" listens on IPv6 and IPv4 (falls back to 0.0.0.0 without IPv6).
+bind = "::"
+port = 8008
+# Where the SQLite database and other state live.
+data_dir = "/var/lib/proxwatch"
+# Concurrent live streams (/api/live); more are refused with 503.
+max_live_clients = 64
+# Seconds a graceful stop (SIGTERM) may take.
+shutdown_timeout_s = 5
+
+[sampler]
+# Vitals sampling interval in milliseconds.
+interval_ms = 1000
+# Top processes are scanned this often, and only while someone asked for them in the last
+# processes_demand_s seconds.
+processes_interval_s = 5
+processes_demand_s = 120
+# How often the host identity (PVE version, kernel) is re-read, seconds.
+identity_refresh_s = 3600
+
+[history]
+# Full-resolution vitals kept in memory, minutes.
+live_minutes = 10
+# Rollups (avg/min/max) kept in SQLite: 1-minute for 7 days, 10-minute for 90 days, 1-hour for 2 years.
+retain_1m_days = 7
+retain_10m_days = 90
+retain_1h_days = 730
+# Rollups are written in one transaction this often, seconds.
+flush_interval_s = 60
+# How often old rollups are deleted, seconds.
+retention_interval_s = 3600
+
+[tools]
+# Timeout for host tools (pvesh, smartctl, zpool, ...), seconds.
+timeout_s = 10
+
+[log]
+# Log filter, RUST_LOG syntax (e.g. "info", "proxwatch=debug"). RUST_LOG or PROXWATCH_LOG win.
+level = "info"
+"#;
+
+/// Command-line overrides (the last layer).
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub bind: Option<IpAddr>,
+    pub port: Option<u16>,
+    pub data_dir: Option<PathBuf>,
+}
+
+impl Config {
+    /// Loads the layered configuration. `path` is `--config`: when given, the file must exist; the
+    /// default path is optional. Returns the config and warnings to log once tracing is up.
+    pub fn load(
+        path: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+        overrides: &Overrides,
+    ) -> anyhow::Result<(Config, Vec<String>)> {
+        let mut cfg = match path {
+            Some(p) => Self::from_file(p)?,
+            None if Path::new(DEFAULT_PATH).exists() => Self::from_file(Path::new(DEFAULT_PATH))?,
+            None => Config::default(),
+        };
+        let warnings = cfg.apply_env(env)?;
+        if let Some(b) = overrides.bind {
+            cfg.server.bind = b;
+        }
+        if let Some(p) = overrides.port {
+            cfg.server.port = p;
+        }
+        if let Some(d) = &overrides.data_dir {
+            cfg.server.data_dir = d.clone();
+        }
+        cfg.validate()?;
+        Ok((cfg, warnings))
+    }
+
+    pub fn from_file(path: &Path) -> anyhow::Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading config file {}", path.display()))?;
+        Self::parse(&text).with_context(|| format!("in config file {}", path.display()))
+    }
+
+    /// Parses TOML text; errors name the key and the line (toml's span report).
+    pub fn parse(text: &str) -> anyhow::Result<Config> {
+        toml::from_str(text).map_err(|e| anyhow::anyhow!("{e}"))
+    }
+
+    /// Applies `PROXWATCH_<SECTION>_<KEY>` variables. Values are read as TOML (numbers, booleans),
+    /// else as strings. Returns warnings for unknown `PROXWATCH_*` names.
+    pub fn apply_env(
+        &mut self,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> anyhow::Result<Vec<String>> {
+        let mut table = toml::Table::try_from(&*self).context("serialising config")?;
+        let mut warnings = Vec::new();
+        let mut changed = false;
+        for (name, value) in env {
+            let Some(rest) = name.strip_prefix("PROXWATCH_") else { continue };
+            if OTHER_ENV.contains(&name.as_str()) {
+                continue;
+            }
+            let rest = rest.to_ascii_lowercase();
+            let slot = table.iter_mut().find_map(|(section, inner)| {
+                let key = rest.strip_prefix(section.as_str())?.strip_prefix('_')?;
+                inner.as_table_mut()?.get_mut(key)
+            });
+            let Some(slot) = slot else {
+                warnings
+                    .push(format!("unknown environment variable {name} ignored (not a proxwatch setting)"));
+                continue;
+            };
+            let parsed: toml::Value = match toml::from_str::<toml::Table>(&format!("v = {value}")) {
+                Ok(mut t) if !matches!(slot, toml::Value::String(_)) => {
+                    t.remove("v").unwrap_or(toml::Value::from(value))
+                }
+                _ => toml::Value::String(value),
+            };
+            *slot = parsed;
+            changed = true;
+            let candidate: Result<Config, _> = table.clone().try_into();
+            if let Err(e) = candidate {
+                bail!("environment variable {name}: {e}");
+            }
+        }
+        if changed {
+            *self = table.try_into().context("applying environment")?;
+        }
+        Ok(warnings)
+    }
+
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if self.sampler.interval_ms < 100 {
+            bail!("sampler.interval_ms must be at least 100 (got {})", self.sampler.interval_ms);
+        }
+        if self.history.flush_interval_s == 0 || self.history.retention_interval_s == 0 {
+            bail!("history.flush_interval_s and history.retention_interval_s must be positive");
+        }
+        if self.history.live_minutes == 0 || self.history.live_minutes > 120 {
+            bail!("history.live_minutes must be between 1 and 120 (got {})", self.history.live_minutes);
+        }
+        if self.tools.timeout_s == 0 {
+            bail!("tools.timeout_s must be positive");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+    }
+
+    #[test]
+    fn commented_default_file_is_the_default() {
+        assert_eq!(Config::parse(DEFAULT_TOML).unwrap(), Config::default());
+    }
+
+    #[test]
+    fn unknown_key_names_key_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, "[server]\nport = 9000\n\n[sampler]\nintervall_ms = 5\n").unwrap();
+        let err = format!("{:#}", Config::load(Some(&path), env(&[]), &Overrides::default()).unwrap_err());
+        assert!(err.contains("intervall_ms"), "{err}");
+        assert!(err.contains(&path.display().to_string()), "{err}");
+        assert!(err.contains("line 5"), "{err}");
+    }
+
+    #[test]
+    fn layers_file_then_env_then_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, "[server]\nport = 9000\ndata_dir = '/srv/a'\n[log]\nlevel = 'debug'\n")
+            .unwrap();
+        let (cfg, warnings) = Config::load(
+            Some(&path),
+            env(&[
+                ("PROXWATCH_SERVER_PORT", "9001"),
+                ("PROXWATCH_SERVER_DATA_DIR", "/srv/b"),
+                ("PROXWATCH_PORTT", "1"),
+            ]),
+            &Overrides { port: Some(9002), ..Default::default() },
+        )
+        .unwrap();
+        assert_eq!(cfg.server.port, 9002);
+        assert_eq!(cfg.server.data_dir, PathBuf::from("/srv/b"));
+        assert_eq!(cfg.log.level, "debug");
+        assert_eq!(warnings.len(), 1);
+        assert!(warnings[0].contains("PROXWATCH_PORTT"));
+    }
+
+    #[test]
+    fn bad_env_value_is_an_error_naming_the_variable() {
+        let err =
+            Config::load(None, env(&[("PROXWATCH_SERVER_PORT", "lots")]), &Overrides::default()).unwrap_err();
+        assert!(format!("{err:#}").contains("PROXWATCH_SERVER_PORT"), "{err:#}");
+        let err = Config::load(None, env(&[("PROXWATCH_SAMPLER_INTERVAL_MS", "5")]), &Overrides::default())
+            .unwrap_err();
+        assert!(format!("{err:#}").contains("interval_ms"), "{err:#}");
+    }
+
+    #[test]
+    fn missing_explicit_file_is_an_error() {
+        let err =
+            Config::load(Some(Path::new("/nonexistent/proxwatch.toml")), env(&[]), &Overrides::default())
+                .unwrap_err();
+        assert!(format!("{err:#}").contains("/nonexistent/proxwatch.toml"));
+    }
+}

@@ -1,0 +1,138 @@
+//! The SQLite database: one connection (WAL) behind a mutex, used from `spawn_blocking`. Migrations
+//! are numbered, embedded, append-only and recorded in `PRAGMA user_version`; a database written by a
+//! newer proxwatch, or a file that is not a database, stops startup with an error naming the file.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context, bail};
+use rusqlite::Connection;
+
+/// Append-only: never edit or reorder an entry, only add new ones at the end.
+const MIGRATIONS: &[(&str, &str)] = &[("0001_history", include_str!("migrations/0001_history.sql"))];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: usize = MIGRATIONS.len();
+
+#[derive(Clone)]
+pub struct Db {
+    conn: Arc<Mutex<Option<Connection>>>,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Db({})", self.path.display())
+    }
+}
+
+impl Db {
+    /// Opens (creating if needed) the database at `path` and migrates it.
+    pub fn open(path: &Path) -> anyhow::Result<Db> {
+        let conn = Connection::open(path).with_context(|| format!("opening database {}", path.display()))?;
+        Self::init(conn, path)
+    }
+
+    /// A private in-memory database (tests).
+    pub fn open_in_memory() -> anyhow::Result<Db> {
+        Self::init(Connection::open_in_memory()?, Path::new(":memory:"))
+    }
+
+    fn init(conn: Connection, path: &Path) -> anyhow::Result<Db> {
+        let name = path.display();
+        // The first read of the header is where a corrupt or foreign file shows itself.
+        let version: usize = conn
+            .query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
+            .with_context(|| format!("database {name} is unreadable or not a SQLite database"))?
+            .try_into()
+            .with_context(|| format!("database {name} has a negative schema version"))?;
+        if version > SCHEMA_VERSION {
+            bail!(
+                "database {name} has schema version {version}, newer than this proxwatch understands \
+                 ({SCHEMA_VERSION}); refusing to start rather than risk it (restore a backup or upgrade proxwatch)"
+            );
+        }
+        conn.pragma_update(None, "journal_mode", "WAL").with_context(|| format!("enabling WAL on {name}"))?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let mut conn = conn;
+        for (i, (id, sql)) in MIGRATIONS.iter().enumerate().skip(version) {
+            let tx = conn.transaction()?;
+            tx.execute_batch(sql).with_context(|| format!("applying migration {id} to {name}"))?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+            tx.commit()?;
+            tracing::info!(migration = id, db = %name, "database migrated");
+        }
+        Ok(Db { conn: Arc::new(Mutex::new(Some(conn))), path: path.to_path_buf() })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `f` with the connection on the blocking pool.
+    pub async fn call<T, F>(&self, f: F) -> anyhow::Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> anyhow::Result<T> + Send + 'static,
+    {
+        let db = self.clone();
+        tokio::task::spawn_blocking(move || db.call_blocking(f)).await.context("database task panicked")?
+    }
+
+    /// Runs `f` with the connection on this thread (tests, shutdown).
+    pub fn call_blocking<T>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> anyhow::Result<T>,
+    ) -> anyhow::Result<T> {
+        let mut guard = self.conn.lock().map_err(|_| anyhow::anyhow!("database mutex poisoned"))?;
+        let conn = guard.as_mut().context("database is closed")?;
+        f(conn)
+    }
+
+    /// Checkpoints the WAL into the main file and closes the connection; later calls fail.
+    pub fn close(&self) -> anyhow::Result<()> {
+        let mut guard = self.conn.lock().map_err(|_| anyhow::anyhow!("database mutex poisoned"))?;
+        if let Some(conn) = guard.take() {
+            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+                .with_context(|| format!("checkpointing {}", self.path.display()))?;
+            conn.close().map_err(|(_, e)| e).with_context(|| format!("closing {}", self.path.display()))?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrates_and_reopens() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.db");
+        let db = Db::open(&path).unwrap();
+        db.call_blocking(|c| Ok(c.execute("INSERT INTO rollup VALUES (60,'x',0,1,1,1,1)", [])?)).unwrap();
+        db.close().unwrap();
+        let db = Db::open(&path).unwrap();
+        let n: i64 =
+            db.call_blocking(|c| Ok(c.query_row("SELECT count(*) FROM rollup", [], |r| r.get(0))?)).unwrap();
+        assert_eq!(n, 1);
+    }
+
+    #[test]
+    fn refuses_newer_schema_and_garbage_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("new.db");
+        Connection::open(&path).unwrap().pragma_update(None, "user_version", 999).unwrap();
+        let err = format!("{:#}", Db::open(&path).unwrap_err());
+        assert!(err.contains("new.db") && err.contains("999"), "{err}");
+
+        let path = dir.path().join("garbage.db");
+        std::fs::write(&path, vec![0x42u8; 8192]).unwrap();
+        let err = format!("{:#}", Db::open(&path).unwrap_err());
+        assert!(err.contains("garbage.db"), "{err}");
+        // Nothing was overwritten.
+        assert_eq!(std::fs::read(&path).unwrap(), vec![0x42u8; 8192]);
+    }
+}

@@ -1,0 +1,114 @@
+//! `proxwatch record-scenario --out DIR`: captures, on a real host, every argv and kernel file that
+//! proxwatch reads, into a scenario folder that [`super::Scenario`] can replay. The operator scrubs
+//! serials, WWNs, MAC addresses and hostnames before sharing it (the command reminds them).
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use anyhow::Context;
+
+use super::{Host, ToolError};
+
+/// Every argv proxwatch runs, with `{node}` standing for the node name. Keep in sync with `tools/`.
+pub const COMMANDS: &[&[&str]] = &[
+    &["pveversion"],
+    &["pveversion", "-v"],
+    &["pvesh", "get", "/version", "--output-format", "json"],
+    &["pvesh", "get", "/nodes/{node}/status", "--output-format", "json"],
+    &["pvesh", "get", "/cluster/resources", "--output-format", "json"],
+    &["pvesh", "get", "/cluster/status", "--output-format", "json"],
+    &["pvesh", "get", "/nodes/{node}/qemu", "--output-format", "json"],
+    &["pvesh", "get", "/nodes/{node}/lxc", "--output-format", "json"],
+    &["pvesh", "get", "/nodes/{node}/storage", "--output-format", "json"],
+    &["pvesh", "get", "/nodes/{node}/tasks", "--output-format", "json"],
+    &["pvesh", "get", "/cluster/backup", "--output-format", "json"],
+    &["pvesh", "get", "/nodes/{node}/disks/list", "--output-format", "json"],
+    &["zpool", "list", "-H", "-p"],
+    &["zpool", "status"],
+    &["smartctl", "--scan", "-j"],
+];
+
+/// Kernel and config files read directly (plus the hwmon tree, walked below).
+pub const FILES: &[&str] = &[
+    "/proc/stat",
+    "/proc/meminfo",
+    "/proc/loadavg",
+    "/proc/uptime",
+    "/proc/net/dev",
+    "/proc/diskstats",
+    "/proc/cpuinfo",
+    "/proc/pressure/cpu",
+    "/proc/pressure/memory",
+    "/proc/pressure/io",
+    "/proc/spl/kstat/zfs/arcstats",
+    "/proc/sys/kernel/hostname",
+    "/proc/sys/kernel/osrelease",
+    "/etc/hostname",
+    "/etc/os-release",
+];
+
+fn toml_str(s: &str) -> String {
+    // TOML basic strings share JSON's escapes for everything we emit.
+    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
+}
+
+/// Records the scenario into `out` (created if needed). Returns a summary line.
+pub async fn record(host: &Host, out: &Path) -> anyhow::Result<String> {
+    std::fs::create_dir_all(out.join("commands")).with_context(|| format!("creating {}", out.display()))?;
+    let node = host.read("/proc/sys/kernel/hostname").map(|s| s.trim().to_string()).unwrap_or_default();
+    let mut manifest = format!(
+        "[scenario]\nname = {}\ndescription = {}\n",
+        toml_str(out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default().as_str()),
+        toml_str(&format!("recorded by proxwatch {} record-scenario", crate::VERSION)),
+    );
+    let (mut commands, mut files) = (0, 0);
+    for (i, argv) in COMMANDS.iter().enumerate() {
+        let argv: Vec<String> = argv.iter().map(|a| a.replace("{node}", &node)).collect();
+        let refs: Vec<&str> = argv.iter().map(String::as_str).collect();
+        let argv_toml = format!("[{}]", argv.iter().map(|a| toml_str(a)).collect::<Vec<_>>().join(", "));
+        match host.run(&refs).await {
+            Ok(o) => {
+                let rel = format!("commands/{i:02}_{}.out", argv[0]);
+                std::fs::write(out.join(&rel), &o.stdout)?;
+                let _ = write!(
+                    manifest,
+                    "\n[[command]]\nargv = {argv_toml}\nstdout = {}\nstderr = {}\nexit = {}\n",
+                    toml_str(&rel),
+                    toml_str(&o.stderr),
+                    o.code
+                );
+                commands += 1;
+            }
+            Err(ToolError::Missing { .. }) => {
+                let _ = write!(manifest, "\n[[command]]\nargv = {argv_toml}\nmissing = true\n");
+            }
+            Err(e) => tracing::warn!(?argv, error = %e, "not recorded"),
+        }
+    }
+    let mut paths: Vec<String> = FILES.iter().map(|s| s.to_string()).collect();
+    if let Ok(chips) = host.list_dir("/sys/class/hwmon") {
+        for chip in chips {
+            let dir = format!("/sys/class/hwmon/{chip}");
+            for f in host.list_dir(&dir).unwrap_or_default() {
+                if f == "name" || f.starts_with("temp") || f.starts_with("fan") || f.starts_with("in") {
+                    paths.push(format!("{dir}/{f}"));
+                }
+            }
+        }
+    }
+    for p in paths {
+        if let Ok(Some(text)) = host.read_optional(&p) {
+            let dest = out.join(p.trim_start_matches('/'));
+            if let Some(parent) = dest.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            std::fs::write(&dest, text)?;
+            files += 1;
+        }
+    }
+    std::fs::write(out.join("manifest.toml"), manifest)?;
+    Ok(format!(
+        "recorded {commands} commands and {files} files into {}; scrub serials, WWNs, MACs and hostnames before sharing it",
+        out.display()
+    ))
+}

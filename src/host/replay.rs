@@ -1,0 +1,193 @@
+//! Replay scenarios: a folder with `manifest.toml` mapping each argv to a recorded stdout file, exit
+//! code and stderr, plus optional `proc/`, `sys/` and `etc/` trees (DESIGN.md §4). An argv the scenario
+//! lacks is an error naming the argv, so tests fail loudly instead of silently seeing "no data".
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+
+use super::{Output, ToolError};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Manifest {
+    scenario: Header,
+    #[serde(default)]
+    command: Vec<Entry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Header {
+    name: String,
+    #[serde(default)]
+    description: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Entry {
+    argv: Vec<String>,
+    stdout: Option<String>,
+    #[serde(default)]
+    stderr: String,
+    #[serde(default)]
+    exit: i32,
+    #[serde(default)]
+    missing: bool,
+}
+
+#[derive(Debug, Clone)]
+struct Recorded {
+    stdout: Option<PathBuf>,
+    stderr: String,
+    exit: i32,
+    missing: bool,
+}
+
+/// A loaded scenario. Command outputs are read from disk when asked for.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub name: String,
+    pub description: String,
+    pub dir: PathBuf,
+    commands: HashMap<Vec<String>, Recorded>,
+}
+
+impl Scenario {
+    /// Loads `dir/manifest.toml`, checking that every referenced stdout file exists.
+    pub fn load(dir: &Path) -> anyhow::Result<Scenario> {
+        let path = dir.join("manifest.toml");
+        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        let manifest: Manifest =
+            toml::from_str(&text).with_context(|| format!("parsing scenario manifest {}", path.display()))?;
+        let mut commands = HashMap::new();
+        for e in manifest.command {
+            if e.argv.is_empty() {
+                bail!("{}: a [[command]] has an empty argv", path.display());
+            }
+            let stdout = match e.stdout {
+                Some(rel) => {
+                    let p = dir.join(&rel);
+                    if !p.is_file() {
+                        bail!(
+                            "{}: argv {:?} names stdout file {rel}, which does not exist",
+                            path.display(),
+                            e.argv
+                        );
+                    }
+                    Some(p)
+                }
+                None => None,
+            };
+            let rec = Recorded { stdout, stderr: e.stderr, exit: e.exit, missing: e.missing };
+            if commands.insert(e.argv.clone(), rec).is_some() {
+                bail!("{}: argv {:?} is recorded twice", path.display(), e.argv);
+            }
+        }
+        Ok(Scenario {
+            name: manifest.scenario.name,
+            description: manifest.scenario.description,
+            dir: dir.to_path_buf(),
+            commands,
+        })
+    }
+
+    /// Answers a command from the recording.
+    pub fn answer(&self, argv: &[&str]) -> Result<Output, ToolError> {
+        let key: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
+        let Some(rec) = self.commands.get(&key) else {
+            tracing::error!(scenario = %self.name, ?argv, "replay scenario has no recording for this argv");
+            return Err(ToolError::Unrecorded { scenario: self.name.clone(), argv: key });
+        };
+        if rec.missing {
+            return Err(ToolError::Missing { what: argv[0].to_string() });
+        }
+        let stdout = match &rec.stdout {
+            Some(p) => std::fs::read(p)
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .map_err(|e| ToolError::Io { path: p.display().to_string(), source: e })?,
+            None => String::new(),
+        };
+        Ok(Output { code: rec.exit, stdout, stderr: rec.stderr.clone() })
+    }
+
+    pub fn argvs(&self) -> impl Iterator<Item = &Vec<String>> {
+        self.commands.keys()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write_scenario(manifest: &str) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("commands")).unwrap();
+        std::fs::write(
+            dir.path().join("commands/pveversion.txt"),
+            "pve-manager/8.2.4/x (running kernel: 6.8)\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("manifest.toml"), manifest).unwrap();
+        dir
+    }
+
+    #[test]
+    fn answers_recorded_argv_and_fails_loudly_on_others() {
+        let dir = write_scenario(
+            r#"
+[scenario]
+name = "t"
+[[command]]
+argv = ["pveversion"]
+stdout = "commands/pveversion.txt"
+[[command]]
+argv = ["smartctl", "-a", "/dev/sda"]
+stderr = "boom"
+exit = 2
+[[command]]
+argv = ["ipmitool", "sensor"]
+missing = true
+"#,
+        );
+        let s = Scenario::load(dir.path()).unwrap();
+        let out = s.answer(&["pveversion"]).unwrap();
+        assert!(out.stdout.starts_with("pve-manager/8.2.4"));
+        let out = s.answer(&["smartctl", "-a", "/dev/sda"]).unwrap();
+        assert_eq!((out.code, out.stderr.as_str(), out.stdout.as_str()), (2, "boom", ""));
+        assert!(s.answer(&["ipmitool", "sensor"]).unwrap_err().is_missing());
+        let err = s.answer(&["pveversion", "-v"]).unwrap_err();
+        assert!(err.to_string().contains(r#"["pveversion", "-v"]"#), "{err}");
+    }
+
+    #[test]
+    fn rejects_manifest_naming_missing_files_or_unknown_keys() {
+        let dir = write_scenario("[scenario]\nname='t'\n[[command]]\nargv=['x']\nstdout='commands/nope'\n");
+        let err = format!("{:#}", Scenario::load(dir.path()).unwrap_err());
+        assert!(err.contains("commands/nope"), "{err}");
+        let dir = write_scenario("[scenario]\nname='t'\n[[command]]\nargv=['x']\nstdin='y'\n");
+        let err = format!("{:#}", Scenario::load(dir.path()).unwrap_err());
+        assert!(err.contains("stdin"), "{err}");
+    }
+}
+
+/// The demo scenario, embedded in the binary so `proxwatch demo` works on any Linux machine.
+#[derive(rust_embed::RustEmbed)]
+#[folder = "scenarios/demo"]
+struct DemoScenario;
+
+/// Writes the embedded demo scenario into `dest`.
+pub fn extract_demo(dest: &Path) -> anyhow::Result<()> {
+    for name in DemoScenario::iter() {
+        let Some(file) = DemoScenario::get(&name) else { continue };
+        let path = dest.join(name.as_ref());
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+        }
+        std::fs::write(&path, file.data).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}

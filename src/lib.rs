@@ -1,0 +1,31 @@
+//! proxwatch: a monitoring appliance for one Proxmox VE host.
+//!
+//! Module map (see `DESIGN.md` in the shared folder for the whole picture):
+//! - [`cli`]: the command line (serve, demo, check-config, print-config, healthcheck, record-scenario).
+//! - [`config`]: typed configuration, defaults <- file <- `PROXWATCH_*` env <- flags.
+//! - [`app`]: shared state, the router, and the run loop (workers + HTTP + graceful stop).
+//! - [`host`]: the only code that spawns processes or reads `/proc`, `/sys`, `/etc` (live or replayed).
+//! - [`tools`]: pure parsers of host tool output and kernel files.
+//! - [`model`]: serde types served by the API.
+//! - [`workers`]: background loops (vitals sampler, history flush, retention), each steppable.
+//! - [`history`]: in-memory live ring plus SQLite rollups (1 min, 10 min, 1 h).
+//! - [`db`]: the SQLite connection and its append-only migrations.
+//! - [`api`]: thin axum routers per domain under `/api`.
+//! - [`web`]: the embedded single-page app.
+//! - [`error`]: `ApiError`, the only HTTP-facing error.
+
+pub mod api;
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod history;
+pub mod host;
+pub mod model;
+pub mod tools;
+pub mod web;
+pub mod workers;
+
+/// The version string reported by the API and the CLI.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

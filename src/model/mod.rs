@@ -1,0 +1,155 @@
+//! The serde types the API serves (and the workers publish as snapshots). Field names are the API's
+//! contract with the SPA and with scripts; optional kernel features are `Option`s that are left out
+//! of the JSON when absent, so the UI can hide them.
+
+use serde::Serialize;
+
+pub use crate::tools::procfs::{CpuInfo, GuestKind};
+
+/// CPU time shares over the last interval, in percent (0–100).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct CpuShare {
+    pub user: f64,
+    pub system: f64,
+    pub iowait: f64,
+    pub steal: f64,
+    pub idle: f64,
+    /// Everything but idle and iowait.
+    pub busy: f64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Cpu {
+    pub total: CpuShare,
+    pub cores: Vec<CpuShare>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Memory {
+    pub total: u64,
+    /// Memory applications hold: total − available − ZFS ARC.
+    pub used: u64,
+    pub free: u64,
+    /// Page cache plus reclaimable slab plus the ZFS ARC.
+    pub cached: u64,
+    pub buffers: u64,
+    pub available: u64,
+    /// ZFS ARC size, counted as cache rather than used; `null` without ZFS.
+    pub arc: Option<u64>,
+    pub used_pct: f64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Swap {
+    pub total: u64,
+    pub used: u64,
+    pub used_pct: f64,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct PsiResource {
+    pub some_avg10: f64,
+    pub some_avg60: f64,
+    pub some_avg300: f64,
+    pub full_avg10: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Psi {
+    pub cpu: PsiResource,
+    pub memory: PsiResource,
+    pub io: PsiResource,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct NetRate {
+    pub name: String,
+    pub rx_bps: f64,
+    pub tx_bps: f64,
+    pub rx_errors: u64,
+    pub tx_errors: u64,
+    pub rx_drops: u64,
+    pub tx_drops: u64,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct NetTotal {
+    pub rx_bps: f64,
+    pub tx_bps: f64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct DiskRate {
+    pub name: String,
+    pub read_bps: f64,
+    pub write_bps: f64,
+    pub read_iops: f64,
+    pub write_iops: f64,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct DiskTotal {
+    pub read_bps: f64,
+    pub write_bps: f64,
+    pub read_iops: f64,
+    pub write_iops: f64,
+}
+
+/// One vitals sample: what the sampler publishes every interval and `/api/live` pushes.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Sample {
+    /// Unix time in milliseconds.
+    pub ts: i64,
+    /// Seconds covered by the rates in this sample.
+    pub interval_s: f64,
+    pub cpu: Cpu,
+    pub load: [f64; 3],
+    pub memory: Memory,
+    pub swap: Swap,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub psi: Option<Psi>,
+    pub net: Vec<NetRate>,
+    pub net_total: NetTotal,
+    pub disks: Vec<DiskRate>,
+    pub disk_total: DiskTotal,
+    pub uptime_s: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu_temp_c: Option<f64>,
+}
+
+/// What the host is. Collected at start and refreshed rarely.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Identity {
+    pub hostname: String,
+    /// `pveversion`'s line, `null` when this is not a Proxmox VE host.
+    pub pve_version: Option<String>,
+    pub kernel: String,
+    pub cpu_model: String,
+    pub sockets: u32,
+    pub cores: u32,
+    pub threads: u32,
+    /// Unix seconds.
+    pub boot_time: Option<u64>,
+    pub uptime_s: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Process {
+    pub pid: u32,
+    pub user: String,
+    pub name: String,
+    pub command: String,
+    pub cpu_pct: f64,
+    pub rss_bytes: u64,
+    pub threads: u64,
+    pub state: String,
+    pub vmid: Option<u32>,
+    pub guest_kind: Option<GuestKind>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ProcessSnapshot {
+    /// Unix ms of the scan; 0 before the first scan.
+    pub sampled_at: i64,
+    pub processes: Vec<Process>,
+}

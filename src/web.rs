@@ -1,0 +1,85 @@
+//! The embedded single-page app (built from `web/` by `build.rs` and embedded with rust-embed).
+//! Hashed files under `assets/` are cached forever (`immutable`); `index.html` and the service worker
+//! are revalidated (`no-cache`) against a strong `ETag`. Client-side routes fall back to `index.html`;
+//! `/api/*` never does.
+
+use axum::body::Body;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use rust_embed::RustEmbed;
+
+use crate::error::ApiError;
+
+#[derive(RustEmbed)]
+#[folder = "web/dist"]
+struct Assets;
+
+const CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; \
+                   connect-src 'self'; worker-src 'self'; manifest-src 'self'; frame-ancestors 'none'; \
+                   base-uri 'self'; form-action 'self'";
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+fn content_type(name: &str) -> String {
+    if name.ends_with(".webmanifest") {
+        return "application/manifest+json".into();
+    }
+    mime_guess::from_path(name).first_or_octet_stream().essence_str().to_string()
+}
+
+pub async fn serve(method: Method, uri: Uri, headers: HeaderMap) -> Response {
+    let path = uri.path().trim_start_matches('/');
+    if path == "api" || path.starts_with("api/") {
+        return ApiError::not_found(format!("no API route {method} {}", uri.path())).into_response();
+    }
+    if method != Method::GET && method != Method::HEAD {
+        return (StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n").into_response();
+    }
+    let (name, file) = match Assets::get(path) {
+        Some(f) if !path.is_empty() => (path, f),
+        _ => {
+            // A path whose last segment has a dot is a missing file, not a client route.
+            let last = path.rsplit('/').next().unwrap_or("");
+            if last.contains('.') {
+                return (StatusCode::NOT_FOUND, "not found\n").into_response();
+            }
+            match Assets::get("index.html") {
+                Some(f) => ("index.html", f),
+                None => {
+                    return (StatusCode::NOT_FOUND, "the web UI was not built into this binary\n")
+                        .into_response();
+                }
+            }
+        }
+    };
+    let etag = format!("\"{}\"", hex(&file.metadata.sha256_hash()[..16]));
+    let cache = if name.starts_with("assets/") { "public, max-age=31536000, immutable" } else { "no-cache" };
+    let mut resp = if headers.get(header::IF_NONE_MATCH).is_some_and(|v| v.as_bytes() == etag.as_bytes()) {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        let body = if method == Method::HEAD { Body::empty() } else { Body::from(file.data) };
+        let mut r = Response::new(body);
+        if let Ok(v) = HeaderValue::from_str(&content_type(name)) {
+            r.headers_mut().insert(header::CONTENT_TYPE, v);
+        }
+        r
+    };
+    let h = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        h.insert(header::ETAG, v);
+    }
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    if name == "index.html" {
+        h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+        h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    }
+    resp
+}

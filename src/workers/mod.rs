@@ -1,0 +1,200 @@
+//! Background loops. Each is a plain struct with a `step()` that tests call directly, wrapped here in
+//! a `run` loop that production spawns on the app's `TaskTracker` and that stops on the cancellation
+//! token (DESIGN.md §3.7). A failed step is logged with context and the loop goes on.
+
+pub mod processes;
+pub mod sampler;
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use tokio::time::MissedTickBehavior;
+
+use crate::app::{App, LiveSample};
+use crate::history;
+
+/// Wall-clock milliseconds now.
+pub fn wall_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+/// A wall clock that advances with the monotonic clock, so rates are not distorted when NTP steps the
+/// system time; it re-anchors when the two drift more than a second apart.
+struct SteadyClock {
+    anchor_wall: i64,
+    anchor: Instant,
+}
+
+impl SteadyClock {
+    fn new() -> Self {
+        SteadyClock { anchor_wall: wall_ms(), anchor: Instant::now() }
+    }
+    fn now_ms(&mut self) -> i64 {
+        let steady = self.anchor_wall + self.anchor.elapsed().as_millis() as i64;
+        let wall = wall_ms();
+        if (wall - steady).abs() > 1000 {
+            *self = SteadyClock::new();
+            return wall;
+        }
+        steady
+    }
+}
+
+fn ticker(period: Duration) -> tokio::time::Interval {
+    let mut t = tokio::time::interval(period);
+    t.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    t
+}
+
+/// Spawns every worker on the app's tracker.
+pub fn spawn_all(app: &Arc<App>) {
+    let tracker = &app.tracker;
+    tracker.spawn(run_sampler(app.clone()));
+    tracker.spawn(run_processes(app.clone()));
+    tracker.spawn(run_identity(app.clone()));
+    tracker.spawn(run_history_flush(app.clone()));
+    tracker.spawn(run_retention(app.clone()));
+}
+
+async fn run_sampler(app: Arc<App>) {
+    let mut sampler = sampler::Sampler::new();
+    let mut clock = SteadyClock::new();
+    let mut tick = ticker(Duration::from_millis(app.config.sampler.interval_ms));
+    let mut failing = false;
+    loop {
+        tokio::select! {
+            _ = app.cancel.cancelled() => break,
+            _ = tick.tick() => {}
+        }
+        match sampler.step(&app.host, clock.now_ms()) {
+            Ok(Some(sample)) => {
+                failing = false;
+                app.history.record(&sample);
+                match LiveSample::new(sample) {
+                    Ok(live) => {
+                        app.vitals.send_replace(Some(Arc::new(live)));
+                    }
+                    Err(e) => tracing::error!(error = %e, "cannot serialise a vitals sample"),
+                }
+            }
+            Ok(None) => {}
+            Err(e) if !failing => {
+                // Log the first failure of a run of failures, not one line per second.
+                failing = true;
+                tracing::error!(error = %format!("{e:#}"), "vitals sampling failed");
+            }
+            Err(_) => {}
+        }
+    }
+}
+
+async fn run_processes(app: Arc<App>) {
+    let mut scanner = processes::ProcessScanner::new();
+    let cfg = &app.config.sampler;
+    let mut tick = ticker(Duration::from_secs(cfg.processes_interval_s.max(1)));
+    let mut first = true;
+    loop {
+        tokio::select! {
+            _ = app.cancel.cancelled() => break,
+            _ = tick.tick() => {}
+            _ = app.process_wakeup.notified() => {}
+        }
+        let now = wall_ms();
+        let wanted =
+            now - app.process_demand_ms.load(Ordering::Relaxed) < cfg.processes_demand_s as i64 * 1000;
+        // Scan twice at start (CPU % needs two scans) and then only while someone is looking.
+        if !(first || wanted) {
+            continue;
+        }
+        let host = app.host.clone();
+        let result = tokio::task::spawn_blocking(move || {
+            let r = scanner.step(&host, now);
+            (scanner, r)
+        })
+        .await;
+        let Ok((back, result)) = result else {
+            tracing::error!("process scan panicked");
+            return;
+        };
+        scanner = back;
+        match result {
+            Ok(snap) => {
+                first = app.processes.borrow().sampled_at == 0;
+                app.processes.send_replace(Arc::new(snap));
+            }
+            Err(e) => tracing::warn!(error = %format!("{e:#}"), "process scan failed"),
+        }
+    }
+}
+
+async fn run_identity(app: Arc<App>) {
+    let mut tick = ticker(Duration::from_secs(app.config.sampler.identity_refresh_s.max(60)));
+    loop {
+        tokio::select! {
+            _ = app.cancel.cancelled() => break,
+            _ = tick.tick() => {}
+        }
+        match sampler::identity(&app.host).await {
+            Ok(id) => {
+                app.identity.send_replace(Some(Arc::new(id)));
+            }
+            Err(e) => tracing::error!(error = %format!("{e:#}"), "cannot read the host identity"),
+        }
+    }
+}
+
+/// Writes closed history buckets once per flush interval; at shutdown also the open ones.
+pub async fn flush_history(app: &App, partial: bool) {
+    let rows = app.history.take_pending(partial);
+    if rows.is_empty() {
+        return;
+    }
+    let n = rows.len();
+    let history = app.history.clone();
+    let result = app
+        .db
+        .call(move |c| match history::write_rows(c, &rows) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                history.restore_pending(rows);
+                Err(e)
+            }
+        })
+        .await;
+    match result {
+        Ok(()) => tracing::debug!(rows = n, "history flushed"),
+        Err(e) => tracing::error!(error = %format!("{e:#}"), rows = n, "history flush failed; will retry"),
+    }
+}
+
+async fn run_history_flush(app: Arc<App>) {
+    let period = Duration::from_secs(app.config.history.flush_interval_s);
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = app.cancel.cancelled() => break,
+            _ = tick.tick() => flush_history(&app, false).await,
+        }
+    }
+    flush_history(&app, true).await;
+}
+
+async fn run_retention(app: Arc<App>) {
+    let cfg = &app.config.history;
+    let days = [cfg.retain_1m_days, cfg.retain_10m_days, cfg.retain_1h_days];
+    let mut tick = ticker(Duration::from_secs(cfg.retention_interval_s));
+    loop {
+        tokio::select! {
+            _ = app.cancel.cancelled() => break,
+            _ = tick.tick() => {}
+        }
+        let now_s = wall_ms() / 1000;
+        match app.db.call(move |c| history::apply_retention(c, now_s, days)).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(rows = n, "old history deleted"),
+            Err(e) => tracing::error!(error = %format!("{e:#}"), "history retention failed"),
+        }
+    }
+}

@@ -1,0 +1,228 @@
+//! The API driven in-process through `app::router` (no sockets), over the pve-zfs replay scenario.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use proxwatch::app::{LiveSample, router};
+use proxwatch::workers::processes::ProcessScanner;
+use serde_json::Value;
+use tower::ServiceExt;
+
+use crate::common;
+
+async fn get(app: &Arc<proxwatch::app::App>, uri: &str) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+    let resp = router(app.clone()).oneshot(Request::get(uri).body(Body::empty()).unwrap()).await.unwrap();
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let body = resp.into_body().collect().await.unwrap().to_bytes().to_vec();
+    (status, headers, body)
+}
+
+async fn get_json(app: &Arc<proxwatch::app::App>, uri: &str) -> (StatusCode, Value) {
+    let (status, headers, body) = get(app, uri).await;
+    assert_eq!(headers.get(header::CONTENT_TYPE).unwrap(), "application/json", "{uri}");
+    (status, serde_json::from_slice(&body).unwrap_or_else(|e| panic!("{uri}: {e}")))
+}
+
+#[tokio::test]
+async fn health_live_is_public_and_versioned() {
+    let app = common::app().await;
+    let (status, body) = get_json(&app, "/api/health/live").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["status"], "ok");
+    assert_eq!(body["version"], proxwatch::VERSION);
+}
+
+#[tokio::test]
+async fn system_serves_identity_and_latest_vitals() {
+    let app = common::app().await;
+    let (status, body) = get_json(&app, "/api/system").await;
+    assert_eq!(status, StatusCode::OK);
+    let id = &body["identity"];
+    assert_eq!(id["hostname"], "pve-zfs");
+    assert_eq!(
+        (id["sockets"].as_u64(), id["cores"].as_u64(), id["threads"].as_u64()),
+        (Some(1), Some(8), Some(16))
+    );
+    assert!(id["cpu_model"].as_str().unwrap().contains("Xeon"), "{id}");
+    assert!(id["pve_version"].as_str().unwrap().starts_with("pve-manager/"), "{id}");
+    let v = &body["vitals"];
+    assert!(v["memory"]["arc"].as_u64().unwrap() > 0, "ARC reported: {v}");
+    assert!(v["psi"]["cpu"]["some_avg10"].is_number());
+    assert!(v["cpu_temp_c"].as_f64().unwrap() > 20.0);
+    assert!(body["demo"].is_null());
+}
+
+#[tokio::test]
+async fn system_without_a_sample_yet_says_null_not_error() {
+    let app = common::app().await;
+    app.vitals.send_replace(None);
+    let (status, body) = get_json(&app, "/api/system").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body["vitals"].is_null());
+}
+
+#[tokio::test]
+async fn processes_are_sorted_limited_and_carry_their_guest() {
+    let app = common::app().await;
+    let mut scanner = ProcessScanner::new();
+    let snap = scanner.step(&app.host, common::T0_MS).unwrap();
+    app.processes.send_replace(Arc::new(snap));
+    let (status, body) = get_json(&app, "/api/processes?sort=mem&limit=50").await;
+    assert_eq!(status, StatusCode::OK);
+    let procs = body["processes"].as_array().unwrap();
+    assert!(!procs.is_empty());
+    let rss: Vec<u64> = procs.iter().map(|p| p["rss_bytes"].as_u64().unwrap()).collect();
+    assert!(rss.windows(2).all(|w| w[0] >= w[1]), "sorted by memory: {rss:?}");
+    let kvm = procs.iter().find(|p| p["name"] == "kvm").expect("a kvm process");
+    assert_eq!((kvm["vmid"].as_u64(), kvm["guest_kind"].as_str()), (Some(101), Some("qemu")));
+    assert!(procs.iter().any(|p| p["guest_kind"] == "lxc" && p["vmid"] == 200), "{procs:?}");
+    let init = procs.iter().find(|p| p["pid"] == 1).unwrap();
+    assert!(init["vmid"].is_null());
+    assert_eq!(init["user"], "root");
+
+    let (_, body) = get_json(&app, "/api/processes?limit=1").await;
+    assert_eq!(body["processes"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn bad_query_parameters_are_400_naming_valid_values() {
+    let app = common::app().await;
+    for (uri, needle) in [
+        ("/api/processes?sort=disk", "cpu, mem"),
+        ("/api/processes?limit=0", "1 to 500"),
+        ("/api/processes?limit=abc", "1 to 500"),
+        ("/api/processes?bogus=1", "sort, limit"),
+        ("/api/history?metric=cpu.totl&range=1h", "cpu.total"),
+        ("/api/history?metric=cpu.total&range=2h", "live, 1h, 6h, 24h, 7d, 30d, 1y"),
+        ("/api/history?range=1h", "metric is required"),
+        ("/api/history?metric=%ZZ", "valid metrics"),
+    ] {
+        let (status, body) = get_json(&app, uri).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}");
+        assert_eq!(body["error"], "bad_request", "{uri}");
+        assert!(body["message"].as_str().unwrap().contains(needle), "{uri}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn history_lists_metrics_and_serves_live_and_rollup_ranges() {
+    let app = common::app().await;
+    let (_, body) = get_json(&app, "/api/history/metrics").await;
+    let names: Vec<&str> =
+        body["metrics"].as_array().unwrap().iter().map(|m| m["name"].as_str().unwrap()).collect();
+    assert!(names.contains(&"cpu.total") && names.contains(&"net.rx") && names.contains(&"temp.cpu"));
+    assert_eq!(body["ranges"].as_array().unwrap().len(), 7);
+
+    let (status, body) = get_json(&app, "/api/history?metric=cpu.total&range=live").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["step_s"], 1.0);
+    let pts = body["points"].as_array().unwrap();
+    assert_eq!(pts.len(), 1);
+    assert_eq!(pts[0][0].as_i64(), Some(common::T0_MS / 1000 + 1));
+
+    let (status, body) = get_json(&app, "/api/history?metric=mem.used&range=24h").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["step_s"], 120.0);
+    let pts = body["points"].as_array().unwrap();
+    assert!(pts.len() >= 720 && pts.len() <= 722, "{}", pts.len());
+    for w in pts.windows(2) {
+        assert_eq!(w[1][0].as_i64().unwrap() - w[0][0].as_i64().unwrap(), 120);
+    }
+}
+
+#[tokio::test]
+async fn unknown_api_paths_are_json_404_and_client_routes_get_the_spa() {
+    let app = common::app().await;
+    let (status, body) = get_json(&app, "/api/nope").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["error"], "not_found");
+    assert!(body["message"].as_str().unwrap().contains("/api/nope"));
+    let (status, _) = get_json(&app, "/api/system/extra/segments").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let resp =
+        router(app.clone()).oneshot(Request::post("/api/system").body(Body::empty()).unwrap()).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
+
+    let (status, headers, body) = get(&app, "/storage").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(headers[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/html"));
+    assert_eq!(headers[header::CACHE_CONTROL], "no-cache");
+    assert!(
+        String::from_utf8_lossy(&body).contains("<html")
+            || String::from_utf8_lossy(&body).contains("<!doctype")
+    );
+    let etag = headers[header::ETAG].to_str().unwrap().to_string();
+
+    let resp = router(app.clone())
+        .oneshot(Request::get("/").header(header::IF_NONE_MATCH, &etag).body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_MODIFIED);
+
+    let (status, _, _) = get(&app, "/assets/does-not-exist.js").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn hashed_assets_are_immutable() {
+    let app = common::app().await;
+    let (_, _, index) = get(&app, "/").await;
+    let index = String::from_utf8(index).unwrap();
+    let Some(start) = index.find("/assets/") else {
+        panic!("index.html references no /assets/ file: {index}");
+    };
+    let end = index[start..].find('"').map(|e| start + e).unwrap();
+    let (status, headers, _) = get(&app, &index[start..end]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers[header::CACHE_CONTROL], "public, max-age=31536000, immutable");
+    assert!(headers.contains_key(header::ETAG));
+}
+
+#[tokio::test]
+async fn live_stream_pushes_each_new_sample() {
+    let app = common::app().await;
+    let resp =
+        router(app.clone()).oneshot(Request::get("/api/live").body(Body::empty()).unwrap()).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()[header::CONTENT_TYPE], "text/event-stream");
+    let mut body = resp.into_body();
+    // The current sample first, then the next one published.
+    let first = body.frame().await.unwrap().unwrap().into_data().unwrap();
+    let first = String::from_utf8_lossy(&first).to_string();
+    assert!(first.starts_with("event: vitals\ndata: {"), "{first}");
+    let mut next = common::sample_pair();
+    next.ts += 1000;
+    app.vitals.send_replace(Some(Arc::new(LiveSample::new(next).unwrap())));
+    let second = body.frame().await.unwrap().unwrap().into_data().unwrap();
+    let second = String::from_utf8_lossy(&second).to_string();
+    assert!(second.contains(&format!("\"ts\":{}", common::T0_MS + 2000)), "{second}");
+    // Stopping the app ends the stream (so graceful shutdown is not held up).
+    app.cancel.cancel();
+    assert!(body.frame().await.is_none());
+}
+
+#[tokio::test]
+async fn live_streams_are_bounded() {
+    let mut cfg = proxwatch::config::Config::default();
+    cfg.server.max_live_clients = 1;
+    let app = proxwatch::app::App::new(
+        cfg,
+        common::replay("pve-zfs"),
+        proxwatch::db::Db::open_in_memory().unwrap(),
+        None,
+    );
+    let first =
+        router(app.clone()).oneshot(Request::get("/api/live").body(Body::empty()).unwrap()).await.unwrap();
+    assert_eq!(first.status(), StatusCode::OK);
+    let (status, body) = get_json(&app, "/api/live").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body["error"], "unavailable");
+    drop(first);
+    let again =
+        router(app.clone()).oneshot(Request::get("/api/live").body(Body::empty()).unwrap()).await.unwrap();
+    assert_eq!(again.status(), StatusCode::OK);
+}

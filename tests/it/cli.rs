@@ -1,0 +1,105 @@
+//! The binary as a user runs it: config commands, `serve --replay` with healthcheck and a graceful
+//! SIGTERM stop that leaves the database closed cleanly.
+// Tests drive the real binary; the one-door rule is for the program, not for its tests.
+#![allow(clippy::disallowed_methods)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common;
+
+const BIN: &str = env!("CARGO_BIN_EXE_proxwatch");
+
+fn proxwatch(args: &[&str]) -> std::process::Output {
+    Command::new(BIN).args(args).env_remove("RUST_LOG").env("PROXWATCH_LOG", "warn").output().unwrap()
+}
+
+#[test]
+fn print_config_round_trips_through_check_config() {
+    let out = proxwatch(&["print-config"]);
+    assert!(out.status.success());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    std::fs::write(&path, &out.stdout).unwrap();
+    let out = proxwatch(&["--config", path.to_str().unwrap(), "check-config"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn check_config_names_the_unknown_key_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    std::fs::write(&path, "[server]\nport = 8008\nprot = 9\n").unwrap();
+    let out = proxwatch(&["--config", path.to_str().unwrap(), "check-config"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("prot") && err.contains("line 3") && err.contains(path.to_str().unwrap()), "{err}");
+}
+
+#[test]
+fn a_newer_database_stops_startup_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("proxwatch.db");
+    future_schema_db(&db);
+    let out = proxwatch(&[
+        "serve",
+        "--replay",
+        common::scenario_dir("pve-zfs").to_str().unwrap(),
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--data-dir",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("proxwatch.db") && err.contains("newer"), "{err}");
+}
+
+/// Writes a database whose schema version is from a future proxwatch.
+fn future_schema_db(path: &std::path::Path) {
+    let db = proxwatch::db::Db::open(path).unwrap();
+    db.call_blocking(|c| Ok(c.pragma_update(None, "user_version", 9999)?)).unwrap();
+    db.close().unwrap();
+}
+
+#[test]
+fn serve_replay_answers_healthcheck_and_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BIN)
+        .args(["serve", "--replay"])
+        .arg(common::scenario_dir("pve-zfs"))
+        .args(["--bind", "127.0.0.1", "--port", "0", "--data-dir"])
+        .arg(dir.path())
+        .env("PROXWATCH_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines.next().expect("serve exited before listening").unwrap();
+        if let Some(rest) = line.split("addr=").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_string();
+        }
+    };
+    let port = addr.rsplit(':').next().unwrap();
+    let out = proxwatch(&["--bind", "127.0.0.1", "--port", port, "healthcheck"]);
+    assert!(out.status.success(), "healthcheck: {}", String::from_utf8_lossy(&out.stderr));
+
+    let start = Instant::now();
+    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status}");
+    assert!(start.elapsed() < Duration::from_secs(5), "stopped in {:?}", start.elapsed());
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert!(rest.iter().any(|l| l.contains("stopped cleanly")), "{rest:?}");
+    // The WAL was checkpointed and truncated on close.
+    let wal = dir.path().join("proxwatch.db-wal");
+    assert!(!wal.exists() || std::fs::metadata(&wal).unwrap().len() == 0);
+
+    let out = proxwatch(&["--bind", "127.0.0.1", "--port", port, "healthcheck"]);
+    assert!(!out.status.success(), "healthcheck must fail once the service is gone");
+}

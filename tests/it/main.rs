@@ -1,0 +1,10 @@
+//! The one integration-test binary: API tests in-process over replay scenarios, workers through
+//! `step()`, parsers over recorded kernel files, and the CLI as a real process.
+
+// Test helpers outside #[test] functions may unwrap too: a panic is a test failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod api;
+mod cli;
+mod common;
+mod kernel_files;
