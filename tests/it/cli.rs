@@ -103,3 +103,23 @@ fn serve_replay_answers_healthcheck_and_stops_cleanly_on_sigterm() {
     let out = proxwatch(&["--bind", "127.0.0.1", "--port", port, "healthcheck"]);
     assert!(!out.status.success(), "healthcheck must fail once the service is gone");
 }
+
+#[test]
+fn record_scenario_captures_a_replayable_host() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("rec");
+    let res = proxwatch(&["record-scenario", "--out", out.to_str().unwrap()]);
+    assert!(res.status.success(), "{}", String::from_utf8_lossy(&res.stderr));
+    assert!(String::from_utf8_lossy(&res.stdout).contains("scrub"));
+    // What was recorded replays: the sampler and the identity read it back.
+    let scenario = proxwatch::host::Scenario::load(&out).unwrap();
+    assert!(scenario.argvs().any(|a| a == &["pveversion".to_string()]));
+    let host = proxwatch::host::Host::replay(scenario, Duration::from_secs(5));
+    let mut sampler = proxwatch::workers::sampler::Sampler::new();
+    sampler.step(&host, common::T0_MS).unwrap();
+    let s = sampler.step(&host, common::T0_MS + 1000).unwrap().unwrap();
+    assert!(s.memory.total > 0);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let id = rt.block_on(proxwatch::workers::sampler::identity(&host)).unwrap();
+    assert!(!id.hostname.is_empty() && id.threads > 0);
+}
