@@ -58,6 +58,12 @@ pub async fn log_request(req: Request, next: Next) -> Response {
     resp
 }
 
+/// Serialises straight to the response body (no intermediate `serde_json::Value`).
+pub(crate) fn json<T: serde::Serialize>(body: &T) -> Result<Response, ApiError> {
+    let bytes = serde_json::to_vec(body).map_err(ApiError::internal)?;
+    Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], bytes).into_response())
+}
+
 /// Parses a query string into pairs, answering malformed ones with a 400 that says why.
 pub(crate) fn query_pairs(raw: Option<&str>) -> Result<Vec<(String, String)>, ApiError> {
     serde_urlencoded::from_str(raw.unwrap_or(""))

@@ -4,6 +4,7 @@
 use std::sync::atomic::Ordering;
 
 use axum::extract::{RawQuery, State};
+use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
@@ -37,7 +38,7 @@ struct System<'a> {
     vitals: Option<&'a RawValue>,
 }
 
-async fn system(State(app): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+async fn system(State(app): State<AppState>) -> Result<Response, ApiError> {
     let identity = app.identity.borrow().clone();
     let vitals = app.vitals.borrow().clone();
     // Uptime ticks between identity refreshes: take it from the latest sample when there is one.
@@ -53,7 +54,7 @@ async fn system(State(app): State<AppState>) -> Result<Json<serde_json::Value>, 
         demo: app.demo.as_ref(),
         vitals: vitals.as_deref().map(|v| &*v.json),
     };
-    serde_json::to_value(&body).map(Json).map_err(ApiError::internal)
+    super::json(&body)
 }
 
 #[derive(Serialize)]
@@ -69,7 +70,7 @@ const MAX_LIMIT: usize = 500;
 async fn processes(
     State(app): State<AppState>,
     RawQuery(raw): RawQuery,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let mut sort = "cpu";
     let mut limit = 25usize;
     for (k, v) in super::query_pairs(raw.as_deref())? {
@@ -110,5 +111,5 @@ async fn processes(
     let total = list.len();
     list.truncate(limit);
     let body = Processes { sampled_at: snap.sampled_at, sort, total, processes: list };
-    serde_json::to_value(&body).map(Json).map_err(ApiError::internal)
+    super::json(&body)
 }
