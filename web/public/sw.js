@@ -1,0 +1,132 @@
+// proxwatch service worker: keeps the app shell (index.html + hashed assets +
+// icons) available when the host is unreachable, so the dashboard can open
+// and say so honestly. It never touches /api/*: live data is never cached.
+//
+// Strategy
+//   navigations      network first, fall back to the cached index.html (SPA)
+//   /assets/*        cache first (file names are content hashes)
+//   other static     stale-while-revalidate (manifest, icons)
+// The asset list is read from index.html itself, so no build step has to
+// inject a manifest into this file.
+
+const CACHE = 'proxwatch-shell-v1';
+const STATIC = ['/manifest.webmanifest', '/icons/icon.svg', '/icons/icon-192.png', '/icons/icon-512.png'];
+
+function assetsIn(html) {
+  const out = new Set();
+  for (const m of html.matchAll(/(?:src|href)="(\/assets\/[^"]+)"/g)) out.add(m[1]);
+  return [...out];
+}
+
+/** Cache index.html and everything it references; drop assets of old builds. */
+async function cacheShell(indexResponse) {
+  const cache = await caches.open(CACHE);
+  const html = await indexResponse.clone().text();
+  const assets = assetsIn(html);
+  await Promise.all(
+    assets.map(async (url) => {
+      if (!(await cache.match(url))) {
+        const res = await fetch(url, { cache: 'no-cache' });
+        if (res.ok) await cache.put(url, res);
+      }
+    }),
+  );
+  await cache.put('/index.html', indexResponse);
+  // Lazily loaded chunks are kept too: only prune when the new index no longer
+  // references an entry chunk of the same name (i.e. a new build).
+  const keep = new Set(assets.map((a) => a.replace(/-[A-Za-z0-9_-]{8}(\.\w+)$/, '$1')));
+  for (const req of await cache.keys()) {
+    const path = new URL(req.url).pathname;
+    if (!path.startsWith('/assets/') || assets.includes(path)) continue;
+    if (keep.has(path.replace(/-[A-Za-z0-9_-]{8}(\.\w+)$/, '$1'))) await cache.delete(req);
+  }
+}
+
+self.addEventListener('install', (event) => {
+  event.waitUntil(
+    (async () => {
+      const cache = await caches.open(CACHE);
+      await Promise.all(
+        STATIC.map((u) =>
+          cache.add(u).catch(() => {
+            /* optional */
+          }),
+        ),
+      );
+      const res = await fetch('/', { cache: 'no-cache' });
+      if (res.ok) await cacheShell(res);
+      await self.skipWaiting();
+    })(),
+  );
+});
+
+self.addEventListener('activate', (event) => {
+  event.waitUntil(
+    (async () => {
+      for (const key of await caches.keys()) if (key !== CACHE) await caches.delete(key);
+      await self.clients.claim();
+    })(),
+  );
+});
+
+self.addEventListener('fetch', (event) => {
+  const req = event.request;
+  if (req.method !== 'GET') return;
+  const url = new URL(req.url);
+  if (url.origin !== self.location.origin) return;
+  // Never cache or intercept the API (live data, SSE stream, auth).
+  if (url.pathname.startsWith('/api/') || url.pathname === '/api' || url.pathname === '/metrics') return;
+
+  if (req.mode === 'navigate') {
+    event.respondWith(
+      (async () => {
+        try {
+          const res = await fetch(req);
+          const type = res.headers.get('content-type') || '';
+          if (res.ok && type.includes('text/html')) {
+            event.waitUntil(cacheShell(res.clone()).catch(() => {}));
+          }
+          return res;
+        } catch {
+          const cached = await caches.match('/index.html');
+          return cached || new Response('proxwatch: host unreachable and no cached copy of the app yet.', {
+            status: 503,
+            headers: { 'content-type': 'text/plain; charset=utf-8' },
+          });
+        }
+      })(),
+    );
+    return;
+  }
+
+  if (url.pathname.startsWith('/assets/')) {
+    event.respondWith(
+      (async () => {
+        const cached = await caches.match(req);
+        if (cached) return cached;
+        const res = await fetch(req);
+        if (res.ok) {
+          const copy = res.clone();
+          event.waitUntil(caches.open(CACHE).then((c) => c.put(req, copy)));
+        }
+        return res;
+      })(),
+    );
+    return;
+  }
+
+  if (STATIC.includes(url.pathname)) {
+    event.respondWith(
+      (async () => {
+        const cached = await caches.match(req);
+        const fresh = fetch(req)
+          .then(async (res) => {
+            if (res.ok) await (await caches.open(CACHE)).put(req, res.clone());
+            return res;
+          })
+          .catch(() => cached || Response.error());
+        return cached || fresh;
+      })(),
+    );
+  }
+});

@@ -1,0 +1,111 @@
+// The one /api/live EventSource of the app. It feeds the latest sample to the
+// tiles and each sample to subscribers (the live charts), and tracks whether
+// the host is reachable so the shell can say so honestly.
+
+import type { Sample } from './types';
+
+export type ConnState = 'connecting' | 'live' | 'reconnecting' | 'unreachable';
+
+export const live = $state<{ state: ConnState; latest: Sample | null; receivedAt: number; since: number }>({
+  state: 'connecting',
+  latest: null,
+  receivedAt: 0,
+  since: Date.now(),
+});
+
+type Listener = (s: Sample) => void;
+const listeners = new Set<Listener>();
+
+export function onSample(fn: Listener): () => void {
+  listeners.add(fn);
+  return () => listeners.delete(fn);
+}
+
+/** Seed the latest sample (from /api/system) before the stream delivers one. */
+export function seedLatest(s: Sample): void {
+  if (!live.latest || s.ts > live.latest.ts) {
+    live.latest = s;
+    live.receivedAt = Date.now();
+  }
+}
+
+let es: EventSource | null = null;
+let retryTimer: ReturnType<typeof setTimeout> | undefined;
+let unreachableTimer: ReturnType<typeof setTimeout> | undefined;
+let watchdog: ReturnType<typeof setInterval> | undefined;
+let backoff = 1000;
+let lastMessage = 0;
+
+function setState(s: ConnState): void {
+  if (live.state !== s) {
+    live.state = s;
+    live.since = Date.now();
+  }
+}
+
+function trouble(): void {
+  if (live.state === 'live' || live.state === 'connecting') setState('reconnecting');
+  // A short blip stays "reconnecting"; a few seconds without a stream means
+  // the host (or our network path to it) is gone.
+  unreachableTimer ??= setTimeout(() => {
+    unreachableTimer = undefined;
+    if (live.state !== 'live') setState('unreachable');
+  }, 5000);
+}
+
+function open(): void {
+  es?.close();
+  const src = new EventSource('/api/live');
+  es = src;
+  src.onopen = () => {
+    backoff = 1000;
+  };
+  src.addEventListener('vitals', (ev: MessageEvent<string>) => {
+    let s: Sample;
+    try {
+      s = JSON.parse(ev.data) as Sample;
+    } catch {
+      return;
+    }
+    lastMessage = Date.now();
+    clearTimeout(unreachableTimer);
+    unreachableTimer = undefined;
+    setState('live');
+    live.latest = s;
+    live.receivedAt = lastMessage;
+    for (const fn of listeners) fn(s);
+  });
+  src.onerror = () => {
+    trouble();
+    if (src.readyState === EventSource.CLOSED) {
+      // The browser gave up (non-200 or wrong content type, e.g. a proxy page
+      // while the host restarts): retry ourselves with a capped backoff.
+      clearTimeout(retryTimer);
+      retryTimer = setTimeout(open, backoff);
+      backoff = Math.min(backoff * 2, 30000);
+    }
+  };
+}
+
+export function startLive(): void {
+  if (es) return;
+  open();
+  // A stream that is open but silent (host hung, half-open TCP) is not live.
+  watchdog = setInterval(() => {
+    if (live.state === 'live' && Date.now() - lastMessage > 10000) {
+      trouble();
+      open();
+    }
+  }, 2000);
+  window.addEventListener('online', () => {
+    if (live.state !== 'live') open();
+  });
+}
+
+export function stopLive(): void {
+  es?.close();
+  es = null;
+  clearTimeout(retryTimer);
+  clearTimeout(unreachableTimer);
+  clearInterval(watchdog);
+}

@@ -1,0 +1,110 @@
+// A tiny history-mode router. The binary answers every non-/api, non-asset
+// path with index.html, so deep links and reloads land here.
+
+export interface RouteDef {
+  path: string;
+  title: string;
+  /** One line about what the page shows (used by the placeholder pages). */
+  about: string;
+  icon: string;
+}
+
+// Icon paths are 24x24 stroke drawings (kept inline: no icon font to ship).
+export const routes: RouteDef[] = [
+  { path: '/', title: 'Overview', about: 'Host vitals, charts and top processes.', icon: 'M3 13h4v8H3zM10 3h4v18h-4zM17 9h4v12h-4z' },
+  {
+    path: '/vms',
+    title: 'VMs & CTs',
+    about: 'Every QEMU VM and LXC container with status, resource use and quick actions.',
+    icon: 'M3 4h18v12H3zM8 20h8M12 16v4',
+  },
+  {
+    path: '/storage',
+    title: 'Storage',
+    about: 'Disks, SMART health, ZFS pools and Proxmox storages with usage and wear.',
+    icon: 'M4 5c0-1.7 3.6-3 8-3s8 1.3 8 3v14c0 1.7-3.6 3-8 3s-8-1.3-8-3zM4 5c0 1.7 3.6 3 8 3s8-1.3 8-3M4 12c0 1.7 3.6 3 8 3s8-1.3 8-3',
+  },
+  {
+    path: '/network',
+    title: 'Network',
+    about: 'Interfaces, bridges and bonds with traffic, errors and link state.',
+    icon: 'M12 3v6M5 21v-4h14v4M12 9v8M9 3h6v6H9zM2 21h6M16 21h6',
+  },
+  {
+    path: '/hardware',
+    title: 'Hardware',
+    about: 'CPU, memory modules, sensors, GPUs, IPMI and UPS information.',
+    icon: 'M6 6h12v12H6zM9 9h6v6H9zM9 2v4M15 2v4M9 18v4M15 18v4M2 9h4M2 15h4M18 9h4M18 15h4',
+  },
+  {
+    path: '/logs',
+    title: 'Logs',
+    about: 'The system journal and Proxmox task log, searchable and filterable.',
+    icon: 'M5 3h10l4 4v14H5zM9 9h6M9 13h6M9 17h4',
+  },
+  {
+    path: '/health',
+    title: 'Health',
+    about: 'Findings of the periodic health checks across ten categories, with history.',
+    icon: 'M3 12h4l3-8 4 16 3-8h4',
+  },
+  {
+    path: '/terminal',
+    title: 'Terminal',
+    about: 'A root shell on the host, in the browser.',
+    icon: 'M3 4h18v16H3zM7 9l3 3-3 3M12 15h5',
+  },
+  {
+    path: '/security',
+    title: 'Security',
+    about: 'Users, two-factor authentication, API tokens, sessions and the auth log.',
+    icon: 'M12 2l8 3v6c0 5-3.5 9-8 11-4.5-2-8-6-8-11V5z',
+  },
+  {
+    path: '/settings',
+    title: 'Settings',
+    about: 'Thresholds, notification channels, AI rewriting and retention.',
+    icon: 'M12 8a4 4 0 1 0 0 8 4 4 0 0 0 0-8zM12 2v3M12 19v3M2 12h3M19 12h3M4.9 4.9l2.1 2.1M17 17l2.1 2.1M4.9 19.1 7 17M17 7l2.1-2.1',
+  },
+];
+
+function normalize(path: string): string {
+  const p = path.replace(/\/+$/, '');
+  return p === '' ? '/' : p;
+}
+
+export const router = $state({ path: normalize(location.pathname) });
+
+export function current(): RouteDef | undefined {
+  return routes.find((r) => r.path === router.path);
+}
+
+export function navigate(to: string, replace = false): void {
+  const path = normalize(to);
+  if (path === router.path) return;
+  if (replace) history.replaceState(null, '', path);
+  else history.pushState(null, '', path);
+  router.path = path;
+  window.scrollTo(0, 0);
+}
+
+/** Install the popstate listener and the same-origin link interceptor. */
+export function startRouter(): () => void {
+  const onPop = () => {
+    router.path = normalize(location.pathname);
+  };
+  const onClick = (ev: MouseEvent) => {
+    if (ev.defaultPrevented || ev.button !== 0 || ev.metaKey || ev.ctrlKey || ev.shiftKey || ev.altKey) return;
+    const a = (ev.target as Element | null)?.closest?.('a');
+    if (!a || a.target || a.hasAttribute('download') || a.origin !== location.origin) return;
+    if (a.pathname.startsWith('/api/') || a.pathname.startsWith('/assets/')) return;
+    ev.preventDefault();
+    navigate(a.pathname);
+  };
+  window.addEventListener('popstate', onPop);
+  document.addEventListener('click', onClick);
+  return () => {
+    window.removeEventListener('popstate', onPop);
+    document.removeEventListener('click', onClick);
+  };
+}

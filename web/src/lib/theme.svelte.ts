@@ -1,0 +1,56 @@
+// Theme preference: 'system' follows prefers-color-scheme; only this choice is
+// kept in localStorage.
+
+export type ThemePref = 'system' | 'light' | 'dark';
+const KEY = 'proxwatch.theme';
+
+function readPref(): ThemePref {
+  try {
+    const v = localStorage.getItem(KEY);
+    if (v === 'light' || v === 'dark') return v;
+  } catch {
+    // Storage disabled: fall back to the system preference.
+  }
+  return 'system';
+}
+
+const media = window.matchMedia('(prefers-color-scheme: dark)');
+
+export const theme = $state({ pref: readPref(), systemDark: media.matches });
+
+export function effectiveTheme(): 'light' | 'dark' {
+  if (theme.pref === 'system') return theme.systemDark ? 'dark' : 'light';
+  return theme.pref;
+}
+
+function apply(): void {
+  const t = effectiveTheme();
+  document.documentElement.dataset.theme = t;
+  document.documentElement.style.colorScheme = t;
+  const meta = document.querySelector<HTMLMetaElement>('meta[name="theme-color"]:not([media])');
+  if (meta) meta.content = t === 'dark' ? '#14171c' : '#f4f6f9';
+}
+
+export function setTheme(pref: ThemePref): void {
+  theme.pref = pref;
+  try {
+    if (pref === 'system') localStorage.removeItem(KEY);
+    else localStorage.setItem(KEY, pref);
+  } catch {
+    // Not persisted; still applied for this session.
+  }
+  apply();
+}
+
+export function cycleTheme(): void {
+  const order: ThemePref[] = ['system', 'light', 'dark'];
+  setTheme(order[(order.indexOf(theme.pref) + 1) % order.length] ?? 'system');
+}
+
+export function initTheme(): void {
+  media.addEventListener('change', (e) => {
+    theme.systemDark = e.matches;
+    apply();
+  });
+  apply();
+}

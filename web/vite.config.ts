@@ -1,0 +1,34 @@
+import { defineConfig } from 'vite';
+import { svelte } from '@sveltejs/vite-plugin-svelte';
+
+// During development the API lives on a separate process (the proxwatch binary
+// or a mock); PROXWATCH_API points the dev server's proxy at it.
+const api = process.env.PROXWATCH_API ?? 'http://127.0.0.1:8008';
+
+export default defineConfig({
+  plugins: [svelte()],
+  base: '/',
+  build: {
+    outDir: 'dist',
+    assetsDir: 'assets',
+    emptyOutDir: true,
+    target: 'es2022',
+    sourcemap: false,
+    // uPlot (~50 KB min) is split into its own chunk below; nothing should come
+    // close to the default 500 KB limit, so keep Vite's default warning on.
+    rollupOptions: {
+      output: {
+        manualChunks(id: string) {
+          if (id.includes('node_modules/uplot')) return 'uplot';
+          if (id.includes('node_modules/svelte')) return 'svelte';
+          return undefined;
+        },
+      },
+    },
+  },
+  server: {
+    proxy: {
+      '/api': { target: api, changeOrigin: false },
+    },
+  },
+});
