@@ -35,6 +35,10 @@ fn content_type(name: &str) -> String {
 
 pub async fn serve(method: Method, uri: Uri, headers: HeaderMap) -> Response {
     let path = uri.path().trim_start_matches('/');
+    // `/metrics` belongs to the Prometheus endpoint: never answer it with the SPA.
+    if path == "metrics" {
+        return ApiError::not_found("no Prometheus endpoint in this build").into_response();
+    }
     if path == "api" || path.starts_with("api/") {
         return ApiError::not_found(format!("no API route {method} {}", uri.path())).into_response();
     }

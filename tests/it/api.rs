@@ -226,3 +226,11 @@ async fn live_streams_are_bounded() {
         router(app.clone()).oneshot(Request::get("/api/live").body(Body::empty()).unwrap()).await.unwrap();
     assert_eq!(again.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn metrics_path_is_never_the_spa() {
+    let app = common::app().await;
+    let (status, headers, _) = get(&app, "/metrics").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(headers[header::CONTENT_TYPE], "application/json");
+}

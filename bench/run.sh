@@ -1,0 +1,463 @@
+#!/usr/bin/env bash
+# proxwatch benchmark: proxwatch (demo mode) side by side with node_exporter and
+# Glances on this machine, measured against the budgets of DESIGN.md §6.
+#
+#   bench/run.sh                                   # full run (~5 min after the build)
+#   BENCH_IDLE_S=5 BENCH_WRK_S=3 bench/run.sh      # quick smoke run
+#
+# Environment overrides (all optional):
+#   BENCH_IDLE_S=60        idle window (RSS / CPU / SQLite bytes / spawns)
+#   BENCH_WRK_S=15         duration of each `wrk -t2 -c16` run
+#   BENCH_SEQ_S=10         duration of each `wrk -t1 -c1` (sequential) run
+#   BENCH_STARTUP_RUNS=3   cold starts per program for the startup median
+#   BENCH_NO_BUILD=1       skip `cargo build --release` (use the existing binary)
+#   BENCH_PXW_BIN=path     proxwatch binary (default target/release/proxwatch)
+#   BENCH_PXW_PATH=/api/system   proxwatch endpoint under load
+#   BENCH_GLANCES_PATH=/api/4/quicklook   Glances endpoint under load
+#   BENCH_STRACE_MODE=attach   force `strace -p` after the idle window instead of launching under strace
+#   BENCH_KEEP_TMP=1       keep the scratch dir (logs, raw wrk and strace output)
+#
+# Only loopback addresses are used; every process started here is stopped on exit;
+# every wait loop has a limit.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+IDLE_S=${BENCH_IDLE_S:-60}
+WRK_S=${BENCH_WRK_S:-15}
+SEQ_S=${BENCH_SEQ_S:-10}
+STARTUP_RUNS=${BENCH_STARTUP_RUNS:-3}
+PXW_BIN=${BENCH_PXW_BIN:-target/release/proxwatch}
+PXW_PATH=${BENCH_PXW_PATH:-/api/system}
+GL_PATH=${BENCH_GLANCES_PATH:-/api/4/quicklook}
+HOST=127.0.0.1
+PXW_PORT=18008 NE_PORT=19100 GL_PORT=61208
+READY_LIMIT_S=30     # longest wait for a first HTTP 200
+VENV="$ROOT/bench/.venv"
+RESULTS_DIR="$ROOT/bench/results"
+CLK_TCK=$(getconf CLK_TCK)
+
+TMP=$(mktemp -d /tmp/proxwatch-bench.XXXXXX)
+log() { printf '[bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+
+# ---------------------------------------------------------------- process tracking
+PIDS=()
+cleanup() {
+  local rc=$? p i
+  trap - EXIT INT TERM
+  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do
+    for ((i = 0; i < 50; i++)); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
+  done
+  if [[ ${BENCH_KEEP_TMP:-0} == 1 ]]; then log "scratch dir kept: $TMP"; else rm -rf "$TMP"; fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# spawn NAME CMD... : start CMD in the background, log to $TMP/NAME.log, set SPAWN_PID
+spawn() {
+  local name=$1; shift
+  "$@" >"$TMP/$name.log" 2>&1 &
+  SPAWN_PID=$!
+  PIDS+=("$SPAWN_PID")
+}
+
+# stop PID: TERM, up to 5 s grace, then KILL; reaps it and drops it from PIDS
+stop() {
+  local p=$1 i keep=()
+  kill -TERM "$p" 2>/dev/null || true
+  for ((i = 0; i < 50; i++)); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$p" 2>/dev/null || true
+  wait "$p" 2>/dev/null || true
+  for i in "${PIDS[@]}"; do [[ $i == "$p" ]] || keep+=("$i"); done
+  PIDS=("${keep[@]}")
+}
+
+# ---------------------------------------------------------------- small helpers
+calc() { awk -v CONVFMT=%.10g -v OFMT=%.10g "BEGIN { printf \"%s\", ($*) }"; }
+ns2s() { printf '%s.%s' "${1:0:${#1}-9}" "${1: -9}"; } # 1700000000123456789 -> 1700000000.123456789
+now_ns() { date +%s%N; }
+
+# A sleep that forks nothing: read with a timeout on a FIFO nobody writes to.
+mkfifo "$TMP/nap.fifo"
+exec {NAPFD}<>"$TMP/nap.fifo"
+nap() { read -r -t "$1" -u "$NAPFD" _ || true; }
+
+# probe PORT PATH : sets PROBE_CODE to the HTTP status (000 if no answer). Pure bash
+# (/dev/tcp), so a tight readiness loop costs no fork per try.
+probe() {
+  local fd line
+  PROBE_CODE=000
+  if exec {fd}<>"/dev/tcp/$HOST/$1"; then
+    printf 'GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n' "$2" "$HOST" >&"$fd" || true
+    if read -r -t 2 -u "$fd" line; then line=${line#* }; PROBE_CODE=${line%% *}; fi
+    exec {fd}>&-
+  fi 2>/dev/null
+}
+
+# wait_200 PID PORT PATH : waits (≤ READY_LIMIT_S) for HTTP 200; sets READY_MS
+# (ms since T0_NS, which the caller sets just before spawning) or READY_MS="".
+wait_200() {
+  local pid=$1 port=$2 path=$3 deadline
+  deadline=$(($(now_ns) + READY_LIMIT_S * 1000000000))
+  READY_MS=""
+  while :; do
+    probe "$port" "$path"
+    if [[ $PROBE_CODE == 200 ]]; then
+      READY_MS=$(calc "($(now_ns) - $T0_NS) / 1e6")
+      return 0
+    fi
+    kill -0 "$pid" 2>/dev/null || { READY_WHY="exited before answering 200"; return 1; }
+    (($(now_ns) < deadline)) || { READY_WHY="no HTTP 200 within ${READY_LIMIT_S} s (last: $PROBE_CODE)"; return 1; }
+    nap 0.002
+  done
+}
+
+http_code() { curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$1" 2>/dev/null || true; }
+
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+
+cpu_ticks() { # utime+stime of PID (fields 14+15 of /proc/PID/stat; comm may hold spaces)
+  local s f
+  s=$(<"/proc/$1/stat"); s=${s##*) }
+  read -ra f <<<"$s"
+  echo $((f[11] + f[12]))
+}
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+io_field() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/io"; }
+db_bytes() { # total size of SQLite files under DIR
+  find "$1" -maxdepth 2 -type f \( -name '*.db' -o -name '*.db-wal' -o -name '*.db-shm' \
+    -o -name '*.sqlite' -o -name '*.sqlite-wal' -o -name '*.sqlite-shm' -o -name '*.sqlite3*' \) \
+    -printf '%s\n' 2>/dev/null | awk '{s += $1} END {print s + 0}'
+}
+
+# ---------------------------------------------------------------- formatting
+f_ms() { awk -v v="$1" 'BEGIN { if (v < 1) f = "%.3f"; else if (v < 10) f = "%.2f"; else if (v < 100) f = "%.1f"; else f = "%.0f"; printf f " ms", v }'; }
+f_rps() { awk -v v="$1" 'BEGIN { s = sprintf("%.0f", v); o = ""; while (length(s) > 3) { o = "," substr(s, length(s) - 2) o; s = substr(s, 1, length(s) - 3) } printf "%s%s req/s", s, o }'; }
+f_mib() { awk -v v="$1" 'BEGIN { printf (v < 10 ? "%.2f MiB" : "%.1f MiB"), v / 1024 }'; } # from KiB
+f_cpu() { awk -v v="$1" 'BEGIN { printf (v < 1 ? "%.3f %%" : "%.2f %%"), v }'; }
+f_bytes() { awk -v v="$1" 'BEGIN { if (v >= 1048576) printf "%.1f MiB", v / 1048576; else if (v >= 1024) printf "%.1f KiB", v / 1024; else printf "%.0f B", v }'; }
+ratio() { # ratio A B -> "0.57×"
+  awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) exit; r = a / b; printf (r >= 10 ? "%.0f×" : (r >= 1 ? "%.1f×" : (r >= 0.1 ? "%.2f×" : "%.2g×"))), r }'
+}
+is_num() { [[ ${1:-} =~ ^[0-9]+([.][0-9]+)?([eE][-+]?[0-9]+)?$ ]]; }
+
+declare -A R      # raw numbers: R[prog.metric]
+declare -A NA     # reason a program could not be measured: NA[prog]
+declare -A NOTE   # per-cell note: NOTE[prog.metric]
+PROGS=(pxw ne gl)
+declare -A NAME=([pxw]=proxwatch [ne]=node_exporter [gl]=glances)
+declare -A PORT=([pxw]=$PXW_PORT [ne]=$NE_PORT [gl]=$GL_PORT)
+declare -A MAINPATH=([pxw]=$PXW_PATH [ne]=/metrics [gl]=$GL_PATH)
+
+# ---------------------------------------------------------------- 0. tools
+need_apt=()
+command -v wrk >/dev/null || need_apt+=(wrk)
+command -v strace >/dev/null || need_apt+=(strace)
+command -v curl >/dev/null || need_apt+=(curl)
+command -v prometheus-node-exporter >/dev/null || need_apt+=(prometheus-node-exporter)
+if ((${#need_apt[@]})); then
+  log "installing ${need_apt[*]} with apt-get"
+  if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}"; } >"$TMP/apt.log" 2>&1; then
+    log "apt-get failed (see below); going on with what is there"; tail -5 "$TMP/apt.log" >&2 || true
+  fi
+  # Debian's package may start the service where an init system runs: stop it, we run our own.
+  if command -v service >/dev/null && [[ -d /run/systemd/system ]]; then service prometheus-node-exporter stop >/dev/null 2>&1 || true; fi
+fi
+command -v curl >/dev/null || { log "curl is required"; exit 1; }
+HAVE_WRK=1; command -v wrk >/dev/null || HAVE_WRK=0
+HAVE_STRACE=1; command -v strace >/dev/null || HAVE_STRACE=0
+command -v prometheus-node-exporter >/dev/null || NA[ne]="not installed (apt-get failed)"
+
+GLANCES="$VENV/bin/glances"
+if [[ ! -x $GLANCES ]]; then
+  log "installing Glances into bench/.venv"
+  {
+    PY=python3
+    if ! "$PY" -m venv "$VENV"; then
+      apt-get install -y -qq --no-install-recommends python3-venv && PY=/usr/bin/python3 && "$PY" -m venv --clear "$VENV"
+    fi &&
+      "$VENV/bin/pip" install -q --disable-pip-version-check 'glances[web]'
+  } >"$TMP/glances-install.log" 2>&1 || true
+  [[ -x $GLANCES ]] || { tail -5 "$TMP/glances-install.log" >&2 || true; }
+fi
+if [[ ! -x $GLANCES ]]; then
+  NA[gl]="could not be installed (pip)"
+elif ! "$GLANCES" --version >/dev/null 2>&1; then
+  NA[gl]="installed but does not run"
+fi
+
+# ---------------------------------------------------------------- 1. build
+if [[ ${BENCH_NO_BUILD:-0} != 1 ]]; then
+  # one cargo at a time on this 2-core machine: wait (bounded) for others to finish
+  for ((i = 0; i < 360; i++)); do pgrep -x cargo >/dev/null 2>&1 || break; ((i % 12)) || log "waiting for another cargo to finish"; sleep 5; done
+  log "cargo build --release"
+  cargo build --release
+fi
+if [[ ! -x $PXW_BIN ]]; then NA[pxw]="binary $PXW_BIN missing"; fi
+
+# The programs, as argv builders (proxwatch takes a data dir).
+# --bind keeps it on loopback whatever the config says (demo defaults to 127.0.0.1 anyway).
+cmd_pxw() { CMD=("$PXW_BIN" demo --bind "$HOST" --port "$PXW_PORT" --data-dir "$1"); }
+cmd_ne() { CMD=(prometheus-node-exporter "--web.listen-address=$HOST:$NE_PORT"); }
+cmd_gl() { CMD=("$GLANCES" -w --disable-webui -B "$HOST" -p "$GL_PORT"); }
+
+for p in "${PROGS[@]}"; do
+  [[ -z ${NA[$p]:-} ]] || continue
+  probe "${PORT[$p]}" /
+  if [[ $PROBE_CODE != 000 ]]; then NA[$p]="port ${PORT[$p]} already in use"; fi
+done
+
+# ---------------------------------------------------------------- 2a. startup (each alone)
+mkdir -p "$TMP/pxw-startup"
+for p in "${PROGS[@]}"; do
+  [[ -z ${NA[$p]:-} ]] || continue
+  runs=()
+  for ((run = 1; run <= STARTUP_RUNS; run++)); do
+    # proxwatch: run 1 on an empty data dir (first boot), later runs reuse it (restart)
+    cmd_"$p" "$TMP/pxw-startup"
+    T0_NS=$(now_ns)
+    spawn "$p-startup-$run" "${CMD[@]}"
+    if wait_200 "$SPAWN_PID" "${PORT[$p]}" "${MAINPATH[$p]}"; then
+      runs+=("$READY_MS")
+    else
+      NOTE[$p.startup]="run $run: $READY_WHY"
+    fi
+    stop "$SPAWN_PID"
+  done
+  if ((${#runs[@]})); then
+    R[$p.startup]=$(median "${runs[@]}")
+    R[$p.startup_runs]=$(printf '%.0f/' "${runs[@]}"); R[$p.startup_runs]=${R[$p.startup_runs]%/}
+    log "${NAME[$p]}: first 200 on ${MAINPATH[$p]} after ${R[$p.startup_runs]} ms"
+  else
+    log "${NAME[$p]}: startup failed: ${NOTE[$p.startup]}"; tail -5 "$TMP/$p-startup-1.log" >&2 || true
+    NA[$p]="${NOTE[$p.startup]}"
+  fi
+done
+
+# ---------------------------------------------------------------- 2b. idle, all side by side
+# proxwatch runs under `strace -f --seccomp-bpf` from its start: the BPF filter stops it only
+# on clone/fork/execve, so the CPU figure of the same window is not inflated (attaching with
+# -p would stop it on every syscall). Without seccomp-bpf we attach after the CPU window.
+PXW_DATA="$TMP/pxw"
+mkdir -p "$PXW_DATA"
+STRACE_MODE=none
+if [[ -z ${NA[pxw]:-} && $HAVE_STRACE == 1 ]]; then
+  if strace -f --seccomp-bpf -qq -e trace=execve -o /dev/null true >/dev/null 2>&1; then STRACE_MODE=launch; else STRACE_MODE=attach; fi
+  STRACE_MODE=${BENCH_STRACE_MODE:-$STRACE_MODE}
+fi
+STRACE_OUT="$TMP/strace.txt"
+declare -A IDLEPID
+for p in "${PROGS[@]}"; do
+  [[ -z ${NA[$p]:-} ]] || continue
+  cmd_"$p" "$PXW_DATA"
+  if [[ $p == pxw && $STRACE_MODE == launch ]]; then
+    T0_NS=$(now_ns)
+    spawn pxw-idle strace -f --seccomp-bpf -qq -ttt -e trace=execve,clone,clone3,fork,vfork -e signal=none -o "$STRACE_OUT" -- "${CMD[@]}"
+    STRACE_PID=$SPAWN_PID
+    child="" i=0
+    while [[ -z $child ]] && ((i++ < 500)); do
+      child=$(cat "/proc/$STRACE_PID/task/$STRACE_PID/children" 2>/dev/null || true); child=${child%% *}
+      [[ -n $child ]] || nap 0.01
+    done
+    [[ -n $child ]] || { NA[pxw]="did not start under strace"; continue; }
+    PIDS+=("$child")
+    IDLEPID[pxw]=$child
+  else
+    T0_NS=$(now_ns)
+    spawn "$p-idle" "${CMD[@]}"
+    IDLEPID[$p]=$SPAWN_PID
+  fi
+  if ! wait_200 "${IDLEPID[$p]}" "${PORT[$p]}" "${MAINPATH[$p]}"; then
+    NA[$p]="idle instance: $READY_WHY"; continue
+  fi
+done
+
+log "idle window: ${IDLE_S} s"
+declare -A T0
+win0_ns=$(now_ns)
+for p in "${PROGS[@]}"; do
+  [[ -z ${NA[$p]:-} ]] || continue
+  T0[$p]=$(cpu_ticks "${IDLEPID[$p]}")
+done
+W0=$(io_field "${IDLEPID[pxw]:-self}" wchar 2>/dev/null || echo 0)
+WB0=$(io_field "${IDLEPID[pxw]:-self}" write_bytes 2>/dev/null || echo 0)
+DB0=$(db_bytes "$PXW_DATA")
+LOG0=$(stat -c %s "$TMP/pxw-idle.log" 2>/dev/null || echo 0)
+sleep "$IDLE_S"
+win1_ns=$(now_ns)
+win_s=$(calc "($win1_ns - $win0_ns) / 1e9")
+for p in "${PROGS[@]}"; do
+  [[ -z ${NA[$p]:-} ]] || continue
+  pid=${IDLEPID[$p]}
+  if ! kill -0 "$pid" 2>/dev/null; then NA[$p]="exited during the idle window"; continue; fi
+  t1=$(cpu_ticks "$pid")
+  R[$p.cpu]=$(calc "($t1 - ${T0[$p]}) / $CLK_TCK / $win_s * 100")
+  R[$p.rss]=$(rss_kib "$pid")
+  kids=$(cat /proc/"$pid"/task/*/children 2>/dev/null | wc -w)
+  ((kids == 0)) || NOTE[$p.rss]="main process only; it has $kids child process(es)"
+done
+if [[ -z ${NA[pxw]:-} ]]; then
+  pid=${IDLEPID[pxw]}
+  w1=$(io_field "$pid" wchar); wb1=$(io_field "$pid" write_bytes); db1=$(db_bytes "$PXW_DATA")
+  log1=$(stat -c %s "$TMP/pxw-idle.log" 2>/dev/null || echo 0)
+  per_h=$(calc "3600 / $win_s")
+  R[pxw.wchar_h]=$(calc "($w1 - $W0) * $per_h")
+  R[pxw.wbytes_h]=$(calc "($wb1 - $WB0) * $per_h")
+  R[pxw.db_h]=$(calc "($db1 - $DB0) * $per_h")
+  R[pxw.log_h]=$(calc "($log1 - $LOG0) * $per_h")
+  R[pxw.db_size]=$db1
+
+  if [[ $STRACE_MODE == attach ]]; then
+    log "strace -p attached to proxwatch for ${IDLE_S} s, after the CPU window"
+    win0_ns=$(now_ns)
+    timeout -s INT "$((IDLE_S + 2))" strace -f -qq -ttt -e trace=execve,clone,clone3,fork,vfork -e signal=none -o "$STRACE_OUT" -p "$pid" >/dev/null 2>&1 &
+    spid=$!; PIDS+=("$spid")
+    sleep "$IDLE_S"; win1_ns=$(now_ns)
+    stop "$spid"
+  fi
+  if [[ $STRACE_MODE != none && -f $STRACE_OUT ]]; then
+    # Count, inside the window, process creations (clone/fork without CLONE_THREAD) and execs.
+    # A call interrupted by another thread's line shows as "<unfinished ...>" then
+    # "<... execve resumed> ) = 0": an execve counts when its result (= 0) is seen.
+    read -r spawns execs < <(awk -v a="$(ns2s "$win0_ns")" -v b="$(ns2s "$win1_ns")" '
+      $2 + 0 < a + 0 || $2 + 0 > b + 0 { next }
+      / (clone3?|v?fork)\(/ && !/CLONE_THREAD/ { s++ }
+      / execve\(/ && /unfinished \.\.\.>$/ { pend[$1] = 1; next }
+      / execve\(/ && / = 0$/ { e++ }
+      /<\.\.\. execve resumed>/ { if (pend[$1] && / = 0$/) e++; delete pend[$1] }
+      END { print s + 0, e + 0 }' "$STRACE_OUT")
+    sw=$(calc "($win1_ns - $win0_ns) / 1e9")
+    R[pxw.spawns_min]=$(calc "$spawns / $sw * 60")
+    R[pxw.execs_min]=$(calc "$execs / $sw * 60")
+    R[pxw.spawns]=$spawns
+  fi
+fi
+
+# ---------------------------------------------------------------- 3. load, one target at a time
+# run_wrk KEY URL THREADS CONNS SECONDS -> R[KEY.rps|p50|p99], NOTE[KEY]
+run_wrk() {
+  local key=$1 url=$2 t=$3 c=$4 d=$5 out="$TMP/wrk-${1//./-}.txt" code size
+  read -r code size < <(curl -s -o /dev/null -w '%{http_code} %{size_download}\n' --max-time 5 "$url" 2>/dev/null || echo "000 0")
+  R[$key.size]=$size
+  if [[ $code != 200 ]]; then NOTE[$key]="HTTP ${code:-000}"; return 0; fi
+  if ((HAVE_WRK == 0)); then NOTE[$key]="wrk missing"; return 0; fi
+  log "wrk -t$t -c$c -d${d}s $url"
+  if ! timeout "$((d + 30))" wrk -t"$t" -c"$c" -d"${d}s" --latency "$url" >"$out" 2>&1; then
+    NOTE[$key]="wrk failed"; tail -3 "$out" >&2 || true; return 0
+  fi
+  read -r R[$key.p50] R[$key.p99] R[$key.rps] R[$key.bad] < <(awk '
+    function ms(s) { if (s ~ /us$/) return s / 1000; if (s ~ /ms$/) return s + 0; if (s ~ /m$/) return s * 60000; if (s ~ /s$/) return s * 1000; return s }
+    $1 == "50%" { p50 = ms($2) } $1 == "99%" { p99 = ms($2) }
+    /^Requests\/sec:/ { rps = $2 }
+    /Non-2xx or 3xx responses:/ { bad += $NF }
+    /Socket errors:/ { gsub(/,/, ""); bad += $4 + $6 + $8 + $10 }
+    END { print p50 + 0, p99 + 0, rps + 0, bad + 0 }' "$out")
+  if [[ ${R[$key.bad]} != 0 ]]; then NOTE[$key]="${R[$key.bad]} non-2xx/socket errors"; fi
+}
+for p in "${PROGS[@]}"; do
+  [[ -z ${NA[$p]:-} ]] || continue
+  url="http://$HOST:${PORT[$p]}${MAINPATH[$p]}"
+  run_wrk "$p.c16" "$url" 2 16 "$WRK_S"
+  run_wrk "$p.c1" "$url" 1 1 "$SEQ_S"
+done
+if [[ -z ${NA[pxw]:-} ]]; then
+  code=$(http_code "http://$HOST:$PXW_PORT/metrics")
+  # Only a Prometheus exposition counts (an HTML page answering 200 is not an endpoint).
+  if [[ $code == 200 ]] && curl -s --max-time 5 "http://$HOST:$PXW_PORT/metrics" | grep -q '^# TYPE '; then
+    run_wrk pxw.m16 "http://$HOST:$PXW_PORT/metrics" 2 16 "$WRK_S"
+  else
+    NOTE[pxw.m16]="not built yet: HTTP ${code:-000}, no exposition"; log "proxwatch /metrics: HTTP ${code:-000}, skipped"
+  fi
+fi
+
+# ---------------------------------------------------------------- 4. the table
+# cell PROG KEY FORMATTER [better=low|high] : value, or n/a (reason), plus "(pxw N×)" for peers
+cell() {
+  local p=$1 k=$2 fmt=$3 v out r
+  if [[ -n ${NA[$p]:-} ]]; then printf 'n/a (%s)' "${NA[$p]}"; return; fi
+  v=${R[$p.$k]:-}
+  if ! is_num "$v"; then printf 'n/a (%s)' "${NOTE[$p.${k%.*}]:-${NOTE[$p.$k]:-not measured}}"; return; fi
+  out=$($fmt "$v")
+  if [[ $p != pxw ]] && is_num "${R[pxw.$k]:-}" && [[ -z ${NA[pxw]:-} ]]; then
+    r=$(ratio "${R[pxw.$k]}" "$v")
+    [[ -z $r ]] || out+=" (pxw $r)"
+  fi
+  printf '%s' "$out"
+}
+# verdict VALUE OP LIMIT -> ✅ / ❌ (nothing if not measured)
+verdict() { is_num "${1:-}" || return 0; if awk -v v="$1" -v l="$3" "BEGIN { exit !(v $2 l) }"; then printf '✅ '; else printf '❌ '; fi; }
+ref() { local r; is_num "${1:-}" || return 0; r=$(ratio "$1" "$2"); [[ -z $r ]] || printf ' (pxw %s)' "$r"; }
+
+pv() { printf '%s' "${R[pxw.$1]:-}"; }
+ep() { printf '`%s`' "${MAINPATH[$1]}"; }
+row() { printf '| %s | %s | %s | %s | %s |\n' "$@"; }
+
+pxw_ver=$("$PXW_BIN" --version 2>/dev/null | head -1 || true); pxw_ver=${pxw_ver#proxwatch }
+ne_ver=$(prometheus-node-exporter --version 2>&1 | head -1 | awk '{print $3}' || true)
+gl_ver=$("$GLANCES" --version 2>/dev/null | awk -F'\t' '/^Glances version/ {print $2}' || true)
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo "no commit")
+
+metrics_ne() { # node_exporter's /metrics is its main endpoint: reuse that run, compare to ours
+  local v=${R[ne.c16.$1]:-}
+  if [[ -n ${NA[ne]:-} ]]; then printf 'n/a (%s)' "${NA[ne]}"; return; fi
+  if ! is_num "$v"; then printf 'n/a (%s)' "${NOTE[ne.c16]:-not measured}"; return; fi
+  printf '%s' "$($2 "$v")"
+  if is_num "${R[pxw.m16.$1]:-}"; then printf ' (pxw %s)' "$(ratio "${R[pxw.m16.$1]}" "$v")"; fi
+  printf ' (same run as above)'
+}
+
+TABLE=$(
+  echo "| metric | proxwatch | node_exporter | glances | target (DESIGN §6) · references |"
+  echo "|---|---|---|---|---|"
+  row "endpoint under load" "$(ep pxw)" "$(ep ne)" "$(ep gl) (closest to a system overview)" "ProxMenux \`/api/system\`"
+  row "response size of that endpoint" "$(cell pxw c16.size f_bytes)" "$(cell ne c16.size f_bytes)" "$(cell gl c16.size f_bytes)" "—"
+  row "startup → first HTTP 200 (median of $STARTUP_RUNS)" \
+    "$(cell pxw startup f_ms)${R[pxw.startup_runs]:+ · runs ${R[pxw.startup_runs]} ms}" \
+    "$(cell ne startup f_ms)" "$(cell gl startup f_ms)" "$(verdict "$(pv startup)" '<' 50)< 50 ms"
+  row "idle RSS after ${IDLE_S} s" "$(cell pxw rss f_mib)" "$(cell ne rss f_mib)" "$(cell gl rss f_mib)" \
+    "$(verdict "$(pv rss)" '<=' 16384)≤ 16 MiB · ProxMenux 105 MiB$(ref "$(pv rss)" 107520) · floor 2.3 MiB$(ref "$(pv rss)" 2355)"
+  row "idle CPU, % of one core over ${IDLE_S} s" "$(cell pxw cpu f_cpu)" "$(cell ne cpu f_cpu)" "$(cell gl cpu f_cpu)" \
+    "$(verdict "$(pv cpu)" '<=' 0.3)≤ 0.3 % · ProxMenux 3.7 %$(ref "$(pv cpu)" 3.7)"
+  row "main endpoint, 16 conns (wrk -t2 -c16 -d${WRK_S}s): throughput" "$(cell pxw c16.rps f_rps)" "$(cell ne c16.rps f_rps)" "$(cell gl c16.rps f_rps)" \
+    "$(verdict "$(pv c16.rps)" '>=' 20000)≥ 20,000 req/s · ProxMenux 90 req/s$(ref "$(pv c16.rps)" 90) · floor ~32,000 req/s$(ref "$(pv c16.rps)" 32000)"
+  row "main endpoint, 16 conns: p50" "$(cell pxw c16.p50 f_ms)" "$(cell ne c16.p50 f_ms)" "$(cell gl c16.p50 f_ms)" "—"
+  row "main endpoint, 16 conns: p99" "$(cell pxw c16.p99 f_ms)" "$(cell ne c16.p99 f_ms)" "$(cell gl c16.p99 f_ms)" "$(verdict "$(pv c16.p99)" '<' 2)< 2 ms"
+  row "main endpoint, sequential (wrk -t1 -c1 -d${SEQ_S}s): p50" "$(cell pxw c1.p50 f_ms)" "$(cell ne c1.p50 f_ms)" "$(cell gl c1.p50 f_ms)" "—"
+  row "main endpoint, sequential: p99" "$(cell pxw c1.p99 f_ms)" "$(cell ne c1.p99 f_ms)" "$(cell gl c1.p99 f_ms)" "—"
+  row "main endpoint, sequential: throughput" "$(cell pxw c1.rps f_rps)" "$(cell ne c1.rps f_rps)" "$(cell gl c1.rps f_rps)" "—"
+  row "\`/metrics\`, 16 conns: throughput" "$(cell pxw m16.rps f_rps)" "$(metrics_ne rps f_rps)" "— (no Prometheus endpoint)" \
+    "$(verdict "$(pv m16.rps)" '>=' 10000)≥ 10,000 req/s · ProxMenux 14 req/s$(ref "$(pv m16.rps)" 14) · node_exporter (DESIGN) ~230 req/s"
+  row "\`/metrics\`, 16 conns: p99" "$(cell pxw m16.p99 f_ms)" "$(metrics_ne p99 f_ms)" "—" "— · ProxMenux 110 ms each"
+  if [[ -n ${NA[pxw]:-} ]]; then sq="n/a (${NA[pxw]})"; sp=$sq; else
+    if is_num "$(pv wchar_h)"; then
+      sq="$(f_bytes "$(pv wchar_h)")/h = $(f_bytes "$(calc "$(pv wchar_h) * 24")")/day written (wchar; of which log output $(f_bytes "$(pv log_h)")/h) · DB files grew $(f_bytes "$(pv db_h)")/h (now $(f_bytes "$(pv db_size)")) · block-layer write_bytes $(f_bytes "$(pv wbytes_h)")/h"
+    else sq="n/a"; fi
+    if is_num "$(pv spawns_min)"; then
+      sp="$(awk -v v="$(pv spawns_min)" 'BEGIN { printf "%.2f", v }')/min ($(pv spawns) in window; execve $(awk -v v="$(pv execs_min)" 'BEGIN { printf "%.2f", v }')/min; strace $STRACE_MODE)"
+    else sp="n/a (strace unavailable)"; fi
+  fi
+  row "SQLite bytes written at idle (extrapolated from ${IDLE_S} s)" "$sq" "—" "—" "bounded; reported per day"
+  row "process spawns at idle" "$sp" "—" "—" "$(verdict "$(pv spawns_min)" '==' 0)none beyond scheduled collectors (demo replays: expect 0)"
+)
+
+{
+  echo "## proxwatch benchmark — $(date -u '+%Y-%m-%d %H:%M UTC')"
+  echo
+  echo "$TABLE"
+  echo
+  echo "\"(pxw N×)\" = proxwatch's figure divided by that column's figure. References are the figures of DESIGN.md §6 (ProxMenux Monitor, the bare-Rust floor), not measured here."
+  echo
+  echo "Conditions: $(nproc) cores, load average at end $(cut -d' ' -f1-3 /proc/loadavg), $(uname -r); proxwatch ${pxw_ver:-?} (commit $commit, \`demo\` on the embedded scenario, data dir on $(df -T "$TMP" | awk 'NR==2 {print $2}')); node_exporter ${ne_ver:-?} (default collectors); Glances ${gl_ver:-?} (\`-w --disable-webui\`, default 2 s refresh); wrk $(wrk -v 2>&1 | awk 'NR==1 {print $2}' || true). Each program runs as root on 127.0.0.1; all three idle side by side during the idle window and stay up while each is loaded in turn."
+  for k in "${!NOTE[@]}"; do echo "- note ${k}: ${NOTE[$k]}"; done | sort
+} >"$TMP/latest.md"
+
+mkdir -p "$RESULTS_DIR"
+cp "$TMP/latest.md" "$RESULTS_DIR/latest.md"
+cat "$TMP/latest.md"
+log "written to bench/results/latest.md"
