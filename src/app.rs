@@ -35,6 +35,8 @@ impl LiveSample {
     }
 }
 
+pub type SystemCache = std::sync::Mutex<Option<((Option<i64>, Option<usize>), bytes::Bytes)>>;
+
 /// What the demo tells the UI about itself.
 #[derive(Debug, Clone, Serialize)]
 pub struct DemoInfo {
@@ -55,6 +57,8 @@ pub struct App {
     pub process_demand_ms: AtomicI64,
     pub process_wakeup: Notify,
     pub live_clients: Arc<Semaphore>,
+    /// `/api/system`'s rendered body, keyed by (sample ts, identity pointer).
+    pub system_cache: SystemCache,
     pub demo: Option<DemoInfo>,
     pub cancel: CancellationToken,
     pub tracker: TaskTracker,
@@ -85,6 +89,7 @@ impl App {
             process_demand_ms: AtomicI64::new(0),
             process_wakeup: Notify::new(),
             live_clients,
+            system_cache: std::sync::Mutex::new(None),
             demo,
             cancel: CancellationToken::new(),
             tracker: TaskTracker::new(),

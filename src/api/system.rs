@@ -4,9 +4,12 @@
 use std::sync::atomic::Ordering;
 
 use axum::extract::{RawQuery, State};
-use axum::response::Response;
+use std::sync::Arc;
+
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use bytes::Bytes;
 use serde::Serialize;
 use serde_json::value::RawValue;
 
@@ -41,6 +44,16 @@ struct System<'a> {
 async fn system(State(app): State<AppState>) -> Result<Response, ApiError> {
     let identity = app.identity.borrow().clone();
     let vitals = app.vitals.borrow().clone();
+    // The body only changes when a new sample or identity is published: render it once per change and
+    // hand every other request the same bytes.
+    let key = (vitals.as_ref().map(|v| v.sample.ts), identity.as_ref().map(|i| Arc::as_ptr(i) as usize));
+    if let Ok(cache) = app.system_cache.lock() {
+        if let Some((k, bytes)) = cache.as_ref() {
+            if *k == key {
+                return Ok(json_bytes(bytes.clone()));
+            }
+        }
+    }
     // Uptime ticks between identity refreshes: take it from the latest sample when there is one.
     let identity = identity.map(|id| {
         let mut id = (*id).clone();
@@ -54,7 +67,15 @@ async fn system(State(app): State<AppState>) -> Result<Response, ApiError> {
         demo: app.demo.as_ref(),
         vitals: vitals.as_deref().map(|v| &*v.json),
     };
-    super::json(&body)
+    let bytes = Bytes::from(serde_json::to_vec(&body).map_err(ApiError::internal)?);
+    if let Ok(mut cache) = app.system_cache.lock() {
+        *cache = Some((key, bytes.clone()));
+    }
+    Ok(json_bytes(bytes))
+}
+
+fn json_bytes(bytes: Bytes) -> Response {
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], bytes).into_response()
 }
 
 #[derive(Serialize)]
@@ -67,10 +88,7 @@ struct Processes<'a> {
 
 const MAX_LIMIT: usize = 500;
 
-async fn processes(
-    State(app): State<AppState>,
-    RawQuery(raw): RawQuery,
-) -> Result<Response, ApiError> {
+async fn processes(State(app): State<AppState>, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
     let mut sort = "cpu";
     let mut limit = 25usize;
     for (k, v) in super::query_pairs(raw.as_deref())? {
