@@ -60,6 +60,8 @@ pub struct App {
     /// `/api/system`'s rendered body, keyed by (sample ts, identity pointer).
     pub system_cache: SystemCache,
     pub demo: Option<DemoInfo>,
+    pub auth: crate::auth::Auth,
+    pub bans: crate::auth::fail2ban::Bans,
     pub cancel: CancellationToken,
     pub tracker: TaskTracker,
 }
@@ -76,11 +78,20 @@ impl std::ops::Deref for AppState {
 }
 
 impl App {
-    pub fn new(config: Config, host: Host, db: Db, demo: Option<DemoInfo>) -> Arc<App> {
+    /// Builds the app. `config.server.data_dir` must exist: it holds `secret.key` (sealing and
+    /// session signing) and, until setup is done, `setup-code`.
+    pub fn new(config: Config, host: Host, db: Db, demo: Option<DemoInfo>) -> anyhow::Result<Arc<App>> {
+        let data_dir = config.server.data_dir.clone();
+        let keys = crate::auth::seal::Keys::load_or_create(&data_dir.join("secret.key"))?;
+        let audit = crate::auth::audit::AuditLog::open(Some(&config.auth.auth_log));
+        let mut auth = crate::auth::Auth::load(db.clone(), keys, config.auth.clone(), Some(data_dir), audit)?;
+        auth.demo = demo.is_some();
+        let host = Arc::new(host);
+        let bans = crate::auth::fail2ban::Bans::new(&config.auth.fail2ban_jail, host.clone());
         let history = Arc::new(History::new(config.history.live_minutes, config.sampler.interval_ms));
         let live_clients = Arc::new(Semaphore::new(config.server.max_live_clients));
-        Arc::new(App {
-            host: Arc::new(host),
+        Ok(Arc::new(App {
+            host,
             db,
             history,
             vitals: watch::Sender::new(None),
@@ -91,20 +102,24 @@ impl App {
             live_clients,
             system_cache: std::sync::Mutex::new(None),
             demo,
+            auth,
+            bans,
             cancel: CancellationToken::new(),
             tracker: TaskTracker::new(),
             config,
-        })
+        }))
     }
 }
 
 /// The whole HTTP surface: `/api/*` (JSON only) and the embedded SPA for everything else.
 pub fn router(app: Arc<App>) -> Router {
+    let state = AppState(app);
     Router::new()
-        .nest("/api", crate::api::router())
+        .nest("/api", crate::api::router(state.clone()))
         .fallback(crate::web::serve)
         .layer(axum::middleware::from_fn(crate::api::log_request))
-        .with_state(AppState(app))
+        .layer(axum::extract::DefaultBodyLimit::max(crate::api::MAX_BODY))
+        .with_state(state)
 }
 
 /// Binds the listening socket: `::` is made dual-stack explicitly (IPV6_V6ONLY off), and falls back

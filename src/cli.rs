@@ -40,7 +40,11 @@ pub enum Command {
     /// Run the service (what systemd starts).
     Serve,
     /// Run the whole appliance on 127.0.0.1 against the embedded demo Proxmox host.
-    Demo,
+    Demo {
+        /// Enable the browser root terminal (off in the demo unless asked for).
+        #[arg(long)]
+        terminal: bool,
+    },
     /// Load and validate the configuration, then exit.
     CheckConfig,
     /// Print the commented default configuration.
@@ -83,7 +87,23 @@ pub async fn serve(cli: &Cli, cfg: Config) -> anyhow::Result<()> {
     let db = open_db(&cfg.server.data_dir)?;
     let listener = app::bind(SocketAddr::new(cfg.server.bind, cfg.server.port))?;
     tracing::info!(addr = %listener.local_addr()?, data = %cfg.server.data_dir.display(), "proxwatch listening");
-    run_until_signal(App::new(cfg, host, db, None), listener).await
+    let app = App::new(cfg, host, db, None)?;
+    if let Some(code) = app.auth.setup_code()? {
+        let path = app.config.server.data_dir.join("setup-code");
+        tracing::warn!(
+            "proxwatch is not set up yet: open the dashboard and create the first admin with setup code {code} \
+             (also in {})",
+            path.display()
+        );
+    }
+    run_until_signal(app, listener).await
+}
+
+pub const DEMO_USER: &str = "demo";
+pub const DEMO_PASSWORD: &str = "demo";
+
+fn cli_terminal(cli: &Cli) -> bool {
+    matches!(cli.command, Command::Demo { terminal: true })
 }
 
 pub async fn demo(cli: &Cli, mut cfg: Config) -> anyhow::Result<()> {
@@ -109,15 +129,28 @@ pub async fn demo(cli: &Cli, mut cfg: Config) -> anyhow::Result<()> {
     };
     let host = Host::demo(scenario, tool_timeout(&cfg));
     let db = open_db(&data_dir)?;
+    cfg.auth.auth_log = data_dir.join("auth.log");
+    cfg.terminal.enabled = cli_terminal(cli);
     let port = cli.port.unwrap_or(8008);
+    // The demo has a well-known password: it never listens beyond this machine.
     let bind = cli.bind.unwrap_or(IpAddr::from([127, 0, 0, 1]));
+    if !bind.is_loopback() {
+        bail!("the demo listens on loopback only (127.0.0.1 or ::1), not {bind}");
+    }
     let listener = app::bind(SocketAddr::new(bind, port))?;
     let addr = listener.local_addr()?;
     // Scripts (the browser test, the bench) wait for exactly this line on stdout.
     println!("proxwatch demo listening on http://{addr}/");
     use std::io::Write;
     std::io::stdout().flush().ok();
-    let result = run_until_signal(App::new(cfg, host, db, Some(demo)), listener).await;
+    let app = App::new(cfg, host, db, Some(demo))?;
+    if app.auth.user_role(DEMO_USER).is_none() {
+        // The demo's only account; it bypasses the password policy on purpose and is shown on the
+        // login page. The demo listens on 127.0.0.1 only.
+        app.auth.create_user(DEMO_USER, DEMO_PASSWORD, crate::auth::Level::Admin).await?;
+    }
+    tracing::info!("demo login: user {DEMO_USER}, password {DEMO_PASSWORD}");
+    let result = run_until_signal(app, listener).await;
     drop(tmp);
     result
 }

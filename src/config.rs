@@ -22,6 +22,40 @@ pub struct Config {
     pub history: HistoryCfg,
     pub tools: Tools,
     pub log: Log,
+    pub auth: AuthCfg,
+    pub terminal: TerminalCfg,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthCfg {
+    /// A browser session ends after this many minutes without a request.
+    pub session_idle_minutes: u64,
+    /// ... and at the latest this many hours after login.
+    pub session_lifetime_hours: u64,
+    /// Login and setup attempts allowed per client IP and per user name within `attempt_window_s`.
+    pub max_attempts: u32,
+    pub attempt_window_s: u64,
+    /// The auth log fail2ban reads (`authentication failure; rhost=<ip> user=<name>`).
+    pub auth_log: PathBuf,
+    /// Reverse proxies (CIDRs) whose `X-Forwarded-For` is believed. Empty: none.
+    pub trusted_proxies: Vec<String>,
+    /// The fail2ban jail whose bans are enforced ("" disables the check).
+    pub fail2ban_jail: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TerminalCfg {
+    pub enabled: bool,
+    /// The program (and arguments) run in the PTY.
+    pub command: Vec<String>,
+    pub max_sessions: usize,
+    pub idle_timeout_minutes: u64,
+    /// Largest websocket message accepted; a bigger one closes the session.
+    pub max_frame_bytes: usize,
+    /// Seconds a terminal ticket stays valid (single use).
+    pub ticket_ttl_s: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -109,6 +143,31 @@ impl Default for HistoryCfg {
         }
     }
 }
+impl Default for AuthCfg {
+    fn default() -> Self {
+        AuthCfg {
+            session_idle_minutes: 120,
+            session_lifetime_hours: 24,
+            max_attempts: 5,
+            attempt_window_s: 300,
+            auth_log: PathBuf::from("/var/log/proxwatch/auth.log"),
+            trusted_proxies: Vec::new(),
+            fail2ban_jail: "proxwatch".into(),
+        }
+    }
+}
+impl Default for TerminalCfg {
+    fn default() -> Self {
+        TerminalCfg {
+            enabled: true,
+            command: vec!["/bin/bash".into(), "-l".into()],
+            max_sessions: 4,
+            idle_timeout_minutes: 30,
+            max_frame_bytes: 64 * 1024,
+            ticket_ttl_s: 30,
+        }
+    }
+}
 impl Default for Tools {
     fn default() -> Self {
         Tools { timeout_s: 10 }
@@ -165,6 +224,31 @@ timeout_s = 10
 [log]
 # Log filter, RUST_LOG syntax (e.g. "info", "proxwatch=debug"). RUST_LOG or PROXWATCH_LOG win.
 level = "info"
+
+[auth]
+# A browser session ends after this many idle minutes, and at the latest this many hours after login.
+session_idle_minutes = 120
+session_lifetime_hours = 24
+# Login and setup attempts per client IP and per user name within the window (then 429).
+max_attempts = 5
+attempt_window_s = 300
+# Auth events in a format fail2ban matches (see packaging/fail2ban/).
+auth_log = "/var/log/proxwatch/auth.log"
+# Reverse proxies whose X-Forwarded-For is believed, as CIDRs, e.g. ["127.0.0.1/32", "10.0.0.0/8"].
+trusted_proxies = []
+# Requests from IPs banned in this fail2ban jail are refused ("" turns the check off).
+fail2ban_jail = "proxwatch"
+
+[terminal]
+# The browser root terminal (admins only).
+enabled = true
+command = ["/bin/bash", "-l"]
+max_sessions = 4
+idle_timeout_minutes = 30
+# Largest websocket message accepted; a bigger one closes the session.
+max_frame_bytes = 65536
+# Seconds a terminal ticket stays valid (single use).
+ticket_ttl_s = 30
 "#;
 
 /// Command-line overrides (the last layer).
@@ -265,6 +349,15 @@ impl Config {
         }
         if self.history.live_minutes == 0 || self.history.live_minutes > 120 {
             bail!("history.live_minutes must be between 1 and 120 (got {})", self.history.live_minutes);
+        }
+        for cidr in &self.auth.trusted_proxies {
+            crate::auth::Cidr::parse(cidr).with_context(|| format!("auth.trusted_proxies: {cidr:?}"))?;
+        }
+        if self.auth.max_attempts == 0 || self.auth.attempt_window_s == 0 {
+            bail!("auth.max_attempts and auth.attempt_window_s must be positive");
+        }
+        if self.terminal.command.is_empty() {
+            bail!("terminal.command must name a program");
         }
         if self.tools.timeout_s == 0 {
             bail!("tools.timeout_s must be positive");

@@ -11,6 +11,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// Seconds for a `Retry-After` header (429).
+    pub retry_after: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -20,30 +22,58 @@ struct Body<'a> {
 }
 
 impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self { status, code, message: message.into(), retry_after: None }
+    }
     pub fn bad_request(message: impl Into<String>) -> Self {
-        Self { status: StatusCode::BAD_REQUEST, code: "bad_request", message: message.into() }
+        Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
     }
     pub fn not_found(message: impl Into<String>) -> Self {
-        Self { status: StatusCode::NOT_FOUND, code: "not_found", message: message.into() }
+        Self::new(StatusCode::NOT_FOUND, "not_found", message)
     }
     pub fn unavailable(message: impl Into<String>) -> Self {
-        Self { status: StatusCode::SERVICE_UNAVAILABLE, code: "unavailable", message: message.into() }
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
     }
     /// An internal failure: the detail is logged here, the client gets a generic message.
     pub fn internal(err: impl std::fmt::Display) -> Self {
         tracing::error!(error = %err, "internal error while handling request");
-        Self {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
-            code: "internal",
-            message: "internal error; see the proxwatch log".into(),
-        }
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; see the proxwatch log")
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = Body { error: self.code, message: &self.message };
-        (self.status, Json(body)).into_response()
+        let mut resp = (self.status, Json(body)).into_response();
+        if let Some(secs) = self.retry_after {
+            resp.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(secs));
+        }
+        resp
+    }
+}
+
+impl From<crate::auth::store::AuthError> for ApiError {
+    fn from(e: crate::auth::store::AuthError) -> Self {
+        use crate::auth::store::AuthError as E;
+        match e {
+            E::Invalid => Self::new(StatusCode::UNAUTHORIZED, "invalid_credentials", "invalid credentials"),
+            E::RateLimited(wait) => {
+                let secs = wait.as_secs().max(1);
+                let mut err = Self::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate_limited",
+                    format!("too many attempts; retry in {secs} s"),
+                );
+                err.retry_after = Some(secs);
+                err
+            }
+            E::BadRequest(m) => Self::bad_request(m),
+            E::Forbidden(m) => Self::new(StatusCode::FORBIDDEN, "forbidden", m),
+            E::NotFound(m) => Self::not_found(m),
+            E::Conflict(m) => Self::new(StatusCode::CONFLICT, "conflict", m),
+            E::AlreadySetUp => Self::new(StatusCode::CONFLICT, "already_set_up", "setup is already done"),
+            E::Internal(e) => Self::internal(format!("{e:#}")),
+        }
     }
 }
 

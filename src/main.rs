@@ -52,7 +52,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match &cli.command {
             Command::Serve => cli::serve(&cli, cfg).await,
-            Command::Demo => cli::demo(&cli, cfg).await,
+            Command::Demo { .. } => cli::demo(&cli, cfg).await,
             Command::CheckConfig => {
                 println!("configuration ok");
                 Ok(())

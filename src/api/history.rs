@@ -1,17 +1,18 @@
 //! `/api/history` and `/api/history/metrics`: vitals history for a metric and range, downsampled to
 //! the tier that fits.
 
+use axum::Json;
 use axum::extract::{RawQuery, State};
-use axum::routing::get;
-use axum::{Json, Router};
+
+use super::{READ, Routes};
 use serde::Serialize;
 
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::history::{METRICS, Range, Series, metric_index};
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/history", get(history)).route("/history/metrics", get(metrics))
+pub fn routes() -> Routes {
+    Routes::new().get("/history", READ, history).get("/history/metrics", READ, metrics)
 }
 
 #[derive(Serialize)]

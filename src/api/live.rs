@@ -3,10 +3,9 @@
 
 use std::convert::Infallible;
 
-use axum::Router;
+use super::{READ, Routes};
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
-use axum::routing::get;
 use futures_util::Stream;
 use futures_util::StreamExt;
 use tokio_stream::wrappers::WatchStream;
@@ -14,8 +13,8 @@ use tokio_stream::wrappers::WatchStream;
 use crate::app::AppState;
 use crate::error::ApiError;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/live", get(live))
+pub fn routes() -> Routes {
+    Routes::new().get("/live", READ, live)
 }
 
 async fn live(

@@ -1,29 +1,134 @@
 //! The REST API: one thin router per domain, merged and nested under `/api`. Handlers read snapshots
 //! and the database; they never run host tools. Unknown `/api/*` paths and wrong methods answer JSON,
 //! never the SPA.
+//!
+//! Every route is added through [`Routes`], which records the access level it needs next to it: that
+//! list *is* the access table the auth layer enforces ([`access`]), and the tests walk it to check
+//! every route against every role and token scope. A route added any other way has no rule and is
+//! refused (default deny).
 
+mod auth;
+mod body;
 mod history;
 mod live;
 mod system;
 
+use std::collections::HashMap;
+use std::sync::OnceLock;
 use std::time::Instant;
 
 use axum::Router;
 use axum::extract::{MatchedPath, OriginalUri, Request};
+use axum::handler::Handler;
 use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodFilter, on};
+
+pub use body::{JsonBody, MAX_BODY};
 
 use crate::app::AppState;
+use crate::auth::{Access, Level};
 use crate::error::ApiError;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .merge(system::router())
-        .merge(history::router())
-        .merge(live::router())
+/// One row of the access table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    pub method: Method,
+    /// The full path pattern, e.g. `/api/auth/tokens/{id}`.
+    pub path: String,
+    pub access: Access,
+}
+
+/// A router that cannot gain a route without an access rule.
+pub struct Routes {
+    router: Router<AppState>,
+    rules: Vec<Rule>,
+}
+
+impl Default for Routes {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Routes {
+    pub fn new() -> Routes {
+        Routes { router: Router::new(), rules: Vec::new() }
+    }
+
+    fn add<H, T>(
+        mut self,
+        method: Method,
+        filter: MethodFilter,
+        path: &str,
+        access: Access,
+        handler: H,
+    ) -> Self
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        self.router = self.router.route(path, on(filter, handler));
+        self.rules.push(Rule { method, path: format!("/api{path}"), access });
+        self
+    }
+
+    pub fn get<H: Handler<T, AppState>, T: 'static>(self, path: &str, access: Access, h: H) -> Self {
+        self.add(Method::GET, MethodFilter::GET, path, access, h)
+    }
+    pub fn post<H: Handler<T, AppState>, T: 'static>(self, path: &str, access: Access, h: H) -> Self {
+        self.add(Method::POST, MethodFilter::POST, path, access, h)
+    }
+    pub fn patch<H: Handler<T, AppState>, T: 'static>(self, path: &str, access: Access, h: H) -> Self {
+        self.add(Method::PATCH, MethodFilter::PATCH, path, access, h)
+    }
+    pub fn delete<H: Handler<T, AppState>, T: 'static>(self, path: &str, access: Access, h: H) -> Self {
+        self.add(Method::DELETE, MethodFilter::DELETE, path, access, h)
+    }
+
+    pub fn merge(mut self, other: Routes) -> Self {
+        self.router = self.router.merge(other.router);
+        self.rules.extend(other.rules);
+        self
+    }
+}
+
+/// Shorthands for the access column.
+pub const PUBLIC: Access = Access::Public;
+pub const READ: Access = Access::At(Level::Read);
+pub const OPERATE: Access = Access::At(Level::Operate);
+pub const ADMIN: Access = Access::At(Level::Admin);
+
+fn routes() -> Routes {
+    Routes::new().merge(system::routes()).merge(history::routes()).merge(live::routes()).merge(auth::routes())
+}
+
+/// The access table: every API route with the level it needs.
+pub fn rules() -> &'static [Rule] {
+    static RULES: OnceLock<Vec<Rule>> = OnceLock::new();
+    RULES.get_or_init(|| routes().rules)
+}
+
+/// The access a (method, matched path) needs; `None` if the route has no rule.
+pub fn access(method: &Method, path: &str) -> Option<Access> {
+    static INDEX: OnceLock<HashMap<(Method, String), Access>> = OnceLock::new();
+    let index = INDEX
+        .get_or_init(|| rules().iter().map(|r| ((r.method.clone(), r.path.clone()), r.access)).collect());
+    let method = if method == Method::HEAD { &Method::GET } else { method };
+    if let Some(a) = index.get(&(method.clone(), path.to_string())) {
+        return Some(*a);
+    }
+    // A known path with another method: a login is needed before the 405 is shown.
+    rules().iter().any(|r| r.path == path).then_some(READ)
+}
+
+pub fn router(state: AppState) -> Router<AppState> {
+    routes()
+        .router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(state, crate::auth::layer::guard))
 }
 
 // Inside the nest the URI has lost its `/api` prefix; OriginalUri still has it.

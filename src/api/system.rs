@@ -6,9 +6,10 @@ use std::sync::atomic::Ordering;
 use axum::extract::{RawQuery, State};
 use std::sync::Arc;
 
+use axum::Json;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+
+use super::{PUBLIC, READ, Routes};
 use bytes::Bytes;
 use serde::Serialize;
 use serde_json::value::RawValue;
@@ -17,11 +18,12 @@ use crate::app::{AppState, DemoInfo};
 use crate::error::ApiError;
 use crate::model::{Identity, Process};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/health/live", get(live))
-        .route("/system", get(system))
-        .route("/processes", get(processes))
+pub fn routes() -> Routes {
+    Routes::new().get("/health/live", PUBLIC, live).get("/system", READ, system).get(
+        "/processes",
+        READ,
+        processes,
+    )
 }
 
 #[derive(Serialize)]

@@ -9,7 +9,10 @@ use anyhow::{Context, bail};
 use rusqlite::Connection;
 
 /// Append-only: never edit or reorder an entry, only add new ones at the end.
-const MIGRATIONS: &[(&str, &str)] = &[("0001_history", include_str!("migrations/0001_history.sql"))];
+const MIGRATIONS: &[(&str, &str)] = &[
+    ("0001_history", include_str!("migrations/0001_history.sql")),
+    ("0002_auth", include_str!("migrations/0002_auth.sql")),
+];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: usize = MIGRATIONS.len();

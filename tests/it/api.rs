@@ -12,8 +12,15 @@ use tower::ServiceExt;
 
 use crate::common;
 
+/// An authenticated (admin token) request through the whole router.
+fn authed(app: &Arc<proxwatch::app::App>, token: &str, req: axum::http::request::Builder) -> Request<Body> {
+    let _ = app;
+    req.header(header::AUTHORIZATION, format!("Bearer {token}")).body(Body::empty()).unwrap()
+}
+
 async fn get(app: &Arc<proxwatch::app::App>, uri: &str) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
-    let resp = router(app.clone()).oneshot(Request::get(uri).body(Body::empty()).unwrap()).await.unwrap();
+    let token = common::admin_token(app).await;
+    let resp = router(app.clone()).oneshot(authed(app, &token, Request::get(uri))).await.unwrap();
     let status = resp.status();
     let headers = resp.headers().clone();
     let body = resp.into_body().collect().await.unwrap().to_bytes().to_vec();
@@ -143,8 +150,10 @@ async fn unknown_api_paths_are_json_404_and_client_routes_get_the_spa() {
     let (status, _) = get_json(&app, "/api/system/extra/segments").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
-    let resp =
-        router(app.clone()).oneshot(Request::post("/api/system").body(Body::empty()).unwrap()).await.unwrap();
+    let resp = router(app.clone())
+        .oneshot(authed(&app, &common::admin_token(&app).await, Request::post("/api/system")))
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
 
     let (status, headers, body) = get(&app, "/storage").await;
@@ -185,8 +194,10 @@ async fn hashed_assets_are_immutable() {
 #[tokio::test]
 async fn live_stream_pushes_each_new_sample() {
     let app = common::app().await;
-    let resp =
-        router(app.clone()).oneshot(Request::get("/api/live").body(Body::empty()).unwrap()).await.unwrap();
+    let resp = router(app.clone())
+        .oneshot(authed(&app, &common::admin_token(&app).await, Request::get("/api/live")))
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(resp.headers()[header::CONTENT_TYPE], "text/event-stream");
     let mut body = resp.into_body();
@@ -207,23 +218,22 @@ async fn live_stream_pushes_each_new_sample() {
 
 #[tokio::test]
 async fn live_streams_are_bounded() {
-    let mut cfg = proxwatch::config::Config::default();
+    let mut cfg = common::test_config();
     cfg.server.max_live_clients = 1;
-    let app = proxwatch::app::App::new(
-        cfg,
-        common::replay("pve-zfs"),
-        proxwatch::db::Db::open_in_memory().unwrap(),
-        None,
-    );
-    let first =
-        router(app.clone()).oneshot(Request::get("/api/live").body(Body::empty()).unwrap()).await.unwrap();
+    let app = common::bare_app(cfg, "pve-zfs");
+    let first = router(app.clone())
+        .oneshot(authed(&app, &common::admin_token(&app).await, Request::get("/api/live")))
+        .await
+        .unwrap();
     assert_eq!(first.status(), StatusCode::OK);
     let (status, body) = get_json(&app, "/api/live").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(body["error"], "unavailable");
     drop(first);
-    let again =
-        router(app.clone()).oneshot(Request::get("/api/live").body(Body::empty()).unwrap()).await.unwrap();
+    let again = router(app.clone())
+        .oneshot(authed(&app, &common::admin_token(&app).await, Request::get("/api/live")))
+        .await
+        .unwrap();
     assert_eq!(again.status(), StatusCode::OK);
 }
 

@@ -28,9 +28,42 @@ pub fn sample_pair() -> proxwatch::model::Sample {
     s.step(&replay("pve-zfs-t1"), T0_MS + 1000).unwrap().expect("second step yields a sample")
 }
 
-/// An app over the pve-zfs scenario with one vitals sample published and the identity read.
+/// A config whose state (secret key, setup code, auth log) lives in a fresh temporary directory.
+pub fn test_config() -> Config {
+    let dir = tempfile::tempdir().unwrap().keep();
+    let mut cfg = Config::default();
+    cfg.server.data_dir = dir.clone();
+    cfg.auth.auth_log = dir.join("auth.log");
+    cfg
+}
+
+/// An app over a scenario with a fresh in-memory database and no users yet.
+pub fn bare_app(cfg: Config, scenario: &str) -> Arc<App> {
+    App::new(cfg, replay(scenario), Db::open_in_memory().unwrap(), None).unwrap()
+}
+
+pub const ADMIN: &str = "admin";
+pub const ADMIN_PASSWORD: &str = "correct-horse-battery";
+
+/// Creates the admin `admin` (if missing) and returns a fresh admin-scope API token for it.
+pub async fn admin_token(app: &Arc<App>) -> String {
+    use proxwatch::auth::{Level, Principal, Via};
+    if app.auth.user_role(ADMIN).is_none() {
+        app.auth.create_user(ADMIN, ADMIN_PASSWORD, Level::Admin).await.unwrap();
+    }
+    let p = Principal {
+        user: ADMIN.into(),
+        level: Level::Admin,
+        via: Via::Token { id: "test".into() },
+        ip: None,
+    };
+    app.auth.create_token(&p, "test", Level::Admin, None).await.unwrap().1
+}
+
+/// An app over the pve-zfs scenario with one vitals sample published, the identity read, and an
+/// admin set up.
 pub async fn app() -> Arc<App> {
-    let app = App::new(Config::default(), replay("pve-zfs"), Db::open_in_memory().unwrap(), None);
+    let app = bare_app(test_config(), "pve-zfs");
     let sample = sample_pair();
     app.history.record(&sample);
     app.vitals.send_replace(Some(Arc::new(LiveSample::new(sample).unwrap())));

@@ -1,0 +1,420 @@
+//! `/api/auth/*`: first-run setup, login (two-step with TOTP), logout, sessions, password, TOTP,
+//! API tokens, users and the auth event log. The logic lives in [`crate::auth`]; this file maps HTTP.
+
+use axum::Extension;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+
+use super::{ADMIN, JsonBody, PUBLIC, READ, Routes, json};
+use crate::app::AppState;
+use crate::auth::audit::AuditLog;
+use crate::auth::layer::{ClientIp, cookie};
+use crate::auth::store::{COOKIE, LoginOutcome};
+use crate::auth::{Level, Principal, Via};
+use crate::error::ApiError;
+
+pub fn routes() -> Routes {
+    Routes::new()
+        .get("/auth/status", PUBLIC, status)
+        .post("/auth/setup", PUBLIC, setup)
+        .post("/auth/login", PUBLIC, login)
+        .post("/auth/logout", READ, logout)
+        .get("/auth/sessions", READ, sessions)
+        .delete("/auth/sessions", READ, revoke_my_sessions)
+        .delete("/auth/sessions/{id}", READ, revoke_session)
+        .post("/auth/password", READ, change_password)
+        .post("/auth/totp/setup", READ, totp_setup)
+        .post("/auth/totp/enable", READ, totp_enable)
+        .post("/auth/totp/disable", READ, totp_disable)
+        .get("/auth/tokens", READ, tokens)
+        .post("/auth/tokens", READ, create_token)
+        .delete("/auth/tokens/{id}", READ, revoke_token)
+        .get("/auth/users", ADMIN, users)
+        .post("/auth/users", ADMIN, create_user)
+        .patch("/auth/users/{name}", ADMIN, update_user)
+        .delete("/auth/users/{name}", ADMIN, delete_user)
+        .get("/auth/events", READ, events)
+}
+
+type Peer = Extension<ClientIp>;
+
+fn ip(_app: &AppState, _headers: &HeaderMap, peer: &Peer) -> Option<std::net::IpAddr> {
+    peer.0.0
+}
+
+fn session_cookie(value: &str, max_age: i64) -> HeaderValue {
+    // Secure is added once proxwatch serves TLS itself; behind plain HTTP the browser would drop it.
+    let v = format!("{COOKIE}={value}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}");
+    HeaderValue::from_str(&v).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+#[derive(Serialize)]
+struct Status {
+    setup_required: bool,
+    authenticated: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    role: Option<Level>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    totp_enabled: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    csrf_token: Option<String>,
+    demo: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    demo_login: Option<DemoLogin>,
+    terminal_enabled: bool,
+}
+
+#[derive(Serialize)]
+struct DemoLogin {
+    username: &'static str,
+    password: &'static str,
+}
+
+async fn status(State(app): State<AppState>, headers: HeaderMap, peer: Peer) -> Result<Response, ApiError> {
+    let ip = ip(&app, &headers, &peer);
+    let session = cookie(&headers, COOKIE).and_then(|jwt| app.auth.check_session(jwt, ip));
+    let demo = app.auth.demo;
+    let body = Status {
+        setup_required: app.auth.setup_required(),
+        authenticated: session.is_some(),
+        user: session.as_ref().map(|(p, _)| p.user.clone()),
+        role: session.as_ref().map(|(p, _)| p.level),
+        totp_enabled: session.as_ref().map(|(p, _)| app.auth.totp_enabled(&p.user)),
+        csrf_token: session.map(|(_, c)| c),
+        demo,
+        demo_login: demo
+            .then_some(DemoLogin { username: crate::cli::DEMO_USER, password: crate::cli::DEMO_PASSWORD }),
+        terminal_enabled: app.config.terminal.enabled,
+    };
+    json(&body)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SetupReq {
+    setup_code: String,
+    username: String,
+    password: String,
+}
+
+async fn setup(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    peer: Peer,
+    JsonBody(req): JsonBody<SetupReq>,
+) -> Result<Response, ApiError> {
+    let ip = ip(&app, &headers, &peer);
+    app.auth.setup(&req.setup_code, &req.username, &req.password, ip).await?;
+    Ok((StatusCode::CREATED, [(header::CONTENT_TYPE, "application/json")], r#"{"status":"created"}"#)
+        .into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoginReq {
+    username: String,
+    password: String,
+    #[serde(default)]
+    totp: Option<String>,
+}
+
+#[derive(Serialize)]
+struct LoginResp {
+    user: String,
+    role: Level,
+    csrf_token: String,
+}
+
+async fn login(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    peer: Peer,
+    JsonBody(req): JsonBody<LoginReq>,
+) -> Result<Response, ApiError> {
+    let ip = ip(&app, &headers, &peer);
+    let ua = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok());
+    match app.auth.login(&req.username, &req.password, req.totp.as_deref(), ip, ua).await? {
+        LoginOutcome::TotpRequired => json(&serde_json::json!({"totp_required": true})),
+        LoginOutcome::Session(s) => {
+            let mut resp = json(&LoginResp { user: s.user, role: s.role, csrf_token: s.csrf })?;
+            resp.headers_mut().insert(header::SET_COOKIE, session_cookie(&s.jwt, s.max_age_s));
+            Ok(resp)
+        }
+    }
+}
+
+async fn logout(
+    State(app): State<AppState>,
+    Extension(p): Extension<Principal>,
+) -> Result<Response, ApiError> {
+    app.auth.logout(&p).await?;
+    let mut resp = StatusCode::NO_CONTENT.into_response();
+    resp.headers_mut().insert(header::SET_COOKIE, session_cookie("", 0));
+    Ok(resp)
+}
+
+fn current_session(p: &Principal) -> Option<&str> {
+    match &p.via {
+        Via::Session { id } => Some(id),
+        Via::Token { .. } => None,
+    }
+}
+
+async fn sessions(
+    State(app): State<AppState>,
+    Extension(p): Extension<Principal>,
+) -> Result<Response, ApiError> {
+    let scope = if p.level == Level::Admin { None } else { Some(p.user.as_str()) };
+    json(&serde_json::json!({"sessions": app.auth.list_sessions(scope, current_session(&p))}))
+}
+
+async fn revoke_my_sessions(
+    State(app): State<AppState>,
+    Extension(p): Extension<Principal>,
+) -> Result<Response, ApiError> {
+    let n = app.auth.revoke_user_sessions(&p.user, current_session(&p)).await?;
+    json(&serde_json::json!({"revoked": n}))
+}
+
+async fn revoke_session(
+    State(app): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    app.auth.revoke_session(&p, &id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PasswordReq {
+    current_password: String,
+    new_password: String,
+}
+
+async fn change_password(
+    State(app): State<AppState>,
+    Extension(p): Extension<Principal>,
+    JsonBody(req): JsonBody<PasswordReq>,
+) -> Result<Response, ApiError> {
+    app.auth.change_password(&p, &req.current_password, &req.new_password).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TotpSetupReq {
+    password: String,
+    #[serde(default)]
+    code: Option<String>,
+}
+
+async fn totp_setup(
+    State(app): State<AppState>,
+    Extension(p): Extension<Principal>,
+    JsonBody(req): JsonBody<TotpSetupReq>,
+) -> Result<Response, ApiError> {
+    let host = app.identity.borrow().as_ref().map(|i| i.hostname.clone()).unwrap_or_default();
+    let (uri, svg) = app.auth.totp_setup(&p, &req.password, req.code.as_deref(), &host).await?;
+    json(&serde_json::json!({"otpauth_uri": uri, "qr_svg": svg}))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CodeReq {
+    code: String,
+}
+
+async fn totp_enable(
+    State(app): State<AppState>,
+    Extension(p): Extension<Principal>,
+    JsonBody(req): JsonBody<CodeReq>,
+) -> Result<Response, ApiError> {
+    let codes = app.auth.totp_enable(&p, &req.code).await?;
+    json(&serde_json::json!({"backup_codes": codes}))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TotpDisableReq {
+    password: String,
+    code: String,
+}
+
+async fn totp_disable(
+    State(app): State<AppState>,
+    Extension(p): Extension<Principal>,
+    JsonBody(req): JsonBody<TotpDisableReq>,
+) -> Result<Response, ApiError> {
+    app.auth.totp_disable(&p, &req.password, &req.code).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn tokens(
+    State(app): State<AppState>,
+    Extension(p): Extension<Principal>,
+) -> Result<Response, ApiError> {
+    let scope = if p.level == Level::Admin { None } else { Some(p.user.as_str()) };
+    json(&serde_json::json!({"tokens": app.auth.list_tokens(scope)}))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokenReq {
+    name: String,
+    scope: String,
+    #[serde(default)]
+    expires_in_days: Option<u32>,
+    password: String,
+    #[serde(default)]
+    totp: Option<String>,
+}
+
+async fn create_token(
+    State(app): State<AppState>,
+    Extension(p): Extension<Principal>,
+    JsonBody(req): JsonBody<TokenReq>,
+) -> Result<Response, ApiError> {
+    let scope = Level::from_scope(&req.scope).ok_or_else(|| {
+        ApiError::bad_request(format!("scope must be one of: read, operate, admin (got {:?})", req.scope))
+    })?;
+    app.auth.reauthenticate(&p, &req.password, req.totp.as_deref()).await?;
+    let (id, token) = app.auth.create_token(&p, &req.name, scope, req.expires_in_days).await?;
+    let mut resp = json(&serde_json::json!({"id": id, "token": token}))?;
+    *resp.status_mut() = StatusCode::CREATED;
+    Ok(resp)
+}
+
+async fn revoke_token(
+    State(app): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    app.auth.revoke_token(&p, &id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn users(State(app): State<AppState>) -> Result<Response, ApiError> {
+    json(&serde_json::json!({"users": app.auth.list_users()}))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewUserReq {
+    username: String,
+    password: String,
+    role: Level,
+}
+
+async fn create_user(
+    State(app): State<AppState>,
+    Extension(p): Extension<Principal>,
+    JsonBody(req): JsonBody<NewUserReq>,
+) -> Result<Response, ApiError> {
+    if req.password.len() > crate::auth::password::MAX_LEN {
+        return Err(ApiError::bad_request("password too long"));
+    }
+    crate::auth::password::check_policy(&req.username, &req.password).map_err(ApiError::bad_request)?;
+    app.auth.create_user(&req.username, &req.password, req.role).await?;
+    app.auth
+        .audit
+        .record(
+            app.auth.db(),
+            crate::auth::audit::Kind::UserCreated,
+            Some(&req.username),
+            p.ip,
+            &format!("by {}", p.user),
+        )
+        .await;
+    let mut resp = json(&serde_json::json!({"name": req.username, "role": req.role}))?;
+    *resp.status_mut() = StatusCode::CREATED;
+    Ok(resp)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PatchUserReq {
+    #[serde(default)]
+    role: Option<Level>,
+    #[serde(default)]
+    disabled: Option<bool>,
+    #[serde(default)]
+    password: Option<String>,
+}
+
+async fn update_user(
+    State(app): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(name): Path<String>,
+    JsonBody(req): JsonBody<PatchUserReq>,
+) -> Result<Response, ApiError> {
+    if let Some(pw) = &req.password {
+        if pw.len() > crate::auth::password::MAX_LEN {
+            return Err(ApiError::bad_request("password too long"));
+        }
+        crate::auth::password::check_policy(&name, pw).map_err(ApiError::bad_request)?;
+    }
+    if req.role.is_some() || req.disabled.is_some() {
+        app.auth.update_user(&name, req.role, req.disabled).await?;
+    }
+    if let Some(pw) = &req.password {
+        app.auth.set_password(&name, pw).await?;
+        app.auth.revoke_user_sessions(&name, None).await?;
+    }
+    app.auth
+        .audit
+        .record(
+            app.auth.db(),
+            crate::auth::audit::Kind::UserChanged,
+            Some(&name),
+            p.ip,
+            &format!("by {}", p.user),
+        )
+        .await;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn delete_user(
+    State(app): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    app.auth.delete_user(&name).await?;
+    app.auth
+        .audit
+        .record(
+            app.auth.db(),
+            crate::auth::audit::Kind::UserDeleted,
+            Some(&name),
+            p.ip,
+            &format!("by {}", p.user),
+        )
+        .await;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn events(
+    State(app): State<AppState>,
+    Extension(p): Extension<Principal>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let mut limit = 100usize;
+    for (k, v) in super::query_pairs(raw.as_deref())? {
+        match k.as_str() {
+            "limit" => {
+                limit =
+                    v.parse().ok().filter(|n| (1..=1000).contains(n)).ok_or_else(|| {
+                        ApiError::bad_request(format!("limit must be 1 to 1000 (got {v:?})"))
+                    })?
+            }
+            _ => return Err(ApiError::bad_request(format!("unknown parameter {k:?}; valid: limit"))),
+        }
+    }
+    let user = (p.level != Level::Admin).then(|| p.user.clone());
+    let events = AuditLog::list(app.auth.db(), limit, user).await.map_err(ApiError::internal)?;
+    json(&serde_json::json!({"events": events}))
+}

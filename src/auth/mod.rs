@@ -1,0 +1,215 @@
+//! Access control, the product's spine: proxwatch runs as root and offers a root shell.
+//!
+//! - [`password`]: argon2id hashing, the password policy, constant-cost verification.
+//! - [`totp`]: RFC 6238 codes with replay refusal, QR codes, single-use backup codes.
+//! - [`store`]: users, sessions (signed JWT cookies checked against a session table) and API tokens,
+//!   cached in memory and written through to SQLite so revocation is immediate.
+//! - [`ratelimit`]: attempts per client IP and per user name.
+//! - [`audit`]: the auth event table and the fail2ban-readable auth log.
+//! - [`layer`]: the route-layer check every `/api` request passes (default deny).
+//! - [`seal`]: the AEAD key, kept apart from the database, that seals secrets at rest.
+
+pub mod audit;
+pub mod fail2ban;
+pub mod layer;
+pub mod password;
+pub mod ratelimit;
+pub mod seal;
+pub mod store;
+pub mod totp;
+
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+
+pub use store::Auth;
+
+/// The three access levels. Roles (viewer, operator, admin) and token scopes (read, operate, admin)
+/// are the same levels under two names; one table maps each route to the level it needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Level {
+    Read = 1,
+    Operate = 2,
+    Admin = 3,
+}
+
+impl Level {
+    pub const ALL: [Level; 3] = [Level::Read, Level::Operate, Level::Admin];
+
+    pub fn role(self) -> &'static str {
+        match self {
+            Level::Read => "viewer",
+            Level::Operate => "operator",
+            Level::Admin => "admin",
+        }
+    }
+    pub fn scope(self) -> &'static str {
+        match self {
+            Level::Read => "read",
+            Level::Operate => "operate",
+            Level::Admin => "admin",
+        }
+    }
+    pub fn from_role(s: &str) -> Option<Level> {
+        Self::ALL.into_iter().find(|l| l.role() == s)
+    }
+    pub fn from_scope(s: &str) -> Option<Level> {
+        Self::ALL.into_iter().find(|l| l.scope() == s)
+    }
+}
+
+impl Serialize for Level {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.role())
+    }
+}
+
+impl<'de> Deserialize<'de> for Level {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Level::from_role(&s).or_else(|| Level::from_scope(&s)).ok_or_else(|| {
+            serde::de::Error::custom(format!("unknown role {s:?}; valid: viewer, operator, admin"))
+        })
+    }
+}
+
+/// What a route needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// On the public allow-list: no credentials needed (and none are checked).
+    Public,
+    /// Authenticated with at least this level.
+    At(Level),
+}
+
+/// How the caller proved who they are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Via {
+    Session { id: String },
+    Token { id: String },
+}
+
+/// The authenticated caller, put into the request's extensions by the auth layer.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub user: String,
+    pub level: Level,
+    pub via: Via,
+    pub ip: Option<IpAddr>,
+}
+
+/// An IP network in CIDR notation (`10.0.0.0/8`, `::1/128`; a bare address is a host).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    net: IpAddr,
+    bits: u8,
+}
+
+impl Cidr {
+    pub fn parse(s: &str) -> anyhow::Result<Cidr> {
+        let (addr, bits) = match s.split_once('/') {
+            Some((a, b)) => (a, Some(b)),
+            None => (s, None),
+        };
+        let net: IpAddr = addr.trim().parse().map_err(|_| anyhow::anyhow!("not an IP address: {addr:?}"))?;
+        let max = if net.is_ipv4() { 32 } else { 128 };
+        let bits = match bits {
+            Some(b) => b
+                .trim()
+                .parse::<u8>()
+                .ok()
+                .filter(|b| *b <= max)
+                .ok_or_else(|| anyhow::anyhow!("bad prefix /{b}"))?,
+            None => max,
+        };
+        Ok(Cidr { net, bits })
+    }
+
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = canonical(ip);
+        match (self.net, ip) {
+            (IpAddr::V4(n), IpAddr::V4(a)) => {
+                let mask = if self.bits == 0 { 0 } else { u32::MAX << (32 - self.bits) };
+                u32::from(n) & mask == u32::from(a) & mask
+            }
+            (IpAddr::V6(n), IpAddr::V6(a)) => {
+                let mask = if self.bits == 0 { 0 } else { u128::MAX << (128 - self.bits) };
+                u128::from(n) & mask == u128::from(a) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+/// `::ffff:1.2.3.4` (what a dual-stack socket reports for IPv4 clients) as plain `1.2.3.4`.
+pub fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+        v4 => v4,
+    }
+}
+
+/// The client's address: the peer, unless the peer is a trusted proxy, in which case the right-most
+/// `X-Forwarded-For` entry that is not itself a trusted proxy.
+pub fn client_ip(peer: Option<IpAddr>, forwarded_for: Option<&str>, trusted: &[Cidr]) -> Option<IpAddr> {
+    let peer = peer.map(canonical)?;
+    if !trusted.iter().any(|c| c.contains(peer)) {
+        return Some(peer);
+    }
+    let Some(xff) = forwarded_for else { return Some(peer) };
+    for hop in xff.rsplit(',') {
+        let Ok(ip) = hop.trim().parse::<IpAddr>() else { return Some(peer) };
+        let ip = canonical(ip);
+        if !trusted.iter().any(|c| c.contains(ip)) {
+            return Some(ip);
+        }
+    }
+    Some(peer)
+}
+
+/// Random bytes from the OS.
+pub fn random_bytes<const N: usize>() -> [u8; N] {
+    use rand::RngCore;
+    let mut b = [0u8; N];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    b
+}
+
+/// Constant-time equality of two strings (lengths may leak; contents do not).
+pub fn ct_eq(a: &str, b: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
+
+/// Hex SHA-256, for high-entropy secrets (API tokens, backup codes) where a slow hash adds nothing.
+pub fn sha256_hex(s: &str) -> String {
+    use sha2::Digest;
+    data_encoding::HEXLOWER.encode(&sha2::Sha256::digest(s.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cidrs_and_forwarded_for() {
+        let trusted = vec![Cidr::parse("127.0.0.1/32").unwrap(), Cidr::parse("10.0.0.0/8").unwrap()];
+        let ip = |s: &str| Some(s.parse::<IpAddr>().unwrap());
+        // An untrusted peer's header is ignored.
+        assert_eq!(client_ip(ip("203.0.113.9"), Some("1.2.3.4"), &trusted), ip("203.0.113.9"));
+        // Through trusted proxies: the right-most untrusted hop.
+        assert_eq!(client_ip(ip("127.0.0.1"), Some("198.51.100.7, 10.1.2.3"), &trusted), ip("198.51.100.7"));
+        assert_eq!(client_ip(ip("::ffff:127.0.0.1"), Some("198.51.100.7"), &trusted), ip("198.51.100.7"));
+        assert_eq!(client_ip(ip("127.0.0.1"), Some("garbage"), &trusted), ip("127.0.0.1"));
+        assert!(Cidr::parse("10.0.0.0/33").is_err());
+        assert!(Cidr::parse("::/0").unwrap().contains("2001:db8::1".parse().unwrap()));
+    }
+
+    #[test]
+    fn levels_have_role_and_scope_names() {
+        assert_eq!(Level::from_role("operator"), Some(Level::Operate));
+        assert_eq!(Level::from_scope("read"), Some(Level::Read));
+        assert!(Level::Admin > Level::Operate && Level::Operate > Level::Read);
+        assert!(ct_eq("abc", "abc") && !ct_eq("abc", "abd") && !ct_eq("abc", "ab"));
+    }
+}
