@@ -55,7 +55,7 @@ pub fn check_policy(user: &str, password: &str) -> Result<(), String> {
     if lower == user.to_lowercase() || lower.contains(&user.to_lowercase()) && user.len() >= 4 {
         return Err("password must not contain the user name".into());
     }
-    if OBVIOUS.contains(&lower.as_str()) || lower.chars().all(|c| Some(c) == lower.chars().next()) {
+    if OBVIOUS.contains(&lower.as_str()) || lower.chars().all(|c| lower.starts_with(c)) {
         return Err("password is too easy to guess".into());
     }
     Ok(())

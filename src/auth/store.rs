@@ -701,7 +701,7 @@ impl Auth {
                 current: current == Some(id.as_str()),
             })
             .collect();
-        v.sort_by(|a, b| b.last_seen.cmp(&a.last_seen));
+        v.sort_by_key(|s| std::cmp::Reverse(s.last_seen));
         v
     }
 
@@ -965,7 +965,7 @@ impl Auth {
                 last_ip: t.last_ip.clone(),
             })
             .collect();
-        v.sort_by(|a, b| b.created.cmp(&a.created));
+        v.sort_by_key(|t| std::cmp::Reverse(t.created));
         v
     }
 

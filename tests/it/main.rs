@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod api;
+mod auth;
 mod cli;
 mod common;
 mod kernel_files;
