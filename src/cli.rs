@@ -51,11 +51,37 @@ pub enum Command {
     PrintConfig,
     /// Exit 0 if the local service answers /api/health/live.
     Healthcheck,
+    /// Manage local users (recovers a locked-out host; the service picks changes up within seconds).
+    User {
+        #[command(subcommand)]
+        action: UserCmd,
+    },
     /// Record this host's tool outputs and kernel files as a replay scenario.
     RecordScenario {
         #[arg(long)]
         out: PathBuf,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCmd {
+    /// Add a user; the password is read from standard input (never from the command line).
+    Add {
+        name: String,
+        /// viewer, operator or admin.
+        #[arg(long, default_value = "admin")]
+        role: String,
+    },
+    /// Set a new password (read from standard input) and end the user's sessions.
+    ResetPassword { name: String },
+    /// Disable a user and end their sessions.
+    Disable { name: String },
+    /// Enable a disabled user.
+    Enable { name: String },
+    /// Remove a user's two-factor authentication (when the phone is lost).
+    ResetTotp { name: String },
+    /// List users.
+    List,
 }
 
 impl Cli {
@@ -195,4 +221,73 @@ pub async fn record(out: &std::path::Path, cfg: &Config) -> anyhow::Result<()> {
     let summary = crate::host::record::record(&host, out).await?;
     println!("{summary}");
     Ok(())
+}
+
+/// Reads a password from standard input (one line); prompts on stderr when it is a terminal.
+fn read_password(prompt: &str) -> anyhow::Result<String> {
+    use std::io::{BufRead, IsTerminal, Write};
+    if std::io::stdin().is_terminal() {
+        eprint!("{prompt}: ");
+        std::io::stderr().flush().ok();
+    }
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).context("reading the password from standard input")?;
+    let pw = line.trim_end_matches(['\n', '\r']).to_string();
+    if pw.is_empty() {
+        bail!("no password given on standard input");
+    }
+    Ok(pw)
+}
+
+pub async fn user(cfg: &Config, action: &UserCmd) -> anyhow::Result<()> {
+    use crate::auth::{Level, password};
+    let dir = &cfg.server.data_dir;
+    let db = open_db(dir)?;
+    let keys = crate::auth::seal::Keys::load_or_create(&dir.join("secret.key"))?;
+    let audit = crate::auth::audit::AuditLog::open(Some(&cfg.auth.auth_log));
+    let auth = crate::auth::Auth::load(db.clone(), keys, cfg.auth.clone(), Some(dir.clone()), audit)?;
+    let result = match action {
+        UserCmd::Add { name, role } => {
+            let level = Level::from_role(role)
+                .with_context(|| format!("unknown role {role:?}; valid: viewer, operator, admin"))?;
+            let pw = read_password(&format!("password for {name}"))?;
+            password::check_policy(name, &pw).map_err(|e| anyhow::anyhow!(e))?;
+            auth.create_user(name, &pw, level).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("user {name} added ({})", level.role());
+            Ok(())
+        }
+        UserCmd::ResetPassword { name } => {
+            let pw = read_password(&format!("new password for {name}"))?;
+            password::check_policy(name, &pw).map_err(|e| anyhow::anyhow!(e))?;
+            auth.set_password(name, &pw).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            let n = auth.revoke_user_sessions(name, None).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("password of {name} changed; {n} session(s) ended");
+            Ok(())
+        }
+        UserCmd::Disable { name } => {
+            auth.update_user(name, None, Some(true)).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("user {name} disabled");
+            Ok(())
+        }
+        UserCmd::Enable { name } => {
+            auth.update_user(name, None, Some(false)).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("user {name} enabled");
+            Ok(())
+        }
+        UserCmd::ResetTotp { name } => {
+            auth.reset_totp(name).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("two-factor authentication of {name} removed");
+            Ok(())
+        }
+        UserCmd::List => {
+            for u in auth.list_users() {
+                let state = if u.disabled { "disabled" } else { "enabled" };
+                let twofa = if u.totp_enabled { "2FA" } else { "-" };
+                println!("{:<24} {:<9} {:<9} {twofa}", u.name, u.role.role(), state);
+            }
+            Ok(())
+        }
+    };
+    db.close()?;
+    result
 }

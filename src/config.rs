@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 pub const DEFAULT_PATH: &str = "/etc/proxwatch/config.toml";
 
 /// Environment variables that are not config keys but are still ours.
-const OTHER_ENV: &[&str] = &["PROXWATCH_CONFIG", "PROXWATCH_LOG"];
+const OTHER_ENV: &[&str] =
+    &["PROXWATCH_CONFIG", "PROXWATCH_LOG", "PROXWATCH_SKIP_WEB_BUILD", "PROXWATCH_BIN"];
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]

@@ -60,6 +60,7 @@ fn main() -> ExitCode {
             Command::PrintConfig => Ok(()),
             Command::Healthcheck => cli::healthcheck(&cfg).await,
             Command::RecordScenario { out } => cli::record(out, &cfg).await,
+            Command::User { action } => cli::user(&cfg, action).await,
         }
     });
     match result {

@@ -197,95 +197,7 @@ impl Auth {
             cfg.trusted_proxies.iter().map(|c| Cidr::parse(c)).collect::<anyhow::Result<Vec<_>>>()?;
         let jwt_key = keys.derive("session-jwt");
         let now = now_s();
-        let (users, sessions, tokens) = db.call_blocking(|c| {
-            c.execute("DELETE FROM sessions WHERE expires < ?1", [now])?;
-            let mut users = HashMap::new();
-            let mut stmt = c.prepare(
-                "SELECT name, role, phc, disabled, totp_sealed, totp_enabled, totp_last_step, created FROM users",
-            )?;
-            let rows = stmt.query_map([], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, bool>(3)?,
-                    r.get::<_, Option<Vec<u8>>>(4)?,
-                    r.get::<_, bool>(5)?,
-                    r.get::<_, i64>(6)?,
-                    r.get::<_, i64>(7)?,
-                ))
-            })?;
-            for row in rows {
-                let (name, role, phc, disabled, sealed, totp_enabled, last_step, created) = row?;
-                let role = Level::from_role(&role).with_context(|| format!("user {name} has unknown role {role}"))?;
-                let totp_secret = match sealed {
-                    Some(s) => Some(keys.open(&s).with_context(|| format!("opening the TOTP secret of {name}"))?),
-                    None => None,
-                };
-                users.insert(
-                    name,
-                    User { role, phc, disabled, totp_secret, totp_enabled, totp_last_step: last_step as u64, created },
-                );
-            }
-            let mut sessions = HashMap::new();
-            let mut stmt =
-                c.prepare("SELECT id, user, csrf, created, last_seen, expires, ip, user_agent FROM sessions")?;
-            let rows = stmt.query_map([], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    Session {
-                        user: r.get(1)?,
-                        csrf: r.get(2)?,
-                        created: r.get(3)?,
-                        last_seen: r.get(4)?,
-                        persisted_seen: r.get(4)?,
-                        expires: r.get(5)?,
-                        ip: r.get(6)?,
-                        user_agent: r.get(7)?,
-                    },
-                ))
-            })?;
-            for row in rows {
-                let (id, s) = row?;
-                sessions.insert(id, s);
-            }
-            let mut tokens = HashMap::new();
-            let mut stmt = c.prepare(
-                "SELECT id, user, name, scope, hash, created, expires, last_used, last_ip FROM api_tokens",
-            )?;
-            let rows = stmt.query_map([], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                    r.get::<_, String>(4)?,
-                    r.get::<_, i64>(5)?,
-                    r.get::<_, Option<i64>>(6)?,
-                    r.get::<_, Option<i64>>(7)?,
-                    r.get::<_, Option<String>>(8)?,
-                ))
-            })?;
-            for row in rows {
-                let (id, user, name, scope, hash, created, expires, last_used, last_ip) = row?;
-                let scope = Level::from_scope(&scope).with_context(|| format!("token {id} has unknown scope"))?;
-                tokens.insert(
-                    id,
-                    Token {
-                        user,
-                        name,
-                        scope,
-                        hash,
-                        created,
-                        expires,
-                        last_used,
-                        persisted_used: last_used.unwrap_or(0),
-                        last_ip,
-                    },
-                );
-            }
-            Ok((users, sessions, tokens))
-        })?;
+        let (users, sessions, tokens) = db.call_blocking(|c| read_state(c, &keys, now))?;
         Ok(Auth {
             db,
             keys,
@@ -303,6 +215,26 @@ impl Auth {
             audit,
             demo: false,
         })
+    }
+
+    /// Re-reads everything from the database after another process (the `proxwatch user` command)
+    /// changed it. Sessions keep the later of the two last-seen times.
+    pub async fn reload(&self) -> anyhow::Result<()> {
+        let keys = self.keys.clone();
+        let (users, sessions, tokens) = self.db.call(move |c| read_state(c, &keys, now_s())).await?;
+        *self.users_w() = users;
+        {
+            let mut current = self.sessions_w();
+            let mut merged = sessions;
+            for (id, s) in merged.iter_mut() {
+                if let Some(old) = current.get(id) {
+                    s.last_seen = s.last_seen.max(old.last_seen);
+                }
+            }
+            *current = merged;
+        }
+        *self.tokens_w() = tokens;
+        Ok(())
     }
 
     fn users_r(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, User>> {
@@ -881,6 +813,18 @@ impl Auth {
         Ok(())
     }
 
+    /// Removes a user's TOTP and backup codes without a code (the command line, for a lost phone).
+    pub async fn reset_totp(&self, user: &str) -> Result<(), AuthError> {
+        if !self.users_r().contains_key(user) {
+            return Err(AuthError::NotFound(format!("no user {user}")));
+        }
+        self.clear_totp(user).await?;
+        self.audit
+            .record(&self.db, Kind::TotpDisabled, Some(user), None, "reset from the command line")
+            .await;
+        Ok(())
+    }
+
     pub fn totp_enabled(&self, user: &str) -> bool {
         self.users_r().get(user).is_some_and(|u| u.totp_enabled)
     }
@@ -1068,6 +1012,107 @@ impl Auth {
     pub fn secure_cookie_attrs(&self, tls: bool) -> &'static str {
         if tls { "; Secure" } else { "" }
     }
+}
+
+type State = (HashMap<String, User>, HashMap<String, Session>, HashMap<String, Token>);
+
+/// Reads users (opening their sealed TOTP secrets), live sessions and tokens.
+fn read_state(c: &mut rusqlite::Connection, keys: &Keys, now: i64) -> anyhow::Result<State> {
+    c.execute("DELETE FROM sessions WHERE expires < ?1", [now])?;
+    let mut users = HashMap::new();
+    let mut stmt = c.prepare(
+        "SELECT name, role, phc, disabled, totp_sealed, totp_enabled, totp_last_step, created FROM users",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, bool>(3)?,
+            r.get::<_, Option<Vec<u8>>>(4)?,
+            r.get::<_, bool>(5)?,
+            r.get::<_, i64>(6)?,
+            r.get::<_, i64>(7)?,
+        ))
+    })?;
+    for row in rows {
+        let (name, role, phc, disabled, sealed, totp_enabled, last_step, created) = row?;
+        let role = Level::from_role(&role).with_context(|| format!("user {name} has unknown role {role}"))?;
+        let totp_secret = match sealed {
+            Some(s) => Some(keys.open(&s).with_context(|| format!("opening the TOTP secret of {name}"))?),
+            None => None,
+        };
+        users.insert(
+            name,
+            User {
+                role,
+                phc,
+                disabled,
+                totp_secret,
+                totp_enabled,
+                totp_last_step: last_step as u64,
+                created,
+            },
+        );
+    }
+    let mut sessions = HashMap::new();
+    let mut stmt =
+        c.prepare("SELECT id, user, csrf, created, last_seen, expires, ip, user_agent FROM sessions")?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            Session {
+                user: r.get(1)?,
+                csrf: r.get(2)?,
+                created: r.get(3)?,
+                last_seen: r.get(4)?,
+                persisted_seen: r.get(4)?,
+                expires: r.get(5)?,
+                ip: r.get(6)?,
+                user_agent: r.get(7)?,
+            },
+        ))
+    })?;
+    for row in rows {
+        let (id, s) = row?;
+        sessions.insert(id, s);
+    }
+    let mut tokens = HashMap::new();
+    let mut stmt = c.prepare(
+        "SELECT id, user, name, scope, hash, created, expires, last_used, last_ip FROM api_tokens",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, String>(3)?,
+            r.get::<_, String>(4)?,
+            r.get::<_, i64>(5)?,
+            r.get::<_, Option<i64>>(6)?,
+            r.get::<_, Option<i64>>(7)?,
+            r.get::<_, Option<String>>(8)?,
+        ))
+    })?;
+    for row in rows {
+        let (id, user, name, scope, hash, created, expires, last_used, last_ip) = row?;
+        let scope = Level::from_scope(&scope).with_context(|| format!("token {id} has unknown scope"))?;
+        tokens.insert(
+            id,
+            Token {
+                user,
+                name,
+                scope,
+                hash,
+                created,
+                expires,
+                last_used,
+                persisted_used: last_used.unwrap_or(0),
+                last_ip,
+            },
+        );
+    }
+    Ok((users, sessions, tokens))
 }
 
 async fn hash_blocking(pw: &str) -> Result<String, AuthError> {

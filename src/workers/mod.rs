@@ -55,6 +55,44 @@ pub fn spawn_all(app: &Arc<App>) {
     tracker.spawn(run_identity(app.clone()));
     tracker.spawn(run_history_flush(app.clone()));
     tracker.spawn(run_retention(app.clone()));
+    tracker.spawn(run_auth_sync(app.clone()));
+}
+
+/// Picks up changes another process made to the database (the `proxwatch user` command recovering
+/// a locked-out host): SQLite's `data_version` changes only on other connections' commits, so this
+/// costs one pragma every few seconds and a reload only when something really changed.
+async fn run_auth_sync(app: Arc<App>) {
+    let mut tick = ticker(Duration::from_secs(3));
+    let mut sync = AuthSync::default();
+    loop {
+        tokio::select! {
+            _ = app.cancel.cancelled() => break,
+            _ = tick.tick() => {}
+        }
+        if let Err(e) = sync.step(&app).await {
+            tracing::error!(error = %format!("{e:#}"), "cannot sync users from the database");
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct AuthSync {
+    seen: Option<i64>,
+}
+
+impl AuthSync {
+    /// Reloads users, sessions and tokens if another connection committed since the last step.
+    /// Returns whether it reloaded.
+    pub async fn step(&mut self, app: &App) -> anyhow::Result<bool> {
+        let v = app.db.call(|c| Ok(c.query_row("PRAGMA data_version", [], |r| r.get::<_, i64>(0))?)).await?;
+        let changed = self.seen.is_some_and(|s| s != v);
+        self.seen = Some(v);
+        if changed {
+            app.auth.reload().await?;
+            tracing::info!("users, sessions and tokens reloaded after an outside change");
+        }
+        Ok(changed)
+    }
 }
 
 async fn run_sampler(app: Arc<App>) {

@@ -123,3 +123,86 @@ fn record_scenario_captures_a_replayable_host() {
     let id = rt.block_on(proxwatch::workers::sampler::identity(&host)).unwrap();
     assert!(!id.hostname.is_empty() && id.threads > 0);
 }
+
+fn proxwatch_stdin(args: &[&str], stdin: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = Command::new(BIN)
+        .args(args)
+        .env("PROXWATCH_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[tokio::test]
+async fn user_command_recovers_a_host_and_the_running_service_picks_it_up() {
+    let mut cfg = common::test_config();
+    let dir = cfg.server.data_dir.clone();
+    cfg.auth.auth_log = dir.join("auth.log");
+    let db = proxwatch::db::Db::open(&dir.join("proxwatch.db")).unwrap();
+    let app = proxwatch::app::App::new(cfg, common::replay("pve-zfs"), db, None).unwrap();
+    let mut sync = proxwatch::workers::AuthSync::default();
+    assert!(!sync.step(&app).await.unwrap());
+    assert!(app.auth.setup_required());
+
+    let d = dir.to_str().unwrap();
+    let weak = proxwatch_stdin(&["--data-dir", d, "user", "add", "rescue"], "short\n");
+    assert!(!weak.status.success());
+    assert!(String::from_utf8_lossy(&weak.stderr).contains("at least 10"));
+    let ok =
+        proxwatch_stdin(&["--data-dir", d, "user", "add", "rescue", "--role", "admin"], "open-sesame-42x\n");
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    let list = proxwatch(&["--data-dir", d, "user", "list"]);
+    assert!(String::from_utf8_lossy(&list.stdout).contains("rescue"));
+
+    // The service sees the new admin without a restart, and the password works.
+    assert!(sync.step(&app).await.unwrap(), "reloaded");
+    assert!(!app.auth.setup_required());
+    let outcome = app.auth.login("rescue", "open-sesame-42x", None, None, None).await.unwrap();
+    assert!(matches!(outcome, proxwatch::auth::store::LoginOutcome::Session(_)));
+
+    // Reset the password from the command line: the service's session for the user ends.
+    let ok = proxwatch_stdin(&["--data-dir", d, "user", "reset-password", "rescue"], "another-strong-pw\n");
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(sync.step(&app).await.unwrap());
+    assert!(app.auth.list_sessions(Some("rescue"), None).is_empty());
+    assert!(app.auth.login("rescue", "open-sesame-42x", None, None, None).await.is_err());
+    assert!(app.auth.login("rescue", "another-strong-pw", None, None, None).await.is_ok());
+}
+
+/// The shipped fail2ban filter matches exactly the failure lines proxwatch writes (real
+/// `fail2ban-regex` from Debian's fail2ban, installed by scripts/test).
+#[tokio::test]
+async fn shipped_fail2ban_filter_matches_the_auth_log() {
+    use proxwatch::auth::audit::{AuditLog, Kind};
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("auth.log");
+    let audit = AuditLog::open(Some(&log));
+    let db = proxwatch::db::Db::open_in_memory().unwrap();
+    let ip4: std::net::IpAddr = "203.0.113.5".parse().unwrap();
+    let ip6: std::net::IpAddr = "2001:db8::7".parse().unwrap();
+    for _ in 0..3 {
+        audit.record(&db, Kind::LoginFailed, Some("root"), Some(ip4), "").await;
+    }
+    audit.record(&db, Kind::Lockout, Some("root"), Some(ip6), "").await;
+    audit.record(&db, Kind::LoginOk, Some("root"), Some(ip4), "").await;
+    audit.record(&db, Kind::TerminalOpen, Some("root"), Some(ip4), "session x").await;
+    let filter =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("packaging/fail2ban/filter.d/proxwatch.conf");
+    let out = Command::new("fail2ban-regex")
+        .arg(&log)
+        .arg(&filter)
+        .output()
+        .expect("fail2ban-regex (apt install fail2ban)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("Lines: 6 lines, 0 ignored, 4 matched, 2 missed"), "{text}");
+    // The host fail2ban extracts from each matched line is the client's address.
+    let ips = Command::new("fail2ban-regex").args(["-o", "ip"]).arg(&log).arg(&filter).output().unwrap();
+    let ips: Vec<String> = String::from_utf8_lossy(&ips.stdout).lines().map(str::to_string).collect();
+    assert_eq!(ips, ["203.0.113.5", "203.0.113.5", "203.0.113.5", "2001:db8::7"]);
+}
