@@ -62,6 +62,7 @@ pub struct App {
     pub demo: Option<DemoInfo>,
     pub auth: crate::auth::Auth,
     pub bans: crate::auth::fail2ban::Bans,
+    pub terminal: crate::terminal::Terminal,
     pub cancel: CancellationToken,
     pub tracker: TaskTracker,
 }
@@ -90,6 +91,11 @@ impl App {
         let bans = crate::auth::fail2ban::Bans::new(&config.auth.fail2ban_jail, host.clone());
         let history = Arc::new(History::new(config.history.live_minutes, config.sampler.interval_ms));
         let live_clients = Arc::new(Semaphore::new(config.server.max_live_clients));
+        // The demo publishes its login, so it never offers a root shell.
+        let terminal = crate::terminal::Terminal::new(
+            config.terminal.enabled && demo.is_none(),
+            crate::terminal::Limits::from_config(&config.terminal),
+        );
         Ok(Arc::new(App {
             host,
             db,
@@ -104,6 +110,7 @@ impl App {
             demo,
             auth,
             bans,
+            terminal,
             cancel: CancellationToken::new(),
             tracker: TaskTracker::new(),
             config,
@@ -119,7 +126,75 @@ pub fn router(app: Arc<App>) -> Router {
         .fallback(crate::web::serve)
         .layer(axum::middleware::from_fn(crate::api::log_request))
         .layer(axum::extract::DefaultBodyLimit::max(crate::api::MAX_BODY))
+        .layer(axum::middleware::map_response_with_state(state.clone(), security_headers))
         .with_state(state)
+}
+
+/// Headers every response carries; HSTS only when proxwatch itself serves TLS.
+async fn security_headers(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    mut resp: axum::response::Response,
+) -> axum::response::Response {
+    use axum::http::{HeaderValue, header};
+    let h = resp.headers_mut();
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.entry(header::REFERRER_POLICY).or_insert(HeaderValue::from_static("same-origin"));
+    if state.config.tls.enabled {
+        h.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000"));
+    }
+    resp
+}
+
+/// Strips `base_path` (e.g. `/proxwatch/`) from the request path so the router sees `/api/...` as
+/// usual. Returns a redirect for the bare prefix or the root, or a 404 outside the prefix.
+pub fn strip_base<B>(base: &str, req: &mut axum::http::Request<B>) -> Option<axum::response::Response> {
+    use axum::response::IntoResponse;
+    if base == "/" {
+        return None;
+    }
+    let path = req.uri().path().to_string();
+    let bare = base.trim_end_matches('/');
+    if path == bare || path == "/" {
+        return Some(axum::response::Redirect::permanent(base).into_response());
+    }
+    let Some(rest) = path.strip_prefix(bare) else {
+        return Some(
+            crate::error::ApiError::not_found(format!("proxwatch is served under {base}")).into_response(),
+        );
+    };
+    let query = req.uri().query().map(|q| format!("?{q}")).unwrap_or_default();
+    match format!("{rest}{query}").parse() {
+        Ok(uri) => {
+            *req.uri_mut() = uri;
+            None
+        }
+        Err(_) => Some(crate::error::ApiError::bad_request("malformed path").into_response()),
+    }
+}
+
+/// The router behind the base-path rewrite, as a service for `axum::serve`.
+pub fn service(
+    app: Arc<App>,
+) -> impl tower::Service<
+    axum::extract::Request,
+    Response = axum::response::Response,
+    Error = std::convert::Infallible,
+    Future = impl Send,
+> + Clone
++ Send
++ 'static {
+    let base = app.config.server.base_path.clone();
+    let inner = router(app);
+    tower::service_fn(move |mut req: axum::extract::Request| {
+        let early = strip_base(&base, &mut req);
+        let mut inner = inner.clone();
+        async move {
+            match early {
+                Some(resp) => Ok(resp),
+                None => tower::Service::call(&mut inner, req).await,
+            }
+        }
+    })
 }
 
 /// Binds the listening socket: `::` is made dual-stack explicitly (IPV6_V6ONLY off), and falls back
@@ -161,20 +236,28 @@ pub async fn run(app: Arc<App>, listener: std::net::TcpListener) -> anyhow::Resu
     crate::workers::spawn_all(&app);
     let listener = tokio::net::TcpListener::from_std(listener)?;
     let cancel = app.cancel.clone();
-    let server =
-        axum::serve(listener, router(app.clone()).into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(async move { cancel.cancelled().await });
     let limit = Duration::from_secs(app.config.server.shutdown_timeout_s);
-    // Draining connections may take at most `limit` after the stop was asked for.
-    let deadline = async {
-        app.cancel.cancelled().await;
-        tokio::time::sleep(limit).await;
-    };
-    let served = tokio::select! {
-        r = server => r.context("HTTP server failed"),
-        _ = deadline => {
-            tracing::warn!("HTTP connections did not drain within {limit:?}; closing them");
-            Ok(())
+    let served = if app.config.tls.enabled {
+        let tls = app.config.tls.clone();
+        let base = app.config.server.base_path.clone();
+        crate::tls::serve(app.host.clone(), tls, listener, router(app.clone()), base, cancel, limit).await
+    } else {
+        let svc = axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<SocketAddr>(
+            service(app.clone()),
+        );
+        let server =
+            axum::serve(listener, svc).with_graceful_shutdown(async move { cancel.cancelled().await });
+        // Draining connections may take at most `limit` after the stop was asked for.
+        let deadline = async {
+            app.cancel.cancelled().await;
+            tokio::time::sleep(limit).await;
+        };
+        tokio::select! {
+            r = server => r.context("HTTP server failed"),
+            _ = deadline => {
+                tracing::warn!("HTTP connections did not drain within {limit:?}; closing them");
+                Ok(())
+            }
         }
     };
     app.cancel.cancel();

@@ -25,6 +25,18 @@ pub struct Config {
     pub log: Log,
     pub auth: AuthCfg,
     pub terminal: TerminalCfg,
+    pub tls: TlsCfg,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsCfg {
+    /// Serve HTTPS instead of HTTP.
+    pub enabled: bool,
+    /// PEM certificate chain; empty uses Proxmox's (`pveproxy-ssl.pem`, then `pve-ssl.pem`).
+    pub cert: String,
+    /// PEM private key matching `cert`.
+    pub key: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -70,6 +82,8 @@ pub struct Server {
     pub max_live_clients: usize,
     /// Seconds a graceful stop may take before the process exits anyway.
     pub shutdown_timeout_s: u64,
+    /// URL prefix when served behind a reverse proxy at a sub-path, e.g. "/proxwatch/".
+    pub base_path: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -119,6 +133,7 @@ impl Default for Server {
             data_dir: PathBuf::from("/var/lib/proxwatch"),
             max_live_clients: 64,
             shutdown_timeout_s: 5,
+            base_path: "/".into(),
         }
     }
 }
@@ -195,6 +210,9 @@ data_dir = "/var/lib/proxwatch"
 max_live_clients = 64
 # Seconds a graceful stop (SIGTERM) may take.
 shutdown_timeout_s = 5
+# Serve under a sub-path when a reverse proxy publishes proxwatch at e.g. https://host/proxwatch/
+# (then set "/proxwatch/"; the proxy forwards the path unchanged).
+base_path = "/"
 
 [sampler]
 # Vitals sampling interval in milliseconds.
@@ -250,6 +268,13 @@ idle_timeout_minutes = 30
 max_frame_bytes = 65536
 # Seconds a terminal ticket stays valid (single use).
 ticket_ttl_s = 30
+
+[tls]
+# Serve HTTPS (then cookies are Secure and HSTS is sent). The certificate is re-read every minute.
+enabled = false
+# Empty: use the Proxmox certificate, /etc/pve/local/pveproxy-ssl.pem (+ .key), else pve-ssl.pem.
+cert = ""
+key = ""
 "#;
 
 /// Command-line overrides (the last layer).
@@ -356,6 +381,18 @@ impl Config {
         }
         if self.auth.max_attempts == 0 || self.auth.attempt_window_s == 0 {
             bail!("auth.max_attempts and auth.attempt_window_s must be positive");
+        }
+        let b = &self.server.base_path;
+        if !b.starts_with('/')
+            || !b.ends_with('/')
+            || !b.chars().all(|c| c.is_ascii_alphanumeric() || "/-_.".contains(c))
+        {
+            bail!(
+                "server.base_path must start and end with '/' and use only letters, digits, - _ . (got {b:?})"
+            );
+        }
+        if self.tls.cert.is_empty() != self.tls.key.is_empty() {
+            bail!("tls.cert and tls.key must be set together");
         }
         if self.terminal.command.is_empty() {
             bail!("terminal.command must name a program");

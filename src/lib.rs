@@ -11,6 +11,7 @@
 //! - [`history`]: in-memory live ring plus SQLite rollups (1 min, 10 min, 1 h).
 //! - [`db`]: the SQLite connection and its append-only migrations.
 //! - [`api`]: thin axum routers per domain under `/api`.
+//! - [`terminal`]: the root terminal, PTY sessions bridged to a websocket.
 //! - [`web`]: the embedded single-page app.
 //! - [`error`]: `ApiError`, the only HTTP-facing error.
 
@@ -24,6 +25,8 @@ pub mod error;
 pub mod history;
 pub mod host;
 pub mod model;
+pub mod terminal;
+pub mod tls;
 pub mod tools;
 pub mod web;
 pub mod workers;

@@ -4,10 +4,12 @@
 //! `/api/*` never does.
 
 use axum::body::Body;
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use rust_embed::RustEmbed;
 
+use crate::app::AppState;
 use crate::error::ApiError;
 
 #[derive(RustEmbed)]
@@ -33,7 +35,8 @@ fn content_type(name: &str) -> String {
     mime_guess::from_path(name).first_or_octet_stream().essence_str().to_string()
 }
 
-pub async fn serve(method: Method, uri: Uri, headers: HeaderMap) -> Response {
+pub async fn serve(State(app): State<AppState>, method: Method, uri: Uri, headers: HeaderMap) -> Response {
+    let base = app.config.server.base_path.as_str();
     let path = uri.path().trim_start_matches('/');
     // `/metrics` belongs to the Prometheus endpoint: never answer it with the SPA.
     if path == "metrics" {
@@ -62,12 +65,26 @@ pub async fn serve(method: Method, uri: Uri, headers: HeaderMap) -> Response {
             }
         }
     };
-    let etag = format!("\"{}\"", hex(&file.metadata.sha256_hash()[..16]));
+    // Behind a sub-path the page needs a <base href> so its relative asset and API URLs resolve.
+    let rebased = name == "index.html" && base != "/";
+    let etag =
+        format!("\"{}{}\"", hex(&file.metadata.sha256_hash()[..16]), if rebased { "-rebased" } else { "" });
     let cache = if name.starts_with("assets/") { "public, max-age=31536000, immutable" } else { "no-cache" };
     let mut resp = if headers.get(header::IF_NONE_MATCH).is_some_and(|v| v.as_bytes() == etag.as_bytes()) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        let body = if method == Method::HEAD { Body::empty() } else { Body::from(file.data) };
+        let body = if method == Method::HEAD {
+            Body::empty()
+        } else if rebased {
+            let html = String::from_utf8_lossy(&file.data).replacen(
+                "<head>",
+                &format!("<head><base href=\"{base}\">"),
+                1,
+            );
+            Body::from(html)
+        } else {
+            Body::from(file.data)
+        };
         let mut r = Response::new(body);
         if let Ok(v) = HeaderValue::from_str(&content_type(name)) {
             r.headers_mut().insert(header::CONTENT_TYPE, v);

@@ -44,9 +44,10 @@ fn ip(_app: &AppState, _headers: &HeaderMap, peer: &Peer) -> Option<std::net::Ip
     peer.0.0
 }
 
-fn session_cookie(value: &str, max_age: i64) -> HeaderValue {
-    // Secure is added once proxwatch serves TLS itself; behind plain HTTP the browser would drop it.
-    let v = format!("{COOKIE}={value}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}");
+fn session_cookie(app: &AppState, value: &str, max_age: i64) -> HeaderValue {
+    // Secure only when proxwatch serves TLS itself: over plain HTTP the browser would drop the cookie.
+    let secure = if app.config.tls.enabled { "; Secure" } else { "" };
+    let v = format!("{COOKIE}={value}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}{secure}");
     HeaderValue::from_str(&v).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
@@ -141,7 +142,7 @@ async fn login(
         LoginOutcome::TotpRequired => json(&serde_json::json!({"totp_required": true})),
         LoginOutcome::Session(s) => {
             let mut resp = json(&LoginResp { user: s.user, role: s.role, csrf_token: s.csrf })?;
-            resp.headers_mut().insert(header::SET_COOKIE, session_cookie(&s.jwt, s.max_age_s));
+            resp.headers_mut().insert(header::SET_COOKIE, session_cookie(&app, &s.jwt, s.max_age_s));
             Ok(resp)
         }
     }
@@ -153,7 +154,7 @@ async fn logout(
 ) -> Result<Response, ApiError> {
     app.auth.logout(&p).await?;
     let mut resp = StatusCode::NO_CONTENT.into_response();
-    resp.headers_mut().insert(header::SET_COOKIE, session_cookie("", 0));
+    resp.headers_mut().insert(header::SET_COOKIE, session_cookie(&app, "", 0));
     Ok(resp)
 }
 

@@ -12,6 +12,7 @@ mod body;
 mod history;
 mod live;
 mod system;
+mod terminal;
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -101,7 +102,12 @@ pub const OPERATE: Access = Access::At(Level::Operate);
 pub const ADMIN: Access = Access::At(Level::Admin);
 
 fn routes() -> Routes {
-    Routes::new().merge(system::routes()).merge(history::routes()).merge(live::routes()).merge(auth::routes())
+    Routes::new()
+        .merge(system::routes())
+        .merge(history::routes())
+        .merge(live::routes())
+        .merge(auth::routes())
+        .merge(terminal::routes())
 }
 
 /// The access table: every API route with the level it needs.

@@ -1008,10 +1008,6 @@ impl Auth {
         self.tokens_w().retain(|_, t| t.user != name);
         Ok(())
     }
-
-    pub fn secure_cookie_attrs(&self, tls: bool) -> &'static str {
-        if tls { "; Secure" } else { "" }
-    }
 }
 
 type State = (HashMap<String, User>, HashMap<String, Session>, HashMap<String, Token>);

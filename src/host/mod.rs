@@ -9,6 +9,7 @@
 // This module is the one place allowed to build commands; clippy.toml bans it everywhere else.
 #![allow(clippy::disallowed_methods)]
 
+pub mod pty;
 pub mod record;
 pub mod replay;
 

@@ -244,3 +244,38 @@ async fn metrics_path_is_never_the_spa() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(headers[header::CONTENT_TYPE], "application/json");
 }
+
+#[tokio::test]
+async fn works_behind_a_reverse_proxy_sub_path() {
+    let mut cfg = common::test_config();
+    cfg.server.base_path = "/proxwatch/".into();
+    let app = common::bare_app(cfg, "pve-zfs");
+    let token = common::admin_token(&app).await;
+    let call = |uri: &'static str| {
+        let svc = proxwatch::app::service(app.clone());
+        let token = token.clone();
+        async move {
+            let req = Request::get(uri)
+                .header(header::AUTHORIZATION, format!("Bearer {token}"))
+                .body(Body::empty())
+                .unwrap();
+            let resp = svc.oneshot(req).await.unwrap();
+            let status = resp.status();
+            let headers = resp.headers().clone();
+            let body = resp.into_body().collect().await.unwrap().to_bytes();
+            (status, headers, String::from_utf8_lossy(&body).to_string())
+        }
+    };
+    let (status, _, body) = call("/proxwatch/api/health/live").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _, _) = call("/proxwatch/api/processes?sort=bogus").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "query strings survive the rewrite");
+    let (status, _, _) = call("/api/health/live").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, headers, _) = call("/").await;
+    assert_eq!(status, StatusCode::PERMANENT_REDIRECT);
+    assert_eq!(headers[header::LOCATION], "/proxwatch/");
+    let (status, _, body) = call("/proxwatch/vms").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains(r#"<base href="/proxwatch/">"#), "{body}");
+}

@@ -206,3 +206,101 @@ async fn shipped_fail2ban_filter_matches_the_auth_log() {
     let ips: Vec<String> = String::from_utf8_lossy(&ips.stdout).lines().map(str::to_string).collect();
     assert_eq!(ips, ["203.0.113.5", "203.0.113.5", "203.0.113.5", "2001:db8::7"]);
 }
+
+/// HTTPS with the Proxmox certificate found through the host seam (a replayed
+/// `/etc/pve/local/pveproxy-ssl.pem`), HSTS, and Secure session cookies; checked with real curl.
+#[test]
+fn serves_https_with_the_proxmox_certificate() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scenario = tmp.path().join("scenario");
+    assert!(
+        Command::new("cp")
+            .arg("-r")
+            .arg(common::scenario_dir("pve-zfs"))
+            .arg(&scenario)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let pve = scenario.join("etc/pve/local");
+    std::fs::create_dir_all(&pve).unwrap();
+    let (cert, key) = (pve.join("pveproxy-ssl.pem"), pve.join("pveproxy-ssl.key"));
+    let ok = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "2",
+        ])
+        .args(["-subj", "/CN=pve-zfs", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let data = tmp.path().join("data");
+    let mut child = Command::new(BIN)
+        .args(["serve", "--replay"])
+        .arg(&scenario)
+        .args(["--bind", "127.0.0.1", "--port", "0", "--data-dir"])
+        .arg(&data)
+        .env("PROXWATCH_TLS_ENABLED", "true")
+        .env("PROXWATCH_AUTH_AUTH_LOG", tmp.path().join("auth.log"))
+        .env("PROXWATCH_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines.next().expect("serve exited before listening").unwrap();
+        if let Some(rest) = line.split("addr=").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_string();
+        }
+    };
+    let url = |p: &str| format!("https://{addr}{p}");
+    let curl = |args: &[&str]| {
+        let out = Command::new("curl")
+            .args(["-sS", "-i", "--max-time", "10", "--cacert"])
+            .arg(&cert)
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let live = curl(&[&url("/api/health/live")]);
+    assert!(live.starts_with("HTTP/1.1 200"), "{live}");
+    assert!(live.to_lowercase().contains("strict-transport-security: max-age=31536000"), "{live}");
+    // Plain HTTP to the TLS port gets nowhere.
+    let plain = Command::new("curl")
+        .args(["-sS", "--max-time", "5", &format!("http://{addr}/api/health/live")])
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&plain.stdout).contains("\"ok\""));
+
+    let code = std::fs::read_to_string(data.join("setup-code")).unwrap();
+    let setup = format!(
+        r#"{{"setup_code":"{}","username":"admin","password":"correct-horse-battery"}}"#,
+        code.trim()
+    );
+    let r = curl(&["-H", "content-type: application/json", "-d", &setup, &url("/api/auth/setup")]);
+    assert!(r.starts_with("HTTP/1.1 201"), "{r}");
+    let login = r#"{"username":"admin","password":"correct-horse-battery"}"#;
+    let r = curl(&["-H", "content-type: application/json", "-d", login, &url("/api/auth/login")]);
+    let cookie =
+        r.lines().find(|l| l.to_lowercase().starts_with("set-cookie:")).unwrap_or_default().to_string();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict") && cookie.contains("Secure"),
+        "{r}"
+    );
+
+    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    assert!(child.wait().unwrap().success());
+}

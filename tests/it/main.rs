@@ -9,3 +9,4 @@ mod auth;
 mod cli;
 mod common;
 mod kernel_files;
+mod terminal;

@@ -1,0 +1,77 @@
+//! `/api/terminal/*`: the root terminal's two doors. `POST ticket` (admin, CSRF-checked like every
+//! cookie-authed POST) issues a single-use ticket; `GET ws?ticket=…` (admin) redeems it and upgrades
+//! to the websocket that [`crate::terminal`] bridges to a PTY. The ticket is checked before the
+//! upgrade, so a refusal is an ordinary JSON error.
+
+use axum::Extension;
+use axum::extract::ws::{WebSocketUpgrade, rejection::WebSocketUpgradeRejection};
+use axum::extract::{RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use super::{ADMIN, Routes, json, query_pairs};
+use crate::app::AppState;
+use crate::auth::Principal;
+use crate::auth::layer::ClientIp;
+use crate::error::ApiError;
+use crate::terminal::TerminalError;
+
+pub fn routes() -> Routes {
+    Routes::new().post("/terminal/ticket", ADMIN, ticket).get("/terminal/ws", ADMIN, ws)
+}
+
+impl From<TerminalError> for ApiError {
+    fn from(e: TerminalError) -> Self {
+        let message = e.to_string();
+        match e {
+            TerminalError::Disabled => ApiError::new(StatusCode::FORBIDDEN, "terminal_disabled", message),
+            TerminalError::TooManySessions(_) => {
+                let mut err = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "too_many_sessions", message);
+                err.retry_after = Some(5);
+                err
+            }
+            TerminalError::TooManyTickets => {
+                let mut err = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_tickets", message);
+                err.retry_after = Some(5);
+                err
+            }
+            TerminalError::BadTicket => ApiError::new(StatusCode::FORBIDDEN, "bad_ticket", message),
+        }
+    }
+}
+
+async fn ticket(
+    State(app): State<AppState>,
+    Extension(p): Extension<Principal>,
+) -> Result<Response, ApiError> {
+    let ticket = app.terminal.issue(&p.user)?;
+    json(&serde_json::json!({
+        "ticket": ticket,
+        "expires_in_s": app.terminal.limits().ticket_ttl.as_secs(),
+    }))
+}
+
+async fn ws(
+    State(app): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Extension(ClientIp(ip)): Extension<ClientIp>,
+    RawQuery(query): RawQuery,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Result<Response, ApiError> {
+    let pairs = query_pairs(query.as_deref())?;
+    let param = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let dim = |name: &str| param(name).and_then(|v| v.parse::<u16>().ok());
+    let grant =
+        app.terminal.redeem(param("ticket").unwrap_or(""), &p.user, ip)?.with_size(dim("cols"), dim("rows"));
+    // A refused upgrade drops the grant, which frees its slot.
+    let upgrade =
+        upgrade.map_err(|e| ApiError::bad_request(format!("not a websocket upgrade: {}", e.body_text())))?;
+    let max = app.terminal.limits().max_frame_bytes;
+    let state = app.clone();
+    Ok(upgrade
+        .max_message_size(max)
+        .max_frame_size(max)
+        .on_failed_upgrade(|e| tracing::debug!(error = %e, "terminal websocket upgrade failed"))
+        .on_upgrade(move |socket| crate::terminal::serve(state, socket, grant))
+        .into_response())
+}
