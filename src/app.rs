@@ -93,7 +93,8 @@ impl App {
         let live_clients = Arc::new(Semaphore::new(config.server.max_live_clients));
         // The demo publishes its login, so it never offers a root shell.
         let terminal = crate::terminal::Terminal::new(
-            config.terminal.enabled && demo.is_none(),
+            // The demo turns it off in its config unless started with --terminal (cli::demo).
+            config.terminal.enabled,
             crate::terminal::Limits::from_config(&config.terminal),
         );
         Ok(Arc::new(App {

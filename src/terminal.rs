@@ -271,6 +271,7 @@ struct ExitMsg<'a> {
 #[derive(Debug)]
 enum End {
     Exited(Option<Exit>),
+    NoShell,
     ClientClosed,
     Idle,
     TooBig,
@@ -285,6 +286,7 @@ impl End {
                 None => format!("shell exited with code {}", e.code),
             },
             End::Exited(None) => "shell exited".into(),
+            End::NoShell => "the shell could not start".into(),
             End::ClientClosed => "client closed".into(),
             End::Idle => "idle timeout".into(),
             End::TooBig => "message too big".into(),
@@ -309,16 +311,19 @@ async fn serve_tracked(app: AppState, mut socket: WebSocket, grant: Grant) {
 
     let argv = app.terminal.limits.command.clone();
     let (cols, rows) = (grant.cols, grant.rows);
-    let spawned = tokio::task::spawn_blocking(move || crate::host::pty::spawn_pty(&argv, cols, rows))
-        .await
-        .map_err(anyhow::Error::from)
-        .and_then(|r| r);
-    let end = match spawned.and_then(|pty| Bridge::start(pty, id)) {
+    // Forking and starting threads block (briefly); a failure may have to kill what it started.
+    let bridge = tokio::task::spawn_blocking(move || {
+        crate::host::pty::spawn_pty(&argv, cols, rows).and_then(|pty| Bridge::start(pty, id))
+    })
+    .await
+    .map_err(anyhow::Error::from)
+    .and_then(|r| r);
+    let end = match bridge {
         Ok(bridge) => bridge.run(&app, &mut socket).await,
         Err(e) => {
             tracing::error!(session = id, error = %format!("{e:#}"), "cannot start the terminal shell");
             close(&mut socket, CLOSE_INTERNAL, "cannot start the shell").await;
-            End::Exited(None)
+            End::NoShell
         }
     };
 
@@ -358,7 +363,8 @@ fn is_capacity_error(e: &axum::Error) -> bool {
 struct Bridge {
     id: u64,
     pty: PtySession,
-    killer: SessionKiller,
+    /// Taken by the orderly end in [`Bridge::run`]; still here when the bridge is dropped midway.
+    killer: Option<SessionKiller>,
     output: mpsc::Receiver<Bytes>,
     input: mpsc::Sender<Bytes>,
     exited: oneshot::Receiver<Option<Exit>>,
@@ -408,7 +414,9 @@ impl Bridge {
             Ok((out_rx, in_tx, exit_rx))
         })();
         match started {
-            Ok((output, input, exited)) => Ok(Bridge { id, pty, killer, output, input, exited }),
+            Ok((output, input, exited)) => {
+                Ok(Bridge { id, pty, killer: Some(killer), output, input, exited })
+            }
             Err(e) => {
                 let mut killer = killer;
                 killer.terminate(KILL_GRACE);
@@ -442,15 +450,20 @@ impl Bridge {
             End::Idle => close(socket, CLOSE_IDLE, "idle timeout").await,
             End::TooBig => close(socket, CLOSE_TOO_BIG, "message too big").await,
             End::Shutdown => close(socket, CLOSE_GOING_AWAY, "proxwatch is stopping").await,
-            End::ClientClosed => {}
+            // tungstenite queues the answer to the client's close; the next read sends it.
+            End::NoShell => {}
+            End::ClientClosed => {
+                let _ = tokio::time::timeout(CLOSE_TIMEOUT, socket.recv()).await;
+            }
         }
-        let Bridge { mut killer, pty, output, input, .. } = self;
-        // Closing the channels lets the writer thread end and unblocks the reader thread.
-        drop((output, input));
-        if let Err(e) = tokio::task::spawn_blocking(move || killer.terminate(KILL_GRACE)).await {
-            tracing::error!(error = %e, "ending the terminal session's processes");
+        // A reader thread blocked on a full queue fails its send and ends.
+        self.output.close();
+        if let Some(mut killer) = self.killer.take() {
+            if let Err(e) = tokio::task::spawn_blocking(move || killer.terminate(KILL_GRACE)).await {
+                tracing::error!(error = %e, "ending the terminal session's processes");
+            }
         }
-        drop(pty);
+        // Dropping the bridge drops the input queue (the writer thread ends) and the PTY.
         end
     }
 
@@ -536,6 +549,16 @@ impl Bridge {
             Err(e) => {
                 tracing::debug!(session = self.id, error = %e, "invalid terminal control message; ignored")
             }
+        }
+    }
+}
+
+impl Drop for Bridge {
+    /// A session whose task is dropped before its orderly end (the runtime shutting down without a
+    /// graceful stop) still takes its processes with it.
+    fn drop(&mut self) {
+        if let Some(killer) = self.killer.take() {
+            killer.kill_now();
         }
     }
 }

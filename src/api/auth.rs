@@ -89,7 +89,7 @@ async fn status(State(app): State<AppState>, headers: HeaderMap, peer: Peer) -> 
         demo,
         demo_login: demo
             .then_some(DemoLogin { username: crate::cli::DEMO_USER, password: crate::cli::DEMO_PASSWORD }),
-        terminal_enabled: app.config.terminal.enabled,
+        terminal_enabled: app.terminal.enabled(),
     };
     json(&body)
 }

@@ -141,10 +141,15 @@ impl SessionKiller {
     /// clean up), then, for whatever is still alive after `grace`, SIGKILL. Blocks for at most about
     /// `grace`; call it from a blocking thread.
     pub fn terminate(&mut self, grace: Duration) {
-        // portable-pty's killer sends SIGHUP to the shell itself; the rest is ours.
-        if let Err(e) = self.child.kill() {
-            if e.raw_os_error() != Some(nix::errno::Errno::ESRCH as i32) {
-                tracing::debug!(pid = self.leader, error = %e, "SIGHUP to the shell failed");
+        // A shell that exited and was reaped has freed its pid (the kernel keeps a pid allocated
+        // while it names a live process group or session, so a member left behind holds it): the
+        // shell and its group are signalled by pid only while the shell is still running.
+        if self.members().contains(&(self.leader as i32)) {
+            // portable-pty's killer sends SIGHUP to the shell itself; the rest is ours.
+            if let Err(e) = self.child.kill() {
+                if e.raw_os_error() != Some(nix::errno::Errno::ESRCH as i32) {
+                    tracing::debug!(pid = self.leader, error = %e, "SIGHUP to the shell failed");
+                }
             }
         }
         self.signal_all(Signal::SIGHUP);
@@ -163,13 +168,20 @@ impl SessionKiller {
         }
     }
 
+    /// SIGKILL to the whole session at once, without waiting: for a session whose orderly end was
+    /// cut short (its task dropped), where blocking is not an option.
+    pub fn kill_now(&self) {
+        self.signal_all(Signal::SIGKILL);
+    }
+
     /// Signals the process group and each live member of the session; returns how many members
     /// there were.
     fn signal_all(&self, signal: Signal) -> usize {
         let Ok(leader) = i32::try_from(self.leader) else { return 0 };
-        // ESRCH (the group is already empty) is the normal case at the end.
-        let _ = killpg(Pid::from_raw(leader), signal);
         let members = self.members();
+        if members.contains(&leader) {
+            let _ = killpg(Pid::from_raw(leader), signal);
+        }
         for pid in &members {
             let _ = kill(Pid::from_raw(*pid), signal);
         }

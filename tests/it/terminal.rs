@@ -388,6 +388,15 @@ async fn closing_the_socket_kills_the_whole_session() {
     assert!(alive(shell) && alive(bg) && alive(nohup) && alive(fg));
 
     t.ws.close(None).await.unwrap();
+    // The server answers the close (a clean close for the browser, not 1006); output still in
+    // flight may come first.
+    loop {
+        match tokio::time::timeout(WAIT, t.ws.next()).await.expect("a close reply") {
+            Some(Ok(Message::Binary(_))) => {}
+            Some(Ok(Message::Close(_))) => break,
+            other => panic!("expected the close reply, got {other:?}"),
+        }
+    }
     drop(t);
     eventually("the shell and all its jobs ending", || {
         !alive(shell) && !alive(bg) && !alive(nohup) && !alive(fg)
@@ -492,4 +501,40 @@ async fn a_message_over_the_limit_closes_with_1009() {
     let mut t = Term::open(&s).await;
     t.ws.send(Message::Text("z".repeat(2000).into())).await.unwrap();
     assert_eq!(t.closed().await.code, Some(1009));
+}
+
+#[tokio::test]
+async fn a_shell_that_cannot_start_closes_with_1011() {
+    let s = start(|c| c.terminal.command = vec!["/nonexistent/shell".into()]).await;
+    let mut t = Term::open(&s).await;
+    let closed = t.closed().await;
+    assert_eq!((closed.code, closed.reason.as_str()), (Some(1011), "cannot start the shell"), "{closed:?}");
+    eventually("the slot coming back", || s.app.terminal.sessions().is_empty()).await;
+}
+
+#[tokio::test]
+async fn bulk_output_arrives_complete_and_in_order() {
+    let s = start(|_| {}).await;
+    let mut t = Term::open(&s).await;
+    // ~200 KB: more than the bounded queue between the PTY and the socket.
+    t.send(b"seq 1 30000; echo bulk-$((1+1))\n").await;
+    t.expect("bulk-2").await;
+    let expected: String = (1..=30000).map(|n| format!("{n}\r\n")).collect();
+    let out = String::from_utf8_lossy(&t.out);
+    assert!(out.contains(&expected), "the output lost or reordered bytes ({} bytes seen)", t.out.len());
+}
+
+#[tokio::test]
+async fn a_session_cut_short_still_takes_its_processes() {
+    // The server on a runtime of its own, dropped without a graceful stop.
+    let server_rt =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let s = server_rt.spawn(start(|_| {})).await.unwrap();
+    let mut t = Term::open(&s).await;
+    t.send(b"echo pid=$$; nohup sleep 1002 >/dev/null 2>&1 & echo nohup=$!\n").await;
+    let shell = t.number_after("pid=").await;
+    let nohup = t.number_after("nohup=").await;
+    assert!(alive(shell) && alive(nohup));
+    server_rt.shutdown_background();
+    eventually("the shell and its hang-up-proof job ending", || !alive(shell) && !alive(nohup)).await;
 }
