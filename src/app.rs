@@ -91,7 +91,6 @@ impl App {
         let bans = crate::auth::fail2ban::Bans::new(&config.auth.fail2ban_jail, host.clone());
         let history = Arc::new(History::new(config.history.live_minutes, config.sampler.interval_ms));
         let live_clients = Arc::new(Semaphore::new(config.server.max_live_clients));
-        // The demo publishes its login, so it never offers a root shell.
         let terminal = crate::terminal::Terminal::new(
             // The demo turns it off in its config unless started with --terminal (cli::demo).
             config.terminal.enabled,

@@ -14,12 +14,15 @@ export default defineConfig({
     emptyOutDir: true,
     target: 'es2022',
     sourcemap: false,
-    // uPlot (~50 KB min) is split into its own chunk below; nothing should come
-    // close to the default 500 KB limit, so keep Vite's default warning on.
+    // uPlot (~50 KB min) and xterm.js (~330 KB min, loaded only by the Terminal
+    // page) get their own chunks below; nothing should come close to the
+    // default 500 KB limit, so keep Vite's default warning on.
     rollupOptions: {
       output: {
         manualChunks(id: string) {
           if (id.includes('node_modules/uplot')) return 'uplot';
+          // Only the lazily loaded Terminal page imports xterm.js, so this chunk stays lazy too.
+          if (id.includes('node_modules/@xterm')) return 'xterm';
           if (id.includes('node_modules/svelte')) return 'svelte';
           return undefined;
         },

@@ -69,3 +69,57 @@ export function rateShort(value: number): string {
 export function pctShort(value: number): string {
   return `${Number.isInteger(value) ? value : value.toFixed(1)}%`;
 }
+
+/** A unix time (seconds) as a short local date and time; '—' for null. */
+export function when(unix: number | null | undefined): string {
+  if (unix == null || !Number.isFinite(unix) || unix <= 0) return '—';
+  const d = new Date(unix * 1000);
+  const sameYear = d.getFullYear() === new Date().getFullYear();
+  return d.toLocaleString(undefined, {
+    year: sameYear ? undefined : 'numeric',
+    month: 'short',
+    day: 'numeric',
+    hour: '2-digit',
+    minute: '2-digit',
+  });
+}
+
+/** "3 min ago", "in 5 d"; '—' for null. */
+export function ago(unix: number | null | undefined, now = Date.now() / 1000): string {
+  if (unix == null || !Number.isFinite(unix) || unix <= 0) return '—';
+  const d = now - unix;
+  const a = Math.abs(d);
+  const s =
+    a < 60 ? 'just now' : a < 3600 ? `${Math.floor(a / 60)} min` : a < 86400 ? `${Math.floor(a / 3600)} h` : `${Math.floor(a / 86400)} d`;
+  if (s === 'just now') return s;
+  return d >= 0 ? `${s} ago` : `in ${s}`;
+}
+
+/** "Firefox on Linux" from a user-agent string (best effort; the full string goes in a tooltip). */
+export function userAgent(ua: string | null | undefined): string {
+  if (!ua) return '—';
+  const browser = /Edg\//.test(ua)
+    ? 'Edge'
+    : /Firefox\//.test(ua)
+      ? 'Firefox'
+      : /Chrom(e|ium)\//.test(ua)
+        ? 'Chrome'
+        : /Safari\//.test(ua)
+          ? 'Safari'
+          : /curl\//.test(ua)
+            ? 'curl'
+            : null;
+  const os = /Android/.test(ua)
+    ? 'Android'
+    : /iPhone|iPad/.test(ua)
+      ? 'iOS'
+      : /Windows/.test(ua)
+        ? 'Windows'
+        : /Mac OS X/.test(ua)
+          ? 'macOS'
+          : /Linux/.test(ua)
+            ? 'Linux'
+            : null;
+  if (!browser) return ua.length > 40 ? `${ua.slice(0, 40)}…` : ua;
+  return os ? `${browser} on ${os}` : browser;
+}

@@ -35,6 +35,8 @@ let unreachableTimer: ReturnType<typeof setTimeout> | undefined;
 let watchdog: ReturnType<typeof setInterval> | undefined;
 let backoff = 1000;
 let lastMessage = 0;
+let onClosed: (() => void) | null = null;
+let onlineHooked = false;
 
 function setState(s: ConnState): void {
   if (live.state !== s) {
@@ -79,7 +81,9 @@ function open(): void {
     trouble();
     if (src.readyState === EventSource.CLOSED) {
       // The browser gave up (non-200 or wrong content type, e.g. a proxy page
-      // while the host restarts): retry ourselves with a capped backoff.
+      // while the host restarts, or a 401 once the session ended): let the
+      // auth gate check the session, and retry ourselves with a capped backoff.
+      onClosed?.();
       clearTimeout(retryTimer);
       retryTimer = setTimeout(open, backoff);
       backoff = Math.min(backoff * 2, 30000);
@@ -87,8 +91,11 @@ function open(): void {
   };
 }
 
-export function startLive(): void {
+/** `closed` hears when the browser gives up on the stream (the session may have ended). */
+export function startLive(closed?: () => void): void {
   if (es) return;
+  onClosed = closed ?? null;
+  backoff = 1000;
   open();
   // A stream that is open but silent (host hung, half-open TCP) is not live.
   watchdog = setInterval(() => {
@@ -97,9 +104,12 @@ export function startLive(): void {
       open();
     }
   }, 2000);
-  window.addEventListener('online', () => {
-    if (live.state !== 'live') open();
-  });
+  if (!onlineHooked) {
+    onlineHooked = true;
+    window.addEventListener('online', () => {
+      if (es && live.state !== 'live') open();
+    });
+  }
 }
 
 export function stopLive(): void {
@@ -108,4 +118,6 @@ export function stopLive(): void {
   clearTimeout(retryTimer);
   clearTimeout(unreachableTimer);
   clearInterval(watchdog);
+  onClosed = null;
+  live.state = 'connecting';
 }

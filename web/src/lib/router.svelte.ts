@@ -7,6 +7,8 @@ export interface RouteDef {
   /** One line about what the page shows (used by the placeholder pages). */
   about: string;
   icon: string;
+  /** Shown in the navigation only to users with this role. */
+  role?: 'admin';
 }
 
 // Icon paths are 24x24 stroke drawings (kept inline: no icon font to ship).
@@ -53,6 +55,7 @@ export const routes: RouteDef[] = [
     title: 'Terminal',
     about: 'A root shell on the host, in the browser.',
     icon: 'M3 4h18v16H3zM7 9l3 3-3 3M12 15h5',
+    role: 'admin',
   },
   {
     path: '/security',
@@ -79,13 +82,24 @@ export function current(): RouteDef | undefined {
   return routes.find((r) => r.path === router.path);
 }
 
+/** Go to `to` (a path, optionally with a `?query`). */
 export function navigate(to: string, replace = false): void {
-  const path = normalize(to);
-  if (path === router.path) return;
-  if (replace) history.replaceState(null, '', path);
-  else history.pushState(null, '', path);
+  const q = to.indexOf('?');
+  const path = normalize(q < 0 ? to : to.slice(0, q));
+  const url = q < 0 ? path : path + to.slice(q);
+  if (url === location.pathname + location.search && path === router.path) return;
+  if (replace) history.replaceState(null, '', url);
+  else history.pushState(null, '', url);
   router.path = path;
   window.scrollTo(0, 0);
+}
+
+/** The `next` query parameter, if it is a safe same-origin app path. */
+export function nextParam(): string | null {
+  const n = new URLSearchParams(location.search).get('next');
+  if (!n || !n.startsWith('/') || n.startsWith('//') || n.startsWith('/api/')) return null;
+  if (n === '/login' || n === '/setup') return null;
+  return n;
 }
 
 /** Install the popstate listener and the same-origin link interceptor. */

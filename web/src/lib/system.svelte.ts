@@ -33,3 +33,8 @@ export function startSystem(): void {
     if (!system.info || Date.now() - system.fetchedAt > 300_000) void loadSystem();
   }, 10_000);
 }
+
+export function stopSystem(): void {
+  clearInterval(timer);
+  timer = undefined;
+}

@@ -1,4 +1,5 @@
 // Browser test of the Overview page against the real binary in demo mode.
+// The demo requires a login like any install; its status offers demo / demo.
 // Run from the repository root:  node --test web/tests/e2e/
 // Needs a built binary (PROXWATCH_BIN, default target/debug/proxwatch) and a
 // system Chromium (CHROMIUM, default /usr/bin/chromium); no browser download.
@@ -75,6 +76,16 @@ after(async () => {
   }
 });
 
+/** Log in through the login page with the demo account the status offers. */
+async function demoLogin(page) {
+  await page.waitForSelector('[data-testid="page-login"]');
+  const hint = await page.textContent('[data-testid="demo-login"]');
+  assert.match(hint ?? '', /Demo login: demo \/ demo/);
+  await page.fill('[data-testid="login-username"]', 'demo');
+  await page.fill('[data-testid="login-password"]', 'demo');
+  await page.click('[data-testid="login-submit"]');
+}
+
 /** Wait until chart-<name>'s data-points exceeds `than`; returns the new value. */
 async function pointsAbove(page, name, than) {
   const sel = `[data-testid="chart-${name}"]`;
@@ -91,7 +102,9 @@ test('overview at desktop size: live charts stream, 1h range loads history', asy
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
   await page.goto(base);
+  await demoLogin(page);
   await page.waitForSelector('[data-testid="page-overview"]');
+  assert.equal(new URL(page.url()).pathname, '/');
   for (const name of ['cpu', 'memory', 'net', 'disk']) await page.waitForSelector(`[data-testid="chart-${name}"]`);
   await page.waitForSelector('[data-testid="processes"]');
 
@@ -121,6 +134,7 @@ test('overview at desktop size: live charts stream, 1h range loads history', asy
 test('overview at phone size has no horizontal overflow', async () => {
   const page = await browser.newPage({ viewport: { width: 375, height: 812 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
   await page.goto(base);
+  await demoLogin(page);
   await page.waitForSelector('[data-testid="page-overview"]');
   await pointsAbove(page, 'cpu', 0);
   await page.waitForSelector('[data-testid="processes"] tbody td.name');
@@ -130,19 +144,34 @@ test('overview at phone size has no horizontal overflow', async () => {
   await page.close();
 });
 
-test('unknown app routes get the app shell; unknown API routes a JSON 404', async () => {
+test('deep links survive the login; unknown API routes answer JSON (401 without, 404 with a session)', async () => {
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   const res = await page.goto(new URL('/storage', base).href);
   assert.equal(res?.status(), 200);
+  await demoLogin(page);
+  // Back on the page asked for, inside the shell.
   await page.waitForSelector('nav[aria-label="Main"]');
   await page.waitForSelector('[data-testid="page-placeholder"]');
+  assert.equal(new URL(page.url()).pathname, '/storage');
   assert.match(await page.textContent('main') ?? '', /Not built yet/);
+  const cookie = (await page.context().cookies()).map((c) => `${c.name}=${c.value}`).join('; ');
   await page.close();
 
-  const api = await fetch(new URL('/api/nope', base));
-  assert.equal(api.status, 404);
-  assert.match(api.headers.get('content-type') ?? '', /application\/json/);
-  const body = await api.json();
-  assert.equal(typeof body.error, 'string');
-  assert.equal(typeof body.message, 'string');
+  for (const [headers, status] of [[{}, 401], [{ cookie }, 404]]) {
+    const api = await fetch(new URL('/api/nope', base), { headers });
+    assert.equal(api.status, status);
+    assert.match(api.headers.get('content-type') ?? '', /application\/json/);
+    const body = await api.json();
+    assert.equal(typeof body.error, 'string');
+    assert.equal(typeof body.message, 'string');
+  }
+});
+
+test('the terminal page says plainly that the demo has no terminal', async () => {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  await page.goto(new URL('/terminal', base).href);
+  await demoLogin(page);
+  await page.waitForSelector('[data-testid="terminal-disabled"]');
+  assert.match(await page.textContent('[data-testid="terminal-disabled"]') ?? '', /--terminal/);
+  await page.close();
 });
