@@ -304,3 +304,43 @@ fn serves_https_with_the_proxmox_certificate() {
     assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
     assert!(child.wait().unwrap().success());
 }
+
+#[test]
+fn demo_is_loopback_only_locked_and_offers_its_login() {
+    let out = proxwatch(&["demo", "--bind", "0.0.0.0", "--port", "0"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("loopback only"));
+
+    let mut child = Command::new(BIN)
+        .args(["demo", "--port", "0"])
+        .env("PROXWATCH_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = lines.next().unwrap().unwrap();
+    let base =
+        line.strip_prefix("proxwatch demo listening on ").expect(&line).trim_end_matches('/').to_string();
+    let curl = |args: &[&str]| {
+        let out = Command::new("curl").args(["-sS", "--max-time", "10"]).args(args).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let status: serde_json::Value =
+        serde_json::from_str(&curl(&[&format!("{base}/api/auth/status")])).unwrap();
+    assert_eq!(status["demo"], true);
+    assert_eq!(status["demo_login"]["username"], "demo");
+    assert_eq!(status["terminal_enabled"], false, "no root shell in the demo without --terminal");
+    let code = curl(&["-o", "/dev/null", "-w", "%{http_code}", &format!("{base}/api/system")]);
+    assert_eq!(code, "401");
+    let login = curl(&[
+        "-H",
+        "content-type: application/json",
+        "-d",
+        r#"{"username":"demo","password":"demo"}"#,
+        &format!("{base}/api/auth/login"),
+    ]);
+    assert!(login.contains("csrf_token"), "{login}");
+    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    assert!(child.wait().unwrap().success());
+}
