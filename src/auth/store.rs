@@ -211,7 +211,7 @@ impl Auth {
             tokens: RwLock::new(tokens),
             setup_code: Mutex::new(None),
             setup_code_path: data_dir.map(|d| d.join("setup-code")),
-            dummy_phc: password::hash("proxwatch-dummy-password-for-unknown-users")?,
+            dummy_phc: password::DUMMY_PHC.to_string(),
             audit,
             demo: false,
         })
