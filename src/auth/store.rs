@@ -345,6 +345,16 @@ impl Auth {
             return Err(AuthError::Conflict(format!("user {name} already exists")));
         }
         let phc = hash_blocking(pw).await?;
+        self.create_user_hashed(name, &phc, role).await
+    }
+
+    /// Creates a user from an already hashed password (PHC string).
+    pub async fn create_user_hashed(&self, name: &str, phc: &str, role: Level) -> Result<(), AuthError> {
+        check_name("username", name)?;
+        if self.users_r().contains_key(name) {
+            return Err(AuthError::Conflict(format!("user {name} already exists")));
+        }
+        let phc = phc.to_string();
         let now = now_s();
         let (n, p, r) = (name.to_string(), phc.clone(), role.role());
         self.db
