@@ -12,7 +12,8 @@ pub const LANES: u32 = 1;
 
 /// A hash of a throwaway password with the parameters above. Logins for unknown users verify against
 /// it so they cost the same as a wrong password; a constant keeps that work out of startup.
-pub const DUMMY_PHC: &str = "$argon2id$v=19$m=65536,t=3,p=1$gzmtygzKSCeBkCCRazaNWw$UfZuuGu1FON6jdOOtQmp2ibc+Kbv9yfIplCqsyWTpro";
+pub const DUMMY_PHC: &str =
+    "$argon2id$v=19$m=65536,t=3,p=1$gzmtygzKSCeBkCCRazaNWw$UfZuuGu1FON6jdOOtQmp2ibc+Kbv9yfIplCqsyWTpro";
 
 pub const MIN_LEN: usize = 10;
 pub const MAX_LEN: usize = 1024;

@@ -11,8 +11,51 @@ use crate::common;
 
 const BIN: &str = env!("CARGO_BIN_EXE_proxwatch");
 
+/// Where command-line runs in tests write their auth log (never the host's /var/log).
+fn test_auth_log() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("proxwatch-test-{}-auth.log", std::process::id()))
+}
+
+type Log = std::io::Lines<BufReader<std::process::ChildStderr>>;
+
+/// Starts `proxwatch serve --replay SCENARIO` on a free loopback port with all its state (database,
+/// keys, auth log) under `dir`, and waits for its "listening" line. Returns the child, its address
+/// and the rest of its log.
+fn spawn_serve(
+    scenario: &std::path::Path,
+    dir: &std::path::Path,
+    env: &[(&str, &str)],
+) -> (std::process::Child, String, Log) {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--replay"])
+        .arg(scenario)
+        .args(["--bind", "127.0.0.1", "--port", "0", "--data-dir"])
+        .arg(dir)
+        .env("PROXWATCH_AUTH_AUTH_LOG", dir.join("auth.log"))
+        .env("PROXWATCH_LOG", "info")
+        .envs(env.iter().copied())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines.next().expect("serve exited before listening").unwrap();
+        if let Some(rest) = line.split("addr=").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_string();
+        }
+    };
+    (child, addr, lines)
+}
+
 fn proxwatch(args: &[&str]) -> std::process::Output {
-    Command::new(BIN).args(args).env_remove("RUST_LOG").env("PROXWATCH_LOG", "warn").output().unwrap()
+    Command::new(BIN)
+        .args(args)
+        .env_remove("RUST_LOG")
+        .env("PROXWATCH_LOG", "warn")
+        .env("PROXWATCH_AUTH_AUTH_LOG", test_auth_log())
+        .output()
+        .unwrap()
 }
 
 #[test]
@@ -68,23 +111,7 @@ fn future_schema_db(path: &std::path::Path) {
 #[test]
 fn serve_replay_answers_healthcheck_and_stops_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(BIN)
-        .args(["serve", "--replay"])
-        .arg(common::scenario_dir("pve-zfs"))
-        .args(["--bind", "127.0.0.1", "--port", "0", "--data-dir"])
-        .arg(dir.path())
-        .env("PROXWATCH_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines.next().expect("serve exited before listening").unwrap();
-        if let Some(rest) = line.split("addr=").nth(1) {
-            break rest.split_whitespace().next().unwrap().to_string();
-        }
-    };
+    let (mut child, addr, lines) = spawn_serve(&common::scenario_dir("pve-zfs"), dir.path(), &[]);
     let port = addr.rsplit(':').next().unwrap();
     let out = proxwatch(&["--bind", "127.0.0.1", "--port", port, "healthcheck"]);
     assert!(out.status.success(), "healthcheck: {}", String::from_utf8_lossy(&out.stderr));
@@ -129,6 +156,7 @@ fn proxwatch_stdin(args: &[&str], stdin: &str) -> std::process::Output {
     let mut child = Command::new(BIN)
         .args(args)
         .env("PROXWATCH_LOG", "warn")
+        .env("PROXWATCH_AUTH_AUTH_LOG", test_auth_log())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -246,25 +274,7 @@ fn serves_https_with_the_proxmox_certificate() {
         .unwrap();
     assert!(ok.success());
     let data = tmp.path().join("data");
-    let mut child = Command::new(BIN)
-        .args(["serve", "--replay"])
-        .arg(&scenario)
-        .args(["--bind", "127.0.0.1", "--port", "0", "--data-dir"])
-        .arg(&data)
-        .env("PROXWATCH_TLS_ENABLED", "true")
-        .env("PROXWATCH_AUTH_AUTH_LOG", tmp.path().join("auth.log"))
-        .env("PROXWATCH_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines.next().expect("serve exited before listening").unwrap();
-        if let Some(rest) = line.split("addr=").nth(1) {
-            break rest.split_whitespace().next().unwrap().to_string();
-        }
-    };
+    let (mut child, addr, _lines) = spawn_serve(&scenario, &data, &[("PROXWATCH_TLS_ENABLED", "true")]);
     let url = |p: &str| format!("https://{addr}{p}");
     let curl = |args: &[&str]| {
         let out = Command::new("curl")
