@@ -154,6 +154,10 @@ PROGS=(pxw ne gl)
 declare -A NAME=([pxw]=proxwatch [ne]=node_exporter [gl]=glances)
 declare -A PORT=([pxw]=$PXW_PORT [ne]=$NE_PORT [gl]=$GL_PORT)
 declare -A MAINPATH=([pxw]=$PXW_PATH [ne]=/metrics [gl]=$GL_PATH)
+# Startup is timed to the first 200 of a public endpoint: proxwatch's API needs a login.
+declare -A STARTPATH=([pxw]=/api/health/live [ne]=/metrics [gl]=$GL_PATH)
+# Extra request headers per program (proxwatch: an API token, fetched once it runs).
+declare -A AUTH=([pxw]="" [ne]="" [gl]="")
 
 # ---------------------------------------------------------------- 0. tools
 need_apt=()
@@ -227,7 +231,7 @@ for p in "${PROGS[@]}"; do
     cmd_"$p" "$TMP/pxw-startup"
     T0_NS=$(now_ns)
     spawn "$p-startup-$run" "${CMD[@]}"
-    if wait_200 "$SPAWN_PID" "${PORT[$p]}" "${MAINPATH[$p]}"; then
+    if wait_200 "$SPAWN_PID" "${PORT[$p]}" "${STARTPATH[$p]}"; then
       runs+=("$READY_MS")
     else
       NOTE[$p.startup]="run $run: $READY_WHY"
@@ -237,7 +241,7 @@ for p in "${PROGS[@]}"; do
   if ((${#runs[@]})); then
     R[$p.startup]=$(median "${runs[@]}")
     R[$p.startup_runs]=$(printf '%.0f/' "${runs[@]}"); R[$p.startup_runs]=${R[$p.startup_runs]%/}
-    log "${NAME[$p]}: first 200 on ${MAINPATH[$p]} after ${R[$p.startup_runs]} ms"
+    log "${NAME[$p]}: first 200 on ${STARTPATH[$p]} after ${R[$p.startup_runs]} ms"
   else
     log "${NAME[$p]}: startup failed: ${NOTE[$p.startup]}"; tail -5 "$TMP/$p-startup-1.log" >&2 || true
     NA[$p]="${NOTE[$p.startup]}"
@@ -345,14 +349,26 @@ fi
 
 # ---------------------------------------------------------------- 3. load, one target at a time
 # run_wrk KEY URL THREADS CONNS SECONDS -> R[KEY.rps|p50|p99], NOTE[KEY]
+# A read-scope API token for proxwatch: log in as the demo user, then create the token (CSRF header).
+pxw_token() {
+  local base="http://$HOST:$PXW_PORT" jar="$TMP/pxw-cookies" csrf
+  csrf=$(curl -s --max-time 10 -c "$jar" -H 'content-type: application/json' \
+    -d '{"username":"demo","password":"demo"}' "$base/api/auth/login" | sed -n 's/.*"csrf_token":"\([^"]*\)".*/\1/p')
+  [[ -n $csrf ]] || return 0
+  curl -s --max-time 10 -b "$jar" -H "x-csrf-token: $csrf" -H 'content-type: application/json' \
+    -d '{"name":"bench","scope":"read","password":"demo"}' "$base/api/auth/tokens" | sed -n 's/.*"token":"\([^"]*\)".*/\1/p'
+}
+
 run_wrk() {
-  local key=$1 url=$2 t=$3 c=$4 d=$5 out="$TMP/wrk-${1//./-}.txt" code size
-  read -r code size < <(curl -s -o /dev/null -w '%{http_code} %{size_download}\n' --max-time 5 "$url" 2>/dev/null || echo "000 0")
+  local key=$1 url=$2 t=$3 c=$4 d=$5 out="$TMP/wrk-${1//./-}.txt" code size hdr=${6:-}
+  local -a H=()
+  [[ -z $hdr ]] || H=(-H "$hdr")
+  read -r code size < <(curl -s -o /dev/null -w '%{http_code} %{size_download}\n' --max-time 5 "${H[@]}" "$url" 2>/dev/null || echo "000 0")
   R[$key.size]=$size
   if [[ $code != 200 ]]; then NOTE[$key]="HTTP ${code:-000}"; return 0; fi
   if ((HAVE_WRK == 0)); then NOTE[$key]="wrk missing"; return 0; fi
   log "wrk -t$t -c$c -d${d}s $url"
-  if ! timeout "$((d + 30))" wrk -t"$t" -c"$c" -d"${d}s" --latency "$url" >"$out" 2>&1; then
+  if ! timeout "$((d + 30))" wrk -t"$t" -c"$c" -d"${d}s" --latency "${H[@]}" "$url" >"$out" 2>&1; then
     NOTE[$key]="wrk failed"; tail -3 "$out" >&2 || true; return 0
   fi
   read -r R[$key.p50] R[$key.p99] R[$key.rps] R[$key.bad] < <(awk '
@@ -364,17 +380,23 @@ run_wrk() {
     END { print p50 + 0, p99 + 0, rps + 0, bad + 0 }' "$out")
   if [[ ${R[$key.bad]} != 0 ]]; then NOTE[$key]="${R[$key.bad]} non-2xx/socket errors"; fi
 }
+if [[ -z ${NA[pxw]:-} ]]; then
+  tok=$(pxw_token)
+  if [[ -n $tok ]]; then AUTH[pxw]="Authorization: Bearer $tok"; else NOTE[pxw.c16]="could not get an API token"; fi
+fi
 for p in "${PROGS[@]}"; do
   [[ -z ${NA[$p]:-} ]] || continue
   url="http://$HOST:${PORT[$p]}${MAINPATH[$p]}"
-  run_wrk "$p.c16" "$url" 2 16 "$WRK_S"
-  run_wrk "$p.c1" "$url" 1 1 "$SEQ_S"
+  run_wrk "$p.c16" "$url" 2 16 "$WRK_S" "${AUTH[$p]}"
+  run_wrk "$p.c1" "$url" 1 1 "$SEQ_S" "${AUTH[$p]}"
 done
 if [[ -z ${NA[pxw]:-} ]]; then
-  code=$(http_code "http://$HOST:$PXW_PORT/metrics")
+  MH=()
+  [[ -z ${AUTH[pxw]} ]] || MH=(-H "${AUTH[pxw]}")
+  code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "${MH[@]}" "http://$HOST:$PXW_PORT/metrics" 2>/dev/null || true)
   # Only a Prometheus exposition counts (an HTML page answering 200 is not an endpoint).
-  if [[ $code == 200 ]] && curl -s --max-time 5 "http://$HOST:$PXW_PORT/metrics" | grep -q '^# TYPE '; then
-    run_wrk pxw.m16 "http://$HOST:$PXW_PORT/metrics" 2 16 "$WRK_S"
+  if [[ $code == 200 ]] && curl -s --max-time 5 "${MH[@]}" "http://$HOST:$PXW_PORT/metrics" | grep -q '^# TYPE '; then
+    run_wrk pxw.m16 "http://$HOST:$PXW_PORT/metrics" 2 16 "$WRK_S" "${AUTH[pxw]}"
   else
     NOTE[pxw.m16]="not built yet: HTTP ${code:-000}, no exposition"; log "proxwatch /metrics: HTTP ${code:-000}, skipped"
   fi
