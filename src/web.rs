@@ -76,11 +76,14 @@ pub async fn serve(State(app): State<AppState>, method: Method, uri: Uri, header
         let body = if method == Method::HEAD {
             Body::empty()
         } else if rebased {
-            let html = String::from_utf8_lossy(&file.data).replacen(
-                "<head>",
-                &format!("<head><base href=\"{base}\">"),
-                1,
-            );
+            let html = String::from_utf8_lossy(&file.data);
+            let tag = format!("<base href=\"{base}\" />");
+            // The page ships `<base href="/" />`; swap it (or add one when a build lacks it).
+            let html = if html.contains("<base href=\"/\" />") {
+                html.replacen("<base href=\"/\" />", &tag, 1)
+            } else {
+                html.replacen("<head>", &format!("<head>{tag}"), 1)
+            };
             Body::from(html)
         } else {
             Body::from(file.data)

@@ -7,7 +7,9 @@ const api = process.env.PROXWATCH_API ?? 'http://127.0.0.1:8008';
 
 export default defineConfig({
   plugins: [svelte()],
-  base: '/',
+  // Relative asset URLs: the app is served at / or under a reverse-proxy sub-path (server.base_path);
+  // index.html's <base href> (the server rewrites it) anchors them, even at deep client routes.
+  base: './',
   build: {
     outDir: 'dist',
     assetsDir: 'assets',

@@ -277,5 +277,6 @@ async fn works_behind_a_reverse_proxy_sub_path() {
     assert_eq!(headers[header::LOCATION], "/proxwatch/");
     let (status, _, body) = call("/proxwatch/vms").await;
     assert_eq!(status, StatusCode::OK);
-    assert!(body.contains(r#"<base href="/proxwatch/">"#), "{body}");
+    assert!(body.contains(r#"<base href="/proxwatch/" />"#), "{body}");
+    assert_eq!(body.matches("<base ").count(), 1, "{body}");
 }

@@ -1,20 +1,33 @@
 // proxwatch service worker: keeps the app shell (index.html + hashed assets +
 // icons) available when the host is unreachable, so the dashboard can open
-// and say so honestly. It never touches /api/*: live data is never cached.
+// and say so honestly. It never touches the API: live data is never cached.
+//
+// The app may live under a reverse proxy's sub-path (server.base_path), so
+// every URL here is relative to the worker's scope (the base path, e.g.
+// https://host/proxwatch/), never to the origin's root.
 //
 // Strategy
 //   navigations      network first, fall back to the cached index.html (SPA)
-//   /assets/*        cache first (file names are content hashes)
+//   <scope>assets/*  cache first (file names are content hashes)
 //   other static     stale-while-revalidate (manifest, icons)
 // The asset list is read from index.html itself, so no build step has to
 // inject a manifest into this file.
 
-const CACHE = 'proxwatch-shell-v1';
-const STATIC = ['/manifest.webmanifest', '/icons/icon.svg', '/icons/icon-192.png', '/icons/icon-512.png'];
+const CACHE = 'proxwatch-shell-v2';
+const SCOPE = self.registration.scope; // absolute, ends with '/'
+const BASE = new URL(SCOPE).pathname; // '/' or '/proxwatch/'
+const at = (rel) => new URL(rel, SCOPE).href;
+const INDEX = at('index.html');
+const ASSETS = BASE + 'assets/';
+const STATIC = ['manifest.webmanifest', 'icons/icon.svg', 'icons/icon-192.png', 'icons/icon-512.png'].map(at);
 
+/** The hashed assets index.html references (relative to the scope), as absolute URLs. */
 function assetsIn(html) {
   const out = new Set();
-  for (const m of html.matchAll(/(?:src|href)="(\/assets\/[^"]+)"/g)) out.add(m[1]);
+  for (const m of html.matchAll(/(?:src|href)="((?:\.\/|\/)?assets\/[^"]+)"/g)) {
+    const u = new URL(m[1], SCOPE);
+    if (u.origin === self.location.origin && u.pathname.startsWith(ASSETS)) out.add(u.href);
+  }
   return [...out];
 }
 
@@ -31,14 +44,16 @@ async function cacheShell(indexResponse) {
       }
     }),
   );
-  await cache.put('/index.html', indexResponse);
+  await cache.put(INDEX, indexResponse);
   // Lazily loaded chunks are kept too: only prune when the new index no longer
   // references an entry chunk of the same name (i.e. a new build).
-  const keep = new Set(assets.map((a) => a.replace(/-[A-Za-z0-9_-]{8}(\.\w+)$/, '$1')));
+  const unhashed = (u) => u.replace(/-[A-Za-z0-9_-]{8}(\.\w+)$/, '$1');
+  const keep = new Set(assets.map(unhashed));
   for (const req of await cache.keys()) {
-    const path = new URL(req.url).pathname;
-    if (!path.startsWith('/assets/') || assets.includes(path)) continue;
-    if (keep.has(path.replace(/-[A-Za-z0-9_-]{8}(\.\w+)$/, '$1'))) await cache.delete(req);
+    const url = new URL(req.url);
+    url.search = '';
+    if (!url.pathname.startsWith(ASSETS) || assets.includes(url.href)) continue;
+    if (keep.has(unhashed(url.href))) await cache.delete(req);
   }
 }
 
@@ -53,7 +68,7 @@ self.addEventListener('install', (event) => {
           }),
         ),
       );
-      const res = await fetch('/', { cache: 'no-cache' });
+      const res = await fetch(SCOPE, { cache: 'no-cache' });
       if (res.ok) await cacheShell(res);
       await self.skipWaiting();
     })(),
@@ -73,9 +88,10 @@ self.addEventListener('fetch', (event) => {
   const req = event.request;
   if (req.method !== 'GET') return;
   const url = new URL(req.url);
-  if (url.origin !== self.location.origin) return;
-  // Never cache or intercept the API (live data, SSE stream, auth).
-  if (url.pathname.startsWith('/api/') || url.pathname === '/api' || url.pathname === '/metrics') return;
+  if (url.origin !== self.location.origin || !url.pathname.startsWith(BASE)) return;
+  const path = url.pathname.slice(BASE.length); // relative to the scope
+  // Never cache or intercept the API (live data, SSE stream, auth) or the metrics.
+  if (path === 'api' || path.startsWith('api/') || path === 'metrics') return;
 
   if (req.mode === 'navigate') {
     event.respondWith(
@@ -88,7 +104,7 @@ self.addEventListener('fetch', (event) => {
           }
           return res;
         } catch {
-          const cached = await caches.match('/index.html');
+          const cached = await caches.match(INDEX);
           return cached || new Response('proxwatch: host unreachable and no cached copy of the app yet.', {
             status: 503,
             headers: { 'content-type': 'text/plain; charset=utf-8' },
@@ -99,7 +115,7 @@ self.addEventListener('fetch', (event) => {
     return;
   }
 
-  if (url.pathname.startsWith('/assets/')) {
+  if (url.pathname.startsWith(ASSETS)) {
     event.respondWith(
       (async () => {
         const cached = await caches.match(req);
@@ -115,7 +131,7 @@ self.addEventListener('fetch', (event) => {
     return;
   }
 
-  if (STATIC.includes(url.pathname)) {
+  if (STATIC.includes(url.href)) {
     event.respondWith(
       (async () => {
         const cached = await caches.match(req);

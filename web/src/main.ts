@@ -13,7 +13,9 @@ mount(App, { target });
 // Only in production builds: in dev it would cache Vite's modules.
 if (import.meta.env.PROD && 'serviceWorker' in navigator) {
   window.addEventListener('load', () => {
-    navigator.serviceWorker.register('/sw.js', { scope: '/' }).catch((e: unknown) => {
+    // Under the base path (a reverse proxy's sub-path, or /): the worker only controls the app.
+    const sw = new URL('sw.js', document.baseURI).href;
+    navigator.serviceWorker.register(sw, { scope: new URL('./', document.baseURI).href }).catch((e: unknown) => {
       console.warn('proxwatch: service worker registration failed', e);
     });
   });

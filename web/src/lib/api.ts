@@ -18,6 +18,15 @@ export class ApiError extends Error {
   }
 }
 
+/**
+ * An app URL for `path`, resolved against the document's base URL. The app may sit under a
+ * reverse-proxy sub-path (`server.base_path`, announced by index.html's `<base href>`), so a path
+ * like `/api/system` means `<base>api/system`, never the origin's root.
+ */
+export function url(path: string): string {
+  return new URL(path.replace(/^\/+/, ''), document.baseURI).href;
+}
+
 let csrf: string | null = null;
 
 /** The session's CSRF token: from the login answer or /api/auth/status. */
@@ -35,13 +44,14 @@ export function onAuthFailure(fn: (kind: AuthFailure) => void): void {
 
 type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
 
+/** `path` is app-relative (`/api/...`): see `url`. */
 async function request<T>(method: Method, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
   const headers: Record<string, string> = { Accept: 'application/json' };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   if (method !== 'GET' && csrf) headers['X-CSRF-Token'] = csrf;
   let res: Response;
   try {
-    res = await fetch(path, {
+    res = await fetch(url(path), {
       method,
       headers,
       body: body === undefined ? null : JSON.stringify(body),

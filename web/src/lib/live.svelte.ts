@@ -3,6 +3,7 @@
 // the host is reachable so the shell can say so honestly.
 
 import type { Sample } from './types';
+import { url } from './api';
 
 export type ConnState = 'connecting' | 'live' | 'reconnecting' | 'unreachable';
 
@@ -57,7 +58,7 @@ function trouble(): void {
 
 function open(): void {
   es?.close();
-  const src = new EventSource('/api/live');
+  const src = new EventSource(url('/api/live'));
   es = src;
   src.onopen = () => {
     backoff = 1000;

@@ -1,5 +1,7 @@
 // A tiny history-mode router. The binary answers every non-/api, non-asset
-// path with index.html, so deep links and reloads land here.
+// path with index.html, so deep links and reloads land here. Route paths are
+// relative to the base path (see `basePath`), so the app works behind a reverse
+// proxy at a sub-path as well as at the root.
 
 export interface RouteDef {
   path: string;
@@ -76,17 +78,36 @@ function normalize(path: string): string {
   return p === '' ? '/' : p;
 }
 
-export const router = $state({ path: normalize(location.pathname) });
+/**
+ * The path the app is served under, with a trailing slash: `/`, or a reverse proxy's sub-path such
+ * as `/proxwatch/` (from index.html's `<base href>`, which the server sets from `server.base_path`).
+ * Route paths (`/`, `/vms`, ...) are relative to it; the address bar shows them under it.
+ */
+export const basePath = new URL(document.baseURI).pathname.replace(/\/*$/, '/');
+
+/** The app path of a URL path under `basePath` (`/proxwatch/vms` -> `/vms`), or null outside it. */
+export function appPath(urlPath: string): string | null {
+  if (urlPath === basePath.slice(0, -1)) return '/';
+  if (!urlPath.startsWith(basePath)) return null;
+  return normalize('/' + urlPath.slice(basePath.length));
+}
+
+/** The URL path of an app path (`/vms` -> `/proxwatch/vms`), for links and the address bar. */
+export function href(path: string): string {
+  return basePath + path.replace(/^\/+/, '');
+}
+
+export const router = $state({ path: appPath(location.pathname) ?? '/' });
 
 export function current(): RouteDef | undefined {
   return routes.find((r) => r.path === router.path);
 }
 
-/** Go to `to` (a path, optionally with a `?query`). */
+/** Go to `to` (an app path, optionally with a `?query`). */
 export function navigate(to: string, replace = false): void {
   const q = to.indexOf('?');
   const path = normalize(q < 0 ? to : to.slice(0, q));
-  const url = q < 0 ? path : path + to.slice(q);
+  const url = href(path) + (q < 0 ? '' : to.slice(q));
   if (url === location.pathname + location.search && path === router.path) return;
   if (replace) history.replaceState(null, '', url);
   else history.pushState(null, '', url);
@@ -105,15 +126,19 @@ export function nextParam(): string | null {
 /** Install the popstate listener and the same-origin link interceptor. */
 export function startRouter(): () => void {
   const onPop = () => {
-    router.path = normalize(location.pathname);
+    router.path = appPath(location.pathname) ?? '/';
   };
   const onClick = (ev: MouseEvent) => {
     if (ev.defaultPrevented || ev.button !== 0 || ev.metaKey || ev.ctrlKey || ev.shiftKey || ev.altKey) return;
     const a = (ev.target as Element | null)?.closest?.('a');
     if (!a || a.target || a.hasAttribute('download') || a.origin !== location.origin) return;
-    if (a.pathname.startsWith('/api/') || a.pathname.startsWith('/assets/')) return;
+    const path = appPath(a.pathname);
+    // Outside the app (another app behind the same proxy), the API or a file: leave it to the browser.
+    if (path === null || path === '/api' || path.startsWith('/api/') || path.startsWith('/assets/')) return;
+    // An in-page anchor (`#section`) on the current page: let the browser scroll.
+    if (a.hash && path === router.path && a.search === location.search) return;
     ev.preventDefault();
-    navigate(a.pathname);
+    navigate(path + a.search);
   };
   window.addEventListener('popstate', onPop);
   document.addEventListener('click', onClick);

@@ -7,13 +7,15 @@
 
 import { Terminal } from '@xterm/xterm';
 import { FitAddon } from '@xterm/addon-fit';
-import { errorText, postJSON } from './api';
+import { errorText, postJSON, url } from './api';
 
 export type SessionState = 'connecting' | 'open' | 'closed';
 
 export interface SessionEvents {
   state(state: SessionState, reason: string | null): void;
   title(title: string): void;
+  /** The terminal's size in characters (after every fit that changed it). */
+  size(cols: number, rows: number): void;
   /** Turns typed input into what is sent (applies the key bar's sticky modifiers). */
   input(data: string): string;
 }
@@ -99,7 +101,10 @@ export class TermSession {
       const bytes = Uint8Array.from(d, (c) => c.charCodeAt(0) & 0xff);
       if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(bytes);
     });
-    this.term.onResize(({ cols, rows }) => this.sendResize(cols, rows));
+    this.term.onResize(({ cols, rows }) => {
+      this.sendResize(cols, rows);
+      this.on.size(cols, rows);
+    });
     this.term.onTitleChange((t) => this.on.title(t));
   }
 
@@ -119,11 +124,13 @@ export class TermSession {
       return;
     }
     if (this.disposed) return;
-    const proto = location.protocol === 'https:' ? 'wss' : 'ws';
+    // Same place as the rest of the API (under the base path, if any), as ws: or wss:.
+    const wsUrl = new URL(url('/api/terminal/ws'));
+    wsUrl.protocol = wsUrl.protocol === 'https:' ? 'wss:' : 'ws:';
     // The initial size rides along so the shell starts at the right size (a resize follows anyway).
     this.fit();
-    const size = `&cols=${this.term.cols}&rows=${this.term.rows}`;
-    const ws = new WebSocket(`${proto}://${location.host}/api/terminal/ws?ticket=${encodeURIComponent(ticket)}${size}`);
+    wsUrl.search = new URLSearchParams({ ticket, cols: String(this.term.cols), rows: String(this.term.rows) }).toString();
+    const ws = new WebSocket(wsUrl.href);
     ws.binaryType = 'arraybuffer';
     this.ws = ws;
     ws.onopen = () => {
