@@ -281,7 +281,7 @@ for p in "${PROGS[@]}"; do
     spawn "$p-idle" "${CMD[@]}"
     IDLEPID[$p]=$SPAWN_PID
   fi
-  if ! wait_200 "${IDLEPID[$p]}" "${PORT[$p]}" "${MAINPATH[$p]}"; then
+  if ! wait_200 "${IDLEPID[$p]}" "${PORT[$p]}" "${STARTPATH[$p]}"; then
     NA[$p]="idle instance: $READY_WHY"; continue
   fi
 done

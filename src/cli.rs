@@ -129,7 +129,7 @@ pub const DEMO_USER: &str = "demo";
 pub const DEMO_PASSWORD: &str = "demo";
 /// `DEMO_PASSWORD` hashed ahead of time, so the demo starts without spending ~100 ms in argon2.
 const DEMO_PHC: &str =
-    "$argon2id$v=19$m=65536,t=3,p=1$sF8Nvs7MYXa3y5GlGW0HFg$25foBstfJ5/lfsN1mfkXmsRxLXCMijc5DflmtlwO1Po";
+    "$argon2id$v=19$m=65536,t=2,p=1$q38YhHsDAgcDRCbSzTSomA$4Jm3mHs+p5RiiXGpHQZfM83EEKU3gxS3JVr2JNhelnk";
 
 fn cli_terminal(cli: &Cli) -> bool {
     matches!(cli.command, Command::Demo { terminal: true })

@@ -151,6 +151,7 @@ pub struct Auth {
     tokens: RwLock<HashMap<String, Token>>,
     limiter: Limiter,
     setup_code: Mutex<Option<String>>,
+    setup_lock: tokio::sync::Mutex<()>,
     setup_code_path: Option<PathBuf>,
     dummy_phc: String,
     pub audit: AuditLog,
@@ -210,6 +211,7 @@ impl Auth {
             sessions: RwLock::new(sessions),
             tokens: RwLock::new(tokens),
             setup_code: Mutex::new(None),
+            setup_lock: tokio::sync::Mutex::new(()),
             setup_code_path: data_dir.map(|d| d.join("setup-code")),
             dummy_phc: password::DUMMY_PHC.to_string(),
             audit,
@@ -313,6 +315,8 @@ impl Auth {
 
     /// First-run setup: creates the first admin when the code matches.
     pub async fn setup(&self, code: &str, user: &str, pw: &str, ip: Option<IpAddr>) -> Result<(), AuthError> {
+        // One setup at a time: two racing requests with the right code must not create two admins.
+        let _one = self.setup_lock.lock().await;
         let keys = Self::limit_keys(ip, "setup");
         self.refuse_if_limited(&keys, "setup", ip).await?;
         let Some(expected) = self.setup_code()? else { return Err(AuthError::AlreadySetUp) };
@@ -531,6 +535,12 @@ impl Auth {
             let s = sessions.get_mut(&claims.sid)?;
             if s.user != claims.sub || now >= s.expires || now - s.last_seen > idle {
                 sessions.remove(&claims.sid);
+                // Forget it on disk too, so it neither lists nor comes back on a reload.
+                let (db, sid) = (self.db.clone(), claims.sid.clone());
+                tokio::spawn(async move {
+                    let _ =
+                        db.call(move |c| Ok(c.execute("DELETE FROM sessions WHERE id = ?1", [sid])?)).await;
+                });
                 return None;
             }
             s.last_seen = now;
