@@ -4,3 +4,7 @@
 
 pub mod procfs;
 pub mod pve;
+pub mod pvesh;
+pub mod smartctl;
+pub mod storage;
+pub mod zpool;
