@@ -61,6 +61,11 @@ pub struct App {
     pub system_cache: SystemCache,
     pub demo: Option<DemoInfo>,
     pub auth: crate::auth::Auth,
+    /// The latest inventory (guests, storage, disks), published by the inventory poller.
+    pub inventory: watch::Sender<Arc<crate::workers::inventory::Inventory>>,
+    /// Operator actions (guest power, self-tests) run here, never in handlers.
+    pub actions: crate::workers::actions::Actions,
+    pub(crate) action_queue: std::sync::Mutex<Option<crate::workers::actions::Queue>>,
     pub bans: crate::auth::fail2ban::Bans,
     pub terminal: crate::terminal::Terminal,
     pub cancel: CancellationToken,
@@ -96,7 +101,13 @@ impl App {
             config.terminal.enabled,
             crate::terminal::Limits::from_config(&config.terminal),
         );
+        let (actions, queue) = crate::workers::actions::Actions::new();
+        let node = crate::workers::inventory::node_name(&host);
+        let inventory = crate::workers::inventory::Inventory { node, ..Default::default() };
         Ok(Arc::new(App {
+            inventory: watch::Sender::new(Arc::new(inventory)),
+            actions,
+            action_queue: std::sync::Mutex::new(Some(queue)),
             host,
             db,
             history,

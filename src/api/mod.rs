@@ -10,6 +10,7 @@
 mod auth;
 mod body;
 mod history;
+mod inventory;
 mod live;
 mod system;
 mod terminal;
@@ -107,6 +108,7 @@ fn routes() -> Routes {
         .merge(history::routes())
         .merge(live::routes())
         .merge(auth::routes())
+        .merge(inventory::routes())
         .merge(terminal::routes())
 }
 

@@ -2,6 +2,8 @@
 //! a `run` loop that production spawns on the app's `TaskTracker` and that stops on the cancellation
 //! token (DESIGN.md §3.7). A failed step is logged with context and the loop goes on.
 
+pub mod actions;
+pub mod inventory;
 pub mod processes;
 pub mod sampler;
 
@@ -56,6 +58,33 @@ pub fn spawn_all(app: &Arc<App>) {
     tracker.spawn(run_history_flush(app.clone()));
     tracker.spawn(run_retention(app.clone()));
     tracker.spawn(run_auth_sync(app.clone()));
+    tracker.spawn(run_inventory(app.clone()));
+    spawn_actions(app);
+}
+
+/// Starts the action runner (once; tests that drive the API without the other workers call it too).
+pub fn spawn_actions(app: &Arc<App>) {
+    let queue = app.action_queue.lock().ok().and_then(|mut q| q.take());
+    if let Some(queue) = queue {
+        app.tracker.spawn(actions::run(app.host.clone(), queue, app.cancel.clone()));
+    }
+}
+
+/// The inventory poller's loop: each source decides in `step()` whether it is due; the snapshot is
+/// republished when something ran.
+async fn run_inventory(app: Arc<App>) {
+    let node = app.inventory.borrow().node.clone();
+    let mut poller = inventory::InventoryPoller::new(node, inventory::Intervals::default());
+    let mut tick = ticker(Duration::from_secs(2));
+    loop {
+        tokio::select! {
+            _ = app.cancel.cancelled() => break,
+            _ = tick.tick() => {}
+        }
+        if poller.step(&app.host, wall_ms()).await {
+            app.inventory.send_replace(Arc::new(poller.state.clone()));
+        }
+    }
 }
 
 /// Picks up changes another process made to the database (the `proxwatch user` command recovering

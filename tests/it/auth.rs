@@ -535,7 +535,12 @@ async fn route_matrix_every_route_every_role_and_scope() {
     assert!(rules.len() >= 20, "{}", rules.len());
     let mut checked = 0;
     for rule in rules {
-        let path = rule.path.replace("{id}", "nonexistent").replace("{name}", "nonexistent");
+        let path = rule
+            .path
+            .replace("{id}", "nonexistent")
+            .replace("{name}", "nonexistent")
+            .replace("{vmid}", "999999")
+            .replace("{action}", "start");
         for (who, level, creds) in &callers {
             // Logging out would end the session the matrix keeps using: log out a fresh one instead.
             let creds = if rule.path == "/api/auth/logout" && creds.cookie.is_some() {

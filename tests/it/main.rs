@@ -8,5 +8,6 @@ mod api;
 mod auth;
 mod cli;
 mod common;
+mod inventory;
 mod kernel_files;
 mod terminal;

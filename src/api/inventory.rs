@@ -1,0 +1,550 @@
+//! `/api/vms`, `/api/cluster`, `/api/storage`: guests, cluster and storage views built from the
+//! inventory snapshot. Guest power actions and disk self-tests are handed to the action runner (the
+//! handlers themselves never run a tool).
+
+use axum::Extension;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+
+use super::{JsonBody, OPERATE, READ, Routes, json};
+use crate::app::AppState;
+use crate::auth::Principal;
+use crate::error::ApiError;
+use crate::tools::pvesh::{ClusterResource, Guest, GuestConfig, Task, TaskOutcome};
+use crate::tools::smartctl::{Reading, ScanDevice, SelfTestKind};
+use crate::tools::storage::{BlockDevice, LvKind};
+use crate::tools::zpool::{PoolStatus, PoolSummary};
+use crate::workers::actions::Action;
+use crate::workers::inventory::{GuestRates, Inventory, Section, SectionState};
+
+pub fn routes() -> Routes {
+    Routes::new()
+        .get("/vms", READ, vms)
+        .get("/vms/{vmid}", READ, vm)
+        .post("/vms/{vmid}/{action}", OPERATE, vm_action)
+        .get("/cluster", READ, cluster)
+        .get("/storage", READ, storage)
+        .get("/storage/disks/{id}", READ, disk)
+        .post("/storage/disks/{id}/selftest", OPERATE, selftest)
+}
+
+#[derive(Serialize)]
+struct BackupRef {
+    time: u64,
+    status: &'static str,
+    upid: String,
+}
+
+#[derive(Serialize)]
+struct GuestView<'a> {
+    vmid: u64,
+    kind: &'static str,
+    name: &'a str,
+    node: &'a str,
+    status: &'a str,
+    template: bool,
+    /// Percent of the guest's own CPUs.
+    cpu_pct: f64,
+    cpus: f64,
+    mem: u64,
+    maxmem: u64,
+    disk: u64,
+    maxdisk: u64,
+    #[serde(flatten)]
+    rates: GuestRates,
+    uptime: Option<u64>,
+    tags: &'a [String],
+    lock: Option<&'a str>,
+    hastate: Option<&'a str>,
+    pool: Option<&'a str>,
+    /// `null` until the guest's config has been read.
+    onboot: Option<bool>,
+    /// Stopped although it should start with the host: worth a look.
+    onboot_stopped: bool,
+    last_backup: Option<BackupRef>,
+}
+
+fn outcome_name(o: &TaskOutcome) -> &'static str {
+    match o {
+        TaskOutcome::Ok => "ok",
+        TaskOutcome::Warnings(_) => "warnings",
+        TaskOutcome::Running => "running",
+        TaskOutcome::Failed(_) => "failed",
+    }
+}
+
+fn is_guest_task(t: &Task, vmid: u64) -> bool {
+    t.id == vmid.to_string()
+}
+
+fn guest_view<'a>(inv: &'a Inventory, g: &'a Guest) -> GuestView<'a> {
+    let config = inv.configs.get(&g.vmid);
+    let onboot = config.map(|c| c.onboot);
+    let last_backup = inv
+        .tasks
+        .data
+        .iter()
+        .flatten()
+        .filter(|t| t.kind == "vzdump" && is_guest_task(t, g.vmid))
+        .filter(|t| !matches!(t.outcome(), TaskOutcome::Running))
+        .max_by_key(|t| t.starttime)
+        .map(|t| BackupRef {
+            time: t.endtime.unwrap_or(t.starttime),
+            status: outcome_name(&t.outcome()),
+            upid: t.upid.clone(),
+        });
+    GuestView {
+        vmid: g.vmid,
+        kind: g.kind.as_str(),
+        name: &g.name,
+        node: &g.node,
+        status: &g.status,
+        template: g.template,
+        cpu_pct: (g.cpu * 100.0).clamp(0.0, 100.0),
+        cpus: g.maxcpu,
+        mem: g.mem,
+        maxmem: g.maxmem,
+        disk: g.disk,
+        maxdisk: g.maxdisk,
+        rates: inv.rates.get(&g.vmid).copied().unwrap_or_default(),
+        uptime: g.uptime,
+        tags: &g.tags,
+        lock: g.lock.as_deref(),
+        hastate: g.hastate.as_deref(),
+        pool: g.pool.as_deref(),
+        onboot,
+        onboot_stopped: onboot == Some(true) && g.status == "stopped" && !g.template,
+        last_backup,
+    }
+}
+
+fn guests(inv: &Inventory) -> impl Iterator<Item = &Guest> {
+    inv.resources.data.iter().flatten().filter_map(ClusterResource::as_guest)
+}
+
+#[derive(Serialize)]
+struct Vms<'a> {
+    node: &'a str,
+    guests: Section<Vec<GuestView<'a>>>,
+}
+
+async fn vms(State(app): State<AppState>) -> Result<Response, ApiError> {
+    let inv = app.inventory.borrow().clone();
+    let mut list: Vec<GuestView<'_>> = guests(&inv).map(|g| guest_view(&inv, g)).collect();
+    list.sort_by_key(|g| g.vmid);
+    let section = Section {
+        state: inv.resources.state,
+        reason: inv.resources.reason.clone(),
+        updated: inv.resources.updated,
+        data: inv.resources.data.as_ref().map(|_| list),
+    };
+    json(&Vms { node: &inv.node, guests: section })
+}
+
+#[derive(Serialize)]
+struct TaskView<'a> {
+    upid: &'a str,
+    #[serde(rename = "type")]
+    kind: &'a str,
+    status: Option<&'a str>,
+    outcome: &'static str,
+    starttime: u64,
+    endtime: Option<u64>,
+    user: &'a str,
+}
+
+fn task_view(t: &Task) -> TaskView<'_> {
+    TaskView {
+        upid: &t.upid,
+        kind: &t.kind,
+        status: t.status.as_deref(),
+        outcome: outcome_name(&t.outcome()),
+        starttime: t.starttime,
+        endtime: t.endtime,
+        user: &t.user,
+    }
+}
+
+#[derive(Serialize)]
+struct VmDetail<'a> {
+    guest: GuestView<'a>,
+    config: Option<&'a serde_json::Map<String, serde_json::Value>>,
+    tasks: Vec<TaskView<'a>>,
+    backups: Vec<TaskView<'a>>,
+}
+
+fn parse_vmid(s: &str) -> Result<u64, ApiError> {
+    s.parse().ok().filter(|v| (100..=999_999_999).contains(v)).ok_or_else(|| {
+        ApiError::bad_request(format!("vmid must be a number from 100 to 999999999 (got {s:?})"))
+    })
+}
+
+fn config_map(c: &GuestConfig) -> serde_json::Map<String, serde_json::Value> {
+    c.raw.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
+async fn vm(State(app): State<AppState>, Path(vmid): Path<String>) -> Result<Response, ApiError> {
+    let vmid = parse_vmid(&vmid)?;
+    let inv = app.inventory.borrow().clone();
+    let g = guests(&inv)
+        .find(|g| g.vmid == vmid)
+        .ok_or_else(|| ApiError::not_found(format!("no guest {vmid}")))?;
+    let config = inv.configs.get(&vmid).map(config_map);
+    let mut tasks: Vec<&Task> = inv.tasks.data.iter().flatten().filter(|t| is_guest_task(t, vmid)).collect();
+    tasks.sort_by_key(|t| std::cmp::Reverse(t.starttime));
+    let backups = tasks.iter().filter(|t| t.kind == "vzdump").map(|t| task_view(t)).collect();
+    let body = VmDetail {
+        guest: guest_view(&inv, g),
+        config: config.as_ref(),
+        tasks: tasks.iter().take(50).map(|t| task_view(t)).collect(),
+        backups,
+    };
+    json(&body)
+}
+
+const ACTIONS: &[&str] = &["start", "shutdown", "stop", "reboot"];
+
+async fn vm_action(
+    State(app): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path((vmid, action)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let vmid = parse_vmid(&vmid)?;
+    if !ACTIONS.contains(&action.as_str()) {
+        return Err(ApiError::bad_request(format!(
+            "action must be one of: {} (got {action:?})",
+            ACTIONS.join(", ")
+        )));
+    }
+    let (kind, lock, node) = {
+        let inv = app.inventory.borrow();
+        let g = guests(&inv)
+            .find(|g| g.vmid == vmid)
+            .ok_or_else(|| ApiError::not_found(format!("no guest {vmid}")))?;
+        (g.kind, g.lock.clone(), if g.node.is_empty() { inv.node.clone() } else { g.node.clone() })
+    };
+    if let Some(lock) = lock {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "locked",
+            format!("guest {vmid} is locked ({lock})"),
+        ));
+    }
+    let path = format!("/nodes/{node}/{}/{vmid}/status/{action}", kind.as_str());
+    let argv = vec!["pvesh".into(), "create".into(), path, "--output-format".into(), "json".into()];
+    tracing::info!(user = %p.user, vmid, action, "guest action");
+    let out = app.actions.run(Action { argv }).await.map_err(|e| ApiError::unavailable(e.to_string()))?;
+    match out {
+        Ok(o) if o.code == 0 => {
+            let upid = serde_json::from_str::<String>(o.stdout.trim())
+                .unwrap_or_else(|_| o.stdout.trim().to_string());
+            let mut resp = json(&serde_json::json!({"upid": upid}))?;
+            *resp.status_mut() = StatusCode::ACCEPTED;
+            Ok(resp)
+        }
+        Ok(o) => {
+            let msg = o.stderr.trim().to_string();
+            if msg.contains("locked") {
+                Err(ApiError::new(StatusCode::CONFLICT, "locked", msg))
+            } else {
+                Err(ApiError::new(
+                    StatusCode::BAD_GATEWAY,
+                    "action_failed",
+                    format!("Proxmox refused: {msg}"),
+                ))
+            }
+        }
+        Err(e) => Err(ApiError::new(StatusCode::BAD_GATEWAY, "action_failed", e.to_string())),
+    }
+}
+
+#[derive(Serialize)]
+struct NodeView<'a> {
+    name: &'a str,
+    cpu_model: &'a str,
+    cpus: u64,
+    cpu_pct: f64,
+    uptime: u64,
+    loadavg: &'a [f64],
+    memory: MemView,
+    kversion: &'a str,
+    pveversion: &'a str,
+}
+
+#[derive(Serialize)]
+struct MemView {
+    total: u64,
+    used: u64,
+}
+
+async fn cluster(State(app): State<AppState>) -> Result<Response, ApiError> {
+    let inv = app.inventory.borrow().clone();
+    let node = inv.node_status.map(|s| NodeView {
+        name: &inv.node,
+        cpu_model: &s.cpuinfo.model,
+        cpus: s.cpuinfo.cpus.unwrap_or(0),
+        cpu_pct: s.cpu * 100.0,
+        uptime: s.uptime,
+        loadavg: &s.loadavg,
+        memory: MemView { total: s.memory.total, used: s.memory.used },
+        kversion: &s.kversion,
+        pveversion: &s.pveversion,
+    });
+    let cluster = inv.cluster.map(|c| {
+        serde_json::json!({
+            "name": c.cluster.as_ref().map(|i| i.name.clone()),
+            "quorate": c.quorate(),
+            "nodes": c.nodes,
+        })
+    });
+    json(&serde_json::json!({"node": node, "cluster": cluster}))
+}
+
+#[derive(Serialize)]
+struct PoolView<'a> {
+    name: &'a str,
+    size: Option<u64>,
+    alloc: Option<u64>,
+    free: Option<u64>,
+    frag_percent: Option<u32>,
+    cap_percent: Option<u32>,
+    dedup_ratio: Option<f64>,
+    health: Option<&'a crate::tools::zpool::VdevState>,
+    status: Option<&'a PoolStatus>,
+}
+
+#[derive(Serialize)]
+struct SmartSummary {
+    state: &'static str,
+    reason: Option<String>,
+    passed: Option<bool>,
+    temperature_c: Option<i64>,
+    power_on_hours: Option<u64>,
+    wear_used_pct: Option<u8>,
+    bytes_written: Option<u64>,
+    findings: Vec<&'static str>,
+}
+
+#[derive(Serialize)]
+struct DiskView<'a> {
+    id: &'a str,
+    path: String,
+    model: Option<&'a str>,
+    serial: Option<&'a str>,
+    size: Option<u64>,
+    kind: Option<&'a crate::tools::storage::DiskKind>,
+    transport: Option<&'a str>,
+    used_by: Option<String>,
+    smart: SmartSummary,
+    /// The SSD endurance forecast is not computed yet.
+    forecast: Option<()>,
+}
+
+/// The SMART reading for a block device: `/dev/sda` for `sda`, `/dev/nvme0` for `nvme0n1`.
+fn smart_for<'a>(inv: &'a Inventory, kname: &str) -> Option<(&'a ScanDevice, Option<&'a Section<Reading>>)> {
+    let devices = inv.smart_devices.data.as_ref()?;
+    let dev = devices.iter().find(|d| {
+        let base = d.name.trim_start_matches("/dev/");
+        base == kname
+            || (base.starts_with("nvme") && kname.strip_prefix(base).is_some_and(|r| r.starts_with('n')))
+    })?;
+    Some((dev, inv.smart.get(&dev.name)))
+}
+
+fn smart_summary(section: Option<&Section<Reading>>, scanned: bool) -> SmartSummary {
+    let mut s = SmartSummary {
+        state: if scanned { "pending" } else { "unavailable" },
+        reason: if scanned { None } else { Some("smartctl does not list this device".into()) },
+        passed: None,
+        temperature_c: None,
+        power_on_hours: None,
+        wear_used_pct: None,
+        bytes_written: None,
+        findings: Vec::new(),
+    };
+    let Some(section) = section else { return s };
+    s.reason = section.reason.clone();
+    match (&section.data, section.state) {
+        (_, SectionState::Unavailable) => s.state = "unavailable",
+        (Some(Reading::Data(d)), _) => {
+            s.state = if section.reason.as_deref().is_some_and(|r| r.contains("not woken")) {
+                "standby"
+            } else {
+                "ok"
+            };
+            s.passed = d.smart_passed;
+            s.temperature_c = d.temperature_c;
+            s.power_on_hours = d.power_on_hours;
+            s.wear_used_pct = d.wear_used_pct;
+            s.bytes_written = d.bytes_written;
+            s.findings = d.findings.iter().map(|f| f.description()).collect();
+        }
+        (Some(Reading::Standby { .. }), _) => s.state = "standby",
+        (Some(Reading::Failed { reason, .. }), _) => {
+            s.state = "failed";
+            s.reason = Some(reason.clone());
+        }
+        (None, SectionState::Error | SectionState::Stale) => s.state = "failed",
+        (None, _) => {}
+    }
+    s
+}
+
+/// What uses a disk: a ZFS pool (its leaves name the disk, a partition of it or its serial), LVM,
+/// or a mounted filesystem on it.
+fn used_by(inv: &Inventory, disk: &BlockDevice, all: &[BlockDevice]) -> Option<String> {
+    let serial = disk.serial.as_deref().filter(|s| !s.is_empty());
+    for pool in inv.pools.data.iter().flatten() {
+        let mut leaves: Vec<&str> =
+            pool.root.iter().flat_map(|r| r.leaves()).map(|v| v.name.as_str()).collect();
+        for section in &pool.sections {
+            leaves.extend(section.vdevs.iter().flat_map(|v| v.leaves()).map(|v| v.name.as_str()));
+        }
+        let named = |leaf: &str| {
+            let leaf = leaf.trim_start_matches("/dev/");
+            leaf == disk.kname
+                || leaf
+                    .strip_prefix(disk.kname.as_str())
+                    .is_some_and(|r| r.starts_with(|c: char| c.is_ascii_digit() || c == 'p'))
+                || serial.is_some_and(|s| leaf.contains(s))
+        };
+        if leaves.iter().any(|l| named(l)) {
+            return Some(format!("ZFS {}", pool.name));
+        }
+    }
+    let parts = crate::tools::storage::children_of(all, &disk.kname);
+    if parts.iter().chain(std::iter::once(&disk)).any(|d| d.fstype.as_deref() == Some("LVM2_member")) {
+        return Some("LVM".into());
+    }
+    parts
+        .iter()
+        .chain(std::iter::once(&disk))
+        .find_map(|d| d.mountpoint.clone())
+        .map(|m| format!("mounted at {m}"))
+}
+
+fn disk_views<'a>(inv: &'a Inventory, devs: &'a [BlockDevice]) -> Vec<DiskView<'a>> {
+    crate::tools::storage::physical_disks(devs)
+        .into_iter()
+        .map(|d| {
+            let smart = smart_for(inv, &d.kname);
+            DiskView {
+                id: &d.kname,
+                path: d.path.clone().unwrap_or_else(|| format!("/dev/{}", d.kname)),
+                model: d.model.as_deref(),
+                serial: d.serial.as_deref(),
+                size: d.size,
+                kind: d.disk_kind.as_ref(),
+                transport: d.transport.as_deref(),
+                used_by: used_by(inv, d, devs),
+                smart: smart_summary(
+                    smart.and_then(|(_, s)| s),
+                    smart.is_some() || inv.smart_devices.data.is_none(),
+                ),
+                forecast: None,
+            }
+        })
+        .collect()
+}
+
+async fn storage(State(app): State<AppState>) -> Result<Response, ApiError> {
+    let inv = app.inventory.borrow().clone();
+    let statuses = inv.pools.data.clone().unwrap_or_default();
+    let pools = inv.pool_list.map(|list: &Vec<PoolSummary>| {
+        list.iter()
+            .map(|p| PoolView {
+                name: &p.name,
+                size: p.size,
+                alloc: p.alloc,
+                free: p.free,
+                frag_percent: p.frag_percent,
+                cap_percent: p.cap_percent,
+                dedup_ratio: p.dedup_ratio,
+                health: Some(&p.health),
+                status: statuses.iter().find(|s| s.name == p.name),
+            })
+            .collect::<Vec<_>>()
+    });
+    let lvm = inv.lvs.map(|lvs| {
+        let thin: Vec<_> = lvs
+            .iter()
+            .filter(|l| l.kind == LvKind::ThinPool)
+            .map(|l| {
+                serde_json::json!({"name": l.name, "vg": l.vg, "size": l.size,
+                    "data_percent": l.data_percent, "metadata_percent": l.metadata_percent})
+            })
+            .collect();
+        let vgs: Vec<_> = inv
+            .vgs
+            .data
+            .iter()
+            .flatten()
+            .map(|v| serde_json::json!({"name": v.name, "size": v.size, "free": v.free}))
+            .collect();
+        serde_json::json!({"thin_pools": thin, "vgs": vgs})
+    });
+    let disks = inv.blockdevs.map(|devs| disk_views(&inv, devs));
+    let storages = inv.storage.map(|s| s.clone());
+    json(&serde_json::json!({
+        "storages": storages,
+        "pools": serde_json::to_value(&pools).map_err(ApiError::internal)?,
+        "lvm": lvm,
+        "disks": serde_json::to_value(&disks).map_err(ApiError::internal)?,
+    }))
+}
+
+async fn disk(State(app): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let inv = app.inventory.borrow().clone();
+    let devs = inv.blockdevs.data.clone().unwrap_or_default();
+    let views = disk_views(&inv, &devs);
+    let view = views
+        .into_iter()
+        .find(|d| d.id == id)
+        .ok_or_else(|| ApiError::not_found(format!("no disk {id:?}")))?;
+    let reading = smart_for(&inv, &id).and_then(|(_, s)| s).and_then(|s| s.data.as_ref());
+    json(&serde_json::json!({"disk": view, "smart": reading}))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SelfTestReq {
+    kind: String,
+}
+
+async fn selftest(
+    State(app): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<String>,
+    JsonBody(req): JsonBody<SelfTestReq>,
+) -> Result<Response, ApiError> {
+    let kind = match req.kind.as_str() {
+        "short" => SelfTestKind::Short,
+        "long" => SelfTestKind::Long,
+        k => return Err(ApiError::bad_request(format!("kind must be short or long (got {k:?})"))),
+    };
+    let dev = {
+        let inv = app.inventory.borrow();
+        smart_for(&inv, &id)
+            .map(|(d, _)| d.clone())
+            .ok_or_else(|| ApiError::not_found(format!("no SMART disk {id:?}")))?
+    };
+    tracing::info!(user = %p.user, disk = %dev.name, ?kind, "SMART self-test");
+    let argv = crate::tools::smartctl::selftest_argv(&dev, kind);
+    let out = app.actions.run(Action { argv }).await.map_err(|e| ApiError::unavailable(e.to_string()))?;
+    match out {
+        // Bits 0–2 mean the test was not started; higher bits restate the disk's health.
+        Ok(o) if o.code & 0b111 == 0 => {
+            let mut resp = json(&serde_json::json!({"started": true, "disk": dev.name}))?;
+            *resp.status_mut() = StatusCode::ACCEPTED;
+            Ok(resp)
+        }
+        Ok(o) => Err(ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "selftest_failed",
+            o.stdout.lines().last().unwrap_or("").to_string(),
+        )),
+        Err(e) => Err(ApiError::new(StatusCode::BAD_GATEWAY, "selftest_failed", e.to_string())),
+    }
+}

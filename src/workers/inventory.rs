@@ -1,0 +1,356 @@
+//! The inventory poller: guests, cluster, storages, tasks, backup jobs, ZFS pools, LVM, block devices
+//! and SMART, each source on its own interval with its own timeout, all through the host seam. Each
+//! source is a [`Section`]: the last good data is kept when a run fails (marked `stale` with the
+//! reason), a missing tool makes the section `unavailable`, never an error. Handlers read the
+//! published snapshot only.
+//!
+//! Guest rates (network, disk) come from the counter deltas between two `/cluster/resources` polls.
+//! SMART is read with `-n standby` at most every 30 minutes per disk, so a sleeping disk is never woken
+//! and keeps its last reading.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::Serialize;
+
+use crate::host::{Host, ToolError};
+use crate::tools::pvesh::{
+    self, BackupJob, ClusterResource, ClusterStatus, GuestConfig, GuestKind, NodeStatus, NodeStorage, Task,
+};
+use crate::tools::smartctl::{self, Reading, ScanDevice};
+use crate::tools::storage::{self, BlockDevice, LogicalVolume, VolumeGroup};
+use crate::tools::zpool::{self, PoolStatus, PoolSummary, StatusFormat};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum SectionState {
+    #[default]
+    Pending,
+    Ok,
+    /// The last run failed; `data` is the last good data.
+    Stale,
+    /// The tool is not on this host.
+    Unavailable,
+    /// Never succeeded.
+    Error,
+}
+
+/// One source's latest result.
+#[derive(Debug, Clone, Serialize)]
+pub struct Section<T> {
+    pub state: SectionState,
+    pub reason: Option<String>,
+    /// Unix seconds of the data.
+    pub updated: Option<i64>,
+    pub data: Option<T>,
+}
+
+impl<T> Default for Section<T> {
+    fn default() -> Self {
+        Section { state: SectionState::Pending, reason: None, updated: None, data: None }
+    }
+}
+
+impl<T> Section<T> {
+    /// Folds a run's result in: new data, or the failure kept next to the old data.
+    fn apply(&mut self, what: &str, result: Result<T, ToolError>, now_s: i64) {
+        match result {
+            Ok(v) => {
+                self.state = SectionState::Ok;
+                self.reason = None;
+                self.updated = Some(now_s);
+                self.data = Some(v);
+            }
+            Err(ToolError::Missing { what: tool }) => {
+                self.state = SectionState::Unavailable;
+                self.reason = Some(format!("{tool} is not installed"));
+                self.data = None;
+            }
+            Err(e) => {
+                let was = self.state;
+                self.state = if self.data.is_some() { SectionState::Stale } else { SectionState::Error };
+                self.reason = Some(e.to_string());
+                // Log a failure once when it starts, not on every poll.
+                if was == SectionState::Ok || was == SectionState::Pending {
+                    tracing::warn!(source = what, error = %e, "inventory source failed; keeping the last good data");
+                }
+            }
+        }
+    }
+
+    pub fn map<'a, U>(&'a self, f: impl FnOnce(&'a T) -> U) -> Section<U> {
+        Section {
+            state: self.state,
+            reason: self.reason.clone(),
+            updated: self.updated,
+            data: self.data.as_ref().map(f),
+        }
+    }
+}
+
+/// Per-guest rates from counter deltas.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
+pub struct GuestRates {
+    pub netin_bps: f64,
+    pub netout_bps: f64,
+    pub diskread_bps: f64,
+    pub diskwrite_bps: f64,
+}
+
+/// Everything the poller knows, published as one snapshot.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Inventory {
+    pub node: String,
+    pub resources: Section<Vec<ClusterResource>>,
+    pub node_status: Section<NodeStatus>,
+    pub cluster: Section<ClusterStatus>,
+    pub storage: Section<Vec<NodeStorage>>,
+    pub tasks: Section<Vec<Task>>,
+    pub backup_jobs: Section<Vec<BackupJob>>,
+    pub pool_list: Section<Vec<PoolSummary>>,
+    pub pools: Section<Vec<PoolStatus>>,
+    pub lvs: Section<Vec<LogicalVolume>>,
+    pub vgs: Section<Vec<VolumeGroup>>,
+    pub blockdevs: Section<Vec<BlockDevice>>,
+    pub smart_devices: Section<Vec<ScanDevice>>,
+    /// By device path (`/dev/sda`).
+    pub smart: BTreeMap<String, Section<Reading>>,
+    pub configs: BTreeMap<u64, GuestConfig>,
+    pub rates: HashMap<u64, GuestRates>,
+}
+
+/// How often each source runs, seconds. `/cluster/resources` carries the guests' live numbers and is
+/// the only frequent one; everything else changes slowly.
+#[derive(Debug, Clone)]
+pub struct Intervals {
+    pub resources: i64,
+    pub node_status: i64,
+    pub cluster: i64,
+    pub storage: i64,
+    pub tasks: i64,
+    pub backup_jobs: i64,
+    pub zfs: i64,
+    pub lvm: i64,
+    pub blockdevs: i64,
+    pub smart: i64,
+    pub config: i64,
+}
+
+impl Default for Intervals {
+    fn default() -> Self {
+        Intervals {
+            resources: 10,
+            node_status: 30,
+            cluster: 120,
+            storage: 60,
+            tasks: 60,
+            backup_jobs: 600,
+            zfs: 60,
+            lvm: 300,
+            blockdevs: 600,
+            smart: 1800,
+            config: 600,
+        }
+    }
+}
+
+/// Guest configs fetched per step at most (spreads the first fill over a minute).
+const CONFIGS_PER_STEP: usize = 2;
+
+pub struct InventoryPoller {
+    pub state: Inventory,
+    intervals: Intervals,
+    last: HashMap<&'static str, i64>,
+    config_fetched: HashMap<u64, i64>,
+    smart_fetched: HashMap<String, i64>,
+    prev_counters: HashMap<u64, (i64, [u64; 4])>,
+    zpool_format: Option<StatusFormat>,
+}
+
+impl InventoryPoller {
+    pub fn new(node: String, intervals: Intervals) -> Self {
+        InventoryPoller {
+            state: Inventory { node, ..Default::default() },
+            intervals,
+            last: HashMap::new(),
+            config_fetched: HashMap::new(),
+            smart_fetched: HashMap::new(),
+            prev_counters: HashMap::new(),
+            zpool_format: None,
+        }
+    }
+
+    fn due(&mut self, key: &'static str, every: i64, now_s: i64) -> bool {
+        let due = self.last.get(key).is_none_or(|t| now_s - t >= every);
+        if due {
+            self.last.insert(key, now_s);
+        }
+        due
+    }
+
+    /// Runs every source that is due at `now_ms`. Returns whether anything was refreshed.
+    pub async fn step(&mut self, host: &Host, now_ms: i64) -> bool {
+        let now = now_ms.div_euclid(1000);
+        let node = self.state.node.clone();
+        let iv = self.intervals.clone();
+        let mut ran = false;
+        if self.due("resources", iv.resources, now) {
+            let r = pvesh::cluster_resources(host).await;
+            if let Ok(list) = &r {
+                self.update_rates(list, now_ms);
+            }
+            self.state.resources.apply("pvesh /cluster/resources", r, now);
+            ran = true;
+        }
+        if self.due("node_status", iv.node_status, now) {
+            let r = pvesh::node_status(host, &node).await;
+            self.state.node_status.apply("pvesh node status", r, now);
+            ran = true;
+        }
+        if self.due("cluster", iv.cluster, now) {
+            let r = pvesh::cluster_status(host).await;
+            self.state.cluster.apply("pvesh /cluster/status", r, now);
+            ran = true;
+        }
+        if self.due("storage", iv.storage, now) {
+            let r = pvesh::node_storage(host, &node).await;
+            self.state.storage.apply("pvesh node storage", r, now);
+            ran = true;
+        }
+        if self.due("tasks", iv.tasks, now) {
+            let r = pvesh::tasks(host, &node).await;
+            self.state.tasks.apply("pvesh tasks", r, now);
+            ran = true;
+        }
+        if self.due("backup_jobs", iv.backup_jobs, now) {
+            let r = pvesh::backup_jobs(host).await;
+            self.state.backup_jobs.apply("pvesh /cluster/backup", r, now);
+            ran = true;
+        }
+        if self.due("zfs", iv.zfs, now) {
+            let r = zpool::list(host).await;
+            let missing = matches!(r, Err(ToolError::Missing { .. }));
+            self.state.pool_list.apply("zpool list", r, now);
+            if !missing {
+                match zpool::status_best(host, self.zpool_format).await {
+                    Ok((fmt, pools)) => {
+                        self.zpool_format = Some(fmt);
+                        self.state.pools.apply("zpool status", Ok(pools), now);
+                    }
+                    Err(e) => self.state.pools.apply("zpool status", Err(e), now),
+                }
+            } else {
+                self.state.pools.apply("zpool status", Err(ToolError::Missing { what: "zpool".into() }), now);
+            }
+            ran = true;
+        }
+        if self.due("lvm", iv.lvm, now) {
+            let r = storage::lvs(host).await;
+            self.state.lvs.apply("lvs", r, now);
+            let r = storage::vgs(host).await;
+            self.state.vgs.apply("vgs", r, now);
+            ran = true;
+        }
+        if self.due("blockdevs", iv.blockdevs, now) {
+            let r = storage::lsblk(host).await;
+            self.state.blockdevs.apply("lsblk", r, now);
+            let r = smartctl::scan(host).await;
+            self.state.smart_devices.apply("smartctl --scan", r, now);
+            ran = true;
+        }
+        ran |= self.poll_smart(host, now).await;
+        ran |= self.poll_configs(host, &node, now).await;
+        ran
+    }
+
+    /// One disk per step whose reading is older than the SMART interval. A disk in standby keeps its
+    /// previous data and is shown as standby.
+    async fn poll_smart(&mut self, host: &Host, now: i64) -> bool {
+        let devices = self.state.smart_devices.data.clone().unwrap_or_default();
+        let every = self.intervals.smart;
+        let Some(dev) =
+            devices.iter().find(|d| self.smart_fetched.get(&d.name).is_none_or(|t| now - t >= every))
+        else {
+            return false;
+        };
+        self.smart_fetched.insert(dev.name.clone(), now);
+        let result = smartctl::info(host, dev).await;
+        let section = self.state.smart.entry(dev.name.clone()).or_default();
+        match result {
+            Ok(Reading::Standby { power_mode }) => {
+                // Asleep: not read, not woken. Keep the last data; say why it is old.
+                section.state = if section.data.is_some() { SectionState::Stale } else { SectionState::Ok };
+                section.reason = Some(format!("disk in {power_mode}; not woken"));
+                if section.data.is_none() {
+                    section.data = Some(Reading::Standby { power_mode });
+                    section.updated = Some(now);
+                }
+            }
+            other => section.apply("smartctl", other, now),
+        }
+        true
+    }
+
+    async fn poll_configs(&mut self, host: &Host, node: &str, now: i64) -> bool {
+        let guests: Vec<(GuestKind, u64)> = self
+            .state
+            .resources
+            .data
+            .iter()
+            .flatten()
+            .filter_map(ClusterResource::as_guest)
+            .filter(|g| g.node == node || g.node.is_empty())
+            .map(|g| (g.kind, g.vmid))
+            .collect();
+        let every = self.intervals.config;
+        let due: Vec<(GuestKind, u64)> = guests
+            .into_iter()
+            .filter(|(_, id)| self.config_fetched.get(id).is_none_or(|t| now - t >= every))
+            .take(CONFIGS_PER_STEP)
+            .collect();
+        for (kind, vmid) in &due {
+            self.config_fetched.insert(*vmid, now);
+            match pvesh::guest_config(host, node, *kind, *vmid).await {
+                Ok(cfg) => {
+                    self.state.configs.insert(*vmid, cfg);
+                }
+                Err(e) => tracing::debug!(vmid, error = %e, "guest config not read"),
+            }
+        }
+        !due.is_empty()
+    }
+
+    fn update_rates(&mut self, list: &[ClusterResource], now_ms: i64) {
+        let mut rates = HashMap::new();
+        let mut next = HashMap::new();
+        for g in list.iter().filter_map(ClusterResource::as_guest) {
+            let counters = [g.netin, g.netout, g.diskread, g.diskwrite];
+            if let Some((t, prev)) = self.prev_counters.get(&g.vmid) {
+                let secs = (now_ms - t) as f64 / 1000.0;
+                if secs > 0.0 {
+                    // A counter that went down (guest restarted) gives 0, not a negative spike.
+                    let r =
+                        |i: usize| counters[i].checked_sub(prev[i]).map(|d| d as f64 / secs).unwrap_or(0.0);
+                    rates.insert(
+                        g.vmid,
+                        GuestRates {
+                            netin_bps: r(0),
+                            netout_bps: r(1),
+                            diskread_bps: r(2),
+                            diskwrite_bps: r(3),
+                        },
+                    );
+                }
+            }
+            next.insert(g.vmid, (now_ms, counters));
+        }
+        self.prev_counters = next;
+        self.state.rates = rates;
+    }
+}
+
+/// The node name: Proxmox names a node after the host's short hostname.
+pub fn node_name(host: &Host) -> String {
+    host.read("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().split('.').next().unwrap_or("").to_string())
+        .unwrap_or_default()
+}

@@ -1,0 +1,204 @@
+//! The inventory poller through `step()` over the demo scenario and on this machine (no Proxmox), and
+//! the guests / cluster / storage API over the demo scenario.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use http_body_util::BodyExt;
+use proxwatch::host::{Host, Scenario};
+use proxwatch::workers::inventory::{Intervals, InventoryPoller, SectionState};
+use serde_json::Value;
+use tower::ServiceExt;
+
+use crate::common;
+
+fn demo_dir() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/demo")
+}
+
+fn demo_host() -> Host {
+    Host::replay(Scenario::load(&demo_dir()).unwrap(), Duration::from_secs(5))
+}
+
+const T0: i64 = 1_750_000_000_000;
+
+/// Steps the poller until every disk has a SMART reading (one disk per step, by design).
+async fn filled(host: &Host) -> InventoryPoller {
+    let mut p = InventoryPoller::new("pve-demo".into(), Intervals::default());
+    for k in 0..10 {
+        p.step(host, T0 + k * 2000).await;
+    }
+    p
+}
+
+#[tokio::test]
+async fn poller_reads_every_source_of_the_demo_host() {
+    let p = filled(&demo_host()).await;
+    let s = &p.state;
+    for (name, state) in [
+        ("resources", s.resources.state),
+        ("node_status", s.node_status.state),
+        ("cluster", s.cluster.state),
+        ("storage", s.storage.state),
+        ("tasks", s.tasks.state),
+        ("backup_jobs", s.backup_jobs.state),
+        ("pool_list", s.pool_list.state),
+        ("pools", s.pools.state),
+        ("lvs", s.lvs.state),
+        ("blockdevs", s.blockdevs.state),
+        ("smart_devices", s.smart_devices.state),
+    ] {
+        assert_eq!(state, SectionState::Ok, "{name}");
+    }
+    let guests = s.resources.data.as_ref().unwrap().iter().filter(|r| r.as_guest().is_some()).count();
+    assert_eq!(guests, 7);
+    assert_eq!(s.smart.len(), 6, "every disk read once, one per step");
+    assert!(s.configs.len() >= 6, "configs are fetched two per step: {}", s.configs.len());
+    assert!(s.configs[&102].onboot);
+}
+
+#[tokio::test]
+async fn sources_run_on_their_own_intervals() {
+    let host = demo_host();
+    let mut p = InventoryPoller::new("pve-demo".into(), Intervals::default());
+    assert!(p.step(&host, T0).await);
+    let first = p.state.pools.updated;
+    // 10 s later: resources (10 s) again, ZFS (60 s) not yet.
+    p.step(&host, T0 + 10_000).await;
+    assert_eq!(p.state.resources.updated, Some(T0 / 1000 + 10));
+    assert_eq!(p.state.pools.updated, first);
+    p.step(&host, T0 + 60_000).await;
+    assert_eq!(p.state.pools.updated, Some(T0 / 1000 + 60));
+}
+
+/// A source that starts failing keeps its last good data, marked stale with the reason.
+#[tokio::test]
+async fn a_failing_source_keeps_the_last_good_data_as_stale() {
+    let good = demo_host();
+    let mut p = InventoryPoller::new("pve-demo".into(), Intervals::default());
+    p.step(&good, T0).await;
+    assert_eq!(p.state.resources.state, SectionState::Ok);
+    // The same host where pvesh now fails (e.g. pve-cluster down): the manifest says so.
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = std::fs::read_to_string(demo_dir().join("manifest.toml")).unwrap();
+    let broken = manifest
+        .replace("stdout = \"commands/", &format!("stdout = \"{}/commands/", demo_dir().display()))
+        .replace(
+            "argv = [\"pvesh\", \"get\", \"/cluster/resources\", \"--output-format\", \"json\"]\nstdout =",
+            "argv = [\"pvesh\", \"get\", \"/cluster/resources\", \"--output-format\", \"json\"]\nexit = 255\nstderr = \"ipcc_send_rec[1] failed: Connection refused\"\nunused =",
+        );
+    let broken = broken.replace("\nunused = ", "\n# ");
+    std::fs::write(dir.path().join("manifest.toml"), broken).unwrap();
+    let bad = Host::replay(Scenario::load(dir.path()).unwrap(), Duration::from_secs(5));
+    p.step(&bad, T0 + 10_000).await;
+    let r = &p.state.resources;
+    assert_eq!(r.state, SectionState::Stale);
+    assert!(r.reason.as_deref().unwrap().contains("Connection refused"), "{:?}", r.reason);
+    assert!(r.data.is_some(), "last good data kept");
+    assert_eq!(r.updated, Some(T0 / 1000), "and its age shows");
+}
+
+/// This machine has no Proxmox and no ZFS: those sections are `unavailable`, not errors.
+#[tokio::test]
+async fn missing_tools_are_unavailable_not_errors() {
+    let host = Host::system(Duration::from_secs(10));
+    let mut p = InventoryPoller::new("nohost".into(), Intervals::default());
+    p.step(&host, T0).await;
+    assert_eq!(p.state.resources.state, SectionState::Unavailable, "{:?}", p.state.resources.reason);
+    assert!(p.state.resources.reason.as_deref().unwrap().contains("pvesh"));
+    assert_eq!(p.state.pools.state, SectionState::Unavailable);
+}
+
+async fn demo_app() -> (Arc<proxwatch::app::App>, String) {
+    let cfg = common::test_config();
+    let app = proxwatch::app::App::new(cfg, demo_host(), proxwatch::db::Db::open_in_memory().unwrap(), None)
+        .unwrap();
+    let host = demo_host();
+    let p = filled(&host).await;
+    app.inventory.send_replace(Arc::new(p.state.clone()));
+    // Actions need the runner task.
+    proxwatch::workers::spawn_actions(&app);
+    let token = common::admin_token(&app).await;
+    (app, token)
+}
+
+async fn call(app: &Arc<proxwatch::app::App>, token: &str, method: Method, uri: &str) -> (StatusCode, Value) {
+    let mut req = Request::builder()
+        .method(method.clone())
+        .uri(uri)
+        .header(header::AUTHORIZATION, format!("Bearer {token}"));
+    let body = if method == Method::POST {
+        req = req.header(header::CONTENT_TYPE, "application/json");
+        Body::from("{}")
+    } else {
+        Body::empty()
+    };
+    let resp = proxwatch::app::router(app.clone()).oneshot(req.body(body).unwrap()).await.unwrap();
+    let status = resp.status();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn guests_api_lists_details_and_acts() {
+    let (app, token) = demo_app().await;
+    let (status, body) = call(&app, &token, Method::GET, "/api/vms").await;
+    assert_eq!(status, StatusCode::OK);
+    let guests = body["guests"]["data"].as_array().unwrap();
+    assert_eq!(guests.len(), 7);
+    let win = guests.iter().find(|g| g["vmid"] == 102).unwrap();
+    assert_eq!(
+        (win["status"].as_str(), win["onboot"].as_bool(), win["onboot_stopped"].as_bool()),
+        (Some("stopped"), Some(true), Some(true))
+    );
+    let tpl = guests.iter().find(|g| g["vmid"] == 9000).unwrap();
+    assert_eq!((tpl["template"].as_bool(), tpl["onboot_stopped"].as_bool()), (Some(true), Some(false)));
+    let nc = guests.iter().find(|g| g["vmid"] == 201).unwrap();
+    assert_eq!(nc["lock"], "backup");
+
+    let (status, body) = call(&app, &token, Method::GET, "/api/vms/101").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body["config"].is_object(), "{body}");
+    assert_eq!(call(&app, &token, Method::GET, "/api/vms/999").await.0, StatusCode::NOT_FOUND);
+    assert_eq!(call(&app, &token, Method::GET, "/api/vms/abc").await.0, StatusCode::BAD_REQUEST);
+
+    let (status, body) = call(&app, &token, Method::POST, "/api/vms/102/start").await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    assert!(body["upid"].as_str().unwrap().starts_with("UPID:pve-demo:"));
+    let (status, body) = call(&app, &token, Method::POST, "/api/vms/201/stop").await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::CONFLICT, Some("locked")));
+    assert!(body["message"].as_str().unwrap().contains("backup"));
+    assert_eq!(call(&app, &token, Method::POST, "/api/vms/999/start").await.0, StatusCode::NOT_FOUND);
+    let (status, body) = call(&app, &token, Method::POST, "/api/vms/102/explode").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body["message"].as_str().unwrap().contains("start, shutdown, stop, reboot"));
+}
+
+#[tokio::test]
+async fn storage_and_cluster_api_over_the_demo() {
+    let (app, token) = demo_app().await;
+    let (status, body) = call(&app, &token, Method::GET, "/api/storage").await;
+    assert_eq!(status, StatusCode::OK);
+    let pools = body["pools"]["data"].as_array().unwrap();
+    let names: Vec<&str> = pools.iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["rpool", "tank"]);
+    assert!(pools[0]["status"]["root"].is_object(), "vdev tree included");
+    let disks = body["disks"]["data"].as_array().unwrap();
+    assert_eq!(disks.len(), 6);
+    let sda = disks.iter().find(|d| d["id"] == "sda").unwrap();
+    assert_eq!(sda["used_by"], "ZFS rpool");
+    assert_eq!(sda["smart"]["state"], "ok");
+    assert!(body["storages"]["data"].as_array().unwrap().iter().any(|s| s["storage"] == "local-zfs"));
+
+    let (status, body) = call(&app, &token, Method::GET, "/api/storage/disks/sda").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body["smart"].is_object(), "{body}");
+    assert_eq!(call(&app, &token, Method::GET, "/api/storage/disks/sdz").await.0, StatusCode::NOT_FOUND);
+
+    let (status, body) = call(&app, &token, Method::GET, "/api/cluster").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["cluster"]["data"]["quorate"], true);
+    assert_eq!(body["node"]["data"]["name"], "pve-demo");
+}
