@@ -28,6 +28,7 @@ pub mod model;
 pub mod terminal;
 pub mod tls;
 pub mod tools;
+pub mod wear;
 pub mod web;
 pub mod workers;
 

@@ -338,8 +338,8 @@ struct DiskView<'a> {
     transport: Option<&'a str>,
     used_by: Option<String>,
     smart: SmartSummary,
-    /// The SSD endurance forecast is not computed yet.
-    forecast: Option<()>,
+    /// The SSD endurance forecast (`null` until a day of SMART readings exists).
+    forecast: Option<&'a crate::wear::Forecast>,
 }
 
 /// The SMART reading for a block device: `/dev/sda` for `sda`, `/dev/nvme0` for `nvme0n1`.
@@ -504,7 +504,8 @@ async fn disk(State(app): State<AppState>, Path(id): Path<String>) -> Result<Res
         .find(|d| d.id == id)
         .ok_or_else(|| ApiError::not_found(format!("no disk {id:?}")))?;
     let reading = smart_for(&inv, &id).and_then(|(_, s)| s).and_then(|s| s.data.as_ref());
-    json(&serde_json::json!({"disk": view, "smart": reading}))
+    // Guests' writes are host-wide: proxwatch does not map guest volumes to physical disks yet.
+    json(&serde_json::json!({"disk": view, "smart": reading, "guest_writes": inv.guest_writes}))
 }
 
 #[derive(Deserialize)]

@@ -12,6 +12,7 @@ use rusqlite::Connection;
 const MIGRATIONS: &[(&str, &str)] = &[
     ("0001_history", include_str!("migrations/0001_history.sql")),
     ("0002_auth", include_str!("migrations/0002_auth.sql")),
+    ("0003_wear", include_str!("migrations/0003_wear.sql")),
 ];
 
 /// The schema version this build writes.

@@ -116,6 +116,10 @@ pub struct Inventory {
     pub smart: BTreeMap<String, Section<Reading>>,
     pub configs: BTreeMap<u64, GuestConfig>,
     pub rates: HashMap<u64, GuestRates>,
+    /// SSD endurance forecasts by device path (`/dev/sda`).
+    pub forecasts: BTreeMap<String, crate::wear::Forecast>,
+    /// Bytes each guest wrote in the last 7 and 30 days.
+    pub guest_writes: Vec<crate::wear::GuestWrites>,
 }
 
 /// How often each source runs, seconds. `/cluster/resources` carries the guests' live numbers and is
@@ -164,6 +168,9 @@ pub struct InventoryPoller {
     smart_fetched: HashMap<String, i64>,
     prev_counters: HashMap<u64, (i64, [u64; 4])>,
     zpool_format: Option<StatusFormat>,
+    /// Guest bytes written since the last wear step.
+    guest_writes: HashMap<u64, u64>,
+    wear_done_ms: Option<i64>,
 }
 
 impl InventoryPoller {
@@ -176,6 +183,8 @@ impl InventoryPoller {
             smart_fetched: HashMap::new(),
             prev_counters: HashMap::new(),
             zpool_format: None,
+            guest_writes: HashMap::new(),
+            wear_done_ms: None,
         }
     }
 
@@ -324,6 +333,11 @@ impl InventoryPoller {
         let mut next = HashMap::new();
         for g in list.iter().filter_map(ClusterResource::as_guest) {
             let counters = [g.netin, g.netout, g.diskread, g.diskwrite];
+            if let Some((_, prev)) = self.prev_counters.get(&g.vmid) {
+                // A counter below its last value means the guest restarted: all of it is new.
+                let written = g.diskwrite.checked_sub(prev[3]).unwrap_or(g.diskwrite);
+                *self.guest_writes.entry(g.vmid).or_default() += written;
+            }
             if let Some((t, prev)) = self.prev_counters.get(&g.vmid) {
                 let secs = (now_ms - t) as f64 / 1000.0;
                 if secs > 0.0 {
@@ -345,6 +359,49 @@ impl InventoryPoller {
         }
         self.prev_counters = next;
         self.state.rates = rates;
+    }
+}
+
+impl InventoryPoller {
+    /// Records the day's SMART write counters and wear, adds up guest writes, and recomputes the
+    /// endurance forecasts (at most every 30 minutes; the database keeps one reading per disk per day).
+    pub async fn wear_step(&mut self, db: &crate::db::Db, now_ms: i64) -> anyhow::Result<bool> {
+        if self.wear_done_ms.is_some_and(|t| now_ms - t < 1_800_000) {
+            return Ok(false);
+        }
+        let readings: Vec<(String, String, Option<u64>, Option<f64>)> = self
+            .state
+            .smart
+            .iter()
+            .filter_map(|(dev, s)| match &s.data {
+                Some(Reading::Data(d)) => {
+                    let id = d.serial.clone().filter(|s| !s.is_empty())?;
+                    Some((dev.clone(), id, d.bytes_written, d.wear_used_pct.map(f64::from)))
+                }
+                _ => None,
+            })
+            .collect();
+        if readings.is_empty() {
+            return Ok(false);
+        }
+        self.wear_done_ms = Some(now_ms);
+        let day = now_ms.div_euclid(86_400_000);
+        let writes = std::mem::take(&mut self.guest_writes);
+        let (forecasts, totals) = db
+            .call(move |c| {
+                let mut out = BTreeMap::new();
+                for (dev, id, bytes, wear) in &readings {
+                    crate::wear::record_disk(c, id, day, *bytes, *wear)?;
+                    let pts = crate::wear::load_points(c, id, day - crate::wear::WINDOW_DAYS)?;
+                    out.insert(dev.clone(), crate::wear::forecast(&pts, day));
+                }
+                crate::wear::add_guest_writes(c, day, &writes)?;
+                Ok((out, crate::wear::guest_totals(c, day)?))
+            })
+            .await?;
+        self.state.forecasts = forecasts;
+        self.state.guest_writes = totals;
+        Ok(true)
     }
 }
 

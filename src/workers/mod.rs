@@ -81,7 +81,13 @@ async fn run_inventory(app: Arc<App>) {
             _ = app.cancel.cancelled() => break,
             _ = tick.tick() => {}
         }
-        if poller.step(&app.host, wall_ms()).await {
+        let now = wall_ms();
+        let mut changed = poller.step(&app.host, now).await;
+        match poller.wear_step(&app.db, now).await {
+            Ok(c) => changed |= c,
+            Err(e) => tracing::error!(error = %format!("{e:#}"), "cannot record disk wear"),
+        }
+        if changed {
             app.inventory.send_replace(Arc::new(poller.state.clone()));
         }
     }

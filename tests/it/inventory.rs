@@ -202,3 +202,22 @@ async fn storage_and_cluster_api_over_the_demo() {
     assert_eq!(body["cluster"]["data"]["quorate"], true);
     assert_eq!(body["node"]["data"]["name"], "pve-demo");
 }
+
+#[tokio::test]
+async fn wear_is_recorded_daily_and_forecast_from_the_trend() {
+    let host = demo_host();
+    let mut p = filled(&host).await;
+    let db = proxwatch::db::Db::open_in_memory().unwrap();
+    assert!(p.wear_step(&db, T0).await.unwrap());
+    assert!(!p.wear_step(&db, T0 + 60_000).await.unwrap(), "at most every 30 minutes");
+    let f = &p.state.forecasts["/dev/sda"];
+    assert_eq!(f.days_of_data, 0);
+    assert!(f.basis.contains("two days"), "{}", f.basis);
+    // A day later with the same counters: a trend of zero, not a wear-out date.
+    assert!(p.wear_step(&db, T0 + 86_400_000).await.unwrap());
+    let f = &p.state.forecasts["/dev/sda"];
+    assert_eq!((f.days_of_data, f.tb_written_per_day, f.projected_wear_out), (1, Some(0.0), None));
+    let rows: i64 =
+        db.call_blocking(|c| Ok(c.query_row("SELECT count(*) FROM disk_wear", [], |r| r.get(0))?)).unwrap();
+    assert_eq!(rows, 2 * p.state.forecasts.len() as i64, "one row per disk per day");
+}
