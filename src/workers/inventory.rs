@@ -5,8 +5,8 @@
 //! published snapshot only.
 //!
 //! Guest rates (network, disk) come from the counter deltas between two `/cluster/resources` polls.
-//! SMART is read with `-n standby` at most every 30 minutes per disk, so a sleeping disk is never woken
-//! and keeps its last reading.
+//! SMART is read with `-n standby` at most every 30 minutes per disk (all disks at the first pass, then
+//! one per step), so a sleeping disk is never woken and keeps its last reading.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -157,6 +157,9 @@ impl Default for Intervals {
     }
 }
 
+/// Disks read in the first pass at most (bounds a host with a disk shelf).
+const MAX_FIRST_READS: usize = 16;
+
 /// Guest configs fetched per step at most (spreads the first fill over a minute).
 const CONFIGS_PER_STEP: usize = 2;
 
@@ -276,27 +279,41 @@ impl InventoryPoller {
     async fn poll_smart(&mut self, host: &Host, now: i64) -> bool {
         let devices = self.state.smart_devices.data.clone().unwrap_or_default();
         let every = self.intervals.smart;
-        let Some(dev) =
-            devices.iter().find(|d| self.smart_fetched.get(&d.name).is_none_or(|t| now - t >= every))
-        else {
-            return false;
+        // Disks never read yet are read together (the first page load should not wait a minute);
+        // re-reads are spread out, one disk per step.
+        let unread: Vec<&ScanDevice> = devices
+            .iter()
+            .filter(|d| !self.smart_fetched.contains_key(&d.name))
+            .take(MAX_FIRST_READS)
+            .collect();
+        let batch: Vec<&ScanDevice> = if unread.is_empty() {
+            devices
+                .iter()
+                .filter(|d| self.smart_fetched.get(&d.name).is_some_and(|t| now - t >= every))
+                .take(1)
+                .collect()
+        } else {
+            unread
         };
-        self.smart_fetched.insert(dev.name.clone(), now);
-        let result = smartctl::info(host, dev).await;
-        let section = self.state.smart.entry(dev.name.clone()).or_default();
-        match result {
-            Ok(Reading::Standby { power_mode }) => {
-                // Asleep: not read, not woken. Keep the last data; say why it is old.
-                section.state = if section.data.is_some() { SectionState::Stale } else { SectionState::Ok };
-                section.reason = Some(format!("disk in {power_mode}; not woken"));
-                if section.data.is_none() {
-                    section.data = Some(Reading::Standby { power_mode });
-                    section.updated = Some(now);
+        for dev in &batch {
+            self.smart_fetched.insert(dev.name.clone(), now);
+            let result = smartctl::info(host, dev).await;
+            let section = self.state.smart.entry(dev.name.clone()).or_default();
+            match result {
+                Ok(Reading::Standby { power_mode }) => {
+                    // Asleep: not read, not woken. Keep the last data; say why it is old.
+                    section.state =
+                        if section.data.is_some() { SectionState::Stale } else { SectionState::Ok };
+                    section.reason = Some(format!("disk in {power_mode}; not woken"));
+                    if section.data.is_none() {
+                        section.data = Some(Reading::Standby { power_mode });
+                        section.updated = Some(now);
+                    }
                 }
+                other => section.apply("smartctl", other, now),
             }
-            other => section.apply("smartctl", other, now),
         }
-        true
+        !batch.is_empty()
     }
 
     async fn poll_configs(&mut self, host: &Host, node: &str, now: i64) -> bool {

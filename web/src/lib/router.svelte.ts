@@ -99,8 +99,12 @@ export function href(path: string): string {
 
 export const router = $state({ path: appPath(location.pathname) ?? '/' });
 
+/** The route of the current path; a detail page (`/vms/101`) belongs to its section (`/vms`). */
 export function current(): RouteDef | undefined {
-  return routes.find((r) => r.path === router.path);
+  return (
+    routes.find((r) => r.path === router.path) ??
+    routes.find((r) => r.path !== '/' && router.path.startsWith(r.path + '/'))
+  );
 }
 
 /** Go to `to` (an app path, optionally with a `?query`). */

@@ -69,10 +69,16 @@ test('under /proxwatch/: login, live chart, deep links and reloads; nothing aske
   assert.equal(new URL(page.url()).pathname, `${PREFIX}security`);
   await page.waitForSelector('[data-testid="session-row"]');
 
-  // Two levels deep: relative assets still resolve against the <base>.
+  // Two levels deep: relative assets (and the lazily loaded page chunk) still resolve against the <base>.
   await page.goto(new URL('vms/101', root).href);
+  await page.waitForSelector('[data-testid="page-guest"] [data-testid="guest-config"]');
+  await page.click('[data-testid="page-guest"] nav a');
+  await page.waitForSelector('[data-testid="guest-row-101"]');
+  assert.equal(new URL(page.url()).pathname, `${PREFIX}vms`);
+  // An unknown path two levels deep is the not-found page, with a way back.
+  await page.goto(new URL('vms/nope', root).href);
   await page.waitForSelector('[data-testid="page-notfound"]');
-  assert.match((await page.textContent('[data-testid="page-notfound"]')) ?? '', /\/vms\/101/);
+  assert.match((await page.textContent('[data-testid="page-notfound"]')) ?? '', /\/vms\/nope/);
   await page.click('[data-testid="page-notfound"] a');
   await page.waitForSelector('[data-testid="page-overview"]');
   assert.equal(new URL(page.url()).pathname, PREFIX);
