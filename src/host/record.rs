@@ -25,6 +25,10 @@ pub const COMMANDS: &[&[&str]] = &[
     &["pvesh", "get", "/nodes/{node}/disks/list", "--output-format", "json"],
     &["zpool", "list", "-H", "-p"],
     &["zpool", "status"],
+    crate::tools::zpool::STATUS_JSON_ARGV,
+    crate::tools::storage::LVS_ARGV,
+    crate::tools::storage::VGS_ARGV,
+    crate::tools::storage::LSBLK_ARGV,
     &["smartctl", "--scan", "-j"],
 ];
 
@@ -62,13 +66,35 @@ pub async fn record(host: &Host, out: &Path) -> anyhow::Result<String> {
         toml_str(&format!("recorded by proxwatch {} record-scenario", crate::VERSION)),
     );
     let (mut commands, mut files) = (0, 0);
-    for (i, argv) in COMMANDS.iter().enumerate() {
-        let argv: Vec<String> = argv.iter().map(|a| a.replace("{node}", &node)).collect();
+    let mut argvs: Vec<(Vec<String>, String)> = COMMANDS
+        .iter()
+        .enumerate()
+        .map(|(i, argv)| {
+            let argv: Vec<String> = argv.iter().map(|a| a.replace("{node}", &node)).collect();
+            let rel = format!("commands/{i:02}_{}.out", argv[0]);
+            (argv, rel)
+        })
+        .collect();
+    // Each local guest's config, as the inventory poller reads it.
+    if let Ok(resources) = crate::tools::pvesh::cluster_resources(host).await {
+        for g in resources.iter().filter_map(|r| r.as_guest()).filter(|g| g.node == node) {
+            let path = format!("/nodes/{node}/{}/{}/config", g.kind.as_str(), g.vmid);
+            argvs.push((crate::tools::pvesh::argv(&path), format!("commands/config_{}.json", g.vmid)));
+        }
+    }
+    // SMART per disk, with the argv the poller uses (`-n standby`: recording never wakes a disk).
+    if let Ok(devices) = crate::tools::smartctl::scan(host).await {
+        for dev in devices {
+            let rel =
+                format!("commands/smartctl_{}.json", dev.name.trim_start_matches("/dev/").replace('/', "_"));
+            argvs.push((crate::tools::smartctl::info_argv(&dev), rel));
+        }
+    }
+    for (argv, rel) in argvs {
         let refs: Vec<&str> = argv.iter().map(String::as_str).collect();
         let argv_toml = format!("[{}]", argv.iter().map(|a| toml_str(a)).collect::<Vec<_>>().join(", "));
         match host.run(&refs).await {
             Ok(o) => {
-                let rel = format!("commands/{i:02}_{}.out", argv[0]);
                 std::fs::write(out.join(&rel), &o.stdout)?;
                 let _ = write!(
                     manifest,
