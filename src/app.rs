@@ -66,6 +66,8 @@ pub struct App {
     /// Operator actions (guest power, self-tests) run here, never in handlers.
     pub actions: crate::workers::actions::Actions,
     pub(crate) action_queue: std::sync::Mutex<Option<crate::workers::actions::Queue>>,
+    /// Guests' RRD history answers, kept a minute so that open guest pages do not each run `pvesh`.
+    pub rrd_cache: crate::api::rrd_cache::RrdCache,
     pub bans: crate::auth::fail2ban::Bans,
     pub terminal: crate::terminal::Terminal,
     pub cancel: CancellationToken,
@@ -108,6 +110,7 @@ impl App {
             inventory: watch::Sender::new(Arc::new(inventory)),
             actions,
             action_queue: std::sync::Mutex::new(Some(queue)),
+            rrd_cache: crate::api::rrd_cache::RrdCache::default(),
             host,
             db,
             history,

@@ -5,7 +5,7 @@
 use axum::Extension;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use super::{JsonBody, OPERATE, READ, Routes, json};
@@ -28,6 +28,8 @@ pub fn routes() -> Routes {
         .get("/storage", READ, storage)
         .get("/storage/disks/{id}", READ, disk)
         .post("/storage/disks/{id}/selftest", OPERATE, selftest)
+        .get("/vms/{vmid}/rrd", READ, vm_rrd)
+        .get("/tasks/{upid}/log", READ, task_log)
 }
 
 #[derive(Serialize)]
@@ -75,8 +77,16 @@ fn outcome_name(o: &TaskOutcome) -> &'static str {
     }
 }
 
-fn is_guest_task(t: &Task, vmid: u64) -> bool {
-    t.id == vmid.to_string()
+/// Whether a task concerns a guest: its id is the vmid, or it is a scheduled backup job run (vzdump
+/// with an empty id, PVE's form for jobs over many guests) of a job that covers the guest. Such a run's
+/// verdict is the job's: "job errors" means at least one covered guest failed; its log says which.
+fn is_guest_task(inv: &Inventory, t: &Task, g: &Guest) -> bool {
+    if t.id == g.vmid.to_string() {
+        return true;
+    }
+    t.kind == "vzdump"
+        && t.id.is_empty()
+        && inv.backup_jobs.data.iter().flatten().any(|j| j.enabled && j.covers(g.vmid, g.pool.as_deref()))
 }
 
 fn guest_view<'a>(inv: &'a Inventory, g: &'a Guest) -> GuestView<'a> {
@@ -87,7 +97,7 @@ fn guest_view<'a>(inv: &'a Inventory, g: &'a Guest) -> GuestView<'a> {
         .data
         .iter()
         .flatten()
-        .filter(|t| t.kind == "vzdump" && is_guest_task(t, g.vmid))
+        .filter(|t| t.kind == "vzdump" && is_guest_task(inv, t, g))
         .filter(|t| !matches!(t.outcome(), TaskOutcome::Running))
         .max_by_key(|t| t.starttime)
         .map(|t| BackupRef {
@@ -192,7 +202,8 @@ async fn vm(State(app): State<AppState>, Path(vmid): Path<String>) -> Result<Res
         .find(|g| g.vmid == vmid)
         .ok_or_else(|| ApiError::not_found(format!("no guest {vmid}")))?;
     let config = inv.configs.get(&vmid).map(config_map);
-    let mut tasks: Vec<&Task> = inv.tasks.data.iter().flatten().filter(|t| is_guest_task(t, vmid)).collect();
+    let mut tasks: Vec<&Task> =
+        inv.tasks.data.iter().flatten().filter(|t| is_guest_task(&inv, t, g)).collect();
     tasks.sort_by_key(|t| std::cmp::Reverse(t.starttime));
     let backups = tasks.iter().filter(|t| t.kind == "vzdump").map(|t| task_view(t)).collect();
     let body = VmDetail {
@@ -548,4 +559,128 @@ async fn selftest(
         )),
         Err(e) => Err(ApiError::new(StatusCode::BAD_GATEWAY, "selftest_failed", e.to_string())),
     }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Guest RRD history and task logs: read on demand through the action runner (PVE keeps them; the
+// inventory snapshot does not), the RRD answers cached for a minute (api::rrd_cache).
+// ---------------------------------------------------------------------------------------------------
+
+/// One RRD row as served: `cpu` is a fraction of the guest's CPUs, `mem`/`maxmem` bytes, the rest
+/// bytes per second; all `null` for steps when the guest was not running.
+#[derive(Serialize)]
+struct RrdRow {
+    time: u64,
+    cpu: Option<f64>,
+    mem: Option<f64>,
+    maxmem: Option<f64>,
+    netin: Option<f64>,
+    netout: Option<f64>,
+    diskread: Option<f64>,
+    diskwrite: Option<f64>,
+}
+
+#[derive(Serialize)]
+struct RrdAnswer<'a> {
+    vmid: u64,
+    timeframe: &'a str,
+    points: Vec<RrdRow>,
+}
+
+fn tool_failed(msg: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::BAD_GATEWAY, "tool_failed", msg)
+}
+
+/// Runs a read-only `pvesh` through the action runner and returns its stdout.
+async fn run_read(app: &AppState, argv: Vec<String>) -> Result<String, ApiError> {
+    let out = app.actions.run(Action { argv }).await.map_err(|e| ApiError::unavailable(e.to_string()))?;
+    match out {
+        Ok(o) if o.code == 0 => Ok(o.stdout),
+        Ok(o) => {
+            let msg = o.stderr.trim();
+            Err(tool_failed(if msg.is_empty() {
+                format!("pvesh exited with code {}", o.code)
+            } else {
+                msg.to_string()
+            }))
+        }
+        Err(e @ crate::host::ToolError::Missing { .. }) => Err(ApiError::unavailable(e.to_string())),
+        Err(e) => Err(tool_failed(e.to_string())),
+    }
+}
+
+async fn vm_rrd(
+    State(app): State<AppState>,
+    Path(vmid): Path<String>,
+    axum::extract::RawQuery(raw): axum::extract::RawQuery,
+) -> Result<Response, ApiError> {
+    use super::rrd_cache::{RrdCache, TIMEFRAMES};
+    let vmid = parse_vmid(&vmid)?;
+    let pairs = super::query_pairs(raw.as_deref())?;
+    let asked = pairs.iter().rev().find(|(k, _)| k == "timeframe").map_or("hour", |(_, v)| v.as_str());
+    let timeframe = RrdCache::timeframe(asked).ok_or_else(|| {
+        ApiError::bad_request(format!("timeframe must be one of: {} (got {asked:?})", TIMEFRAMES.join(", ")))
+    })?;
+    let (kind, node) = {
+        let inv = app.inventory.borrow();
+        let g = guests(&inv)
+            .find(|g| g.vmid == vmid)
+            .ok_or_else(|| ApiError::not_found(format!("no guest {vmid}")))?;
+        (g.kind, if g.node.is_empty() { inv.node.clone() } else { g.node.clone() })
+    };
+    let body = app
+        .rrd_cache
+        .get_or_fill(vmid, timeframe, || async {
+            let path = format!("/nodes/{node}/{}/{vmid}/rrddata", kind.as_str());
+            let text = run_read(&app, crate::tools::pvesh::rrd_argv(&path, timeframe)).await?;
+            let rows = crate::tools::pvesh::parse_rrddata(&text).map_err(|e| tool_failed(e.to_string()))?;
+            let points = rows
+                .into_iter()
+                .map(|p| RrdRow {
+                    time: p.time,
+                    cpu: p.cpu,
+                    mem: p.mem,
+                    maxmem: p.maxmem,
+                    netin: p.netin,
+                    netout: p.netout,
+                    diskread: p.diskread,
+                    diskwrite: p.diskwrite,
+                })
+                .collect();
+            let answer = RrdAnswer { vmid, timeframe, points };
+            serde_json::to_vec(&answer).map(bytes::Bytes::from).map_err(ApiError::internal)
+        })
+        .await?;
+    Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response())
+}
+
+/// One line of `pvesh get /nodes/{node}/tasks/{upid}/log`.
+#[derive(Deserialize)]
+struct LogLine {
+    #[serde(default)]
+    t: String,
+}
+
+/// Lines served at most (pvesh is asked for as many).
+const TASK_LOG_LINES: usize = 1000;
+
+async fn task_log(State(app): State<AppState>, Path(upid): Path<String>) -> Result<Response, ApiError> {
+    let parsed = crate::tools::pvesh::parse_upid(&upid).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let node = app.inventory.borrow().node.clone();
+    if parsed.node != node {
+        return Err(ApiError::not_found(format!(
+            "task {upid} ran on node {:?}, not on {node:?}",
+            parsed.node
+        )));
+    }
+    let upid = upid.trim();
+    let path = format!("/nodes/{node}/tasks/{upid}/log");
+    let argv = ["pvesh", "get", &path, "--limit", &TASK_LOG_LINES.to_string(), "--output-format", "json"]
+        .map(String::from)
+        .to_vec();
+    let text = run_read(&app, argv).await?;
+    let lines: Vec<LogLine> = serde_json::from_str(&text)
+        .map_err(|e| tool_failed(format!("cannot parse the task log from pvesh: {e}")))?;
+    let lines: Vec<String> = lines.into_iter().take(TASK_LOG_LINES).map(|l| l.t).collect();
+    json(&serde_json::json!({"upid": upid, "lines": lines}))
 }

@@ -12,6 +12,7 @@ mod body;
 mod history;
 mod inventory;
 mod live;
+pub mod rrd_cache;
 mod system;
 mod terminal;
 

@@ -158,6 +158,9 @@ async fn guests_api_lists_details_and_acts() {
     assert_eq!((tpl["template"].as_bool(), tpl["onboot_stopped"].as_bool()), (Some(true), Some(false)));
     let nc = guests.iter().find(|g| g["vmid"] == 201).unwrap();
     assert_eq!(nc["lock"], "backup");
+    // The demo's backups are scheduled job runs (vzdump with an empty id) of a job covering the guests.
+    let web = guests.iter().find(|g| g["vmid"] == 101).unwrap();
+    assert!(web["last_backup"]["upid"].as_str().unwrap().contains(":vzdump:"), "{web}");
 
     let (status, body) = call(&app, &token, Method::GET, "/api/vms/101").await;
     assert_eq!(status, StatusCode::OK);

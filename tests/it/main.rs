@@ -8,6 +8,7 @@ mod api;
 mod auth;
 mod cli;
 mod common;
+mod guests_history;
 mod inventory;
 mod kernel_files;
 mod terminal;

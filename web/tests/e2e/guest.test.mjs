@@ -1,0 +1,83 @@
+// Browser test of a guest's history charts and task logs against `proxwatch demo`.
+// Run from the repository root:  node --test web/tests/e2e/
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { SHOTS, demoLogin, launchBrowser, startDemo } from './harness.mjs';
+
+const WAIT = { timeout: 15_000 };
+const DESKTOP = { viewport: { width: 1280, height: 900 } };
+
+let server;
+let browser;
+
+before(async () => {
+  server = await startDemo();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  server?.stop();
+});
+
+async function openGuest(vmid) {
+  const page = await browser.newPage(DESKTOP);
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(new URL(`/vms/${vmid}`, server.url).href);
+  await demoLogin(page);
+  await page.waitForSelector('[data-testid="page-guest"]', WAIT);
+  return { page, errors };
+}
+
+/** The number of plotted steps of guest-chart-<name> once it has loaded `timeframe`. */
+async function chartPoints(page, name, timeframe) {
+  const sel = `[data-testid="guest-chart-${name}"][data-timeframe="${timeframe}"][data-state="ready"]`;
+  await page.waitForSelector(sel, WAIT);
+  return Number(await page.getAttribute(sel, 'data-points'));
+}
+
+/** Opens the log of the first task in table `testid` and returns its lines. */
+async function openLog(page, testid) {
+  await page.click(`[data-testid="${testid}"] [data-testid="task-log-open"]`);
+  await page.waitForSelector('[data-testid="task-log"][open] [data-testid="task-log-lines"] li', WAIT);
+  return page.$$eval('[data-testid="task-log-lines"] li', (els) => els.map((e) => e.textContent ?? ''));
+}
+
+test('guest: RRD charts over the timeframes, then a task log', async () => {
+  const { page, errors } = await openGuest(101);
+  // The last hour: one point a minute, all with values (101 is running).
+  assert.equal(await chartPoints(page, 'cpu', 'hour'), 70);
+  for (const name of ['memory', 'net', 'disk']) assert.ok((await chartPoints(page, name, 'hour')) > 0, name);
+  await page.waitForSelector('[data-testid="chart-guest-cpu"] canvas', WAIT);
+
+  await page.click('[data-testid="timeframe-week"]');
+  assert.equal(await page.getAttribute('[data-testid="timeframe-week"]', 'aria-pressed'), 'true');
+  const week = await chartPoints(page, 'cpu', 'week');
+  assert.ok(week > 0 && week <= 70, `week has ${week} points`);
+  await page.screenshot({ path: `${SHOTS}/guest-desktop.png`, fullPage: true });
+
+  // A task of this guest: its log in a dialog.
+  const lines = await openLog(page, 'guest-tasks');
+  assert.ok(lines.length > 0);
+  assert.match(lines.at(-1), /^TASK (OK|ERROR: .+|WARNINGS: \d+)$/, 'a task log ends with its verdict');
+  await page.screenshot({ path: `${SHOTS}/guest-task-log.png` });
+  await page.click('[data-testid="task-log-close"]');
+  await page.waitForSelector('[data-testid="task-log"]:not([open])', { state: 'attached', ...WAIT });
+  assert.deepEqual(errors, [], 'no uncaught page errors');
+  await page.close();
+});
+
+test('guest: a backup task log with its ERROR lines highlighted', async (t) => {
+  const { page, errors } = await openGuest(101);
+  await page.waitForSelector('[data-testid="guest-config"]', WAIT);
+  await page.waitForSelector('[data-testid="guest-backups"]');
+  const lines = await openLog(page, 'guest-backups');
+  assert.ok(lines.some((l) => l.startsWith('INFO: ')), 'vzdump log lines');
+  const flagged = await page.$$eval('[data-testid="task-log-lines"] li[data-level="error"]', (els) => els.map((e) => e.textContent));
+  assert.deepEqual(flagged, lines.filter((l) => /^(TASK )?ERROR/.test(l)), 'exactly the ERROR lines are highlighted');
+  await page.screenshot({ path: `${SHOTS}/guest-backup-log.png` });
+  assert.deepEqual(errors, [], 'no uncaught page errors');
+  await page.close();
+});
