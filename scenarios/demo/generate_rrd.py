@@ -40,6 +40,13 @@ GUESTS = [
     (200, "lxc", 1, 512 * 1024**2, 4 * GIB, "pihole", [(1721284640, FOREVER)]),
     (201, "lxc", 4, 4 * GIB, 96 * GIB, "nextcloud", [(1721284640, FOREVER)]),
     (202, "lxc", 2, 1 * GIB, 8 * GIB, "test", [(1722445975, 1722449115)]),
+    # 103 runs but is paused (RRD rows keep coming), 104 is stopped (HA error), 105 started 07-25,
+    # 203 is stopped since its crash on 07-30 04:12, 204 runs since boot.
+    (103, "qemu", 4, 8 * GIB, 32 * GIB, "db", [(1721284640, FOREVER)]),
+    (104, "qemu", 2, 4 * GIB, 32 * GIB, "web", [(1721284640, 1722326400)]),
+    (105, "qemu", 8, 16 * GIB, 64 * GIB, "ci", [(1721894689, FOREVER)]),
+    (203, "lxc", 2, 2 * GIB, 16 * GIB, "mail", [(1721284640, 1722312720)]),
+    (204, "lxc", 2, 2 * GIB, 16 * GIB, "test", [(1721284640, FOREVER)]),
 ]
 
 # base cpu fraction, mem fraction, net in/out (B/s), disk read/write (B/s), disk used fraction
@@ -50,6 +57,9 @@ PROFILES = {
     "pihole": (0.02, 0.41, 35e3, 42e3, 1e3, 9e3, 0.31),
     "nextcloud": (0.11, 0.72, 650e3, 320e3, 420e3, 510e3, 0.63),
     "test": (0.05, 0.20, 4e3, 2e3, 60e3, 30e3, 0.12),
+    "db": (0.0, 0.75, 0, 0, 0, 0, 0.35),
+    "ci": (0.35, 0.58, 900e3, 150e3, 1.2e6, 2.1e6, 0.61),
+    "mail": (0.03, 0.45, 60e3, 55e3, 20e3, 40e3, 0.38),
     "none": (0, 0, 0, 0, 0, 0, 0),
 }
 
@@ -180,6 +190,50 @@ def vzdump_errors(start):
     return lines
 
 
+def vzdump_single(vmid, start, status):
+    """A manual backup of one guest to the PBS storage (`vzdump <vmid> --storage pbs-backup`)."""
+    name, kind, disk = {"204": ("gitea", "lxc", "local-lvm:vm-204-disk-0"), "104": ("ha-app", "qemu", "local-lvm:vm-104-disk-0")}[vmid]
+    lines = [
+        f"INFO: starting new backup job: vzdump {vmid} --storage pbs-backup --mode snapshot --remove 0 --notes-template '{{{{guestname}}}}' --node pve-demo",
+        f"INFO: Starting Backup of VM {vmid} ({kind})",
+        f"INFO: Backup started at {fmt_time(start)}",
+    ]
+    if kind == "lxc":
+        lines += [
+            "INFO: status = running",
+            f"INFO: CT Name: {name}",
+            "INFO: including mount point rootfs ('/') in backup",
+            "INFO: backup mode: snapshot",
+            "INFO: create storage snapshot 'vzdump'",
+            f"INFO: creating Proxmox Backup Server archive 'ct/{vmid}/{iso(start)}'",
+            "INFO: transferred 9.93 GiB in 187 seconds (54.4 MiB/s)",
+            "INFO: cleanup temporary 'vzdump' snapshot",
+            f"INFO: Finished Backup of VM {vmid} (00:03:07)",
+            f"INFO: Backup finished at {fmt_time(start + 189)}",
+            "INFO: Backup job finished successfully",
+            "TASK OK",
+        ]
+    else:
+        lines += [
+            "INFO: status = stopped",
+            f"INFO: VM Name: {name}",
+            f"INFO: include disk 'scsi0' '{disk}' 32G",
+            "INFO: backup mode: stop",
+            f"INFO: creating Proxmox Backup Server archive 'vm/{vmid}/{iso(start)}'",
+            "INFO: starting kvm to execute backup task",
+            f"INFO: started backup task '{rng_hex(int(vmid))}'",
+            "INFO:  41% (13.2 GiB of 32.0 GiB) in 6m 12s, read: 36.3 MiB/s, write: 35.9 MiB/s",
+            "ERROR: backup write data failed: command error: write_data upload error: pipelined request failed: No space left on device (os error 28)",
+            "INFO: aborting backup job",
+            "INFO: stopping kvm after backup task",
+            f"ERROR: Backup of VM {vmid} failed - backup write data failed: command error: write_data upload error: pipelined request failed: No space left on device (os error 28)",
+            f"INFO: Failed at {fmt_time(start + 742)}",
+            "INFO: Backup job finished with errors",
+            "TASK ERROR: job errors",
+        ]
+    return lines
+
+
 def fmt_time(t):
     import time
 
@@ -206,7 +260,9 @@ def task_logs():
     tasks = json.load(open(os.path.join(HERE, "commands/pvesh/nodes_tasks.json")))
     for task in tasks:
         upid, kind, vmid, start = task["upid"], task["type"], task["id"], task["starttime"]
-        if kind == "vzdump" and task["status"] == "job errors":
+        if kind == "vzdump" and vmid:
+            lines = vzdump_single(vmid, start, task["status"])
+        elif kind == "vzdump" and task["status"] == "job errors":
             lines = vzdump_errors(start)
         elif kind == "vzdump":
             lines = vzdump_ok(

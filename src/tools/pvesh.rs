@@ -1297,10 +1297,21 @@ mod tests {
     fn cluster_resources_demo() {
         let r = parse_cluster_resources(demo!("cluster_resources.json")).unwrap();
         let guests: Vec<&Guest> = r.iter().filter_map(ClusterResource::as_guest).collect();
-        assert_eq!(count(guests.iter().copied(), GuestKind::Qemu, "running"), 2);
-        assert_eq!(count(guests.iter().copied(), GuestKind::Qemu, "stopped"), 2);
-        assert_eq!(count(guests.iter().copied(), GuestKind::Lxc, "running"), 2);
-        assert_eq!(count(guests.iter().copied(), GuestKind::Lxc, "stopped"), 1);
+        assert_eq!(guests.len(), 12);
+        assert_eq!(count(guests.iter().copied(), GuestKind::Qemu, "running"), 3);
+        assert_eq!(count(guests.iter().copied(), GuestKind::Qemu, "paused"), 1);
+        assert_eq!(count(guests.iter().copied(), GuestKind::Qemu, "stopped"), 3);
+        assert_eq!(count(guests.iter().copied(), GuestKind::Lxc, "running"), 3);
+        assert_eq!(count(guests.iter().copied(), GuestKind::Lxc, "stopped"), 2);
+        let ha = guests.iter().find(|g| g.vmid == 104).unwrap();
+        assert_eq!((ha.hastate.as_deref(), ha.status.as_str()), (Some("error"), "stopped"));
+        assert_eq!(guests.iter().find(|g| g.vmid == 105).unwrap().lock.as_deref(), Some("snapshot"));
+        let lvm =
+            r.iter().filter_map(ClusterResource::as_storage).find(|s| s.storage == "local-lvm").unwrap();
+        assert_eq!(lvm.plugintype, "lvmthin");
+        let pbs =
+            r.iter().filter_map(ClusterResource::as_storage).find(|s| s.storage == "pbs-backup").unwrap();
+        assert_eq!((pbs.plugintype.as_str(), pbs.shared), ("pbs", true));
         let web = guests.iter().find(|g| g.vmid == 101).unwrap();
         assert_eq!(web.hastate.as_deref(), Some("started"));
         assert_eq!(web.tags, ["prod", "web"]);
@@ -1393,13 +1404,14 @@ mod tests {
     #[test]
     fn demo_guest_lists() {
         let q = parse_qemu_list(demo!("nodes_qemu.json")).unwrap();
-        assert_eq!(q.len(), 4);
-        assert_eq!(count(&q, GuestKind::Qemu, "running"), 2);
+        assert_eq!(q.len(), 7);
+        assert_eq!(count(&q, GuestKind::Qemu, "running"), 4);
         assert_eq!(q.iter().filter(|g| g.template).map(|g| g.vmid).collect::<Vec<_>>(), [9000]);
-        assert_eq!(q[2].pid, None);
+        assert_eq!((q[2].pid, q[4].pid), (None, None));
         assert_eq!(q[2].maxcpu, 8.0);
+        assert_eq!(q[4].name, "ha-app");
         let l = parse_lxc_list(demo!("nodes_lxc.json")).unwrap();
-        assert_eq!(l.iter().map(|g| g.vmid).collect::<Vec<_>>(), [200, 201, 202]);
+        assert_eq!(l.iter().map(|g| g.vmid).collect::<Vec<_>>(), [200, 201, 202, 203, 204]);
         assert_eq!(l[1].lock.as_deref(), Some("backup"));
         assert_eq!(l[2].tags, Vec::<String>::new());
     }
@@ -1414,6 +1426,11 @@ mod tests {
             (demo!("nodes_lxc_200_config.json"), "pihole", true, Some(512), false),
             (demo!("nodes_lxc_201_config.json"), "nextcloud", true, Some(4096), false),
             (demo!("nodes_lxc_202_config.json"), "test", false, Some(1024), false),
+            (demo!("nodes_qemu_103_config.json"), "db", true, Some(8192), false),
+            (demo!("nodes_qemu_104_config.json"), "ha-app", false, Some(4096), false),
+            (demo!("nodes_qemu_105_config.json"), "ci-runner", true, Some(16384), false),
+            (demo!("nodes_lxc_203_config.json"), "mail", true, Some(2048), false),
+            (demo!("nodes_lxc_204_config.json"), "gitea", true, Some(2048), false),
         ];
         for (text, name, onboot, memory, template) in all {
             let c = parse_guest_config(text).unwrap();
@@ -1442,8 +1459,10 @@ mod tests {
     #[test]
     fn demo_node_storage() {
         let s = parse_node_storage(demo!("nodes_storage.json")).unwrap();
-        assert_eq!(s.len(), 3);
+        assert_eq!(s.len(), 5);
         assert!(s.iter().all(|s| s.active && s.enabled));
+        assert_eq!((s[3].storage.as_str(), s[3].kind.as_str()), ("local-lvm", "lvmthin"));
+        assert_eq!((s[4].storage.as_str(), s[4].kind.as_str(), s[4].shared), ("pbs-backup", "pbs", true));
         let nfs = &s[2];
         assert_eq!((nfs.storage.as_str(), nfs.kind.as_str(), nfs.shared), ("backup-nfs", "nfs", true));
         assert_eq!(
@@ -1489,13 +1508,16 @@ mod tests {
     #[test]
     fn tasks_demo_with_failed_vzdump() {
         let t = parse_tasks(demo!("nodes_tasks.json")).unwrap();
-        assert_eq!(t.len(), 13);
+        assert_eq!(t.len(), 15);
         check_upids(&t);
         let failed: Vec<&Task> = t.iter().filter(|t| t.outcome().is_failed()).collect();
-        assert_eq!(failed.len(), 1);
-        assert_eq!((failed[0].kind.as_str(), failed[0].endtime), ("vzdump", Some(1722479443)));
-        assert_eq!(failed[0].outcome(), TaskOutcome::Failed("job errors".into()));
-        assert_eq!(t.iter().filter(|t| t.outcome() == TaskOutcome::Ok).count(), 12);
+        assert_eq!(failed.len(), 2);
+        // A per-guest backup (id = vmid) to the full PBS datastore, then the nightly job run.
+        assert_eq!((failed[0].kind.as_str(), failed[0].id.as_str()), ("vzdump", "104"));
+        assert_eq!((failed[1].kind.as_str(), failed[1].endtime), ("vzdump", Some(1722479443)));
+        assert_eq!(failed[1].outcome(), TaskOutcome::Failed("job errors".into()));
+        assert_eq!(t.iter().filter(|t| t.outcome() == TaskOutcome::Ok).count(), 13);
+        assert!(t.iter().any(|t| t.kind == "vzdump" && t.id == "204" && t.outcome() == TaskOutcome::Ok));
     }
 
     #[test]
@@ -1574,13 +1596,14 @@ mod tests {
     #[test]
     fn demo_disks() {
         let d = parse_disks(demo!("nodes_disks_list.json")).unwrap();
-        assert_eq!(d.len(), 6);
-        assert_eq!(d.iter().filter(|d| d.kind == DiskType::Hdd).count(), 3);
+        assert_eq!(d.len(), 8);
+        assert_eq!(d.iter().filter(|d| d.kind == DiskType::Hdd).count(), 4);
+        assert_eq!(d[1].wearout, Some(10), "sdb is wearing out");
         let hdd = &d[2];
         assert_eq!((hdd.devpath.as_str(), hdd.wearout, hdd.rpm), ("/dev/sdc", None, Some(7200)));
         assert_eq!(hdd.used.as_deref(), Some("ZFS"));
         assert_eq!((d[0].wearout, d[0].kind, d[0].gpt), (Some(99), DiskType::Ssd, true));
-        let nvme = &d[5];
+        let nvme = &d[7];
         assert_eq!((nvme.kind, nvme.wearout, nvme.osdid), (DiskType::Nvme, Some(100), Some(-1)));
         assert_eq!(nvme.health.as_deref(), Some("PASSED"));
     }

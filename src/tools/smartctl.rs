@@ -1537,15 +1537,17 @@ mod tests {
     #[test]
     fn demo_scenario_files() {
         let scan = parse_scan(include_str!("../../scenarios/demo/commands/smartctl/scan.json")).unwrap();
-        assert_eq!(scan.len(), 6);
+        assert_eq!(scan.len(), 8);
         let files = [
             include_str!("../../scenarios/demo/commands/smartctl/sda.json"),
             include_str!("../../scenarios/demo/commands/smartctl/sdb.json"),
             include_str!("../../scenarios/demo/commands/smartctl/sdc.json"),
             include_str!("../../scenarios/demo/commands/smartctl/sdd.json"),
             include_str!("../../scenarios/demo/commands/smartctl/sde.json"),
+            include_str!("../../scenarios/demo/commands/smartctl/sdf.json"),
             include_str!("../../scenarios/demo/commands/smartctl/nvme0.json"),
         ];
+        let scan: Vec<_> = scan.into_iter().filter(|d| d.name != "/dev/sdg").collect();
         let parsed: Vec<SmartData> = files
             .iter()
             .map(|t| match parse_info(t, 0).unwrap() {
@@ -1560,13 +1562,22 @@ mod tests {
         assert_eq!(parsed[0].kind, DiskKind::Ssd);
         assert_eq!(parsed[0].wear_used_pct, Some(1));
         assert_eq!(parsed[0].wwn.as_deref(), Some("0x5002538e40a1b2c3"));
+        // sdb is wearing out: Wear_Leveling_Count normalised 10 -> 90 % used.
+        assert_eq!(parsed[1].wear_used_pct, Some(90));
+        assert_eq!(parsed[1].wear_source.as_deref(), Some("attribute 177 Wear_Leveling_Count"));
+        // sdg is spun down: smartctl -n standby leaves it alone and exits 2.
+        let sdg = include_str!("../../scenarios/demo/commands/smartctl/sdg.json");
+        assert!(
+            matches!(parse_info(sdg, 2).unwrap(), Reading::Standby { power_mode } if power_mode == "STANDBY")
+        );
         assert_eq!(parsed[2].kind, DiskKind::Hdd);
         // The demo's degraded tank member: 8 reallocated sectors, still above threshold.
         let sde = parsed[4].ata.as_ref().unwrap();
         assert_eq!(sde.reallocated_sectors, Some(8));
         assert!(!sde.attribute(5).unwrap().failing_now);
-        assert_eq!(parsed[5].kind, DiskKind::Nvme);
-        assert_eq!(parsed[5].nvme.as_ref().unwrap().error_log_entries, Some(22));
+        assert_eq!(parsed[5].kind, DiskKind::Ssd);
+        assert_eq!(parsed[6].kind, DiskKind::Nvme);
+        assert_eq!(parsed[6].nvme.as_ref().unwrap().error_log_entries, Some(22));
     }
 
     #[tokio::test]
@@ -1575,9 +1586,13 @@ mod tests {
         let host =
             Host::replay(crate::host::Scenario::load(&dir).unwrap(), std::time::Duration::from_secs(5));
         let devs = super::scan(&host).await.unwrap();
-        assert_eq!(devs.len(), 6);
+        assert_eq!(devs.len(), 8);
         for dev in &devs {
             let reading = info(&host, dev).await.unwrap();
+            if dev.name == "/dev/sdg" {
+                assert!(matches!(reading, Reading::Standby { .. }), "{reading:?}");
+                continue;
+            }
             assert!(matches!(reading, Reading::Data(_)), "{}: {reading:?}", dev.name);
         }
     }

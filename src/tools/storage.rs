@@ -521,7 +521,7 @@ mod tests {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/demo");
         let host =
             Host::replay(crate::host::Scenario::load(&dir).unwrap(), std::time::Duration::from_secs(5));
-        assert_eq!(physical_disks(&lsblk(&host).await.unwrap()).len(), 6);
+        assert_eq!(physical_disks(&lsblk(&host).await.unwrap()).len(), 8);
     }
 
     #[test]
@@ -537,6 +537,8 @@ mod tests {
                 ("sdc", DiskKind::Hdd),
                 ("sdd", DiskKind::Hdd),
                 ("sde", DiskKind::Hdd),
+                ("sdf", DiskKind::Ssd),
+                ("sdg", DiskKind::Hdd),
                 ("nvme0n1", DiskKind::Nvme)
             ]
         );
@@ -557,7 +559,11 @@ mod tests {
             (Some("zfs_member"), Some("/dev/sda3"), None)
         );
         assert_eq!(devs[1].name, "sda1", "flattened in tree order");
-        assert_eq!(devs.iter().filter(|d| d.dev_type == "part").count(), 21);
+        assert_eq!(devs.iter().filter(|d| d.dev_type == "part").count(), 23);
+        let sdf1 = devs.iter().find(|d| d.name == "sdf1").unwrap();
+        assert_eq!(sdf1.fstype.as_deref(), Some("LVM2_member"), "VG pve behind local-lvm");
+        let sdg1 = devs.iter().find(|d| d.name == "sdg1").unwrap();
+        assert_eq!(sdg1.mountpoint.as_deref(), Some("/mnt/archive"));
     }
 
     #[test]

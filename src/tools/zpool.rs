@@ -1768,9 +1768,14 @@ mod tests {
         let raidz = &tank.root.as_ref().unwrap().children;
         assert_eq!(raidz.len(), 1, "the cache device is not a top-level vdev");
         assert_eq!(raidz[0].kind, VdevKind::Raidz { parity: 1 });
-        assert_eq!(raidz[0].children[2].errors, errs(0, 0, 3));
-        assert_eq!(tank.see.as_deref(), Some("https://openzfs.github.io/openzfs-docs/msg/ZFS-8000-9P"));
-        assert!(tank.action.as_deref().unwrap().ends_with("with 'zpool replace'."));
+        // The demo's DEGRADED raidz: sde FAULTED by ZED after too many errors.
+        assert_eq!(tank.state, VdevState::Degraded);
+        assert_eq!(raidz[0].state, Some(VdevState::Degraded));
+        let sde = &raidz[0].children[2];
+        assert_eq!((sde.state.clone(), sde.errors), (Some(VdevState::Faulted), errs(12, 0, 87)));
+        assert_eq!(sde.note.as_deref(), Some("too many errors"));
+        assert_eq!(tank.see.as_deref(), Some("https://openzfs.github.io/openzfs-docs/msg/ZFS-8000-FD"));
+        assert!(tank.action.as_deref().unwrap().contains("Replace the faulted device"));
         assert_eq!(demo[0].root.as_ref().unwrap().leaves().len(), 2);
 
         // Logs and cache in `zpool list -v -p`.
@@ -1879,7 +1884,7 @@ mod tests {
             (tank.checkpoint, tank.expandsz, tank.frag_percent, tank.cap_percent, tank.dedup_ratio),
             (None, None, Some(4), Some(44), Some(1.0))
         );
-        assert_eq!((tank.health.clone(), tank.altroot.clone()), (VdevState::Online, None));
+        assert_eq!((tank.health.clone(), tank.altroot.clone()), (VdevState::Degraded, None));
         assert!(tank.vdevs.is_empty());
     }
 

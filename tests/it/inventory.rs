@@ -53,8 +53,8 @@ async fn poller_reads_every_source_of_the_demo_host() {
         assert_eq!(state, SectionState::Ok, "{name}");
     }
     let guests = s.resources.data.as_ref().unwrap().iter().filter(|r| r.as_guest().is_some()).count();
-    assert_eq!(guests, 7);
-    assert_eq!(s.smart.len(), 6, "every disk read in the first pass");
+    assert_eq!(guests, 12);
+    assert_eq!(s.smart.len(), 8, "every disk read in the first pass");
     assert!(s.configs.len() >= 6, "configs are fetched two per step: {}", s.configs.len());
     assert!(s.configs[&102].onboot);
 }
@@ -64,7 +64,7 @@ async fn sources_run_on_their_own_intervals() {
     let host = demo_host();
     let mut p = InventoryPoller::new("pve-demo".into(), Intervals::default());
     assert!(p.step(&host, T0).await);
-    assert_eq!(p.state.smart.len(), 6, "all disks read at the first pass");
+    assert_eq!(p.state.smart.len(), 8, "all disks read at the first pass");
     let first = p.state.pools.updated;
     // 10 s later: resources (10 s) again, ZFS (60 s) not yet.
     p.step(&host, T0 + 10_000).await;
@@ -148,7 +148,11 @@ async fn guests_api_lists_details_and_acts() {
     let (status, body) = call(&app, &token, Method::GET, "/api/vms").await;
     assert_eq!(status, StatusCode::OK);
     let guests = body["guests"]["data"].as_array().unwrap();
-    assert_eq!(guests.len(), 7);
+    assert_eq!(guests.len(), 12);
+    let ha = guests.iter().find(|g| g["vmid"] == 104).unwrap();
+    assert_eq!(ha["hastate"], "error");
+    let mail = guests.iter().find(|g| g["vmid"] == 203).unwrap();
+    assert_eq!(mail["onboot_stopped"].as_bool(), Some(true));
     let win = guests.iter().find(|g| g["vmid"] == 102).unwrap();
     assert_eq!(
         (win["status"].as_str(), win["onboot"].as_bool(), win["onboot_stopped"].as_bool()),
@@ -190,7 +194,17 @@ async fn storage_and_cluster_api_over_the_demo() {
     assert_eq!(names, ["rpool", "tank"]);
     assert!(pools[0]["status"]["root"].is_object(), "vdev tree included");
     let disks = body["disks"]["data"].as_array().unwrap();
-    assert_eq!(disks.len(), 6);
+    assert_eq!(disks.len(), 8);
+    assert_eq!(pools[1]["health"], "DEGRADED");
+    let sdf = disks.iter().find(|d| d["id"] == "sdf").unwrap();
+    assert_eq!(sdf["used_by"], "LVM");
+    let sdg = disks.iter().find(|d| d["id"] == "sdg").unwrap();
+    assert_eq!(sdg["smart"]["state"], "standby");
+    let thin = &body["lvm"]["data"]["thin_pools"][0];
+    assert_eq!((thin["name"].as_str(), thin["data_percent"].as_f64()), (Some("data"), Some(23.71)));
+    let storages = body["storages"]["data"].as_array().unwrap();
+    assert!(storages.iter().any(|s| s["storage"] == "local-lvm" && s["type"] == "lvmthin"));
+    assert!(storages.iter().any(|s| s["storage"] == "pbs-backup" && s["type"] == "pbs"));
     let sda = disks.iter().find(|d| d["id"] == "sda").unwrap();
     assert_eq!(sda["used_by"], "ZFS rpool");
     assert_eq!(sda["smart"]["state"], "ok");
