@@ -6,96 +6,22 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
-import { createInterface } from 'node:readline';
-import { chromium } from 'playwright-core';
+import { SHOTS, startDemo, launchBrowser, demoLogin, pointsAbove } from './harness.mjs';
 
-const BIN = process.env.PROXWATCH_BIN || 'target/debug/proxwatch';
-const SHOTS = 'target/screenshots';
-const READY = /proxwatch demo listening on (http:\/\/127\.0\.0\.1:\d+\/)/;
-const START_TIMEOUT_MS = 60_000;
-
-let child;
+let demo;
 let base;
 let browser;
 
-/** Spawn `proxwatch demo --port 0` and resolve with its URL from stdout. */
-function startServer() {
-  return new Promise((resolve, reject) => {
-    child = spawn(BIN, ['demo', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    const timer = setTimeout(() => {
-      reject(new Error(`${BIN} did not print "proxwatch demo listening on ..." within ${START_TIMEOUT_MS / 1000} s; stderr:\n${stderr}`));
-    }, START_TIMEOUT_MS);
-    child.stderr.on('data', (d) => {
-      stderr = (stderr + d).slice(-4000);
-    });
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      reject(new Error(`could not start ${BIN}: ${e.message}`));
-    });
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`${BIN} exited early (code ${code}, signal ${signal}); stderr:\n${stderr}`));
-    });
-    const lines = createInterface({ input: child.stdout });
-    lines.on('line', (line) => {
-      const m = READY.exec(line);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    });
-  });
-}
-
 before(async () => {
-  base = await startServer();
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
-  mkdirSync(SHOTS, { recursive: true });
+  demo = await startDemo();
+  base = demo.url;
+  browser = await launchBrowser();
 });
 
 after(async () => {
   await browser?.close();
-  if (child && child.exitCode === null) {
-    child.removeAllListeners('exit');
-    child.kill('SIGTERM');
-  }
+  demo?.stop();
 });
-
-/** Log in through the login page with the demo account the status offers. */
-async function demoLogin(page) {
-  await page.waitForSelector('[data-testid="page-login"]');
-  const hint = await page.textContent('[data-testid="demo-login"]');
-  assert.match(hint ?? '', /Demo login: demo \/ demo/);
-  await page.fill('[data-testid="login-username"]', 'demo');
-  await page.fill('[data-testid="login-password"]', 'demo');
-  await page.click('[data-testid="login-submit"]');
-}
-
-/** Wait until chart-<name>'s data-points exceeds `than`; returns the new value. */
-async function pointsAbove(page, name, than) {
-  const sel = `[data-testid="chart-${name}"]`;
-  await page.waitForFunction(
-    ([s, n]) => Number(document.querySelector(s)?.getAttribute('data-points') ?? -1) > n,
-    [sel, than],
-    { timeout: 20_000 },
-  );
-  return Number(await page.getAttribute(sel, 'data-points'));
-}
 
 test('overview at desktop size: live charts stream, 1h range loads history', async () => {
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
