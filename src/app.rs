@@ -70,6 +70,20 @@ pub struct App {
     pub rrd_cache: crate::api::rrd_cache::RrdCache,
     pub bans: crate::auth::fail2ban::Bans,
     pub terminal: crate::terminal::Terminal,
+    /// Interfaces, bridges, bonds and the gateway probe (network worker).
+    pub network: watch::Sender<Arc<crate::workers::network::NetworkSnapshot>>,
+    /// Sensors, IPMI and static hardware (hardware worker).
+    pub hardware: watch::Sender<Arc<crate::workers::hardware::HardwareSnapshot>>,
+    /// UPSes from NUT's upsd (ups worker).
+    pub ups: watch::Sender<Arc<crate::workers::ups::UpsSnapshot>>,
+    /// GPUs (gpu worker).
+    pub gpu: watch::Sender<Arc<crate::workers::gpu::GpuSnapshot>>,
+    /// The journal reader (queries and live follows, bounded).
+    pub journal: crate::workers::journal::Journal,
+    /// The health monitor's latest evaluation.
+    pub health: watch::Sender<Arc<crate::health::HealthSnapshot>>,
+    /// Auxiliary history series (gateway latency, temperatures, UPS charge, GPU load, ...).
+    pub series: Arc<crate::series::Series>,
     pub cancel: CancellationToken,
     pub tracker: TaskTracker,
 }
@@ -125,6 +139,13 @@ impl App {
             auth,
             bans,
             terminal,
+            network: watch::Sender::new(Arc::default()),
+            hardware: watch::Sender::new(Arc::default()),
+            ups: watch::Sender::new(Arc::default()),
+            gpu: watch::Sender::new(Arc::default()),
+            journal: crate::workers::journal::Journal::new(&config.logs),
+            health: watch::Sender::new(Arc::default()),
+            series: Arc::new(crate::series::Series::new(config.history.live_minutes)),
             cancel: CancellationToken::new(),
             tracker: TaskTracker::new(),
             config,

@@ -26,6 +26,105 @@ pub struct Config {
     pub auth: AuthCfg,
     pub terminal: TerminalCfg,
     pub tls: TlsCfg,
+    pub network: NetworkCfg,
+    pub hardware: HardwareCfg,
+    pub nut: NutCfg,
+    pub logs: LogsCfg,
+    pub health: HealthCfg,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NetworkCfg {
+    /// Interfaces, bridges and bonds are re-read this often, seconds.
+    pub interval_s: u64,
+    /// The gateway is probed (ICMP echo) this often, seconds; 0 turns the probe off.
+    pub probe_interval_s: u64,
+    pub probe_timeout_ms: u64,
+    /// Address to probe instead of the default gateway ("" = the default gateway).
+    pub probe_target: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HardwareCfg {
+    /// hwmon sensors and GPUs are read this often, seconds.
+    pub interval_s: u64,
+    /// IPMI: "auto" (use /dev/ipmi0 when present), "off".
+    pub ipmi: String,
+    /// IPMI sensors and the SEL are read this often, seconds.
+    pub ipmi_interval_s: u64,
+    pub ipmi_timeout_s: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NutCfg {
+    /// upsd servers (`host:port`); every UPS a server lists is monitored. Empty turns UPS monitoring off.
+    pub servers: Vec<String>,
+    /// Optional upsd login (only needed when upsd restricts reads).
+    pub username: String,
+    pub password: String,
+    /// Poll interval, seconds.
+    pub interval_s: u64,
+    pub timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogsCfg {
+    /// Largest page of journal entries one request may ask for.
+    pub max_page: usize,
+    /// Widest time range one journal query may span, days.
+    pub max_range_days: u64,
+    /// Concurrent journal reads (queries and live follows together).
+    pub max_readers: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HealthCfg {
+    /// The full health cycle runs this often, seconds.
+    pub interval_s: u64,
+    /// After start, transient service and guest states do not alert for this long, seconds.
+    pub startup_grace_s: u64,
+}
+
+impl Default for NetworkCfg {
+    fn default() -> Self {
+        NetworkCfg {
+            interval_s: 10,
+            probe_interval_s: 60,
+            probe_timeout_ms: 2000,
+            probe_target: String::new(),
+        }
+    }
+}
+impl Default for HardwareCfg {
+    fn default() -> Self {
+        HardwareCfg { interval_s: 5, ipmi: "auto".into(), ipmi_interval_s: 60, ipmi_timeout_s: 10 }
+    }
+}
+impl Default for NutCfg {
+    fn default() -> Self {
+        NutCfg {
+            servers: vec!["127.0.0.1:3493".into()],
+            username: String::new(),
+            password: String::new(),
+            interval_s: 5,
+            timeout_ms: 3000,
+        }
+    }
+}
+impl Default for LogsCfg {
+    fn default() -> Self {
+        LogsCfg { max_page: 500, max_range_days: 31, max_readers: 4 }
+    }
+}
+impl Default for HealthCfg {
+    fn default() -> Self {
+        HealthCfg { interval_s: 300, startup_grace_s: 300 }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -275,6 +374,46 @@ enabled = false
 # Empty: use the Proxmox certificate, /etc/pve/local/pveproxy-ssl.pem (+ .key), else pve-ssl.pem.
 cert = ""
 key = ""
+
+[network]
+# Interfaces, bridges and bonds are re-read this often, seconds.
+interval_s = 10
+# The default gateway is probed with ICMP echo this often (0 turns it off); latency and loss are kept.
+probe_interval_s = 60
+probe_timeout_ms = 2000
+# Probe this address instead of the default gateway ("" = the default gateway).
+probe_target = ""
+
+[hardware]
+# hwmon sensors (temperatures, fans, voltages) and GPUs are read this often, seconds.
+interval_s = 5
+# IPMI sensors and event log: "auto" (when /dev/ipmi0 exists) or "off".
+ipmi = "auto"
+ipmi_interval_s = 60
+ipmi_timeout_s = 10
+
+[nut]
+# NUT upsd servers (host:port); every UPS each one lists is monitored. [] turns UPS monitoring off.
+servers = ["127.0.0.1:3493"]
+# Only needed when upsd restricts reads.
+username = ""
+password = ""
+interval_s = 5
+timeout_ms = 3000
+
+[logs]
+# Largest page of journal entries one request may ask for.
+max_page = 500
+# Widest time range one journal query may span, days.
+max_range_days = 31
+# Concurrent journal readers (queries and live follows together).
+max_readers = 4
+
+[health]
+# The full health cycle runs this often, seconds (fast rules run on every sample).
+interval_s = 300
+# After start, transient service and guest states do not alert for this long, seconds.
+startup_grace_s = 300
 "#;
 
 /// Command-line overrides (the last layer).

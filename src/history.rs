@@ -144,10 +144,10 @@ pub struct Agg {
 }
 
 impl Agg {
-    fn one(v: f64) -> Agg {
+    pub fn one(v: f64) -> Agg {
         Agg { n: 1, avg: v, min: v, max: v }
     }
-    fn merge(self, o: Agg) -> Agg {
+    pub fn merge(self, o: Agg) -> Agg {
         let n = self.n + o.n;
         Agg {
             n,
@@ -282,18 +282,7 @@ impl History {
         }
         let (tier, step, span) = range.plan();
         let start = (now_s - span).div_euclid(step) * step;
-        let mut buckets: BTreeMap<i64, Agg> = BTreeMap::new();
-        let mut stmt = conn.prepare_cached(
-            "SELECT (ts / ?1) * ?1 AS b, sum(n), sum(avg * n) / sum(n), min(min), max(max)
-             FROM rollup WHERE tier = ?2 AND metric = ?3 AND ts >= ?4 GROUP BY b",
-        )?;
-        let rows = stmt.query_map(params![step, tier, m.name, start], |r| {
-            Ok((r.get::<_, i64>(0)?, Agg { n: r.get(1)?, avg: r.get(2)?, min: r.get(3)?, max: r.get(4)? }))
-        })?;
-        for row in rows {
-            let (b, agg) = row?;
-            buckets.insert(b, agg);
-        }
+        let mut buckets = read_named(conn, m.name, tier, step, start)?;
         // Merge the minutes not yet written (disjoint from the database rows by construction).
         {
             let inner = self.lock();
@@ -309,15 +298,7 @@ impl History {
             }
         }
         let end = now_s.div_euclid(step) * step;
-        let points = (0..=((end - start) / step))
-            .map(|k| {
-                let b = start + k * step;
-                match buckets.get(&b) {
-                    Some(a) => (b, Some(a.avg), Some(a.min), Some(a.max)),
-                    None => (b, None, None, None),
-                }
-            })
-            .collect();
+        let points = fill(&buckets, start, end, step);
         Ok(Series { metric: m.name, range: range.name(), step_s: step as f64, points })
     }
 }
@@ -325,7 +306,16 @@ impl History {
 /// Writes 1-minute rows (merging with rows already there) and recomputes the 10-minute and 1-hour
 /// buckets they touch, in one transaction.
 pub fn write_rows(conn: &mut Connection, rows: &[Row]) -> anyhow::Result<()> {
-    if rows.is_empty() {
+    write_named(conn, rows.iter().map(|r| (METRICS[r.metric].name, r.ts, r.agg)))
+}
+
+/// [`write_rows`] for any metric name (the auxiliary series share the table).
+pub fn write_named<'a>(
+    conn: &mut Connection,
+    rows: impl IntoIterator<Item = (&'a str, i64, Agg)>,
+) -> anyhow::Result<()> {
+    let mut rows = rows.into_iter().peekable();
+    if rows.peek().is_none() {
         return Ok(());
     }
     let tx = conn.transaction()?;
@@ -337,11 +327,10 @@ pub fn write_rows(conn: &mut Connection, rows: &[Row]) -> anyhow::Result<()> {
                n = n + excluded.n, min = min(min, excluded.min), max = max(max, excluded.max)",
         )?;
         let mut touched = HashSet::new();
-        for r in rows {
-            let name = METRICS[r.metric].name;
-            put.execute(params![name, r.ts, r.agg.n, r.agg.avg, r.agg.min, r.agg.max])?;
+        for (name, ts, agg) in rows {
+            put.execute(params![name, ts, agg.n, agg.avg, agg.min, agg.max])?;
             for tier in &TIERS[1..] {
-                touched.insert((*tier, name, r.ts.div_euclid(*tier) * tier));
+                touched.insert((*tier, name, ts.div_euclid(*tier) * tier));
             }
         }
         let mut roll = tx.prepare_cached(
@@ -355,6 +344,42 @@ pub fn write_rows(conn: &mut Connection, rows: &[Row]) -> anyhow::Result<()> {
     }
     tx.commit().context("committing history rollups")?;
     Ok(())
+}
+
+/// Reads the stored buckets of `name` from `start` on, re-bucketed to `step` seconds.
+pub fn read_named(
+    conn: &Connection,
+    name: &str,
+    tier: i64,
+    step: i64,
+    start: i64,
+) -> anyhow::Result<BTreeMap<i64, Agg>> {
+    let mut buckets = BTreeMap::new();
+    let mut stmt = conn.prepare_cached(
+        "SELECT (ts / ?1) * ?1 AS b, sum(n), sum(avg * n) / sum(n), min(min), max(max)
+         FROM rollup WHERE tier = ?2 AND metric = ?3 AND ts >= ?4 GROUP BY b",
+    )?;
+    let rows = stmt.query_map(params![step, tier, name, start], |r| {
+        Ok((r.get::<_, i64>(0)?, Agg { n: r.get(1)?, avg: r.get(2)?, min: r.get(3)?, max: r.get(4)? }))
+    })?;
+    for row in rows {
+        let (b, agg) = row?;
+        buckets.insert(b, agg);
+    }
+    Ok(buckets)
+}
+
+/// Points every `step` from `start` to `end`, nulls where no bucket exists.
+pub fn fill(buckets: &BTreeMap<i64, Agg>, start: i64, end: i64, step: i64) -> Vec<Point> {
+    (0..=((end - start) / step))
+        .map(|k| {
+            let b = start + k * step;
+            match buckets.get(&b) {
+                Some(a) => (b, Some(a.avg), Some(a.min), Some(a.max)),
+                None => (b, None, None, None),
+            }
+        })
+        .collect()
 }
 
 /// Deletes rows past each tier's retention. Returns the number of rows deleted.

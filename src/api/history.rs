@@ -9,30 +9,32 @@ use serde::Serialize;
 
 use crate::app::AppState;
 use crate::error::ApiError;
-use crate::history::{METRICS, Range, Series, metric_index};
+use crate::history::{METRICS, Range, metric_index};
+use crate::series::KeyInfo;
 
 pub fn routes() -> Routes {
     Routes::new().get("/history", READ, history).get("/history/metrics", READ, metrics)
 }
 
 #[derive(Serialize)]
-struct MetricInfo {
-    name: &'static str,
-    label: &'static str,
-    unit: &'static str,
-}
-
-#[derive(Serialize)]
 struct Metrics {
-    metrics: Vec<MetricInfo>,
+    metrics: Vec<KeyInfo>,
     ranges: Vec<&'static str>,
 }
 
-async fn metrics() -> Json<Metrics> {
+/// The vitals metrics, then the auxiliary series the workers have recorded so far.
+async fn metrics(State(app): State<AppState>) -> Json<Metrics> {
+    let vitals =
+        METRICS.iter().map(|m| KeyInfo { name: m.name.into(), label: m.label.into(), unit: m.unit.into() });
     Json(Metrics {
-        metrics: METRICS.iter().map(|m| MetricInfo { name: m.name, label: m.label, unit: m.unit }).collect(),
+        metrics: vitals.chain(app.series.keys()).collect(),
         ranges: Range::ALL.iter().map(|(n, _)| *n).collect(),
     })
+}
+
+enum Which {
+    Vitals(usize),
+    Aux(String),
 }
 
 fn valid_metrics() -> String {
@@ -43,14 +45,24 @@ fn valid_ranges() -> String {
     Range::ALL.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
 }
 
-async fn history(State(app): State<AppState>, RawQuery(raw): RawQuery) -> Result<Json<Series>, ApiError> {
+async fn history(
+    State(app): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<axum::response::Response, ApiError> {
     let (mut metric, mut range) = (None, None);
     for (k, v) in super::query_pairs(raw.as_deref())? {
         match k.as_str() {
             "metric" => {
-                metric = Some(metric_index(&v).ok_or_else(|| {
-                    ApiError::bad_request(format!("unknown metric {v:?}; valid metrics: {}", valid_metrics()))
-                })?)
+                metric = Some(match metric_index(&v) {
+                    Some(i) => Which::Vitals(i),
+                    None if app.series.has(&v) => Which::Aux(v),
+                    None => {
+                        return Err(ApiError::bad_request(format!(
+                            "unknown metric {v:?}; valid metrics: {} (and the series listed by /api/history/metrics)",
+                            valid_metrics()
+                        )));
+                    }
+                })
             }
             "range" => {
                 range = Some(Range::parse(&v).ok_or_else(|| {
@@ -65,10 +77,26 @@ async fn history(State(app): State<AppState>, RawQuery(raw): RawQuery) -> Result
     })?;
     let range = range.unwrap_or(Range::H1);
     let now_s = crate::workers::wall_ms() / 1000;
+    let metric = match metric {
+        Which::Vitals(i) => i,
+        Which::Aux(key) => {
+            if range == Range::Live {
+                let s = app.series.live(&key);
+                return super::json(&s);
+            }
+            let series = app.series.clone();
+            let s = app
+                .db
+                .call(move |conn| series.query(conn, &key, range, now_s))
+                .await
+                .map_err(ApiError::internal)?;
+            return super::json(&s);
+        }
+    };
     if range == Range::Live {
         // The live ring is in memory: no need for the database thread.
         let series = app.history.live_series(metric);
-        return Ok(Json(series));
+        return super::json(&series);
     }
     let history = app.history.clone();
     let series = app
@@ -76,5 +104,5 @@ async fn history(State(app): State<AppState>, RawQuery(raw): RawQuery) -> Result
         .call(move |conn| history.query(conn, metric, range, now_s))
         .await
         .map_err(ApiError::internal)?;
-    Ok(Json(series))
+    super::json(&series)
 }

@@ -9,9 +9,13 @@
 
 mod auth;
 mod body;
+mod hardware;
+mod health;
 mod history;
 mod inventory;
 mod live;
+mod logs;
+mod network;
 pub mod rrd_cache;
 mod system;
 mod terminal;
@@ -111,6 +115,10 @@ fn routes() -> Routes {
         .merge(auth::routes())
         .merge(inventory::routes())
         .merge(terminal::routes())
+        .merge(network::routes())
+        .merge(hardware::routes())
+        .merge(logs::routes())
+        .merge(health::routes())
 }
 
 /// The access table: every API route with the level it needs.

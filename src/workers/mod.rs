@@ -3,9 +3,14 @@
 //! token (DESIGN.md §3.7). A failed step is logged with context and the loop goes on.
 
 pub mod actions;
+pub mod gpu;
+pub mod hardware;
 pub mod inventory;
+pub mod journal;
+pub mod network;
 pub mod processes;
 pub mod sampler;
+pub mod ups;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -59,6 +64,12 @@ pub fn spawn_all(app: &Arc<App>) {
     tracker.spawn(run_retention(app.clone()));
     tracker.spawn(run_auth_sync(app.clone()));
     tracker.spawn(run_inventory(app.clone()));
+    tracker.spawn(network::run(app.clone()));
+    tracker.spawn(hardware::run(app.clone()));
+    tracker.spawn(ups::run(app.clone()));
+    tracker.spawn(gpu::run(app.clone()));
+    tracker.spawn(journal::run(app.clone()));
+    tracker.spawn(crate::health::run(app.clone()));
     spawn_actions(app);
 }
 
@@ -219,6 +230,12 @@ async fn run_identity(app: Arc<App>) {
 
 /// Writes closed history buckets once per flush interval; at shutdown also the open ones.
 pub async fn flush_history(app: &App, partial: bool) {
+    let series = app.series.clone();
+    match app.db.call(move |c| series.flush(c, partial)).await {
+        Ok(n) if n > 0 => tracing::debug!(rows = n, "series flushed"),
+        Ok(_) => {}
+        Err(e) => tracing::error!(error = %format!("{e:#}"), "series flush failed; will retry"),
+    }
     let rows = app.history.take_pending(partial);
     if rows.is_empty() {
         return;

@@ -1,0 +1,7 @@
+//! Placeholder: the health API (issues 5 and 6).
+
+use super::Routes;
+
+pub fn routes() -> Routes {
+    Routes::new()
+}

@@ -1,0 +1,1 @@
+//! Tests for the health domain (issues 5 and 6).

@@ -1,0 +1,1 @@
+//! Tests for the logs domain (issues 5 and 6).

@@ -1,0 +1,1 @@
+//! Tests for the network domain (issues 5 and 6).

@@ -1,0 +1,1 @@
+//! Tests for the ups domain (issues 5 and 6).
