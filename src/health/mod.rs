@@ -1,5 +1,10 @@
 //! Placeholder: the health monitor (issue 6).
 
+pub mod facts;
+pub mod model;
+pub mod rules;
+pub mod thresholds;
+
 use std::sync::Arc;
 
 use serde::Serialize;
