@@ -345,6 +345,38 @@ def main():
         "unable to open file '/var/log/pve/tasks/0/UPID:pve-demo:00001234:00ABCDEF:66000000:vzdump::root@pam:' - No such file or directory\n",
     ))
 
+    # Guest power actions for every guest, and self-tests for every disk, so that every button in the
+    # demo answers like PVE does (the demo host's state does not change).
+    os.makedirs(os.path.join(HERE, "commands/actions"), exist_ok=True)
+    for vmid, kind, *_ in GUESTS:
+        pkind = "qemu" if kind == "qemu" else "lxc"
+        for n, action in enumerate(["start", "shutdown", "stop", "reboot"]):
+            rel = f"commands/actions/{vmid}_{action}.json"
+            task = {"start": "qmstart", "shutdown": "qmshutdown", "stop": "qmstop", "reboot": "qmreboot"}[action]
+            if pkind == "lxc":
+                task = "vz" + task[2:]
+            upid = "UPID:%s:%08X:0B2C4D%02X:6740A1%02X:%s:%d:demo@pam:" % (NODE, 0x3A100 + vmid, n, n, task, vmid)
+            with open(os.path.join(HERE, rel), "w") as f:
+                f.write(json.dumps(upid) + "\n")
+            path = f"/nodes/{NODE}/{pkind}/{vmid}/status/{action}"
+            entries.append((["pvesh", "create", path, "--output-format", "json"], rel, None))
+    scan = json.load(open(os.path.join(HERE, "commands/smartctl/scan.json")))
+    os.makedirs(os.path.join(HERE, "commands/selftest"), exist_ok=True)
+    for dev in scan["devices"]:
+        for kind in ["short", "long"]:
+            name = dev["name"].rsplit("/", 1)[-1]
+            rel = f"commands/selftest/{name}_{kind}.txt"
+            with open(os.path.join(HERE, rel), "w") as f:
+                f.write("smartctl 7.3 2022-02-28 r5338 [x86_64-linux-6.8.8-2-pve] (local build)\n"
+                        "=== START OF OFFLINE IMMEDIATE AND SELF-TEST SECTION ===\n"
+                        f"Sending command: \"Execute SMART {'Short' if kind == 'short' else 'Extended'} self-test routine immediately in off-line mode\".\n"
+                        "Drive command successful: self-test has begun.\n")
+            argv = ["smartctl", "-t", kind]
+            if dev.get("type") and dev["type"] not in ("scsi", "nvme", "ata", "sat"):
+                argv += ["-d", dev["type"]]
+            argv.append(dev["name"])
+            entries.append((argv, rel, None))
+
     manifest = os.path.join(HERE, "manifest.toml")
     text = open(manifest).read()
     head = text.split(MARKER)[0].rstrip("\n") + "\n\n"

@@ -36,6 +36,9 @@ pub fn routes() -> Routes {
 struct BackupRef {
     time: u64,
     status: &'static str,
+    /// This guest's error in a backup-job run (from the run's log).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
     upid: String,
 }
 
@@ -78,15 +81,28 @@ fn outcome_name(o: &TaskOutcome) -> &'static str {
 }
 
 /// Whether a task concerns a guest: its id is the vmid, or it is a scheduled backup job run (vzdump
-/// with an empty id, PVE's form for jobs over many guests) of a job that covers the guest. Such a run's
-/// verdict is the job's: "job errors" means at least one covered guest failed; its log says which.
+/// with an empty id, PVE's form for jobs over many guests) that backed the guest up. Once the run's log
+/// has been read (`job_results`) that is exactly the guests it names; before, the job's coverage.
 fn is_guest_task(inv: &Inventory, t: &Task, g: &Guest) -> bool {
     if t.id == g.vmid.to_string() {
         return true;
     }
-    t.kind == "vzdump"
-        && t.id.is_empty()
-        && inv.backup_jobs.data.iter().flatten().any(|j| j.enabled && j.covers(g.vmid, g.pool.as_deref()))
+    if t.kind != "vzdump" || !t.id.is_empty() {
+        return false;
+    }
+    if let Some(results) = inv.job_results.get(&t.upid) {
+        return results.contains_key(&g.vmid);
+    }
+    inv.backup_jobs.data.iter().flatten().any(|j| j.enabled && j.covers(g.vmid, g.pool.as_deref()))
+}
+
+/// A task's outcome for one guest: a job run's own verdict is about all its guests ("job errors" when
+/// any failed), so the guest's line in the run's log decides when it has been read.
+fn guest_outcome<'a>(inv: &'a Inventory, t: &'a Task, vmid: u64) -> (&'static str, Option<&'a str>) {
+    if let Some(r) = inv.job_results.get(&t.upid).and_then(|r| r.get(&vmid)) {
+        return if r.ok { ("ok", None) } else { ("failed", r.error.as_deref()) };
+    }
+    (outcome_name(&t.outcome()), None)
 }
 
 fn guest_view<'a>(inv: &'a Inventory, g: &'a Guest) -> GuestView<'a> {
@@ -100,10 +116,14 @@ fn guest_view<'a>(inv: &'a Inventory, g: &'a Guest) -> GuestView<'a> {
         .filter(|t| t.kind == "vzdump" && is_guest_task(inv, t, g))
         .filter(|t| !matches!(t.outcome(), TaskOutcome::Running))
         .max_by_key(|t| t.starttime)
-        .map(|t| BackupRef {
-            time: t.endtime.unwrap_or(t.starttime),
-            status: outcome_name(&t.outcome()),
-            upid: t.upid.clone(),
+        .map(|t| {
+            let (status, error) = guest_outcome(inv, t, g.vmid);
+            BackupRef {
+                time: t.endtime.unwrap_or(t.starttime),
+                status,
+                error: error.map(str::to_string),
+                upid: t.upid.clone(),
+            }
         });
     GuestView {
         vmid: g.vmid,
@@ -163,6 +183,9 @@ struct TaskView<'a> {
     starttime: u64,
     endtime: Option<u64>,
     user: &'a str,
+    /// For a backup-job run seen from one guest: that guest's error, when it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    guest_error: Option<&'a str>,
 }
 
 fn task_view(t: &Task) -> TaskView<'_> {
@@ -174,7 +197,14 @@ fn task_view(t: &Task) -> TaskView<'_> {
         starttime: t.starttime,
         endtime: t.endtime,
         user: &t.user,
+        guest_error: None,
     }
+}
+
+/// A task as seen from one guest (a job run's outcome is the guest's own).
+fn guest_task_view<'a>(inv: &'a Inventory, t: &'a Task, vmid: u64) -> TaskView<'a> {
+    let (outcome, guest_error) = guest_outcome(inv, t, vmid);
+    TaskView { outcome, guest_error, ..task_view(t) }
 }
 
 #[derive(Serialize)]
@@ -183,6 +213,8 @@ struct VmDetail<'a> {
     config: Option<&'a serde_json::Map<String, serde_json::Value>>,
     tasks: Vec<TaskView<'a>>,
     backups: Vec<TaskView<'a>>,
+    /// This guest's storage replication jobs.
+    replication: Vec<&'a crate::tools::pvesh::ReplicationJob>,
 }
 
 fn parse_vmid(s: &str) -> Result<u64, ApiError> {
@@ -205,12 +237,14 @@ async fn vm(State(app): State<AppState>, Path(vmid): Path<String>) -> Result<Res
     let mut tasks: Vec<&Task> =
         inv.tasks.data.iter().flatten().filter(|t| is_guest_task(&inv, t, g)).collect();
     tasks.sort_by_key(|t| std::cmp::Reverse(t.starttime));
-    let backups = tasks.iter().filter(|t| t.kind == "vzdump").map(|t| task_view(t)).collect();
+    let backups =
+        tasks.iter().filter(|t| t.kind == "vzdump").map(|t| guest_task_view(&inv, t, vmid)).collect();
     let body = VmDetail {
         guest: guest_view(&inv, g),
         config: config.as_ref(),
-        tasks: tasks.iter().take(50).map(|t| task_view(t)).collect(),
+        tasks: tasks.iter().take(50).map(|t| guest_task_view(&inv, t, vmid)).collect(),
         backups,
+        replication: inv.replication.data.iter().flatten().filter(|j| j.guest == vmid).collect(),
     };
     json(&body)
 }
@@ -310,7 +344,7 @@ async fn cluster(State(app): State<AppState>) -> Result<Response, ApiError> {
             "nodes": c.nodes,
         })
     });
-    json(&serde_json::json!({"node": node, "cluster": cluster}))
+    json(&serde_json::json!({"node": node, "cluster": cluster, "replication": inv.replication}))
 }
 
 #[derive(Serialize)]
@@ -654,16 +688,6 @@ async fn vm_rrd(
     Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
-/// One line of `pvesh get /nodes/{node}/tasks/{upid}/log`.
-#[derive(Deserialize)]
-struct LogLine {
-    #[serde(default)]
-    t: String,
-}
-
-/// Lines served at most (pvesh is asked for as many).
-const TASK_LOG_LINES: usize = 1000;
-
 async fn task_log(State(app): State<AppState>, Path(upid): Path<String>) -> Result<Response, ApiError> {
     let parsed = crate::tools::pvesh::parse_upid(&upid).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let node = app.inventory.borrow().node.clone();
@@ -674,13 +698,8 @@ async fn task_log(State(app): State<AppState>, Path(upid): Path<String>) -> Resu
         )));
     }
     let upid = upid.trim();
-    let path = format!("/nodes/{node}/tasks/{upid}/log");
-    let argv = ["pvesh", "get", &path, "--limit", &TASK_LOG_LINES.to_string(), "--output-format", "json"]
-        .map(String::from)
-        .to_vec();
-    let text = run_read(&app, argv).await?;
-    let lines: Vec<LogLine> = serde_json::from_str(&text)
+    let text = run_read(&app, crate::tools::pvesh::task_log_argv(&node, upid)).await?;
+    let lines = crate::tools::pvesh::parse_task_log(&text)
         .map_err(|e| tool_failed(format!("cannot parse the task log from pvesh: {e}")))?;
-    let lines: Vec<String> = lines.into_iter().take(TASK_LOG_LINES).map(|l| l.t).collect();
     json(&serde_json::json!({"upid": upid, "lines": lines}))
 }

@@ -1074,6 +1074,129 @@ pub fn parse_backup_jobs(text: &str) -> Result<Vec<BackupJob>, ToolError> {
 }
 
 // ---------------------------------------------------------------------------------------------------
+// task logs and what a backup-job run did to each guest
+// ---------------------------------------------------------------------------------------------------
+
+/// Task log lines read at most.
+pub const TASK_LOG_LINES: usize = 1000;
+
+/// `pvesh get /nodes/{node}/tasks/{upid}/log --limit 1000 --output-format json`.
+pub fn task_log_argv(node: &str, upid: &str) -> Vec<String> {
+    let path = format!("/nodes/{node}/tasks/{}/log", upid.trim());
+    ["pvesh", "get", &path, "--limit", &TASK_LOG_LINES.to_string(), "--output-format", "json"]
+        .map(String::from)
+        .to_vec()
+}
+
+/// Reads a task's log (its text lines, in order).
+pub async fn task_log(host: &Host, node: &str, upid: &str) -> Result<Vec<String>, ToolError> {
+    parse_task_log(&run(host, task_log_argv(node, upid)).await?)
+}
+
+#[derive(Deserialize)]
+struct LogLine {
+    #[serde(default)]
+    t: String,
+}
+
+/// `[{"n":1,"t":"INFO: ..."}, ...]` → the lines.
+pub fn parse_task_log(text: &str) -> Result<Vec<String>, ToolError> {
+    let lines: Vec<LogLine> = owned("pvesh get /nodes/{node}/tasks/{upid}/log", text)?;
+    Ok(lines.into_iter().take(TASK_LOG_LINES).map(|l| l.t).collect())
+}
+
+/// What one run of a backup job did to one guest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GuestBackupResult {
+    pub ok: bool,
+    /// The error (`CT is locked (backup)`), or why no verdict was logged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The per-guest verdicts in a vzdump log (PVE/VZDump.pm): `Starting Backup of VM <id> (<type>)`
+/// opens a guest, `Finished Backup of VM <id> (<hh:mm:ss>)` closes it successfully, and
+/// `ERROR: Backup of VM <id> failed - <msg>` closes it with an error. A guest opened but never closed
+/// (the worker died) counts as failed. A job run reports `job errors` when any guest failed, so this is
+/// how a failed run is attributed to the guests that really failed.
+pub fn parse_vzdump_results(lines: &[String]) -> BTreeMap<u64, GuestBackupResult> {
+    let mut out: BTreeMap<u64, GuestBackupResult> = BTreeMap::new();
+    let vmid_after = |rest: &str| -> Option<u64> {
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        digits.parse().ok()
+    };
+    for line in lines {
+        let body = line.trim();
+        let body = body.strip_prefix("INFO: ").or_else(|| body.strip_prefix("ERROR: ")).unwrap_or(body);
+        if let Some(rest) = body.strip_prefix("Starting Backup of VM ") {
+            if let Some(id) = vmid_after(rest) {
+                out.insert(id, GuestBackupResult { ok: false, error: Some("did not finish".into()) });
+            }
+        } else if let Some(rest) = body.strip_prefix("Finished Backup of VM ") {
+            if let Some(id) = vmid_after(rest) {
+                out.insert(id, GuestBackupResult { ok: true, error: None });
+            }
+        } else if let Some(rest) = body.strip_prefix("Backup of VM ")
+            && let Some(id) = vmid_after(rest)
+            && let Some(msg) = rest.split_once(" failed - ").map(|(_, m)| m.trim())
+        {
+            out.insert(id, GuestBackupResult { ok: false, error: Some(msg.to_string()) });
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------------------
+// /nodes/{node}/replication (storage replication jobs and their state)
+// ---------------------------------------------------------------------------------------------------
+
+/// `/nodes/{node}/replication`: every replication job of this node's guests with its state
+/// (PVE/API2/Replication.pm, state from PVE::ReplicationState).
+pub async fn replication(host: &Host, node: &str) -> Result<Vec<ReplicationJob>, ToolError> {
+    parse_replication(&get(host, &format!("/nodes/{node}/replication")).await?)
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReplicationJob {
+    /// `<vmid>-<jobnum>`, e.g. `100-0`.
+    pub id: String,
+    #[serde(default, deserialize_with = "de::u64")]
+    pub guest: u64,
+    #[serde(default)]
+    pub target: String,
+    #[serde(default)]
+    pub schedule: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_u64")]
+    pub last_sync: Option<u64>,
+    #[serde(default, deserialize_with = "de::opt_u64")]
+    pub last_try: Option<u64>,
+    #[serde(default, deserialize_with = "de::opt_u64")]
+    pub next_sync: Option<u64>,
+    /// Seconds the last run took.
+    #[serde(default, deserialize_with = "de::opt_f64")]
+    pub duration: Option<f64>,
+    #[serde(default, deserialize_with = "de::opt_u64")]
+    pub fail_count: Option<u64>,
+    /// The last error, while the job is failing.
+    #[serde(default)]
+    pub error: Option<String>,
+    #[serde(default, deserialize_with = "de::flag")]
+    pub disable: bool,
+    #[serde(default)]
+    pub comment: Option<String>,
+}
+
+impl ReplicationJob {
+    pub fn failing(&self) -> bool {
+        self.fail_count.unwrap_or(0) > 0 || self.error.as_deref().is_some_and(|e| !e.trim().is_empty())
+    }
+}
+
+pub fn parse_replication(text: &str) -> Result<Vec<ReplicationJob>, ToolError> {
+    owned("pvesh get /nodes/{node}/replication", text)
+}
+
+// ---------------------------------------------------------------------------------------------------
 // /nodes/{node}/disks/list
 // ---------------------------------------------------------------------------------------------------
 
@@ -1193,6 +1316,41 @@ pub fn parse_rrddata(text: &str) -> Result<Vec<RrdPoint>, ToolError> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn vzdump_job_log_gives_each_guest_its_own_verdict() {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/scenarios/demo/commands/tasklog/66AAEC20_vzdump_node.json"
+        ))
+        .unwrap();
+        let lines = parse_task_log(&text).unwrap();
+        let r = parse_vzdump_results(&lines);
+        assert!(r[&100].ok && r[&101].ok && r[&200].ok, "{r:?}");
+        assert_eq!(r[&102].error.as_deref(), Some("VM 102 qmp command 'backup' failed - got timeout"));
+        assert_eq!(r[&201].error.as_deref(), Some("CT is locked (backup)"));
+        // A guest started but never finished (the worker died) failed too.
+        let cut = vec!["INFO: Starting Backup of VM 300 (qemu)".to_string()];
+        assert_eq!(parse_vzdump_results(&cut)[&300].error.as_deref(), Some("did not finish"));
+        // The single-guest form has the same lines.
+        assert!(parse_vzdump_results(&["INFO: Finished Backup of VM 7 (00:00:02)".into()])[&7].ok);
+        assert!(parse_task_log("[{\"n\":1}]").unwrap() == vec![String::new()]);
+        assert!(parse_task_log("not json").is_err());
+    }
+
+    #[test]
+    fn replication_status_with_numbers_as_strings_and_a_failing_job() {
+        // Shape of PVE/API2/Replication.pm `status` (fields from PVE::ReplicationState).
+        let text = r#"[{"comment":"nightly","guest":"100","id":"100-0","jobnum":0,"last_sync":1722470400,"last_try":1722499200,"next_sync":1722502800,"duration":"3.41","fail_count":3,"error":"command 'zfs snapshot' failed: got timeout","schedule":"*/15","source":"pve1","target":"pve2","type":"local","vmtype":"qemu"},{"guest":101,"id":"101-0","jobnum":0,"last_sync":"1722499500","next_sync":1722500400,"duration":1.2,"fail_count":0,"schedule":"*/15","target":"pve2","type":"local","disable":1}]"#;
+        let jobs = parse_replication(text).unwrap();
+        assert_eq!(jobs.len(), 2);
+        assert_eq!(jobs[0].guest, 100);
+        assert_eq!(jobs[0].duration, Some(3.41));
+        assert!(jobs[0].failing());
+        assert_eq!(jobs[1].last_sync, Some(1_722_499_500));
+        assert!(!jobs[1].failing() && jobs[1].disable);
+        assert!(parse_replication("[]").unwrap().is_empty());
+    }
+
     use super::*;
 
     macro_rules! fixture {

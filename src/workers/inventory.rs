@@ -14,7 +14,8 @@ use serde::Serialize;
 
 use crate::host::{Host, ToolError};
 use crate::tools::pvesh::{
-    self, BackupJob, ClusterResource, ClusterStatus, GuestConfig, GuestKind, NodeStatus, NodeStorage, Task,
+    self, BackupJob, ClusterResource, ClusterStatus, GuestBackupResult, GuestConfig, GuestKind, NodeStatus,
+    NodeStorage, ReplicationJob, Task,
 };
 use crate::tools::smartctl::{self, Reading, ScanDevice};
 use crate::tools::storage::{self, BlockDevice, LogicalVolume, VolumeGroup};
@@ -106,6 +107,11 @@ pub struct Inventory {
     pub storage: Section<Vec<NodeStorage>>,
     pub tasks: Section<Vec<Task>>,
     pub backup_jobs: Section<Vec<BackupJob>>,
+    /// Storage replication jobs of this node's guests with their last sync and failures.
+    pub replication: Section<Vec<ReplicationJob>>,
+    /// What each finished backup-job run (a vzdump task over many guests) did to each guest, by UPID,
+    /// read from the run's log once: a run that ends in `job errors` failed only some guests.
+    pub job_results: BTreeMap<String, BTreeMap<u64, GuestBackupResult>>,
     pub pool_list: Section<Vec<PoolSummary>>,
     pub pools: Section<Vec<PoolStatus>>,
     pub lvs: Section<Vec<LogicalVolume>>,
@@ -132,6 +138,7 @@ pub struct Intervals {
     pub storage: i64,
     pub tasks: i64,
     pub backup_jobs: i64,
+    pub replication: i64,
     pub zfs: i64,
     pub lvm: i64,
     pub blockdevs: i64,
@@ -148,6 +155,7 @@ impl Default for Intervals {
             storage: 60,
             tasks: 60,
             backup_jobs: 600,
+            replication: 300,
             zfs: 60,
             lvm: 300,
             blockdevs: 600,
@@ -159,6 +167,9 @@ impl Default for Intervals {
 
 /// Disks read in the first pass at most (bounds a host with a disk shelf).
 const MAX_FIRST_READS: usize = 16;
+
+/// Backup-job logs read per step at most.
+const JOB_LOGS_PER_STEP: usize = 2;
 
 /// Guest configs fetched per step at most (spreads the first fill over a minute).
 const CONFIGS_PER_STEP: usize = 2;
@@ -174,6 +185,7 @@ pub struct InventoryPoller {
     /// Guest bytes written since the last wear step.
     guest_writes: HashMap<u64, u64>,
     wear_done_ms: Option<i64>,
+    job_log_failed: HashMap<String, i64>,
 }
 
 impl InventoryPoller {
@@ -188,6 +200,7 @@ impl InventoryPoller {
             zpool_format: None,
             guest_writes: HashMap::new(),
             wear_done_ms: None,
+            job_log_failed: HashMap::new(),
         }
     }
 
@@ -238,6 +251,11 @@ impl InventoryPoller {
             self.state.backup_jobs.apply("pvesh /cluster/backup", r, now);
             ran = true;
         }
+        if self.due("replication", iv.replication, now) {
+            let r = pvesh::replication(host, &node).await;
+            self.state.replication.apply("pvesh replication", r, now);
+            ran = true;
+        }
         if self.due("zfs", iv.zfs, now) {
             let r = zpool::list(host).await;
             let missing = matches!(r, Err(ToolError::Missing { .. }));
@@ -271,6 +289,43 @@ impl InventoryPoller {
         }
         ran |= self.poll_smart(host, now).await;
         ran |= self.poll_configs(host, &node, now).await;
+        ran |= self.poll_job_logs(host, &node, now).await;
+        ran
+    }
+
+    /// Reads the logs of finished backup-job runs not read yet (a finished log never changes), a
+    /// couple per step, and forgets runs that left the task list.
+    async fn poll_job_logs(&mut self, host: &Host, node: &str, now: i64) -> bool {
+        let Some(tasks) = self.state.tasks.data.as_ref() else { return false };
+        let runs: Vec<String> = tasks
+            .iter()
+            .filter(|t| t.kind == "vzdump" && t.id.is_empty() && t.endtime.is_some())
+            .filter(|t| t.node.is_empty() || t.node == node)
+            .map(|t| t.upid.clone())
+            .collect();
+        let before = self.state.job_results.len();
+        self.state.job_results.retain(|upid, _| runs.contains(upid));
+        self.job_log_failed.retain(|upid, _| runs.contains(upid));
+        let mut ran = self.state.job_results.len() != before;
+        let todo: Vec<String> = runs
+            .into_iter()
+            .filter(|u| !self.state.job_results.contains_key(u))
+            // A log that could not be read is retried after an hour, not on every step.
+            .filter(|u| self.job_log_failed.get(u).is_none_or(|t| now - t >= 3600))
+            .take(JOB_LOGS_PER_STEP)
+            .collect();
+        for upid in todo {
+            match pvesh::task_log(host, node, &upid).await {
+                Ok(lines) => {
+                    self.state.job_results.insert(upid, pvesh::parse_vzdump_results(&lines));
+                }
+                Err(e) => {
+                    tracing::debug!(%upid, error = %e, "cannot read a backup job's log; the job's verdict is used");
+                    self.job_log_failed.insert(upid, now);
+                }
+            }
+            ran = true;
+        }
         ran
     }
 

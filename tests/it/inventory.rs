@@ -165,6 +165,20 @@ async fn guests_api_lists_details_and_acts() {
     // The demo's backups are scheduled job runs (vzdump with an empty id) of a job covering the guests.
     let web = guests.iter().find(|g| g["vmid"] == 101).unwrap();
     assert!(web["last_backup"]["upid"].as_str().unwrap().contains(":vzdump:"), "{web}");
+    // The nightly run ended in "job errors", but its log says which guests failed: 101 was backed up.
+    assert_eq!(web["last_backup"]["status"], "ok", "{web}");
+    assert_eq!(nc["last_backup"]["status"], "failed", "{nc}");
+    assert_eq!(nc["last_backup"]["error"], "CT is locked (backup)", "{nc}");
+    assert_eq!(win["last_backup"]["error"], "VM 102 qmp command 'backup' failed - got timeout", "{win}");
+    let (_, ct) = call(&app, &token, Method::GET, "/api/vms/201").await;
+    let run =
+        ct["backups"].as_array().unwrap().iter().find(|b| b["upid"] == nc["last_backup"]["upid"]).unwrap();
+    assert_eq!(
+        (run["outcome"].as_str(), run["guest_error"].as_str()),
+        (Some("failed"), Some("CT is locked (backup)"))
+    );
+    assert_eq!(run["status"], "job errors", "the job's own verdict is kept beside the guest's");
+    assert!(ct["replication"].as_array().unwrap().is_empty());
 
     let (status, body) = call(&app, &token, Method::GET, "/api/vms/101").await;
     assert_eq!(status, StatusCode::OK);
@@ -219,6 +233,9 @@ async fn storage_and_cluster_api_over_the_demo() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["cluster"]["data"]["quorate"], true);
     assert_eq!(body["node"]["data"]["name"], "pve-demo");
+    // A standalone node: replication read, nothing configured.
+    assert_eq!(body["replication"]["state"], "ok", "{body}");
+    assert_eq!(body["replication"]["data"], serde_json::json!([]));
 }
 
 #[tokio::test]

@@ -21,6 +21,8 @@ export type Outcome = 'ok' | 'warnings' | 'running' | 'failed';
 export interface LastBackup {
   time: number;
   status: 'ok' | 'warnings' | 'failed' | string;
+  /** This guest's own error in a backup-job run. */
+  error?: string;
   upid?: string | null;
 }
 
@@ -65,6 +67,23 @@ export interface Task {
   starttime: number | null;
   endtime: number | null;
   user: string | null;
+  /** A backup-job run seen from one guest: that guest's error. */
+  guest_error?: string;
+}
+
+export interface ReplicationJob {
+  id: string;
+  guest: number;
+  target: string;
+  schedule: string | null;
+  last_sync: number | null;
+  last_try: number | null;
+  next_sync: number | null;
+  duration: number | null;
+  fail_count: number | null;
+  error: string | null;
+  disable: boolean;
+  comment: string | null;
 }
 
 export interface GuestDetail {
@@ -72,6 +91,7 @@ export interface GuestDetail {
   config: Record<string, unknown> | null;
   tasks: Task[] | null;
   backups: Task[] | null;
+  replication?: ReplicationJob[];
 }
 
 export interface PveStorage {
