@@ -1,7 +1,107 @@
-//! Placeholder: the network API (issues 5 and 6).
+//! `GET /api/network`: the network worker's snapshot, grouped by interface kind, with the bridge
+//! topology and the gateway probe. The vitals sampler's latest per-interface rates are overlaid so the
+//! page is live between the worker's reads; guest names missing from the snapshot (the inventory had
+//! not loaded yet) are filled from the inventory snapshot. Nothing here touches the host.
 
-use super::Routes;
+use std::collections::HashMap;
+
+use axum::extract::State;
+use axum::response::Response;
+use serde::Serialize;
+
+use super::{READ, Routes, json};
+use crate::app::AppState;
+use crate::error::ApiError;
+use crate::tools::net::IfKind;
+use crate::workers::inventory::{Section, SectionState};
+use crate::workers::network::{BridgeNode, Gateway, Interface, overlay_rates};
 
 pub fn routes() -> Routes {
-    Routes::new()
+    Routes::new().get("/network", READ, network)
+}
+
+#[derive(Serialize)]
+struct Group<'a> {
+    kind: IfKind,
+    label: &'static str,
+    interfaces: Vec<&'a Interface>,
+}
+
+#[derive(Serialize, Default)]
+struct Summary {
+    interfaces: usize,
+    /// Interfaces that are administratively up but whose link is down (ports of guests excluded).
+    down: Vec<String>,
+    degraded_bonds: Vec<String>,
+    rx_bps: f64,
+    tx_bps: f64,
+}
+
+#[derive(Serialize)]
+struct View<'a> {
+    state: SectionState,
+    reason: Option<&'a str>,
+    updated: Option<i64>,
+    summary: Summary,
+    groups: Vec<Group<'a>>,
+    topology: &'a [BridgeNode],
+    gateway: &'a Section<Gateway>,
+}
+
+async fn network(State(app): State<AppState>) -> Result<Response, ApiError> {
+    let snap = app.network.borrow().clone();
+    let sec = &snap.interfaces;
+    let mut ifaces: Vec<Interface> = sec.data.as_ref().map(|d| d.interfaces.clone()).unwrap_or_default();
+    if let Some(v) = app.vitals.borrow().as_ref() {
+        overlay_rates(&mut ifaces, &v.sample);
+    }
+    if ifaces.iter().any(|i| i.guest.as_ref().is_some_and(|g| g.name.is_none())) {
+        let inv = app.inventory.borrow().clone();
+        let names: HashMap<u64, (crate::tools::pvesh::GuestKind, &str)> = inv
+            .resources
+            .data
+            .iter()
+            .flatten()
+            .filter_map(|r| r.as_guest())
+            .map(|g| (g.vmid, (g.kind, g.name.as_str())))
+            .collect();
+        for g in ifaces.iter_mut().filter_map(|i| i.guest.as_mut()).filter(|g| g.name.is_none()) {
+            if let Some((kind, name)) = names.get(&g.vmid) {
+                g.kind = Some(*kind);
+                g.name = Some(name.to_string()).filter(|n| !n.is_empty());
+            }
+        }
+    }
+    let mut summary = Summary { interfaces: ifaces.len(), ..Default::default() };
+    for i in &ifaces {
+        if i.admin_up && i.carrier == Some(false) && i.guest.is_none() {
+            summary.down.push(i.name.clone());
+        }
+        if i.bond.as_ref().is_some_and(|b| b.degraded) {
+            summary.degraded_bonds.push(i.name.clone());
+        }
+        if i.kind == IfKind::Physical {
+            summary.rx_bps += i.rx_bps.unwrap_or(0.0);
+            summary.tx_bps += i.tx_bps.unwrap_or(0.0);
+        }
+    }
+    let groups = IfKind::ALL
+        .iter()
+        .map(|k| Group {
+            kind: *k,
+            label: k.label(),
+            interfaces: ifaces.iter().filter(|i| i.kind == *k).collect(),
+        })
+        .filter(|g| !g.interfaces.is_empty())
+        .collect();
+    let view = View {
+        state: sec.state,
+        reason: sec.reason.as_deref(),
+        updated: sec.updated,
+        summary,
+        groups,
+        topology: sec.data.as_ref().map(|d| d.topology.as_slice()).unwrap_or(&[]),
+        gateway: &snap.gateway,
+    };
+    json(&view)
 }

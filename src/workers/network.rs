@@ -1,15 +1,709 @@
-//! Placeholder: filled in by the network work (issue 5).
+//! The network worker: every `network.interval_s` it re-reads the interfaces (`ip -j -d addr`, one
+//! process), their sysfs attributes and `/proc/net/bonding`, classifies them (NICs, bonds, bridges,
+//! VLANs, VM taps, CT veths, firewall links, OVS, loopback), maps guest interfaces to their guest, and
+//! derives the bridge → bond → NIC topology. Every `network.probe_interval_s` it probes the default
+//! gateway (or `probe_target`) with ICMP echo through the host seam and records latency and loss in the
+//! auxiliary history (`net.gw.latency_ms`, `net.gw.loss_pct`).
+//!
+//! Traffic rates are the vitals sampler's (1 s, `/proc/net/dev`), overlaid again at request time so
+//! the page is live; error and drop rates come from the sysfs counter deltas between two reads.
+//! A missing `ip` or routing table makes its section `unavailable` with the reason.
 
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::Serialize;
 
 use crate::app::App;
+use crate::config::NetworkCfg;
+use crate::host::{Host, ToolError};
+use crate::model::Sample;
+use crate::tools::net::{self, Bonding, Counters, IfKind, Link};
+use crate::tools::pvesh::GuestKind;
+use crate::workers::inventory::{Inventory, Section, SectionState};
+
+/// Echoes per probe.
+pub const PROBE_COUNT: u16 = 3;
+pub const LATENCY_KEY: &str = "net.gw.latency_ms";
+pub const LOSS_KEY: &str = "net.gw.loss_pct";
+
+/// The guest an interface belongs to.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GuestRef {
+    pub vmid: u64,
+    /// `qemu` or `lxc`; `None` for a firewall link of a guest the inventory does not know.
+    pub kind: Option<GuestKind>,
+    pub name: Option<String>,
+    /// The guest's NIC index (`net<index>`).
+    pub index: u32,
+}
+
+/// A bond slave as the page shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BondSlaveView {
+    pub name: String,
+    /// `up`, `down`, ... (lower case).
+    pub mii_status: String,
+    pub active: bool,
+    pub link_failures: Option<u64>,
+    pub speed: Option<String>,
+    pub duplex: Option<String>,
+}
+
+/// A bond's state: from `/proc/net/bonding` when present, else from iproute2's details.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BondView {
+    /// `active-backup`, `802.3ad`, `balance-rr`, ...
+    pub mode: String,
+    pub active_slave: Option<String>,
+    pub mii_status: String,
+    pub slaves: Vec<BondSlaveView>,
+    /// A slave's MII is not up, or the bond's own.
+    pub degraded: bool,
+    pub xmit_hash_policy: Option<String>,
+    pub lacp_rate: Option<String>,
+    /// `proc` or `ip`.
+    pub source: &'static str,
+}
+
+/// One interface with everything the page and the health rules need.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Interface {
+    pub name: String,
+    pub kind: IfKind,
+    /// Lower case: `up`, `down`, `unknown`, `lowerlayerdown`, `dormant`.
+    pub operstate: String,
+    /// Administratively up (`UP` flag).
+    pub admin_up: bool,
+    pub carrier: Option<bool>,
+    pub mtu: Option<u64>,
+    pub speed_mbps: Option<u64>,
+    pub duplex: Option<String>,
+    pub mac: Option<String>,
+    /// `192.168.10.20/24`, `fe80::1/64`.
+    pub addresses: Vec<String>,
+    /// The bridge or bond this interface is a port of.
+    pub master: Option<String>,
+    /// A bridge's ports or a bond's slaves.
+    pub ports: Vec<String>,
+    /// A VLAN's parent, a veth's peer.
+    pub parent: Option<String>,
+    pub vlan_id: Option<u64>,
+    pub bond: Option<BondView>,
+    pub guest: Option<GuestRef>,
+    /// Bytes per second from the vitals sampler (or the sysfs counters when it does not list the name).
+    pub rx_bps: Option<f64>,
+    pub tx_bps: Option<f64>,
+    /// Cumulative counters from sysfs.
+    pub counters: Option<Counters>,
+    /// rx+tx errors and drops per second between the last two reads.
+    pub errors_per_s: Option<f64>,
+    pub drops_per_s: Option<f64>,
+}
+
+/// A guest NIC hanging off a bridge, possibly through its firewall bridge.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TopologyGuest {
+    pub interface: String,
+    pub guest: GuestRef,
+    pub firewall: bool,
+    pub operstate: String,
+}
+
+/// A bridge's uplink: a NIC, a bond (with its slaves) or a VLAN.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Uplink {
+    pub name: String,
+    pub kind: IfKind,
+    pub operstate: String,
+    pub speed_mbps: Option<u64>,
+    /// For a bond: its slaves; for a VLAN: its parent.
+    pub members: Vec<BondSlaveView>,
+}
+
+/// One bridge of the topology view: bridge → uplinks (bond → NICs) and guest ports.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BridgeNode {
+    pub name: String,
+    pub operstate: String,
+    pub addresses: Vec<String>,
+    pub uplinks: Vec<Uplink>,
+    pub guests: Vec<TopologyGuest>,
+    /// VLAN interfaces on top of this bridge.
+    pub vlans: Vec<String>,
+    /// Ports that are none of the above.
+    pub other_ports: Vec<String>,
+}
 
 #[derive(Debug, Clone, Default, Serialize)]
-pub struct NetworkSnapshot {}
+pub struct Interfaces {
+    pub interfaces: Vec<Interface>,
+    pub topology: Vec<BridgeNode>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GatewayState {
+    /// Not probed yet.
+    Pending,
+    /// Probing is off (`probe_interval_s = 0`).
+    Disabled,
+    Ok,
+    /// Some echoes were lost.
+    Loss,
+    /// Every echo was lost.
+    Unreachable,
+    /// The probe could not run (no socket).
+    Error,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Gateway {
+    pub address: Option<String>,
+    pub interface: Option<String>,
+    /// What is probed: the gateway, or `network.probe_target`.
+    pub target: Option<String>,
+    pub state: GatewayState,
+    pub latency_ms: Option<f64>,
+    pub min_ms: Option<f64>,
+    pub max_ms: Option<f64>,
+    pub loss_pct: Option<f64>,
+    pub sent: u16,
+    pub received: u16,
+    /// Unix ms of the last probe.
+    pub last_probe: Option<i64>,
+    /// `dgram`, `raw` or `replay`.
+    pub method: Option<&'static str>,
+    pub error: Option<String>,
+    pub probe_interval_s: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct NetworkSnapshot {
+    pub interfaces: Section<Interfaces>,
+    pub gateway: Section<Gateway>,
+}
+
+/// The worker's state between steps; tests drive [`NetworkWorker::step`].
+pub struct NetworkWorker {
+    cfg: NetworkCfg,
+    pub state: NetworkSnapshot,
+    last_read: Option<i64>,
+    last_probe: Option<i64>,
+    prev: HashMap<String, (i64, Counters)>,
+    guests: HashMap<u64, (GuestKind, String)>,
+    points: Vec<(&'static str, i64, f64)>,
+}
+
+fn lower(s: &str) -> String {
+    s.to_ascii_lowercase()
+}
+
+impl NetworkWorker {
+    pub fn new(cfg: NetworkCfg) -> Self {
+        NetworkWorker {
+            cfg,
+            state: NetworkSnapshot::default(),
+            last_read: None,
+            last_probe: None,
+            prev: HashMap::new(),
+            guests: HashMap::new(),
+            points: Vec::new(),
+        }
+    }
+
+    /// Guest names and kinds from the inventory snapshot (used at the next read).
+    pub fn set_guests(&mut self, inv: &Inventory) {
+        if let Some(list) = inv.resources.data.as_ref() {
+            self.guests = list
+                .iter()
+                .filter_map(|r| r.as_guest())
+                .map(|g| (g.vmid, (g.kind, g.name.clone())))
+                .collect();
+        }
+    }
+
+    /// History points recorded since the last call (key, unix ms, value), for `app.series`.
+    pub fn take_points(&mut self) -> Vec<(&'static str, i64, f64)> {
+        std::mem::take(&mut self.points)
+    }
+
+    /// Reads interfaces and probes the gateway when each is due. Returns whether the snapshot changed.
+    pub async fn step(&mut self, host: &Host, now_ms: i64, vitals: Option<&Sample>) -> bool {
+        let mut changed = false;
+        let read_due = self.last_read.is_none_or(|t| now_ms - t >= self.cfg.interval_s.max(1) as i64 * 1000);
+        if read_due {
+            self.last_read = Some(now_ms);
+            let r = net::links(host).await.map(|links| self.build(host, &links, now_ms, vitals));
+            apply(&mut self.state.interfaces, "ip -j -d addr", r, now_ms);
+            changed = true;
+        }
+        let probe_due = self.cfg.probe_interval_s > 0
+            && self.last_probe.is_none_or(|t| now_ms - t >= self.cfg.probe_interval_s as i64 * 1000);
+        if probe_due || (read_due && self.cfg.probe_interval_s == 0) {
+            self.last_probe = Some(now_ms);
+            self.probe(host, now_ms).await;
+            changed = true;
+        }
+        changed
+    }
+
+    fn build(&mut self, host: &Host, links: &[Link], now_ms: i64, vitals: Option<&Sample>) -> Interfaces {
+        let mut ports: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        for l in links {
+            if let Some(m) = l.master.as_deref() {
+                ports.entry(m).or_default().push(l.name.clone());
+            }
+        }
+        let mut out = Vec::with_capacity(links.len());
+        let mut next_prev = HashMap::with_capacity(links.len());
+        for l in links {
+            let kind = l.kind();
+            let sys = net::sysfs(host, &l.name);
+            let mut my_ports = ports.get(l.name.as_str()).cloned().unwrap_or_default();
+            for p in sys.bridge_ports.iter().flatten() {
+                if !my_ports.contains(p) {
+                    my_ports.push(p.clone());
+                }
+            }
+            let bond = (kind == IfKind::Bond).then(|| bond_view(host, l, links)).flatten();
+            if let Some(b) = &bond {
+                for s in &b.slaves {
+                    if !my_ports.contains(&s.name) {
+                        my_ports.push(s.name.clone());
+                    }
+                }
+            }
+            let guest = net::guest_of(&l.name).map(|(vmid, index)| {
+                let known = self.guests.get(&vmid);
+                let kind = known.map(|k| k.0).or(match kind {
+                    IfKind::Tap => Some(GuestKind::Qemu),
+                    IfKind::Veth => Some(GuestKind::Lxc),
+                    _ => None,
+                });
+                GuestRef { vmid, kind, name: known.map(|k| k.1.clone()).filter(|n| !n.is_empty()), index }
+            });
+            let (mut errors_per_s, mut drops_per_s, mut rx_bps, mut tx_bps) = (None, None, None, None);
+            if let Some(c) = sys.counters {
+                if let Some((t, p)) = self.prev.get(&l.name)
+                    && now_ms > *t
+                {
+                    let secs = (now_ms - t) as f64 / 1000.0;
+                    let d = |a: u64, b: u64| a.saturating_sub(b) as f64 / secs;
+                    errors_per_s = Some(d(c.rx_errors + c.tx_errors, p.rx_errors + p.tx_errors));
+                    drops_per_s = Some(d(c.rx_dropped + c.tx_dropped, p.rx_dropped + p.tx_dropped));
+                    rx_bps = Some(d(c.rx_bytes, p.rx_bytes));
+                    tx_bps = Some(d(c.tx_bytes, p.tx_bytes));
+                }
+                next_prev.insert(l.name.clone(), (now_ms, c));
+            }
+            out.push(Interface {
+                name: l.name.clone(),
+                kind,
+                operstate: sys.operstate.clone().unwrap_or_else(|| lower(&l.operstate)),
+                admin_up: l.flags.iter().any(|f| f == "UP"),
+                carrier: sys.carrier.or_else(|| {
+                    l.flags.iter().any(|f| f == "UP").then(|| l.flags.iter().any(|f| f == "LOWER_UP"))
+                }),
+                mtu: l.mtu.or(sys.mtu),
+                speed_mbps: sys.speed_mbps,
+                duplex: sys.duplex,
+                mac: l.mac.clone(),
+                addresses: l.addresses.iter().map(|a| format!("{}/{}", a.address, a.prefixlen)).collect(),
+                master: l.master.clone(),
+                ports: my_ports,
+                parent: l.parent.clone(),
+                vlan_id: l.vlan_id,
+                bond,
+                guest,
+                rx_bps,
+                tx_bps,
+                counters: sys.counters,
+                errors_per_s,
+                drops_per_s,
+            });
+        }
+        self.prev = next_prev;
+        if let Some(s) = vitals {
+            overlay_rates(&mut out, s);
+        }
+        let topology = topology(&out);
+        Interfaces { interfaces: out, topology }
+    }
+
+    async fn probe(&mut self, host: &Host, now_ms: i64) {
+        let route = net::default_route(host);
+        let configured = self.cfg.probe_target.trim();
+        let (address, interface) = match &route {
+            Ok(Some(r)) => (Some(r.gateway.to_string()), Some(r.interface.clone())),
+            _ => (None, None),
+        };
+        let target: Option<Result<IpAddr, String>> = if configured.is_empty() {
+            match &route {
+                Ok(Some(r)) => Some(Ok(r.gateway)),
+                _ => None,
+            }
+        } else {
+            Some(
+                configured
+                    .parse::<IpAddr>()
+                    .map_err(|_| format!("probe_target {configured:?} is not an IP address")),
+            )
+        };
+        let base = Gateway {
+            address,
+            interface,
+            target: None,
+            state: GatewayState::Pending,
+            latency_ms: None,
+            min_ms: None,
+            max_ms: None,
+            loss_pct: None,
+            sent: 0,
+            received: 0,
+            last_probe: None,
+            method: None,
+            error: None,
+            probe_interval_s: self.cfg.probe_interval_s,
+        };
+        let sec = &mut self.state.gateway;
+        let Some(target) = target else {
+            match route {
+                Err(e) => apply(sec, "routing table", Err(e), now_ms),
+                Ok(_) => {
+                    sec.state = SectionState::Unavailable;
+                    sec.reason = Some("this host has no default route".into());
+                    sec.data = None;
+                }
+            }
+            return;
+        };
+        let target = match target {
+            Ok(t) => t,
+            Err(reason) => {
+                sec.state = SectionState::Error;
+                sec.reason = Some(reason.clone());
+                sec.data = Some(Gateway { state: GatewayState::Error, error: Some(reason), ..base });
+                return;
+            }
+        };
+        let mut g = Gateway { target: Some(target.to_string()), ..base };
+        if self.cfg.probe_interval_s == 0 {
+            g.state = GatewayState::Disabled;
+            apply(sec, "gateway", Ok(g), now_ms);
+            return;
+        }
+        let timeout = Duration::from_millis(self.cfg.probe_timeout_ms.clamp(50, 10_000));
+        match host.ping(target, PROBE_COUNT, timeout, now_ms as u64).await {
+            Ok(p) => {
+                let loss = p.loss_pct();
+                g.state = match p.received {
+                    0 => GatewayState::Unreachable,
+                    n if n < p.sent => GatewayState::Loss,
+                    _ => GatewayState::Ok,
+                };
+                g.latency_ms = p.avg_ms();
+                g.min_ms = p.min_ms();
+                g.max_ms = p.max_ms();
+                g.loss_pct = Some(loss);
+                g.sent = p.sent;
+                g.received = p.received;
+                g.last_probe = Some(now_ms);
+                g.method = Some(p.method);
+                if let Some(l) = g.latency_ms {
+                    self.points.push((LATENCY_KEY, now_ms, l));
+                }
+                self.points.push((LOSS_KEY, now_ms, loss));
+                apply(sec, "gateway probe", Ok(g), now_ms);
+            }
+            Err(e) => {
+                let missing = e.is_missing();
+                let reason = e.to_string();
+                if sec.state == SectionState::Ok || sec.state == SectionState::Pending {
+                    tracing::warn!(error = %reason, %target, "gateway probe failed");
+                }
+                // Keep the last good probe's numbers next to the reason.
+                let mut data = sec.data.take().unwrap_or(g.clone());
+                data.address = g.address;
+                data.interface = g.interface;
+                data.target = g.target;
+                data.error = Some(reason.clone());
+                if data.last_probe.is_none() {
+                    data.state = GatewayState::Error;
+                }
+                sec.state = if missing {
+                    SectionState::Unavailable
+                } else if data.last_probe.is_some() {
+                    SectionState::Stale
+                } else {
+                    SectionState::Error
+                };
+                sec.reason = Some(reason);
+                sec.data = Some(data);
+            }
+        }
+    }
+}
+
+/// Folds a result into a section (the inventory's rules: missing → unavailable, failure → stale with
+/// the last good data, or error when there never was any).
+fn apply<T>(sec: &mut Section<T>, what: &str, r: Result<T, ToolError>, now_ms: i64) {
+    match r {
+        Ok(v) => {
+            sec.state = SectionState::Ok;
+            sec.reason = None;
+            sec.updated = Some(now_ms.div_euclid(1000));
+            sec.data = Some(v);
+        }
+        Err(ToolError::Missing { what: tool }) => {
+            sec.state = SectionState::Unavailable;
+            sec.reason = Some(if tool.starts_with('/') {
+                format!("{tool} does not exist on this host")
+            } else {
+                format!("{tool} is not installed")
+            });
+            sec.data = None;
+        }
+        Err(e) => {
+            if matches!(sec.state, SectionState::Ok | SectionState::Pending) {
+                tracing::warn!(source = what, error = %e, "network source failed; keeping the last good data");
+            }
+            sec.state = if sec.data.is_some() { SectionState::Stale } else { SectionState::Error };
+            sec.reason = Some(e.to_string());
+        }
+    }
+}
+
+fn bond_view(host: &Host, l: &Link, links: &[Link]) -> Option<BondView> {
+    let procfs: Option<Bonding> = match net::bonding(host, &l.name) {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::debug!(bond = %l.name, error = %e, "cannot read /proc/net/bonding; using ip's details");
+            None
+        }
+    };
+    if let Some(b) = procfs {
+        let slaves: Vec<BondSlaveView> = b
+            .slaves
+            .iter()
+            .map(|s| BondSlaveView {
+                name: s.name.clone(),
+                mii_status: lower(&s.mii_status),
+                active: b.active_slave.as_deref() == Some(s.name.as_str()),
+                link_failures: Some(s.link_failures),
+                speed: s.speed.clone(),
+                duplex: s.duplex.clone(),
+            })
+            .collect();
+        let degraded = lower(&b.mii_status) != "up" || slaves.iter().any(|s| s.mii_status != "up");
+        return Some(BondView {
+            mode: b.short_mode(),
+            active_slave: b.active_slave.clone(),
+            mii_status: lower(&b.mii_status),
+            slaves,
+            degraded,
+            xmit_hash_policy: b.xmit_hash_policy.clone(),
+            lacp_rate: b.lacp_rate.clone(),
+            source: "proc",
+        });
+    }
+    let info = l.bond.clone().unwrap_or_default();
+    let slaves: Vec<BondSlaveView> = links
+        .iter()
+        .filter(|s| s.master.as_deref() == Some(l.name.as_str()))
+        .map(|s| {
+            let bs = s.bond_slave.clone().unwrap_or_default();
+            BondSlaveView {
+                name: s.name.clone(),
+                mii_status: lower(
+                    bs.mii_status.as_deref().unwrap_or(if s.flags.iter().any(|f| f == "LOWER_UP") {
+                        "up"
+                    } else {
+                        "down"
+                    }),
+                ),
+                active: info.active_slave.as_deref() == Some(s.name.as_str())
+                    || bs.state.as_deref() == Some("ACTIVE"),
+                link_failures: bs.link_failure_count,
+                speed: None,
+                duplex: None,
+            }
+        })
+        .collect();
+    let mii = if l.flags.iter().any(|f| f == "LOWER_UP") { "up" } else { "down" };
+    Some(BondView {
+        mode: info.mode.unwrap_or_else(|| "unknown".into()),
+        active_slave: info.active_slave,
+        mii_status: mii.into(),
+        degraded: mii != "up" || slaves.iter().any(|s| s.mii_status != "up"),
+        slaves,
+        xmit_hash_policy: None,
+        lacp_rate: None,
+        source: "ip",
+    })
+}
+
+/// Puts the vitals sampler's per-interface rates on the interfaces it lists.
+pub fn overlay_rates(ifaces: &mut [Interface], sample: &Sample) {
+    let rates: HashMap<&str, (f64, f64)> =
+        sample.net.iter().map(|n| (n.name.as_str(), (n.rx_bps, n.tx_bps))).collect();
+    for i in ifaces {
+        if let Some((rx, tx)) = rates.get(i.name.as_str()) {
+            i.rx_bps = Some(*rx);
+            i.tx_bps = Some(*tx);
+        }
+    }
+}
+
+fn topology(ifaces: &[Interface]) -> Vec<BridgeNode> {
+    let by_name: HashMap<&str, &Interface> = ifaces.iter().map(|i| (i.name.as_str(), i)).collect();
+    let slave_views = |i: &Interface| -> Vec<BondSlaveView> {
+        if let Some(b) = &i.bond {
+            return b.slaves.clone();
+        }
+        i.parent
+            .iter()
+            .map(|p| BondSlaveView {
+                name: p.clone(),
+                mii_status: by_name.get(p.as_str()).map(|x| x.operstate.clone()).unwrap_or_default(),
+                active: true,
+                link_failures: None,
+                speed: None,
+                duplex: None,
+            })
+            .collect()
+    };
+    let mut nodes = Vec::new();
+    for br in ifaces.iter().filter(|i| matches!(i.kind, IfKind::Bridge | IfKind::Ovs) && i.guest.is_none()) {
+        if br.kind == IfKind::Ovs && br.ports.is_empty() {
+            continue;
+        }
+        let mut node = BridgeNode {
+            name: br.name.clone(),
+            operstate: br.operstate.clone(),
+            addresses: br.addresses.clone(),
+            uplinks: Vec::new(),
+            guests: Vec::new(),
+            vlans: ifaces
+                .iter()
+                .filter(|v| v.kind == IfKind::Vlan && v.parent.as_deref() == Some(br.name.as_str()))
+                .map(|v| v.name.clone())
+                .collect(),
+            other_ports: Vec::new(),
+        };
+        for p in &br.ports {
+            let Some(port) = by_name.get(p.as_str()) else {
+                node.other_ports.push(p.clone());
+                continue;
+            };
+            match port.kind {
+                IfKind::Physical | IfKind::Bond | IfKind::Vlan => node.uplinks.push(Uplink {
+                    name: port.name.clone(),
+                    kind: port.kind,
+                    operstate: port.operstate.clone(),
+                    speed_mbps: port.speed_mbps,
+                    members: if port.kind == IfKind::Physical { Vec::new() } else { slave_views(port) },
+                }),
+                IfKind::Tap | IfKind::Veth if port.guest.is_some() => {
+                    if let Some(g) = &port.guest {
+                        node.guests.push(TopologyGuest {
+                            interface: port.name.clone(),
+                            guest: g.clone(),
+                            firewall: false,
+                            operstate: port.operstate.clone(),
+                        });
+                    }
+                }
+                IfKind::Firewall => {
+                    // fwpr<vmid>p<n> → its peer fwln in fwbr<vmid>i<n> → the guest's tap/veth there.
+                    let Some((vmid, idx)) = net::guest_of(&port.name) else { continue };
+                    let fwbr = format!("fwbr{vmid}i{idx}");
+                    let nic = by_name.get(fwbr.as_str()).and_then(|b| {
+                        b.ports.iter().filter_map(|n| by_name.get(n.as_str())).find(|n| {
+                            matches!(n.kind, IfKind::Tap | IfKind::Veth)
+                                && n.guest.as_ref().is_some_and(|g| g.vmid == vmid)
+                        })
+                    });
+                    match nic {
+                        Some(n) => node.guests.push(TopologyGuest {
+                            interface: n.name.clone(),
+                            guest: n.guest.clone().unwrap_or(GuestRef {
+                                vmid,
+                                kind: None,
+                                name: None,
+                                index: idx,
+                            }),
+                            firewall: true,
+                            operstate: n.operstate.clone(),
+                        }),
+                        None => node.other_ports.push(port.name.clone()),
+                    }
+                }
+                _ => node.other_ports.push(port.name.clone()),
+            }
+        }
+        node.guests.sort_by_key(|g| (g.guest.vmid, g.guest.index));
+        nodes.push(node);
+    }
+    nodes
+}
 
 /// The worker loop (spawned by `workers::spawn_all`).
 pub async fn run(app: Arc<App>) {
-    app.cancel.cancelled().await;
+    let cfg = app.config.network.clone();
+    app.series.describe(LATENCY_KEY, "Gateway latency", "ms");
+    app.series.describe(LOSS_KEY, "Gateway packet loss", "percent");
+    if app.demo.is_some() && app.host.is_replay() {
+        backfill_demo(&app, &cfg).await;
+    }
+    let gcd = |mut a: u64, mut b: u64| {
+        while b != 0 {
+            (a, b) = (b, a % b);
+        }
+        a
+    };
+    let period = match cfg.probe_interval_s {
+        0 => cfg.interval_s,
+        p => gcd(cfg.interval_s.max(1), p),
+    }
+    .clamp(1, 60);
+    let mut worker = NetworkWorker::new(cfg);
+    let mut tick = tokio::time::interval(Duration::from_secs(period));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = app.cancel.cancelled() => break,
+            _ = tick.tick() => {}
+        }
+        worker.set_guests(&app.inventory.borrow());
+        let vitals = app.vitals.borrow().clone();
+        let now = super::wall_ms();
+        if worker.step(&app.host, now, vitals.as_ref().map(|v| &v.sample)).await {
+            app.network.send_replace(Arc::new(worker.state.clone()));
+        }
+        for (key, ts, v) in worker.take_points() {
+            app.series.record(key, ts, v);
+        }
+    }
+}
+
+/// The demo starts with a day of gateway history, answered by the scenario's `icmp.toml` exactly as
+/// the live probes are, so its latency chart is not empty on first open.
+async fn backfill_demo(app: &App, cfg: &NetworkCfg) {
+    let Ok(Some(route)) = net::default_route(&app.host) else { return };
+    let step_ms = cfg.probe_interval_s.max(60) as i64 * 1000;
+    let now = super::wall_ms();
+    let mut ts = now - 24 * 3600 * 1000;
+    while ts < now - step_ms {
+        let Ok(p) = app.host.ping(route.gateway, PROBE_COUNT, Duration::from_secs(1), ts as u64).await else {
+            return;
+        };
+        if let Some(l) = p.avg_ms() {
+            app.series.record(LATENCY_KEY, ts, l);
+        }
+        app.series.record(LOSS_KEY, ts, p.loss_pct());
+        ts += step_ms;
+    }
 }

@@ -4,7 +4,8 @@
 import type { History, HistoryPoint, Sample } from './types';
 
 export type ChartName = 'cpu' | 'memory' | 'net' | 'disk';
-export type ChartKind = 'percent' | 'bytes' | 'rate';
+/** `number`: a plain quantity (latency in ms, ...) drawn from 0 with the chart's own `format`. */
+export type ChartKind = 'percent' | 'bytes' | 'rate' | 'number';
 
 export interface LineDef {
   label: string;
