@@ -1,7 +1,76 @@
-//! Placeholder: the hardware API (issues 5 and 6).
+//! `GET /api/hardware` (static inventory + live readings + UPS + GPU) and `GET /api/hardware/live`
+//! (the cheap part the page polls: hwmon sensors, IPMI sensor states and SEL, UPS, GPU). Both serve the
+//! hardware, UPS and GPU workers' snapshots; nothing here touches the host.
 
-use super::Routes;
+use axum::extract::State;
+use axum::response::Response;
+use serde::Serialize;
+
+use super::{READ, Routes, json};
+use crate::app::AppState;
+use crate::error::ApiError;
+use crate::tools::dmi::{Cpu, Dmi, Memory, PciDevice};
+use crate::tools::hwmon::Sensors;
+use crate::tools::ipmi::{SelEntry, SensorList};
+use crate::workers::gpu::GpuSnapshot;
+use crate::workers::hardware::TempSeries;
+use crate::workers::inventory::Section;
+use crate::workers::ups::UpsSnapshot;
 
 pub fn routes() -> Routes {
-    Routes::new()
+    Routes::new().get("/hardware", READ, hardware).get("/hardware/live", READ, live)
+}
+
+#[derive(Serialize)]
+struct Live<'a> {
+    sensors: &'a Section<Sensors>,
+    ipmi: &'a Section<SensorList>,
+    sel: &'a Section<Vec<SelEntry>>,
+    temp_series: &'a [TempSeries],
+    ups: &'a UpsSnapshot,
+    gpu: &'a GpuSnapshot,
+}
+
+#[derive(Serialize)]
+struct Full<'a> {
+    #[serde(flatten)]
+    live: Live<'a>,
+    cpu: &'a Section<Cpu>,
+    system: &'a Section<Dmi>,
+    memory: &'a Section<Memory>,
+    pci: &'a Section<Vec<PciDevice>>,
+}
+
+async fn hardware(State(app): State<AppState>) -> Result<Response, ApiError> {
+    let hw = app.hardware.borrow().clone();
+    let ups = app.ups.borrow().clone();
+    let gpu = app.gpu.borrow().clone();
+    json(&Full {
+        live: Live {
+            sensors: &hw.sensors,
+            ipmi: &hw.ipmi,
+            sel: &hw.sel,
+            temp_series: &hw.temp_series,
+            ups: &ups,
+            gpu: &gpu,
+        },
+        cpu: &hw.cpu,
+        system: &hw.system,
+        memory: &hw.memory,
+        pci: &hw.pci,
+    })
+}
+
+async fn live(State(app): State<AppState>) -> Result<Response, ApiError> {
+    let hw = app.hardware.borrow().clone();
+    let ups = app.ups.borrow().clone();
+    let gpu = app.gpu.borrow().clone();
+    json(&Live {
+        sensors: &hw.sensors,
+        ipmi: &hw.ipmi,
+        sel: &hw.sel,
+        temp_series: &hw.temp_series,
+        ups: &ups,
+        gpu: &gpu,
+    })
 }
