@@ -1,15 +1,314 @@
-//! Placeholder: filled in by the gpu work (issue 5).
+//! The GPU worker: every `hardware.interval_s` it reads the host's GPUs and publishes [`GpuSnapshot`],
+//! recording `gpu.<idx>.util`, `gpu.<idx>.temp_c` and `gpu.<idx>.power_w` into the auxiliary history.
+//!
+//! Sources, in order: NVML for NVIDIA (loaded once; a host without `libnvidia-ml` is retried every
+//! [`NVML_RETRY_MS`], never an error); `nvidia-smi -q -x` through the host seam where NVML does not
+//! load but the NVIDIA driver is present (`/proc/driver/nvidia`; polled at most every
+//! [`SMI_EVERY_MS`], it is a process spawn) and in replay scenarios that record it (the demo); then
+//! AMD and Intel cards from the DRM sysfs tree. Each GPU process is mapped to its Proxmox guest from
+//! `/proc/<pid>/cgroup`, as the process scanner does. No GPU at all is `unavailable` with a reason.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::Serialize;
 
 use crate::app::App;
+use crate::host::{Host, Runner, ToolError};
+use crate::series::Series;
+use crate::tools::gpu::{self, Gpu};
+use crate::tools::procfs;
 
+/// How often a failed NVML load is retried (the driver may be installed later), ms.
+pub const NVML_RETRY_MS: i64 = 600_000;
+/// The nvidia-smi fallback runs at most this often on a live host, ms.
+pub const SMI_EVERY_MS: i64 = 30_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    #[default]
+    Pending,
+    Ok,
+    /// No GPU, or no driver/library to read one.
+    Unavailable,
+    /// A source answered with something unreadable; see `reason`.
+    Error,
+}
+
+/// What the GPU worker publishes (`app.gpu`).
 #[derive(Debug, Clone, Default, Serialize)]
-pub struct GpuSnapshot {}
+pub struct GpuSnapshot {
+    pub state: State,
+    pub reason: Option<String>,
+    /// Unix ms of the data.
+    pub updated: Option<i64>,
+    /// NVIDIA first (in NVML/nvidia-smi order), then DRM cards; `index` is the position here and the
+    /// `<idx>` of the history keys.
+    pub gpus: Vec<Gpu>,
+    /// Why a source is not used (e.g. "NVML: libnvidia-ml.so not found"), for the UI's details.
+    pub notes: Vec<String>,
+}
+
+enum Nvml {
+    Untried,
+    Loaded(Box<nvml_wrapper::Nvml>),
+    Failed { reason: String, at_ms: i64 },
+}
+
+/// The poller behind the worker; tests drive it through [`GpuPoller::step`].
+pub struct GpuPoller {
+    nvml: Nvml,
+    smi_cache: Option<(i64, Result<Vec<Gpu>, String>)>,
+}
+
+impl Default for GpuPoller {
+    fn default() -> Self {
+        GpuPoller::new()
+    }
+}
+
+impl GpuPoller {
+    pub fn new() -> GpuPoller {
+        GpuPoller { nvml: Nvml::Untried, smi_cache: None }
+    }
+
+    /// Reads every GPU at `now_ms`.
+    pub async fn step(&mut self, host: &Host, now_ms: i64) -> GpuSnapshot {
+        let mut notes = Vec::new();
+        let mut error = None;
+        let mut nvidia: Vec<Gpu> = Vec::new();
+        let mut nvidia_covered = false;
+        match host.runner() {
+            Runner::Replay(s) => {
+                let recorded =
+                    s.argvs().any(|a| a.iter().map(String::as_str).eq(gpu::NVIDIA_SMI_ARGV.iter().copied()));
+                if recorded {
+                    nvidia_covered = true;
+                    match gpu::nvidia_smi(host).await {
+                        Ok(g) => nvidia = g,
+                        Err(e) => error = Some(e.to_string()),
+                    }
+                }
+            }
+            Runner::System => {
+                self.load_nvml(now_ms);
+                match &self.nvml {
+                    Nvml::Loaded(n) => match gpu::read_nvml(n) {
+                        Ok(g) => {
+                            nvidia = g;
+                            nvidia_covered = true;
+                        }
+                        Err(e) => notes.push(format!("NVML: {e}")),
+                    },
+                    Nvml::Failed { reason, .. } => notes.push(format!("NVML: {reason}")),
+                    Nvml::Untried => {}
+                }
+                if !nvidia_covered && host.exists("/proc/driver/nvidia/version") {
+                    nvidia_covered = true;
+                    match self.smi(host, now_ms).await {
+                        Ok(g) => nvidia = g,
+                        Err(e) => error = Some(e),
+                    }
+                }
+            }
+        }
+        for g in nvidia.iter_mut() {
+            map_processes(host, g);
+        }
+        let mut gpus = nvidia;
+        gpus.extend(gpu::drm_gpus(host, nvidia_covered));
+        gpus.truncate(gpu::MAX_GPUS);
+        for (i, g) in gpus.iter_mut().enumerate() {
+            g.index = i as u32;
+        }
+        let (state, reason) = match (&error, gpus.is_empty()) {
+            (_, false) => (State::Ok, error),
+            (Some(e), true) => (State::Error, Some(e.clone())),
+            (None, true) => (State::Unavailable, Some("no GPU found on this host".to_string())),
+        };
+        GpuSnapshot { state, reason, updated: Some(now_ms), gpus, notes }
+    }
+
+    fn load_nvml(&mut self, now_ms: i64) {
+        let due = match &self.nvml {
+            Nvml::Untried => true,
+            Nvml::Failed { at_ms, .. } => now_ms - at_ms >= NVML_RETRY_MS,
+            Nvml::Loaded(_) => false,
+        };
+        if !due {
+            return;
+        }
+        // Loads libnvidia-ml.so.1 with dlopen; a host without the NVIDIA driver fails here, quietly.
+        self.nvml = match nvml_wrapper::Nvml::init() {
+            Ok(n) => {
+                tracing::info!("NVML loaded");
+                Nvml::Loaded(Box::new(n))
+            }
+            Err(e) => {
+                let reason = match e {
+                    nvml_wrapper::error::NvmlError::LibloadingError(_) => {
+                        "libnvidia-ml.so.1 not found".to_string()
+                    }
+                    other => other.to_string(),
+                };
+                tracing::debug!(reason = %reason, "NVML not available");
+                Nvml::Failed { reason, at_ms: now_ms }
+            }
+        };
+    }
+
+    async fn smi(&mut self, host: &Host, now_ms: i64) -> Result<Vec<Gpu>, String> {
+        if let Some((at, r)) = &self.smi_cache
+            && now_ms - at < SMI_EVERY_MS
+        {
+            return r.clone();
+        }
+        let r = match gpu::nvidia_smi(host).await {
+            Ok(g) => Ok(g),
+            Err(ToolError::Missing { .. }) => {
+                Err("the NVIDIA driver is loaded but nvidia-smi is not installed".into())
+            }
+            Err(e) => Err(e.to_string()),
+        };
+        self.smi_cache = Some((now_ms, r.clone()));
+        r
+    }
+}
+
+/// Fills in each process's guest (from its cgroup) and, where the source gave none, its name.
+fn map_processes(host: &Host, g: &mut Gpu) {
+    for p in g.processes.iter_mut() {
+        if let Ok(cg) = host.read(&format!("/proc/{}/cgroup", p.pid))
+            && let Some((kind, id)) = procfs::guest_from_cgroup(&cg)
+        {
+            p.guest_kind = Some(kind);
+            p.vmid = Some(id);
+        }
+        if p.name.is_empty()
+            && let Ok(comm) = host.read(&format!("/proc/{}/comm", p.pid))
+        {
+            p.name = comm.trim().chars().take(64).collect();
+        }
+    }
+}
+
+/// Records utilisation, temperature and power of every GPU.
+pub fn record_series(series: &Series, snap: &GpuSnapshot) {
+    let Some(at) = snap.updated else { return };
+    for g in &snap.gpus {
+        for (metric, value, label, unit) in [
+            ("util", g.util_pct, "utilisation", "percent"),
+            ("temp_c", g.temp_c, "temperature", "celsius"),
+            ("power_w", g.power_w, "power", "watts"),
+        ] {
+            let Some(v) = value else { continue };
+            let key = format!("gpu.{}.{metric}", g.index);
+            if !series.has(&key) {
+                series.describe(&key, &format!("GPU {} ({}) {label}", g.index, g.name), unit);
+            }
+            series.record(&key, at, v);
+        }
+    }
+}
 
 /// The worker loop (spawned by `workers::spawn_all`).
 pub async fn run(app: Arc<App>) {
-    app.cancel.cancelled().await;
+    let mut poller = GpuPoller::new();
+    let mut tick = tokio::time::interval(Duration::from_secs(app.config.hardware.interval_s.max(1)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = app.cancel.cancelled() => break,
+            _ = tick.tick() => {}
+        }
+        let snap = poller.step(&app.host, super::wall_ms()).await;
+        record_series(&app.series, &snap);
+        app.gpu.send_replace(Arc::new(snap));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scenario(files: &[(&str, &str)], manifest_extra: &str) -> (tempfile::TempDir, Host) {
+        let dir = tempfile::tempdir().unwrap();
+        let manifest = format!("[scenario]\nname = \"t\"\n{manifest_extra}");
+        std::fs::write(dir.path().join("manifest.toml"), manifest).unwrap();
+        for (path, text) in files {
+            let p = dir.path().join(path.trim_start_matches('/'));
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        }
+        let s = crate::host::Scenario::load(dir.path()).unwrap();
+        (dir, Host::replay(s, Duration::from_secs(1)))
+    }
+
+    #[tokio::test]
+    async fn replayed_nvidia_smi_maps_processes_to_guests_and_records_series() {
+        let t4 = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/fixtures/nvidia-smi/telegraf_nvidia-smi-q-x_tesla-t4.xml"
+        ))
+        .unwrap();
+        let (_d, host) = scenario(
+            &[("commands/smi.xml", &t4), ("/proc/5762/cgroup", "0::/lxc/201/ns/user.slice\n")],
+            "[[command]]\nargv = [\"nvidia-smi\", \"-q\", \"-x\"]\nstdout = \"commands/smi.xml\"\n",
+        );
+        let snap = GpuPoller::new().step(&host, 7_000).await;
+        assert_eq!(snap.state, State::Ok, "{snap:?}");
+        assert_eq!(snap.gpus.len(), 1);
+        let g = &snap.gpus[0];
+        assert_eq!((g.index, g.source.as_str()), (0, "nvidia-smi"));
+        let python = g.processes.iter().find(|p| p.pid == 5762).unwrap();
+        assert_eq!((python.vmid, python.guest_kind), (Some(201), Some(procfs::GuestKind::Lxc)));
+        assert_eq!(g.processes.iter().find(|p| p.pid == 675).unwrap().vmid, None);
+        let series = Series::new(10);
+        record_series(&series, &snap);
+        assert!(series.has("gpu.0.util") && series.has("gpu.0.temp_c") && series.has("gpu.0.power_w"));
+    }
+
+    /// The demo's Tesla T4, with its one process in CT 201.
+    #[tokio::test]
+    async fn demo_scenario_has_a_t4_used_by_ct_201() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/demo");
+        let host = Host::demo(crate::host::Scenario::load(&dir).unwrap(), Duration::from_secs(5));
+        let snap = GpuPoller::new().step(&host, 0).await;
+        assert_eq!(snap.state, State::Ok, "{snap:?}");
+        let t4 = &snap.gpus[0];
+        assert_eq!((t4.name.as_str(), t4.pci_bus_id.as_deref()), ("Tesla T4", Some("00000000:65:00.0")));
+        assert_eq!(t4.util_pct, Some(23.0));
+        assert_eq!(t4.processes.len(), 1);
+        assert_eq!(
+            (t4.processes[0].vmid, t4.processes[0].guest_kind),
+            (Some(201), Some(procfs::GuestKind::Lxc))
+        );
+    }
+
+    #[tokio::test]
+    async fn no_gpu_is_unavailable_and_bad_xml_is_an_error() {
+        let (_d, host) = scenario(&[], "");
+        let snap = GpuPoller::new().step(&host, 0).await;
+        assert_eq!(snap.state, State::Unavailable);
+        assert_eq!(snap.reason.as_deref(), Some("no GPU found on this host"));
+
+        let (_d, host) = scenario(
+            &[("commands/smi.xml", "<nvidia_smi_log>\n<gpu>\n")],
+            "[[command]]\nargv = [\"nvidia-smi\", \"-q\", \"-x\"]\nstdout = \"commands/smi.xml\"\n",
+        );
+        let snap = GpuPoller::new().step(&host, 0).await;
+        assert_eq!(snap.state, State::Error);
+        assert!(snap.reason.unwrap().contains("line"));
+    }
+
+    /// On this (GPU-less) machine the live path never fails: no libnvidia-ml means unavailable or,
+    /// where a GPU exists, data. Either way no panic and no error state.
+    #[tokio::test]
+    async fn live_host_without_nvml_is_not_an_error() {
+        let host = Host::system(Duration::from_secs(5));
+        let snap = GpuPoller::new().step(&host, 0).await;
+        assert_ne!(snap.state, State::Error, "{snap:?}");
+        assert_ne!(snap.state, State::Pending);
+    }
 }
