@@ -1,7 +1,606 @@
-//! Placeholder: the health API (issues 5 and 6).
+//! `/api/health/*`: the health monitor's verdict (from the cycle's snapshot), findings and events
+//! (from the database), dismissals (operators), thresholds and exclusions (admins), and an on-demand
+//! run (operators, rate-limited). `GET /api/health/live` (uptime checks) lives in `system.rs`.
+//!
+//! Finding keys contain `:` and `/` (`smart:/dev/sdb`): clients percent-encode them in the path
+//! (`/api/health/findings/smart%3A%2Fdev%2Fsdb/dismiss`); axum decodes the segment.
 
-use super::Routes;
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use axum::Extension;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+
+use super::{ADMIN, JsonBody, OPERATE, READ, Routes, json, query_pairs};
+use crate::app::AppState;
+use crate::auth::Principal;
+use crate::error::ApiError;
+use crate::health::model::{Category, Finding, Severity};
+use crate::health::store::{self, Exclusion, Record, State as FState};
+use crate::health::thresholds::THRESHOLDS;
+use crate::health::{CheckDef, HealthSnapshot};
+use crate::workers::wall_ms;
 
 pub fn routes() -> Routes {
     Routes::new()
+        .get("/health", READ, overview)
+        .post("/health/run", OPERATE, run)
+        .get("/health/findings", READ, findings)
+        .post("/health/findings/{key}/dismiss", OPERATE, dismiss)
+        .post("/health/findings/{key}/undismiss", OPERATE, undismiss)
+        .get("/health/events", READ, events)
+        .get("/health/thresholds", READ, thresholds)
+        .put("/health/thresholds", ADMIN, put_thresholds)
+        .get("/health/exclusions", READ, exclusions)
+        .put("/health/exclusions", ADMIN, put_exclusions)
+}
+
+/// A finding as the API serves it.
+#[derive(Debug, Serialize)]
+pub struct FindingView<'a> {
+    pub key: &'a str,
+    pub category: Category,
+    pub check: &'a str,
+    pub severity: Severity,
+    pub reason: &'a str,
+    pub details: &'a serde_json::Value,
+    pub first_seen: Option<i64>,
+    pub last_seen: Option<i64>,
+    pub occurrences: i64,
+    pub state: FState,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dismissed_until: Option<i64>,
+    /// A dismissal without an end.
+    pub permanent: bool,
+}
+
+fn view_of<'a>(f: &'a Finding, rec: Option<&'a Record>) -> FindingView<'a> {
+    FindingView {
+        key: &f.key,
+        category: f.category,
+        check: &f.check,
+        severity: f.severity,
+        reason: &f.reason,
+        details: &f.details,
+        first_seen: rec.map(|r| r.first_seen),
+        last_seen: rec.map(|r| r.last_seen),
+        occurrences: rec.map_or(1, |r| r.occurrences),
+        state: rec.map_or(FState::Active, |r| r.state),
+        dismissed_until: rec.and_then(|r| r.dismissed_until),
+        permanent: rec.is_some_and(|r| r.dismissed && r.dismissed_until.is_none()),
+    }
+}
+
+fn record_view(r: &Record) -> FindingView<'_> {
+    FindingView {
+        key: &r.key,
+        category: r.category,
+        check: &r.check,
+        severity: r.severity,
+        reason: &r.reason,
+        details: &r.details,
+        first_seen: Some(r.first_seen),
+        last_seen: Some(r.last_seen),
+        occurrences: r.occurrences,
+        state: r.state,
+        dismissed_until: r.dismissed_until,
+        permanent: r.dismissed && r.dismissed_until.is_none(),
+    }
+}
+
+#[derive(Serialize)]
+struct CheckView<'a> {
+    id: &'a str,
+    label: &'a str,
+    status: &'static str,
+    reason: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    finding_key: Option<&'a str>,
+    /// Every non-ok finding of the check (active and dismissed), worst first.
+    findings: Vec<FindingView<'a>>,
+}
+
+#[derive(Serialize)]
+struct CategoryView<'a> {
+    id: &'static str,
+    name: &'static str,
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+    checks: Vec<CheckView<'a>>,
+}
+
+#[derive(Serialize, Default)]
+struct Counts {
+    critical: usize,
+    warning: usize,
+    unknown: usize,
+    info: usize,
+    dismissed: usize,
+}
+
+#[derive(Serialize)]
+struct Overview<'a> {
+    status: &'static str,
+    summary: String,
+    counts: Counts,
+    categories: Vec<CategoryView<'a>>,
+    evaluated_at: Option<i64>,
+    full_at: Option<i64>,
+}
+
+fn check_view<'a>(
+    snap: &'a HealthSnapshot,
+    id: &'a str,
+    label: &'a str,
+    counts: &mut Counts,
+) -> (CheckView<'a>, Severity) {
+    let found: &[Finding] = snap.results.get(id).map_or(&[], |v| v.as_slice());
+    // Before the first full cycle only the fast rules have spoken.
+    let pending = snap.full_at.is_none() && found.is_empty();
+    let mut problems: Vec<(&Finding, Option<&Record>)> =
+        found.iter().filter(|f| f.severity != Severity::Ok).map(|f| (f, snap.records.get(&f.key))).collect();
+    problems.sort_by(|a, b| b.0.severity.cmp(&a.0.severity).then_with(|| a.0.key.cmp(&b.0.key)));
+    let active = |r: &Option<&Record>| r.is_none_or(|r| r.state == FState::Active);
+    let worst = problems.iter().find(|(_, r)| active(r));
+    for (f, r) in &problems {
+        if !active(r) {
+            counts.dismissed += 1;
+            continue;
+        }
+        match f.severity {
+            Severity::Critical => counts.critical += 1,
+            Severity::Warning => counts.warning += 1,
+            Severity::Unknown => counts.unknown += 1,
+            Severity::Info => counts.info += 1,
+            Severity::Ok => {}
+        }
+    }
+    let (severity, reason, key) = match worst {
+        Some((f, _)) => (f.severity, f.reason.clone(), Some(f.key.as_str())),
+        None => {
+            let ok = found.iter().find(|f| f.severity == Severity::Ok).map(|f| f.reason.clone());
+            let reason = match (ok, problems.len()) {
+                (_, n) if n > 0 => format!("{n} dismissed"),
+                (Some(r), _) => r,
+                (None, _) if pending => "not evaluated yet".into(),
+                (None, _) => "no problem found".into(),
+            };
+            (Severity::Ok, reason, None)
+        }
+    };
+    let status = if pending { "pending" } else { severity.as_str() };
+    let view = CheckView {
+        id,
+        label,
+        status,
+        reason,
+        finding_key: key,
+        findings: problems.into_iter().map(|(f, r)| view_of(f, r)).collect(),
+    };
+    (view, severity)
+}
+
+async fn overview(State(app): State<AppState>) -> Result<Response, ApiError> {
+    let snap = app.health.borrow().clone();
+    let mut counts = Counts::default();
+    let mut worst_all = Severity::Ok;
+    let mut categories = Vec::with_capacity(10);
+    for cat in Category::ALL {
+        let mut ids: Vec<(&str, &str)> =
+            snap.checks.iter().filter(|c: &&CheckDef| c.category == cat).map(|c| (c.id, c.label)).collect();
+        // Checks a rule reported without declaring them (and failed rules) still show.
+        for (check, found) in &snap.results {
+            if found.first().is_some_and(|f| f.category == cat) && !ids.iter().any(|(i, _)| i == check) {
+                ids.push((check.as_str(), check.as_str()));
+            }
+        }
+        let mut checks = Vec::with_capacity(ids.len());
+        let mut worst: Option<(Severity, String)> = None;
+        for (id, label) in ids {
+            let (view, sev) = check_view(&snap, id, label, &mut counts);
+            if sev > Severity::Ok && worst.as_ref().is_none_or(|(w, _)| sev > *w) {
+                worst = Some((sev, view.reason.clone()));
+            }
+            checks.push(view);
+        }
+        let sev = worst.as_ref().map_or(Severity::Ok, |w| w.0);
+        worst_all = worst_all.max(sev);
+        categories.push(CategoryView {
+            id: cat.id(),
+            name: cat.name(),
+            status: if snap.full_at.is_none() { "pending" } else { sev.as_str() },
+            reason: worst.map(|w| w.1),
+            checks,
+        });
+    }
+    let problems = counts.critical + counts.warning + counts.unknown;
+    let summary = if snap.full_at.is_none() {
+        "waiting for the first health cycle".to_string()
+    } else if problems == 0 {
+        let n = snap.checks.len();
+        let mut s = format!("all {n} checks pass");
+        if counts.info > 0 {
+            s += &format!(" ({} notices)", counts.info);
+        }
+        if counts.dismissed > 0 {
+            s += &format!("; {} dismissed", counts.dismissed);
+        }
+        s
+    } else {
+        let mut parts = Vec::new();
+        for (n, what) in
+            [(counts.critical, "critical"), (counts.warning, "warning"), (counts.unknown, "unknown")]
+        {
+            if n > 0 {
+                parts.push(format!("{n} {what}"));
+            }
+        }
+        format!(
+            "{problems} active {}: {}",
+            if problems == 1 { "problem" } else { "problems" },
+            parts.join(", ")
+        )
+    };
+    json(&Overview {
+        status: if snap.full_at.is_none() { "pending" } else { worst_all.as_str() },
+        summary,
+        counts,
+        categories,
+        evaluated_at: snap.evaluated_at,
+        full_at: snap.full_at,
+    })
+}
+
+async fn run(State(app): State<AppState>, Extension(p): Extension<Principal>) -> Result<Response, ApiError> {
+    match app.health_bus.request_run(std::time::Instant::now()) {
+        Ok(()) => {
+            tracing::info!(user = %p.user, "health cycle requested");
+            let mut resp = json(&serde_json::json!({"queued": true}))?;
+            *resp.status_mut() = StatusCode::ACCEPTED;
+            Ok(resp)
+        }
+        Err(wait) => {
+            let mut e = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                format!("a health cycle was requested moments ago; try again in {wait} s"),
+            );
+            e.retry_after = Some(wait);
+            Err(e)
+        }
+    }
+}
+
+fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
+fn limit(pairs: &[(String, String)], default: usize, max: usize) -> Result<usize, ApiError> {
+    match param(pairs, "limit") {
+        None => Ok(default),
+        Some(v) => match v.parse::<usize>() {
+            Ok(n) if (1..=max).contains(&n) => Ok(n),
+            _ => Err(ApiError::bad_request(format!(
+                "limit must be a whole number from 1 to {max} (got {v:?})"
+            ))),
+        },
+    }
+}
+
+async fn findings(State(app): State<AppState>, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
+    let pairs = query_pairs(raw.as_deref())?;
+    let state = match param(&pairs, "state") {
+        None => FState::Active,
+        Some(s) => FState::parse(s).ok_or_else(|| {
+            ApiError::bad_request(format!("state must be active, dismissed or resolved (got {s:?})"))
+        })?,
+    };
+    let limit = limit(&pairs, 500, 2000)?;
+    let rows = app.db.call(move |c| store::list(c, state, limit)).await.map_err(ApiError::internal)?;
+    let views: Vec<FindingView> = rows.iter().map(record_view).collect();
+    json(&serde_json::json!({ "state": state, "findings": views }))
+}
+
+const MAX_KEY: usize = 512;
+const MAX_DISMISS_S: u64 = 366 * 86_400;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DismissReq {
+    duration: serde_json::Value,
+}
+
+/// `"permanent"` → None; `"24h"`, `"7d"`, `"90m"` or a number of seconds → the seconds.
+fn parse_duration(v: &serde_json::Value) -> Result<Option<u64>, ApiError> {
+    let bad = || {
+        ApiError::bad_request(format!(
+            "duration must be \"24h\", \"7d\", \"permanent\" or a number of seconds from 60 to {MAX_DISMISS_S} (got {v})"
+        ))
+    };
+    let secs = match v {
+        serde_json::Value::String(s) if s == "permanent" => return Ok(None),
+        serde_json::Value::String(s) => humantime::parse_duration(s).map_err(|_| bad())?.as_secs(),
+        serde_json::Value::Number(n) => n.as_u64().ok_or_else(bad)?,
+        _ => return Err(bad()),
+    };
+    if !(60..=MAX_DISMISS_S).contains(&secs) {
+        return Err(bad());
+    }
+    Ok(Some(secs))
+}
+
+fn check_key(key: &str) -> Result<(), ApiError> {
+    if key.is_empty() || key.len() > MAX_KEY || key.chars().any(char::is_control) {
+        return Err(ApiError::bad_request("malformed finding key"));
+    }
+    Ok(())
+}
+
+/// Puts a changed record into the published snapshot so the overview shows it at once.
+fn apply_record(app: &AppState, rec: &Record) {
+    app.health.send_if_modified(|snap| {
+        let s = Arc::make_mut(snap);
+        if rec.state == FState::Resolved {
+            s.records.remove(&rec.key).is_some()
+        } else {
+            s.records.insert(rec.key.clone(), rec.clone());
+            true
+        }
+    });
+}
+
+async fn dismiss(
+    State(app): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(key): Path<String>,
+    JsonBody(req): JsonBody<DismissReq>,
+) -> Result<Response, ApiError> {
+    check_key(&key)?;
+    let secs = parse_duration(&req.duration)?;
+    let now = wall_ms();
+    let until = secs.map(|s| now + s as i64 * 1000);
+    let user = p.user.clone();
+    let k = key.clone();
+    let out =
+        app.db.call(move |c| store::dismiss(c, &k, until, now, &user)).await.map_err(ApiError::internal)?;
+    let Some((rec, ev)) = out else { return Err(ApiError::not_found(format!("no finding {key:?}"))) };
+    tracing::info!(user = %p.user, key = %key, ?secs, "health finding dismissed");
+    apply_record(&app, &rec);
+    let _ = app.health_bus.events.send(Arc::new(ev));
+    json(&record_view(&rec))
+}
+
+async fn undismiss(
+    State(app): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(key): Path<String>,
+) -> Result<Response, ApiError> {
+    check_key(&key)?;
+    let now = wall_ms();
+    let user = p.user.clone();
+    let k = key.clone();
+    let out = app.db.call(move |c| store::undismiss(c, &k, now, &user)).await.map_err(ApiError::internal)?;
+    let Some((rec, ev)) = out else { return Err(ApiError::not_found(format!("no finding {key:?}"))) };
+    if let Some(ev) = ev {
+        tracing::info!(user = %p.user, key = %key, "health finding undismissed");
+        apply_record(&app, &rec);
+        let _ = app.health_bus.events.send(Arc::new(ev));
+    }
+    json(&record_view(&rec))
+}
+
+async fn events(State(app): State<AppState>, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
+    let pairs = query_pairs(raw.as_deref())?;
+    let limit = limit(&pairs, 100, 1000)?;
+    let key = param(&pairs, "key").map(str::to_string);
+    if let Some(k) = &key {
+        check_key(k)?;
+    }
+    let rows =
+        app.db.call(move |c| store::events(c, limit, key.as_deref())).await.map_err(ApiError::internal)?;
+    json(&serde_json::json!({ "events": rows }))
+}
+
+#[derive(Serialize)]
+struct ThresholdView {
+    key: &'static str,
+    category: Category,
+    label: &'static str,
+    unit: &'static str,
+    value: f64,
+    default: f64,
+    min: f64,
+    max: f64,
+    overridden: bool,
+}
+
+async fn threshold_views(app: &AppState) -> Result<Vec<ThresholdView>, ApiError> {
+    let th = app.db.call(|c| store::load_thresholds(c)).await.map_err(ApiError::internal)?;
+    Ok(THRESHOLDS
+        .iter()
+        .map(|d| {
+            let o = th.overrides.get(d.key).copied();
+            ThresholdView {
+                key: d.key,
+                category: d.category,
+                label: d.label,
+                unit: d.unit,
+                value: o.unwrap_or(d.default),
+                default: d.default,
+                min: d.min,
+                max: d.max,
+                overridden: o.is_some(),
+            }
+        })
+        .collect())
+}
+
+async fn thresholds(State(app): State<AppState>) -> Result<Response, ApiError> {
+    json(&serde_json::json!({ "thresholds": threshold_views(&app).await? }))
+}
+
+/// Checks a `{key: value | null}` body against the declared thresholds; the error names the key and
+/// its range.
+pub fn validate_thresholds(
+    body: &serde_json::Map<String, serde_json::Value>,
+) -> Result<Vec<(String, Option<f64>)>, ApiError> {
+    let mut out = Vec::with_capacity(body.len());
+    for (key, v) in body {
+        let Some(def) = THRESHOLDS.iter().find(|d| d.key == key) else {
+            return Err(ApiError::bad_request(format!("unknown threshold {key:?}")));
+        };
+        let range = format!(
+            "{} to {}{}",
+            def.min,
+            def.max,
+            if def.unit.is_empty() { String::new() } else { format!(" {}", def.unit) }
+        );
+        match v {
+            serde_json::Value::Null => out.push((key.clone(), None)),
+            serde_json::Value::Number(n) => match n.as_f64() {
+                Some(x) if x.is_finite() && x >= def.min && x <= def.max => out.push((key.clone(), Some(x))),
+                _ => return Err(ApiError::bad_request(format!("{key} must be from {range} (got {n})"))),
+            },
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "{key} must be a number from {range}, or null for the default (got {other})"
+                )));
+            }
+        }
+    }
+    Ok(out)
+}
+
+async fn put_thresholds(
+    State(app): State<AppState>,
+    Extension(p): Extension<Principal>,
+    JsonBody(body): JsonBody<serde_json::Map<String, serde_json::Value>>,
+) -> Result<Response, ApiError> {
+    let changes = validate_thresholds(&body)?;
+    if !changes.is_empty() {
+        let now = wall_ms();
+        let th = app
+            .db
+            .call(move |c| {
+                store::set_thresholds(c, &changes, now)?;
+                store::load_thresholds(c)
+            })
+            .await
+            .map_err(ApiError::internal)?;
+        tracing::info!(user = %p.user, keys = ?body.keys().collect::<Vec<_>>(), "health thresholds changed");
+        app.health_bus.thresholds.send_replace(Arc::new(th));
+        // The next evaluation honours them: ask for one now.
+        app.health_bus.run_now.notify_one();
+    }
+    json(&serde_json::json!({ "thresholds": threshold_views(&app).await? }))
+}
+
+async fn exclusions(State(app): State<AppState>) -> Result<Response, ApiError> {
+    let ex = app.db.call(|c| store::load_exclusions(c)).await.map_err(ApiError::internal)?;
+    json(&serde_json::json!({ "exclusions": ex.items }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExclusionsReq {
+    exclusions: Vec<Exclusion>,
+}
+
+fn validate_exclusions(items: &[Exclusion]) -> Result<(), ApiError> {
+    if items.len() > store::MAX_EXCLUSIONS {
+        return Err(ApiError::bad_request(format!("at most {} exclusions", store::MAX_EXCLUSIONS)));
+    }
+    let mut seen = HashSet::new();
+    for (i, e) in items.iter().enumerate() {
+        if e.id.trim().is_empty() || e.id.len() > 200 || e.id.chars().any(char::is_control) {
+            return Err(ApiError::bad_request(format!(
+                "exclusions[{i}].id must be 1 to 200 printable characters (got {:?})",
+                e.id
+            )));
+        }
+        if !e.health && !e.notifications {
+            return Err(ApiError::bad_request(format!(
+                "exclusions[{i}] ({}) excludes nothing: set health and/or notifications",
+                e.id
+            )));
+        }
+        if !seen.insert((e.kind, e.id.as_str())) {
+            return Err(ApiError::bad_request(format!("exclusions[{i}] ({}) is listed twice", e.id)));
+        }
+    }
+    Ok(())
+}
+
+async fn put_exclusions(
+    State(app): State<AppState>,
+    Extension(p): Extension<Principal>,
+    JsonBody(req): JsonBody<ExclusionsReq>,
+) -> Result<Response, ApiError> {
+    validate_exclusions(&req.exclusions)?;
+    let items = req.exclusions;
+    let n = items.len();
+    let ex = app
+        .db
+        .call(move |c| {
+            store::set_exclusions(c, &items)?;
+            store::load_exclusions(c)
+        })
+        .await
+        .map_err(ApiError::internal)?;
+    tracing::info!(user = %p.user, count = n, "health exclusions changed");
+    let body = serde_json::json!({ "exclusions": ex.items });
+    app.health_bus.exclusions.send_replace(Arc::new(ex));
+    app.health_bus.run_now.notify_one();
+    Ok(json(&body)?.into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn dismiss_durations() {
+        assert_eq!(parse_duration(&json!("24h")).unwrap(), Some(86_400));
+        assert_eq!(parse_duration(&json!("7d")).unwrap(), Some(604_800));
+        assert_eq!(parse_duration(&json!("permanent")).unwrap(), None);
+        assert_eq!(parse_duration(&json!(3600)).unwrap(), Some(3600));
+        for bad in [json!("soon"), json!(10), json!(-5), json!(1.5), json!(null), json!("400d")] {
+            let e = parse_duration(&bad).unwrap_err();
+            assert_eq!(e.status, StatusCode::BAD_REQUEST, "{bad}");
+        }
+    }
+
+    #[test]
+    fn threshold_errors_name_the_key_and_range() {
+        let Some(def) = THRESHOLDS.first() else { panic!("no thresholds declared") };
+        let mut body = serde_json::Map::new();
+        body.insert(def.key.into(), json!(def.max + 1.0));
+        let e = validate_thresholds(&body).unwrap_err();
+        assert!(
+            e.message.contains(def.key) && e.message.contains(&format!("{} to {}", def.min, def.max)),
+            "{}",
+            e.message
+        );
+        body.insert(def.key.into(), json!(null));
+        assert_eq!(validate_thresholds(&body).unwrap(), vec![(def.key.to_string(), None)]);
+    }
+
+    #[test]
+    fn exclusions_validation() {
+        let ok = Exclusion {
+            kind: crate::health::model::ObjectKind::Guest,
+            id: "104".into(),
+            health: true,
+            notifications: false,
+        };
+        assert!(validate_exclusions(std::slice::from_ref(&ok)).is_ok());
+        assert!(validate_exclusions(&[ok.clone(), ok.clone()]).is_err());
+        assert!(validate_exclusions(&[Exclusion { id: "a\nb".into(), ..ok.clone() }]).is_err());
+        assert!(validate_exclusions(&[Exclusion { health: false, ..ok }]).is_err());
+    }
 }

@@ -211,6 +211,8 @@ pub struct Snapshots {
     pub now_ms: i64,
     /// When proxwatch started (unix ms): rules for transient states honour the startup grace.
     pub started_ms: i64,
+    /// The startup grace (`health.startup_grace_s`) in ms; see [`Snapshots::in_startup_grace`].
+    pub grace_ms: i64,
     pub vitals: Option<Arc<crate::app::LiveSample>>,
     /// Recent vitals samples (oldest first, up to the live ring's length) for sustained windows.
     pub recent: Vec<Arc<crate::app::LiveSample>>,
@@ -225,6 +227,14 @@ pub struct Snapshots {
     pub facts: Arc<super::facts::Facts>,
     /// Active (non-ok) findings from the previous evaluation by key, for hysteresis and growth.
     pub previous: BTreeMap<String, Finding>,
+}
+
+impl Snapshots {
+    /// Whether `now` is within the startup grace: rules do not alert on transient states (services
+    /// starting, guests booting) then.
+    pub fn in_startup_grace(&self, now: i64) -> bool {
+        now < self.started_ms.saturating_add(self.grace_ms)
+    }
 }
 
 /// A rule: a pure function over the snapshots. The cycle runs every rule, isolating panics (a rule

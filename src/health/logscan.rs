@@ -1,0 +1,665 @@
+//! The journal scanner behind the Logs, Memory (OOM), Disks (I/O errors) and Security (failed logins)
+//! checks. The facts collector feeds it `journalctl -o json` lines read since its last cursor; it keeps,
+//! bounded and pruned to [`KEEP_MS`]:
+//! - hits of the critical patterns (kernel panic, machine checks, filesystem errors, hung tasks,
+//!   segfaults of PVE daemons), one entry per pattern and object, with a count;
+//! - OOM kills, linked to the guest they hit through the memory cgroup (`/lxc/<vmid>`,
+//!   `/qemu.slice/<vmid>.scope`) or a `kvm` process;
+//! - ATA/SCSI/NVMe I/O errors by device;
+//! - failed logins (sshd, pvedaemon/pveproxy);
+//! - every other warning-or-worse message, normalised (numbers, hex and ids stripped) and counted
+//!   with timestamps so that rules can see cascades, spikes and persistent patterns, minus a benign
+//!   list of Proxmox's known noise.
+//!
+//! Lines are parsed by the journal reader's parser (`tools/journal.rs`) and reduced to the fields the
+//! scanner reads.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use serde::Serialize;
+
+/// How long hits are kept (the longest window a threshold may ask for).
+pub const KEEP_MS: i64 = 72 * 3_600_000;
+/// Distinct normalised patterns kept at most (the least recently seen are dropped).
+pub const MAX_PATTERNS: usize = 256;
+/// Timestamps kept per pattern at most.
+const MAX_TIMES: usize = 128;
+const MAX_OOMS: usize = 200;
+const MAX_LOGINS: usize = 2000;
+const MAX_HITS: usize = 256;
+
+/// One journal entry, the fields the scanner reads.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Entry {
+    pub cursor: String,
+    /// Unix ms.
+    pub ts_ms: i64,
+    pub priority: u8,
+    pub ident: String,
+    pub message: String,
+    pub unit: String,
+}
+
+/// Parses one line of `journalctl -o json` with the journal reader's parser
+/// ([`crate::tools::journal::parse_entry`]). `None` for a line it rejects.
+pub fn parse_line(line: &str) -> Option<Entry> {
+    let e = crate::tools::journal::parse_entry(line).ok()?;
+    Some(Entry {
+        cursor: e.cursor,
+        ts_ms: e.ts_us.div_euclid(1000),
+        priority: e.priority.unwrap_or(6),
+        ident: e.identifier.unwrap_or_default(),
+        message: e.message,
+        unit: e.unit.or(e.about_unit).unwrap_or_default(),
+    })
+}
+
+/// Replaces numbers, hex values and long ids with `#`, so that repeats of one message compare equal.
+pub fn normalise(msg: &str) -> String {
+    let mut out = String::with_capacity(msg.len().min(200));
+    for (i, tok) in msg.split(' ').enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        let hexy = tok.len() >= 6
+            && tok.chars().filter(|c| c.is_ascii_hexdigit() || *c == '-' || *c == ':').count() == tok.len()
+            && tok.chars().any(|c| c.is_ascii_digit());
+        if hexy || tok.starts_with("0x") {
+            out.push('#');
+            continue;
+        }
+        let mut in_num = false;
+        for c in tok.chars() {
+            if c.is_ascii_digit() {
+                if !in_num {
+                    out.push('#');
+                }
+                in_num = true;
+            } else {
+                in_num = false;
+                out.push(c);
+            }
+        }
+        if out.len() > 160 {
+            break;
+        }
+    }
+    out.truncate(160);
+    out
+}
+
+/// Proxmox's known noise: warning-level messages that say nothing is wrong (from the incumbent's
+/// ignore list and PVE's own changelogs). Matched as (identifier prefix, message substring).
+pub const BENIGN: &[(&str, &str)] = &[
+    ("pvestatd", "got timeout"),
+    ("pvestatd", "status update time"),
+    ("pmxcfs", "[status] notice"),
+    ("pmxcfs", "[dcdb] notice"),
+    ("pvescheduler", "no replicatable volumes"),
+    ("pvesr", "no replicatable volumes"),
+    ("", "no replicatable volumes"),
+    ("systemd-logind", "New session"),
+    ("systemd-logind", "Removed session"),
+    ("postfix/", ""),
+    ("CRON", "pam_unix"),
+    ("cron", "pam_unix"),
+    ("pveproxy", "worker exit"),
+    ("pveproxy", "starting worker"),
+    ("pvedaemon", "worker exit"),
+    ("pvedaemon", "starting worker"),
+    ("kernel", "perf: interrupt took too long"),
+    ("kernel", "x86/split lock detection"),
+    ("kernel", "kvm: SMP vm created"),
+    ("kernel", "fwbr"),
+    ("kernel", "entered promiscuous mode"),
+    ("kernel", "entered blocking state"),
+    ("kernel", "entered disabled state"),
+    ("kernel", "entered forwarding state"),
+    ("chronyd", "Selected source"),
+    ("systemd", "Deactivated successfully"),
+];
+
+pub fn is_benign(e: &Entry) -> bool {
+    BENIGN.iter().any(|(ident, text)| e.ident.starts_with(ident) && e.message.contains(text))
+}
+
+/// The critical patterns, by kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Critical {
+    KernelPanic,
+    MachineCheck,
+    /// An uncorrected memory error (EDAC UE).
+    MemoryUncorrected,
+    /// A corrected memory error (EDAC CE): the DIMM is worth watching.
+    MemoryCorrected,
+    FilesystemError,
+    HungTask,
+    DaemonSegfault,
+    /// A disk I/O error (kept apart, by device, in `io_errors`).
+    IoError,
+    /// A guest's QMP socket did not answer (object: the vmid); reported under VMs & CTs.
+    QmpError,
+    /// A storage replication job failed (object: the job id `100-0`); reported under backups.
+    ReplicationError,
+}
+
+impl Critical {
+    /// Kinds that belong to another category's check rather than to the Logs category.
+    pub fn reported_elsewhere(self) -> bool {
+        matches!(self, Critical::QmpError | Critical::ReplicationError | Critical::IoError)
+    }
+}
+
+impl Critical {
+    pub fn id(self) -> &'static str {
+        match self {
+            Critical::KernelPanic => "kernel_panic",
+            Critical::MachineCheck => "machine_check",
+            Critical::MemoryUncorrected => "memory_uncorrected",
+            Critical::MemoryCorrected => "memory_corrected",
+            Critical::FilesystemError => "filesystem_error",
+            Critical::HungTask => "hung_task",
+            Critical::DaemonSegfault => "daemon_segfault",
+            Critical::IoError => "io_error",
+            Critical::QmpError => "qmp_error",
+            Critical::ReplicationError => "replication_error",
+        }
+    }
+    pub fn label(self) -> &'static str {
+        match self {
+            Critical::KernelPanic => "kernel panic",
+            Critical::MachineCheck => "machine check exception",
+            Critical::MemoryUncorrected => "uncorrected memory error",
+            Critical::MemoryCorrected => "corrected memory error",
+            Critical::FilesystemError => "filesystem error",
+            Critical::HungTask => "hung task",
+            Critical::DaemonSegfault => "PVE daemon segfault",
+            Critical::IoError => "disk I/O error",
+            Critical::QmpError => "QMP error",
+            Critical::ReplicationError => "replication error",
+        }
+    }
+}
+
+/// Daemons whose segfault is worth an alert.
+const PVE_DAEMONS: &[&str] = &[
+    "pvestatd",
+    "pvedaemon",
+    "pveproxy",
+    "pmxcfs",
+    "pve-ha-lrm",
+    "pve-ha-crm",
+    "pvescheduler",
+    "corosync",
+    "spiceproxy",
+    "pve-firewall",
+    "pvefw-logger",
+    "qmeventd",
+    "lxc-start",
+    "kvm",
+];
+
+/// Classifies a message as a critical pattern; the second value is the object (device, daemon).
+pub fn critical(e: &Entry) -> Option<(Critical, String)> {
+    let m = e.message.as_str();
+    if m.contains("Kernel panic") {
+        return Some((Critical::KernelPanic, String::new()));
+    }
+    if m.contains("[Hardware Error]") || m.contains("Machine check events logged") || m.starts_with("mce:") {
+        return Some((Critical::MachineCheck, String::new()));
+    }
+    if let Some(rest) = m.strip_prefix("EDAC ") {
+        let mc = rest.split(':').next().unwrap_or("").to_string();
+        if rest.contains(" UE ") {
+            return Some((Critical::MemoryUncorrected, mc));
+        }
+        if rest.contains(" CE ") {
+            return Some((Critical::MemoryCorrected, mc));
+        }
+    }
+    // `EXT4-fs error (device sda1): ...`, `XFS (dm-3): Corruption detected`, `BTRFS error (device sdb1)`.
+    for (prefix, marker) in
+        [("EXT4-fs error", "device "), ("BTRFS error", "device "), ("BTRFS critical", "device ")]
+    {
+        if m.starts_with(prefix) {
+            let dev = m.split(marker).nth(1).and_then(|r| r.split(')').next()).unwrap_or("").to_string();
+            return Some((Critical::FilesystemError, dev));
+        }
+    }
+    if let Some(rest) = m.strip_prefix("XFS (")
+        && (m.contains("Corruption")
+            || m.contains("metadata I/O error")
+            || m.contains("Filesystem has been shut down"))
+    {
+        return Some((Critical::FilesystemError, rest.split(')').next().unwrap_or("").to_string()));
+    }
+    // `INFO: task kworker/u16:2:1234 blocked for more than 122 seconds.`
+    if m.starts_with("INFO: task ") && m.contains("blocked for more than") {
+        let task = m["INFO: task ".len()..].split(':').next().unwrap_or("").to_string();
+        return Some((Critical::HungTask, task));
+    }
+    // `VM 104 qmp command failed - VM 104 qmp command 'query-proxmox-support' failed - unable to
+    // connect to VM 104 qmp socket - timeout after 51 retries` (pvedaemon, pvestatd, qmeventd).
+    if m.contains("qmp command") && (m.contains("failed") || m.contains("timeout")) {
+        let vmid: String = m
+            .split("VM ")
+            .nth(1)
+            .map(|r| r.chars().take_while(|c| c.is_ascii_digit()).collect())
+            .unwrap_or_default();
+        return Some((Critical::QmpError, vmid));
+    }
+    // `100-0: got unexpected replication job error - ...` (pvescheduler / pvesr).
+    if m.contains("replication job error") {
+        let job = m.split(':').next().unwrap_or("").trim();
+        let job = if job.contains('-') && job.len() < 24 { job } else { "" };
+        return Some((Critical::ReplicationError, job.to_string()));
+    }
+    // `pvestatd[1502]: segfault at 0 ip ... in libc.so.6`
+    if let Some(pos) = m.find(": segfault at ") {
+        let proc = m[..pos].split('[').next().unwrap_or("").rsplit(' ').next().unwrap_or("");
+        if PVE_DAEMONS.contains(&proc) {
+            return Some((Critical::DaemonSegfault, proc.to_string()));
+        }
+    }
+    None
+}
+
+/// A disk I/O error line's device: `ata3`, `sdc`, `nvme0`.
+pub fn io_error_device(e: &Entry) -> Option<String> {
+    if e.ident != "kernel" {
+        return None;
+    }
+    let m = e.message.as_str();
+    // `blk_update_request: I/O error, dev sdc, sector 123` (≤ 5.x), `I/O error, dev sdc, sector ...` (6.x),
+    // `critical medium error, dev sdc, sector ...`, `Buffer I/O error on dev sdc1, logical block ...`.
+    for marker in ["I/O error, dev ", "medium error, dev ", "Buffer I/O error on dev "] {
+        if let Some(p) = m.find(marker) {
+            let dev: String = m[p + marker.len()..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+                .collect();
+            if !dev.is_empty() {
+                return Some(strip_partition(&dev));
+            }
+        }
+    }
+    // `ata3.00: failed command: READ FPDMA QUEUED`, `ata3.00: exception Emask 0x0 SAct ... frozen`,
+    // `ata3: SError: { UnrecovData }` — by port, the kernel does not name the disk on these lines.
+    if m.starts_with("ata")
+        && (m.contains(": failed command") || m.contains("exception Emask") || m.contains("SError"))
+    {
+        let port: String = m.chars().take_while(|c| c.is_ascii_alphanumeric()).collect();
+        return Some(port);
+    }
+    // `nvme nvme0: I/O tag 123 (007b) opcode 0x2 (I/O Cmd) QID 4 timeout, aborting`.
+    if let Some(rest) = m.strip_prefix("nvme ")
+        && (m.contains("timeout, aborting") || m.contains("I/O error") || m.contains("controller is down"))
+    {
+        return Some(rest.split(':').next().unwrap_or("").to_string());
+    }
+    None
+}
+
+/// `sdc1` → `sdc`, `nvme0n1p2` → `nvme0n1`.
+fn strip_partition(dev: &str) -> String {
+    if dev.starts_with("nvme") {
+        if let Some(p) = dev.rfind('p')
+            && p > 4
+            && dev[p + 1..].chars().all(|c| c.is_ascii_digit())
+            && !dev[p + 1..].is_empty()
+        {
+            return dev[..p].to_string();
+        }
+        return dev.to_string();
+    }
+    if dev.starts_with("sd") || dev.starts_with("vd") || dev.starts_with("hd") {
+        return dev.trim_end_matches(|c: char| c.is_ascii_digit()).to_string();
+    }
+    dev.to_string()
+}
+
+/// Where an OOM kill landed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OomKill {
+    pub ts_ms: i64,
+    pub process: String,
+    pub pid: u64,
+    pub vmid: Option<u64>,
+    /// `lxc` or `qemu` when linked to a guest.
+    pub guest_kind: Option<String>,
+    /// The memory cgroup whose limit was hit (`/lxc/105`), empty for a host-wide OOM.
+    pub memcg: String,
+}
+
+/// A guest id from a cgroup path: `/lxc/105/...`, `/lxc.payload.105/...`, `/qemu.slice/104.scope`.
+pub fn guest_of_cgroup(cg: &str) -> Option<(u64, &'static str)> {
+    for part in cg.split('/') {
+        if let Some(id) = part.strip_suffix(".scope").and_then(|s| s.parse().ok())
+            && cg.contains("qemu.slice")
+        {
+            return Some((id, "qemu"));
+        }
+        if let Some(id) = part.strip_prefix("lxc.payload.").and_then(|s| s.parse().ok()) {
+            return Some((id, "lxc"));
+        }
+    }
+    let mut it = cg.split('/').skip_while(|p| *p != "lxc" && *p != "lxc.monitor");
+    if it.next().is_some()
+        && let Some(id) = it.next().and_then(|s| s.parse().ok())
+    {
+        return Some((id, "lxc"));
+    }
+    None
+}
+
+/// A failed login seen in the journal.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LoginFailure {
+    pub ts_ms: i64,
+    /// `ssh`, `pve` or `proxwatch`.
+    pub source: String,
+    pub user: String,
+    pub ip: String,
+}
+
+fn kv<'a>(msg: &'a str, key: &str) -> Option<&'a str> {
+    let p = msg.find(key)?;
+    Some(msg[p + key.len()..].split([' ', ',']).next().unwrap_or(""))
+}
+
+pub fn login_failure(e: &Entry) -> Option<LoginFailure> {
+    let m = e.message.as_str();
+    if e.ident.starts_with("sshd") {
+        // `Failed password for [invalid user ]root from 203.0.113.45 port 51234 ssh2`
+        let rest =
+            m.strip_prefix("Failed password for ").or_else(|| m.strip_prefix("Failed publickey for "))?;
+        let rest = rest.strip_prefix("invalid user ").unwrap_or(rest);
+        let (user, rest) = rest.split_once(" from ")?;
+        let ip = rest.split(' ').next().unwrap_or("");
+        return Some(LoginFailure { ts_ms: e.ts_ms, source: "ssh".into(), user: user.into(), ip: ip.into() });
+    }
+    if (e.ident.starts_with("pvedaemon") || e.ident.starts_with("pveproxy"))
+        && m.starts_with("authentication failure")
+    {
+        let ip = kv(m, "rhost=").unwrap_or("");
+        let ip = ip.strip_prefix("::ffff:").unwrap_or(ip);
+        return Some(LoginFailure {
+            ts_ms: e.ts_ms,
+            source: "pve".into(),
+            user: kv(m, "user=").unwrap_or("").into(),
+            ip: ip.into(),
+        });
+    }
+    None
+}
+
+/// One critical pattern on one object.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Hit {
+    pub kind: Critical,
+    pub object: String,
+    pub count: u64,
+    pub first_ms: i64,
+    pub last_ms: i64,
+    pub sample: String,
+}
+
+/// One normalised warning-or-worse message and when it was seen.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Pattern {
+    pub ident: String,
+    pub pattern: String,
+    pub sample: String,
+    /// Unix ms of the latest occurrences, oldest first (bounded).
+    pub times: VecDeque<i64>,
+    pub total: u64,
+}
+
+/// What the scanner knows, published in the facts.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct JournalFacts {
+    /// Entries read since proxwatch started.
+    pub scanned: u64,
+    /// Unix ms of the oldest entry read, so rules know how far back they can see.
+    pub since_ms: Option<i64>,
+    /// By `kind:object`.
+    pub hits: BTreeMap<String, Hit>,
+    pub ooms: VecDeque<OomKill>,
+    /// By device (`sdc`, `ata3`, `nvme0`): count, last ms, sample.
+    pub io_errors: BTreeMap<String, Hit>,
+    pub logins: VecDeque<LoginFailure>,
+    /// By `ident: normalised message`.
+    pub patterns: BTreeMap<String, Pattern>,
+    /// Benign messages dropped.
+    pub benign: u64,
+}
+
+/// The scanner: folds entries into [`JournalFacts`].
+#[derive(Debug, Default)]
+pub struct LogScanner {
+    pub facts: JournalFacts,
+    pub cursor: Option<String>,
+    /// The `oom-kill:` line waiting for its `Killed process` line.
+    pending_oom: Option<(String, String, u64)>,
+}
+
+impl LogScanner {
+    pub fn feed_text(&mut self, text: &str) -> usize {
+        let mut n = 0;
+        for line in text.lines() {
+            if let Some(e) = parse_line(line) {
+                self.feed(&e);
+                n += 1;
+            }
+        }
+        n
+    }
+
+    pub fn feed(&mut self, e: &Entry) {
+        let f = &mut self.facts;
+        f.scanned += 1;
+        if !e.cursor.is_empty() {
+            self.cursor = Some(e.cursor.clone());
+        }
+        if e.ts_ms > 0 && f.since_ms.is_none_or(|s| e.ts_ms < s) {
+            f.since_ms = Some(e.ts_ms);
+        }
+        if let Some(l) = login_failure(e) {
+            f.logins.push_back(l);
+            while f.logins.len() > MAX_LOGINS {
+                f.logins.pop_front();
+            }
+            return;
+        }
+        let m = e.message.as_str();
+        if e.ident == "kernel" {
+            // `oom-kill:constraint=CONSTRAINT_MEMCG,...,oom_memcg=/lxc/105,task_memcg=/lxc/105/ns/...,task=java,pid=231877,uid=...`
+            if let Some(rest) = m.strip_prefix("oom-kill:") {
+                let memcg = kv(rest, "oom_memcg=").unwrap_or("").to_string();
+                let task_memcg = kv(rest, "task_memcg=").unwrap_or("").to_string();
+                let pid = kv(rest, ",pid=").and_then(|p| p.parse().ok()).unwrap_or(0);
+                self.pending_oom = Some((memcg, task_memcg, pid));
+                return;
+            }
+            // `Out of memory: Killed process 1234 (kvm) ...` / `Memory cgroup out of memory: Killed process ...`
+            if let Some(p) = m.find("Killed process ") {
+                let rest = &m[p + "Killed process ".len()..];
+                let pid: u64 = rest.split(' ').next().and_then(|s| s.parse().ok()).unwrap_or(0);
+                let process =
+                    rest.split('(').nth(1).and_then(|s| s.split(')').next()).unwrap_or("").to_string();
+                let (memcg, task_memcg) = match self.pending_oom.take() {
+                    Some((mc, tmc, ppid)) if ppid == pid || ppid == 0 => (mc, tmc),
+                    _ => (String::new(), String::new()),
+                };
+                let guest = guest_of_cgroup(&task_memcg).or_else(|| guest_of_cgroup(&memcg));
+                let oom = OomKill {
+                    ts_ms: e.ts_ms,
+                    process,
+                    pid,
+                    vmid: guest.map(|g| g.0),
+                    guest_kind: guest.map(|g| g.1.to_string()),
+                    memcg,
+                };
+                f.ooms.push_back(oom);
+                while f.ooms.len() > MAX_OOMS {
+                    f.ooms.pop_front();
+                }
+                return;
+            }
+            if let Some(dev) = io_error_device(e) {
+                if f.io_errors.len() < MAX_HITS || f.io_errors.contains_key(&dev) {
+                    bump(&mut f.io_errors, dev.clone(), Critical::IoError, &dev, e);
+                }
+                return;
+            }
+        }
+        if let Some((kind, object)) = critical(e) {
+            let key = format!("{}:{object}", kind.id());
+            if f.hits.len() < MAX_HITS || f.hits.contains_key(&key) {
+                bump(&mut f.hits, key, kind, &object, e);
+            }
+            return;
+        }
+        if e.priority > 4 {
+            return;
+        }
+        if is_benign(e) {
+            f.benign += 1;
+            return;
+        }
+        let pattern = normalise(m);
+        let key = format!("{}: {pattern}", e.ident);
+        if !f.patterns.contains_key(&key) && f.patterns.len() >= MAX_PATTERNS {
+            // Drop the pattern seen least recently.
+            if let Some(old) = f
+                .patterns
+                .iter()
+                .min_by_key(|(_, p)| p.times.back().copied().unwrap_or(0))
+                .map(|(k, _)| k.clone())
+            {
+                f.patterns.remove(&old);
+            }
+        }
+        let p = f.patterns.entry(key).or_insert_with(|| Pattern {
+            ident: e.ident.clone(),
+            pattern,
+            sample: clip(m),
+            times: VecDeque::new(),
+            total: 0,
+        });
+        p.total += 1;
+        p.times.push_back(e.ts_ms);
+        while p.times.len() > MAX_TIMES {
+            p.times.pop_front();
+        }
+    }
+
+    /// Forgets what is older than [`KEEP_MS`] before `now_ms`.
+    pub fn prune(&mut self, now_ms: i64) {
+        let cut = now_ms - KEEP_MS;
+        let f = &mut self.facts;
+        f.hits.retain(|_, h| h.last_ms >= cut);
+        f.io_errors.retain(|_, h| h.last_ms >= cut);
+        f.ooms.retain(|o| o.ts_ms >= cut);
+        f.logins.retain(|l| l.ts_ms >= cut);
+        f.patterns.retain(|_, p| {
+            p.times.retain(|t| *t >= cut);
+            !p.times.is_empty()
+        });
+    }
+}
+
+fn clip(s: &str) -> String {
+    let mut s = s.to_string();
+    if s.len() > 300 {
+        let mut cut = 300;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+    }
+    s
+}
+
+fn bump(map: &mut BTreeMap<String, Hit>, key: String, kind: Critical, object: &str, e: &Entry) {
+    let h = map.entry(key).or_insert_with(|| Hit {
+        kind,
+        object: object.to_string(),
+        count: 0,
+        first_ms: e.ts_ms,
+        last_ms: e.ts_ms,
+        sample: clip(&e.message),
+    });
+    h.count += 1;
+    h.last_ms = h.last_ms.max(e.ts_ms);
+    h.sample = clip(&e.message);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FIX: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/fixtures/journalctl/generated_pve1_journalctl-252_-o_json.jsonl"
+    );
+
+    #[test]
+    fn the_shared_journal_yields_the_oom_in_ct_105_and_the_nvme_timeout() {
+        let mut s = LogScanner::default();
+        let n = s.feed_text(&std::fs::read_to_string(FIX).unwrap());
+        assert_eq!(n, 32);
+        let f = &s.facts;
+        assert_eq!(f.ooms.len(), 1);
+        let oom = &f.ooms[0];
+        assert_eq!(
+            (oom.vmid, oom.guest_kind.as_deref(), oom.process.as_str()),
+            (Some(105), Some("lxc"), "java")
+        );
+        assert_eq!(oom.pid, 231877);
+        assert!(f.io_errors.contains_key("nvme0"), "{:?}", f.io_errors.keys());
+        assert_eq!(f.logins.len(), 1);
+        assert_eq!(f.logins[0].ip, "198.51.100.23");
+        assert_eq!(f.logins[0].source, "pve");
+        assert!(f.hits.values().any(|h| h.kind == Critical::MemoryCorrected && h.object == "MC0"));
+        assert!(s.cursor.as_deref().unwrap().contains("i="), "the last cursor is kept");
+        // Warning-or-worse messages are counted by pattern; notices (pmxcfs quorum) are not.
+        assert!(f.patterns.keys().any(|k| k.starts_with("pvestatd: storage")), "{:?}", f.patterns.keys());
+        assert!(!f.patterns.keys().any(|k| k.starts_with("pmxcfs")));
+    }
+
+    #[test]
+    fn normalising_strips_numbers_and_ids() {
+        assert_eq!(normalise("task 1234 blocked for 122 s"), normalise("task 99 blocked for 7 s"));
+        assert_eq!(normalise("at 0x7f3a12 ip 7f3a12bc00 sp"), "at # ip # sp");
+        assert_eq!(normalise("vm 104 stopped"), "vm # stopped");
+    }
+
+    #[test]
+    fn cgroups_name_the_guest() {
+        assert_eq!(guest_of_cgroup("/lxc/105/ns/system.slice/tomcat9.service"), Some((105, "lxc")));
+        assert_eq!(guest_of_cgroup("/lxc.payload.201/init.scope"), Some((201, "lxc")));
+        assert_eq!(guest_of_cgroup("/qemu.slice/104.scope"), Some((104, "qemu")));
+        assert_eq!(guest_of_cgroup("/system.slice/cron.service"), None);
+    }
+
+    #[test]
+    fn io_errors_name_the_disk() {
+        let e = |m: &str| Entry { ident: "kernel".into(), message: m.into(), ..Default::default() };
+        assert_eq!(
+            io_error_device(&e("I/O error, dev sdc, sector 1234 op 0x0:(READ)")).as_deref(),
+            Some("sdc")
+        );
+        assert_eq!(
+            io_error_device(&e("Buffer I/O error on dev sdc1, logical block 9")).as_deref(),
+            Some("sdc")
+        );
+        assert_eq!(
+            io_error_device(&e("ata3.00: failed command: READ FPDMA QUEUED")).as_deref(),
+            Some("ata3")
+        );
+        assert_eq!(io_error_device(&e("I/O error, dev nvme0n1p2, sector 9")).as_deref(), Some("nvme0n1"));
+        assert_eq!(io_error_device(&e("igb eno2: NIC Link is Up")), None);
+    }
+}
