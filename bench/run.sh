@@ -202,11 +202,14 @@ if [[ ${BENCH_NO_BUILD:-0} != 1 ]]; then
   for ((i = 0; i < 360; i++)); do pgrep -x cargo >/dev/null 2>&1 || break; ((i % 12)) || log "waiting for another cargo to finish"; sleep 5; done
   log "cargo build --release"
   cargo build --release
-  cargo build --release --example argon2_cost
+  cargo build --release --example argon2_cost --example inventory_cost
 fi
 # Password hashing cost with proxwatch's argon2id parameters (the access issue asks for 50-150 ms).
 ARGON2_LINE="n/a"
 if [[ -x target/release/examples/argon2_cost ]]; then ARGON2_LINE=$(target/release/examples/argon2_cost 2>&1 || true); fi
+# Inventory poller cost at the default intervals (tool runs = spawns on a real host; CPU per step).
+INVENTORY_LINE="n/a"
+if [[ -x target/release/examples/inventory_cost ]]; then INVENTORY_LINE=$(target/release/examples/inventory_cost 2>&1 | tr '\n' ' ' || true); fi
 if [[ ! -x $PXW_BIN ]]; then NA[pxw]="binary $PXW_BIN missing"; fi
 
 # The programs, as argv builders (proxwatch takes a data dir).
@@ -485,6 +488,8 @@ TABLE=$(
   echo "Conditions: $(nproc) cores, load average at end $(cut -d' ' -f1-3 /proc/loadavg), $(uname -r); proxwatch ${pxw_ver:-?} (commit $commit, \`demo\` on the embedded scenario, data dir on $(df -T "$TMP" | awk 'NR==2 {print $2}')); node_exporter ${ne_ver:-?} (default collectors); Glances ${gl_ver:-?} (\`-w --disable-webui\`, default 2 s refresh); wrk $(wrk -v 2>&1 | awk 'NR==1 {print $2}' || true). Each program runs as root on 127.0.0.1; all three idle side by side during the idle window and stay up while each is loaded in turn."
   echo
   echo "Password hashing: $ARGON2_LINE"
+  echo
+  echo "Inventory poller: $INVENTORY_LINE"
   for k in "${!NOTE[@]}"; do echo "- note ${k}: ${NOTE[$k]}"; done | sort
 } >"$TMP/latest.md"
 

@@ -82,6 +82,8 @@ pub struct App {
     pub journal: crate::workers::journal::Journal,
     /// The health monitor's latest evaluation.
     pub health: watch::Sender<Arc<crate::health::HealthSnapshot>>,
+    /// The health monitor's events channel, thresholds, exclusions, facts and run trigger.
+    pub health_bus: crate::health::Bus,
     /// Auxiliary history series (gateway latency, temperatures, UPS charge, GPU load, ...).
     pub series: Arc<crate::series::Series>,
     pub cancel: CancellationToken,
@@ -145,6 +147,7 @@ impl App {
             gpu: watch::Sender::new(Arc::default()),
             journal: crate::workers::journal::Journal::new(&config.logs),
             health: watch::Sender::new(Arc::default()),
+            health_bus: crate::health::Bus::default(),
             series: Arc::new(crate::series::Series::new(config.history.live_minutes)),
             cancel: CancellationToken::new(),
             tracker: TaskTracker::new(),

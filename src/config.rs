@@ -12,8 +12,13 @@ use serde::{Deserialize, Serialize};
 pub const DEFAULT_PATH: &str = "/etc/proxwatch/config.toml";
 
 /// Environment variables that are not config keys but are still ours.
-const OTHER_ENV: &[&str] =
-    &["PROXWATCH_CONFIG", "PROXWATCH_LOG", "PROXWATCH_SKIP_WEB_BUILD", "PROXWATCH_BIN"];
+const OTHER_ENV: &[&str] = &[
+    "PROXWATCH_CONFIG",
+    "PROXWATCH_LOG",
+    "PROXWATCH_SKIP_WEB_BUILD",
+    "PROXWATCH_BIN",
+    "PROXWATCH_ALLOW_MISSING_PEERS",
+];
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -79,6 +84,8 @@ pub struct LogsCfg {
     pub max_range_days: u64,
     /// Concurrent journal reads (queries and live follows together).
     pub max_readers: usize,
+    /// A journal read that takes longer is killed, seconds.
+    pub query_timeout_s: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -118,7 +125,7 @@ impl Default for NutCfg {
 }
 impl Default for LogsCfg {
     fn default() -> Self {
-        LogsCfg { max_page: 500, max_range_days: 31, max_readers: 4 }
+        LogsCfg { max_page: 500, max_range_days: 31, max_readers: 4, query_timeout_s: 10 }
     }
 }
 impl Default for HealthCfg {
@@ -408,6 +415,8 @@ max_page = 500
 max_range_days = 31
 # Concurrent journal readers (queries and live follows together).
 max_readers = 4
+# A journal read that takes longer is killed, seconds.
+query_timeout_s = 10
 
 [health]
 # The full health cycle runs this often, seconds (fast rules run on every sample).

@@ -71,7 +71,7 @@ struct GuestView<'a> {
     last_backup: Option<BackupRef>,
 }
 
-fn outcome_name(o: &TaskOutcome) -> &'static str {
+pub(super) fn outcome_name(o: &TaskOutcome) -> &'static str {
     match o {
         TaskOutcome::Ok => "ok",
         TaskOutcome::Warnings(_) => "warnings",

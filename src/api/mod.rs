@@ -90,6 +90,9 @@ impl Routes {
     pub fn patch<H: Handler<T, AppState>, T: 'static>(self, path: &str, access: Access, h: H) -> Self {
         self.add(Method::PATCH, MethodFilter::PATCH, path, access, h)
     }
+    pub fn put<H: Handler<T, AppState>, T: 'static>(self, path: &str, access: Access, h: H) -> Self {
+        self.add(Method::PUT, MethodFilter::PUT, path, access, h)
+    }
     pub fn delete<H: Handler<T, AppState>, T: 'static>(self, path: &str, access: Access, h: H) -> Self {
         self.add(Method::DELETE, MethodFilter::DELETE, path, access, h)
     }

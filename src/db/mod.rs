@@ -13,6 +13,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0001_history", include_str!("migrations/0001_history.sql")),
     ("0002_auth", include_str!("migrations/0002_auth.sql")),
     ("0003_wear", include_str!("migrations/0003_wear.sql")),
+    ("0004_health", include_str!("migrations/0004_health.sql")),
 ];
 
 /// The schema version this build writes.

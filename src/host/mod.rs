@@ -9,6 +9,8 @@
 // This module is the one place allowed to build commands; clippy.toml bans it everywhere else.
 #![allow(clippy::disallowed_methods)]
 
+pub mod icmp;
+pub mod nut;
 pub mod pty;
 pub mod record;
 pub mod replay;
@@ -76,6 +78,7 @@ pub struct Host {
     timeout: Duration,
     max_output: usize,
     spawns: AtomicU64,
+    runs: AtomicU64,
 }
 
 impl Host {
@@ -97,7 +100,14 @@ impl Host {
     }
 
     fn new(runner: Runner, layers: Vec<PathBuf>, timeout: Duration) -> Self {
-        Host { runner, layers, timeout, max_output: 16 << 20, spawns: AtomicU64::new(0) }
+        Host {
+            runner,
+            layers,
+            timeout,
+            max_output: 16 << 20,
+            spawns: AtomicU64::new(0),
+            runs: AtomicU64::new(0),
+        }
     }
 
     pub fn runner(&self) -> &Runner {
@@ -111,6 +121,11 @@ impl Host {
     /// How many processes this host handle has spawned (the benchmark reports spawns per minute).
     pub fn spawn_count(&self) -> u64 {
         self.spawns.load(Ordering::Relaxed)
+    }
+
+    /// How many programs were asked for, replayed ones included (on a real host each is a spawn).
+    pub fn run_count(&self) -> u64 {
+        self.runs.load(Ordering::Relaxed)
     }
 
     fn resolve(&self, path: &str) -> impl Iterator<Item = PathBuf> + '_ {
@@ -150,6 +165,14 @@ impl Host {
         self.resolve(path).any(|p| p.exists())
     }
 
+    /// A file's modification time (unix ms) from the first layer that has it; `None` when absent.
+    pub fn modified_ms(&self, path: &str) -> Option<i64> {
+        self.resolve(path)
+            .find_map(|p| std::fs::metadata(p).ok())
+            .and_then(|m| m.modified().ok())
+            .map(|t| t.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0))
+    }
+
     /// Lists the entry names of a directory, merged over all layers, sorted and deduplicated.
     pub fn list_dir(&self, path: &str) -> Result<Vec<String>, ToolError> {
         let mut names = Vec::new();
@@ -184,6 +207,7 @@ impl Host {
         let Some(program) = argv.first() else {
             return Err(ToolError::Failed { tool: String::new(), code: None, stderr: "empty argv".into() });
         };
+        self.runs.fetch_add(1, Ordering::Relaxed);
         match &self.runner {
             Runner::Replay(scenario) => scenario.answer(argv),
             Runner::System => {
@@ -230,6 +254,21 @@ impl Host {
             return Err(ToolError::Failed { tool: argv.join(" "), code: Some(out.code), stderr });
         }
         Ok(out.stdout)
+    }
+
+    /// Sends `count` ICMP echoes to `target` with a native socket ([`icmp`]); a replayed host sends
+    /// nothing and answers from the scenario's `icmp.toml` (`seed` varies the replayed jitter).
+    pub async fn ping(
+        &self,
+        target: std::net::IpAddr,
+        count: u16,
+        timeout: Duration,
+        seed: u64,
+    ) -> Result<icmp::Probe, ToolError> {
+        match &self.runner {
+            Runner::Replay(scenario) => icmp::replay(&scenario.dir, target, count, seed),
+            Runner::System => icmp::probe(target, count, timeout).await,
+        }
     }
 
     /// The first layer (the scenario folder or `/`), for diagnostics.

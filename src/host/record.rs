@@ -30,6 +30,12 @@ pub const COMMANDS: &[&[&str]] = &[
     crate::tools::storage::VGS_ARGV,
     crate::tools::storage::LSBLK_ARGV,
     &["smartctl", "--scan", "-j"],
+    crate::tools::net::IP_ADDR_ARGV,
+    // Health facts (the journal is not recorded: it holds user names and addresses).
+    &["apt-get", "-s", "dist-upgrade"],
+    &crate::tools::timesync::CHRONY_ARGV,
+    &crate::tools::timesync::TIMEDATECTL_ARGV,
+    &["fail2ban-client", "banned"],
 ];
 
 /// Kernel and config files read directly (plus the hwmon tree, walked below).
@@ -39,6 +45,8 @@ pub const FILES: &[&str] = &[
     "/proc/loadavg",
     "/proc/uptime",
     "/proc/net/dev",
+    "/proc/net/route",
+    "/proc/net/ipv6_route",
     "/proc/diskstats",
     "/proc/cpuinfo",
     "/proc/pressure/cpu",

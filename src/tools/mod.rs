@@ -2,9 +2,20 @@
 //! the text and returns a typed value or a [`crate::host::ToolError::Parse`] naming the line. The
 //! functions that *read* (through [`crate::host::Host`]) sit next to their parsers and are thin.
 
+pub mod apt;
+pub mod cert;
+pub mod dmi;
+pub mod gpu;
+pub mod hwmon;
+pub mod ipmi;
+pub mod journal;
+pub mod net;
+pub mod nut;
 pub mod procfs;
 pub mod pve;
 pub mod pvesh;
+pub mod services;
 pub mod smartctl;
 pub mod storage;
+pub mod timesync;
 pub mod zpool;

@@ -68,9 +68,16 @@ pub fn spawn_all(app: &Arc<App>) {
     tracker.spawn(hardware::run(app.clone()));
     tracker.spawn(ups::run(app.clone()));
     tracker.spawn(gpu::run(app.clone()));
-    tracker.spawn(journal::run(app.clone()));
     tracker.spawn(crate::health::run(app.clone()));
+    tracker.spawn(crate::health::facts::run(app.clone()));
+    spawn_services(app);
+}
+
+/// Starts the services request handlers hand work to (the action runner, the journal reader): the
+/// only workers an API test needs. Each starts once, however often this is called.
+pub fn spawn_services(app: &Arc<App>) {
     spawn_actions(app);
+    app.tracker.spawn(journal::run(app.clone()));
 }
 
 /// Starts the action runner (once; tests that drive the API without the other workers call it too).

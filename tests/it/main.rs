@@ -11,6 +11,7 @@ mod common;
 mod guests_history;
 mod hardware;
 mod health;
+mod health_rules;
 mod inventory;
 mod kernel_files;
 mod logs;

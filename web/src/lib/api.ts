@@ -42,7 +42,7 @@ export function onAuthFailure(fn: (kind: AuthFailure) => void): void {
   authFailure = fn;
 }
 
-type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
+type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 /** `path` is app-relative (`/api/...`): see `url`. */
 async function request<T>(method: Method, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
@@ -90,6 +90,10 @@ export function getJSON<T>(path: string, signal?: AbortSignal): Promise<T> {
 
 export function postJSON<T = void>(path: string, body?: unknown): Promise<T> {
   return request<T>('POST', path, body ?? {});
+}
+
+export function putJSON<T = void>(path: string, body: unknown): Promise<T> {
+  return request<T>('PUT', path, body);
 }
 
 export function patchJSON<T = void>(path: string, body: unknown): Promise<T> {

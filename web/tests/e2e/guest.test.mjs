@@ -81,3 +81,12 @@ test('guest: a backup task log with its ERROR lines highlighted', async (t) => {
   assert.deepEqual(errors, [], 'no uncaught page errors');
   await page.close();
 });
+
+test("guest: a failed job run shows the guest's own error, not the job's verdict", async () => {
+  const { page, errors } = await openGuest(201);
+  await page.waitForSelector('[data-testid="guest-backups"] [data-testid="guest-error"]', WAIT);
+  const err = await page.textContent('[data-testid="guest-backups"] [data-testid="guest-error"]');
+  assert.equal(err?.trim(), 'CT is locked (backup)');
+  assert.deepEqual(errors, [], 'no uncaught page errors');
+  await page.close();
+});
