@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
-use super::model::{Category, Finding, Rule, Severity, Snapshots, Thresholds};
+use super::model::{Category, Finding, RecentPoint, Rule, Severity, Snapshots, Thresholds};
 use super::store::{self, Evaluation, Exclusions, Record, Scope};
 use super::{CheckDef, HealthSnapshot};
 use crate::app::{App, LiveSample};
@@ -32,7 +32,7 @@ pub struct Engine {
     rules: Vec<Rule>,
     started_ms: i64,
     grace_ms: i64,
-    ring: VecDeque<Arc<LiveSample>>,
+    ring: VecDeque<RecentPoint>,
     /// The latest verdict of each rule (after the unknown rule), by rule id.
     outputs: BTreeMap<&'static str, Vec<Finding>>,
     /// Consecutive full cycles each (rule, key) has come back `unknown`.
@@ -86,11 +86,11 @@ impl Engine {
     /// Adds a vitals sample to the ring (ignores one it already has).
     pub fn observe(&mut self, sample: Arc<LiveSample>) {
         let ts = sample.sample.ts;
-        if self.ring.back().is_some_and(|b| b.sample.ts >= ts) {
+        if self.ring.back().is_some_and(|b| b.ts >= ts) {
             return;
         }
-        self.ring.push_back(sample);
-        while self.ring.front().is_some_and(|f| f.sample.ts < ts - RING_MS) || self.ring.len() > RING_MAX {
+        self.ring.push_back(RecentPoint::of(&sample.sample));
+        while self.ring.front().is_some_and(|f| f.ts < ts - RING_MS) || self.ring.len() > RING_MAX {
             self.ring.pop_front();
         }
     }
@@ -112,7 +112,7 @@ impl Engine {
             started_ms: self.started_ms,
             grace_ms: self.grace_ms,
             vitals: app.vitals.borrow().clone(),
-            recent: self.ring.iter().cloned().collect(),
+            recent: self.ring.iter().copied().collect(),
             identity: app.identity.borrow().clone(),
             inventory: app.inventory.borrow().clone(),
             network: app.network.borrow().clone(),

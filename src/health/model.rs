@@ -205,6 +205,22 @@ pub enum Source<T> {
     Unavailable { reason: String },
 }
 
+/// The part of a vitals sample the sustained-window rules read.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct RecentPoint {
+    /// Unix ms.
+    pub ts: i64,
+    /// Seconds the sample covers.
+    pub interval_s: f64,
+    pub cpu_busy: f64,
+}
+
+impl RecentPoint {
+    pub fn of(s: &crate::model::Sample) -> RecentPoint {
+        RecentPoint { ts: s.ts, interval_s: s.interval_s, cpu_busy: s.cpu.total.busy }
+    }
+}
+
 /// Everything the rules read, assembled by the cycle from the workers' snapshots.
 #[derive(Clone, Default)]
 pub struct Snapshots {
@@ -214,8 +230,9 @@ pub struct Snapshots {
     /// The startup grace (`health.startup_grace_s`) in ms; see [`Snapshots::in_startup_grace`].
     pub grace_ms: i64,
     pub vitals: Option<Arc<crate::app::LiveSample>>,
-    /// Recent vitals samples (oldest first, up to the live ring's length) for sustained windows.
-    pub recent: Vec<Arc<crate::app::LiveSample>>,
+    /// Recent vitals (oldest first, a few minutes) for sustained windows, kept compact: a whole
+    /// sample per second for five minutes would cost about a megabyte.
+    pub recent: Vec<RecentPoint>,
     pub identity: Option<Arc<crate::model::Identity>>,
     pub inventory: Arc<crate::workers::inventory::Inventory>,
     pub network: Arc<crate::workers::network::NetworkSnapshot>,

@@ -274,6 +274,10 @@ fn live(ts: i64, busy: f64) -> Arc<LiveSample> {
     Arc::new(LiveSample::new(s).unwrap())
 }
 
+fn points(samples: &[Arc<LiveSample>]) -> Vec<proxwatch::health::model::RecentPoint> {
+    samples.iter().map(|l| proxwatch::health::model::RecentPoint::of(&l.sample)).collect()
+}
+
 /// A 5-minute window of 1 s samples ending at `end`, all at `busy` %.
 fn window(end: i64, busy: f64) -> Vec<Arc<LiveSample>> {
     (0..300).map(|i| live(end - (299 - i) * 1000, busy)).collect()
@@ -283,7 +287,12 @@ fn window(end: i64, busy: f64) -> Vec<Arc<LiveSample>> {
 fn cpu_needs_a_true_five_minute_window_and_does_not_flap_around_the_threshold() {
     let t = Thresholds::default();
     let run = |recent: Vec<Arc<LiveSample>>, previous: BTreeMap<String, Finding>, now: i64| {
-        let s = Snapshots { vitals: recent.last().cloned(), recent, previous, ..Default::default() };
+        let s = Snapshots {
+            vitals: recent.last().cloned(),
+            recent: points(&recent),
+            previous,
+            ..Default::default()
+        };
         evaluate(&s, &t, now).remove("cpu_usage:host").unwrap()
     };
     // Two hot samples are not five minutes.
@@ -310,7 +319,7 @@ fn cpu_needs_a_true_five_minute_window_and_does_not_flap_around_the_threshold() 
 #[test]
 fn a_threshold_change_is_honoured_by_the_next_evaluation() {
     let recent = window(NOW, 70.0);
-    let s = Snapshots { vitals: recent.last().cloned(), recent, ..Default::default() };
+    let s = Snapshots { vitals: recent.last().cloned(), recent: points(&recent), ..Default::default() };
     assert_eq!(sev(&evaluate(&s, &Thresholds::default(), NOW), "cpu_usage:host"), Severity::Ok);
     let mut t = Thresholds::default();
     t.overrides.insert("cpu.warning_pct".into(), 60.0);
@@ -480,7 +489,10 @@ async fn the_demo_yields_its_story() {
             ("guest_ha:104", Severity::Critical),
             ("guest_ha:101", Severity::Ok),
             ("guest_locked:201", Severity::Info),
-            ("backup_failed:job", Severity::Warning),
+            // The nightly job run ended in "job errors"; its log names the guests that failed.
+            ("backup_failed:102", Severity::Warning),
+            ("backup_failed:201", Severity::Warning),
+            ("backup_failed:101", Severity::Ok),
             ("backup_failed:104", Severity::Warning),
             ("storage_usage:pbs-backup", Severity::Critical),
             ("lvm_thin:pve/data", Severity::Ok),
@@ -502,6 +514,16 @@ async fn the_demo_yields_its_story() {
         found["smart:/dev/sdg"].reason
     );
     assert!(!found.contains_key("backup_age:9000"), "templates are skipped");
+    assert!(!found.contains_key("backup_failed:job"), "the run's log was read: no job-wide finding");
+    assert!(
+        found["backup_failed:201"].reason.contains("CT is locked (backup)"),
+        "{}",
+        found["backup_failed:201"].reason
+    );
+    // 101 was backed up by that run: its last good backup is the run's end, not an older clean run.
+    let run_end =
+        p.state.tasks.data.as_ref().unwrap().iter().find(|t| t.upid.contains(":66AAEC20:")).unwrap().endtime;
+    assert_eq!(found["backup_age:101"].details["last_backup_s"].as_u64(), run_end);
     // Seven hours later the backup lock of CT 201 is stale.
     let mut prev = BTreeMap::new();
     prev.insert("guest_locked:201".to_string(), found["guest_locked:201"].clone());

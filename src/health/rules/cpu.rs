@@ -38,9 +38,9 @@ pub const FANS: Rule = Rule { id: "fans", category: CAT, checks: &[("fan", "Fans
 pub fn window_busy(s: &Snapshots, now_ms: i64, window_ms: i64) -> Option<(f64, f64)> {
     let mut sum = 0.0;
     let mut secs = 0.0;
-    for ls in s.recent.iter().filter(|l| l.sample.ts > now_ms - window_ms && l.sample.ts <= now_ms) {
-        let dt = ls.sample.interval_s.max(0.0);
-        sum += ls.sample.cpu.total.busy * dt;
+    for p in s.recent.iter().filter(|p| p.ts > now_ms - window_ms && p.ts <= now_ms) {
+        let dt = p.interval_s.max(0.0);
+        sum += p.cpu_busy * dt;
         secs += dt;
     }
     (secs > 0.0).then(|| (sum / secs, secs))

@@ -1,13 +1,12 @@
 //! Updates & backups: pending updates with security and PVE-stack counts, reboot pending, the last
 //! backup per guest (templates skipped), and vzdump runs that failed.
 
-use std::collections::BTreeMap;
-
 use serde_json::json;
 
 use super::{data, unknown};
 use crate::health::model::{Category, Finding, ObjectKind, Rule, Severity, Snapshots, Source, Thresholds};
 use crate::tools::pvesh::{Guest, Task, TaskOutcome};
+use crate::workers::inventory::Inventory;
 
 const CAT: Category = Category::Updates;
 
@@ -93,10 +92,29 @@ fn reboot(s: &Snapshots, _t: &Thresholds, _now: i64) -> Vec<Finding> {
 }
 
 /// Whether a vzdump task concerns `g`: its id is the vmid, or it is a run of a scheduled job (empty
-/// id) that covers the guest — the same reading as the guests API.
-fn concerns(jobs: &[crate::tools::pvesh::BackupJob], t: &Task, g: &Guest) -> bool {
-    t.id == g.vmid.to_string()
-        || (t.id.is_empty() && jobs.iter().any(|j| j.enabled && j.covers(g.vmid, g.pool.as_deref())))
+/// id) that backed the guest up — exactly the guests its log names once read, else the guests the
+/// job covers (the same reading as the guests API).
+fn concerns(inv: &Inventory, jobs: &[crate::tools::pvesh::BackupJob], t: &Task, g: &Guest) -> bool {
+    if t.id == g.vmid.to_string() {
+        return true;
+    }
+    if !t.id.is_empty() {
+        return false;
+    }
+    match inv.job_results.get(&t.upid) {
+        Some(results) => results.contains_key(&g.vmid),
+        None => jobs.iter().any(|j| j.enabled && j.covers(g.vmid, g.pool.as_deref())),
+    }
+}
+
+/// A finished vzdump task's outcome for one guest: a job run's own verdict ("job errors") is about
+/// all its guests, so the guest's line in the run's log decides when it has been read.
+fn outcome_for(inv: &Inventory, t: &Task, vmid: u64) -> TaskOutcome {
+    match inv.job_results.get(&t.upid).and_then(|r| r.get(&vmid)) {
+        Some(r) if r.ok => TaskOutcome::Ok,
+        Some(r) => TaskOutcome::Failed(r.error.clone().unwrap_or_else(|| "failed".into())),
+        None => t.outcome(),
+    }
 }
 
 /// Replication failures from the journal (pvescheduler logs them per job), within the failed-backup
@@ -149,12 +167,12 @@ fn backup_checks(s: &Snapshots, t: &Thresholds, now: i64) -> Vec<Finding> {
     let mut out = Vec::new();
     for g in guests.iter().filter(|g| !g.template) {
         let covered = jobs.iter().any(|j| j.enabled && j.covers(g.vmid, g.pool.as_deref()));
-        // The last successful backup of this guest (a job run with `job errors` does not say which
-        // guest failed, so only per-guest tasks and clean job runs count as success).
+        // The last successful backup of this guest (a job run with `job errors` counts for the guests
+        // its log says were backed up; before the log is read, only clean runs count).
         let ok = vzdumps
             .iter()
-            .filter(|tk| concerns(jobs, tk, g))
-            .filter(|tk| matches!(tk.outcome(), TaskOutcome::Ok | TaskOutcome::Warnings(_)))
+            .filter(|tk| concerns(inv, jobs, tk, g))
+            .filter(|tk| matches!(outcome_for(inv, tk, g.vmid), TaskOutcome::Ok | TaskOutcome::Warnings(_)))
             .map(|tk| tk.endtime.unwrap_or(tk.starttime) as i64)
             .max();
         let key = format!("backup_age:{}", g.vmid);
@@ -184,32 +202,46 @@ fn backup_checks(s: &Snapshots, t: &Thresholds, now: i64) -> Vec<Finding> {
         };
         out.push(f.object(ObjectKind::Guest, g.vmid.to_string()));
     }
-    // Failed runs: the latest run per guest task / per job run, failed within the window.
+    // Failed runs within the window. Per guest: the latest vzdump that concerns it, with the guest's
+    // own outcome (a job run's log names the guests that failed). Job runs whose log could not be read
+    // are reported as a whole.
     let window_s = (t.get("backups.failed_window_h") * 3600.0) as i64;
-    let mut latest: BTreeMap<String, &Task> = BTreeMap::new();
-    for tk in &vzdumps {
-        let id = if tk.id.is_empty() { "job".to_string() } else { tk.id.clone() };
-        let e = latest.entry(id).or_insert(tk);
-        if tk.starttime > e.starttime {
-            *e = tk;
-        }
-    }
-    for (id, tk) in latest {
-        let key = format!("backup_failed:{id}");
-        let what =
-            if id == "job" { "the scheduled backup job".to_string() } else { format!("the backup of {id}") };
-        let f = match tk.outcome() {
+    for g in guests.iter().filter(|g| !g.template) {
+        let Some(tk) = vzdumps.iter().filter(|tk| concerns(inv, jobs, tk, g)).max_by_key(|tk| tk.starttime)
+        else {
+            continue;
+        };
+        let key = format!("backup_failed:{}", g.vmid);
+        let name = super::guests::label(g);
+        let f = match outcome_for(inv, tk, g.vmid) {
             TaskOutcome::Failed(err) if (tk.endtime.unwrap_or(tk.starttime) as i64) >= now_s - window_s => {
-                Finding::new(CAT, key, Severity::Warning, format!("{what} failed: {err}"))
+                Finding::new(CAT, key, Severity::Warning, format!("the last backup of {name} failed: {err}"))
             }
             TaskOutcome::Failed(_) => continue,
-            _ => Finding::new(CAT, key, Severity::Ok, format!("{what} last ran fine")),
+            _ => Finding::new(CAT, key, Severity::Ok, format!("the last backup of {name} ran fine")),
         };
         let f = f.details(json!({"upid": tk.upid, "status": tk.status, "time": tk.starttime}));
-        out.push(match id.parse::<u64>() {
-            Ok(v) => f.object(ObjectKind::Guest, v.to_string()),
-            Err(_) => f,
+        out.push(f.object(ObjectKind::Guest, g.vmid.to_string()));
+    }
+    let unread_failed_run = vzdumps
+        .iter()
+        .filter(|tk| tk.id.is_empty() && !inv.job_results.contains_key(&tk.upid))
+        .max_by_key(|tk| tk.starttime)
+        .filter(|tk| (tk.endtime.unwrap_or(tk.starttime) as i64) >= now_s - window_s)
+        .and_then(|tk| match tk.outcome() {
+            TaskOutcome::Failed(err) => Some((tk, err)),
+            _ => None,
         });
+    if let Some((tk, err)) = unread_failed_run {
+        out.push(
+            Finding::new(
+                CAT,
+                "backup_failed:job",
+                Severity::Warning,
+                format!("the scheduled backup job failed: {err}"),
+            )
+            .details(json!({"upid": tk.upid, "status": tk.status, "time": tk.starttime})),
+        );
     }
     out
 }
