@@ -139,7 +139,7 @@ pub async fn demo(cli: &Cli, mut cfg: Config) -> anyhow::Result<()> {
     let tmp = tempfile::Builder::new().prefix("proxwatch-demo-").tempdir()?;
     let data_dir = cli.data_dir.clone().unwrap_or_else(|| tmp.path().join("data"));
     cfg.server.data_dir = data_dir.clone();
-    let (scenario, info) = match &cli.replay {
+    let (mut scenario, info) = match &cli.replay {
         Some(dir) => (Scenario::load(dir)?, None),
         None => {
             let dir = tmp.path().join("scenario");
@@ -156,6 +156,11 @@ pub async fn demo(cli: &Cli, mut cfg: Config) -> anyhow::Result<()> {
             format!("Demo on scenario {}: vitals are this machine's own /proc.", scenario.name)
         },
     };
+    // The recording's backups, tasks and scrubs happened "just now", not years ago.
+    let shift = scenario.shift_to(crate::workers::wall_ms() / 1000);
+    if shift != 0 {
+        tracing::info!(days = shift / 86_400, "demo timestamps moved to the present");
+    }
     let host = Host::demo(scenario, tool_timeout(&cfg));
     let db = open_db(&data_dir)?;
     cfg.auth.auth_log = data_dir.join("auth.log");

@@ -11,8 +11,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use axum::Router;
 use axum::extract::ConnectInfo;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
+use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -111,7 +110,8 @@ pub async fn serve(
     tracing::info!(cert = %first.cert_path, "serving HTTPS");
     let resolver = Arc::new(Resolver { current: RwLock::new(first.key.clone()) });
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server_config(resolver.clone())?));
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    // Open connections, so that a stop can let them finish (bounded by `drain`).
+    let conns = tokio_util::task::TaskTracker::new();
 
     // Reload the certificate when its files change.
     let reload = {
@@ -154,8 +154,8 @@ pub async fn serve(
         let acceptor = acceptor.clone();
         let router = router.clone();
         let base = base_path.clone();
-        let watcher = graceful.watcher();
-        tokio::spawn(async move {
+        let stop = cancel.clone();
+        conns.spawn(async move {
             let tls = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
                 Ok(Ok(s)) => s,
                 Ok(Err(e)) => {
@@ -175,16 +175,28 @@ pub async fn serve(
                     }
                 }
             });
-            let builder = auto::Builder::new(TokioExecutor::new());
-            let conn =
-                builder.serve_connection_with_upgrades(TokioIo::new(tls), TowerToHyperService::new(svc));
-            if let Err(e) = watcher.watch(conn.into_owned()).await {
+            // HTTP/1.1 only (ALPN offers nothing else): HTTP/2 would add half a megabyte of code
+            // for a dashboard that keeps one connection and a stream open.
+            let conn = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(tls), TowerToHyperService::new(svc))
+                .with_upgrades();
+            let mut conn = std::pin::pin!(conn);
+            let result = tokio::select! {
+                r = conn.as_mut() => r,
+                _ = stop.cancelled() => {
+                    // Finish the request in flight, then close.
+                    conn.as_mut().graceful_shutdown();
+                    conn.as_mut().await
+                }
+            };
+            if let Err(e) = result {
                 tracing::debug!(%peer, error = %e, "connection ended with an error");
             }
         });
     }
     reload.abort();
-    if tokio::time::timeout(drain, graceful.shutdown()).await.is_err() {
+    conns.close();
+    if tokio::time::timeout(drain, conns.wait()).await.is_err() {
         tracing::warn!("HTTPS connections did not drain within {drain:?}; closing them");
     }
     Ok(())

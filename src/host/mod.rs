@@ -14,6 +14,7 @@ pub mod nut;
 pub mod pty;
 pub mod record;
 pub mod replay;
+pub mod timeshift;
 
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};

@@ -24,6 +24,9 @@ struct Header {
     name: String,
     #[serde(default)]
     description: String,
+    /// When the recording was made (unix s): the demo moves every timestamp by now − this.
+    #[serde(default)]
+    recorded_at: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -54,6 +57,9 @@ pub struct Scenario {
     pub description: String,
     pub dir: PathBuf,
     commands: HashMap<Vec<String>, Recorded>,
+    recorded_at: Option<i64>,
+    /// Seconds added to the recorded timestamps (see [`Scenario::shift_to`]).
+    shift_s: i64,
 }
 
 impl Scenario {
@@ -92,7 +98,16 @@ impl Scenario {
             description: manifest.scenario.description,
             dir: dir.to_path_buf(),
             commands,
+            recorded_at: manifest.scenario.recorded_at,
+            shift_s: 0,
         })
+    }
+
+    /// Makes the recording look made at `now_s`: its timestamps are moved forward by whole minutes
+    /// (a scenario without `recorded_at` is left as it is). Returns the shift in seconds.
+    pub fn shift_to(&mut self, now_s: i64) -> i64 {
+        self.shift_s = self.recorded_at.map_or(0, |at| (now_s - at).div_euclid(60) * 60);
+        self.shift_s
     }
 
     /// Answers a command from the recording.
@@ -111,6 +126,7 @@ impl Scenario {
                 .map_err(|e| ToolError::Io { path: p.display().to_string(), source: e })?,
             None => String::new(),
         };
+        let stdout = if self.shift_s != 0 { super::timeshift::shift(&stdout, self.shift_s) } else { stdout };
         Ok(Output { code: rec.exit, stdout, stderr: rec.stderr.clone() })
     }
 

@@ -170,6 +170,11 @@ pub struct Gateway {
     pub min_ms: Option<f64>,
     pub max_ms: Option<f64>,
     pub loss_pct: Option<f64>,
+    /// Loss over the last [`LOSS_WINDOW`] probes: one lost echo of three is a blip, not an outage.
+    pub window_loss_pct: Option<f64>,
+    pub window_probes: u16,
+    /// Probes in a row that got no answer at all.
+    pub unreachable_streak: u16,
     pub sent: u16,
     pub received: u16,
     /// Unix ms of the last probe.
@@ -195,7 +200,13 @@ pub struct NetworkWorker {
     prev: HashMap<String, (i64, Counters)>,
     guests: HashMap<u64, (GuestKind, String)>,
     points: Vec<(&'static str, i64, f64)>,
+    /// (sent, received) of the last probes, newest last.
+    probes: std::collections::VecDeque<(u16, u16)>,
+    unreachable_streak: u16,
 }
+
+/// Probes the windowed loss covers (15 minutes at the default interval).
+pub const LOSS_WINDOW: usize = 15;
 
 fn lower(s: &str) -> String {
     s.to_ascii_lowercase()
@@ -211,6 +222,8 @@ impl NetworkWorker {
             prev: HashMap::new(),
             guests: HashMap::new(),
             points: Vec::new(),
+            probes: std::collections::VecDeque::new(),
+            unreachable_streak: 0,
         }
     }
 
@@ -361,6 +374,9 @@ impl NetworkWorker {
             min_ms: None,
             max_ms: None,
             loss_pct: None,
+            window_loss_pct: None,
+            window_probes: 0,
+            unreachable_streak: 0,
             sent: 0,
             received: 0,
             last_probe: None,
@@ -408,6 +424,19 @@ impl NetworkWorker {
                 g.min_ms = p.min_ms();
                 g.max_ms = p.max_ms();
                 g.loss_pct = Some(loss);
+                if self.probes.len() == LOSS_WINDOW {
+                    self.probes.pop_front();
+                }
+                self.probes.push_back((p.sent, p.received));
+                let (sent, got) = self
+                    .probes
+                    .iter()
+                    .fold((0u32, 0u32), |(s, r), (a, b)| (s + u32::from(*a), r + u32::from(*b)));
+                g.window_loss_pct = (sent > 0).then(|| f64::from(sent - got) * 100.0 / f64::from(sent));
+                g.window_probes = self.probes.len() as u16;
+                self.unreachable_streak =
+                    if p.received == 0 { self.unreachable_streak.saturating_add(1) } else { 0 };
+                g.unreachable_streak = self.unreachable_streak;
                 g.sent = p.sent;
                 g.received = p.received;
                 g.last_probe = Some(now_ms);

@@ -693,6 +693,9 @@ fn network_links_bonds_and_the_gateway() {
         min_ms: None,
         max_ms: None,
         loss_pct: Some(loss),
+        window_loss_pct: Some(loss),
+        window_probes: 10,
+        unreachable_streak: u16::from(state == GatewayState::Unreachable) * 2,
         sent: 5,
         received: 5,
         last_probe: Some(NOW),
@@ -728,4 +731,14 @@ fn network_links_bonds_and_the_gateway() {
     assert_eq!(sev(&found, "gateway:default"), Severity::Warning);
     let found = evaluate(&snap(gw(GatewayState::Unreachable, 100.0, 0.0)), &Thresholds::default(), NOW);
     assert_eq!(sev(&found, "gateway:default"), Severity::Critical);
+    // One lost echo of three in the last probe, but the window is clean: a blip, not an alert.
+    let blip =
+        Gateway { loss_pct: Some(33.3), window_loss_pct: Some(2.2), ..gw(GatewayState::Loss, 33.3, 0.4) };
+    assert_eq!(sev(&evaluate(&snap(blip), &Thresholds::default(), NOW), "gateway:default"), Severity::Ok);
+    // A single unanswered probe is a warning; the second in a row is critical.
+    let once = Gateway { unreachable_streak: 1, ..gw(GatewayState::Unreachable, 100.0, 0.0) };
+    assert_eq!(
+        sev(&evaluate(&snap(once), &Thresholds::default(), NOW), "gateway:default"),
+        Severity::Warning
+    );
 }

@@ -128,17 +128,31 @@ fn gateway(s: &Snapshots, t: &Thresholds, _now: i64) -> Vec<Finding> {
                 format!("gateway probe: {}", g.error.as_deref().unwrap_or("failed")),
             )];
         }
-        GatewayState::Unreachable => {
-            (Severity::Critical, format!("{target} does not answer ({} of {} echoes lost)", g.sent, g.sent))
-        }
+        // One probe without an answer can be a blip; two in a row is an outage.
+        GatewayState::Unreachable if g.unreachable_streak >= 2 => (
+            Severity::Critical,
+            format!("{target} does not answer ({} probes in a row, every echo lost)", g.unreachable_streak),
+        ),
+        GatewayState::Unreachable => (
+            Severity::Warning,
+            format!("{target} did not answer the last probe ({} of {} echoes lost)", g.sent, g.sent),
+        ),
         GatewayState::Ok | GatewayState::Loss => {
             let lat = g.latency_ms.unwrap_or(0.0);
-            if loss >= loss_warn {
-                (Severity::Warning, format!("{target}: {loss:.0} % packet loss, {lat:.1} ms"))
+            // Loss is judged over the recent probes, not one probe of three echoes.
+            let window = g.window_loss_pct.unwrap_or(loss);
+            if window >= loss_warn && g.window_probes >= 3 {
+                (
+                    Severity::Warning,
+                    format!(
+                        "{target}: {window:.0} % packet loss over the last {} probes, {lat:.1} ms",
+                        g.window_probes
+                    ),
+                )
             } else if lat >= lat_warn {
                 (Severity::Warning, format!("{target}: latency {lat:.1} ms (≥ {lat_warn:.0} ms)"))
             } else {
-                (Severity::Ok, format!("{target}: {lat:.1} ms, {loss:.0} % loss"))
+                (Severity::Ok, format!("{target}: {lat:.1} ms, {window:.0} % loss"))
             }
         }
     };
