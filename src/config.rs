@@ -95,6 +95,10 @@ pub struct HealthCfg {
     pub interval_s: u64,
     /// After start, transient service and guest states do not alert for this long, seconds.
     pub startup_grace_s: u64,
+    /// A filesystem whose statvfs does not answer within this is stale (a dead NFS/CIFS server), ms.
+    pub mount_timeout_ms: u64,
+    /// Host filesystems checked at most (after pseudo filesystems and bind mounts are left out).
+    pub max_mounts: usize,
 }
 
 impl Default for NetworkCfg {
@@ -130,7 +134,7 @@ impl Default for LogsCfg {
 }
 impl Default for HealthCfg {
     fn default() -> Self {
-        HealthCfg { interval_s: 300, startup_grace_s: 300 }
+        HealthCfg { interval_s: 300, startup_grace_s: 300, mount_timeout_ms: 2000, max_mounts: 64 }
     }
 }
 
@@ -423,6 +427,10 @@ query_timeout_s = 10
 interval_s = 300
 # After start, transient service and guest states do not alert for this long, seconds.
 startup_grace_s = 300
+# A filesystem whose statvfs does not answer within this is stale (dead NFS/CIFS server), ms.
+mount_timeout_ms = 2000
+# Host filesystems checked at most (pseudo filesystems and bind mounts are left out first).
+max_mounts = 64
 "#;
 
 /// Command-line overrides (the last layer).
@@ -529,6 +537,14 @@ impl Config {
         }
         if self.auth.max_attempts == 0 || self.auth.attempt_window_s == 0 {
             bail!("auth.max_attempts and auth.attempt_window_s must be positive");
+        }
+        let h = &self.health;
+        if !(100..=60_000).contains(&h.mount_timeout_ms) || !(1..=1000).contains(&h.max_mounts) {
+            bail!(
+                "health.mount_timeout_ms must be 100..=60000 and health.max_mounts 1..=1000 (got {} and {})",
+                h.mount_timeout_ms,
+                h.max_mounts
+            );
         }
         let b = &self.server.base_path;
         if !b.starts_with('/')

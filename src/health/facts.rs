@@ -1,6 +1,7 @@
 //! Facts gathered for the health rules only: pending updates, reboot pending, PVE service states,
-//! time sync, certificate expiry, journal patterns (via [`super::logscan`]), failed logins and
-//! fail2ban bans. The [`FactsCollector`] is a worker in the house style: `step(&Host, now)` runs what
+//! time sync, certificate expiry, journal patterns (via [`super::logscan`]), failed logins (the
+//! journal's and proxwatch's own, [`FactsCollector::step_auth`]), fail2ban bans and the host's
+//! filesystems (mountinfo + statvfs through the host seam, every step). The [`FactsCollector`] is a worker in the house style: `step(&Host, now)` runs what
 //! is due (each source on its own interval, all through the host seam), and [`run`] publishes the
 //! result in `app.health_bus.facts` (where the cycle reads it). The health cycle itself spawns nothing; rules read these facts.
 //!
@@ -19,7 +20,11 @@ use serde::Serialize;
 
 use super::model::Source;
 use crate::app::App;
+use crate::auth::audit::Kind;
+use crate::db::Db;
+use crate::host::statvfs::is_stale_errno;
 use crate::host::{Host, ToolError};
+use crate::tools::mounts::{self, FstabEntry, StorageDir};
 use crate::tools::{apt, cert, services, timesync};
 use logscan::{JournalFacts, LogScanner, LoginFailure};
 
@@ -46,6 +51,9 @@ pub const PVE_CERTS: &[(&str, &str)] =
 
 /// Journal entries read per step at most.
 pub const JOURNAL_BOUND: usize = 5000;
+
+/// proxwatch's own failed logins read per step at most (the newest).
+pub const AUTH_BOUND: usize = 5000;
 
 const APT_HISTORY: &str = "/var/log/apt/history.log";
 
@@ -92,6 +100,51 @@ pub struct Facts {
     pub proxwatch_logins: Source<Vec<LoginFailure>>,
     /// fail2ban's banned IPs by jail.
     pub bans: Source<BTreeMap<String, Vec<String>>>,
+    /// The host's real filesystems and their capacity.
+    pub filesystems: Source<Filesystems>,
+}
+
+/// The mounts worth checking ([`mounts::select`]) and how many were left out by the bound.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Filesystems {
+    pub mounts: Vec<MountFact>,
+    pub omitted: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MountFact {
+    pub mountpoint: String,
+    pub fstype: String,
+    /// Device or `server:/export` / `//server/share` (mountinfo never holds a CIFS password).
+    pub source: String,
+    /// Mounted read-only (mount or superblock options, or statvfs's `ST_RDONLY`).
+    pub readonly: bool,
+    /// Read-only on purpose: optical media, `/boot/efi`, `ro` in fstab.
+    pub expected_readonly: bool,
+    pub network: bool,
+    /// The PVE storage whose directory this is (from `storage.cfg`).
+    pub storage: Option<String>,
+    pub usage: MountUsage,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum MountUsage {
+    Ok {
+        size: u64,
+        used: u64,
+        avail: u64,
+        used_pct: f64,
+        files: u64,
+        files_free: u64,
+    },
+    /// statvfs did not answer in time or answered ESTALE/ENOTCONN: the server behind it is gone.
+    Stale {
+        reason: String,
+    },
+    Error {
+        reason: String,
+    },
 }
 
 fn pending<T>() -> Source<T> {
@@ -110,6 +163,7 @@ impl Default for Facts {
             journal: pending(),
             proxwatch_logins: pending(),
             bans: pending(),
+            filesystems: pending(),
         }
     }
 }
@@ -193,6 +247,11 @@ pub struct FactsCollector {
     apt_history_mtime: Option<i64>,
     /// proxwatch's own certificate when it serves TLS with a configured file.
     own_cert: Option<String>,
+    mount_timeout: Duration,
+    max_mounts: usize,
+    /// `/etc/fstab` and the PVE storage directories, re-read every few minutes.
+    fstab: Vec<FstabEntry>,
+    storage_dirs: Vec<StorageDir>,
 }
 
 impl FactsCollector {
@@ -203,7 +262,19 @@ impl FactsCollector {
             last: HashMap::new(),
             apt_history_mtime: None,
             own_cert,
+            mount_timeout: Duration::from_millis(2000),
+            max_mounts: 64,
+            fstab: Vec::new(),
+            storage_dirs: Vec::new(),
         }
+    }
+
+    /// The statvfs timeout (past it a mount is stale) and the bound on mounts checked
+    /// (`health.mount_timeout_ms`, `health.max_mounts`).
+    pub fn with_mounts(mut self, timeout: Duration, max: usize) -> Self {
+        self.mount_timeout = timeout;
+        self.max_mounts = max;
+        self
     }
 
     fn due(&mut self, key: &'static str, every_ms: i64, now_ms: i64) -> bool {
@@ -275,9 +346,134 @@ impl FactsCollector {
             fold(&mut self.facts.bans, "fail2ban", r);
             changed = true;
         }
+        if self.due("fs_config", 300_000, now_ms) {
+            self.fstab = host
+                .read_optional(mounts::FSTAB)
+                .ok()
+                .flatten()
+                .map(|t| mounts::parse_fstab(&t))
+                .unwrap_or_default();
+            self.storage_dirs = host
+                .read_optional(mounts::STORAGE_CFG)
+                .ok()
+                .flatten()
+                .map(|t| mounts::parse_storage_cfg(&t))
+                .unwrap_or_default();
+        }
+        // Every step: a full disk or a dead NFS server should not wait for a slower interval.
+        let fs = self.filesystems(host).await;
+        if fs != self.facts.filesystems {
+            self.facts.filesystems = fs;
+            changed = true;
+        }
         if changed {
             self.facts.collected_ms = now_ms;
         }
+        changed
+    }
+
+    /// Reads the mounts and statvfs's answer for each (concurrently, each under the timeout).
+    async fn filesystems(&self, host: &Host) -> Source<Filesystems> {
+        let text = match host.read(mounts::MOUNTINFO) {
+            Ok(t) => t,
+            Err(e) => return unavailable(&e),
+        };
+        let all = match mounts::parse_mountinfo(&text) {
+            Ok(a) => a,
+            Err(e) => return Source::Unavailable { reason: e.to_string() },
+        };
+        let sel = mounts::select(&all, self.max_mounts);
+        let stats = futures_util::future::join_all(
+            sel.mounts.iter().map(|m| host.statvfs(&m.mountpoint, self.mount_timeout)),
+        )
+        .await;
+        let list = sel
+            .mounts
+            .iter()
+            .zip(stats)
+            .map(|(m, r)| {
+                let mut readonly = m.readonly();
+                let usage = match r {
+                    Ok(st) => {
+                        readonly |= st.readonly;
+                        MountUsage::Ok {
+                            size: st.size,
+                            used: st.used(),
+                            avail: st.avail,
+                            used_pct: st.used_pct(),
+                            files: st.files,
+                            files_free: st.files_free,
+                        }
+                    }
+                    Err(ToolError::Timeout { after, .. }) => MountUsage::Stale {
+                        reason: format!("statvfs did not answer within {:.1} s", after.as_secs_f64()),
+                    },
+                    Err(ToolError::Failed { code: Some(c), stderr, .. }) if is_stale_errno(c) => {
+                        MountUsage::Stale { reason: format!("statvfs failed: {stderr}") }
+                    }
+                    Err(e) => MountUsage::Error { reason: e.to_string() },
+                };
+                MountFact {
+                    mountpoint: m.mountpoint.clone(),
+                    fstype: m.fstype.clone(),
+                    source: m.source.clone(),
+                    readonly,
+                    expected_readonly: mounts::expected_readonly(m, &self.fstab),
+                    network: m.is_network(),
+                    storage: mounts::storage_at(&self.storage_dirs, &m.mountpoint).map(|s| s.id.clone()),
+                    usage,
+                }
+            })
+            .collect();
+        Source::Ok { data: Filesystems { mounts: list, omitted: sel.omitted() } }
+    }
+
+    /// proxwatch's own failed logins (wrong passwords, setup codes and tokens) from the
+    /// `auth_events` table: those of the last [`logscan::KEEP_MS`], at most [`AUTH_BOUND`] (the
+    /// newest), re-read once a minute. Returns whether they changed.
+    pub async fn step_auth(&mut self, db: &Db, now_ms: i64) -> bool {
+        if !self.due("auth", 60_000, now_ms) {
+            return false;
+        }
+        let since_s = (now_ms - logscan::KEEP_MS).div_euclid(1000);
+        let r = db
+            .call(move |c| {
+                let mut stmt = c.prepare_cached(
+                    "SELECT ts, user, ip FROM auth_events WHERE ts >= ?1 AND kind IN (?2, ?3, ?4)
+                     ORDER BY id DESC LIMIT ?5",
+                )?;
+                let rows = stmt.query_map(
+                    rusqlite::params![
+                        since_s,
+                        Kind::LoginFailed.as_str(),
+                        Kind::SetupFailed.as_str(),
+                        Kind::TokenFailed.as_str(),
+                        AUTH_BOUND as i64
+                    ],
+                    |r| {
+                        Ok(LoginFailure {
+                            ts_ms: r.get::<_, i64>(0)?.saturating_mul(1000),
+                            source: "proxwatch".into(),
+                            user: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+                            ip: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
+                        })
+                    },
+                )?;
+                Ok(rows.collect::<Result<Vec<_>, _>>()?)
+            })
+            .await;
+        let next = match r {
+            Ok(list) => Source::Ok { data: list },
+            Err(e) => {
+                tracing::warn!(error = %format!("{e:#}"), "cannot read auth events for the health facts");
+                if matches!(self.facts.proxwatch_logins, Source::Ok { .. }) {
+                    return false;
+                }
+                Source::Unavailable { reason: format!("auth events not readable: {e}") }
+            }
+        };
+        let changed = next != self.facts.proxwatch_logins;
+        self.facts.proxwatch_logins = next;
         changed
     }
 
@@ -380,10 +576,11 @@ async fn time_sync(host: &Host) -> Result<timesync::TimeSync, ToolError> {
 pub async fn run(app: Arc<App>) {
     let tls = &app.config.tls;
     let own = (tls.enabled && !tls.cert.is_empty()).then(|| tls.cert.clone());
-    let mut collector = FactsCollector::new(own);
+    let h = &app.config.health;
+    let mut collector =
+        FactsCollector::new(own).with_mounts(Duration::from_millis(h.mount_timeout_ms), h.max_mounts);
     let mut tick = tokio::time::interval(Duration::from_secs(15));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut logins_at = 0i64;
     loop {
         tokio::select! {
             _ = app.cancel.cancelled() => break,
@@ -391,32 +588,7 @@ pub async fn run(app: Arc<App>) {
         }
         let now = crate::workers::wall_ms();
         let mut changed = collector.step(&app.host, now).await;
-        if now - logins_at >= 60_000 {
-            logins_at = now;
-            match crate::auth::audit::AuditLog::list(&app.db, 1000, None).await {
-                Ok(events) => {
-                    let cut = (now - logscan::KEEP_MS) / 1000;
-                    let fails = events
-                        .into_iter()
-                        .filter(|e| {
-                            e.ts >= cut
-                                && matches!(e.kind.as_str(), "login_failed" | "token_failed" | "setup_failed")
-                        })
-                        .map(|e| LoginFailure {
-                            ts_ms: e.ts * 1000,
-                            source: "proxwatch".into(),
-                            user: e.user.unwrap_or_default(),
-                            ip: e.ip.unwrap_or_default(),
-                        })
-                        .collect();
-                    collector.set_proxwatch_logins(fails);
-                    changed = true;
-                }
-                Err(e) => {
-                    tracing::warn!(error = %format!("{e:#}"), "cannot read auth events for the health facts")
-                }
-            }
-        }
+        changed |= collector.step_auth(&app.db, now).await;
         if changed {
             app.health_bus.facts.send_replace(Arc::new(collector.facts.clone()));
         }

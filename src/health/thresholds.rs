@@ -54,11 +54,19 @@ pub const THRESHOLDS: &[ThresholdDef] = &[
     def("memory.psi_warning_pct", Memory, "Memory pressure (PSI some, 1 min) warning", "%", 20.0, 1.0, 100.0),
     def("memory.oom_window_h", Memory, "OOM kills are reported for", "h", 24.0, 1.0, 72.0),
     // Storage
-    def("storage.warning_pct", Storage, "Storage, pool and thin pool usage warning", "%", 85.0, 10.0, 100.0),
+    def(
+        "storage.warning_pct",
+        Storage,
+        "Storage, pool, thin pool and filesystem usage warning",
+        "%",
+        85.0,
+        10.0,
+        100.0,
+    ),
     def(
         "storage.critical_pct",
         Storage,
-        "Storage, pool and thin pool usage critical",
+        "Storage, pool, thin pool and filesystem usage critical",
         "%",
         95.0,
         10.0,
@@ -74,6 +82,8 @@ pub const THRESHOLDS: &[ThresholdDef] = &[
         10.0,
         100.0,
     ),
+    def("storage.inodes_warning_pct", Storage, "Filesystem inode usage warning", "%", 90.0, 10.0, 100.0),
+    def("storage.inodes_critical_pct", Storage, "Filesystem inode usage critical", "%", 98.0, 10.0, 100.0),
     // Disks
     def("disks.wear_warning_pct", Disks, "SSD wear warning", "%", 80.0, 10.0, 100.0),
     def("disks.wear_critical_pct", Disks, "SSD wear critical", "%", 90.0, 10.0, 100.0),

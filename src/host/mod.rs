@@ -14,6 +14,7 @@ pub mod nut;
 pub mod pty;
 pub mod record;
 pub mod replay;
+pub mod statvfs;
 pub mod timeshift;
 
 use std::io::ErrorKind;
@@ -80,6 +81,8 @@ pub struct Host {
     max_output: usize,
     spawns: AtomicU64,
     runs: AtomicU64,
+    /// Paths whose statvfs is still blocked (see [`statvfs`]).
+    statvfs_busy: statvfs::Busy,
 }
 
 impl Host {
@@ -108,6 +111,7 @@ impl Host {
             max_output: 16 << 20,
             spawns: AtomicU64::new(0),
             runs: AtomicU64::new(0),
+            statvfs_busy: statvfs::Busy::default(),
         }
     }
 
@@ -269,6 +273,16 @@ impl Host {
         match &self.runner {
             Runner::Replay(scenario) => icmp::replay(&scenario.dir, target, count, seed),
             Runner::System => icmp::probe(target, count, timeout).await,
+        }
+    }
+
+    /// Capacity and inodes of the filesystem mounted at `path` (statvfs(3) on the blocking pool; a
+    /// call that does not return within `timeout`, e.g. on a dead NFS server, is
+    /// [`ToolError::Timeout`]). A replayed host answers from the scenario's `statvfs.toml`.
+    pub async fn statvfs(&self, path: &str, timeout: Duration) -> Result<statvfs::FsStat, ToolError> {
+        match &self.runner {
+            Runner::Replay(scenario) => statvfs::replay(&scenario.dir, &scenario.name, path, timeout),
+            Runner::System => statvfs::live(path, timeout, &self.statvfs_busy).await,
         }
     }
 

@@ -57,6 +57,9 @@ pub const FILES: &[&str] = &[
     "/proc/sys/kernel/osrelease",
     "/etc/hostname",
     "/etc/os-release",
+    crate::tools::mounts::MOUNTINFO,
+    crate::tools::mounts::FSTAB,
+    crate::tools::mounts::STORAGE_CFG,
 ];
 
 fn toml_str(s: &str) -> String {
@@ -139,6 +142,32 @@ pub async fn record(host: &Host, out: &Path) -> anyhow::Result<String> {
             std::fs::write(&dest, text)?;
             files += 1;
         }
+    }
+    // statvfs answers for the mounts the health collector checks (a stale one recorded as such).
+    if let Some(all) = host
+        .read(crate::tools::mounts::MOUNTINFO)
+        .ok()
+        .and_then(|t| crate::tools::mounts::parse_mountinfo(&t).ok())
+    {
+        let mut toml = String::from("# statvfs(3) answers, recorded by proxwatch record-scenario\n");
+        for m in crate::tools::mounts::select(&all, 64).mounts {
+            let key = toml_str(&m.mountpoint);
+            match host.statvfs(&m.mountpoint, std::time::Duration::from_secs(2)).await {
+                Ok(st) => {
+                    let _ = write!(
+                        toml,
+                        "\n[{key}]\nsize = {}\nfree = {}\navail = {}\nfiles = {}\nfiles_free = {}\nreadonly = {}\n",
+                        st.size, st.free, st.avail, st.files, st.files_free, st.readonly
+                    );
+                }
+                Err(ToolError::Timeout { .. }) => {
+                    let _ = write!(toml, "\n[{key}]\nstale = true\n");
+                }
+                Err(e) => tracing::warn!(mount = %m.mountpoint, error = %e, "statvfs not recorded"),
+            }
+        }
+        std::fs::write(out.join("statvfs.toml"), toml)?;
+        files += 1;
     }
     std::fs::write(out.join("manifest.toml"), manifest)?;
     Ok(format!(

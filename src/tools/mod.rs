@@ -9,6 +9,7 @@ pub mod gpu;
 pub mod hwmon;
 pub mod ipmi;
 pub mod journal;
+pub mod mounts;
 pub mod net;
 pub mod nut;
 pub mod procfs;

@@ -16,22 +16,30 @@ use tower::ServiceExt;
 
 use crate::common;
 
+/// Credentials and the client address of a request (shared with other test modules).
 #[derive(Clone, Default, Debug)]
-struct Creds {
-    cookie: Option<String>,
-    csrf: Option<String>,
-    token: Option<String>,
-    ip: Option<&'static str>,
+pub(crate) struct Creds {
+    pub(crate) cookie: Option<String>,
+    pub(crate) csrf: Option<String>,
+    pub(crate) token: Option<String>,
+    pub(crate) ip: Option<&'static str>,
 }
 
 #[derive(Debug)]
-struct Resp {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Value,
+pub(crate) struct Resp {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Value,
 }
 
-async fn call(app: &Arc<App>, method: Method, uri: &str, creds: &Creds, body: Option<Value>) -> Resp {
+/// One request through the whole router, from `creds.ip` (default 192.0.2.10).
+pub(crate) async fn call(
+    app: &Arc<App>,
+    method: Method,
+    uri: &str,
+    creds: &Creds,
+    body: Option<Value>,
+) -> Resp {
     let mut req = Request::builder().method(method).uri(uri);
     if let Some(c) = &creds.cookie {
         req = req.header(header::COOKIE, c);

@@ -149,6 +149,17 @@ fn record_scenario_captures_a_replayable_host() {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let id = rt.block_on(proxwatch::workers::sampler::identity(&host)).unwrap();
     assert!(!id.hostname.is_empty() && id.threads > 0);
+    // The host's filesystems too: mountinfo, and statvfs's answer for each mount the health checks.
+    let mut facts = proxwatch::health::facts::FactsCollector::new(None);
+    rt.block_on(facts.step(&host, common::T0_MS));
+    let proxwatch::health::model::Source::Ok { data } = &facts.facts.filesystems else {
+        panic!("{:?}", facts.facts.filesystems)
+    };
+    let root = data.mounts.iter().find(|m| m.mountpoint == "/").expect("the root filesystem");
+    assert!(
+        matches!(root.usage, proxwatch::health::facts::MountUsage::Ok { size, .. } if size > 0),
+        "{root:?}"
+    );
 }
 
 fn proxwatch_stdin(args: &[&str], stdin: &str) -> std::process::Output {

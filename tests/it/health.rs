@@ -11,7 +11,9 @@ use http_body_util::BodyExt;
 use proxwatch::app::App;
 use proxwatch::auth::{Level, Principal, Via};
 use proxwatch::health::cycle::Engine;
-use proxwatch::health::model::{Category, Finding, ObjectKind, Rule, Severity, Snapshots, Thresholds};
+use proxwatch::health::model::{
+    Category, Finding, ObjectKind, Rule, Severity, Snapshots, Source, Thresholds,
+};
 use proxwatch::health::store::{self, EventKind, Exclusion, State};
 use proxwatch::host::{Host, Scenario};
 use serde_json::{Value, json};
@@ -715,4 +717,67 @@ async fn api_shapes_over_the_demo_with_the_real_rules() {
     }
     let (s, _, _) = call(&app, &read, Method::GET, "/api/health/findings?state=bogus", None).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
+}
+
+/// proxwatch's own failed logins (issue 6, Security & power): wrong passwords through
+/// `POST /api/auth/login` land in `auth_events`; the facts collector reads them (the window's, newest
+/// first, bounded) and the next cycle's failed-login finding counts them with the journal's.
+#[tokio::test]
+async fn proxwatch_failed_logins_reach_the_failed_login_rule() {
+    use crate::auth::{Creds, call as api};
+    use proxwatch::health::facts::FactsCollector;
+    let app = engine_app().await;
+    common::admin_token(&app).await;
+    // 5 + 4 + 3 tries from three addresses, a different user name each (so neither the per-address
+    // nor the per-user lockout, at 5 failures, refuses one before it is checked).
+    let mut n = 0;
+    for (ip, tries) in [("203.0.113.7", 5), ("203.0.113.8", 4), ("198.51.100.9", 3)] {
+        for _ in 0..tries {
+            n += 1;
+            let user = if n == 1 { common::ADMIN.to_string() } else { format!("guess{n}") };
+            let body = json!({"username": user, "password": "not-the-password"});
+            let creds = Creds { ip: Some(ip), ..Default::default() };
+            let r = api(&app, Method::POST, "/api/auth/login", &creds, Some(body)).await;
+            assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.body);
+        }
+    }
+    let now = proxwatch::workers::wall_ms();
+    let mut c = FactsCollector::new(None);
+    assert!(c.step_auth(&app.db, now).await, "the failures are new facts");
+    app.health_bus.facts.send_replace(Arc::new(c.facts.clone()));
+    let logins = *proxwatch::health::rules::RULES.iter().find(|r| r.id == "logins").unwrap();
+    let mut e = Engine::new(&[logins], now - 3_600_000, 0);
+    e.step_full(&app, now).await.unwrap();
+    let snap = app.health.borrow().clone();
+    let f = &snap.results["failed_logins"][0];
+    assert_eq!((f.key.as_str(), f.severity), ("failed_logins:host", Severity::Warning), "{}", f.reason);
+    assert_eq!(f.reason, "12 failed logins in 60 min (proxwatch 12) from 3 IPs; most from 203.0.113.7 (5)");
+    assert_eq!(f.details["not_read"], json!(["journal"]), "the journal is not read in this test");
+    assert_eq!(record(&app, "failed_logins:host").await.state, State::Active);
+    let ev = events(&app).await;
+    assert_eq!(kinds(&ev), ["new"]);
+
+    // Re-read once a minute, and only a change is news.
+    assert!(!c.step_auth(&app.db, now + 1_000).await, "not due yet");
+    assert!(!c.step_auth(&app.db, now + 61_000).await, "due, but nothing new");
+    let creds = Creds { ip: Some("192.0.2.77"), ..Default::default() };
+    let body = json!({"username": "guess-again", "password": "still-not-it"});
+    assert_eq!(
+        api(&app, Method::POST, "/api/auth/login", &creds, Some(body)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert!(c.step_auth(&app.db, now + 122_000).await);
+    let Source::Ok { data } = &c.facts.proxwatch_logins else { panic!("{:?}", c.facts.proxwatch_logins) };
+    assert_eq!(data.len(), 13);
+    assert_eq!((data[0].user.as_str(), data[0].ip.as_str()), ("guess-again", "192.0.2.77"), "newest first");
+    // Outside the rule's window they no longer count.
+    app.health_bus.facts.send_replace(Arc::new(c.facts.clone()));
+    e.step_full(&app, now + 2 * 3_600_000).await.unwrap();
+    let snap = app.health.borrow().clone();
+    assert_eq!(
+        snap.results["failed_logins"][0].severity,
+        Severity::Ok,
+        "{}",
+        snap.results["failed_logins"][0].reason
+    );
 }

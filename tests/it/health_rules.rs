@@ -409,6 +409,102 @@ async fn facts_collector_reads_every_source() {
     assert_eq!(sev(&found, "cert_expiry:pve-ssl"), Severity::Critical);
 }
 
+/// Host filesystems over the `pve-mounts` scenario (mountinfo, fstab, storage.cfg and statvfs
+/// answers): a full root with few inodes left, a dead NFS server, a read-only remount; the ZFS
+/// datasets on full pools, the read-only-by-design mounts and the pseudo filesystems stay quiet.
+#[tokio::test]
+async fn host_filesystems_full_stale_and_read_only() {
+    use proxwatch::health::facts::MountUsage;
+    use proxwatch::health::model::ObjectKind;
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios/pve-mounts");
+    let host = Host::replay(Scenario::load(&dir).unwrap(), Duration::from_secs(5));
+    let mut c = FactsCollector::new(None);
+    assert!(c.step(&host, NOW).await);
+    let Source::Ok { data: fs } = &c.facts.filesystems else { panic!("{:?}", c.facts.filesystems) };
+    let points: Vec<&str> = fs.mounts.iter().map(|m| m.mountpoint.as_str()).collect();
+    assert_eq!(points.len(), 11, "{points:?}");
+    let nfs = fs.mounts.iter().find(|m| m.mountpoint == "/mnt/pve/backup-nfs").unwrap();
+    assert!(matches!(nfs.usage, MountUsage::Stale { .. }), "{nfs:?}");
+    assert_eq!(nfs.storage.as_deref(), Some("backup-nfs"));
+
+    let s = Snapshots { facts: Arc::new(c.facts.clone()), ..Default::default() };
+    let found = evaluate(&s, &Thresholds::default(), NOW);
+    expect(
+        &found,
+        &[
+            ("fs_usage:/", Severity::Critical),
+            ("fs_inodes:/", Severity::Warning),
+            ("fs_usage:/boot/efi", Severity::Ok),
+            ("fs_stale:/mnt/pve/backup-nfs", Severity::Critical),
+            ("fs_stale:/mnt/pve/iso-smb", Severity::Ok),
+            ("fs_usage:/mnt/pve/iso-smb", Severity::Ok),
+            ("fs_readonly:/mnt/data disk", Severity::Critical),
+        ],
+    );
+    let f = &found["fs_stale:/mnt/pve/backup-nfs"];
+    assert_eq!(
+        f.reason,
+        "NFS mount /mnt/pve/backup-nfs (storage backup-nfs) (192.168.10.20:/export/backup) is stale: statvfs did not answer within 2.0 s"
+    );
+    assert_eq!(f.object, Some((ObjectKind::Storage, "backup-nfs".into())));
+    assert_eq!(found["fs_usage:/"].object, Some((ObjectKind::Storage, "/".into())));
+    assert!(
+        found["fs_usage:/"].reason.starts_with("filesystem / 97 % full (92.0 GiB of 100.0 GiB"),
+        "{}",
+        found["fs_usage:/"].reason
+    );
+    assert!(found["fs_inodes:/"].reason.contains("94 % of inodes used"), "{}", found["fs_inodes:/"].reason);
+    assert_eq!(found["fs_readonly:/mnt/data disk"].object, Some((ObjectKind::Storage, "data".into())));
+    for quiet in
+        ["/rpool", "/rpool/data", "/tank", "/tank/nextcloud", "/mnt/archive", "/mnt/iso", "/mnt/data disk"]
+    {
+        assert!(!found.contains_key(&format!("fs_usage:{quiet}")), "{quiet}: no capacity finding");
+    }
+    for quiet in ["/mnt/archive", "/mnt/iso", "/boot/efi", "/"] {
+        assert!(
+            !found.contains_key(&format!("fs_readonly:{quiet}")),
+            "{quiet} is not an unexpected read-only"
+        );
+    }
+    assert!(!found.keys().any(|k| k.contains("/srv/dump") || k.contains("subvol") || k.contains("/etc/pve")));
+
+    // With the node status (rootfs:/) and the PVE storage list, each capacity is graded once.
+    let mut inv = Inventory { node: "pve1".into(), ..Default::default() };
+    let demo =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/demo/commands/pvesh/nodes_status.json");
+    let mut ns: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(demo).unwrap()).unwrap();
+    ns["rootfs"] = serde_json::json!({"total": 107374182400u64, "used": 98784247808u64, "avail": 3221225472u64, "free": 8589934592u64});
+    let ns: proxwatch::tools::pvesh::NodeStatus = serde_json::from_value(ns).unwrap();
+    inv.node_status = ok(ns);
+    let st: Vec<proxwatch::tools::pvesh::NodeStorage> = serde_json::from_value(serde_json::json!([
+        {"storage": "iso-smb", "type": "cifs", "active": 1, "enabled": 1, "total": 1000000000000u64, "used": 500000000000u64}
+    ]))
+    .unwrap();
+    inv.storage = ok(st);
+    let s = Snapshots { inventory: Arc::new(inv), ..s };
+    let found = evaluate(&s, &Thresholds::default(), NOW);
+    // pvesh's rootfs is used ÷ total (92 %), df's Use% counts the reserved blocks as used (97 %).
+    assert_eq!(sev(&found, "rootfs:/"), Severity::Warning);
+    assert!(!found.contains_key("fs_usage:/") && !found.contains_key("fs_usage:/mnt/pve/iso-smb"));
+    assert_eq!(sev(&found, "fs_inodes:/"), Severity::Warning, "inodes are only checked here");
+
+    // A threshold change is honoured: 94 % of inodes used is no longer a warning at 95 %.
+    let mut t = Thresholds::default();
+    t.overrides.insert("storage.inodes_warning_pct".into(), 95.0);
+    let found = evaluate(&Snapshots { inventory: Arc::default(), ..s.clone() }, &t, NOW);
+    assert_eq!(sev(&found, "fs_inodes:all"), Severity::Ok, "94 % is below a 95 % threshold");
+
+    // No mountinfo (another scenario): unknown, not a fake ok.
+    let mut c = FactsCollector::new(None);
+    c.step(&facts_host(), NOW).await;
+    let found = evaluate(
+        &Snapshots { facts: Arc::new(c.facts.clone()), ..Default::default() },
+        &Thresholds::default(),
+        NOW,
+    );
+    assert_eq!(sev(&found, "fs_usage:all"), Severity::Unknown);
+}
+
 #[tokio::test]
 async fn ups_on_battery_and_low_battery() {
     use proxwatch::tools::nut;
@@ -507,6 +603,22 @@ async fn the_demo_yields_its_story() {
         ],
     );
     assert!(!found.contains_key("service:corosync"), "a single node does not need corosync");
+    // The demo's own mounts (not this machine's): all healthy, the NFS backup storage answering.
+    expect(
+        &found,
+        &[
+            ("fs_usage:/mnt/archive", Severity::Ok),
+            ("fs_stale:/mnt/pve/backup-nfs", Severity::Ok),
+            ("fs_readonly:all", Severity::Ok),
+            ("fs_inodes:all", Severity::Ok),
+        ],
+    );
+    let fs_bad: Vec<_> =
+        found.values().filter(|f| f.key.starts_with("fs_") && f.severity != Severity::Ok).collect();
+    assert!(fs_bad.is_empty(), "{fs_bad:?}");
+    assert!(!found.contains_key("fs_usage:/"), "the root filesystem is graded once, as rootfs:/");
+    assert!(!found.contains_key("fs_usage:/mnt/pve/backup-nfs"), "graded once, as storage_usage:backup-nfs");
+    assert!(!found.keys().any(|k| k.contains("subvol-")), "CT volumes are the containers' disks");
     assert!(!found.keys().any(|k| k.starts_with("fail2ban:")), "fail2ban is not installed: not reported");
     assert!(
         found["smart:/dev/sdg"].reason.to_lowercase().contains("standby"),

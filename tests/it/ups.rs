@@ -10,9 +10,11 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use proxwatch::config::NutCfg;
+use proxwatch::health::model::{Finding, Severity, Snapshots, Thresholds};
 use proxwatch::host::Host;
 use proxwatch::host::nut::NutTransport;
 use proxwatch::tools::nut::{Client, ErrCode, Flag, NutError};
@@ -125,8 +127,14 @@ impl Nut {
             .unwrap()
             .replace("ups.status: OL", &format!("ups.status: {status}"))
             .replace("battery.charge: 100", &format!("battery.charge: {charge}"));
-        // Rewriting in place keeps the owner; dummy-ups re-reads the file when its mtime changes.
-        std::fs::write(self.etc().join("cp1500.dev"), text).unwrap();
+        // Rewriting in place keeps the owner; dummy-ups re-reads the file when its mtime changes, so
+        // the mtime is moved at least a second past the previous one (two rewrites within one
+        // second would otherwise look like none to a driver comparing whole seconds).
+        let path = self.etc().join("cp1500.dev");
+        let before = std::fs::metadata(&path).and_then(|m| m.modified()).unwrap();
+        std::fs::write(&path, text).unwrap();
+        let at = std::time::SystemTime::now().max(before + Duration::from_secs(1));
+        std::fs::File::options().write(true).open(&path).unwrap().set_modified(at).unwrap();
     }
 }
 
@@ -202,6 +210,35 @@ async fn upsd_answers(host: &Host, addr: &str) -> bool {
     Client { transport: &mut t }.list_ups().await.is_ok()
 }
 
+/// A private upsd + dummy-ups serving `cp1500` (on line), answering `LIST UPS`; `None` when the
+/// peers are not installed and skipping is allowed.
+async fn nut_up() -> Option<(Nut, Host)> {
+    if !peers_installed() {
+        return None;
+    }
+    let mut nut = Nut::start(free_port());
+    nut.start_driver();
+    nut.start_upsd();
+    let host = Host::system(Duration::from_secs(5));
+    let addr = nut.addr();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !upsd_answers(&host, &addr).await {
+        assert!(Instant::now() < deadline, "upsd at {addr} never answered LIST UPS");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Some((nut, host))
+}
+
+fn poller(addr: String, password: &str) -> UpsPoller {
+    UpsPoller::new(NutCfg {
+        servers: vec![addr],
+        username: "monuser".into(),
+        password: password.into(),
+        interval_s: 1,
+        timeout_ms: 2000,
+    })
+}
+
 fn peers_installed() -> bool {
     if Path::new(UPSD).exists() && Path::new(DUMMY_UPS).exists() {
         return true;
@@ -219,28 +256,9 @@ fn peers_installed() -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_upsd_status_change_driver_loss_and_reconnect() {
-    if !peers_installed() {
-        return;
-    }
-    let mut nut = Nut::start(free_port());
-    nut.start_driver();
-    nut.start_upsd();
-    let host = Host::system(Duration::from_secs(5));
+    let Some((mut nut, host)) = nut_up().await else { return };
     let addr = nut.addr();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !upsd_answers(&host, &addr).await {
-        assert!(Instant::now() < deadline, "upsd at {addr} never answered LIST UPS");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-
-    let cfg = NutCfg {
-        servers: vec![addr.clone()],
-        username: "monuser".into(),
-        password: "secret".into(),
-        interval_s: 1,
-        timeout_ms: 2000,
-    };
-    let mut poller = UpsPoller::new(cfg);
+    let mut poller = poller(addr.clone(), "secret");
     let mut clock = 1_700_000_000_000;
 
     // 1. The UPS is read: on line, 100 %, 1530 s.
@@ -312,34 +330,66 @@ async fn real_upsd_status_change_driver_loss_and_reconnect() {
 /// nothing the worker publishes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_upsd_with_login_never_publishes_the_password() {
-    if !peers_installed() {
-        return;
-    }
-    let mut nut = Nut::start(free_port());
-    nut.start_driver();
-    nut.start_upsd();
-    let host = Host::system(Duration::from_secs(5));
-    let addr = nut.addr();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !upsd_answers(&host, &addr).await {
-        assert!(Instant::now() < deadline, "upsd at {addr} never answered LIST UPS");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let Some((nut, host)) = nut_up().await else { return };
     // upsd accepts any USERNAME/PASSWORD pair and checks it only on privileged commands, so reads
     // still work: what matters is that the secret never shows up in what we publish.
-    let cfg = NutCfg {
-        servers: vec![addr],
-        username: "monuser".into(),
-        password: "hunter2-not-it".into(),
-        interval_s: 1,
-        timeout_ms: 2000,
-    };
-    let mut poller = UpsPoller::new(cfg);
+    let mut poller = poller(nut.addr(), "hunter2-not-it");
     let mut clock = 0;
     let snap = step_until(&mut poller, &host, &mut clock, "a poll", |s| s.state != State::Pending).await;
     assert_eq!(snap.state, State::Ok, "{snap:#?}");
     let json = serde_json::to_string(&snap).unwrap();
     assert!(!json.contains("hunter2"), "{json}");
+}
+
+/// The `ups:*` findings of the real health rules over a snapshot.
+fn ups_findings(snap: &UpsSnapshot) -> Vec<Finding> {
+    let s = Snapshots { ups: Arc::new(snap.clone()), ..Default::default() };
+    let mut out: Vec<Finding> = proxwatch::health::rules::RULES
+        .iter()
+        .flat_map(|r| (r.run)(&s, &Thresholds::default(), 1_700_000_000_000))
+        .filter(|f| f.key.starts_with("ups:"))
+        .collect();
+    out.sort_by(|a, b| a.key.cmp(&b.key));
+    out
+}
+
+/// A UPS going on battery through the real upsd (issue 6): on line the `ups:*` check is ok; the
+/// driver reads `OB DISCHRG LB` at 12 % and the finding is critical, naming the UPS, the charge and
+/// the runtime; a battery that needs replacing (`OL RB`) is a warning.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_upsd_on_battery_reaches_the_health_rules() {
+    let Some((nut, host)) = nut_up().await else { return };
+    let mut poller = poller(nut.addr(), "secret");
+    let mut clock = 1_700_000_000_000;
+    let has = |flag: Flag| {
+        move |s: &UpsSnapshot| {
+            s.upses.first().is_some_and(|u| {
+                u.state == UpsState::Ok && u.reading.as_ref().is_some_and(|r| r.status.has(flag))
+            })
+        }
+    };
+    let snap = step_until(&mut poller, &host, &mut clock, "OL", has(Flag::OL)).await;
+    let f = ups_findings(&snap);
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].key, format!("ups:cp1500@{}", nut.addr()));
+    assert_eq!(f[0].severity, Severity::Ok, "{}", f[0].reason);
+    assert!(f[0].reason.starts_with("UPS cp1500 online (OL)"), "{}", f[0].reason);
+
+    nut.write_dev("OB DISCHRG LB", 12);
+    let snap = step_until(&mut poller, &host, &mut clock, "OB DISCHRG LB", has(Flag::OB)).await;
+    let f = ups_findings(&snap);
+    assert_eq!(f[0].severity, Severity::Critical, "{}", f[0].reason);
+    assert_eq!(
+        f[0].reason,
+        "UPS cp1500: battery LOW, on battery (OB DISCHRG LB), charge 12 % (≤ 50 %), runtime 26 min"
+    );
+
+    nut.write_dev("OL RB", 100);
+    let snap = step_until(&mut poller, &host, &mut clock, "OL RB", has(Flag::RB)).await;
+    let f = ups_findings(&snap);
+    assert_eq!(f[0].severity, Severity::Warning, "{}", f[0].reason);
+    assert!(f[0].reason.contains("UPS cp1500: battery needs replacing"), "{}", f[0].reason);
+    drop(nut);
 }
 
 /// The demo's UPS comes through the replay transport and the same protocol parser.

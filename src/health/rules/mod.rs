@@ -28,6 +28,7 @@ pub const RULES: &[Rule] = &[
     memory::OOM,
     storage::STATE,
     storage::CAPACITY,
+    storage::FILESYSTEMS,
     disks::SMART,
     disks::ZFS,
     disks::IO_ERRORS,

@@ -197,18 +197,22 @@ fn ups(s: &Snapshots, t: &Thresholds, _now: i64) -> Vec<Finding> {
                 sev = sev.max(Severity::Warning);
                 why.push(format!("alarm: {a}"));
             }
-            if st.has(Flag::OB) {
-                if charge.is_some_and(|c| c <= charge_warn) {
-                    why.push(format!("charge {:.0} %", charge.unwrap_or(0.0)));
-                }
-                if runtime_min.is_some_and(|m| m <= runtime_warn) {
-                    why.push(format!("{:.0} min runtime left", runtime_min.unwrap_or(0.0)));
-                }
-            }
+            // On battery, a charge or runtime at or below its threshold is marked where it is shown.
+            let ob = st.has(Flag::OB);
             let numbers = format!(
                 "{}{}",
-                charge.map(|c| format!(", charge {c:.0} %")).unwrap_or_default(),
-                runtime_min.map(|m| format!(", runtime {m:.0} min")).unwrap_or_default()
+                charge
+                    .map(|c| match ob && c <= charge_warn {
+                        true => format!(", charge {c:.0} % (≤ {charge_warn:.0} %)"),
+                        false => format!(", charge {c:.0} %"),
+                    })
+                    .unwrap_or_default(),
+                runtime_min
+                    .map(|m| match ob && m <= runtime_warn {
+                        true => format!(", runtime {m:.0} min (≤ {runtime_warn:.0} min)"),
+                        false => format!(", runtime {m:.0} min"),
+                    })
+                    .unwrap_or_default()
             );
             let reason = if why.is_empty() {
                 format!("UPS {} online ({}){numbers}", u.name, st.raw)
