@@ -142,8 +142,12 @@ pub async fn demo(cli: &Cli, mut cfg: Config) -> anyhow::Result<()> {
     let (mut scenario, info) = match &cli.replay {
         Some(dir) => (Scenario::load(dir)?, None),
         None => {
-            let dir = tmp.path().join("scenario");
-            crate::host::replay::extract_demo(&dir)?;
+            // Kept beside the data (a restart reuses it); a throwaway data dir throws it away too.
+            let dir = match &cli.data_dir {
+                Some(d) => d.join("demo-scenario"),
+                None => tmp.path().join("scenario"),
+            };
+            crate::host::replay::extract_demo_cached(&dir)?;
             (Scenario::load(&dir)?, Some(()))
         }
     };

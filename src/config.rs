@@ -104,7 +104,7 @@ pub struct HealthCfg {
 impl Default for NetworkCfg {
     fn default() -> Self {
         NetworkCfg {
-            interval_s: 10,
+            interval_s: 30,
             probe_interval_s: 60,
             probe_timeout_ms: 2000,
             probe_target: String::new(),
@@ -387,8 +387,9 @@ cert = ""
 key = ""
 
 [network]
-# Interfaces, bridges and bonds are re-read this often, seconds.
-interval_s = 10
+# Interfaces, bridges, bonds and error counters are re-read this often, seconds (traffic rates are
+# the 1 s sampler's).
+interval_s = 30
 # The default gateway is probed with ICMP echo this often (0 turns it off); latency and loss are kept.
 probe_interval_s = 60
 probe_timeout_ms = 2000

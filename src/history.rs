@@ -482,7 +482,7 @@ mod tests {
         db.call_blocking(|c| {
             for (tier, age_days) in [(60, 6), (60, 8), (600, 89), (600, 91), (3600, 729), (3600, 731)] {
                 c.execute(
-                    "INSERT INTO rollup VALUES (?1, 'cpu.total', ?2, 1, 1, 1, 1)",
+                    "INSERT INTO rollup (tier, metric, ts, n, avg, min, max) VALUES (?1, 'cpu.total', ?2, 1, 1, 1, 1)",
                     params![tier, now - age_days * 86400],
                 )?;
             }

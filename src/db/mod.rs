@@ -14,6 +14,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0002_auth", include_str!("migrations/0002_auth.sql")),
     ("0003_wear", include_str!("migrations/0003_wear.sql")),
     ("0004_health", include_str!("migrations/0004_health.sql")),
+    ("0005_rollup_by_time", include_str!("migrations/0005_rollup_by_time.sql")),
 ];
 
 /// The schema version this build writes.
@@ -117,12 +118,56 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("p.db");
         let db = Db::open(&path).unwrap();
-        db.call_blocking(|c| Ok(c.execute("INSERT INTO rollup VALUES (60,'x',0,1,1,1,1)", [])?)).unwrap();
+        db.call_blocking(|c| {
+            Ok(c.execute(
+                "INSERT INTO rollup (tier, metric, ts, n, avg, min, max) VALUES (60,'x',0,1,1,1,1)",
+                [],
+            )?)
+        })
+        .unwrap();
         db.close().unwrap();
         let db = Db::open(&path).unwrap();
         let n: i64 =
             db.call_blocking(|c| Ok(c.query_row("SELECT count(*) FROM rollup", [], |r| r.get(0))?)).unwrap();
         assert_eq!(n, 1);
+    }
+
+    #[test]
+    fn rollups_written_before_the_time_first_key_survive_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        {
+            // A database as schema 4 left it.
+            let mut conn = Connection::open(&path).unwrap();
+            for (i, (_, sql)) in MIGRATIONS.iter().enumerate().take(4) {
+                let tx = conn.transaction().unwrap();
+                tx.execute_batch(sql).unwrap();
+                tx.pragma_update(None, "user_version", (i + 1) as i64).unwrap();
+                tx.commit().unwrap();
+            }
+            for (m, ts) in [("cpu.total", 60), ("cpu.total", 0), ("mem.used", 0)] {
+                conn.execute(
+                    "INSERT INTO rollup (tier, metric, ts, n, avg, min, max) VALUES (60, ?1, ?2, 60, 5, 1, 9)",
+                    rusqlite::params![m, ts],
+                )
+                .unwrap();
+            }
+        }
+        let db = Db::open(&path).unwrap();
+        let rows: Vec<(i64, String)> = db
+            .call_blocking(|c| {
+                let mut st = c.prepare("SELECT ts, metric FROM rollup ORDER BY tier, ts, metric")?;
+                let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+                Ok(rows)
+            })
+            .unwrap();
+        assert_eq!(rows, vec![(0, "cpu.total".into()), (0, "mem.used".into()), (60, "cpu.total".into())]);
+        let pk: String = db
+            .call_blocking(|c| {
+                Ok(c.query_row("SELECT sql FROM sqlite_master WHERE name = 'rollup'", [], |r| r.get(0))?)
+            })
+            .unwrap();
+        assert!(pk.contains("PRIMARY KEY (tier, ts, metric)"), "{pk}");
     }
 
     #[test]

@@ -27,6 +27,8 @@ pub const RING_MAX: usize = 400;
 pub const UNKNOWN_AFTER: u32 = 3;
 /// Retention runs at most this often.
 const RETENTION_EVERY_MS: i64 = 3_600_000;
+/// A fast run whose findings changed only in their numbers republishes at most this often.
+const REASON_REFRESH_MS: i64 = 5_000;
 
 pub struct Engine {
     rules: Vec<Rule>,
@@ -43,6 +45,7 @@ pub struct Engine {
     records: BTreeMap<String, Record>,
     fast_checks: HashSet<String>,
     last_fast_sig: Vec<(String, Severity)>,
+    last_publish_ms: Option<i64>,
     last_full_ms: Option<i64>,
     last_retention_ms: Option<i64>,
     checks: Arc<Vec<CheckDef>>,
@@ -77,6 +80,7 @@ impl Engine {
             records: BTreeMap::new(),
             fast_checks,
             last_fast_sig: Vec::new(),
+            last_publish_ms: None,
             last_full_ms: None,
             last_retention_ms: None,
             checks: Arc::new(checks),
@@ -99,10 +103,12 @@ impl Engine {
         self.ring.len()
     }
 
-    fn snapshots(&self, app: &App, now: i64) -> Snapshots {
-        let previous = self
-            .outputs
-            .values()
+    /// The snapshots for a run of `rules` (their own previous findings only: a fast run every second
+    /// should not copy every other rule's findings).
+    fn snapshots(&self, app: &App, now: i64, rules: &[Rule]) -> Snapshots {
+        let previous = rules
+            .iter()
+            .filter_map(|r| self.outputs.get(r.id))
             .flatten()
             .filter(|f| f.severity != Severity::Ok)
             .map(|f| (f.key.clone(), f.clone()))
@@ -200,8 +206,8 @@ impl Engine {
     /// Runs the rules (only the fast ones when `fast_only`); returns whether any verdict changed.
     fn evaluate(&mut self, app: &App, now: i64, fast_only: bool) -> bool {
         let th = app.health_bus.thresholds.borrow().clone();
-        let snaps = self.snapshots(app, now);
         let rules: Vec<Rule> = self.rules.iter().filter(|r| !fast_only || r.fast).copied().collect();
+        let snaps = self.snapshots(app, now, &rules);
         let mut changed = false;
         for rule in rules {
             let (found, panicked) = self.run_rule(&rule, &snaps, &th, now);
@@ -245,8 +251,9 @@ impl Engine {
         if sig != self.last_fast_sig || expiring {
             self.last_fast_sig = sig;
             self.persist(app, now, false).await?;
-        } else if changed {
-            // Same problems, new numbers in the reasons: shown, not written.
+        } else if changed && self.last_publish_ms.is_none_or(|t| now - t >= REASON_REFRESH_MS) {
+            // Same problems, new numbers in the reasons: shown (at most every few seconds, the page
+            // polls far less often), not written.
             self.publish(app, now);
         }
         Ok(())
@@ -306,7 +313,8 @@ impl Engine {
     }
 
     /// Publishes the current verdicts with their persisted state.
-    fn publish(&self, app: &App, now: i64) {
+    fn publish(&mut self, app: &App, now: i64) {
+        self.last_publish_ms = Some(now);
         let ex = app.health_bus.exclusions.borrow().clone();
         let mut results: BTreeMap<String, Vec<Finding>> = BTreeMap::new();
         for f in self.outputs.values().flatten() {

@@ -274,7 +274,11 @@ impl NetworkWorker {
         let mut next_prev = HashMap::with_capacity(links.len());
         for l in links {
             let kind = l.kind();
-            let sys = net::sysfs(host, &l.name);
+            // The firewall's veth pairs and bridges (three per guest NIC) mirror the tap's traffic and
+            // state: `ip` says enough about them, and skipping their ~13 sysfs reads each keeps a
+            // step cheap on a host with many guests.
+            let sys =
+                if kind == IfKind::Firewall { net::Sysfs::default() } else { net::sysfs(host, &l.name) };
             let mut my_ports = ports.get(l.name.as_str()).cloned().unwrap_or_default();
             for p in sys.bridge_ports.iter().flatten() {
                 if !my_ports.contains(p) {

@@ -400,7 +400,13 @@ async fn fast_rules_run_on_samples_and_write_only_changes() {
     assert_eq!((r.occurrences, r.last_seen), (1, T0 + 3000), "fast steps do not count occurrences");
     // The slow rule's finding is untouched by fast steps.
     assert_eq!(record(&app, "disk_temp:/dev/sdb").await.state, State::Active);
-    assert_eq!(app.health.borrow().results["cpu_usage"][0].reason, "5 samples", "published each step");
+    // Steps 4 and 5 changed only the numbers in the reason: not republished within 5 s of the last.
+    assert_eq!(app.health.borrow().results["cpu_usage"][0].reason, "3 samples");
+    let mut s = base.clone();
+    s.ts = T0 + 8000;
+    e.observe(Arc::new(proxwatch::app::LiveSample::new(s).unwrap()));
+    e.step_fast(&app, T0 + 8000).await.unwrap();
+    assert_eq!(app.health.borrow().results["cpu_usage"][0].reason, "6 samples", "republished after 5 s");
 }
 
 #[tokio::test]

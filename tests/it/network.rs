@@ -187,7 +187,8 @@ async fn error_and_drop_rates_come_from_counter_deltas() {
     let dir = tempfile::tempdir().unwrap();
     write_tiny(dir.path(), 5, 100, 1_000);
     let host = Host::replay(Scenario::load(dir.path()).unwrap(), Duration::from_secs(5));
-    let mut w = NetworkWorker::new(NetworkCfg { probe_interval_s: 0, ..NetworkCfg::default() });
+    let mut w =
+        NetworkWorker::new(NetworkCfg { interval_s: 10, probe_interval_s: 0, ..NetworkCfg::default() });
     w.step(&host, T0, None).await;
     let i = &w.state.interfaces.data.as_ref().unwrap().interfaces[0];
     assert_eq!((i.errors_per_s, i.rx_bps), (None, None), "one read gives no rate");
