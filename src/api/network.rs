@@ -55,7 +55,11 @@ async fn network(State(app): State<AppState>) -> Result<Response, ApiError> {
     if let Some(v) = app.vitals.borrow().as_ref() {
         overlay_rates(&mut ifaces, &v.sample);
     }
-    if ifaces.iter().any(|i| i.guest.as_ref().is_some_and(|g| g.name.is_none())) {
+    // Guest names the inventory did not have yet when the worker last read the interfaces.
+    let mut topology: Vec<BridgeNode> = sec.data.as_ref().map(|d| d.topology.clone()).unwrap_or_default();
+    let unnamed = ifaces.iter().filter_map(|i| i.guest.as_ref()).any(|g| g.name.is_none())
+        || topology.iter().flat_map(|b| &b.guests).any(|g| g.guest.name.is_none());
+    if unnamed {
         let inv = app.inventory.borrow().clone();
         let names: HashMap<u64, (crate::tools::pvesh::GuestKind, &str)> = inv
             .resources
@@ -65,7 +69,11 @@ async fn network(State(app): State<AppState>) -> Result<Response, ApiError> {
             .filter_map(|r| r.as_guest())
             .map(|g| (g.vmid, (g.kind, g.name.as_str())))
             .collect();
-        for g in ifaces.iter_mut().filter_map(|i| i.guest.as_mut()).filter(|g| g.name.is_none()) {
+        let guests = ifaces
+            .iter_mut()
+            .filter_map(|i| i.guest.as_mut())
+            .chain(topology.iter_mut().flat_map(|b| b.guests.iter_mut()).map(|g| &mut g.guest));
+        for g in guests.filter(|g| g.name.is_none()) {
             if let Some((kind, name)) = names.get(&g.vmid) {
                 g.kind = Some(*kind);
                 g.name = Some(name.to_string()).filter(|n| !n.is_empty());
@@ -100,7 +108,7 @@ async fn network(State(app): State<AppState>) -> Result<Response, ApiError> {
         updated: sec.updated,
         summary,
         groups,
-        topology: sec.data.as_ref().map(|d| d.topology.as_slice()).unwrap_or(&[]),
+        topology: &topology,
         gateway: &snap.gateway,
     };
     json(&view)
