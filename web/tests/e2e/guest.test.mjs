@@ -1,35 +1,15 @@
 // Browser test of a guest's history charts and task logs against `proxwatch demo`.
 // Run from the repository root:  node --test web/tests/e2e/
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SHOTS, demoLogin, launchBrowser, startDemo } from './harness.mjs';
+import { demoSuite, DESKTOP, SHOTS } from './harness.mjs';
 
 const WAIT = { timeout: 15_000 };
-const DESKTOP = { viewport: { width: 1280, height: 900 } };
 
-let server;
-let browser;
+const demo = demoSuite();
 
-before(async () => {
-  server = await startDemo();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  server?.stop();
-});
-
-async function openGuest(vmid) {
-  const page = await browser.newPage(DESKTOP);
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto(new URL(`/vms/${vmid}`, server.url).href);
-  await demoLogin(page);
-  await page.waitForSelector('[data-testid="page-guest"]', WAIT);
-  return { page, errors };
-}
+const openGuest = (vmid) => demo.open(DESKTOP, `/vms/${vmid}`, '[data-testid="page-guest"]', WAIT.timeout);
 
 /** The number of plotted steps of guest-chart-<name> once it has loaded `timeframe`. */
 async function chartPoints(page, name, timeframe) {

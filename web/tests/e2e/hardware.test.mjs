@@ -3,36 +3,15 @@
 // memory modules and the highlighted GPU/HBA, on a desktop and at 375 px.
 // Run from the repository root:  node --test web/tests/e2e/hardware.test.mjs
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SHOTS, demoLogin, launchBrowser, startDemo } from './harness.mjs';
+import { demoSuite, DESKTOP, PHONE, SHOTS } from './harness.mjs';
 
 const WAIT = { timeout: 20_000 };
-const DESKTOP = { viewport: { width: 1280, height: 900 } };
-const PHONE = { viewport: { width: 375, height: 812 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true };
 
-let server;
-let browser;
+const demo = demoSuite();
 
-before(async () => {
-  server = await startDemo();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  server?.stop();
-});
-
-async function openHardware(opts) {
-  const page = await browser.newPage(opts);
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto(new URL('/hardware', server.url).href);
-  await demoLogin(page);
-  await page.waitForSelector('[data-testid="page-hardware"]', WAIT);
-  return { page, errors };
-}
+const openHardware = (opts) => demo.open(opts, '/hardware', '[data-testid="page-hardware"]', WAIT.timeout);
 
 test('hardware: sensors, fans, IPMI, SEL, memory modules and PCI highlights', async () => {
   const { page, errors } = await openHardware(DESKTOP);

@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { chromium } from 'playwright-core';
+import { after, before } from 'node:test';
 
 export const BIN = process.env.PROXWATCH_BIN || 'target/debug/proxwatch';
 export const SHOTS = 'target/screenshots';
@@ -100,4 +101,34 @@ export async function pointsAbove(page, name, than, timeout = 20_000) {
     { timeout },
   );
   return Number(await page.getAttribute(sel, 'data-points'));
+}
+
+export const DESKTOP = { viewport: { width: 1280, height: 900 } };
+export const PHONE = { viewport: { width: 375, height: 812 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true };
+
+/**
+ * One demo and one browser for the calling test file, started and stopped by node:test's `before`
+ * and `after` hooks. `open(opts, path, ready?)` gives a page logged in at `path` (the gate sends the
+ * browser back there), waiting for the `ready` selector if given, and the page's uncaught errors.
+ */
+export function demoSuite(args = [], env = {}) {
+  const suite = { server: null, browser: null };
+  before(async () => {
+    suite.server = await startDemo(args, env);
+    suite.browser = await launchBrowser();
+  });
+  after(async () => {
+    await suite.browser?.close();
+    suite.server?.stop();
+  });
+  suite.open = async (opts, path, ready = null, timeout = 20_000) => {
+    const page = await suite.browser.newPage(opts);
+    const errors = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(new URL(path, suite.server.url).href);
+    await demoLogin(page);
+    if (ready) await page.waitForSelector(ready, { timeout });
+    return { page, errors };
+  };
+  return suite;
 }

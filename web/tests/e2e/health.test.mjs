@@ -1,36 +1,16 @@
 // Browser test of the Health page and the header badge against `proxwatch demo`.
 // Run from the repository root (after `cargo build`):  node --test web/tests/e2e/health.test.mjs
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SHOTS, demoLogin, launchBrowser, startDemo } from './harness.mjs';
+import { demoSuite, DESKTOP, PHONE, SHOTS } from './harness.mjs';
 
 const WAIT = { timeout: 15_000 };
-const DESKTOP = { viewport: { width: 1280, height: 800 } };
-const PHONE = { viewport: { width: 375, height: 812 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true };
 const CATEGORIES = ['cpu', 'memory', 'storage', 'disks', 'guests', 'network', 'services', 'logs', 'updates', 'security'];
 
-let server;
-let browser;
+const demo = demoSuite();
 
-before(async () => {
-  server = await startDemo();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  server?.stop();
-});
-
-async function openLoggedIn(opts, path) {
-  const page = await browser.newPage(opts);
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto(new URL(path, server.url).href);
-  await demoLogin(page);
-  return { page, errors };
-}
+const openLoggedIn = demo.open;
 
 /** Waits for the first health cycle (the demo runs it ~10 s after start). */
 async function evaluated(page) {

@@ -1,36 +1,15 @@
 // Browser test of the Logs page against `proxwatch demo` (its recorded journal, shifted to "now", and
 // its Proxmox task list). Run from the repository root:  node --test web/tests/e2e/logs.test.mjs
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SHOTS, demoLogin, launchBrowser, startDemo } from './harness.mjs';
+import { demoSuite, DESKTOP, PHONE, SHOTS } from './harness.mjs';
 
 const WAIT = { timeout: 15_000 };
-const DESKTOP = { viewport: { width: 1280, height: 800 } };
-const PHONE = { viewport: { width: 375, height: 812 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true };
 
-let server;
-let browser;
+const demo = demoSuite();
 
-before(async () => {
-  server = await startDemo();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  server?.stop();
-});
-
-async function openLoggedIn(opts, path) {
-  const page = await browser.newPage(opts);
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto(new URL(path, server.url).href);
-  await demoLogin(page);
-  await page.waitForSelector('[data-testid="page-logs"]', WAIT);
-  return { page, errors };
-}
+const openLoggedIn = (opts, path) => demo.open(opts, path, '[data-testid="page-logs"]', WAIT.timeout);
 
 const priorities = (page) =>
   page.$$eval('[data-testid="journal-entry"]', (els) => els.map((e) => Number(e.getAttribute('data-priority'))));

@@ -3,35 +3,15 @@
 // Run from the repository root (after `cargo build` and `cd web && npm run build`):
 //   node --test web/tests/e2e/network.test.mjs
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SHOTS, demoLogin, launchBrowser, pointsAbove, startDemo } from './harness.mjs';
+import { demoSuite, DESKTOP, PHONE, pointsAbove, SHOTS } from './harness.mjs';
 
 const WAIT = { timeout: 20_000 };
-const DESKTOP = { viewport: { width: 1280, height: 900 } };
-const PHONE = { viewport: { width: 375, height: 812 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true };
 
-let server;
-let browser;
+const demo = demoSuite();
 
-before(async () => {
-  server = await startDemo();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  server?.stop();
-});
-
-async function openLoggedIn(opts, path) {
-  const page = await browser.newPage(opts);
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto(new URL(path, server.url).href);
-  await demoLogin(page);
-  return { page, errors };
-}
+const openLoggedIn = demo.open;
 
 test('network: bond with a down slave, guests on the bridge, gateway latency chart', async () => {
   const { page, errors } = await openLoggedIn(DESKTOP, '/network');

@@ -1,36 +1,15 @@
 // Browser test of the Storage and VMs & CTs pages (and their detail pages) against `proxwatch demo`.
 // Run from the repository root:  node --test web/tests/e2e/
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SHOTS, demoLogin, launchBrowser, startDemo } from './harness.mjs';
+import { demoSuite, DESKTOP, PHONE, SHOTS } from './harness.mjs';
 
 const WAIT = { timeout: 15_000 };
-const DESKTOP = { viewport: { width: 1280, height: 800 } };
-const PHONE = { viewport: { width: 375, height: 812 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true };
 
-let server;
-let browser;
+const demo = demoSuite();
 
-before(async () => {
-  server = await startDemo();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  server?.stop();
-});
-
-/** Logs in at `path` (the gate sends the browser back there afterwards). */
-async function openLoggedIn(opts, path) {
-  const page = await browser.newPage(opts);
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto(new URL(path, server.url).href);
-  await demoLogin(page);
-  return { page, errors };
-}
+const openLoggedIn = demo.open;
 
 async function noOverflow(page, what) {
   const width = await page.evaluate(() => document.documentElement.scrollWidth);
@@ -113,7 +92,7 @@ test('phone size: VMs as cards, storage and a guest without horizontal overflow'
   await page.waitForSelector('[data-testid="guest-config"] table tr', WAIT);
   await noOverflow(page, 'a guest page');
 
-  await page.goto(new URL('/storage', server.url).href);
+  await page.goto(new URL('/storage', demo.server.url).href);
   await page.waitForSelector('[data-testid^="disk-card-"]', WAIT);
   await noOverflow(page, 'the storage page');
   assert.deepEqual(errors, [], 'no uncaught page errors');

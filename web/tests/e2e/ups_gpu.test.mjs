@@ -3,34 +3,16 @@
 // to CT 201, on a desktop and at 375 px without horizontal scrolling.
 // Run from the repository root after `cargo build`:  node --test web/tests/e2e/ups_gpu.test.mjs
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SHOTS, demoLogin, launchBrowser, startDemo } from './harness.mjs';
+import { demoLogin, demoSuite, DESKTOP, PHONE, SHOTS, startDemo } from './harness.mjs';
 
 const WAIT = { timeout: 20_000 };
-const DESKTOP = { viewport: { width: 1280, height: 900 } };
-const PHONE = { viewport: { width: 375, height: 812 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true };
 
-let server;
-let browser;
-
-before(async () => {
-  server = await startDemo();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  server?.stop();
-});
+const demo = demoSuite();
 
 async function open(opts) {
-  const page = await browser.newPage(opts);
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto(new URL('/hardware', server.url).href);
-  await demoLogin(page);
-  await page.waitForSelector('[data-testid="ups-cp1500"]', WAIT);
+  const { page, errors } = await demo.open(opts, '/hardware', '[data-testid="ups-cp1500"]', WAIT.timeout);
   await page.waitForSelector('[data-testid="gpu-0"]', WAIT);
   return { page, errors };
 }
@@ -70,7 +52,7 @@ for (const [name, opts] of [
 test('no UPS configured: a clear "not present" state', async () => {
   const off = await startDemo([], { PROXWATCH_NUT_SERVERS: '[]' });
   try {
-    const page = await browser.newPage(DESKTOP);
+    const page = await demo.browser.newPage(DESKTOP);
     await page.goto(new URL('/hardware', off.url).href);
     await demoLogin(page);
     const none = page.locator('[data-testid="ups-none"]');
