@@ -252,6 +252,8 @@ pub struct FactsCollector {
     /// `/etc/fstab` and the PVE storage directories, re-read every few minutes.
     fstab: Vec<FstabEntry>,
     storage_dirs: Vec<StorageDir>,
+    /// A replayed host's recorded journal has been scanned.
+    dump_scanned: bool,
 }
 
 impl FactsCollector {
@@ -266,6 +268,7 @@ impl FactsCollector {
             max_mounts: 64,
             fstab: Vec::new(),
             storage_dirs: Vec::new(),
+            dump_scanned: false,
         }
     }
 
@@ -505,6 +508,25 @@ impl FactsCollector {
     }
 
     async fn journal(&mut self, host: &Host, now_ms: i64) -> bool {
+        // A replayed host with a recorded journal (the demo): scan the recording, the same one the
+        // Logs page shows (shifted so its newest entry is now), once, since it never grows.
+        if host.is_replay() {
+            if self.dump_scanned {
+                return false;
+            }
+            if let crate::workers::journal::Source::Dump(d) =
+                crate::workers::journal::Source::for_host(host, now_ms * 1000)
+            {
+                let since_us = (now_ms - 86_400_000) * 1000;
+                for e in d.entries.iter().filter(|e| e.ts_us >= since_us).take(JOURNAL_BOUND) {
+                    self.scanner.feed(&logscan::Entry::from(e.clone()));
+                }
+                self.scanner.prune(now_ms);
+                self.facts.journal = Source::Ok { data: self.scanner.facts.clone() };
+                self.dump_scanned = true;
+                return true;
+            }
+        }
         let bound = JOURNAL_BOUND.to_string();
         let after = self.scanner.cursor.as_ref().map(|c| format!("--after-cursor={c}"));
         let mut argv = vec!["journalctl", "-o", "json", "--no-pager", "-n", bound.as_str()];

@@ -43,15 +43,20 @@ pub struct Entry {
 /// Parses one line of `journalctl -o json` with the journal reader's parser
 /// ([`crate::tools::journal::parse_entry`]). `None` for a line it rejects.
 pub fn parse_line(line: &str) -> Option<Entry> {
-    let e = crate::tools::journal::parse_entry(line).ok()?;
-    Some(Entry {
-        cursor: e.cursor,
-        ts_ms: e.ts_us.div_euclid(1000),
-        priority: e.priority.unwrap_or(6),
-        ident: e.identifier.unwrap_or_default(),
-        message: e.message,
-        unit: e.unit.or(e.about_unit).unwrap_or_default(),
-    })
+    crate::tools::journal::parse_entry(line).ok().map(Entry::from)
+}
+
+impl From<crate::tools::journal::Entry> for Entry {
+    fn from(e: crate::tools::journal::Entry) -> Entry {
+        Entry {
+            cursor: e.cursor,
+            ts_ms: e.ts_us.div_euclid(1000),
+            priority: e.priority.unwrap_or(6),
+            ident: e.identifier.unwrap_or_default(),
+            message: e.message,
+            unit: e.unit.or(e.about_unit).unwrap_or_default(),
+        }
+    }
 }
 
 /// Replaces numbers, hex values and long ids with `#`, so that repeats of one message compare equal.
@@ -570,8 +575,9 @@ impl LogScanner {
     }
 }
 
+/// A message as one bounded line (findings' reasons are one line; journal messages may span several).
 fn clip(s: &str) -> String {
-    let mut s = s.to_string();
+    let mut s = s.split_whitespace().collect::<Vec<_>>().join(" ");
     if s.len() > 300 {
         let mut cut = 300;
         while !s.is_char_boundary(cut) {

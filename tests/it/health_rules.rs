@@ -600,8 +600,13 @@ async fn the_demo_yields_its_story() {
             ("updates:host", Severity::Info),
             ("security_updates:host", Severity::Warning),
             ("log_critical:host", Severity::Ok),
+            // The recorded journal (the one the Logs page shows): an OOM kill in CT 201's cgroup,
+            // QMP timeouts of VM 102's backup.
+            ("oom_kill:201", Severity::Warning),
+            ("guest_qmp:102", Severity::Warning),
         ],
     );
+    assert!(found.values().all(|f| !f.reason.contains('\n')), "reasons are one line");
     assert!(!found.contains_key("service:corosync"), "a single node does not need corosync");
     // The demo's own mounts (not this machine's): all healthy, the NFS backup storage answering.
     expect(
