@@ -179,7 +179,7 @@ impl Critical {
             Critical::MemoryCorrected => "corrected memory error",
             Critical::FilesystemError => "filesystem error",
             Critical::HungTask => "hung task",
-            Critical::DaemonSegfault => "PVE daemon segfault",
+            Critical::DaemonSegfault => "PVE daemon crash",
             Critical::IoError => "disk I/O error",
             Critical::QmpError => "QMP error",
             Critical::ReplicationError => "replication error",
@@ -266,6 +266,17 @@ pub fn critical(e: &Entry) -> Option<(Critical, String)> {
         if PVE_DAEMONS.contains(&proc) {
             return Some((Critical::DaemonSegfault, proc.to_string()));
         }
+    }
+    // systemd-coredump: `Process 1975 (pvestatd) of user 0 dumped core.` (an abort, not only a
+    // segfault, and on hosts where the kernel line is rate-limited away).
+    if e.ident == "systemd-coredump"
+        && let Some(rest) = m.strip_prefix("Process ")
+        && let Some((_, after)) = rest.split_once(" (")
+        && let Some((proc, tail)) = after.split_once(')')
+        && tail.contains("dumped core")
+        && PVE_DAEMONS.contains(&proc)
+    {
+        return Some((Critical::DaemonSegfault, proc.to_string()));
     }
     None
 }
@@ -633,6 +644,20 @@ mod tests {
         // Warning-or-worse messages are counted by pattern; notices (pmxcfs quorum) are not.
         assert!(f.patterns.keys().any(|k| k.starts_with("pvestatd: storage")), "{:?}", f.patterns.keys());
         assert!(!f.patterns.keys().any(|k| k.starts_with("pmxcfs")));
+    }
+
+    #[test]
+    fn a_pve_daemon_core_dump_is_critical() {
+        let e = |ident: &str, m: &str| Entry { ident: ident.into(), message: m.into(), ..Default::default() };
+        let dump =
+            "Process 1975 (pvestatd) of user 0 dumped core.\n\nModule libperl.so.5.36 from deb perl-5.36.0-7";
+        assert_eq!(
+            critical(&e("systemd-coredump", dump)),
+            Some((Critical::DaemonSegfault, "pvestatd".into()))
+        );
+        // Someone else's crash, or the same words from another program, is not a PVE daemon's.
+        assert_eq!(critical(&e("systemd-coredump", "Process 77 (vim) of user 1000 dumped core.")), None);
+        assert_eq!(critical(&e("bash", dump)), None);
     }
 
     #[test]

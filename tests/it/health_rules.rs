@@ -599,9 +599,9 @@ async fn the_demo_yields_its_story() {
             ("time_sync:host", Severity::Ok),
             ("updates:host", Severity::Info),
             ("security_updates:host", Severity::Warning),
-            ("log_critical:host", Severity::Ok),
-            // The recorded journal (the one the Logs page shows): an OOM kill in CT 201's cgroup,
-            // QMP timeouts of VM 102's backup.
+            // The recorded journal (the one the Logs page shows): pvestatd dumped core, an OOM kill in
+            // CT 201's cgroup, QMP timeouts of VM 102's backup.
+            ("log_critical:daemon_segfault:pvestatd", Severity::Warning),
             ("oom_kill:201", Severity::Warning),
             ("guest_qmp:102", Severity::Warning),
         ],
