@@ -639,14 +639,7 @@ impl CivilTime {
     /// Seconds since the epoch if this wall time were UTC; subtract the host's UTC offset to get the
     /// real instant.
     pub fn unix_as_if_utc(&self) -> i64 {
-        // days_from_civil (H. Hinnant, "chrono-Compatible Low-Level Date Algorithms").
-        let y = i64::from(self.year) - i64::from(self.month <= 2);
-        let era = y.div_euclid(400);
-        let yoe = y - era * 400;
-        let m = i64::from(self.month);
-        let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(self.day) - 1;
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-        let days = era * 146_097 + doe - 719_468;
+        let days = crate::civil::days_from_civil(i64::from(self.year), self.month, self.day);
         days * 86_400 + i64::from(self.hour) * 3600 + i64::from(self.minute) * 60 + i64::from(self.second)
     }
 }
@@ -1426,8 +1419,7 @@ pub fn parse_duration(s: &str) -> Option<u64> {
 /// `Sun Feb 11 04:00:01 2024` (ctime) and `Wed Jan  7 02:35:05 AM PST 2026` (the `%c`-like string of
 /// `zpool status -j` without `--json-int`).
 fn parse_ctime(s: &str) -> Option<CivilTime> {
-    const MONTHS: [&str; 12] =
-        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    use crate::civil::MONTHS;
     let toks: Vec<&str> = s.split_whitespace().collect();
     let mi = toks.iter().position(|t| MONTHS.contains(t))?;
     let month = MONTHS.iter().position(|m| *m == toks[mi])? as u32 + 1;
