@@ -11,7 +11,7 @@ use anyhow::Context;
 use axum::Router;
 use serde::Serialize;
 use serde_json::value::RawValue;
-use tokio::sync::{Notify, Semaphore, watch};
+use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -56,7 +56,10 @@ pub struct App {
     /// When the API last asked for processes (unix ms): the scanner runs only while this is recent.
     pub process_demand_ms: AtomicI64,
     pub process_wakeup: Notify,
-    pub live_clients: Arc<Semaphore>,
+    /// Live-stream slots (vitals and log follows), bounded in total, per user and per address.
+    pub live_clients: crate::api::live::Slots,
+    /// The `Host` names and `Origin`s proxwatch answers to (DNS rebinding, cross-site websockets).
+    pub hosts: crate::auth::origin::HostCheck,
     /// `/api/system`'s rendered body, keyed by (sample ts, identity pointer).
     pub system_cache: SystemCache,
     pub demo: Option<DemoInfo>,
@@ -107,13 +110,21 @@ impl App {
     pub fn new(config: Config, host: Host, db: Db, demo: Option<DemoInfo>) -> anyhow::Result<Arc<App>> {
         let data_dir = config.server.data_dir.clone();
         let keys = crate::auth::seal::Keys::load_or_create(&data_dir.join("secret.key"))?;
-        let audit = crate::auth::audit::AuditLog::open(Some(&config.auth.auth_log));
+        let audit = crate::auth::audit::AuditLog::open_bounded(
+            Some(&config.auth.auth_log),
+            config.auth.auth_log_max_bytes,
+        );
         let mut auth = crate::auth::Auth::load(db.clone(), keys, config.auth.clone(), Some(data_dir), audit)?;
         auth.demo = demo.is_some();
         let host = Arc::new(host);
         let bans = crate::auth::fail2ban::Bans::new(&config.auth.fail2ban_jail, host.clone());
         let history = Arc::new(History::new(config.history.live_minutes, config.sampler.interval_ms));
-        let live_clients = Arc::new(Semaphore::new(config.server.max_live_clients));
+        let live_clients = crate::api::live::Slots::new(
+            config.server.max_live_clients,
+            config.server.max_live_per_user,
+            config.server.max_live_per_ip,
+        );
+        let hosts = crate::auth::origin::HostCheck::new(&config.server.allowed_hosts);
         let terminal = crate::terminal::Terminal::new(
             // The demo turns it off in its config unless started with --terminal (cli::demo).
             config.terminal.enabled,
@@ -136,6 +147,7 @@ impl App {
             process_demand_ms: AtomicI64::new(0),
             process_wakeup: Notify::new(),
             live_clients,
+            hosts,
             system_cache: std::sync::Mutex::new(None),
             demo,
             auth,
@@ -164,6 +176,7 @@ pub fn router(app: Arc<App>) -> Router {
         .fallback(crate::web::serve)
         .layer(axum::middleware::from_fn(crate::api::log_request))
         .layer(axum::extract::DefaultBodyLimit::max(crate::api::MAX_BODY))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::auth::layer::check_host))
         .layer(axum::middleware::map_response_with_state(state.clone(), security_headers))
         .with_state(state)
 }
@@ -177,6 +190,8 @@ async fn security_headers(
     let h = resp.headers_mut();
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.entry(header::REFERRER_POLICY).or_insert(HeaderValue::from_static("same-origin"));
+    // No page of proxwatch (the terminal least of all) may be framed by another site.
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     if state.config.tls.enabled {
         h.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000"));
     }
@@ -272,6 +287,7 @@ pub async fn run(app: Arc<App>, listener: std::net::TcpListener) -> anyhow::Resu
         Err(e) => tracing::error!(error = %format!("{e:#}"), "cannot read the host identity"),
     }
     crate::workers::spawn_all(&app);
+    app.tracker.spawn(watch_host_names(app.clone()));
     let listener = tokio::net::TcpListener::from_std(listener)?;
     let cancel = app.cancel.clone();
     let limit = Duration::from_secs(app.config.server.shutdown_timeout_s);
@@ -307,6 +323,47 @@ pub async fn run(app: Arc<App>, listener: std::net::TcpListener) -> anyhow::Resu
     tokio::task::spawn_blocking(move || db.close()).await.context("closing database")??;
     tracing::info!("stopped cleanly");
     served
+}
+
+/// The machine's own names and addresses for the `Host` check: the hostname, the names
+/// `/etc/hosts` gives it, and every interface address (re-read when the identity or the network
+/// snapshot changes, so a new address or a renamed host is allowed without a restart).
+pub fn machine_names(app: &App) -> Vec<crate::auth::origin::HostName> {
+    use crate::auth::origin::{HostName, names_from_etc_hosts};
+    let mut out = Vec::new();
+    let hostname = app.identity.borrow().as_ref().map(|i| i.hostname.clone()).unwrap_or_default();
+    if !hostname.is_empty() {
+        let etc_hosts = app.host.read("/etc/hosts").unwrap_or_default();
+        out.extend(
+            std::iter::once(hostname.clone())
+                .chain(names_from_etc_hosts(&etc_hosts, &hostname))
+                .filter_map(|n| HostName::parse(&n)),
+        );
+    }
+    if let Some(ifs) = app.network.borrow().interfaces.data.as_ref() {
+        for i in &ifs.interfaces {
+            for a in &i.addresses {
+                let addr = a.split('/').next().unwrap_or(a);
+                if let Ok(ip) = addr.parse::<std::net::IpAddr>() {
+                    out.push(HostName::Ip(crate::auth::canonical(ip)));
+                }
+            }
+        }
+    }
+    out
+}
+
+async fn watch_host_names(app: Arc<App>) {
+    let mut identity = app.identity.subscribe();
+    let mut network = app.network.subscribe();
+    loop {
+        app.hosts.set_machine(machine_names(&app));
+        tokio::select! {
+            _ = app.cancel.cancelled() => break,
+            r = identity.changed() => if r.is_err() { break },
+            r = network.changed() => if r.is_err() { break },
+        }
+    }
 }
 
 /// Resolves on SIGTERM or SIGINT.

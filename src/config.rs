@@ -165,6 +165,21 @@ pub struct AuthCfg {
     pub trusted_proxies: Vec<String>,
     /// The fail2ban jail whose bans are enforced ("" disables the check).
     pub fail2ban_jail: String,
+    /// The jail's ban list is re-read this often while failures are being logged (every 10 minutes
+    /// otherwise), seconds.
+    pub fail2ban_interval_s: u64,
+    /// First-run setup: wrong codes allowed from all addresses together within the window (each
+    /// address also has `max_attempts`).
+    pub setup_max_attempts_total: u32,
+    /// Concurrent password checks (argon2, 64 MiB each); one is kept for clients known to the user.
+    pub max_password_checks: usize,
+    /// A password check waits at most this long for its turn, then answers 503, milliseconds.
+    pub password_queue_ms: u64,
+    /// Failed API-token attempts allowed per client IP within `token_failure_window_s` (then 429).
+    pub max_token_failures: u32,
+    pub token_failure_window_s: u64,
+    /// The auth log is rotated to `<auth_log>.1` when it grows past this many bytes.
+    pub auth_log_max_bytes: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -179,6 +194,9 @@ pub struct TerminalCfg {
     pub max_frame_bytes: usize,
     /// Seconds a terminal ticket stays valid (single use).
     pub ticket_ttl_s: u64,
+    /// An open terminal re-checks its login (session alive, user enabled and still an admin) this
+    /// often, seconds; revocations through proxwatch itself close it at once.
+    pub recheck_s: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -188,8 +206,14 @@ pub struct Server {
     pub bind: IpAddr,
     pub port: u16,
     pub data_dir: PathBuf,
-    /// Concurrent `/api/live` streams; more are refused with 503.
+    /// Concurrent live streams (`/api/live`, `/api/logs/stream`); more are refused with 503.
     pub max_live_clients: usize,
+    /// Live streams one user, and one client address, may hold at once.
+    pub max_live_per_user: usize,
+    pub max_live_per_ip: usize,
+    /// Names (`pve.example.com`, `*.example.com`) and addresses this proxwatch answers to besides
+    /// loopback and the machine's own names and addresses; `["*"]` turns the check off.
+    pub allowed_hosts: Vec<String>,
     /// Seconds a graceful stop may take before the process exits anyway.
     pub shutdown_timeout_s: u64,
     /// URL prefix when served behind a reverse proxy at a sub-path, e.g. "/proxwatch/".
@@ -242,6 +266,9 @@ impl Default for Server {
             port: 8008,
             data_dir: PathBuf::from("/var/lib/proxwatch"),
             max_live_clients: 64,
+            max_live_per_user: 16,
+            max_live_per_ip: 16,
+            allowed_hosts: Vec::new(),
             shutdown_timeout_s: 5,
             base_path: "/".into(),
         }
@@ -279,6 +306,13 @@ impl Default for AuthCfg {
             auth_log: PathBuf::from("/var/log/proxwatch/auth.log"),
             trusted_proxies: Vec::new(),
             fail2ban_jail: "proxwatch".into(),
+            fail2ban_interval_s: 60,
+            setup_max_attempts_total: 100,
+            max_password_checks: 2,
+            password_queue_ms: 1000,
+            max_token_failures: 10,
+            token_failure_window_s: 60,
+            auth_log_max_bytes: 10 * 1024 * 1024,
         }
     }
 }
@@ -291,6 +325,7 @@ impl Default for TerminalCfg {
             idle_timeout_minutes: 30,
             max_frame_bytes: 64 * 1024,
             ticket_ttl_s: 30,
+            recheck_s: 10,
         }
     }
 }
@@ -316,8 +351,16 @@ bind = "::"
 port = 8008
 # Where the SQLite database and other state live.
 data_dir = "/var/lib/proxwatch"
-# Concurrent live streams (/api/live); more are refused with 503.
+# Concurrent live streams (/api/live, /api/logs/stream); more are refused with 503.
 max_live_clients = 64
+# ... of which one user, and one client address, may hold at most:
+max_live_per_user = 16
+max_live_per_ip = 16
+# Host names this proxwatch answers to, besides loopback and the machine's own names and addresses
+# (hostname, /etc/hosts, interface addresses). Requests for any other Host are refused (DNS
+# rebinding). Add the names a reverse proxy or NAT publishes it under, e.g. ["pve.example.com",
+# "*.lab.example"]; ["*"] turns the check off.
+allowed_hosts = []
 # Seconds a graceful stop (SIGTERM) may take.
 shutdown_timeout_s = 5
 # Serve under a sub-path when a reverse proxy publishes proxwatch at e.g. https://host/proxwatch/
@@ -369,6 +412,21 @@ auth_log = "/var/log/proxwatch/auth.log"
 trusted_proxies = []
 # Requests from IPs banned in this fail2ban jail are refused ("" turns the check off).
 fail2ban_jail = "proxwatch"
+# The jail's ban list is re-read this often while failures are logged (else every 10 minutes).
+fail2ban_interval_s = 60
+# Wrong first-run setup codes allowed from all addresses together within the window (each address
+# also has max_attempts). If it trips, wait for the window or restart proxwatch.
+setup_max_attempts_total = 100
+# Concurrent password checks (argon2id, 64 MiB each); one of them is kept for clients that have
+# logged in before, so a login flood cannot lock the admin out. Waits longer than
+# password_queue_ms answer 503.
+max_password_checks = 2
+password_queue_ms = 1000
+# Failed API-token attempts per client IP within the window (then 429).
+max_token_failures = 10
+token_failure_window_s = 60
+# The auth log is rotated to auth.log.1 past this size (logrotate may rotate it earlier).
+auth_log_max_bytes = 10485760
 
 [terminal]
 # The browser root terminal (admins only).
@@ -380,6 +438,9 @@ idle_timeout_minutes = 30
 max_frame_bytes = 65536
 # Seconds a terminal ticket stays valid (single use).
 ticket_ttl_s = 30
+# An open terminal re-checks its login this often; logout, revocation, password change, disabling,
+# demoting or deleting the user close it at once.
+recheck_s = 10
 
 [tls]
 # Serve HTTPS (then cookies are Secure and HSTS is sent). The certificate is re-read every minute.
@@ -535,11 +596,39 @@ impl Config {
         if self.history.live_minutes == 0 || self.history.live_minutes > 120 {
             bail!("history.live_minutes must be between 1 and 120 (got {})", self.history.live_minutes);
         }
+        for h in &self.server.allowed_hosts {
+            if !crate::auth::origin::valid_pattern(h) {
+                bail!("server.allowed_hosts: {h:?} is not a host name, *.domain, address or \"*\"");
+            }
+        }
+        if self.server.max_live_per_user == 0 || self.server.max_live_per_ip == 0 {
+            bail!("server.max_live_per_user and server.max_live_per_ip must be positive");
+        }
         for cidr in &self.auth.trusted_proxies {
             crate::auth::Cidr::parse(cidr).with_context(|| format!("auth.trusted_proxies: {cidr:?}"))?;
         }
         if self.auth.max_attempts == 0 || self.auth.attempt_window_s == 0 {
             bail!("auth.max_attempts and auth.attempt_window_s must be positive");
+        }
+        let a = &self.auth;
+        if a.max_password_checks == 0 || a.max_password_checks > 16 {
+            bail!("auth.max_password_checks must be 1 to 16 (got {})", a.max_password_checks);
+        }
+        if a.setup_max_attempts_total < a.max_attempts
+            || a.max_token_failures == 0
+            || a.token_failure_window_s == 0
+            || a.fail2ban_interval_s == 0
+        {
+            bail!(
+                "auth.setup_max_attempts_total must be at least auth.max_attempts, and \
+                 auth.max_token_failures, token_failure_window_s and fail2ban_interval_s positive"
+            );
+        }
+        if a.auth_log_max_bytes < 64 * 1024 {
+            bail!("auth.auth_log_max_bytes must be at least 65536 (got {})", a.auth_log_max_bytes);
+        }
+        if self.terminal.recheck_s == 0 {
+            bail!("terminal.recheck_s must be positive");
         }
         let h = &self.health;
         if !(100..=60_000).contains(&h.mount_timeout_ms) || !(1..=1000).contains(&h.max_mounts) {

@@ -67,6 +67,16 @@ impl From<crate::auth::store::AuthError> for ApiError {
                 err.retry_after = Some(secs);
                 err
             }
+            E::Busy(wait) => {
+                let secs = wait.as_secs().max(1);
+                let mut err = Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "busy",
+                    format!("too many password checks at once; retry in {secs} s"),
+                );
+                err.retry_after = Some(secs);
+                err
+            }
             E::BadRequest(m) => Self::bad_request(m),
             E::Forbidden(m) => Self::new(StatusCode::FORBIDDEN, "forbidden", m),
             E::NotFound(m) => Self::not_found(m),

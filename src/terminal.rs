@@ -13,7 +13,15 @@
 //! - server → client **binary**: PTY output bytes, as read (never converted to text);
 //! - server → client **text** `{"type":"exit","code":N}` when the shell exits, then close 1000;
 //! - close 4000 "idle timeout" after `idle_timeout` without client input, 1009 "message too big"
-//!   for a message over `max_frame_bytes`, 1001 when proxwatch stops, 1011 if the shell cannot start.
+//!   for a message over `max_frame_bytes`, 1001 when proxwatch stops, 1011 if the shell cannot start;
+//! - close 4001 "authority revoked" (after a last output line saying why) when the login that opened
+//!   the terminal loses its authority: logout, revocation, "log out everywhere", a password change,
+//!   the user disabled, demoted below admin or deleted (at once, through [`crate::auth::Auth::changes`]),
+//!   or the session expiring or idling out (re-checked every `recheck`; typing in the terminal does
+//!   not keep the login alive).
+//!
+//! A terminal is opened by an interactive login only (never an API token), and its ticket is bound
+//! to that login's session.
 //!
 //! The PTY is blocking, so each session has three small threads (reader, writer, waiter) joined to the
 //! async bridge by bounded channels: a slow socket stalls the reader thread and, through the PTY, the
@@ -61,6 +69,8 @@ pub const CLOSE_TOO_BIG: u16 = 1009;
 pub const CLOSE_INTERNAL: u16 = 1011;
 /// Application-defined (4000-4999): the client sent nothing for `idle_timeout`.
 pub const CLOSE_IDLE: u16 = 4000;
+/// The login behind the terminal lost its authority.
+pub const CLOSE_REVOKED: u16 = 4001;
 
 /// The terminal's bounds, as plain values (tests use a 200 ms idle timeout).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,6 +81,8 @@ pub struct Limits {
     pub idle_timeout: Duration,
     pub max_frame_bytes: usize,
     pub ticket_ttl: Duration,
+    /// How often an open session re-checks its login (changes through proxwatch are seen at once).
+    pub recheck: Duration,
 }
 
 impl Limits {
@@ -81,6 +93,7 @@ impl Limits {
             idle_timeout: Duration::from_secs(cfg.idle_timeout_minutes.saturating_mul(60)),
             max_frame_bytes: cfg.max_frame_bytes,
             ticket_ttl: Duration::from_secs(cfg.ticket_ttl_s),
+            recheck: Duration::from_secs(cfg.recheck_s.max(1)),
         }
     }
 }
@@ -110,6 +123,7 @@ pub struct SessionInfo {
 
 struct Ticket {
     user: String,
+    session: String,
     expires: Instant,
 }
 
@@ -129,6 +143,8 @@ pub struct Terminal {
 pub struct Grant {
     id: u64,
     user: String,
+    /// The login session the ticket was issued to; the terminal lives only as long as it does.
+    session: String,
     ip: Option<IpAddr>,
     cols: u16,
     rows: u16,
@@ -177,12 +193,12 @@ impl Terminal {
         self.live.lock().map(|l| l.values().cloned().collect()).unwrap_or_default()
     }
 
-    /// Issues a single-use ticket for `user`.
-    pub fn issue(&self, user: &str) -> Result<String, TerminalError> {
-        self.issue_at(user, Instant::now())
+    /// Issues a single-use ticket for `user`'s login `session`.
+    pub fn issue(&self, user: &str, session: &str) -> Result<String, TerminalError> {
+        self.issue_at(user, session, Instant::now())
     }
 
-    fn issue_at(&self, user: &str, now: Instant) -> Result<String, TerminalError> {
+    fn issue_at(&self, user: &str, session: &str, now: Instant) -> Result<String, TerminalError> {
         if !self.enabled {
             return Err(TerminalError::Disabled);
         }
@@ -197,20 +213,34 @@ impl Terminal {
             return Err(TerminalError::TooManyTickets);
         }
         let id = data_encoding::HEXLOWER.encode(&crate::auth::random_bytes::<16>());
-        tickets.insert(id.clone(), Ticket { user: user.to_string(), expires: now + self.limits.ticket_ttl });
+        tickets.insert(
+            id.clone(),
+            Ticket {
+                user: user.to_string(),
+                session: session.to_string(),
+                expires: now + self.limits.ticket_ttl,
+            },
+        );
         Ok(id)
     }
 
-    /// Redeems a ticket for `user`, taking a session slot. The ticket is spent whatever the outcome:
-    /// one shown by another user, or too late, is burnt.
-    pub fn redeem(&self, ticket: &str, user: &str, ip: Option<IpAddr>) -> Result<Grant, TerminalError> {
-        self.redeem_at(ticket, user, ip, Instant::now())
+    /// Redeems a ticket for `user`'s login `session`, taking a session slot. The ticket is spent
+    /// whatever the outcome: one shown by another user or login, or too late, is burnt.
+    pub fn redeem(
+        &self,
+        ticket: &str,
+        user: &str,
+        session: &str,
+        ip: Option<IpAddr>,
+    ) -> Result<Grant, TerminalError> {
+        self.redeem_at(ticket, user, session, ip, Instant::now())
     }
 
     fn redeem_at(
         &self,
         ticket: &str,
         user: &str,
+        session: &str,
         ip: Option<IpAddr>,
         now: Instant,
     ) -> Result<Grant, TerminalError> {
@@ -219,7 +249,7 @@ impl Terminal {
         }
         let found = self.tickets.lock().map_err(|_| TerminalError::BadTicket)?.remove(ticket);
         match found {
-            Some(t) if t.expires > now && t.user == user => {}
+            Some(t) if t.expires > now && t.user == user && t.session == session => {}
             _ => return Err(TerminalError::BadTicket),
         }
         let slot = self
@@ -228,7 +258,15 @@ impl Terminal {
             .try_acquire_owned()
             .map_err(|_| TerminalError::TooManySessions(self.limits.max_sessions))?;
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        Ok(Grant { id, user: user.to_string(), ip, cols: 80, rows: 24, _slot: slot })
+        Ok(Grant {
+            id,
+            user: user.to_string(),
+            session: session.to_string(),
+            ip,
+            cols: 80,
+            rows: 24,
+            _slot: slot,
+        })
     }
 
     fn register(&self, grant: &Grant) {
@@ -276,6 +314,8 @@ enum End {
     Idle,
     TooBig,
     Shutdown,
+    /// The login lost its authority (why).
+    Revoked(&'static str),
 }
 
 impl End {
@@ -291,6 +331,7 @@ impl End {
             End::Idle => "idle timeout".into(),
             End::TooBig => "message too big".into(),
             End::Shutdown => "proxwatch stopping".into(),
+            End::Revoked(why) => format!("revoked: {why}"),
         }
     }
 }
@@ -319,7 +360,7 @@ async fn serve_tracked(app: AppState, mut socket: WebSocket, grant: Grant) {
     .map_err(anyhow::Error::from)
     .and_then(|r| r);
     let end = match bridge {
-        Ok(bridge) => bridge.run(&app, &mut socket).await,
+        Ok(bridge) => bridge.run(&app, &mut socket, &grant.session, &user).await,
         Err(e) => {
             tracing::error!(session = id, error = %format!("{e:#}"), "cannot start the terminal shell");
             close(&mut socket, CLOSE_INTERNAL, "cannot start the shell").await;
@@ -329,6 +370,10 @@ async fn serve_tracked(app: AppState, mut socket: WebSocket, grant: Grant) {
 
     let secs = started.elapsed().as_secs();
     app.terminal.unregister(id);
+    if let End::Revoked(why) = &end {
+        let detail = format!("session {id} closed: {why}");
+        app.auth.audit.record(app.auth.db(), Kind::TerminalRevoked, Some(&user), ip, &detail).await;
+    }
     let detail = format!("session {id} duration {secs}s ({})", end.describe());
     app.auth.audit.record(app.auth.db(), Kind::TerminalClose, Some(&user), ip, &detail).await;
     drop(grant);
@@ -425,10 +470,11 @@ impl Bridge {
         }
     }
 
-    async fn run(mut self, app: &AppState, socket: &mut WebSocket) -> End {
+    async fn run(mut self, app: &AppState, socket: &mut WebSocket, session: &str, user: &str) -> End {
         let end = tokio::select! {
             end = self.pump(socket, &app.terminal.limits) => end,
             () = app.cancel.cancelled() => End::Shutdown,
+            why = revoked(app, session, user) => End::Revoked(why),
         };
         tracing::debug!(session = self.id, end = %end.describe(), "terminal session ending");
         // The client hears the end first; the processes go right after.
@@ -450,6 +496,11 @@ impl Bridge {
             End::Idle => close(socket, CLOSE_IDLE, "idle timeout").await,
             End::TooBig => close(socket, CLOSE_TOO_BIG, "message too big").await,
             End::Shutdown => close(socket, CLOSE_GOING_AWAY, "proxwatch is stopping").await,
+            End::Revoked(why) => {
+                let line = format!("\r\n\x1b[1;31m[proxwatch] terminal closed: {why}\x1b[0m\r\n");
+                let _ = tokio::time::timeout(CLOSE_TIMEOUT, socket.send(Message::Binary(line.into()))).await;
+                close(socket, CLOSE_REVOKED, "authority revoked").await;
+            }
             // tungstenite queues the answer to the client's close; the next read sends it.
             End::NoShell => {}
             End::ClientClosed => {
@@ -563,6 +614,25 @@ impl Drop for Bridge {
     }
 }
 
+/// Resolves when the login behind a terminal loses its authority, with the reason. Checked at once
+/// on every change [`crate::auth::Auth`] announces, and every `recheck` for what no change announces
+/// (a session expiring or idling out, a change made by another process before it is reloaded).
+async fn revoked(app: &AppState, session: &str, user: &str) -> &'static str {
+    let mut changes = app.auth.changes();
+    let mut tick = tokio::time::interval(app.terminal.limits.recheck);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut announcing = true;
+    loop {
+        if let Err(why) = app.auth.session_authority(session, user) {
+            return why;
+        }
+        tokio::select! {
+            r = changes.changed(), if announcing => announcing = r.is_ok(),
+            _ = tick.tick() => {}
+        }
+    }
+}
+
 /// Forwards the output the shell wrote just before it exited.
 async fn drain(output: &mut mpsc::Receiver<Bytes>, socket: &mut WebSocket) {
     let deadline = tokio::time::Instant::now() + DRAIN_MAX;
@@ -591,6 +661,7 @@ mod tests {
                 idle_timeout: Duration::from_millis(200),
                 max_frame_bytes: 1024,
                 ticket_ttl: Duration::from_secs(30),
+                recheck: Duration::from_secs(10),
             },
         )
     }
@@ -599,46 +670,49 @@ mod tests {
     fn tickets_are_random_hex_and_single_use() {
         let t = terminal(4);
         let now = Instant::now();
-        let a = t.issue_at("admin", now).unwrap();
-        let b = t.issue_at("admin", now).unwrap();
+        let a = t.issue_at("admin", "s1", now).unwrap();
+        let b = t.issue_at("admin", "s1", now).unwrap();
         assert_eq!(a.len(), 32);
         assert!(a.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
         assert_ne!(a, b);
-        let grant = t.redeem_at(&a, "admin", None, now).unwrap();
+        let grant = t.redeem_at(&a, "admin", "s1", None, now).unwrap();
         assert_eq!((grant.cols, grant.rows), (80, 24));
-        assert_eq!(t.redeem_at(&a, "admin", None, now).unwrap_err(), TerminalError::BadTicket);
-        assert_eq!(t.redeem_at("", "admin", None, now).unwrap_err(), TerminalError::BadTicket);
+        assert_eq!(t.redeem_at(&a, "admin", "s1", None, now).unwrap_err(), TerminalError::BadTicket);
+        assert_eq!(t.redeem_at("", "admin", "s1", None, now).unwrap_err(), TerminalError::BadTicket);
     }
 
     #[test]
     fn tickets_expire_and_are_bound_to_their_user() {
         let t = terminal(4);
         let now = Instant::now();
-        let a = t.issue_at("admin", now).unwrap();
+        let a = t.issue_at("admin", "s1", now).unwrap();
         let late = now + Duration::from_secs(30);
-        assert_eq!(t.redeem_at(&a, "admin", None, late).unwrap_err(), TerminalError::BadTicket);
-        let b = t.issue_at("admin", now).unwrap();
-        assert!(t.redeem_at(&b, "admin", None, now + Duration::from_secs(29)).is_ok());
+        assert_eq!(t.redeem_at(&a, "admin", "s1", None, late).unwrap_err(), TerminalError::BadTicket);
+        let b = t.issue_at("admin", "s1", now).unwrap();
+        assert!(t.redeem_at(&b, "admin", "s1", None, now + Duration::from_secs(29)).is_ok());
         // Another user's attempt burns the ticket.
-        let c = t.issue_at("admin", now).unwrap();
-        assert_eq!(t.redeem_at(&c, "mallory", None, now).unwrap_err(), TerminalError::BadTicket);
-        assert_eq!(t.redeem_at(&c, "admin", None, now).unwrap_err(), TerminalError::BadTicket);
+        let c = t.issue_at("admin", "s1", now).unwrap();
+        assert_eq!(t.redeem_at(&c, "mallory", "s1", None, now).unwrap_err(), TerminalError::BadTicket);
+        assert_eq!(t.redeem_at(&c, "admin", "s1", None, now).unwrap_err(), TerminalError::BadTicket);
+        // So does the same user's attempt from another login session.
+        let d = t.issue_at("admin", "s1", now).unwrap();
+        assert_eq!(t.redeem_at(&d, "admin", "s2", None, now).unwrap_err(), TerminalError::BadTicket);
     }
 
     #[test]
     fn sessions_are_limited_and_slots_come_back() {
         let t = terminal(2);
         let now = Instant::now();
-        let tickets: Vec<String> = (0..3).map(|_| t.issue_at("admin", now).unwrap()).collect();
-        let g1 = t.redeem_at(&tickets[0], "admin", None, now).unwrap();
-        let _g2 = t.redeem_at(&tickets[1], "admin", None, now).unwrap();
+        let tickets: Vec<String> = (0..3).map(|_| t.issue_at("admin", "s1", now).unwrap()).collect();
+        let g1 = t.redeem_at(&tickets[0], "admin", "s1", None, now).unwrap();
+        let _g2 = t.redeem_at(&tickets[1], "admin", "s1", None, now).unwrap();
         assert_eq!(
-            t.redeem_at(&tickets[2], "admin", None, now).unwrap_err(),
+            t.redeem_at(&tickets[2], "admin", "s1", None, now).unwrap_err(),
             TerminalError::TooManySessions(2)
         );
-        assert_eq!(t.issue_at("admin", now).unwrap_err(), TerminalError::TooManySessions(2));
+        assert_eq!(t.issue_at("admin", "s1", now).unwrap_err(), TerminalError::TooManySessions(2));
         drop(g1);
-        assert!(t.issue_at("admin", now).is_ok());
+        assert!(t.issue_at("admin", "s1", now).is_ok());
     }
 
     #[test]
@@ -646,17 +720,17 @@ mod tests {
         let t = terminal(4);
         let now = Instant::now();
         for _ in 0..MAX_TICKETS {
-            t.issue_at("admin", now).unwrap();
+            t.issue_at("admin", "s1", now).unwrap();
         }
-        assert_eq!(t.issue_at("admin", now).unwrap_err(), TerminalError::TooManyTickets);
-        assert!(t.issue_at("admin", now + Duration::from_secs(31)).is_ok());
+        assert_eq!(t.issue_at("admin", "s1", now).unwrap_err(), TerminalError::TooManyTickets);
+        assert!(t.issue_at("admin", "s1", now + Duration::from_secs(31)).is_ok());
     }
 
     #[test]
     fn a_disabled_terminal_refuses_everything() {
         let t = Terminal::new(false, terminal(4).limits.clone());
-        assert_eq!(t.issue_at("admin", Instant::now()).unwrap_err(), TerminalError::Disabled);
-        assert_eq!(t.redeem("x", "admin", None).unwrap_err(), TerminalError::Disabled);
+        assert_eq!(t.issue_at("admin", "s1", Instant::now()).unwrap_err(), TerminalError::Disabled);
+        assert_eq!(t.redeem("x", "admin", "s1", None).unwrap_err(), TerminalError::Disabled);
     }
 
     #[test]
@@ -667,8 +741,8 @@ mod tests {
         assert!(serde_json::from_str::<Control>(r#"{"type":"resize","cols":-1,"rows":40}"#).is_err());
         assert!(!valid_dim(0) && valid_dim(1) && valid_dim(1000) && !valid_dim(1001));
         let t = terminal(1);
-        let tk = t.issue("admin").unwrap();
-        let g = t.redeem(&tk, "admin", None).unwrap().with_size(Some(132), Some(0));
+        let tk = t.issue("admin", "s1").unwrap();
+        let g = t.redeem(&tk, "admin", "s1", None).unwrap().with_size(Some(132), Some(0));
         assert_eq!((g.cols, g.rows), (132, 24));
     }
 }

@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
-use super::{ADMIN, JsonBody, PUBLIC, READ, Routes, json};
+use super::{JsonBody, PUBLIC, READ, Routes, SESSION, SESSION_ADMIN, json};
 use crate::app::AppState;
 use crate::auth::audit::AuditLog;
 use crate::auth::layer::{ClientIp, cookie};
@@ -20,21 +20,23 @@ pub fn routes() -> Routes {
         .get("/auth/status", PUBLIC, status)
         .post("/auth/setup", PUBLIC, setup)
         .post("/auth/login", PUBLIC, login)
-        .post("/auth/logout", READ, logout)
-        .get("/auth/sessions", READ, sessions)
-        .delete("/auth/sessions", READ, revoke_my_sessions)
-        .delete("/auth/sessions/{id}", READ, revoke_session)
-        .post("/auth/password", READ, change_password)
-        .post("/auth/totp/setup", READ, totp_setup)
-        .post("/auth/totp/enable", READ, totp_enable)
-        .post("/auth/totp/disable", READ, totp_disable)
-        .get("/auth/tokens", READ, tokens)
-        .post("/auth/tokens", READ, create_token)
-        .delete("/auth/tokens/{id}", READ, revoke_token)
-        .get("/auth/users", ADMIN, users)
-        .post("/auth/users", ADMIN, create_user)
-        .patch("/auth/users/{name}", ADMIN, update_user)
-        .delete("/auth/users/{name}", ADMIN, delete_user)
+        // The account's own routes need an interactive login: a token cannot log out, revoke its
+        // owner's sessions, change the password, touch 2FA, mint tokens or manage users.
+        .post("/auth/logout", SESSION, logout)
+        .get("/auth/sessions", SESSION, sessions)
+        .delete("/auth/sessions", SESSION, revoke_my_sessions)
+        .delete("/auth/sessions/{id}", SESSION, revoke_session)
+        .post("/auth/password", SESSION, change_password)
+        .post("/auth/totp/setup", SESSION, totp_setup)
+        .post("/auth/totp/enable", SESSION, totp_enable)
+        .post("/auth/totp/disable", SESSION, totp_disable)
+        .get("/auth/tokens", SESSION, tokens)
+        .post("/auth/tokens", SESSION, create_token)
+        .delete("/auth/tokens/{id}", SESSION, revoke_token)
+        .get("/auth/users", SESSION_ADMIN, users)
+        .post("/auth/users", SESSION_ADMIN, create_user)
+        .patch("/auth/users/{name}", SESSION_ADMIN, update_user)
+        .delete("/auth/users/{name}", SESSION_ADMIN, delete_user)
         .get("/auth/events", READ, events)
 }
 
@@ -87,7 +89,8 @@ async fn status(State(app): State<AppState>, headers: HeaderMap, peer: Peer) -> 
         totp_enabled: session.as_ref().map(|(p, _)| app.auth.totp_enabled(&p.user)),
         csrf_token: session.map(|(_, c)| c),
         demo,
-        demo_login: demo
+        // Only to a page opened by a loopback name: a rebinding page must not learn it.
+        demo_login: (demo && crate::auth::layer::is_loopback_request(&headers))
             .then_some(DemoLogin { username: crate::cli::DEMO_USER, password: crate::cli::DEMO_PASSWORD }),
         terminal_enabled: app.terminal.enabled(),
     };
@@ -353,6 +356,12 @@ async fn update_user(
     Path(name): Path<String>,
     JsonBody(req): JsonBody<PatchUserReq>,
 ) -> Result<Response, ApiError> {
+    if app.auth.user_role(&name).is_none() {
+        return Err(ApiError::not_found(format!("no user {name}")));
+    }
+    if req.role.is_none() && req.disabled.is_none() && req.password.is_none() {
+        return Err(ApiError::bad_request("nothing to change: send role, disabled or password"));
+    }
     if let Some(pw) = &req.password {
         if pw.len() > crate::auth::password::MAX_LEN {
             return Err(ApiError::bad_request("password too long"));

@@ -292,16 +292,24 @@ async fn vm_action(
         Ok(o) => {
             let msg = o.stderr.trim().to_string();
             if msg.contains("locked") {
-                Err(ApiError::new(StatusCode::CONFLICT, "locked", msg))
+                Err(ApiError::new(StatusCode::CONFLICT, "locked", format!("guest {vmid} is locked")))
             } else {
-                Err(ApiError::new(
+                Err(super::tool_error(
                     StatusCode::BAD_GATEWAY,
                     "action_failed",
-                    format!("Proxmox refused: {msg}"),
+                    "Proxmox refused",
+                    &msg,
+                    p.level,
                 ))
             }
         }
-        Err(e) => Err(ApiError::new(StatusCode::BAD_GATEWAY, "action_failed", e.to_string())),
+        Err(e) => Err(super::tool_error(
+            StatusCode::BAD_GATEWAY,
+            "action_failed",
+            "the action could not run",
+            &e.to_string(),
+            p.level,
+        )),
     }
 }
 
@@ -586,12 +594,20 @@ async fn selftest(
             *resp.status_mut() = StatusCode::ACCEPTED;
             Ok(resp)
         }
-        Ok(o) => Err(ApiError::new(
+        Ok(o) => Err(super::tool_error(
             StatusCode::BAD_GATEWAY,
             "selftest_failed",
-            o.stdout.lines().last().unwrap_or("").to_string(),
+            "smartctl did not start the self-test",
+            o.stdout.lines().last().unwrap_or(""),
+            p.level,
         )),
-        Err(e) => Err(ApiError::new(StatusCode::BAD_GATEWAY, "selftest_failed", e.to_string())),
+        Err(e) => Err(super::tool_error(
+            StatusCode::BAD_GATEWAY,
+            "selftest_failed",
+            "smartctl could not run",
+            &e.to_string(),
+            p.level,
+        )),
     }
 }
 
@@ -621,30 +637,59 @@ struct RrdAnswer<'a> {
     points: Vec<RrdRow>,
 }
 
-fn tool_failed(msg: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::BAD_GATEWAY, "tool_failed", msg)
+/// Why a read-only `pvesh` gave nothing.
+enum ReadError {
+    /// pvesh ran and said no (exit code, stderr): often "no such object".
+    Refused {
+        code: i32,
+        stderr: String,
+    },
+    Other(ApiError),
 }
 
 /// Runs a read-only `pvesh` through the action runner and returns its stdout.
-async fn run_read(app: &AppState, argv: Vec<String>) -> Result<String, ApiError> {
-    let out = app.actions.run(Action { argv }).await.map_err(|e| ApiError::unavailable(e.to_string()))?;
+async fn run_read_raw(
+    app: &AppState,
+    argv: Vec<String>,
+    caller: crate::auth::Level,
+) -> Result<String, ReadError> {
+    let out = app
+        .actions
+        .run(Action { argv })
+        .await
+        .map_err(|e| ReadError::Other(ApiError::unavailable(e.to_string())))?;
     match out {
         Ok(o) if o.code == 0 => Ok(o.stdout),
-        Ok(o) => {
-            let msg = o.stderr.trim();
-            Err(tool_failed(if msg.is_empty() {
-                format!("pvesh exited with code {}", o.code)
-            } else {
-                msg.to_string()
-            }))
+        Ok(o) => Err(ReadError::Refused { code: o.code, stderr: o.stderr }),
+        Err(crate::host::ToolError::Missing { .. }) => {
+            Err(ReadError::Other(ApiError::unavailable("pvesh is not available on this host")))
         }
-        Err(e @ crate::host::ToolError::Missing { .. }) => Err(ApiError::unavailable(e.to_string())),
-        Err(e) => Err(tool_failed(e.to_string())),
+        Err(e) => Err(ReadError::Other(super::tool_error(
+            StatusCode::BAD_GATEWAY,
+            "tool_failed",
+            "pvesh failed",
+            &e.to_string(),
+            caller,
+        ))),
     }
+}
+
+async fn run_read(app: &AppState, argv: Vec<String>, caller: crate::auth::Level) -> Result<String, ApiError> {
+    run_read_raw(app, argv, caller).await.map_err(|e| match e {
+        ReadError::Refused { code, stderr } => super::tool_error(
+            StatusCode::BAD_GATEWAY,
+            "tool_failed",
+            &format!("pvesh exited with code {code}"),
+            &stderr,
+            caller,
+        ),
+        ReadError::Other(e) => e,
+    })
 }
 
 async fn vm_rrd(
     State(app): State<AppState>,
+    Extension(p): Extension<Principal>,
     Path(vmid): Path<String>,
     axum::extract::RawQuery(raw): axum::extract::RawQuery,
 ) -> Result<Response, ApiError> {
@@ -666,8 +711,16 @@ async fn vm_rrd(
         .rrd_cache
         .get_or_fill(vmid, timeframe, || async {
             let path = format!("/nodes/{node}/{}/{vmid}/rrddata", kind.as_str());
-            let text = run_read(&app, crate::tools::pvesh::rrd_argv(&path, timeframe)).await?;
-            let rows = crate::tools::pvesh::parse_rrddata(&text).map_err(|e| tool_failed(e.to_string()))?;
+            let text = run_read(&app, crate::tools::pvesh::rrd_argv(&path, timeframe), p.level).await?;
+            let rows = crate::tools::pvesh::parse_rrddata(&text).map_err(|e| {
+                super::tool_error(
+                    StatusCode::BAD_GATEWAY,
+                    "tool_failed",
+                    "unreadable RRD data",
+                    &e.to_string(),
+                    p.level,
+                )
+            })?;
             let points = rows
                 .into_iter()
                 .map(|p| RrdRow {
@@ -688,7 +741,11 @@ async fn vm_rrd(
     Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
-async fn task_log(State(app): State<AppState>, Path(upid): Path<String>) -> Result<Response, ApiError> {
+async fn task_log(
+    State(app): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(upid): Path<String>,
+) -> Result<Response, ApiError> {
     let parsed = crate::tools::pvesh::parse_upid(&upid).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let node = app.inventory.borrow().node.clone();
     if parsed.node != node {
@@ -698,8 +755,26 @@ async fn task_log(State(app): State<AppState>, Path(upid): Path<String>) -> Resu
         )));
     }
     let upid = upid.trim();
-    let text = run_read(&app, crate::tools::pvesh::task_log_argv(&node, upid)).await?;
-    let lines = crate::tools::pvesh::parse_task_log(&text)
-        .map_err(|e| tool_failed(format!("cannot parse the task log from pvesh: {e}")))?;
+    let not_found = || ApiError::not_found(format!("no task {upid} on this node"));
+    // pvesh answers a task it has no log for with an error: that is a 404, not a gateway failure.
+    let text = match run_read_raw(&app, crate::tools::pvesh::task_log_argv(&node, upid), p.level).await {
+        Ok(t) => t,
+        Err(ReadError::Refused { stderr, .. }) => {
+            tracing::debug!(upid, stderr = stderr.trim(), "task log refused");
+            return Err(not_found());
+        }
+        // A replayed host has recordings only for the tasks it knows.
+        Err(ReadError::Other(_)) if app.host.is_replay() => return Err(not_found()),
+        Err(ReadError::Other(e)) => return Err(e),
+    };
+    let lines = crate::tools::pvesh::parse_task_log(&text).map_err(|e| {
+        super::tool_error(
+            StatusCode::BAD_GATEWAY,
+            "tool_failed",
+            "unreadable task log",
+            &e.to_string(),
+            p.level,
+        )
+    })?;
     json(&serde_json::json!({"upid": upid, "lines": lines}))
 }

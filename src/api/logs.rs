@@ -167,7 +167,7 @@ struct LogsAnswer<'a> {
     note: Option<&'static str>,
 }
 
-fn journal_error(e: JournalError) -> Response {
+fn journal_error(e: JournalError, caller: crate::auth::Level) -> Response {
     match e {
         JournalError::Busy => {
             let mut resp =
@@ -176,11 +176,22 @@ fn journal_error(e: JournalError) -> Response {
             resp
         }
         JournalError::Unavailable(m) => ApiError::unavailable(m).into_response(),
-        JournalError::Failed(m) => ApiError::new(StatusCode::BAD_GATEWAY, "tool_failed", m).into_response(),
+        JournalError::Failed(m) => super::tool_error(
+            StatusCode::BAD_GATEWAY,
+            "tool_failed",
+            "the journal could not be read",
+            &m,
+            caller,
+        )
+        .into_response(),
     }
 }
 
-async fn logs(State(app): State<AppState>, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
+async fn logs(
+    State(app): State<AppState>,
+    axum::Extension(p): axum::Extension<crate::auth::Principal>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
     let q = parse_query(&app, raw.as_deref())?;
     let page = match app.journal.query(q).await {
         Ok(p) => p,
@@ -194,7 +205,7 @@ async fn logs(State(app): State<AppState>, RawQuery(raw): RawQuery) -> Result<Re
                 note: None,
             });
         }
-        Err(e) => return Ok(journal_error(e)),
+        Err(e) => return Ok(journal_error(e, p.level)),
     };
     let Page { entries, next_cursor, cursor_reset } = &page;
     json(&LogsAnswer {
@@ -209,7 +220,10 @@ async fn logs(State(app): State<AppState>, RawQuery(raw): RawQuery) -> Result<Re
     })
 }
 
-async fn boots(State(app): State<AppState>) -> Result<Response, ApiError> {
+async fn boots(
+    State(app): State<AppState>,
+    axum::Extension(p): axum::Extension<crate::auth::Principal>,
+) -> Result<Response, ApiError> {
     match app.journal.boots().await {
         Ok(boots) => {
             let boots: Vec<serde_json::Value> = boots
@@ -228,7 +242,7 @@ async fn boots(State(app): State<AppState>) -> Result<Response, ApiError> {
         Err(JournalError::Unavailable(why)) => {
             json(&serde_json::json!({"state": "unavailable", "reason": why, "boots": []}))
         }
-        Err(e) => Ok(journal_error(e)),
+        Err(e) => Ok(journal_error(e, p.level)),
     }
 }
 
@@ -238,6 +252,7 @@ async fn boots(State(app): State<AppState>) -> Result<Response, ApiError> {
 /// client fell behind and missed entries.
 async fn stream(
     State(app): State<AppState>,
+    axum::Extension(p): axum::Extension<crate::auth::Principal>,
     RawQuery(raw): RawQuery,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let pairs = query_pairs(raw.as_deref())?;
@@ -245,11 +260,7 @@ async fn stream(
     filter.boot = None;
     filter.since_us = None;
     filter.until_us = None;
-    let permit = app
-        .live_clients
-        .clone()
-        .try_acquire_owned()
-        .map_err(|_| ApiError::unavailable("too many live streams open; close a dashboard tab"))?;
+    let permit = app.live_clients.take(&p.user, p.ip)?;
     let stop = app.cancel.clone().cancelled_owned();
     let rx = app.journal.subscribe();
     let events = BroadcastStream::new(rx)

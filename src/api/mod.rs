@@ -13,7 +13,7 @@ mod hardware;
 mod health;
 mod history;
 mod inventory;
-mod live;
+pub mod live;
 mod logs;
 mod network;
 pub mod rrd_cache;
@@ -109,6 +109,9 @@ pub const PUBLIC: Access = Access::Public;
 pub const READ: Access = Access::At(Level::Read);
 pub const OPERATE: Access = Access::At(Level::Operate);
 pub const ADMIN: Access = Access::At(Level::Admin);
+/// The account's own routes and the terminal: an interactive login, never an API token.
+pub const SESSION: Access = Access::Session(Level::Read);
+pub const SESSION_ADMIN: Access = Access::Session(Level::Admin);
 
 fn routes() -> Routes {
     Routes::new()
@@ -149,6 +152,50 @@ pub fn router(state: AppState) -> Router<AppState> {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(state, crate::auth::layer::guard))
+        .layer(axum::middleware::from_fn(api_response))
+}
+
+/// Every `/api` answer: never cached (tokens, CSRF tokens and host data must not sit in a browser
+/// or proxy cache), and every error in the one JSON shape, including the rejections axum's
+/// extractors write as plain text (a path parameter that is not UTF-8, a malformed query, a missing
+/// websocket header).
+async fn api_response(req: Request, next: Next) -> Response {
+    use axum::http::{HeaderValue, header};
+    let mut resp = next.run(req).await;
+    let status = resp.status();
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if (status.is_client_error() || status.is_server_error()) && !is_json {
+        let retry_after = resp.headers().get(header::RETRY_AFTER).cloned();
+        let text = match axum::body::to_bytes(std::mem::take(resp.body_mut()), 4096).await {
+            Ok(b) => String::from_utf8_lossy(&b).trim().to_string(),
+            Err(_) => String::new(),
+        };
+        let message =
+            if text.is_empty() { status.canonical_reason().unwrap_or("error").to_lowercase() } else { text };
+        let code = match status.as_u16() {
+            400 => "bad_request",
+            404 => "not_found",
+            405 => "method_not_allowed",
+            408 => "timeout",
+            413 => "payload_too_large",
+            415 => "unsupported_media_type",
+            422 => "unprocessable",
+            429 => "rate_limited",
+            500..=599 => "internal",
+            _ => "error",
+        };
+        let mut json = ApiError::new(status, code, message).into_response();
+        if let Some(r) = retry_after {
+            json.headers_mut().insert(header::RETRY_AFTER, r);
+        }
+        resp = json;
+    }
+    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
 }
 
 // Inside the nest the URI has lost its `/api` prefix; OriginalUri still has it.
@@ -181,6 +228,29 @@ pub async fn log_request(req: Request, next: Next) -> Response {
         "request"
     );
     resp
+}
+
+/// A host tool's failure as an API answer. Its detail (the tool's stderr, an argv, a replay
+/// recording's name) reaches admins only: it can name paths, devices and internals that a viewer or
+/// operator has no business seeing. Everyone else gets `summary`, and the detail is in the log.
+pub(crate) fn tool_error(
+    status: axum::http::StatusCode,
+    code: &'static str,
+    summary: &str,
+    detail: &str,
+    caller: Level,
+) -> ApiError {
+    let detail = detail.trim();
+    tracing::warn!(code, detail, "{summary}");
+    if caller == Level::Admin && !detail.is_empty() {
+        let mut d: String = detail.chars().take(500).collect();
+        if d.len() < detail.len() {
+            d.push('…');
+        }
+        ApiError::new(status, code, format!("{summary}: {d}"))
+    } else {
+        ApiError::new(status, code, format!("{summary} (the proxwatch log has the details)"))
+    }
 }
 
 /// Serialises straight to the response body (no intermediate `serde_json::Value`).

@@ -85,12 +85,18 @@ struct Processes<'a> {
     sampled_at: i64,
     sort: &'static str,
     total: usize,
-    processes: Vec<&'a Process>,
+    processes: Vec<std::borrow::Cow<'a, Process>>,
 }
 
 const MAX_LIMIT: usize = 500;
 
-async fn processes(State(app): State<AppState>, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
+/// `/api/processes`. Command lines carry secrets often enough (`--password=…`, tokens in URLs) that
+/// only admins see them whole; everyone else sees the program's name.
+async fn processes(
+    State(app): State<AppState>,
+    axum::Extension(p): axum::Extension<crate::auth::Principal>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
     let mut sort = "cpu";
     let mut limit = 25usize;
     for (k, v) in super::query_pairs(raw.as_deref())? {
@@ -130,6 +136,19 @@ async fn processes(State(app): State<AppState>, RawQuery(raw): RawQuery) -> Resu
     }
     let total = list.len();
     list.truncate(limit);
-    let body = Processes { sampled_at: snap.sampled_at, sort, total, processes: list };
+    let admin = p.level == crate::auth::Level::Admin;
+    let processes = list
+        .into_iter()
+        .map(|proc_| {
+            if admin {
+                std::borrow::Cow::Borrowed(proc_)
+            } else {
+                let mut q = proc_.clone();
+                q.command = q.name.clone();
+                std::borrow::Cow::Owned(q)
+            }
+        })
+        .collect();
+    let body = Processes { sampled_at: snap.sampled_at, sort, total, processes };
     super::json(&body)
 }

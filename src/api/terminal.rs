@@ -1,7 +1,8 @@
-//! `/api/terminal/*`: the root terminal's two doors. `POST ticket` (admin, CSRF-checked like every
-//! cookie-authed POST) issues a single-use ticket; `GET ws?ticket=…` (admin) redeems it and upgrades
-//! to the websocket that [`crate::terminal`] bridges to a PTY. The ticket is checked before the
-//! upgrade, so a refusal is an ordinary JSON error.
+//! `/api/terminal/*`: the root terminal's two doors. `POST ticket` (an admin's interactive login,
+//! CSRF-checked like every cookie-authed POST; never an API token) issues a single-use ticket bound
+//! to that login session; `GET ws?ticket=…` (the same session) redeems it and upgrades to the
+//! websocket that [`crate::terminal`] bridges to a PTY. The ticket is checked before the upgrade, so
+//! a refusal is an ordinary JSON error.
 
 use axum::Extension;
 use axum::extract::ws::{WebSocketUpgrade, rejection::WebSocketUpgradeRejection};
@@ -9,15 +10,27 @@ use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
-use super::{ADMIN, Routes, json, query_pairs};
+use super::{Routes, SESSION_ADMIN, json, query_pairs};
 use crate::app::AppState;
-use crate::auth::Principal;
 use crate::auth::layer::ClientIp;
+use crate::auth::{Principal, Via};
 use crate::error::ApiError;
 use crate::terminal::TerminalError;
 
 pub fn routes() -> Routes {
-    Routes::new().post("/terminal/ticket", ADMIN, ticket).get("/terminal/ws", ADMIN, ws)
+    Routes::new().post("/terminal/ticket", SESSION_ADMIN, ticket).get("/terminal/ws", SESSION_ADMIN, ws)
+}
+
+/// The login session of the caller (the access table admits only sessions here).
+fn session(p: &Principal) -> Result<&str, ApiError> {
+    match &p.via {
+        Via::Session { id } => Ok(id),
+        Via::Token { .. } => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "the terminal needs an interactive login, not an API token",
+        )),
+    }
 }
 
 impl From<TerminalError> for ApiError {
@@ -44,7 +57,7 @@ async fn ticket(
     State(app): State<AppState>,
     Extension(p): Extension<Principal>,
 ) -> Result<Response, ApiError> {
-    let ticket = app.terminal.issue(&p.user)?;
+    let ticket = app.terminal.issue(&p.user, session(&p)?)?;
     json(&serde_json::json!({
         "ticket": ticket,
         "expires_in_s": app.terminal.limits().ticket_ttl.as_secs(),
@@ -61,8 +74,10 @@ async fn ws(
     let pairs = query_pairs(query.as_deref())?;
     let param = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
     let dim = |name: &str| param(name).and_then(|v| v.parse::<u16>().ok());
-    let grant =
-        app.terminal.redeem(param("ticket").unwrap_or(""), &p.user, ip)?.with_size(dim("cols"), dim("rows"));
+    let grant = app
+        .terminal
+        .redeem(param("ticket").unwrap_or(""), &p.user, session(&p)?, ip)?
+        .with_size(dim("cols"), dim("rows"));
     // A refused upgrade drops the grant, which frees its slot.
     let upgrade =
         upgrade.map_err(|e| ApiError::bad_request(format!("not a websocket upgrade: {}", e.body_text())))?;

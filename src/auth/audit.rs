@@ -2,12 +2,22 @@
 //! open/close goes to the `auth_events` table (shown in the UI) and, one line each, to the auth log
 //! in a format fail2ban matches (`packaging/fail2ban/filter.d/proxwatch.conf`):
 //! `2026-11-22T10:00:00Z proxwatch[123]: authentication failure; rhost=203.0.113.5 user=root`.
+//!
+//! Failures are *coalesced*: a burst of identical failures (same kind, user, address and detail)
+//! within a minute is one table row with a count and first/last seen, and the log gets the first
+//! [`VERBATIM`] lines as they happen (enough for fail2ban's `maxretry`) and then one summary line
+//! (`repeated=N`) when the burst's minute is over. A flood of bad tokens therefore writes a few
+//! hundred bytes a minute per address, not megabytes. The log itself is rotated to `<log>.1` when
+//! it passes its size bound.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
@@ -15,8 +25,14 @@ use crate::db::Db;
 
 /// Rows kept in `auth_events`; older ones are pruned as new ones arrive.
 const KEEP_EVENTS: i64 = 20_000;
+/// Identical failures within this window are one burst.
+const BURST_WINDOW: Duration = Duration::from_secs(60);
+/// Lines of a burst written as they happen; the rest are summed up in one line.
+pub const VERBATIM: u64 = 5;
+/// Open bursts tracked at most (a flood from many addresses); the oldest are closed first.
+const MAX_BURSTS: usize = 4096;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     LoginOk,
@@ -34,12 +50,19 @@ pub enum Kind {
     TokenRevoked,
     TokenNewIp,
     TokenFailed,
+    /// A password or code check for an account action (password change, token creation, 2FA) failed.
+    ReauthFailed,
+    /// Too many password checks at once: the request was refused before checking.
+    Busy,
     UserCreated,
     UserChanged,
     UserDeleted,
     Banned,
+    HostRefused,
     TerminalOpen,
     TerminalClose,
+    /// An open terminal was closed because its login lost its authority.
+    TerminalRevoked,
 }
 
 impl Kind {
@@ -60,35 +83,74 @@ impl Kind {
             Kind::TokenRevoked => "token_revoked",
             Kind::TokenNewIp => "token_new_ip",
             Kind::TokenFailed => "token_failed",
+            Kind::ReauthFailed => "reauth_failed",
+            Kind::Busy => "busy",
             Kind::UserCreated => "user_created",
             Kind::UserChanged => "user_changed",
             Kind::UserDeleted => "user_deleted",
             Kind::Banned => "banned",
+            Kind::HostRefused => "host_refused",
             Kind::TerminalOpen => "terminal_open",
             Kind::TerminalClose => "terminal_close",
+            Kind::TerminalRevoked => "terminal_revoked",
         }
     }
 
     /// Failures are what fail2ban counts.
-    fn is_failure(self) -> bool {
-        matches!(self, Kind::LoginFailed | Kind::SetupFailed | Kind::TokenFailed | Kind::Lockout)
+    pub fn is_failure(self) -> bool {
+        matches!(
+            self,
+            Kind::LoginFailed | Kind::SetupFailed | Kind::TokenFailed | Kind::ReauthFailed | Kind::Lockout
+        )
+    }
+
+    /// Kinds an attacker can repeat at will: coalesced into bursts.
+    fn coalesces(self) -> bool {
+        self.is_failure() || matches!(self, Kind::Busy | Kind::Banned | Kind::HostRefused)
     }
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Event {
     pub id: i64,
+    /// First seen, unix seconds.
     pub ts: i64,
     pub kind: String,
     pub user: Option<String>,
     pub ip: Option<String>,
     pub detail: String,
+    /// How many identical events this row stands for (a coalesced burst), and the last one's time.
+    pub count: i64,
+    pub last_ts: i64,
+}
+
+type BurstKey = (Kind, Option<String>, Option<IpAddr>, String);
+
+struct Burst {
+    started: Instant,
+    first_ts: i64,
+    last_ts: i64,
+    count: u64,
+    written: u64,
+}
+
+/// What one `record` must write, decided under the burst lock and done after it.
+enum Action {
+    /// A new row and a line.
+    Insert,
+    /// A verbatim line and the row's count.
+    Line { first_ts: i64, count: u64 },
+    /// Only counted; written when the burst closes.
+    Quiet,
 }
 
 pub struct AuditLog {
     path: Option<PathBuf>,
+    max_bytes: u64,
     file: Mutex<Option<std::fs::File>>,
     inserts: AtomicU64,
+    bursts: Mutex<HashMap<BurstKey, Burst>>,
+    failures: Arc<AtomicU64>,
 }
 
 /// User names come from the request: keep the log line parseable whatever they contain.
@@ -96,16 +158,25 @@ fn clean(s: &str) -> String {
     s.chars().map(|c| if c.is_whitespace() || c.is_control() { '_' } else { c }).take(64).collect()
 }
 
+fn open_file(p: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(p)
+}
+
 impl AuditLog {
     /// Opens (appending, 0600) the auth log; a log that cannot be opened is reported and skipped, the
     /// database table still records everything.
     pub fn open(path: Option<&Path>) -> AuditLog {
+        Self::open_bounded(path, 10 * 1024 * 1024)
+    }
+
+    /// As [`Self::open`], rotating the log to `<path>.1` when it grows past `max_bytes`.
+    pub fn open_bounded(path: Option<&Path>, max_bytes: u64) -> AuditLog {
         let file = path.and_then(|p| {
             if let Some(dir) = p.parent() {
                 let _ = std::fs::create_dir_all(dir);
             }
-            use std::os::unix::fs::OpenOptionsExt;
-            match std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(p) {
+            match open_file(p) {
                 Ok(f) => Some(f),
                 Err(e) => {
                     tracing::warn!(path = %p.display(), error = %e, "cannot open the auth log; events go to the database only");
@@ -113,11 +184,23 @@ impl AuditLog {
                 }
             }
         });
-        AuditLog { path: path.map(Path::to_path_buf), file: Mutex::new(file), inserts: AtomicU64::new(0) }
+        AuditLog {
+            path: path.map(Path::to_path_buf),
+            max_bytes,
+            file: Mutex::new(file),
+            inserts: AtomicU64::new(0),
+            bursts: Mutex::new(HashMap::new()),
+            failures: Arc::new(AtomicU64::new(0)),
+        }
     }
 
     pub fn path(&self) -> Option<&Path> {
         self.path.as_deref()
+    }
+
+    /// Counts failures recorded so far (the fail2ban worker re-reads bans when it moves).
+    pub fn failure_counter(&self) -> Arc<AtomicU64> {
+        self.failures.clone()
     }
 
     /// The auth log line (without the timestamp and tag).
@@ -133,15 +216,21 @@ impl AuditLog {
         format!("{head}; rhost={rhost} user={user} event={}{detail}", kind.as_str())
     }
 
-    /// Records an event in the table and the log file. Never fails the caller: a broken log is logged.
-    pub async fn record(&self, db: &Db, kind: Kind, user: Option<&str>, ip: Option<IpAddr>, detail: &str) {
-        let now = std::time::SystemTime::now();
-        let line = Self::line(kind, user, ip, detail);
+    fn write_line(&self, kind: Kind, line: &str) {
         if let Ok(mut guard) = self.file.lock() {
             if let Some(f) = guard.as_mut() {
-                let ts = humantime::format_rfc3339_seconds(now);
+                let ts = humantime::format_rfc3339_seconds(std::time::SystemTime::now());
                 if let Err(e) = writeln!(f, "{ts} proxwatch[{}]: {line}", std::process::id()) {
                     tracing::warn!(error = %e, "cannot write the auth log");
+                }
+                let full = f.metadata().map(|m| m.len() > self.max_bytes).unwrap_or(false);
+                if let (true, Some(p)) = (full, &self.path) {
+                    let mut old = p.as_os_str().to_owned();
+                    old.push(".1");
+                    match std::fs::rename(p, &old).and_then(|()| open_file(p)) {
+                        Ok(new) => *f = new,
+                        Err(e) => tracing::warn!(error = %e, "cannot rotate the auth log"),
+                    }
                 }
             }
         }
@@ -150,13 +239,70 @@ impl AuditLog {
         } else {
             tracing::info!(target: "proxwatch::auth", "{line}");
         }
+    }
+
+    /// Records an event in the table and the log file. Never fails the caller: a broken log is logged.
+    pub async fn record(&self, db: &Db, kind: Kind, user: Option<&str>, ip: Option<IpAddr>, detail: &str) {
+        let now = std::time::SystemTime::now();
         let ts = now.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+        if kind.is_failure() {
+            self.failures.fetch_add(1, Ordering::Relaxed);
+        }
+        let action = if kind.coalesces() {
+            self.close_bursts(db, false).await;
+            let key: BurstKey = (kind, user.map(str::to_string), ip, detail.to_string());
+            let mut bursts = self.bursts.lock().unwrap_or_else(|p| p.into_inner());
+            match bursts.get_mut(&key) {
+                Some(b) => {
+                    b.count += 1;
+                    b.last_ts = ts;
+                    if b.written < VERBATIM {
+                        b.written += 1;
+                        Action::Line { first_ts: b.first_ts, count: b.count }
+                    } else {
+                        Action::Quiet
+                    }
+                }
+                None => {
+                    bursts.insert(
+                        key,
+                        Burst { started: Instant::now(), first_ts: ts, last_ts: ts, count: 1, written: 1 },
+                    );
+                    Action::Insert
+                }
+            }
+        } else {
+            Action::Insert
+        };
+        match action {
+            Action::Quiet => {}
+            Action::Line { first_ts, count } => {
+                self.write_line(kind, &Self::line(kind, user, ip, detail));
+                let key = (kind, user.map(str::to_string), ip, detail.to_string());
+                self.update_row(db, &key, first_ts, count, ts).await;
+            }
+            Action::Insert => {
+                self.write_line(kind, &Self::line(kind, user, ip, detail));
+                self.insert_row(db, kind, user, ip, detail, ts).await;
+            }
+        }
+    }
+
+    async fn insert_row(
+        &self,
+        db: &Db,
+        kind: Kind,
+        user: Option<&str>,
+        ip: Option<IpAddr>,
+        detail: &str,
+        ts: i64,
+    ) {
         let (user, ip, detail) = (user.map(str::to_string), ip.map(|i| i.to_string()), detail.to_string());
         let prune = self.inserts.fetch_add(1, Ordering::Relaxed) % 500 == 0;
         let result = db
             .call(move |c| {
                 c.execute(
-                    "INSERT INTO auth_events (ts, kind, user, ip, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    "INSERT INTO auth_events (ts, kind, user, ip, detail, count, last_ts) VALUES (?1, ?2, ?3, ?4, ?5, 1, ?1)",
                     rusqlite::params![ts, kind.as_str(), user, ip, detail],
                 )?;
                 if prune {
@@ -173,11 +319,70 @@ impl AuditLog {
         }
     }
 
+    async fn update_row(&self, db: &Db, key: &BurstKey, first_ts: i64, count: u64, last_ts: i64) {
+        let (kind, user, ip, detail) = (key.0, key.1.clone(), key.2.map(|i| i.to_string()), key.3.clone());
+        let result = db
+            .call(move |c| {
+                c.execute(
+                    "UPDATE auth_events SET count = max(count, ?1), last_ts = max(last_ts, ?2)
+                     WHERE id = (SELECT max(id) FROM auth_events
+                                 WHERE ts = ?3 AND kind = ?4 AND user IS ?5 AND ip IS ?6 AND detail = ?7)",
+                    rusqlite::params![count as i64, last_ts, first_ts, kind.as_str(), user, ip, detail],
+                )?;
+                Ok(())
+            })
+            .await;
+        if let Err(e) = result {
+            tracing::error!(error = %format!("{e:#}"), "cannot update an auth event's count");
+        }
+    }
+
+    /// Closes the bursts whose minute is over (all of them with `all`): the quiet part of each is
+    /// written as one summary line and the row gets its final count. Called on every coalesced
+    /// event and by the auth worker every few seconds.
+    pub async fn close_bursts(&self, db: &Db, all: bool) {
+        let closed: Vec<(BurstKey, Burst)> = {
+            let mut bursts = self.bursts.lock().unwrap_or_else(|p| p.into_inner());
+            let overfull = bursts.len() >= MAX_BURSTS;
+            if !all && !overfull && !bursts.values().any(|b| b.started.elapsed() >= BURST_WINDOW) {
+                return;
+            }
+            let mut keys: Vec<(Instant, BurstKey)> = bursts
+                .iter()
+                .filter(|(_, b)| all || b.started.elapsed() >= BURST_WINDOW)
+                .map(|(k, b)| (b.started, k.clone()))
+                .collect();
+            if overfull && keys.len() < bursts.len() / 2 {
+                // A flood from many addresses: close the older half now.
+                let mut all_keys: Vec<(Instant, BurstKey)> =
+                    bursts.iter().map(|(k, b)| (b.started, k.clone())).collect();
+                all_keys.sort_by_key(|(t, _)| *t);
+                all_keys.truncate(bursts.len() / 2);
+                keys = all_keys;
+            }
+            keys.into_iter().filter_map(|(_, k)| bursts.remove(&k).map(|b| (k, b))).collect()
+        };
+        for (key, b) in closed {
+            if b.count > b.written {
+                let (kind, user, ip, detail) = (&key.0, key.1.as_deref(), key.2, key.3.as_str());
+                let line = format!(
+                    "{} repeated={} first={} last={}",
+                    Self::line(*kind, user, ip, detail),
+                    b.count - b.written,
+                    b.first_ts,
+                    b.last_ts
+                );
+                self.write_line(*kind, &line);
+                self.update_row(db, &key, b.first_ts, b.count, b.last_ts).await;
+            }
+        }
+    }
+
     /// The latest events, newest first.
     pub async fn list(db: &Db, limit: usize, user: Option<String>) -> anyhow::Result<Vec<Event>> {
         db.call(move |c| {
             let mut stmt = c.prepare_cached(
-                "SELECT id, ts, kind, user, ip, detail FROM auth_events
+                "SELECT id, ts, kind, user, ip, detail, count, last_ts FROM auth_events
                  WHERE ?1 IS NULL OR user = ?1 ORDER BY id DESC LIMIT ?2",
             )?;
             let rows = stmt.query_map(rusqlite::params![user, limit as i64], |r| {
@@ -188,6 +393,8 @@ impl AuditLog {
                     user: r.get(3)?,
                     ip: r.get(4)?,
                     detail: r.get(5)?,
+                    count: r.get(6)?,
+                    last_ts: r.get(7)?,
                 })
             })?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)

@@ -1,17 +1,24 @@
 //! fail2ban integration: requests from IPs that the `proxwatch` jail has banned are refused. The ban
-//! list comes from `fail2ban-client status <jail>` through the host seam, cached for a minute and
-//! refreshed in the background only while requests arrive (an idle host spawns nothing). Without
-//! fail2ban the check is a no-op.
+//! list comes from `fail2ban-client status <jail>` through the host seam, read by a tracked
+//! background worker ([`Bans::run`]): every `interval` while proxwatch has been logging failures
+//! (the only thing that makes this jail ban), every [`QUIET_INTERVAL`] otherwise, and every
+//! [`RETRY_MISSING`] while fail2ban is not there. Requests only read the cached list: no request,
+//! anonymous or not, can make proxwatch start a process. Without fail2ban the check is a no-op.
 
 use std::collections::HashSet;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
 
 use crate::host::{Host, ToolError};
 
-const FRESH: Duration = Duration::from_secs(60);
-const RETRY_MISSING: Duration = Duration::from_secs(600);
+/// Between reads while no failures were logged (manual bans and unbans show up within this).
+pub const QUIET_INTERVAL: Duration = Duration::from_secs(600);
+/// Between tries while fail2ban is not installed or not running.
+pub const RETRY_MISSING: Duration = Duration::from_secs(600);
 
 /// The `Banned IP list:` of `fail2ban-client status <jail>`.
 pub fn parse_banned(text: &str) -> Result<HashSet<IpAddr>, ToolError> {
@@ -35,71 +42,92 @@ pub fn parse_banned(text: &str) -> Result<HashSet<IpAddr>, ToolError> {
     ))
 }
 
-#[derive(Default)]
-struct State {
-    banned: HashSet<IpAddr>,
-    fetched: Option<Instant>,
-    refreshing: bool,
-    missing_since: Option<Instant>,
+/// What a refresh found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refresh {
+    Read,
+    /// fail2ban is missing, not running, or has no such jail.
+    Missing,
+    Failed,
 }
 
 #[derive(Clone)]
 pub struct Bans {
     jail: String,
     host: Arc<Host>,
-    state: Arc<Mutex<State>>,
+    banned: Arc<RwLock<HashSet<IpAddr>>>,
 }
 
 impl Bans {
     pub fn new(jail: &str, host: Arc<Host>) -> Bans {
-        Bans { jail: jail.to_string(), host, state: Arc::new(Mutex::new(State::default())) }
+        Bans { jail: jail.to_string(), host, banned: Arc::default() }
     }
 
-    /// Whether `ip` is banned per the cached list; schedules a refresh when the list is stale.
+    /// Whether `ip` is banned per the last list read. Never does any I/O.
     pub fn is_banned(&self, ip: IpAddr) -> bool {
-        if self.jail.is_empty() {
-            return false;
-        }
-        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let now = Instant::now();
-        let missing = st.missing_since.is_some_and(|t| now.duration_since(t) < RETRY_MISSING);
-        let stale = st.fetched.is_none_or(|t| now.duration_since(t) >= FRESH);
-        // A replayed host has no fail2ban to ask.
-        if stale && !missing && !st.refreshing && !self.host.is_replay() {
-            st.refreshing = true;
-            let me = self.clone();
-            tokio::spawn(async move { me.refresh().await });
-        }
-        st.banned.contains(&super::canonical(ip))
+        !self.jail.is_empty()
+            && self.banned.read().unwrap_or_else(|p| p.into_inner()).contains(&super::canonical(ip))
     }
 
-    async fn refresh(&self) {
-        let result = self.host.run(&["fail2ban-client", "status", &self.jail]).await;
-        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        st.refreshing = false;
-        st.fetched = Some(Instant::now());
-        match result {
+    /// Reads the ban list once (the worker's step).
+    pub async fn step(&self) -> Refresh {
+        if self.jail.is_empty() {
+            return Refresh::Missing;
+        }
+        match self.host.run(&["fail2ban-client", "status", &self.jail]).await {
             Ok(out) if out.code == 0 => match parse_banned(&out.stdout) {
                 Ok(b) => {
-                    st.banned = b;
-                    st.missing_since = None;
+                    *self.banned.write().unwrap_or_else(|p| p.into_inner()) = b;
+                    Refresh::Read
                 }
-                Err(e) => tracing::warn!(error = %e, "cannot read the fail2ban ban list"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read the fail2ban ban list");
+                    Refresh::Failed
+                }
             },
             // Not installed, not running, or no such jail (exit 255): nothing to enforce.
             Ok(_) | Err(ToolError::Missing { .. }) => {
-                st.banned.clear();
-                st.missing_since = Some(Instant::now());
+                self.banned.write().unwrap_or_else(|p| p.into_inner()).clear();
+                Refresh::Missing
             }
-            Err(e) => tracing::warn!(error = %e, "fail2ban-client failed"),
+            Err(e) => {
+                tracing::warn!(error = %e, "fail2ban-client failed");
+                Refresh::Failed
+            }
+        }
+    }
+
+    /// The worker: re-reads the list every `interval` while `failures` (the auth log's failure
+    /// count) moves, else every [`QUIET_INTERVAL`]. A replayed host has no fail2ban to ask.
+    pub async fn run(self, interval: Duration, failures: Arc<AtomicU64>, cancel: CancellationToken) {
+        if self.jail.is_empty() || self.host.is_replay() {
+            return;
+        }
+        let mut tick = tokio::time::interval(interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut seen = failures.load(Ordering::Relaxed);
+        let mut last: Option<(tokio::time::Instant, Refresh)> = None;
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            let count = failures.load(Ordering::Relaxed);
+            let due = match last {
+                None => true,
+                Some((t, Refresh::Missing)) => t.elapsed() >= RETRY_MISSING,
+                Some((t, _)) => count != seen || t.elapsed() >= QUIET_INTERVAL,
+            };
+            if due {
+                seen = count;
+                last = Some((tokio::time::Instant::now(), self.step().await));
+            }
         }
     }
 
     /// Replaces the ban list (tests).
     pub fn set_for_test(&self, banned: HashSet<IpAddr>) {
-        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        st.banned = banned;
-        st.fetched = Some(Instant::now());
+        *self.banned.write().unwrap_or_else(|p| p.into_inner()) = banned;
     }
 }
 

@@ -11,7 +11,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::audit::Kind;
-use super::store::COOKIE;
+use super::store::{COOKIE, TokenRefusal};
 use super::{Access, Level, Via, client_ip};
 use crate::app::AppState;
 use crate::error::ApiError;
@@ -70,8 +70,9 @@ pub async fn guard(State(app): State<AppState>, mut req: Request, next: Next) ->
         tracing::error!(%method, path = %req.uri().path(), "route has no access rule; refusing");
         return deny(StatusCode::FORBIDDEN, "forbidden", "this route has no access rule");
     };
-    let Access::At(needed) = access else {
-        return next.run(req).await;
+    let needed = match access {
+        Access::Public => return next.run(req).await,
+        Access::At(l) | Access::Session(l) => l,
     };
     if app.auth.setup_required() {
         return deny(
@@ -82,11 +83,19 @@ pub async fn guard(State(app): State<AppState>, mut req: Request, next: Next) ->
     }
     let (principal, csrf) = if let Some(token) = bearer(req.headers()) {
         match app.auth.check_token(token, ip).await {
-            Some(p) => (p, None),
-            None => {
-                let shown: String = token.chars().take(16).collect();
-                app.auth.audit.record(app.auth.db(), Kind::TokenFailed, None, ip, &shown).await;
+            Ok(p) => (p, None),
+            Err(TokenRefusal::Invalid) => {
                 return deny(StatusCode::UNAUTHORIZED, "unauthorized", "invalid or expired API token");
+            }
+            Err(TokenRefusal::Throttled(wait)) => {
+                let secs = wait.as_secs().max(1);
+                let mut e = ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate_limited",
+                    format!("too many invalid API tokens from this address; retry in {secs} s"),
+                );
+                e.retry_after = Some(secs);
+                return e.into_response();
             }
         }
     } else if let Some(jwt) = cookie(req.headers(), COOKIE) {
@@ -97,10 +106,14 @@ pub async fn guard(State(app): State<AppState>, mut req: Request, next: Next) ->
     } else {
         return deny(StatusCode::UNAUTHORIZED, "unauthorized", "log in or send an API token");
     };
-    if principal.level < needed {
-        let what = match principal.via {
-            Via::Session { .. } => format!("this needs the {} role", needed.role()),
-            Via::Token { .. } => format!("this needs a token with scope {}", needed.scope()),
+    if !access.allows(principal.level, &principal.via) {
+        let what = match (principal.via, access) {
+            (Via::Token { .. }, Access::Session(_)) => {
+                "this needs an interactive login: API tokens cannot manage accounts or open the terminal"
+                    .to_string()
+            }
+            (Via::Session { .. }, _) => format!("this needs the {} role", needed.role()),
+            (Via::Token { .. }, _) => format!("this needs a token with scope {}", needed.scope()),
         };
         return deny(StatusCode::FORBIDDEN, "forbidden", &what);
     }
@@ -113,4 +126,63 @@ pub async fn guard(State(app): State<AppState>, mut req: Request, next: Next) ->
     }
     req.extensions_mut().insert(principal);
     next.run(req).await
+}
+
+/// The `Host` of a request: the absolute-form target's authority, else the `Host` header.
+pub fn request_host(req: &Request) -> Option<String> {
+    if let Some(a) = req.uri().authority() {
+        return Some(a.as_str().to_string());
+    }
+    req.headers().get(header::HOST).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+}
+
+/// Refuses requests for a `Host` that is not one of proxwatch's names (DNS rebinding), and
+/// state-changing requests and websocket upgrades whose `Origin` is foreign. Runs before
+/// everything else, static files included.
+pub async fn check_host(State(app): State<AppState>, req: Request, next: Next) -> Response {
+    let refuse =
+        |code: &'static str, msg: String| ApiError::new(StatusCode::FORBIDDEN, code, msg).into_response();
+    let host = request_host(&req);
+    if let Some(h) = &host {
+        if !app.hosts.allows_host(h) {
+            let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
+            let ip = request_ip(&app, req.headers(), peer);
+            let shown: String = h.chars().filter(|c| !c.is_control()).take(64).collect();
+            app.auth.audit.record(app.auth.db(), Kind::HostRefused, None, ip, &format!("host {shown}")).await;
+            return refuse(
+                "host_not_allowed",
+                format!(
+                    "{shown:?} is not a name of this proxwatch; an admin can add it to server.allowed_hosts"
+                ),
+            );
+        }
+    }
+    let upgrade = req
+        .headers()
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if upgrade || !safe {
+        if let Some(origin) = req.headers().get(header::ORIGIN) {
+            let o = String::from_utf8_lossy(origin.as_bytes()).into_owned();
+            if !app.hosts.allows_origin(&o) {
+                let shown: String = o.chars().filter(|c| !c.is_control()).take(64).collect();
+                return refuse(
+                    "origin_not_allowed",
+                    format!("requests from {shown:?} may not change anything here or open a websocket"),
+                );
+            }
+        }
+    }
+    next.run(req).await
+}
+
+/// Whether the request came for a loopback name or address (the demo shows its password only
+/// then). No `Host` at all is not a browser, so not a rebinding page either.
+pub fn is_loopback_request(headers: &HeaderMap) -> bool {
+    match headers.get(header::HOST) {
+        None => true,
+        Some(v) => v.to_str().ok().and_then(super::origin::HostName::parse).is_some_and(|h| h.is_loopback()),
+    }
 }

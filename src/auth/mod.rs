@@ -4,14 +4,18 @@
 //! - [`totp`]: RFC 6238 codes with replay refusal, QR codes, single-use backup codes.
 //! - [`store`]: users, sessions (signed JWT cookies checked against a session table) and API tokens,
 //!   cached in memory and written through to SQLite so revocation is immediate.
-//! - [`ratelimit`]: attempts per client IP and per user name.
+//! - [`ratelimit`]: attempts per client IP and per user name, reserved before the check.
+//! - [`gate`]: a bound on concurrent argon2 runs, with one permit kept for known clients.
+//! - [`origin`]: the allowed `Host` names and `Origin`s (DNS rebinding, cross-site websockets).
 //! - [`audit`]: the auth event table and the fail2ban-readable auth log.
 //! - [`layer`]: the route-layer check every `/api` request passes (default deny).
 //! - [`seal`]: the AEAD key, kept apart from the database, that seals secrets at rest.
 
 pub mod audit;
 pub mod fail2ban;
+pub mod gate;
 pub mod layer;
+pub mod origin;
 pub mod password;
 pub mod ratelimit;
 pub mod seal;
@@ -78,8 +82,24 @@ impl<'de> Deserialize<'de> for Level {
 pub enum Access {
     /// On the public allow-list: no credentials needed (and none are checked).
     Public,
-    /// Authenticated with at least this level.
+    /// Authenticated with at least this level (a session, or a token whose scope and owner's role
+    /// both reach it).
     At(Level),
+    /// An interactive login (a browser session, never an API token) with at least this level: the
+    /// account's own routes (sessions, password, 2FA, tokens, users) and the root terminal, so a
+    /// leaked token cannot mint stronger tokens, lock its owner out or open a shell.
+    Session(Level),
+}
+
+impl Access {
+    /// Whether a caller with `level`, authenticated `via`, may use a route with this access.
+    pub fn allows(self, level: Level, via: &Via) -> bool {
+        match self {
+            Access::Public => true,
+            Access::At(needed) => level >= needed,
+            Access::Session(needed) => level >= needed && matches!(via, Via::Session { .. }),
+        }
+    }
 }
 
 /// How the caller proved who they are.

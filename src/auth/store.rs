@@ -1,6 +1,12 @@
 //! Users, browser sessions and API tokens. SQLite is the truth; an in-memory copy answers the per-
 //! request checks, and every change (logout, password change, disable, revoke) is written through to
-//! both before the call returns, so revocation is immediate.
+//! both before the call returns, so revocation is immediate. Every change that can take authority
+//! away also bumps [`Auth::changes`], so open terminals re-check their login at once.
+//!
+//! Every place a password, TOTP code or backup code is checked goes through one path: the attempt
+//! is reserved against the limits first (per client IP, and per user name unless the address has
+//! logged in as that user before), argon2 runs only with a permit from the [`Gate`], and a failure
+//! is recorded once, in the auth log fail2ban reads and in the event table.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -14,7 +20,8 @@ use rusqlite::params;
 use serde::{Deserialize, Serialize};
 
 use super::audit::{AuditLog, Kind};
-use super::ratelimit::Limiter;
+use super::gate::{Gate, Permit};
+use super::ratelimit::{Limiter, Reservation};
 use super::seal::Keys;
 use super::{Cidr, Level, Principal, Via, ct_eq, password, random_bytes, sha256_hex, totp};
 use crate::config::AuthCfg;
@@ -25,6 +32,51 @@ pub const COOKIE: &str = "pxw_session";
 pub const TOKEN_PREFIX: &str = "pxw_";
 /// Persist a session's or token's last use at most this often (seconds).
 const TOUCH_EVERY_S: i64 = 60;
+/// An address that logged in as a user within this long is *known* for that user: the per-user
+/// limit does not lock it out, and its password checks may use the gate's kept permit.
+const KNOWN_FOR_S: i64 = 30 * 86_400;
+/// (user, address) pairs remembered at most.
+const MAX_KNOWN: usize = 10_000;
+/// `Retry-After` when every password-check permit is taken.
+const BUSY_RETRY: Duration = Duration::from_secs(2);
+
+/// What a credential check is for; named in the auth log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    Login,
+    PasswordChange,
+    TokenCreation,
+    TotpSetup,
+    TotpEnable,
+    TotpDisable,
+}
+
+impl Purpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Purpose::Login => "login",
+            Purpose::PasswordChange => "password change",
+            Purpose::TokenCreation => "token creation",
+            Purpose::TotpSetup => "2fa setup",
+            Purpose::TotpEnable => "2fa enable",
+            Purpose::TotpDisable => "2fa disable",
+        }
+    }
+    fn failure(self) -> (Kind, &'static str) {
+        match self {
+            Purpose::Login => (Kind::LoginFailed, ""),
+            other => (Kind::ReauthFailed, other.as_str()),
+        }
+    }
+}
+
+/// Why a bearer token was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenRefusal {
+    Invalid,
+    /// Too many failed tokens from this address: retry after this long.
+    Throttled(Duration),
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
@@ -32,6 +84,8 @@ pub enum AuthError {
     Invalid,
     #[error("too many attempts; retry in {} s", .0.as_secs())]
     RateLimited(Duration),
+    #[error("too many password checks at once; retry in {} s", .0.as_secs())]
+    Busy(Duration),
     #[error("{0}")]
     BadRequest(String),
     #[error("{0}")]
@@ -53,6 +107,8 @@ struct User {
     disabled: bool,
     totp_secret: Option<Vec<u8>>,
     totp_enabled: bool,
+    /// A secret being set up: it replaces `totp_secret` only once a code from it is confirmed.
+    totp_pending: Option<Vec<u8>>,
     totp_last_step: u64,
     created: i64,
 }
@@ -150,6 +206,14 @@ pub struct Auth {
     sessions: RwLock<HashMap<String, Session>>,
     tokens: RwLock<HashMap<String, Token>>,
     limiter: Limiter,
+    setup_ip: Limiter,
+    setup_all: Limiter,
+    token_failures: Limiter,
+    gate: Gate,
+    /// (user, address) -> last successful login, unix seconds.
+    known: Mutex<HashMap<(String, IpAddr), i64>>,
+    backup_key: [u8; 32],
+    changes: tokio::sync::watch::Sender<u64>,
     setup_code: Mutex<Option<String>>,
     setup_lock: tokio::sync::Mutex<()>,
     setup_code_path: Option<PathBuf>,
@@ -199,12 +263,24 @@ impl Auth {
         let jwt_key = keys.derive("session-jwt");
         let now = now_s();
         let (users, sessions, tokens) = db.call_blocking(|c| read_state(c, &keys, now))?;
+        let known = db.call_blocking(|c| read_known(c, now))?;
+        let window = Duration::from_secs(cfg.attempt_window_s);
         Ok(Auth {
             db,
+            backup_key: keys.derive("backup-codes"),
             keys,
             enc: EncodingKey::from_secret(&jwt_key),
             dec: DecodingKey::from_secret(&jwt_key),
-            limiter: Limiter::new(cfg.max_attempts, Duration::from_secs(cfg.attempt_window_s)),
+            limiter: Limiter::new(cfg.max_attempts, window),
+            setup_ip: Limiter::new(cfg.max_attempts, window),
+            setup_all: Limiter::new(cfg.setup_max_attempts_total, window),
+            token_failures: Limiter::new(
+                cfg.max_token_failures,
+                Duration::from_secs(cfg.token_failure_window_s),
+            ),
+            gate: Gate::new(cfg.max_password_checks, Duration::from_millis(cfg.password_queue_ms)),
+            known: Mutex::new(known),
+            changes: tokio::sync::watch::Sender::new(0),
             cfg,
             trusted,
             users: RwLock::new(users),
@@ -236,7 +312,60 @@ impl Auth {
             *current = merged;
         }
         *self.tokens_w() = tokens;
+        self.changed();
         Ok(())
+    }
+
+    /// Bumped whenever authority may have been taken away (a session ended, a user changed or went).
+    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
+    fn changed(&self) {
+        self.changes.send_modify(|g| *g = g.wrapping_add(1));
+    }
+
+    /// The most argon2 runs at once (the bench and the docs quote it).
+    pub fn password_checks(&self) -> usize {
+        self.gate.total()
+    }
+
+    /// Moves `user`'s sessions `secs` into the past without announcing it, as time passing does
+    /// (tests of idle timeouts and expiry that do not wait for them).
+    #[doc(hidden)]
+    pub fn age_sessions_for_test(&self, user: &str, secs: i64) {
+        for s in self.sessions_w().values_mut().filter(|s| s.user == user) {
+            s.created -= secs;
+            s.last_seen -= secs;
+            s.persisted_seen -= secs;
+            s.expires -= secs;
+        }
+    }
+
+    /// Whether an open terminal's login still holds: its session is alive (not logged out, revoked,
+    /// expired or idle past the timeout: the terminal's own traffic does not keep it alive) and its
+    /// user exists, is enabled and is still an admin. `Err` says what ended it.
+    pub fn session_authority(&self, sid: &str, user: &str) -> Result<(), &'static str> {
+        let now = now_s();
+        let idle = (self.cfg.session_idle_minutes * 60) as i64;
+        {
+            let sessions = self.sessions_r();
+            let Some(s) = sessions.get(sid).filter(|s| s.user == user) else {
+                return Err("the login session ended (logged out or revoked)");
+            };
+            if now >= s.expires {
+                return Err("the login session expired");
+            }
+            if now - s.last_seen > idle {
+                return Err("the login session timed out");
+            }
+        }
+        match self.users_r().get(user) {
+            None => Err("the user was deleted"),
+            Some(u) if u.disabled => Err("the user was disabled"),
+            Some(u) if u.role != Level::Admin => Err("the user is no longer an admin"),
+            Some(_) => Ok(()),
+        }
     }
 
     fn users_r(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, User>> {
@@ -295,39 +424,172 @@ impl Auth {
         Ok(Some(code))
     }
 
-    fn limit_keys(ip: Option<IpAddr>, user: &str) -> Vec<String> {
-        let ip = ip.map(|i| i.to_string()).unwrap_or_else(|| "unknown".into());
-        vec![format!("ip:{ip}"), format!("user:{}", user.to_lowercase())]
+    fn ip_key(ip: Option<IpAddr>) -> String {
+        format!("ip:{}", ip.map(|i| i.to_string()).unwrap_or_else(|| "unknown".into()))
     }
 
-    async fn refuse_if_limited(
+    /// Whether `ip` has logged in as `user` within [`KNOWN_FOR_S`].
+    fn is_known(&self, user: &str, ip: Option<IpAddr>) -> bool {
+        let Some(ip) = ip else { return false };
+        let known = self.known.lock().unwrap_or_else(|p| p.into_inner());
+        known.get(&(user.to_string(), ip)).is_some_and(|t| now_s() - t < KNOWN_FOR_S)
+    }
+
+    fn remember(&self, user: &str, ip: Option<IpAddr>) {
+        let Some(ip) = ip else { return };
+        let now = now_s();
+        let mut known = self.known.lock().unwrap_or_else(|p| p.into_inner());
+        if known.len() >= MAX_KNOWN {
+            known.retain(|_, t| now - *t < KNOWN_FOR_S);
+            if known.len() >= MAX_KNOWN {
+                let mut times: Vec<i64> = known.values().copied().collect();
+                times.sort_unstable();
+                let cut = times[times.len() / 2];
+                known.retain(|_, t| *t > cut);
+            }
+        }
+        known.insert((user.to_string(), ip), now);
+    }
+
+    /// Reserves one attempt against the limits: the client's address always, the user name unless
+    /// the address is known for that user (so a flood of guesses cannot lock the owner out of their
+    /// usual place). Refusals are logged (coalesced) as lockouts.
+    async fn reserve(
         &self,
-        keys: &[String],
         user: &str,
         ip: Option<IpAddr>,
-    ) -> Result<(), AuthError> {
-        if let Err(wait) = self.limiter.check(keys, Instant::now()) {
-            self.audit.record(&self.db, Kind::Lockout, Some(user), ip, "").await;
-            return Err(AuthError::RateLimited(wait));
+        known: bool,
+        purpose: Purpose,
+    ) -> Result<Reservation<'_>, AuthError> {
+        let mut keys = vec![Self::ip_key(ip)];
+        if !known {
+            keys.push(format!("user:{}", user.to_lowercase()));
         }
-        Ok(())
+        match self.limiter.reserve(&keys, Instant::now()) {
+            Ok(r) => Ok(r),
+            Err(wait) => {
+                self.audit.record(&self.db, Kind::Lockout, Some(user), ip, purpose.as_str()).await;
+                Err(AuthError::RateLimited(wait))
+            }
+        }
     }
 
-    /// First-run setup: creates the first admin when the code matches.
+    /// A failed check: the reservation stays counted, the failure is logged once.
+    async fn failed(
+        &self,
+        r: Reservation<'_>,
+        user: &str,
+        ip: Option<IpAddr>,
+        purpose: Purpose,
+    ) -> AuthError {
+        drop(r);
+        let (kind, detail) = purpose.failure();
+        self.audit.record(&self.db, kind, Some(user), ip, detail).await;
+        AuthError::Invalid
+    }
+
+    /// A permit to run argon2, or `Busy` (logged, coalesced) when none frees up within the queue time.
+    async fn permit(&self, user: &str, ip: Option<IpAddr>, known: bool) -> Result<Permit, AuthError> {
+        match self.gate.enter(known).await {
+            Some(p) => Ok(p),
+            None => {
+                self.audit.record(&self.db, Kind::Busy, Some(user), ip, "password checks busy").await;
+                Err(AuthError::Busy(BUSY_RETRY))
+            }
+        }
+    }
+
+    /// The password check of every path: reserved, gated, and on failure logged. `Ok(reservation)`
+    /// when the password is right (the caller decides when the whole attempt succeeded).
+    async fn check_password(
+        &self,
+        user: &str,
+        pw: &str,
+        ip: Option<IpAddr>,
+        known: bool,
+        purpose: Purpose,
+    ) -> Result<Reservation<'_>, AuthError> {
+        check_password_len(pw)?;
+        let r = self.reserve(user, ip, known, purpose).await?;
+        let permit = match self.permit(user, ip, known).await {
+            Ok(p) => p,
+            Err(e) => {
+                // Not a guess: it does not count.
+                r.succeeded();
+                return Err(e);
+            }
+        };
+        if self.verify_password(user, pw, permit).await {
+            Ok(r)
+        } else {
+            Err(self.failed(r, user, ip, purpose).await)
+        }
+    }
+
+    /// A code check (TOTP or backup code) on a reservation from [`Self::check_password`] or a fresh
+    /// one: consumes the code when right, counts and logs the attempt when wrong.
+    async fn check_code<'a>(
+        &'a self,
+        r: Reservation<'a>,
+        user: &str,
+        code: &str,
+        ip: Option<IpAddr>,
+        purpose: Purpose,
+    ) -> Result<Reservation<'a>, AuthError> {
+        if code.len() <= 32 && self.verify_second_factor(user, code, ip).await {
+            Ok(r)
+        } else {
+            Err(self.failed(r, user, ip, purpose).await)
+        }
+    }
+
+    /// First-run setup: creates the first admin when the code matches. Wrong codes are limited per
+    /// address, and for everyone together by a cap high enough that one address cannot reach it.
     pub async fn setup(&self, code: &str, user: &str, pw: &str, ip: Option<IpAddr>) -> Result<(), AuthError> {
         // One setup at a time: two racing requests with the right code must not create two admins.
         let _one = self.setup_lock.lock().await;
-        let keys = Self::limit_keys(ip, "setup");
-        self.refuse_if_limited(&keys, "setup", ip).await?;
-        let Some(expected) = self.setup_code()? else { return Err(AuthError::AlreadySetUp) };
+        let now = Instant::now();
+        let by_ip = match self.setup_ip.reserve(&[Self::ip_key(ip)], now) {
+            Ok(r) => r,
+            Err(wait) => {
+                self.audit.record(&self.db, Kind::Lockout, Some(user), ip, "setup").await;
+                return Err(AuthError::RateLimited(wait));
+            }
+        };
+        let all = match self.setup_all.reserve(&["all".to_string()], now) {
+            Ok(r) => r,
+            Err(wait) => {
+                by_ip.succeeded();
+                tracing::error!(
+                    "first-run setup is refused for everyone: {} wrong setup codes within {} s. Wait {} s, or \
+                     restart proxwatch to clear the count; the setup code is in {}",
+                    self.cfg.setup_max_attempts_total,
+                    self.cfg.attempt_window_s,
+                    wait.as_secs(),
+                    self.setup_code_path
+                        .as_ref()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_else(|| "<data-dir>/setup-code".into()),
+                );
+                self.audit.record(&self.db, Kind::Lockout, Some(user), ip, "setup, all addresses").await;
+                return Err(AuthError::RateLimited(wait));
+            }
+        };
+        let Some(expected) = self.setup_code()? else {
+            by_ip.succeeded();
+            all.succeeded();
+            return Err(AuthError::AlreadySetUp);
+        };
         let normalize = |s: &str| s.trim().to_uppercase().replace(' ', "");
         if !ct_eq(&normalize(code), &normalize(&expected)) {
-            self.limiter.fail(&keys, Instant::now());
+            drop((by_ip, all));
             self.audit.record(&self.db, Kind::SetupFailed, Some(user), ip, "wrong setup code").await;
             return Err(AuthError::Forbidden(
                 "wrong setup code (see the service log or <data-dir>/setup-code)".into(),
             ));
         }
+        by_ip.succeeded();
+        all.succeeded();
         check_name("username", user)?;
         check_password_len(pw)?;
         password::check_policy(user, pw).map_err(AuthError::BadRequest)?;
@@ -348,7 +610,7 @@ impl Auth {
         if self.users_r().contains_key(name) {
             return Err(AuthError::Conflict(format!("user {name} already exists")));
         }
-        let phc = hash_blocking(pw).await?;
+        let phc = self.hash(pw).await?;
         self.create_user_hashed(name, &phc, role).await
     }
 
@@ -378,6 +640,7 @@ impl Auth {
                 disabled: false,
                 totp_secret: None,
                 totp_enabled: false,
+                totp_pending: None,
                 totp_last_step: 0,
                 created: now,
             },
@@ -385,13 +648,36 @@ impl Auth {
         Ok(())
     }
 
-    /// Verifies a password; an unknown or disabled user costs the same as a wrong password.
-    async fn verify_password(&self, user: &str, pw: &str) -> bool {
+    /// Verifies a password; an unknown or disabled user costs the same as a wrong password. The
+    /// permit moves into the blocking task: a client that hangs up does not free it while argon2
+    /// still holds its memory.
+    async fn verify_password(&self, user: &str, pw: &str, permit: Permit) -> bool {
         let stored = self.users_r().get(user).filter(|u| !u.disabled).map(|u| u.phc.clone());
         let phc = stored.clone().unwrap_or_else(|| self.dummy_phc.clone());
         let pw = pw.to_string();
-        let ok = tokio::task::spawn_blocking(move || password::verify(&pw, &phc)).await.unwrap_or(false);
+        let ok = tokio::task::spawn_blocking(move || {
+            let ok = password::verify(&pw, &phc);
+            drop(permit);
+            ok
+        })
+        .await
+        .unwrap_or(false);
         ok && stored.is_some()
+    }
+
+    /// Hashes a new password under a gate permit (waiting as a known client: only logged-in admins,
+    /// setup and the command line set passwords).
+    async fn hash(&self, pw: &str) -> Result<String, AuthError> {
+        let permit = self.gate.enter(true).await.ok_or(AuthError::Busy(BUSY_RETRY))?;
+        let pw = pw.to_string();
+        tokio::task::spawn_blocking(move || {
+            let phc = password::hash(&pw);
+            drop(permit);
+            phc
+        })
+        .await
+        .map_err(|e| AuthError::Internal(anyhow::anyhow!("hashing task: {e}")))?
+        .map_err(AuthError::Internal)
     }
 
     /// Checks a TOTP or backup code for `user`, consuming it. Internal errors count as a wrong code.
@@ -403,12 +689,17 @@ impl Auth {
             _ => return false,
         };
         if totp::looks_like_backup_code(code) {
-            let hash = totp::backup_code_hash(code);
+            // Codes issued before schema 6 are plain SHA-256; both forms are tried.
+            let mac = totp::backup_code_mac(&self.backup_key, user, code);
+            let legacy = totp::backup_code_hash(code);
             let u = user.to_string();
             let used = self
                 .db
                 .call(move |c| {
-                    Ok(c.execute("DELETE FROM backup_codes WHERE user = ?1 AND hash = ?2", params![u, hash])?)
+                    Ok(c.execute(
+                        "DELETE FROM backup_codes WHERE user = ?1 AND hash IN (?2, ?3)",
+                        params![u, mac, legacy],
+                    )?)
                 })
                 .await;
             if matches!(used, Ok(1)) {
@@ -450,30 +741,22 @@ impl Auth {
         if user.len() > MAX_NAME {
             return Err(AuthError::BadRequest(format!("username must be at most {MAX_NAME} characters")));
         }
-        check_password_len(pw)?;
-        let keys = Self::limit_keys(ip, user);
-        self.refuse_if_limited(&keys, user, ip).await?;
-        let fail = |detail: &'static str| async move {
-            self.limiter.fail(&keys, Instant::now());
-            self.audit.record(&self.db, Kind::LoginFailed, Some(user), ip, detail).await;
-            Err(AuthError::Invalid)
-        };
-        if !self.verify_password(user, pw).await {
-            return fail("").await;
-        }
+        let known = self.is_known(user, ip);
+        let mut r = self.check_password(user, pw, ip, known, Purpose::Login).await?;
         let totp_on = self.users_r().get(user).is_some_and(|u| u.totp_enabled);
         if totp_on {
             match code.map(str::trim).filter(|c| !c.is_empty()) {
-                None => return Ok(LoginOutcome::TotpRequired),
-                Some(c) if c.len() > 32 => return fail("").await,
-                Some(c) => {
-                    if !self.verify_second_factor(user, c, ip).await {
-                        return fail("").await;
-                    }
+                // The password was right: the second step is a new attempt.
+                None => {
+                    r.succeeded();
+                    return Ok(LoginOutcome::TotpRequired);
                 }
+                Some(c) => r = self.check_code(r, user, c, ip, Purpose::Login).await?,
             }
         }
+        r.succeeded();
         let s = self.new_session(user, ip, user_agent).await?;
+        self.remember(user, ip);
         self.audit.record(&self.db, Kind::LoginOk, Some(user), ip, "").await;
         Ok(LoginOutcome::Session(s))
     }
@@ -564,7 +847,25 @@ impl Auth {
     }
 
     /// The principal behind an API token (`pxw_<id>_<secret>`): its scope, capped by the owner's role.
-    pub async fn check_token(&self, token: &str, ip: Option<IpAddr>) -> Option<Principal> {
+    /// Failures are throttled per client address (checked before the token is) and logged with the
+    /// token's id or a hash prefix, never its text (a mis-pasted password must not reach the log).
+    pub async fn check_token(&self, token: &str, ip: Option<IpAddr>) -> Result<Principal, TokenRefusal> {
+        let key = [Self::ip_key(ip)];
+        if let Err(wait) = self.token_failures.check(&key, Instant::now()) {
+            self.audit.record(&self.db, Kind::Lockout, None, ip, "api token").await;
+            return Err(TokenRefusal::Throttled(wait));
+        }
+        match self.token_principal(token, ip).await {
+            Some(p) => Ok(p),
+            None => {
+                self.token_failures.fail(&key, Instant::now());
+                self.audit.record(&self.db, Kind::TokenFailed, None, ip, &token_label(token)).await;
+                Err(TokenRefusal::Invalid)
+            }
+        }
+    }
+
+    async fn token_principal(&self, token: &str, ip: Option<IpAddr>) -> Option<Principal> {
         let rest = token.strip_prefix(TOKEN_PREFIX)?;
         let (id, _) = rest.split_once('_')?;
         let now = now_s();
@@ -614,6 +915,7 @@ impl Auth {
                 sessions.remove(id);
             }
         }
+        self.changed();
         let n = ids.len();
         self.db
             .call(move |c| {
@@ -685,13 +987,10 @@ impl Auth {
 
     /// Changes the caller's password (the current one is required); other sessions are revoked.
     pub async fn change_password(&self, p: &Principal, current: &str, new: &str) -> Result<(), AuthError> {
-        check_password_len(current)?;
         check_password_len(new)?;
-        if !self.verify_password(&p.user, current).await {
-            self.audit.record(&self.db, Kind::LoginFailed, Some(&p.user), p.ip, "password change").await;
-            return Err(AuthError::Invalid);
-        }
         password::check_policy(&p.user, new).map_err(AuthError::BadRequest)?;
+        let r = self.check_password(&p.user, current, p.ip, true, Purpose::PasswordChange).await?;
+        r.succeeded();
         self.set_password(&p.user, new).await?;
         let keep = match &p.via {
             Via::Session { id } => Some(id.as_str()),
@@ -707,7 +1006,7 @@ impl Auth {
         if !self.users_r().contains_key(user) {
             return Err(AuthError::NotFound(format!("no user {user}")));
         }
-        let phc = hash_blocking(new).await?;
+        let phc = self.hash(new).await?;
         let (u, p, now) = (user.to_string(), phc.clone(), now_s());
         self.db
             .call(move |c| {
@@ -731,58 +1030,52 @@ impl Auth {
         code: Option<&str>,
         host: &str,
     ) -> Result<(String, String), AuthError> {
-        check_password_len(pw)?;
-        if !self.verify_password(&p.user, pw).await {
-            return Err(AuthError::Invalid);
-        }
-        let enabled = self.users_r().get(&p.user).is_some_and(|u| u.totp_enabled);
-        if enabled && !self.verify_second_factor(&p.user, code.unwrap_or(""), p.ip).await {
-            return Err(AuthError::Invalid);
-        }
+        self.reauthenticate_for(p, pw, code, Purpose::TotpSetup).await?;
         let secret = totp::new_secret();
         let sealed = self.keys.seal(&secret)?;
         let u = p.user.clone();
-        // A new secret replaces any pending one; an enabled TOTP stays enabled until confirmed.
+        // A new secret waits as the pending one; an enabled TOTP stays as it is until a code from
+        // the new secret is confirmed (turning it off here would let a password alone log in).
         self.db
             .call(move |c| {
                 Ok(c.execute(
-                    "UPDATE users SET totp_sealed = ?2, totp_enabled = 0 WHERE name = ?1",
+                    "UPDATE users SET totp_pending_sealed = ?2 WHERE name = ?1",
                     params![u, sealed],
                 )?)
             })
             .await?;
         if let Some(u) = self.users_w().get_mut(&p.user) {
-            u.totp_secret = Some(secret.to_vec());
-            u.totp_enabled = false;
+            u.totp_pending = Some(secret.to_vec());
         }
         let uri = totp::otpauth_uri(&secret, &p.user, host)?;
         let svg = totp::qr_svg(&uri)?;
         Ok((uri, svg))
     }
 
-    /// Confirms TOTP with a valid code; returns the 10 backup codes (shown once).
+    /// Confirms the pending TOTP secret with a valid code from it: it becomes the enabled one
+    /// (replacing an older one) and 10 new backup codes are returned (shown once).
     pub async fn totp_enable(&self, p: &Principal, code: &str) -> Result<Vec<String>, AuthError> {
-        let (secret, last) = match self.users_r().get(&p.user) {
-            Some(User { totp_secret: Some(s), totp_enabled: false, totp_last_step, .. }) => {
-                (s.clone(), *totp_last_step)
-            }
-            Some(User { totp_enabled: true, .. }) => {
-                return Err(AuthError::Conflict("two-factor is already enabled".into()));
-            }
-            _ => return Err(AuthError::BadRequest("start with /api/auth/totp/setup".into())),
+        let Some(secret) = self.users_r().get(&p.user).and_then(|u| u.totp_pending.clone()) else {
+            return Err(AuthError::BadRequest("start with /api/auth/totp/setup".into()));
         };
-        let Some(step) = totp::check(&secret, code, now_s() as u64, last) else {
-            return Err(AuthError::Invalid);
+        let r = self.reserve(&p.user, p.ip, true, Purpose::TotpEnable).await?;
+        // A new secret has no used steps yet.
+        let Some(step) = totp::check(&secret, code, now_s() as u64, 0) else {
+            return Err(self.failed(r, &p.user, p.ip, Purpose::TotpEnable).await);
         };
+        r.succeeded();
         let codes = totp::new_backup_codes();
-        let hashes: Vec<String> = codes.iter().map(|c| totp::backup_code_hash(c)).collect();
+        let hashes: Vec<String> =
+            codes.iter().map(|c| totp::backup_code_mac(&self.backup_key, &p.user, c)).collect();
         let u = p.user.clone();
+        let sealed = self.keys.seal(&secret)?;
         self.db
             .call(move |c| {
                 let tx = c.transaction()?;
                 tx.execute(
-                    "UPDATE users SET totp_enabled = 1, totp_last_step = ?2 WHERE name = ?1",
-                    params![u, step as i64],
+                    "UPDATE users SET totp_sealed = ?3, totp_pending_sealed = NULL, totp_enabled = 1,
+                     totp_last_step = ?2 WHERE name = ?1",
+                    params![u, step as i64, sealed],
                 )?;
                 tx.execute("DELETE FROM backup_codes WHERE user = ?1", [&u])?;
                 for h in &hashes {
@@ -793,6 +1086,8 @@ impl Auth {
             })
             .await?;
         if let Some(u) = self.users_w().get_mut(&p.user) {
+            u.totp_secret = Some(secret);
+            u.totp_pending = None;
             u.totp_enabled = true;
             u.totp_last_step = step;
         }
@@ -802,12 +1097,10 @@ impl Auth {
 
     /// Turns TOTP off: needs the password and a current code.
     pub async fn totp_disable(&self, p: &Principal, pw: &str, code: &str) -> Result<(), AuthError> {
-        check_password_len(pw)?;
-        let pw_ok = self.verify_password(&p.user, pw).await;
-        let code_ok = self.verify_second_factor(&p.user, code, p.ip).await;
-        if !(pw_ok && code_ok) {
-            return Err(AuthError::Invalid);
+        if !self.totp_enabled(&p.user) {
+            return Err(AuthError::Conflict("two-factor is not enabled".into()));
         }
+        self.reauthenticate_for(p, pw, Some(code), Purpose::TotpDisable).await?;
         self.clear_totp(&p.user).await?;
         self.audit.record(&self.db, Kind::TotpDisabled, Some(&p.user), p.ip, "").await;
         Ok(())
@@ -818,7 +1111,8 @@ impl Auth {
         self.db
             .call(move |c| {
                 c.execute(
-                    "UPDATE users SET totp_sealed = NULL, totp_enabled = 0, totp_last_step = 0 WHERE name = ?1",
+                    "UPDATE users SET totp_sealed = NULL, totp_pending_sealed = NULL, totp_enabled = 0,
+                     totp_last_step = 0 WHERE name = ?1",
                     [&u],
                 )?;
                 c.execute("DELETE FROM backup_codes WHERE user = ?1", [&u])?;
@@ -827,6 +1121,7 @@ impl Auth {
             .await?;
         if let Some(u) = self.users_w().get_mut(user) {
             u.totp_secret = None;
+            u.totp_pending = None;
             u.totp_enabled = false;
             u.totp_last_step = 0;
         }
@@ -849,13 +1144,26 @@ impl Auth {
         self.users_r().get(user).is_some_and(|u| u.totp_enabled)
     }
 
-    /// Re-authentication for sensitive actions: the password, and a code when TOTP is on.
+    /// Re-authentication for sensitive actions (token creation): the password, and a code when TOTP
+    /// is on; limited and logged like a login.
     pub async fn reauthenticate(&self, p: &Principal, pw: &str, code: Option<&str>) -> Result<(), AuthError> {
-        check_password_len(pw)?;
-        let pw_ok = self.verify_password(&p.user, pw).await;
-        let code_ok =
-            !self.totp_enabled(&p.user) || self.verify_second_factor(&p.user, code.unwrap_or(""), p.ip).await;
-        if pw_ok && code_ok { Ok(()) } else { Err(AuthError::Invalid) }
+        self.reauthenticate_for(p, pw, code, Purpose::TokenCreation).await
+    }
+
+    async fn reauthenticate_for(
+        &self,
+        p: &Principal,
+        pw: &str,
+        code: Option<&str>,
+        purpose: Purpose,
+    ) -> Result<(), AuthError> {
+        // The caller is logged in: a known client for the limits and the gate.
+        let mut r = self.check_password(&p.user, pw, p.ip, true, purpose).await?;
+        if self.totp_enabled(&p.user) {
+            r = self.check_code(r, &p.user, code.unwrap_or("").trim(), p.ip, purpose).await?;
+        }
+        r.succeeded();
+        Ok(())
     }
 
     /// Creates an API token for the caller; its scope may not exceed the caller's role.
@@ -1006,6 +1314,7 @@ impl Auth {
             u.role = new_role;
             u.disabled = new_disabled;
         }
+        self.changed();
         if new_disabled {
             self.revoke_user_sessions(name, None).await?;
         }
@@ -1026,6 +1335,7 @@ impl Auth {
         self.db.call(move |c| Ok(c.execute("DELETE FROM users WHERE name = ?1", [n])?)).await?;
         self.users_w().remove(name);
         self.tokens_w().retain(|_, t| t.user != name);
+        self.changed();
         Ok(())
     }
 }
@@ -1037,7 +1347,8 @@ fn read_state(c: &mut rusqlite::Connection, keys: &Keys, now: i64) -> anyhow::Re
     c.execute("DELETE FROM sessions WHERE expires < ?1", [now])?;
     let mut users = HashMap::new();
     let mut stmt = c.prepare(
-        "SELECT name, role, phc, disabled, totp_sealed, totp_enabled, totp_last_step, created FROM users",
+        "SELECT name, role, phc, disabled, totp_sealed, totp_enabled, totp_last_step, created, totp_pending_sealed
+         FROM users",
     )?;
     let rows = stmt.query_map([], |r| {
         Ok((
@@ -1049,13 +1360,20 @@ fn read_state(c: &mut rusqlite::Connection, keys: &Keys, now: i64) -> anyhow::Re
             r.get::<_, bool>(5)?,
             r.get::<_, i64>(6)?,
             r.get::<_, i64>(7)?,
+            r.get::<_, Option<Vec<u8>>>(8)?,
         ))
     })?;
     for row in rows {
-        let (name, role, phc, disabled, sealed, totp_enabled, last_step, created) = row?;
+        let (name, role, phc, disabled, sealed, totp_enabled, last_step, created, pending) = row?;
         let role = Level::from_role(&role).with_context(|| format!("user {name} has unknown role {role}"))?;
         let totp_secret = match sealed {
             Some(s) => Some(keys.open(&s).with_context(|| format!("opening the TOTP secret of {name}"))?),
+            None => None,
+        };
+        let totp_pending = match pending {
+            Some(s) => {
+                Some(keys.open(&s).with_context(|| format!("opening the pending TOTP secret of {name}"))?)
+            }
             None => None,
         };
         users.insert(
@@ -1066,6 +1384,7 @@ fn read_state(c: &mut rusqlite::Connection, keys: &Keys, now: i64) -> anyhow::Re
                 disabled,
                 totp_secret,
                 totp_enabled,
+                totp_pending,
                 totp_last_step: last_step as u64,
                 created,
             },
@@ -1131,10 +1450,31 @@ fn read_state(c: &mut rusqlite::Connection, keys: &Keys, now: i64) -> anyhow::Re
     Ok((users, sessions, tokens))
 }
 
-async fn hash_blocking(pw: &str) -> Result<String, AuthError> {
-    let pw = pw.to_string();
-    tokio::task::spawn_blocking(move || password::hash(&pw))
-        .await
-        .map_err(|e| AuthError::Internal(anyhow::anyhow!("hashing task: {e}")))?
-        .map_err(AuthError::Internal)
+/// (user, address) pairs that logged in within [`KNOWN_FOR_S`], from the event table.
+fn read_known(c: &mut rusqlite::Connection, now: i64) -> anyhow::Result<HashMap<(String, IpAddr), i64>> {
+    let mut stmt = c.prepare(
+        "SELECT user, ip, max(ts) FROM auth_events WHERE kind = 'login_ok' AND ts >= ?1
+         AND user IS NOT NULL AND ip IS NOT NULL GROUP BY user, ip ORDER BY max(ts) DESC LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(params![now - KNOWN_FOR_S, MAX_KNOWN as i64], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?))
+    })?;
+    let mut known = HashMap::new();
+    for row in rows {
+        let (user, ip, ts) = row?;
+        if let Ok(ip) = ip.parse::<IpAddr>() {
+            known.insert((user, ip), ts);
+        }
+    }
+    Ok(known)
+}
+
+/// How a refused bearer value is named in the log: a proxwatch token by its id (public), anything
+/// else by a short hash (it may be a password pasted into the wrong field).
+pub fn token_label(token: &str) -> String {
+    let id = token.strip_prefix(TOKEN_PREFIX).and_then(|r| r.split_once('_')).map(|(id, _)| id);
+    match id {
+        Some(id) if id.len() == 12 && id.bytes().all(|b| b.is_ascii_hexdigit()) => format!("token id={id}"),
+        _ => format!("sha256={}", &sha256_hex(token)[..12]),
+    }
 }

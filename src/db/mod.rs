@@ -15,6 +15,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0003_wear", include_str!("migrations/0003_wear.sql")),
     ("0004_health", include_str!("migrations/0004_health.sql")),
     ("0005_rollup_by_time", include_str!("migrations/0005_rollup_by_time.sql")),
+    ("0006_auth_hardening", include_str!("migrations/0006_auth_hardening.sql")),
 ];
 
 /// The schema version this build writes.
@@ -34,9 +35,32 @@ impl std::fmt::Debug for Db {
 
 impl Db {
     /// Opens (creating if needed) the database at `path` and migrates it.
+    ///
+    /// The file is private (0600): it holds password hashes, sessions and sealed secrets. SQLite
+    /// creates its `-wal` and `-shm` files with the database file's mode; files an older version
+    /// left world-readable are narrowed here too.
     pub fn open(path: &Path) -> anyhow::Result<Db> {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(path)
+            .with_context(|| format!("creating database {}", path.display()))?;
         let conn = Connection::open(path).with_context(|| format!("opening database {}", path.display()))?;
-        Self::init(conn, path)
+        let db = Self::init(conn, path)?;
+        for suffix in ["", "-wal", "-shm"] {
+            let mut p = path.as_os_str().to_owned();
+            p.push(suffix);
+            let p = std::path::PathBuf::from(p);
+            if let Ok(meta) = std::fs::metadata(&p) {
+                if meta.permissions().mode() & 0o077 != 0 {
+                    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600))
+                        .with_context(|| format!("making {} private", p.display()))?;
+                }
+            }
+        }
+        Ok(db)
     }
 
     /// A private in-memory database (tests).
@@ -168,6 +192,23 @@ mod tests {
             })
             .unwrap();
         assert!(pk.contains("PRIMARY KEY (tier, ts, metric)"), "{pk}");
+    }
+
+    #[test]
+    fn database_files_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.db");
+        // One an older version left world-readable is narrowed as well.
+        let old = dir.path().join("old.db");
+        Connection::open(&old).unwrap().execute_batch("PRAGMA journal_mode=WAL; CREATE TABLE t(x);").unwrap();
+        std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let _a = Db::open(&path).unwrap();
+        let _b = Db::open(&old).unwrap();
+        for p in [path.clone(), dir.path().join("p.db-wal"), dir.path().join("p.db-shm"), old] {
+            let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{}", p.display());
+        }
     }
 
     #[test]

@@ -63,6 +63,11 @@ pub fn spawn_all(app: &Arc<App>) {
     tracker.spawn(run_history_flush(app.clone()));
     tracker.spawn(run_retention(app.clone()));
     tracker.spawn(run_auth_sync(app.clone()));
+    tracker.spawn(app.bans.clone().run(
+        Duration::from_secs(app.config.auth.fail2ban_interval_s),
+        app.auth.audit.failure_counter(),
+        app.cancel.clone(),
+    ));
     tracker.spawn(run_inventory(app.clone()));
     tracker.spawn(network::run(app.clone()));
     tracker.spawn(hardware::run(app.clone()));
@@ -125,7 +130,11 @@ async fn run_auth_sync(app: Arc<App>) {
         if let Err(e) = sync.step(&app).await {
             tracing::error!(error = %format!("{e:#}"), "cannot sync users from the database");
         }
+        // Bursts of repeated failures whose minute is over get their summary line.
+        app.auth.audit.close_bursts(app.auth.db(), false).await;
     }
+    // A stop writes the counts of the bursts still open.
+    app.auth.audit.close_bursts(app.auth.db(), true).await;
 }
 
 #[derive(Default)]

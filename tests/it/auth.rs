@@ -570,6 +570,9 @@ async fn route_matrix_every_route_every_role_and_scope() {
                 (Access::Public, _) => false,
                 (Access::At(_), None) => true,
                 (Access::At(needed), Some(have)) => *have < needed,
+                // The account's routes and the terminal: an interactive login, never a token.
+                (Access::Session(_), None) => true,
+                (Access::Session(needed), Some(have)) => *have < needed || creds.token.is_some(),
             };
             // A route may itself answer 401/403 for bad input (e.g. wrong setup code): only compare
             // the layer's verdicts, which carry these codes.

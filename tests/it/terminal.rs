@@ -11,10 +11,10 @@ use axum::http::{Request, StatusCode, header};
 use futures_util::{SinkExt, StreamExt};
 use http_body_util::BodyExt;
 use proxwatch::app::App;
-use proxwatch::auth::{Level, Principal, Via};
+use proxwatch::auth::Level;
 use proxwatch::config::Config;
 use proxwatch::terminal::{Limits, Terminal};
-use serde_json::Value;
+use serde_json::{Value, json};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::{self, Message};
@@ -43,19 +43,37 @@ fn config(adjust: impl FnOnce(&mut Config)) -> Config {
 struct Server {
     app: Arc<App>,
     addr: SocketAddr,
-    token: String,
+    login: Login,
 }
 
-/// Serves `app` on 127.0.0.1 (with peer addresses, as in production) and makes an admin token.
+/// An interactive login (the terminal takes no API tokens): the session cookie and its CSRF token.
+#[derive(Clone)]
+struct Login {
+    cookie: String,
+    csrf: String,
+}
+
+async fn login_as(app: &Arc<App>, user: &str, password: &str) -> Login {
+    let ip = Some("127.0.0.1".parse().unwrap());
+    match app.auth.login(user, password, None, ip, None).await.unwrap() {
+        proxwatch::auth::store::LoginOutcome::Session(s) => {
+            Login { cookie: format!("{}={}", proxwatch::auth::store::COOKIE, s.jwt), csrf: s.csrf }
+        }
+        proxwatch::auth::store::LoginOutcome::TotpRequired => panic!("no TOTP in these tests"),
+    }
+}
+
+/// Serves `app` on 127.0.0.1 (with peer addresses, as in production) and logs an admin in.
 async fn serve(app: Arc<App>) -> Server {
-    let token = common::admin_token(&app).await;
+    common::admin_token(&app).await;
+    let login = login_as(&app, common::ADMIN, common::ADMIN_PASSWORD).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let router = proxwatch::app::router(app.clone());
     tokio::spawn(async move {
         axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
     });
-    Server { app, addr, token }
+    Server { app, addr, login }
 }
 
 async fn start(adjust: impl FnOnce(&mut Config)) -> Server {
@@ -78,24 +96,25 @@ async fn request(app: &Arc<App>, req: Request<Body>) -> (StatusCode, Value) {
     (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
 }
 
-async fn post_ticket(app: &Arc<App>, token: &str) -> (StatusCode, Value) {
+async fn post_ticket(app: &Arc<App>, login: &Login) -> (StatusCode, Value) {
     let req = Request::post("/api/terminal/ticket")
-        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .header(header::COOKIE, &login.cookie)
+        .header("x-csrf-token", &login.csrf)
         .body(Body::empty())
         .unwrap();
     request(app, req).await
 }
 
 async fn ticket(s: &Server) -> String {
-    let (status, body) = post_ticket(&s.app, &s.token).await;
+    let (status, body) = post_ticket(&s.app, &s.login).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     body["ticket"].as_str().unwrap().to_string()
 }
 
 /// The websocket handshake; a refusal comes back as the HTTP status and JSON body.
-async fn connect(s: &Server, token: &str, ticket: &str) -> Result<Ws, (StatusCode, Value)> {
+async fn connect(s: &Server, login: &Login, ticket: &str) -> Result<Ws, (StatusCode, Value)> {
     let mut req = format!("ws://{}/api/terminal/ws?ticket={ticket}", s.addr).into_client_request().unwrap();
-    req.headers_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
+    req.headers_mut().insert("cookie", login.cookie.parse().unwrap());
     match tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(req))
         .await
         .expect("handshake timed out")
@@ -128,8 +147,14 @@ struct Closed {
 
 impl Term {
     async fn open(s: &Server) -> Term {
-        let t = ticket(s).await;
-        let ws = connect(s, &s.token, &t).await.unwrap_or_else(|e| panic!("refused: {e:?}"));
+        Self::open_as(s, &s.login).await
+    }
+
+    async fn open_as(s: &Server, login: &Login) -> Term {
+        let (status, body) = post_ticket(&s.app, login).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let t = body["ticket"].as_str().unwrap().to_string();
+        let ws = connect(s, login, &t).await.unwrap_or_else(|e| panic!("refused: {e:?}"));
         Term { ws, out: Vec::new(), seen: 0 }
     }
 
@@ -328,13 +353,13 @@ async fn the_fifth_session_is_refused() {
     }
     // Two tickets while a slot is free: the first to connect gets it, the second is refused.
     let (a, b) = (ticket(&s).await, ticket(&s).await);
-    let fourth = connect(&s, &s.token, &a).await.unwrap_or_else(|e| panic!("{e:?}"));
-    let (status, body) = connect(&s, &s.token, &b).await.expect_err("the fifth upgrade is refused");
+    let fourth = connect(&s, &s.login, &a).await.unwrap_or_else(|e| panic!("{e:?}"));
+    let (status, body) = connect(&s, &s.login, &b).await.expect_err("the fifth upgrade is refused");
     assert_eq!(
         (status, body["error"].as_str()),
         (StatusCode::SERVICE_UNAVAILABLE, Some("too_many_sessions"))
     );
-    let (status, body) = post_ticket(&s.app, &s.token).await;
+    let (status, body) = post_ticket(&s.app, &s.login).await;
     assert_eq!(
         (status, body["error"].as_str()),
         (StatusCode::SERVICE_UNAVAILABLE, Some("too_many_sessions"))
@@ -345,7 +370,7 @@ async fn the_fifth_session_is_refused() {
     drop(fourth);
     let deadline = Instant::now() + WAIT;
     loop {
-        let (status, _) = post_ticket(&s.app, &s.token).await;
+        let (status, _) = post_ticket(&s.app, &s.login).await;
         if status == StatusCode::OK {
             break;
         }
@@ -424,17 +449,17 @@ async fn tickets_are_single_use_short_lived_and_personal() {
     let tk = ticket(&s).await;
     assert_eq!(tk.len(), 32);
     assert!(tk.chars().all(|c| c.is_ascii_hexdigit()));
-    let mut ws = connect(&s, &s.token, &tk).await.unwrap_or_else(|e| panic!("{e:?}"));
+    let mut ws = connect(&s, &s.login, &tk).await.unwrap_or_else(|e| panic!("{e:?}"));
     ws.close(None).await.unwrap();
     // Used once: refused before any upgrade, as JSON.
-    let (status, body) = connect(&s, &s.token, &tk).await.expect_err("a used ticket is refused");
+    let (status, body) = connect(&s, &s.login, &tk).await.expect_err("a used ticket is refused");
     assert_eq!((status, body["error"].as_str()), (StatusCode::FORBIDDEN, Some("bad_ticket")));
     let (status, body) =
-        connect(&s, &s.token, "00112233445566778899aabbccddeeff").await.expect_err("refused");
+        connect(&s, &s.login, "00112233445566778899aabbccddeeff").await.expect_err("refused");
     assert_eq!((status, body["error"].as_str()), (StatusCode::FORBIDDEN, Some("bad_ticket")));
     // A plain GET (no upgrade) with a bad ticket gets the same JSON answer.
     let req = Request::get("/api/terminal/ws?ticket=nope")
-        .header(header::AUTHORIZATION, format!("Bearer {}", s.token))
+        .header(header::COOKIE, &s.login.cookie)
         .body(Body::empty())
         .unwrap();
     let (status, body) = request(&s.app, req).await;
@@ -442,23 +467,17 @@ async fn tickets_are_single_use_short_lived_and_personal() {
 
     // Another admin cannot use it (and burns it).
     s.app.auth.create_user("admin2", common::ADMIN_PASSWORD, Level::Admin).await.unwrap();
-    let p = Principal {
-        user: "admin2".into(),
-        level: Level::Admin,
-        via: Via::Token { id: "t".into() },
-        ip: None,
-    };
-    let (_, token2) = s.app.auth.create_token(&p, "t", Level::Admin, None).await.unwrap();
+    let login2 = login_as(&s.app, "admin2", common::ADMIN_PASSWORD).await;
     let tk = ticket(&s).await;
-    let (status, _) = connect(&s, &token2, &tk).await.expect_err("another user's ticket is refused");
+    let (status, _) = connect(&s, &login2, &tk).await.expect_err("another user's ticket is refused");
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, _) = connect(&s, &s.token, &tk).await.expect_err("a burnt ticket is refused");
+    let (status, _) = connect(&s, &s.login, &tk).await.expect_err("a burnt ticket is refused");
     assert_eq!(status, StatusCode::FORBIDDEN);
 
     // Expired: a zero TTL makes every ticket stale at once.
     let s = start_with_limits(|l| l.ticket_ttl = Duration::ZERO).await;
     let tk = ticket(&s).await;
-    let (status, body) = connect(&s, &s.token, &tk).await.expect_err("an expired ticket is refused");
+    let (status, body) = connect(&s, &s.login, &tk).await.expect_err("an expired ticket is refused");
     assert_eq!((status, body["error"].as_str()), (StatusCode::FORBIDDEN, Some("bad_ticket")));
 }
 
@@ -466,21 +485,28 @@ async fn tickets_are_single_use_short_lived_and_personal() {
 async fn only_admins_get_tickets() {
     let s = start(|_| {}).await;
     s.app.auth.create_user("viewer", common::ADMIN_PASSWORD, Level::Read).await.unwrap();
-    let p =
-        Principal { user: "viewer".into(), level: Level::Read, via: Via::Token { id: "v".into() }, ip: None };
-    let (_, token) = s.app.auth.create_token(&p, "v", Level::Read, None).await.unwrap();
-    let (status, body) = post_ticket(&s.app, &token).await;
+    let viewer = login_as(&s.app, "viewer", common::ADMIN_PASSWORD).await;
+    let (status, body) = post_ticket(&s.app, &viewer).await;
     assert_eq!((status, body["error"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden")), "{body}");
-    let (status, _) = connect(&s, &token, "whatever").await.expect_err("a viewer cannot upgrade");
+    let (status, _) = connect(&s, &viewer, "whatever").await.expect_err("a viewer cannot upgrade");
     assert_eq!(status, StatusCode::FORBIDDEN);
+    // An admin's API token opens no terminal either: a root shell needs an interactive login.
+    let token = common::admin_token(&s.app).await;
+    let req = Request::post("/api/terminal/ticket")
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .body(Body::empty())
+        .unwrap();
+    let (status, body) = request(&s.app, req).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(body["message"].as_str().unwrap().contains("interactive login"), "{body}");
 }
 
 #[tokio::test]
 async fn a_disabled_terminal_answers_403() {
     let s = start(|c| c.terminal.enabled = false).await;
-    let (status, body) = post_ticket(&s.app, &s.token).await;
+    let (status, body) = post_ticket(&s.app, &s.login).await;
     assert_eq!((status, body["error"].as_str()), (StatusCode::FORBIDDEN, Some("terminal_disabled")));
-    let (status, body) = connect(&s, &s.token, "whatever").await.expect_err("refused");
+    let (status, body) = connect(&s, &s.login, "whatever").await.expect_err("refused");
     assert_eq!((status, body["error"].as_str()), (StatusCode::FORBIDDEN, Some("terminal_disabled")));
 }
 
@@ -537,4 +563,112 @@ async fn a_session_cut_short_still_takes_its_processes() {
     assert!(alive(shell) && alive(nohup));
     server_rt.shutdown_background();
     eventually("the shell and its hang-up-proof job ending", || !alive(shell) && !alive(nohup)).await;
+}
+
+/// A request through the router with a login's cookie (and CSRF token) and a JSON body.
+async fn as_login(
+    app: &Arc<App>,
+    login: &Login,
+    method: &str,
+    uri: &str,
+    body: Value,
+) -> (StatusCode, Value) {
+    let req = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header(header::COOKIE, &login.cookie)
+        .header("x-csrf-token", &login.csrf)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    request(app, req).await
+}
+
+#[tokio::test]
+async fn a_terminal_closes_when_its_login_loses_authority() {
+    let s = start(|_| {}).await;
+    let cases = [
+        "logout",
+        "log out everywhere",
+        "password change",
+        "revoked by an admin",
+        "disable",
+        "demote",
+        "delete",
+    ];
+    for (n, case) in cases.iter().enumerate() {
+        let user = format!("ops{n}");
+        s.app.auth.create_user(&user, common::ADMIN_PASSWORD, Level::Admin).await.unwrap();
+        let login = login_as(&s.app, &user, common::ADMIN_PASSWORD).await;
+        // A second browser of the same user.
+        let other = login_as(&s.app, &user, common::ADMIN_PASSWORD).await;
+        let mut t = Term::open_as(&s, &login).await;
+        t.send(b"echo alive-$((6*7))\n").await;
+        t.expect("alive-42").await;
+        let users = format!("/api/auth/users/{user}");
+        let (status, body) = match *case {
+            "logout" => as_login(&s.app, &login, "POST", "/api/auth/logout", json!({})).await,
+            "log out everywhere" => as_login(&s.app, &other, "DELETE", "/api/auth/sessions", json!({})).await,
+            "password change" => {
+                let body = json!({"current_password": common::ADMIN_PASSWORD, "new_password": "another-long-passphrase"});
+                as_login(&s.app, &other, "POST", "/api/auth/password", body).await
+            }
+            "revoked by an admin" => {
+                let (_, list) = as_login(&s.app, &s.login, "GET", "/api/auth/sessions", json!({})).await;
+                let sid = list["sessions"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|x| x["user"] == user.as_str())
+                    .map(|x| x["id"].as_str().unwrap().to_string())
+                    .collect::<Vec<_>>();
+                let mut last = (StatusCode::OK, Value::Null);
+                for id in sid {
+                    last =
+                        as_login(&s.app, &s.login, "DELETE", &format!("/api/auth/sessions/{id}"), json!({}))
+                            .await;
+                }
+                last
+            }
+            "disable" => as_login(&s.app, &s.login, "PATCH", &users, json!({"disabled": true})).await,
+            "demote" => as_login(&s.app, &s.login, "PATCH", &users, json!({"role": "operator"})).await,
+            "delete" => as_login(&s.app, &s.login, "DELETE", &users, json!({})).await,
+            _ => unreachable!(),
+        };
+        assert!(status.is_success(), "{case}: {status} {body}");
+        // Closed at once (the recheck interval is 10 s; the wait is the close itself).
+        let started = Instant::now();
+        let closed = t.closed().await;
+        assert_eq!(closed.code, Some(4001), "{case}: {closed:?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{case}: closed only after {:?}",
+            started.elapsed()
+        );
+        let out = String::from_utf8_lossy(&t.out).to_string();
+        assert!(out.contains("[proxwatch] terminal closed:"), "{case}: {out}");
+        let events =
+            proxwatch::auth::audit::AuditLog::list(s.app.auth.db(), 50, Some(user.clone())).await.unwrap();
+        assert!(events.iter().any(|e| e.kind == "terminal_revoked"), "{case}: {events:?}");
+    }
+    // The admin's own terminal was untouched by all of that.
+    let mut mine = Term::open(&s).await;
+    mine.send(b"echo still-here\n").await;
+    mine.expect("still-here").await;
+}
+
+#[tokio::test]
+async fn typing_does_not_keep_an_idle_login_alive() {
+    // Time passing is announced by nobody: the periodic re-check finds the login idle past its
+    // timeout although the terminal itself is busy.
+    let s = start_with_limits(|l| l.recheck = Duration::from_millis(100)).await;
+    let mut t = Term::open(&s).await;
+    t.send(b"echo up\n").await;
+    t.expect("up").await;
+    let idle_s = (s.app.config.auth.session_idle_minutes * 60) as i64;
+    s.app.auth.age_sessions_for_test(common::ADMIN, idle_s + 5);
+    t.send(b"echo still typing\n").await;
+    let closed = t.closed().await;
+    assert_eq!(closed.code, Some(4001), "{closed:?}");
+    assert!(String::from_utf8_lossy(&t.out).contains("timed out"), "{}", String::from_utf8_lossy(&t.out));
 }
