@@ -74,7 +74,7 @@ pub(crate) async fn call(
 }
 
 /// Logs in through the API and returns cookie + CSRF credentials.
-async fn login(app: &Arc<App>, user: &str, pw: &str, code: Option<&str>) -> Result<Creds, Resp> {
+pub(crate) async fn login(app: &Arc<App>, user: &str, pw: &str, code: Option<&str>) -> Result<Creds, Resp> {
     let mut body = json!({"username": user, "password": pw});
     if let Some(c) = code {
         body["totp"] = json!(c);
@@ -93,7 +93,7 @@ async fn login(app: &Arc<App>, user: &str, pw: &str, code: Option<&str>) -> Resu
     })
 }
 
-async fn set_up(app: &Arc<App>) {
+pub(crate) async fn set_up(app: &Arc<App>) {
     let code = app.auth.setup_code().unwrap().unwrap();
     let r = call(
         app,
@@ -106,7 +106,7 @@ async fn set_up(app: &Arc<App>) {
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
 }
 
-fn fresh() -> Arc<App> {
+pub(crate) fn fresh() -> Arc<App> {
     common::bare_app(common::test_config(), "pve-zfs")
 }
 

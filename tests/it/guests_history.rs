@@ -156,10 +156,16 @@ async fn task_logs_reject_bad_upids_other_nodes_and_report_pvesh_failures() {
     let other = "UPID:pve2:002BB139:071C6C45:66AAEC20:vzdump::root@pam:";
     let (status, _) = get(&app, &token, &format!("/api/tasks/{other}/log")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    // The demo records a task whose log is gone: pvesh fails, the API says so.
-    let gone = "UPID:pve-demo:00001234:00ABCDEF:66000000:vzdump::root@pam:";
-    let (status, body) = get(&app, &token, &format!("/api/tasks/{gone}/log")).await;
-    assert_eq!(status, StatusCode::BAD_GATEWAY);
-    assert_eq!(body["error"], "tool_failed");
-    assert!(body["message"].as_str().unwrap().contains("No such file or directory"), "{body}");
+    // The demo records a task whose log is gone (pvesh fails), and has no recording at all for
+    // another well-formed UPID: both are a plain 404 that names neither pvesh's stderr nor an argv.
+    for gone in [
+        "UPID:pve-demo:00001234:00ABCDEF:66000000:vzdump::root@pam:",
+        "UPID:pve-demo:0000BEEF:00ABCDEF:66000001:qmstart:100:root@pam:",
+    ] {
+        let (status, body) = get(&app, &token, &format!("/api/tasks/{gone}/log")).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+        let msg = body["message"].as_str().unwrap();
+        assert!(msg.starts_with("no task UPID:pve-demo:"), "{body}");
+        assert!(!msg.contains("No such file") && !msg.contains("pvesh") && !msg.contains('['), "{body}");
+    }
 }
