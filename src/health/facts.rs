@@ -441,9 +441,11 @@ impl FactsCollector {
         let since_s = (now_ms - logscan::KEEP_MS).div_euclid(1000);
         let r = db
             .call(move |c| {
+                // A row may stand for a burst of identical failures (its count): each counts.
                 let mut stmt = c.prepare_cached(
-                    "SELECT ts, user, ip FROM auth_events WHERE ts >= ?1 AND kind IN (?2, ?3, ?4)
-                     ORDER BY id DESC LIMIT ?5",
+                    "SELECT ts, user, ip, count, last_ts FROM auth_events
+                     WHERE max(ts, last_ts) >= ?1 AND kind IN (?2, ?3, ?4, ?5)
+                     ORDER BY id DESC LIMIT ?6",
                 )?;
                 let rows = stmt.query_map(
                     rusqlite::params![
@@ -451,18 +453,29 @@ impl FactsCollector {
                         Kind::LoginFailed.as_str(),
                         Kind::SetupFailed.as_str(),
                         Kind::TokenFailed.as_str(),
+                        Kind::ReauthFailed.as_str(),
                         AUTH_BOUND as i64
                     ],
                     |r| {
-                        Ok(LoginFailure {
-                            ts_ms: r.get::<_, i64>(0)?.saturating_mul(1000),
+                        let failure = LoginFailure {
+                            ts_ms: r.get::<_, i64>(4)?.max(r.get::<_, i64>(0)?).saturating_mul(1000),
                             source: "proxwatch".into(),
                             user: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
                             ip: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
-                        })
+                        };
+                        Ok((failure, r.get::<_, i64>(3)?.max(1) as usize))
                     },
                 )?;
-                Ok(rows.collect::<Result<Vec<_>, _>>()?)
+                let mut out = Vec::new();
+                for row in rows {
+                    let (failure, count) = row?;
+                    let n = count.min(AUTH_BOUND - out.len());
+                    out.extend(std::iter::repeat_n(failure, n));
+                    if out.len() >= AUTH_BOUND {
+                        break;
+                    }
+                }
+                Ok(out)
             })
             .await;
         let next = match r {

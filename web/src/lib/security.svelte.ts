@@ -38,6 +38,9 @@ export interface AuthEvent {
   user: string | null;
   ip: string | null;
   detail: string;
+  /** Identical events coalesced into this row (a burst of failures), and the last one's time. */
+  count: number;
+  last_ts: number;
 }
 
 export const changes = $state({ n: 0 });

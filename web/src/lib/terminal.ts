@@ -2,7 +2,7 @@
 // /api/terminal/ws. Protocol (fixed with the backend):
 //   client -> server  binary frames: input bytes; text: {"type":"resize","cols":C,"rows":R}
 //   server -> client  binary frames: output bytes; text: {"type":"exit","code":N}, then close 1000
-//   close codes       4000 idle timeout, 1009 message too big
+//   close codes       4000 idle timeout, 4001 login lost its authority, 1009 message too big
 // Each connection needs a fresh single-use ticket from POST /api/terminal/ticket.
 
 import { Terminal } from '@xterm/xterm';
@@ -59,6 +59,8 @@ export function closeReason(code: number, exit: Exit | null, reason: string): st
       return reason ? `Closed: ${reason}` : 'The session ended.';
     case 4000:
       return 'Closed after being idle too long.';
+    case 4001:
+      return 'Closed: your login ended or lost the admin role. Log in again to open a terminal.';
     case 1009:
       return 'Closed: a message was too big for the server.';
     case 1006:
