@@ -171,6 +171,7 @@ impl App {
 /// The whole HTTP surface: `/api/*` (JSON only) and the embedded SPA for everything else.
 pub fn router(app: Arc<App>) -> Router {
     let state = AppState(app);
+    let sized = axum::middleware::from_fn(crate::server::limit_request_size);
     Router::new()
         .nest("/api", crate::api::router(state.clone()))
         .fallback(crate::web::serve)
@@ -178,6 +179,7 @@ pub fn router(app: Arc<App>) -> Router {
         .layer(axum::extract::DefaultBodyLimit::max(crate::api::MAX_BODY))
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::auth::layer::check_host))
         .layer(axum::middleware::map_response_with_state(state.clone(), security_headers))
+        .layer(sized)
         .with_state(state)
 }
 
@@ -291,29 +293,21 @@ pub async fn run(app: Arc<App>, listener: std::net::TcpListener) -> anyhow::Resu
     let listener = tokio::net::TcpListener::from_std(listener)?;
     let cancel = app.cancel.clone();
     let limit = Duration::from_secs(app.config.server.shutdown_timeout_s);
-    let served = if app.config.tls.enabled {
-        let tls = app.config.tls.clone();
-        let base = app.config.server.base_path.clone();
-        crate::tls::serve(app.host.clone(), tls, listener, router(app.clone()), base, cancel, limit).await
+    let tls = if app.config.tls.enabled {
+        Some(crate::tls::acceptor(app.host.clone(), app.config.tls.clone(), cancel.clone())?)
     } else {
-        let svc = axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<SocketAddr>(
-            service(app.clone()),
-        );
-        let server =
-            axum::serve(listener, svc).with_graceful_shutdown(async move { cancel.cancelled().await });
-        // Draining connections may take at most `limit` after the stop was asked for.
-        let deadline = async {
-            app.cancel.cancelled().await;
-            tokio::time::sleep(limit).await;
-        };
-        tokio::select! {
-            r = server => r.context("HTTP server failed"),
-            _ = deadline => {
-                tracing::warn!("HTTP connections did not drain within {limit:?}; closing them");
-                Ok(())
-            }
-        }
+        None
     };
+    let served = crate::server::serve(
+        listener,
+        router(app.clone()),
+        app.config.server.base_path.clone(),
+        tls,
+        crate::server::Limits::from_config(&app.config),
+        cancel,
+        limit,
+    )
+    .await;
     app.cancel.cancel();
     app.tracker.close();
     if tokio::time::timeout(limit, app.tracker.wait()).await.is_err() {

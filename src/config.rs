@@ -218,6 +218,16 @@ pub struct Server {
     pub shutdown_timeout_s: u64,
     /// URL prefix when served behind a reverse proxy at a sub-path, e.g. "/proxwatch/".
     pub base_path: String,
+    /// A request head must be complete this long after its first byte, seconds.
+    pub header_timeout_s: u64,
+    /// A request body must be complete this long after its head, seconds.
+    pub body_timeout_s: u64,
+    /// A connection with no request in flight is closed after this long, seconds.
+    pub idle_timeout_s: u64,
+    /// Open connections at most, in total and per client address (trusted proxies count only in
+    /// the total).
+    pub max_connections: usize,
+    pub max_connections_per_ip: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -271,6 +281,11 @@ impl Default for Server {
             allowed_hosts: Vec::new(),
             shutdown_timeout_s: 5,
             base_path: "/".into(),
+            header_timeout_s: 10,
+            body_timeout_s: 30,
+            idle_timeout_s: 60,
+            max_connections: 512,
+            max_connections_per_ip: 32,
         }
     }
 }
@@ -366,6 +381,15 @@ shutdown_timeout_s = 5
 # Serve under a sub-path when a reverse proxy publishes proxwatch at e.g. https://host/proxwatch/
 # (then set "/proxwatch/"; the proxy forwards the path unchanged).
 base_path = "/"
+# A request head must arrive within header_timeout_s of its first byte, a body within body_timeout_s
+# of its head; a connection with no request in flight closes after idle_timeout_s (seconds).
+header_timeout_s = 10
+body_timeout_s = 30
+idle_timeout_s = 60
+# Open connections at most, in total and per client address (trusted_proxies count only in the
+# total); more are answered 503.
+max_connections = 512
+max_connections_per_ip = 32
 
 [sampler]
 # Vitals sampling interval in milliseconds.
@@ -600,6 +624,13 @@ impl Config {
             if !crate::auth::origin::valid_pattern(h) {
                 bail!("server.allowed_hosts: {h:?} is not a host name, *.domain, address or \"*\"");
             }
+        }
+        let sv = &self.server;
+        if sv.header_timeout_s == 0 || sv.body_timeout_s == 0 || sv.idle_timeout_s == 0 {
+            bail!("server.header_timeout_s, body_timeout_s and idle_timeout_s must be positive");
+        }
+        if sv.max_connections == 0 || sv.max_connections_per_ip == 0 {
+            bail!("server.max_connections and server.max_connections_per_ip must be positive");
         }
         if self.server.max_live_per_user == 0 || self.server.max_live_per_ip == 0 {
             bail!("server.max_live_per_user and server.max_live_per_ip must be positive");

@@ -11,6 +11,7 @@
 //! - [`history`]: in-memory live ring plus SQLite rollups (1 min, 10 min, 1 h).
 //! - [`db`]: the SQLite connection and its append-only migrations.
 //! - [`api`]: thin axum routers per domain under `/api`.
+//! - [`server`]: the accept loop (HTTP and HTTPS) with header, body and idle timeouts and connection caps.
 //! - [`terminal`]: the root terminal, PTY sessions bridged to a websocket.
 //! - [`web`]: the embedded single-page app.
 //! - [`error`]: `ApiError`, the only HTTP-facing error.
@@ -28,6 +29,7 @@ pub mod history;
 pub mod host;
 pub mod model;
 pub mod series;
+pub mod server;
 pub mod terminal;
 pub mod tls;
 pub mod tools;

@@ -4,15 +4,10 @@
 //! certificate is used for new connections without a restart (ACME renewals). Reads go through the
 //! host seam like every other file under `/etc`.
 
-use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use axum::Router;
-use axum::extract::ConnectInfo;
-use hyper_util::rt::TokioIo;
-use hyper_util::service::TowerToHyperService;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert};
@@ -96,110 +91,40 @@ pub fn server_config(resolver: Arc<Resolver>) -> anyhow::Result<rustls::ServerCo
     Ok(cfg)
 }
 
-/// Serves `router` over TLS on `listener` until `cancel`, then drains connections for up to `drain`.
-pub async fn serve(
+/// Loads the certificate, builds the acceptor, and re-reads the certificate every minute until
+/// `cancel` (a changed one is used for new connections: ACME renewals need no restart).
+pub fn acceptor(
     host: Arc<Host>,
     cfg: TlsCfg,
-    listener: tokio::net::TcpListener,
-    router: Router,
-    base_path: String,
     cancel: CancellationToken,
-    drain: Duration,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<tokio_rustls::TlsAcceptor> {
     let first = load(&host, &cfg)?;
     tracing::info!(cert = %first.cert_path, "serving HTTPS");
     let resolver = Arc::new(Resolver { current: RwLock::new(first.key.clone()) });
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server_config(resolver.clone())?));
-    // Open connections, so that a stop can let them finish (bounded by `drain`).
-    let conns = tokio_util::task::TaskTracker::new();
-
-    // Reload the certificate when its files change.
-    let reload = {
-        let (host, cfg, cancel, resolver) = (host.clone(), cfg.clone(), cancel.clone(), resolver.clone());
-        let mut fingerprint = first.fingerprint;
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(60));
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tokio::select! {
-                    _ = cancel.cancelled() => break,
-                    _ = tick.tick() => {}
-                }
-                match load(&host, &cfg) {
-                    Ok(l) if l.fingerprint != fingerprint => {
-                        fingerprint = l.fingerprint;
-                        *resolver.current.write().unwrap_or_else(|p| p.into_inner()) = l.key;
-                        tracing::info!(cert = %l.cert_path, "TLS certificate reloaded");
-                    }
-                    Ok(_) => {}
-                    Err(e) => {
-                        tracing::warn!(error = %format!("{e:#}"), "cannot reload the TLS certificate; keeping the old one")
-                    }
-                }
+    let mut fingerprint = first.fingerprint;
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                _ = tick.tick() => {}
             }
-        })
-    };
-
-    loop {
-        let (tcp, peer) = tokio::select! {
-            _ = cancel.cancelled() => break,
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
+            match load(&host, &cfg) {
+                Ok(l) if l.fingerprint != fingerprint => {
+                    fingerprint = l.fingerprint;
+                    *resolver.current.write().unwrap_or_else(|p| p.into_inner()) = l.key;
+                    tracing::info!(cert = %l.cert_path, "TLS certificate reloaded");
+                }
+                Ok(_) => {}
                 Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    continue;
+                    tracing::warn!(error = %format!("{e:#}"), "cannot reload the TLS certificate; keeping the old one")
                 }
-            },
-        };
-        let acceptor = acceptor.clone();
-        let router = router.clone();
-        let base = base_path.clone();
-        let stop = cancel.clone();
-        conns.spawn(async move {
-            let tls = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
-                Ok(Ok(s)) => s,
-                Ok(Err(e)) => {
-                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                    return;
-                }
-                Err(_) => return,
-            };
-            let svc = tower::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
-                req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
-                let early = crate::app::strip_base(&base, &mut req);
-                let mut router = router.clone();
-                async move {
-                    match early {
-                        Some(resp) => Ok(resp),
-                        None => tower::Service::call(&mut router, req).await,
-                    }
-                }
-            });
-            // HTTP/1.1 only (ALPN offers nothing else): HTTP/2 would add half a megabyte of code
-            // for a dashboard that keeps one connection and a stream open.
-            let conn = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(tls), TowerToHyperService::new(svc))
-                .with_upgrades();
-            let mut conn = std::pin::pin!(conn);
-            let result = tokio::select! {
-                r = conn.as_mut() => r,
-                _ = stop.cancelled() => {
-                    // Finish the request in flight, then close.
-                    conn.as_mut().graceful_shutdown();
-                    conn.as_mut().await
-                }
-            };
-            if let Err(e) = result {
-                tracing::debug!(%peer, error = %e, "connection ended with an error");
             }
-        });
-    }
-    reload.abort();
-    conns.close();
-    if tokio::time::timeout(drain, conns.wait()).await.is_err() {
-        tracing::warn!("HTTPS connections did not drain within {drain:?}; closing them");
-    }
-    Ok(())
+        }
+    });
+    Ok(acceptor)
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ mod api;
 mod auth;
 mod cli;
 mod common;
+mod connections;
 mod guests_history;
 mod hardware;
 mod health;

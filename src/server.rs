@@ -1,0 +1,451 @@
+//! The HTTP server: one accept loop for plain HTTP and HTTPS, HTTP/1.1 only, with every connection
+//! bounded in time and number. Without these bounds an attacker holds connections open for free: an
+//! idle socket, a request head sent a byte a minute, or a body that never finishes.
+//!
+//! - **Header timeout**: once the first byte of a request head arrives, the whole head must follow
+//!   within `header_timeout`.
+//! - **Idle timeout**: a connection with no request in flight and no bytes of a new one for
+//!   `idle_timeout` is closed (a new connection that sends nothing, a keep-alive connection between
+//!   requests). Streams in flight (server-sent events, a long journal query) are never idle.
+//! - **Body timeout**: a request body must be read completely within `body_timeout` of its head;
+//!   after that the handler's read fails (400) and the connection closes.
+//! - **Connection caps**: `max_connections` in total and `max_per_ip` per client address (peers that
+//!   are trusted proxies count only toward the total). Over a cap, plain HTTP gets a JSON 503 with
+//!   `Retry-After`; TLS is just closed.
+//!
+//! [`limit_request_size`] answers oversized targets (414) and headers (431) in the API's JSON shape;
+//! hyper's own, larger limits (which answer with empty bodies) are only a backstop.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use hyper_util::rt::TokioIo;
+use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::auth::Cidr;
+use crate::error::ApiError;
+
+/// Longest request target (path and query) answered normally.
+pub const MAX_TARGET: usize = 8 * 1024;
+/// Most request headers, by number and in total bytes.
+pub const MAX_HEADERS: usize = 100;
+pub const MAX_HEADER_BYTES: usize = 32 * 1024;
+
+/// The connection bounds, as plain values (tests use sub-second timeouts).
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub header_timeout: Duration,
+    pub body_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub max_connections: usize,
+    pub max_per_ip: usize,
+    pub trusted: Vec<Cidr>,
+}
+
+impl Limits {
+    pub fn from_config(cfg: &crate::config::Config) -> Limits {
+        let s = &cfg.server;
+        Limits {
+            header_timeout: Duration::from_secs(s.header_timeout_s),
+            body_timeout: Duration::from_secs(s.body_timeout_s),
+            idle_timeout: Duration::from_secs(s.idle_timeout_s),
+            max_connections: s.max_connections,
+            max_per_ip: s.max_connections_per_ip,
+            trusted: cfg.auth.trusted_proxies.iter().filter_map(|c| Cidr::parse(c).ok()).collect(),
+        }
+    }
+}
+
+/// Open connections, in total and per address.
+#[derive(Default)]
+struct Open {
+    total: usize,
+    per_ip: HashMap<IpAddr, usize>,
+}
+
+/// One admitted connection; counts down when dropped.
+struct Admitted {
+    open: Arc<Mutex<Open>>,
+    ip: Option<IpAddr>,
+}
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        let mut o = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        o.total = o.total.saturating_sub(1);
+        if let Some(ip) = self.ip {
+            if let Some(n) = o.per_ip.get_mut(&ip) {
+                *n -= 1;
+                if *n == 0 {
+                    o.per_ip.remove(&ip);
+                }
+            }
+        }
+    }
+}
+
+fn admit(open: &Arc<Mutex<Open>>, limits: &Limits, peer: IpAddr) -> Option<Admitted> {
+    let peer = crate::auth::canonical(peer);
+    let counted = (!limits.trusted.iter().any(|c| c.contains(peer))).then_some(peer);
+    let mut o = open.lock().unwrap_or_else(|p| p.into_inner());
+    if o.total >= limits.max_connections {
+        return None;
+    }
+    if let Some(ip) = counted {
+        let n = o.per_ip.entry(ip).or_default();
+        if *n >= limits.max_per_ip {
+            return None;
+        }
+        *n += 1;
+    }
+    o.total += 1;
+    Some(Admitted { open: open.clone(), ip: counted })
+}
+
+/// What the idle watchdog knows about a connection.
+struct Activity {
+    in_flight: AtomicUsize,
+    state: Mutex<ActivityState>,
+}
+
+struct ActivityState {
+    /// The last request finished (or the connection opened) at.
+    idle_since: Instant,
+    /// The first byte of a request head not yet complete arrived at.
+    head_started: Option<Instant>,
+}
+
+impl Activity {
+    fn new() -> Arc<Activity> {
+        Arc::new(Activity {
+            in_flight: AtomicUsize::new(0),
+            state: Mutex::new(ActivityState { idle_since: Instant::now(), head_started: None }),
+        })
+    }
+    fn lock(&self) -> std::sync::MutexGuard<'_, ActivityState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+    fn read_bytes(&self) {
+        if self.in_flight.load(Ordering::Relaxed) == 0 {
+            let mut s = self.lock();
+            if s.head_started.is_none() {
+                s.head_started = Some(Instant::now());
+            }
+        }
+    }
+    fn request_started(&self) {
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        self.lock().head_started = None;
+    }
+    fn request_done(&self) {
+        if self.in_flight.fetch_sub(1, Ordering::Relaxed) == 1 {
+            let mut s = self.lock();
+            s.idle_since = Instant::now();
+            s.head_started = None;
+        }
+    }
+    /// Why the connection should be closed now, if it should.
+    fn expired(&self, limits: &Limits) -> Option<&'static str> {
+        if self.in_flight.load(Ordering::Relaxed) > 0 {
+            return None;
+        }
+        let s = self.lock();
+        match s.head_started {
+            Some(t) if t.elapsed() >= limits.header_timeout => Some("request head too slow"),
+            Some(_) => None,
+            None if s.idle_since.elapsed() >= limits.idle_timeout => Some("idle"),
+            None => None,
+        }
+    }
+}
+
+/// The socket, noting when bytes arrive.
+struct Watched<T> {
+    io: T,
+    activity: Arc<Activity>,
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Watched<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let r = Pin::new(&mut self.io).poll_read(cx, buf);
+        if matches!(r, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            self.activity.read_bytes();
+        }
+        r
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for Watched<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+    }
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+}
+
+/// A request body that must be complete by a deadline.
+struct TimedBody {
+    inner: hyper::body::Incoming,
+    deadline: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl http_body::Body for TimedBody {
+    type Data = Bytes;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        if let Poll::Ready(frame) = Pin::new(&mut self.inner).poll_frame(cx) {
+            return Poll::Ready(frame.map(|f| f.map_err(Into::into)));
+        }
+        match self.deadline.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Some(Err("the request body did not arrive in time".into()))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// A response body that keeps its request "in flight" until it is sent (or dropped).
+struct TrackedBody {
+    inner: Body,
+    _done: RequestDone,
+}
+
+struct RequestDone(Arc<Activity>);
+
+impl Drop for RequestDone {
+    fn drop(&mut self) {
+        self.0.request_done();
+    }
+}
+
+impl http_body::Body for TrackedBody {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        Pin::new(&mut self.inner).poll_frame(cx)
+    }
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+use std::future::Future;
+
+const REFUSAL: &[u8] =
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 5\r\n\
+Cache-Control: no-store\r\nConnection: close\r\nContent-Length: 93\r\n\r\n\
+{\"error\":\"too_many_connections\",\"message\":\"too many open connections; retry in a few seconds\"}";
+
+/// Serves `router` on `listener` (over TLS when `tls` is given) until `cancel`, then lets the
+/// requests in flight finish for up to `drain`.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    base_path: String,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    limits: Limits,
+    cancel: CancellationToken,
+    drain: Duration,
+) -> anyhow::Result<()> {
+    let open: Arc<Mutex<Open>> = Arc::default();
+    let conns = tokio_util::task::TaskTracker::new();
+    let limits = Arc::new(limits);
+    let mut last_warn: Option<Instant> = None;
+    loop {
+        let (mut tcp, peer) = tokio::select! {
+            _ = cancel.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    // Out of file descriptors and the like: do not spin.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let Some(admitted) = admit(&open, &limits, peer.ip()) else {
+            tracing::debug!(%peer, "connection refused: too many open");
+            if last_warn.is_none_or(|t| t.elapsed() >= Duration::from_secs(60)) {
+                last_warn = Some(Instant::now());
+                tracing::warn!(%peer, "refusing connections: the connection limit is reached");
+            }
+            if tls.is_none() {
+                conns.spawn(async move {
+                    let _ = tokio::time::timeout(Duration::from_secs(2), tcp.write_all(REFUSAL)).await;
+                    let _ = tcp.shutdown().await;
+                });
+            }
+            continue;
+        };
+        let _ = tcp.set_nodelay(true);
+        let (router, base, stop, limits, tls) =
+            (router.clone(), base_path.clone(), cancel.clone(), limits.clone(), tls.clone());
+        conns.spawn(async move {
+            let _admitted = admitted;
+            match tls {
+                None => connection(tcp, peer, router, base, stop, limits).await,
+                Some(acceptor) => {
+                    let handshake = tokio::time::timeout(limits.header_timeout, acceptor.accept(tcp)).await;
+                    match handshake {
+                        Ok(Ok(s)) => connection(s, peer, router, base, stop, limits).await,
+                        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                    }
+                }
+            }
+        });
+    }
+    conns.close();
+    if tokio::time::timeout(drain, conns.wait()).await.is_err() {
+        tracing::warn!("connections did not drain within {drain:?}; closing them");
+    }
+    Ok(())
+}
+
+async fn connection<T>(
+    io: T,
+    peer: SocketAddr,
+    router: Router,
+    base: String,
+    stop: CancellationToken,
+    limits: Arc<Limits>,
+) where
+    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let activity = Activity::new();
+    let body_timeout = limits.body_timeout;
+    let act = activity.clone();
+    let svc = tower::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+        act.request_started();
+        let done = RequestDone(act.clone());
+        let deadline = Box::pin(tokio::time::sleep(body_timeout));
+        let mut req = req.map(|inner| Body::new(TimedBody { inner, deadline }));
+        req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
+        let early = crate::app::strip_base(&base, &mut req);
+        let mut router = router.clone();
+        async move {
+            let resp = match early {
+                Some(resp) => resp,
+                None => match tower::Service::call(&mut router, req).await {
+                    Ok(r) => r,
+                    Err(never) => match never {},
+                },
+            };
+            Ok::<_, std::convert::Infallible>(resp.map(|inner| Body::new(TrackedBody { inner, _done: done })))
+        }
+    });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .max_buf_size(256 * 1024)
+        .max_headers(200)
+        .serve_connection(
+            TokioIo::new(Watched { io, activity: activity.clone() }),
+            TowerToHyperService::new(svc),
+        )
+        .with_upgrades();
+    let mut conn = std::pin::pin!(conn);
+    let tick = (limits.header_timeout.min(limits.idle_timeout) / 4)
+        .clamp(Duration::from_millis(10), Duration::from_secs(1));
+    let mut watchdog = tokio::time::interval(tick);
+    watchdog.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let result = loop {
+        tokio::select! {
+            r = conn.as_mut() => break r,
+            _ = stop.cancelled() => {
+                // Finish the request in flight, then close.
+                conn.as_mut().graceful_shutdown();
+                break conn.as_mut().await;
+            }
+            _ = watchdog.tick() => {
+                if let Some(why) = activity.expired(&limits) {
+                    tracing::debug!(%peer, why, "closing the connection");
+                    return;
+                }
+            }
+        }
+    };
+    if let Err(e) = result {
+        tracing::debug!(%peer, error = %e, "connection ended with an error");
+    }
+}
+
+/// 414 for a request target over [`MAX_TARGET`], 431 for more than [`MAX_HEADERS`] headers or
+/// [`MAX_HEADER_BYTES`] of them, in the API's JSON shape (hyper's own answers have no body).
+pub async fn limit_request_size(req: Request, next: Next) -> Response {
+    let target = req.uri().path_and_query().map(|p| p.as_str().len()).unwrap_or(0);
+    if target > MAX_TARGET {
+        return ApiError::new(
+            StatusCode::URI_TOO_LONG,
+            "uri_too_long",
+            format!("the request target is {target} bytes; at most {MAX_TARGET} are accepted"),
+        )
+        .into_response();
+    }
+    let count = req.headers().len();
+    let bytes: usize = req.headers().iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum();
+    if count > MAX_HEADERS || bytes > MAX_HEADER_BYTES {
+        return ApiError::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "headers_too_large",
+            format!(
+                "{count} headers of {bytes} bytes; at most {MAX_HEADERS} headers and {MAX_HEADER_BYTES} bytes are accepted"
+            ),
+        )
+        .into_response();
+    }
+    next.run(req).await
+}
