@@ -16,6 +16,7 @@
 #   BENCH_GLANCES_PATH=/api/4/quicklook   Glances endpoint under load
 #   BENCH_STRACE_MODE=attach   force `strace -p` after the idle window instead of launching under strace
 #   BENCH_KEEP_TMP=1       keep the scratch dir (logs, raw wrk and strace output)
+#   BENCH_FLOOD_S=20       duration of the login flood (legitimate login latency, peak RSS)
 #
 # Only loopback addresses are used; every process started here is stopped on exit;
 # every wait loop has a limit.
@@ -202,7 +203,7 @@ if [[ ${BENCH_NO_BUILD:-0} != 1 ]]; then
   for ((i = 0; i < 360; i++)); do pgrep -x cargo >/dev/null 2>&1 || break; ((i % 12)) || log "waiting for another cargo to finish"; sleep 5; done
   log "cargo build --release"
   cargo build --release
-  cargo build --release --example argon2_cost --example inventory_cost
+  cargo build --release --example argon2_cost --example inventory_cost --example login_flood
 fi
 # Password hashing cost with proxwatch's argon2id parameters (the access issue asks for 50-150 ms).
 ARGON2_LINE="n/a"
@@ -407,6 +408,33 @@ if [[ -z ${NA[pxw]:-} ]]; then
   run_wrk pxw.vms "http://$HOST:$PXW_PORT/api/vms" 2 16 "$WRK_S" "${AUTH[pxw]}"
 fi
 
+# ---------------------------------------------------------------- 3b. login flood
+# A fresh demo alone: 32 clients flood logins from rotating loopback addresses while the demo user
+# logs in every 250 ms from 127.0.0.1 (examples/login_flood.rs); peak RSS is sampled meanwhile.
+FLOOD_S=${BENCH_FLOOD_S:-20}
+FLOOD_PORT=18010
+if [[ -z ${NA[pxw]:-} && -x target/release/examples/login_flood ]]; then
+  mkdir -p "$TMP/flood-data"
+  spawn pxw-flood "$PXW_BIN" demo --bind "$HOST" --port "$FLOOD_PORT" --data-dir "$TMP/flood-data"
+  fpid=$SPAWN_PID
+  for ((i = 0; i < 300; i++)); do probe "$FLOOD_PORT" /api/health/live; [[ $PROBE_CODE == 200 ]] && break; sleep 0.1; done
+  log "login flood: ${FLOOD_S} s, 32 clients"
+  if out=$(timeout $((FLOOD_S + 60)) target/release/examples/login_flood "$HOST:$FLOOD_PORT" "$fpid" "$FLOOD_S" 32 2>"$TMP/flood.err"); then
+    eval "$(python3 -c '
+import json, sys
+d = json.loads(sys.argv[1])
+for k in ("legit_p50_ms", "legit_p99_ms", "legit_max_ms", "legit_n", "legit_ok", "rss_peak_mib", "hwm_mib", "rss_idle_mib", "flood_requests"):
+    print(f"R[pxw.flood.{k}]={d[k]}")
+print("R[pxw.flood.status]=\"" + ", ".join(f"{k}: {v}" for k, v in d["flood_by_status"].items()) + "\"")
+' "$out")"
+  else
+    NOTE[pxw.flood]="login_flood failed: $(tail -1 "$TMP/flood.err")"
+  fi
+  stop "$fpid"
+else
+  NOTE[pxw.flood]="not run (binary or example missing)"
+fi
+
 # ---------------------------------------------------------------- 4. the table
 # cell PROG KEY FORMATTER [better=low|high] : value, or n/a (reason), plus "(pxw N×)" for peers
 cell() {
@@ -474,6 +502,12 @@ TABLE=$(
       sp="$(awk -v v="$(pv spawns_min)" 'BEGIN { printf "%.2f", v }')/min ($(pv spawns) in window; execve $(awk -v v="$(pv execs_min)" 'BEGIN { printf "%.2f", v }')/min; strace $STRACE_MODE)"
     else sp="n/a (strace unavailable)"; fi
   fi
+  row "login flood (32 clients, rotating addresses, ${FLOOD_S} s): legitimate login p50 / p99" \
+    "$(cell pxw flood.legit_p50_ms f_ms) / $(cell pxw flood.legit_p99_ms f_ms) ($(pv flood.legit_ok) of $(pv flood.legit_n) ok)" "—" "—" \
+    "$(verdict "$(pv flood.legit_p99_ms)" '<' 1000)p99 < 1 s"
+  row "login flood: peak RSS (sampled / VmHWM)" "$(pv flood.rss_peak_mib) MiB / $(pv flood.hwm_mib) MiB (idle $(pv flood.rss_idle_mib) MiB)" "—" "—" \
+    "$(verdict "$(pv flood.hwm_mib)" '<' 200)< 200 MiB"
+  row "login flood: attacker answers" "$(pv flood.flood_requests) requests (${R[pxw.flood.status]:-n/a})" "—" "—" "401 checked · 429 limited · 503 gate busy"
   row "SQLite bytes written at idle (extrapolated from ${IDLE_S} s)" "$sq" "—" "—" "bounded; reported per day"
   row "process spawns at idle" "$sp" "—" "—" "$(verdict "$(pv spawns_min)" '==' 0)none beyond scheduled collectors (demo replays: expect 0)"
 )
