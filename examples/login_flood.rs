@@ -41,7 +41,8 @@ async fn login(addr: SocketAddr, source: [u8; 4], user: &str, password: &str) ->
         let _ = s.read_to_end(&mut rest).await;
         Ok::<u16, std::io::Error>(status)
     };
-    let status = tokio::time::timeout(Duration::from_secs(10), attempt).await.ok().and_then(Result::ok).unwrap_or(0);
+    let status =
+        tokio::time::timeout(Duration::from_secs(10), attempt).await.ok().and_then(Result::ok).unwrap_or(0);
     (status, started.elapsed())
 }
 
@@ -134,8 +135,10 @@ async fn main() -> anyhow::Result<()> {
     let hwm = vm(pid, "VmHWM:").unwrap_or(f64::NAN);
     legit.sort_by(f64::total_cmp);
     let flood_requests: u64 = by_status.values().sum();
-    let named: BTreeMap<String, u64> =
-        by_status.iter().map(|(k, v)| (if *k == 0 { "conn_error".into() } else { k.to_string() }, *v)).collect();
+    let named: BTreeMap<String, u64> = by_status
+        .iter()
+        .map(|(k, v)| (if *k == 0 { "conn_error".into() } else { k.to_string() }, *v))
+        .collect();
     eprintln!(
         "legitimate logins: {} ({} ok), p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms; flood: {} requests {:?}; RSS idle {:.1} MiB, peak {:.1} MiB, HWM {:.1} MiB",
         legit.len(),

@@ -415,4 +415,19 @@ mod tests {
         let ok = AuditLog::line(Kind::LoginOk, Some("root"), Some(ip), "");
         assert!(!ok.contains("authentication failure"));
     }
+
+    #[tokio::test]
+    async fn the_log_rotates_itself_past_its_bound() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("auth.log");
+        let log = AuditLog::open_bounded(Some(&path), 8 * 1024);
+        let db = crate::db::Db::open_in_memory().unwrap();
+        for i in 0..400 {
+            log.record(&db, Kind::LoginOk, Some(&format!("user{i}")), None, "").await;
+        }
+        let now = std::fs::metadata(&path).unwrap().len();
+        let old = std::fs::metadata(dir.path().join("auth.log.1")).unwrap().len();
+        assert!(now <= 8 * 1024 + 200, "{now}");
+        assert!(old > 8 * 1024 && old <= 8 * 1024 + 200, "{old}");
+    }
 }

@@ -653,3 +653,31 @@ async fn backup_codes_issued_before_the_mac_still_work_once() {
     assert!(login(&app, common::ADMIN, common::ADMIN_PASSWORD, Some(legacy)).await.is_ok());
     assert!(login(&app, common::ADMIN, common::ADMIN_PASSWORD, Some(legacy)).await.is_err(), "single use");
 }
+
+// ---- Low 10b: requests never start a process; a worker reads the ban list ----------------------
+
+#[tokio::test]
+async fn the_ban_list_is_read_by_the_worker_step_not_by_requests() {
+    use proxwatch::auth::fail2ban::{Bans, Refresh};
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/fixtures/fail2ban/local_fail2ban-1.0.2_client_status_sshd_1banned.txt");
+    std::fs::copy(&fixture, dir.path().join("status.txt")).unwrap();
+    std::fs::write(
+        dir.path().join("manifest.toml"),
+        "[scenario]\nname = \"f2b\"\ndescription = \"fail2ban only\"\n\n[[command]]\n\
+         argv = [\"fail2ban-client\", \"status\", \"proxwatch\"]\nstdout = \"status.txt\"\n",
+    )
+    .unwrap();
+    let scenario = proxwatch::host::Scenario::load(dir.path()).unwrap();
+    let host = Arc::new(proxwatch::host::Host::replay(scenario, Duration::from_secs(5)));
+    let bans = Bans::new("proxwatch", host);
+    let banned: std::net::IpAddr = "203.0.113.45".parse().unwrap();
+    // Asking is only a read: nothing is known until the worker has stepped.
+    for _ in 0..100 {
+        assert!(!bans.is_banned(banned));
+    }
+    assert_eq!(bans.step().await, Refresh::Read);
+    assert!(bans.is_banned(banned));
+    assert!(!bans.is_banned("198.51.100.1".parse().unwrap()));
+}
