@@ -334,6 +334,10 @@ pub fn machine_names(app: &App) -> Vec<crate::auth::origin::HostName> {
                 .filter_map(|n| HostName::parse(&n)),
         );
     }
+    // The address proxwatch listens on, when it is a specific one (known before any network read).
+    if !app.config.server.bind.is_unspecified() {
+        out.push(HostName::Ip(crate::auth::canonical(app.config.server.bind)));
+    }
     if let Some(ifs) = app.network.borrow().interfaces.data.as_ref() {
         for i in &ifs.interfaces {
             for a in &i.addresses {

@@ -34,6 +34,18 @@ impl ApiError {
     pub fn unavailable(message: impl Into<String>) -> Self {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
     }
+    /// A refusal that says when to come back: `"{what}; retry in N s"` and `Retry-After: N`.
+    pub fn retry_later(
+        status: StatusCode,
+        code: &'static str,
+        what: &str,
+        wait: std::time::Duration,
+    ) -> Self {
+        let secs = wait.as_secs().max(1);
+        let mut err = Self::new(status, code, format!("{what}; retry in {secs} s"));
+        err.retry_after = Some(secs);
+        err
+    }
     /// An internal failure: the detail is logged here, the client gets a generic message.
     pub fn internal(err: impl std::fmt::Display) -> Self {
         tracing::error!(error = %err, "internal error while handling request");
@@ -58,25 +70,14 @@ impl From<crate::auth::store::AuthError> for ApiError {
         match e {
             E::Invalid => Self::new(StatusCode::UNAUTHORIZED, "invalid_credentials", "invalid credentials"),
             E::RateLimited(wait) => {
-                let secs = wait.as_secs().max(1);
-                let mut err = Self::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "rate_limited",
-                    format!("too many attempts; retry in {secs} s"),
-                );
-                err.retry_after = Some(secs);
-                err
+                Self::retry_later(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "too many attempts", wait)
             }
-            E::Busy(wait) => {
-                let secs = wait.as_secs().max(1);
-                let mut err = Self::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "busy",
-                    format!("too many password checks at once; retry in {secs} s"),
-                );
-                err.retry_after = Some(secs);
-                err
-            }
+            E::Busy(wait) => Self::retry_later(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                "too many password checks at once",
+                wait,
+            ),
             E::BadRequest(m) => Self::bad_request(m),
             E::Forbidden(m) => Self::new(StatusCode::FORBIDDEN, "forbidden", m),
             E::NotFound(m) => Self::not_found(m),

@@ -88,14 +88,9 @@ pub async fn guard(State(app): State<AppState>, mut req: Request, next: Next) ->
                 return deny(StatusCode::UNAUTHORIZED, "unauthorized", "invalid or expired API token");
             }
             Err(TokenRefusal::Throttled(wait)) => {
-                let secs = wait.as_secs().max(1);
-                let mut e = ApiError::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "rate_limited",
-                    format!("too many invalid API tokens from this address; retry in {secs} s"),
-                );
-                e.retry_after = Some(secs);
-                return e.into_response();
+                let what = "too many invalid API tokens from this address";
+                return ApiError::retry_later(StatusCode::TOO_MANY_REQUESTS, "rate_limited", what, wait)
+                    .into_response();
             }
         }
     } else if let Some(jwt) = cookie(req.headers(), COOKIE) {
