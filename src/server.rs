@@ -3,7 +3,10 @@
 //! idle socket, a request head sent a byte a minute, or a body that never finishes.
 //!
 //! - **Header timeout**: once the first byte of a request head arrives, the whole head must follow
-//!   within `header_timeout`.
+//!   within `header_timeout`. (hyper's own `header_read_timeout` is not used: its clock starts when
+//!   hyper begins waiting for a head, at accept and again as soon as the previous response is
+//!   written, so on a kept-alive connection it would be an idle timeout of `header_timeout`, cutting
+//!   idle keep-alive connections long before `idle_timeout`; and it closes without an answer.)
 //! - **Idle timeout**: a connection with no request in flight and no bytes of a new one for
 //!   `idle_timeout` is closed (a new connection that sends nothing, a keep-alive connection between
 //!   requests). Streams in flight (server-sent events, a long journal query) are never idle.
@@ -11,12 +14,15 @@
 //!   after that the handler's read fails (400) and the connection closes.
 //! - **Connection caps**: `max_connections` in total and `max_per_ip` per client address (peers that
 //!   are trusted proxies count only toward the total). Over a cap, plain HTTP gets a JSON 503 with
-//!   `Retry-After`; TLS is just closed.
+//!   `Retry-After`; TLS is just closed. A connection upgraded to a websocket still counts until
+//!   its socket closes.
+//! - **TLS handshake**: must finish within [`TLS_HANDSHAKE`].
 //!
 //! [`limit_request_size`] answers oversized targets (414) and headers (431) in the API's JSON shape;
 //! hyper's own, larger limits (which answer with empty bodies) are only a backstop.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -33,7 +39,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -45,6 +51,17 @@ pub const MAX_TARGET: usize = 8 * 1024;
 /// Most request headers, by number and in total bytes.
 pub const MAX_HEADERS: usize = 100;
 pub const MAX_HEADER_BYTES: usize = 32 * 1024;
+/// A TLS handshake must finish within this.
+pub const TLS_HANDSHAKE: Duration = Duration::from_secs(10);
+/// hyper's buffer for one request head: above the router's limits, so that those answer (in JSON).
+const MAX_BUF: usize = 256 * 1024;
+/// hyper's own header count limit, likewise above [`MAX_HEADERS`].
+const HYPER_MAX_HEADERS: usize = 200;
+/// Refusals being written at once; past this a refused connection is closed without an answer.
+const MAX_REFUSING: usize = 64;
+/// Writing a refusal may take this long, and reading what the client had sent after it this long.
+const REFUSAL_WRITE: Duration = Duration::from_secs(2);
+const REFUSAL_LINGER: Duration = Duration::from_secs(1);
 
 /// The connection bounds, as plain values (tests use sub-second timeouts).
 #[derive(Debug, Clone)]
@@ -174,10 +191,12 @@ impl Activity {
     }
 }
 
-/// The socket, noting when bytes arrive.
+/// The socket, noting when bytes arrive. It holds the connection's slot, so that a connection
+/// upgraded to a websocket (whose socket outlives hyper's connection) still counts.
 struct Watched<T> {
     io: T,
     activity: Arc<Activity>,
+    _admitted: Admitted,
 }
 
 impl<T: AsyncRead + Unpin> AsyncRead for Watched<T> {
@@ -221,10 +240,12 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Watched<T> {
     }
 }
 
-/// A request body that must be complete by a deadline.
+/// A request body that must be complete by a deadline. The timer is only set up when the body is
+/// not already there (most requests have none, or all of it in the first read).
 struct TimedBody {
     inner: hyper::body::Incoming,
-    deadline: Pin<Box<tokio::time::Sleep>>,
+    deadline: Instant,
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl http_body::Body for TimedBody {
@@ -238,7 +259,11 @@ impl http_body::Body for TimedBody {
         if let Poll::Ready(frame) = Pin::new(&mut self.inner).poll_frame(cx) {
             return Poll::Ready(frame.map(|f| f.map_err(Into::into)));
         }
-        match self.deadline.as_mut().poll(cx) {
+        let deadline = self.deadline;
+        let timer = self.timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        match timer.as_mut().poll(cx) {
+            // The handler's extraction fails (400) and, the body being unread, hyper closes the
+            // connection after the answer.
             Poll::Ready(()) => Poll::Ready(Some(Err("the request body did not arrive in time".into()))),
             Poll::Pending => Poll::Pending,
         }
@@ -283,12 +308,58 @@ impl http_body::Body for TrackedBody {
     }
 }
 
-use std::future::Future;
+/// The answer to a plain-HTTP connection over a cap, in the API's JSON error shape.
+fn refusal() -> Bytes {
+    let body =
+        r#"{"error":"too_many_connections","message":"too many open connections; retry in a few seconds"}"#;
+    Bytes::from(format!(
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 5\r\n\
+         Cache-Control: no-store\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    ))
+}
 
-const REFUSAL: &[u8] =
-    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 5\r\n\
-Cache-Control: no-store\r\nConnection: close\r\nContent-Length: 93\r\n\r\n\
-{\"error\":\"too_many_connections\",\"message\":\"too many open connections; retry in a few seconds\"}";
+/// Writes the refusal and closes. What the client had already sent is read and dropped for a
+/// moment first: closing a socket with unread bytes resets the connection, and on a reset some
+/// clients discard the answer before reading it.
+async fn refuse(mut tcp: tokio::net::TcpStream, answer: Bytes, _slot: Refusing) {
+    let written = tokio::time::timeout(REFUSAL_WRITE, async {
+        tcp.write_all(&answer).await?;
+        tcp.shutdown().await
+    })
+    .await;
+    if !matches!(written, Ok(Ok(()))) {
+        return;
+    }
+    let mut buf = [0u8; 4096];
+    let mut budget = 64 * 1024usize;
+    let _ = tokio::time::timeout(REFUSAL_LINGER, async {
+        while let Ok(n @ 1..) = tcp.read(&mut buf).await {
+            budget = budget.saturating_sub(n);
+            if budget == 0 {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
+/// One refusal being written; counts down when dropped.
+struct Refusing(Arc<AtomicUsize>);
+
+impl Refusing {
+    fn take(count: &Arc<AtomicUsize>) -> Option<Refusing> {
+        let taken =
+            count.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| (n < MAX_REFUSING).then_some(n + 1));
+        taken.is_ok().then(|| Refusing(count.clone()))
+    }
+}
+
+impl Drop for Refusing {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
 
 /// Serves `router` on `listener` (over TLS when `tls` is given) until `cancel`, then lets the
 /// requests in flight finish for up to `drain`.
@@ -302,11 +373,13 @@ pub async fn serve(
     drain: Duration,
 ) -> anyhow::Result<()> {
     let open: Arc<Mutex<Open>> = Arc::default();
+    let refusing: Arc<AtomicUsize> = Arc::default();
+    let answer = refusal();
     let conns = tokio_util::task::TaskTracker::new();
     let limits = Arc::new(limits);
     let mut last_warn: Option<Instant> = None;
     loop {
-        let (mut tcp, peer) = tokio::select! {
+        let (tcp, peer) = tokio::select! {
             _ = cancel.cancelled() => break,
             accepted = listener.accept() => match accepted {
                 Ok(a) => a,
@@ -324,11 +397,11 @@ pub async fn serve(
                 last_warn = Some(Instant::now());
                 tracing::warn!(%peer, "refusing connections: the connection limit is reached");
             }
+            // Over TLS there is no answer before a handshake, which is what a flood must not get.
             if tls.is_none() {
-                conns.spawn(async move {
-                    let _ = tokio::time::timeout(Duration::from_secs(2), tcp.write_all(REFUSAL)).await;
-                    let _ = tcp.shutdown().await;
-                });
+                if let Some(slot) = Refusing::take(&refusing) {
+                    conns.spawn(refuse(tcp, answer.clone(), slot));
+                }
             }
             continue;
         };
@@ -336,13 +409,12 @@ pub async fn serve(
         let (router, base, stop, limits, tls) =
             (router.clone(), base_path.clone(), cancel.clone(), limits.clone(), tls.clone());
         conns.spawn(async move {
-            let _admitted = admitted;
             match tls {
-                None => connection(tcp, peer, router, base, stop, limits).await,
+                None => connection(tcp, admitted, peer, router, base, stop, limits).await,
                 Some(acceptor) => {
-                    let handshake = tokio::time::timeout(limits.header_timeout, acceptor.accept(tcp)).await;
+                    let handshake = tokio::time::timeout(TLS_HANDSHAKE, acceptor.accept(tcp)).await;
                     match handshake {
-                        Ok(Ok(s)) => connection(s, peer, router, base, stop, limits).await,
+                        Ok(Ok(s)) => connection(s, admitted, peer, router, base, stop, limits).await,
                         Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
                         Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
                     }
@@ -359,6 +431,7 @@ pub async fn serve(
 
 async fn connection<T>(
     io: T,
+    admitted: Admitted,
     peer: SocketAddr,
     router: Router,
     base: String,
@@ -373,8 +446,8 @@ async fn connection<T>(
     let svc = tower::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
         act.request_started();
         let done = RequestDone(act.clone());
-        let deadline = Box::pin(tokio::time::sleep(body_timeout));
-        let mut req = req.map(|inner| Body::new(TimedBody { inner, deadline }));
+        let deadline = Instant::now() + body_timeout;
+        let mut req = req.map(|inner| Body::new(TimedBody { inner, deadline, timer: None }));
         req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
         let early = crate::app::strip_base(&base, &mut req);
         let mut router = router.clone();
@@ -389,11 +462,15 @@ async fn connection<T>(
             Ok::<_, std::convert::Infallible>(resp.map(|inner| Body::new(TrackedBody { inner, _done: done })))
         }
     });
+    // HTTP/1.1 only (ALPN offers nothing else): HTTP/2 would add half a megabyte of code for a
+    // dashboard that keeps one connection and a stream open. No hyper timer: the watchdog below
+    // keeps the header and idle timeouts (see the module comment).
     let conn = hyper::server::conn::http1::Builder::new()
-        .max_buf_size(256 * 1024)
-        .max_headers(200)
+        .max_buf_size(MAX_BUF)
+        .max_headers(HYPER_MAX_HEADERS)
+        .header_read_timeout(None)
         .serve_connection(
-            TokioIo::new(Watched { io, activity: activity.clone() }),
+            TokioIo::new(Watched { io, activity: activity.clone(), _admitted: admitted }),
             TowerToHyperService::new(svc),
         )
         .with_upgrades();
@@ -402,13 +479,15 @@ async fn connection<T>(
         .clamp(Duration::from_millis(10), Duration::from_secs(1));
     let mut watchdog = tokio::time::interval(tick);
     watchdog.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut stopping = false;
     let result = loop {
         tokio::select! {
             r = conn.as_mut() => break r,
-            _ = stop.cancelled() => {
-                // Finish the request in flight, then close.
+            _ = stop.cancelled(), if !stopping => {
+                // Finish the request in flight, then close; an idle connection closes at once. The
+                // watchdog goes on, so that a slow head does not hold the stop up.
+                stopping = true;
                 conn.as_mut().graceful_shutdown();
-                break conn.as_mut().await;
             }
             _ = watchdog.tick() => {
                 if let Some(why) = activity.expired(&limits) {
