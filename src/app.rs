@@ -200,33 +200,6 @@ async fn security_headers(
     resp
 }
 
-/// Strips `base_path` (e.g. `/proxwatch/`) from the request path so the router sees `/api/...` as
-/// usual. Returns a redirect for the bare prefix or the root, or a 404 outside the prefix.
-pub fn strip_base<B>(base: &str, req: &mut axum::http::Request<B>) -> Option<axum::response::Response> {
-    use axum::response::IntoResponse;
-    if base == "/" {
-        return None;
-    }
-    let path = req.uri().path().to_string();
-    let bare = base.trim_end_matches('/');
-    if path == bare || path == "/" {
-        return Some(axum::response::Redirect::permanent(base).into_response());
-    }
-    let Some(rest) = path.strip_prefix(bare) else {
-        return Some(
-            crate::error::ApiError::not_found(format!("proxwatch is served under {base}")).into_response(),
-        );
-    };
-    let query = req.uri().query().map(|q| format!("?{q}")).unwrap_or_default();
-    match format!("{rest}{query}").parse() {
-        Ok(uri) => {
-            *req.uri_mut() = uri;
-            None
-        }
-        Err(_) => Some(crate::error::ApiError::bad_request("malformed path").into_response()),
-    }
-}
-
 /// The router behind the base-path rewrite, as a service for `axum::serve`.
 pub fn service(
     app: Arc<App>,
@@ -241,7 +214,7 @@ pub fn service(
     let base = app.config.server.base_path.clone();
     let inner = router(app);
     tower::service_fn(move |mut req: axum::extract::Request| {
-        let early = strip_base(&base, &mut req);
+        let early = crate::server::strip_base(&base, &mut req);
         let mut inner = inner.clone();
         async move {
             match early {

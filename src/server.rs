@@ -449,7 +449,7 @@ async fn connection<T>(
         let deadline = Instant::now() + body_timeout;
         let mut req = req.map(|inner| Body::new(TimedBody { inner, deadline, timer: None }));
         req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
-        let early = crate::app::strip_base(&base, &mut req);
+        let early = strip_base(&base, &mut req);
         let mut router = router.clone();
         async move {
             let resp = match early {
@@ -499,6 +499,33 @@ async fn connection<T>(
     };
     if let Err(e) = result {
         tracing::debug!(%peer, error = %e, "connection ended with an error");
+    }
+}
+
+/// Strips `base_path` (e.g. `/proxwatch/`) from the request path so the router sees `/api/...` as
+/// usual. Returns a redirect for the bare prefix or the root, or a 404 outside the prefix.
+pub fn strip_base<B>(base: &str, req: &mut axum::http::Request<B>) -> Option<axum::response::Response> {
+    use axum::response::IntoResponse;
+    if base == "/" {
+        return None;
+    }
+    let path = req.uri().path().to_string();
+    let bare = base.trim_end_matches('/');
+    if path == bare || path == "/" {
+        return Some(axum::response::Redirect::permanent(base).into_response());
+    }
+    let Some(rest) = path.strip_prefix(bare) else {
+        return Some(
+            crate::error::ApiError::not_found(format!("proxwatch is served under {base}")).into_response(),
+        );
+    };
+    let query = req.uri().query().map(|q| format!("?{q}")).unwrap_or_default();
+    match format!("{rest}{query}").parse() {
+        Ok(uri) => {
+            *req.uri_mut() = uri;
+            None
+        }
+        Err(_) => Some(crate::error::ApiError::bad_request("malformed path").into_response()),
     }
 }
 
