@@ -249,28 +249,26 @@ impl AuditLog {
             self.failures.fetch_add(1, Ordering::Relaxed);
         }
         let action = if kind.coalesces() {
-            self.close_bursts(db, false).await;
             let key: BurstKey = (kind, user.map(str::to_string), ip, detail.to_string());
-            let mut bursts = self.bursts.lock().unwrap_or_else(|p| p.into_inner());
-            match bursts.get_mut(&key) {
-                Some(b) => {
-                    b.count += 1;
-                    b.last_ts = ts;
-                    if b.written < VERBATIM {
-                        b.written += 1;
-                        Action::Line { first_ts: b.first_ts, count: b.count }
-                    } else {
-                        Action::Quiet
+            let (action, ended, full) = {
+                let mut bursts = self.bursts.lock().unwrap_or_else(|p| p.into_inner());
+                // This key's burst is over: it is summed up, and this event starts a new one.
+                let ended = match bursts.get(&key) {
+                    Some(b) if b.started.elapsed() >= BURST_WINDOW => {
+                        bursts.remove(&key).map(|b| (key.clone(), b))
                     }
-                }
-                None => {
-                    bursts.insert(
-                        key,
-                        Burst { started: Instant::now(), first_ts: ts, last_ts: ts, count: 1, written: 1 },
-                    );
-                    Action::Insert
-                }
+                    _ => None,
+                };
+                let full = bursts.len() >= MAX_BURSTS;
+                (Self::count(&mut bursts, key, ts), ended, full)
+            };
+            if let Some((k, b)) = ended {
+                self.summarize(db, &k, &b).await;
             }
+            if full {
+                self.close_bursts(db, false).await;
+            }
+            action
         } else {
             Action::Insert
         };
@@ -286,6 +284,46 @@ impl AuditLog {
                 self.insert_row(db, kind, user, ip, detail, ts).await;
             }
         }
+    }
+
+    /// Counts one event into its burst (a new one if it has none) and says what to write.
+    fn count(bursts: &mut HashMap<BurstKey, Burst>, key: BurstKey, ts: i64) -> Action {
+        match bursts.get_mut(&key) {
+            Some(b) => {
+                b.count += 1;
+                b.last_ts = ts;
+                if b.written < VERBATIM {
+                    b.written += 1;
+                    Action::Line { first_ts: b.first_ts, count: b.count }
+                } else {
+                    Action::Quiet
+                }
+            }
+            None => {
+                bursts.insert(
+                    key,
+                    Burst { started: Instant::now(), first_ts: ts, last_ts: ts, count: 1, written: 1 },
+                );
+                Action::Insert
+            }
+        }
+    }
+
+    /// A closed burst's quiet part: one summary line and the row's final count.
+    async fn summarize(&self, db: &Db, key: &BurstKey, b: &Burst) {
+        if b.count <= b.written {
+            return;
+        }
+        let (kind, user, ip, detail) = (key.0, key.1.as_deref(), key.2, key.3.as_str());
+        let line = format!(
+            "{} repeated={} first={} last={}",
+            Self::line(kind, user, ip, detail),
+            b.count - b.written,
+            b.first_ts,
+            b.last_ts
+        );
+        self.write_line(kind, &line);
+        self.update_row(db, key, b.first_ts, b.count, b.last_ts).await;
     }
 
     async fn insert_row(
@@ -338,8 +376,9 @@ impl AuditLog {
     }
 
     /// Closes the bursts whose minute is over (all of them with `all`): the quiet part of each is
-    /// written as one summary line and the row gets its final count. Called on every coalesced
-    /// event and by the auth worker every few seconds.
+    /// written as one summary line and the row gets its final count. Called by the auth worker
+    /// every few seconds, and by `record` only when the table of bursts is full (a flood from many
+    /// addresses); a burst seen again after its minute is closed by `record` itself.
     pub async fn close_bursts(&self, db: &Db, all: bool) {
         let closed: Vec<(BurstKey, Burst)> = {
             let mut bursts = self.bursts.lock().unwrap_or_else(|p| p.into_inner());
@@ -363,18 +402,7 @@ impl AuditLog {
             keys.into_iter().filter_map(|(_, k)| bursts.remove(&k).map(|b| (k, b))).collect()
         };
         for (key, b) in closed {
-            if b.count > b.written {
-                let (kind, user, ip, detail) = (&key.0, key.1.as_deref(), key.2, key.3.as_str());
-                let line = format!(
-                    "{} repeated={} first={} last={}",
-                    Self::line(*kind, user, ip, detail),
-                    b.count - b.written,
-                    b.first_ts,
-                    b.last_ts
-                );
-                self.write_line(*kind, &line);
-                self.update_row(db, &key, b.first_ts, b.count, b.last_ts).await;
-            }
+            self.summarize(db, &key, &b).await;
         }
     }
 

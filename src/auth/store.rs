@@ -847,22 +847,22 @@ impl Auth {
     }
 
     /// The principal behind an API token (`pxw_<id>_<secret>`): its scope, capped by the owner's role.
-    /// Failures are throttled per client address (checked before the token is) and logged with the
-    /// token's id or a hash prefix, never its text (a mis-pasted password must not reach the log).
+    /// Failures are throttled per client address and logged with the token's id or a hash prefix,
+    /// never its text (a mis-pasted password must not reach the log). A valid token never touches
+    /// the limiter (the hot path of every script); an address over the limit gets 429 for any
+    /// invalid one without it being logged again.
     pub async fn check_token(&self, token: &str, ip: Option<IpAddr>) -> Result<Principal, TokenRefusal> {
+        if let Some(p) = self.token_principal(token, ip).await {
+            return Ok(p);
+        }
         let key = [Self::ip_key(ip)];
         if let Err(wait) = self.token_failures.check(&key, Instant::now()) {
             self.audit.record(&self.db, Kind::Lockout, None, ip, "api token").await;
             return Err(TokenRefusal::Throttled(wait));
         }
-        match self.token_principal(token, ip).await {
-            Some(p) => Ok(p),
-            None => {
-                self.token_failures.fail(&key, Instant::now());
-                self.audit.record(&self.db, Kind::TokenFailed, None, ip, &token_label(token)).await;
-                Err(TokenRefusal::Invalid)
-            }
-        }
+        self.token_failures.fail(&key, Instant::now());
+        self.audit.record(&self.db, Kind::TokenFailed, None, ip, &token_label(token)).await;
+        Err(TokenRefusal::Invalid)
     }
 
     async fn token_principal(&self, token: &str, ip: Option<IpAddr>) -> Option<Principal> {
