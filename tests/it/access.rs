@@ -383,24 +383,25 @@ fn code_now(secret: &[u8], offset_steps: i64) -> String {
     totp::code_at_step(secret, ((now / totp::STEP_S) as i64 + offset_steps) as u64).unwrap()
 }
 
+/// Sets 2FA up and confirms it with a code `offset` steps from now; the secret and the backup codes.
+async fn enable_totp(app: &Arc<App>, me: &Creds, offset: i64) -> (Vec<u8>, Vec<Value>) {
+    let body = json!({"password": common::ADMIN_PASSWORD});
+    let r = call(app, Method::POST, "/api/auth/totp/setup", me, Some(body)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let secret = secret_of(r.body["otpauth_uri"].as_str().unwrap());
+    let code = json!({"code": code_now(&secret, offset)});
+    let r = call(app, Method::POST, "/api/auth/totp/enable", me, Some(code)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    (secret, r.body["backup_codes"].as_array().unwrap().clone())
+}
+
 #[tokio::test]
 async fn rerunning_totp_setup_keeps_the_old_secret_until_the_new_one_is_confirmed() {
     let app = fresh();
     set_up(&app).await;
     let me = login(&app, common::ADMIN, common::ADMIN_PASSWORD, None).await.unwrap();
-    let r = call(
-        &app,
-        Method::POST,
-        "/api/auth/totp/setup",
-        &me,
-        Some(json!({"password": common::ADMIN_PASSWORD})),
-    )
-    .await;
-    let old = secret_of(r.body["otpauth_uri"].as_str().unwrap());
-    let r = call(&app, Method::POST, "/api/auth/totp/enable", &me, Some(json!({"code": code_now(&old, -1)})))
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    let backup = r.body["backup_codes"][0].as_str().unwrap().to_string();
+    let (old, codes) = enable_totp(&app, &me, -1).await;
+    let backup = codes[0].as_str().unwrap().to_string();
     // Backup codes are stored as MACs under the sealing key, not as bare hashes of the code.
     let stored: Vec<String> = app
         .db
@@ -631,19 +632,7 @@ async fn backup_codes_issued_before_the_mac_still_work_once() {
     let app = fresh();
     set_up(&app).await;
     let me = login(&app, common::ADMIN, common::ADMIN_PASSWORD, None).await.unwrap();
-    let r = call(
-        &app,
-        Method::POST,
-        "/api/auth/totp/setup",
-        &me,
-        Some(json!({"password": common::ADMIN_PASSWORD})),
-    )
-    .await;
-    let secret = secret_of(r.body["otpauth_uri"].as_str().unwrap());
-    let r =
-        call(&app, Method::POST, "/api/auth/totp/enable", &me, Some(json!({"code": code_now(&secret, 0)})))
-            .await;
-    assert_eq!(r.status, StatusCode::OK);
+    enable_totp(&app, &me, 0).await;
     let legacy = "abcde-fghij";
     let hash = totp::backup_code_hash(legacy);
     app.db
