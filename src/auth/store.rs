@@ -500,18 +500,22 @@ impl Auth {
     }
 
     /// The password check of every path: reserved, gated, and on failure logged. `Ok(reservation)`
-    /// when the password is right (the caller decides when the whole attempt succeeded).
+    /// when the password is right (the caller decides when the whole attempt succeeded). The user
+    /// name's limit applies unless the address is known for the user (a stolen session trying
+    /// passwords from many addresses is held by it); `priority` (a logged-in caller) may use the
+    /// gate's kept permit.
     async fn check_password(
         &self,
         user: &str,
         pw: &str,
         ip: Option<IpAddr>,
-        known: bool,
+        priority: bool,
         purpose: Purpose,
     ) -> Result<Reservation<'_>, AuthError> {
         check_password_len(pw)?;
+        let known = self.is_known(user, ip);
         let r = self.reserve(user, ip, known, purpose).await?;
-        let permit = match self.permit(user, ip, known).await {
+        let permit = match self.permit(user, ip, priority || known).await {
             Ok(p) => p,
             Err(e) => {
                 // Not a guess: it does not count.
@@ -741,8 +745,8 @@ impl Auth {
         if user.len() > MAX_NAME {
             return Err(AuthError::BadRequest(format!("username must be at most {MAX_NAME} characters")));
         }
-        let known = self.is_known(user, ip);
-        let mut r = self.check_password(user, pw, ip, known, Purpose::Login).await?;
+        // A stranger gets no priority at the gate (known addresses get it inside).
+        let mut r = self.check_password(user, pw, ip, false, Purpose::Login).await?;
         let totp_on = self.users_r().get(user).is_some_and(|u| u.totp_enabled);
         if totp_on {
             match code.map(str::trim).filter(|c| !c.is_empty()) {
@@ -1058,7 +1062,7 @@ impl Auth {
         let Some(secret) = self.users_r().get(&p.user).and_then(|u| u.totp_pending.clone()) else {
             return Err(AuthError::BadRequest("start with /api/auth/totp/setup".into()));
         };
-        let r = self.reserve(&p.user, p.ip, true, Purpose::TotpEnable).await?;
+        let r = self.reserve(&p.user, p.ip, self.is_known(&p.user, p.ip), Purpose::TotpEnable).await?;
         // A new secret has no used steps yet.
         let Some(step) = totp::check(&secret, code, now_s() as u64, 0) else {
             return Err(self.failed(r, &p.user, p.ip, Purpose::TotpEnable).await);
@@ -1157,7 +1161,7 @@ impl Auth {
         code: Option<&str>,
         purpose: Purpose,
     ) -> Result<(), AuthError> {
-        // The caller is logged in: a known client for the limits and the gate.
+        // The caller is logged in: it may use the gate's kept permit.
         let mut r = self.check_password(&p.user, pw, p.ip, true, purpose).await?;
         if self.totp_enabled(&p.user) {
             r = self.check_code(r, &p.user, code.unwrap_or("").trim(), p.ip, purpose).await?;

@@ -309,6 +309,14 @@ async fn every_password_check_is_limited_and_logged() {
         assert!(failures.iter().any(|l| l.contains(what)), "{what} missing in {log}");
     }
     assert!(failures.iter().all(|l| l.contains("rhost=192.0.2.77")), "{log}");
+    // Those guesses came with a session from an address never logged in from (a stolen cookie):
+    // they count against the user name too, so a stranger elsewhere is held back, while the owner's
+    // own address (the login above) is not.
+    let body = json!({"username": common::ADMIN, "password": common::ADMIN_PASSWORD});
+    let r = call(&app, Method::POST, "/api/auth/login", &from("203.0.113.8"), Some(body.clone())).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
+    let r = call(&app, Method::POST, "/api/auth/login", &Creds::default(), Some(body)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
 }
 
 // ---- Medium 5: a token cannot act on its own account ---------------------------------------------
