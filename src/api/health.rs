@@ -21,7 +21,7 @@ use crate::error::ApiError;
 use crate::health::model::{Category, Finding, Severity};
 use crate::health::store::{self, Exclusion, Record, State as FState};
 use crate::health::thresholds::THRESHOLDS;
-use crate::health::{CheckDef, HealthSnapshot};
+use crate::health::{self, CheckDef, HealthSnapshot};
 use crate::workers::wall_ms;
 
 pub fn routes() -> Routes {
@@ -340,19 +340,6 @@ fn check_key(key: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Puts a changed record into the published snapshot so the overview shows it at once.
-fn apply_record(app: &AppState, rec: &Record) {
-    app.health.send_if_modified(|snap| {
-        let s = Arc::make_mut(snap);
-        if rec.state == FState::Resolved {
-            s.records.remove(&rec.key).is_some()
-        } else {
-            s.records.insert(rec.key.clone(), rec.clone());
-            true
-        }
-    });
-}
-
 async fn dismiss(
     State(app): State<AppState>,
     Extension(p): Extension<Principal>,
@@ -363,14 +350,11 @@ async fn dismiss(
     let secs = parse_duration(&req.duration)?;
     let now = wall_ms();
     let until = secs.map(|s| now + s as i64 * 1000);
-    let user = p.user.clone();
-    let k = key.clone();
-    let out =
-        app.db.call(move |c| store::dismiss(c, &k, until, now, &user)).await.map_err(ApiError::internal)?;
-    let Some((rec, ev)) = out else { return Err(ApiError::not_found(format!("no finding {key:?}"))) };
+    let out = health::dismiss(&app.db, &app.health_bus, &app.health, key.clone(), until, now, p.user.clone())
+        .await
+        .map_err(ApiError::internal)?;
+    let Some(rec) = out else { return Err(ApiError::not_found(format!("no finding {key:?}"))) };
     tracing::info!(user = %p.user, key = %key, ?secs, "health finding dismissed");
-    apply_record(&app, &rec);
-    let _ = app.health_bus.events.send(Arc::new(ev));
     json(&record_view(&rec))
 }
 
@@ -381,14 +365,12 @@ async fn undismiss(
 ) -> Result<Response, ApiError> {
     check_key(&key)?;
     let now = wall_ms();
-    let user = p.user.clone();
-    let k = key.clone();
-    let out = app.db.call(move |c| store::undismiss(c, &k, now, &user)).await.map_err(ApiError::internal)?;
-    let Some((rec, ev)) = out else { return Err(ApiError::not_found(format!("no finding {key:?}"))) };
-    if let Some(ev) = ev {
+    let out = health::undismiss(&app.db, &app.health_bus, &app.health, key.clone(), now, p.user.clone())
+        .await
+        .map_err(ApiError::internal)?;
+    let Some((rec, changed)) = out else { return Err(ApiError::not_found(format!("no finding {key:?}"))) };
+    if changed {
         tracing::info!(user = %p.user, key = %key, "health finding undismissed");
-        apply_record(&app, &rec);
-        let _ = app.health_bus.events.send(Arc::new(ev));
     }
     json(&record_view(&rec))
 }

@@ -15,7 +15,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
 use super::model::{Category, Finding, RecentPoint, Rule, Severity, Snapshots, Thresholds};
-use super::store::{self, Evaluation, Exclusions, Record, Scope};
+use super::store::{self, Evaluation, Exclusions, Scope};
 use super::{CheckDef, HealthSnapshot};
 use crate::app::{App, LiveSample};
 
@@ -41,8 +41,6 @@ pub struct Engine {
     unknown_streak: HashMap<(&'static str, String), u32>,
     /// Rules whose panic was logged (logged once until the rule runs cleanly again).
     panicked: HashSet<&'static str>,
-    /// The open findings after the last reconcile.
-    records: BTreeMap<String, Record>,
     fast_checks: HashSet<String>,
     last_fast_sig: Vec<(String, Severity)>,
     last_publish_ms: Option<i64>,
@@ -77,7 +75,6 @@ impl Engine {
             outputs: BTreeMap::new(),
             unknown_streak: HashMap::new(),
             panicked: HashSet::new(),
-            records: BTreeMap::new(),
             fast_checks,
             last_fast_sig: Vec::new(),
             last_publish_ms: None,
@@ -246,8 +243,7 @@ impl Engine {
         }
         let changed = self.evaluate(app, now, true);
         let sig = self.fast_signature();
-        let expiring =
-            self.records.values().any(|r| r.dismissed && r.dismissed_until.is_some_and(|u| u <= now));
+        let expiring = app.health_bus.ledger.any_expired(now);
         if sig != self.last_fast_sig || expiring {
             self.last_fast_sig = sig;
             self.persist(app, now, false).await?;
@@ -289,7 +285,8 @@ impl Engine {
             findings.push(f.clone());
         }
         let fast_checks = self.fast_checks.clone();
-        let (events, records) = app
+        let ledger = app.health_bus.ledger.clone();
+        let events = app
             .db
             .call(move |c| {
                 let ev = Evaluation {
@@ -300,10 +297,12 @@ impl Engine {
                     notify_excluded: &notify_excluded,
                     touch: full,
                 };
-                store::reconcile(c, &ev)
+                let (events, records) = store::reconcile(c, &ev)?;
+                // In the same call as the write: a dismissal is ordered before or after, never lost.
+                ledger.replace(records);
+                Ok(events)
             })
             .await?;
-        self.records = records;
         for e in events {
             // Nobody listening is fine: the outbox table is the durable copy.
             let _ = app.health_bus.events.send(Arc::new(e));
@@ -328,8 +327,8 @@ impl Engine {
             full_at: self.last_full_ms,
             checks: self.checks.clone(),
             results,
-            records: self.records.clone(),
+            records: BTreeMap::new(),
         };
-        app.health.send_replace(Arc::new(snap));
+        app.health_bus.ledger.publish(&app.health, snap);
     }
 }

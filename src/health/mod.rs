@@ -14,13 +14,14 @@ pub mod store;
 pub mod thresholds;
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use tokio::sync::{Notify, broadcast, watch};
 
 use crate::app::App;
+use crate::db::Db;
 use model::{Category, Finding, Thresholds};
 use store::{Event, Exclusions, Record};
 
@@ -63,7 +64,113 @@ pub struct Bus {
     pub facts: watch::Sender<Arc<facts::Facts>>,
     /// Asks the cycle for a full run now.
     pub run_now: Notify,
+    /// The open findings as persisted: the one copy the cycle and the operators' dismissals share.
+    pub ledger: Arc<Ledger>,
     last_manual: Mutex<Option<Instant>>,
+}
+
+/// The open (active or dismissed) findings as the database holds them, shared by the cycle and by
+/// dismissals. Each change is applied inside the database call that made it (the connection is one,
+/// behind a mutex, so the ledger follows the database's order of writes), and every publish of a
+/// [`HealthSnapshot`] reads the ledger under its lock: an older copy can never overwrite a newer
+/// dismissal, which is how a dismissed finding came back as active after the next fast run.
+#[derive(Debug, Default)]
+pub struct Ledger {
+    records: Mutex<BTreeMap<String, Record>>,
+}
+
+impl Ledger {
+    fn lock(&self) -> MutexGuard<'_, BTreeMap<String, Record>> {
+        self.records.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Replaces every record (after a reconcile, inside its database call).
+    pub fn replace(&self, records: BTreeMap<String, Record>) {
+        *self.lock() = records;
+    }
+
+    /// Applies one changed record (a dismissal or its end), inside its database call.
+    pub fn apply(&self, rec: &Record) {
+        let mut g = self.lock();
+        if rec.state == store::State::Resolved {
+            g.remove(&rec.key);
+        } else {
+            g.insert(rec.key.clone(), rec.clone());
+        }
+    }
+
+    /// Whether a timed dismissal has run out by `now` (the cycle then writes its expiry at once).
+    pub fn any_expired(&self, now: i64) -> bool {
+        self.lock().values().any(|r| r.dismissed && r.dismissed_until.is_some_and(|u| u <= now))
+    }
+
+    /// Publishes `snap` with the current records, under the ledger's lock.
+    pub fn publish(&self, health: &watch::Sender<Arc<HealthSnapshot>>, mut snap: HealthSnapshot) {
+        let g = self.lock();
+        snap.records = g.clone();
+        health.send_replace(Arc::new(snap));
+    }
+
+    /// Puts the current records into the published snapshot, under the ledger's lock.
+    pub fn republish(&self, health: &watch::Sender<Arc<HealthSnapshot>>) {
+        let g = self.lock();
+        health.send_modify(|snap| Arc::make_mut(snap).records = g.clone());
+    }
+}
+
+/// Dismisses the finding `key` until `until` (None: permanently) on behalf of `actor`: written, put
+/// in the ledger, published and announced. `Ok(None)` for an unknown key.
+pub async fn dismiss(
+    db: &Db,
+    bus: &Bus,
+    health: &watch::Sender<Arc<HealthSnapshot>>,
+    key: String,
+    until: Option<i64>,
+    now: i64,
+    actor: String,
+) -> anyhow::Result<Option<Record>> {
+    let ledger = bus.ledger.clone();
+    let out = db
+        .call(move |c| {
+            let out = store::dismiss(c, &key, until, now, &actor)?;
+            if let Some((rec, _)) = &out {
+                ledger.apply(rec);
+            }
+            Ok(out)
+        })
+        .await?;
+    let Some((rec, ev)) = out else { return Ok(None) };
+    bus.ledger.republish(health);
+    // Nobody listening is fine: the outbox table is the durable copy.
+    let _ = bus.events.send(Arc::new(ev));
+    Ok(Some(rec))
+}
+
+/// Ends the dismissal of `key`: an ongoing condition is active again. `Ok(None)` for an unknown
+/// key; the bool says whether anything changed (a key that was not dismissed is left alone).
+pub async fn undismiss(
+    db: &Db,
+    bus: &Bus,
+    health: &watch::Sender<Arc<HealthSnapshot>>,
+    key: String,
+    now: i64,
+    actor: String,
+) -> anyhow::Result<Option<(Record, bool)>> {
+    let ledger = bus.ledger.clone();
+    let out = db
+        .call(move |c| {
+            let out = store::undismiss(c, &key, now, &actor)?;
+            if let Some((rec, Some(_))) = &out {
+                ledger.apply(rec);
+            }
+            Ok(out)
+        })
+        .await?;
+    let Some((rec, ev)) = out else { return Ok(None) };
+    let Some(ev) = ev else { return Ok(Some((rec, false))) };
+    bus.ledger.republish(health);
+    let _ = bus.events.send(Arc::new(ev));
+    Ok(Some((rec, true)))
 }
 
 impl Default for Bus {
@@ -74,6 +181,7 @@ impl Default for Bus {
             exclusions: watch::Sender::new(Arc::default()),
             facts: watch::Sender::new(Arc::default()),
             run_now: Notify::new(),
+            ledger: Arc::default(),
             last_manual: Mutex::new(None),
         }
     }

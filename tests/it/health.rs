@@ -787,3 +787,101 @@ async fn proxwatch_failed_logins_reach_the_failed_login_rule() {
         snap.results["failed_logins"][0].reason
     );
 }
+
+/// A fast rule whose reason changes on every run (a live number in it), plus a slow rule.
+fn moving_rule(s: &Snapshots, _: &Thresholds, _: i64) -> Vec<Finding> {
+    vec![Finding::new(
+        Category::Cpu,
+        "cpu_usage:host",
+        Severity::Warning,
+        format!("{} samples", s.recent.len()),
+    )]
+}
+
+/// Issue 11 item 1: a dismissal holds through fast runs whose reasons change, full runs and a
+/// restart (a new engine over the same database), in every count and view, until its window ends.
+#[tokio::test]
+async fn a_dismissal_holds_through_fast_and_full_runs_and_restarts() {
+    let app = engine_app().await;
+    let op = token(&app, Level::Operate).await;
+    let now = proxwatch::workers::wall_ms();
+    let fast = Rule {
+        id: "cpu",
+        category: Category::Cpu,
+        checks: &[("cpu_usage", "CPU usage")],
+        fast: true,
+        run: moving_rule,
+    };
+    let rules = [fast, rule("steady", steady_rule)];
+    let mut e = Engine::new(&rules, now - 3_600_000, 0);
+    e.step_full(&app, now).await.unwrap();
+    let base = common::sample_pair();
+    let mut t = now;
+    let mut tick = |e: &mut Engine| {
+        t += 6_000; // past the 5 s republish limit each time
+        let mut s = base.clone();
+        s.ts = t;
+        e.observe(Arc::new(proxwatch::app::LiveSample::new(s).unwrap()));
+        t
+    };
+    for key in ["disk_temp%3A%2Fdev%2Fsdb", "cpu_usage%3Ahost"] {
+        let (s, b, _) = call(
+            &app,
+            &op,
+            Method::POST,
+            &format!("/api/health/findings/{key}/dismiss"),
+            Some(json!({"duration": "24h"})),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+    }
+    let check_n = |app: &Arc<App>, when: &str, shown: i64| {
+        let app = app.clone();
+        let op = op.clone();
+        let when = when.to_string();
+        async move {
+            let (_, h, _) = call(&app, &op, Method::GET, "/api/health", None).await;
+            assert_eq!(h["counts"]["dismissed"], shown, "{when}: {}", h["counts"]);
+            assert_eq!(h["counts"]["warning"], 0, "{when}: {}", h["counts"]);
+            for cat in h["categories"].as_array().unwrap() {
+                for c in cat["checks"].as_array().unwrap() {
+                    for f in c["findings"].as_array().unwrap() {
+                        assert_eq!(f["state"], "dismissed", "{when}: {f}");
+                    }
+                }
+            }
+            let (_, d, _) = call(&app, &op, Method::GET, "/api/health/findings?state=dismissed", None).await;
+            assert_eq!(d["findings"].as_array().unwrap().len(), 2, "{when}: {d}");
+        }
+    };
+    let check = |app: &Arc<App>, when: &str| check_n(app, when, 2);
+    check(&app, "right after dismissing").await;
+    for k in 0..3 {
+        let t = tick(&mut e);
+        e.step_fast(&app, t).await.unwrap();
+        check(&app, &format!("after fast run {k}")).await;
+    }
+    let t1 = tick(&mut e);
+    e.step_full(&app, t1).await.unwrap();
+    check(&app, "after a full run").await;
+    let t2 = tick(&mut e);
+    e.step_fast(&app, t2).await.unwrap();
+    check(&app, "after a fast run following the full run").await;
+    // A restart: a new engine over the same database.
+    let mut e2 = Engine::new(&rules, t2, 0);
+    let t3 = tick(&mut e2);
+    e2.step_fast(&app, t3).await.unwrap();
+    // Before its first full run a new engine has heard only from the fast rule.
+    check_n(&app, "after a restart's first fast run", 1).await;
+    e2.step_full(&app, t3 + 1000).await.unwrap();
+    check(&app, "after a restart's first full run").await;
+    // The window ends: both come back once, as new and active.
+    let later = now + 86_400_000 + 60_000;
+    e2.step_full(&app, later).await.unwrap();
+    let (_, h, _) = call(&app, &op, Method::GET, "/api/health", None).await;
+    assert_eq!(
+        (h["counts"]["dismissed"].as_i64(), h["counts"]["warning"].as_i64()),
+        (Some(0), Some(2)),
+        "{h}"
+    );
+}
