@@ -25,7 +25,8 @@ pub struct Cli {
     /// TCP port (default 8008).
     #[arg(long, global = true)]
     pub port: Option<u16>,
-    /// Directory for the database and state (default /var/lib/proxwatch).
+    /// Directory for the database and state (default: the config's `server.data_dir`; the demo's is
+    /// a temporary directory, see `demo --help`).
     #[arg(long, global = true)]
     pub data_dir: Option<PathBuf>,
     /// Answer host tools and kernel files from a recorded scenario folder instead of this host.
@@ -37,9 +38,16 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the service (what systemd starts).
+    /// Run the service (what systemd starts); its state lives in /var/lib/proxwatch unless
+    /// `--data-dir` or the config's `server.data_dir` say otherwise.
     Serve,
     /// Run the whole appliance on 127.0.0.1 against the embedded demo Proxmox host.
+    ///
+    /// The demo host is a recorded Proxmox VE node whose live vitals (CPU, memory, load, pressure,
+    /// network, disks, processes) are generated as time passes; nothing shown is this machine's.
+    /// The demo writes its database and the extracted scenario to a new temporary directory that is
+    /// removed when it stops. With `--data-dir DIR` it writes under DIR instead and keeps them there
+    /// (a restart on the same DIR reuses them).
     Demo {
         /// Enable the browser root terminal (off in the demo unless asked for).
         #[arg(long)]
@@ -154,19 +162,27 @@ pub async fn demo(cli: &Cli, mut cfg: Config) -> anyhow::Result<()> {
     let demo = DemoInfo {
         scenario: scenario.name.clone(),
         note: if info.is_some() {
-            "Demo: Proxmox data comes from a recorded scenario; the live vitals are this machine's own /proc."
+            "Demo: a recorded Proxmox VE host with generated live vitals; nothing shown is this machine."
                 .into()
         } else {
-            format!("Demo on scenario {}: vitals are this machine's own /proc.", scenario.name)
+            format!("Demo on scenario {}: a recorded host with generated live vitals.", scenario.name)
         },
     };
     // The recording's backups, tasks and scrubs happened "just now", not years ago.
     let shift = scenario.shift_to(crate::workers::wall_ms() / 1000);
+    // Guests' counters and RRD series move with the clock, so live rates and charts are not frozen.
+    scenario.animate_from(crate::workers::wall_ms() / 1000);
     if shift != 0 {
         tracing::info!(days = shift / 86_400, "demo timestamps moved to the present");
     }
     let host = Host::demo(scenario, tool_timeout(&cfg));
     let db = open_db(&data_dir)?;
+    // The recording's SSD wear history, so the wear-out forecast has the weeks of daily readings a
+    // real host builds up (readings already in the database are kept).
+    if let Some(text) = host.read_optional("/wear-history.csv")? {
+        let today = crate::workers::wall_ms().div_euclid(86_400_000);
+        db.call(move |c| crate::wear::import_history(c, &text, today)).await?;
+    }
     cfg.auth.auth_log = data_dir.join("auth.log");
     cfg.terminal.enabled = cli_terminal(cli);
     let port = cli.port.unwrap_or(8008);

@@ -8,6 +8,7 @@
 //! - [`tools`]: pure parsers of host tool output and kernel files.
 //! - [`model`]: serde types served by the API.
 //! - [`workers`]: background loops (vitals sampler, history flush, retention), each steppable.
+//! - [`disks`]: each physical disk's pool membership (vdev names resolved to disks) and its verdict.
 //! - [`history`]: in-memory live ring plus SQLite rollups (1 min, 10 min, 1 h).
 //! - [`db`]: the SQLite connection and its append-only migrations.
 //! - [`api`]: thin axum routers per domain under `/api`.
@@ -23,6 +24,7 @@ pub mod civil;
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod disks;
 pub mod error;
 pub mod health;
 pub mod history;

@@ -114,6 +114,42 @@ pub fn add_guest_writes(conn: &mut Connection, day: i64, writes: &HashMap<u64, u
     Ok(())
 }
 
+/// One line of a recorded wear history: serial, days before today, bytes written, wear %.
+pub type HistoryRow = (String, i64, Option<u64>, Option<f64>);
+
+/// Parses a wear history (`serial,days_before,bytes_written,wear_pct` lines; `#` comments and the
+/// header skipped); an error names the line.
+pub fn parse_history(text: &str) -> anyhow::Result<Vec<HistoryRow>> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') || line.starts_with("serial,") {
+            continue;
+        }
+        let bad = |what: &str| anyhow::anyhow!("wear history line {}: {what}: {line:?}", i + 1);
+        let f: Vec<&str> = line.split(',').collect();
+        let [serial, days, bytes, wear] = f[..] else { return Err(bad("expected 4 fields")) };
+        let days: i64 = days.parse().map_err(|_| bad("days_before is not a number"))?;
+        let bytes = if bytes.is_empty() { None } else { Some(bytes.parse().map_err(|_| bad("bad bytes"))?) };
+        let wear = if wear.is_empty() { None } else { Some(wear.parse().map_err(|_| bad("bad wear"))?) };
+        out.push((serial.to_string(), days, bytes, wear));
+    }
+    Ok(out)
+}
+
+/// Loads a recorded wear history (see [`parse_history`]) as readings `days_before` days before
+/// `today`; days that already have a reading keep it. The demo uses this so its forecast has the
+/// history a real host builds up over weeks.
+pub fn import_history(conn: &mut Connection, text: &str, today: i64) -> anyhow::Result<usize> {
+    let rows = parse_history(text)?;
+    let tx = conn.transaction()?;
+    for (serial, days, bytes, wear) in &rows {
+        record_disk(&tx, serial, today - days, *bytes, *wear)?;
+    }
+    tx.commit()?;
+    Ok(rows.len())
+}
+
 pub fn load_points(conn: &Connection, disk: &str, since_day: i64) -> anyhow::Result<Vec<Point>> {
     let mut stmt = conn.prepare_cached(
         "SELECT day, bytes_written, wear_pct FROM disk_wear WHERE disk = ?1 AND day >= ?2 ORDER BY day",

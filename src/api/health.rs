@@ -130,6 +130,30 @@ struct Overview<'a> {
     categories: Vec<CategoryView<'a>>,
     evaluated_at: Option<i64>,
     full_at: Option<i64>,
+    /// Findings a grace holds back (guests still starting after a boot, services after proxwatch's
+    /// own start): the count changes by itself when it ends, so the page says so beforehand.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    grace: Option<Grace>,
+}
+
+#[derive(Serialize)]
+struct Grace {
+    /// How many checks wait.
+    checks: usize,
+    /// When the last of them ends (unix ms).
+    until: i64,
+}
+
+/// The findings held back by a grace that has not ended at `now`.
+fn grace_of(snap: &HealthSnapshot, now: i64) -> Option<Grace> {
+    let ends: Vec<i64> = snap
+        .results
+        .values()
+        .flatten()
+        .filter_map(|f| f.details.get("grace_until").and_then(|v| v.as_i64()))
+        .filter(|u| *u > now)
+        .collect();
+    Some(Grace { checks: ends.len(), until: *ends.iter().max()? })
 }
 
 fn check_view<'a>(
@@ -217,6 +241,7 @@ async fn overview(State(app): State<AppState>) -> Result<Response, ApiError> {
             checks,
         });
     }
+    let grace = grace_of(&snap, wall_ms());
     let problems = counts.critical + counts.warning + counts.unknown;
     let summary = if snap.full_at.is_none() {
         "waiting for the first health cycle".to_string()
@@ -252,6 +277,7 @@ async fn overview(State(app): State<AppState>) -> Result<Response, ApiError> {
         categories,
         evaluated_at: snap.evaluated_at,
         full_at: snap.full_at,
+        grace,
     })
 }
 

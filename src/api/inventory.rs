@@ -2,6 +2,8 @@
 //! inventory snapshot. Guest power actions and disk self-tests are handed to the action runner (the
 //! handlers themselves never run a tool).
 
+use std::collections::BTreeMap;
+
 use axum::Extension;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -17,7 +19,8 @@ use crate::tools::smartctl::{Reading, ScanDevice, SelfTestKind};
 use crate::tools::storage::{BlockDevice, LvKind};
 use crate::tools::zpool::{PoolStatus, PoolSummary};
 use crate::workers::actions::Action;
-use crate::workers::inventory::{GuestRates, Inventory, Section, SectionState};
+use crate::workers::inventory::{Inventory, Section, SectionState};
+use crate::workers::wall_ms;
 
 pub fn routes() -> Routes {
     Routes::new()
@@ -57,8 +60,12 @@ struct GuestView<'a> {
     maxmem: u64,
     disk: u64,
     maxdisk: u64,
-    #[serde(flatten)]
-    rates: GuestRates,
+    /// Rates from two readings of the guest's counters: `null` until there are two (and for a guest
+    /// that is not running), never a made-up 0.
+    netin_bps: Option<f64>,
+    netout_bps: Option<f64>,
+    diskread_bps: Option<f64>,
+    diskwrite_bps: Option<f64>,
     uptime: Option<u64>,
     tags: &'a [String],
     lock: Option<&'a str>,
@@ -107,6 +114,7 @@ fn guest_outcome<'a>(inv: &'a Inventory, t: &'a Task, vmid: u64) -> (&'static st
 
 fn guest_view<'a>(inv: &'a Inventory, g: &'a Guest) -> GuestView<'a> {
     let config = inv.configs.get(&g.vmid);
+    let rates = inv.rates.get(&g.vmid).filter(|_| g.status == "running");
     let onboot = config.map(|c| c.onboot);
     let last_backup = inv
         .tasks
@@ -138,7 +146,10 @@ fn guest_view<'a>(inv: &'a Inventory, g: &'a Guest) -> GuestView<'a> {
         maxmem: g.maxmem,
         disk: g.disk,
         maxdisk: g.maxdisk,
-        rates: inv.rates.get(&g.vmid).copied().unwrap_or_default(),
+        netin_bps: rates.map(|r| r.netin_bps),
+        netout_bps: rates.map(|r| r.netout_bps),
+        diskread_bps: rates.map(|r| r.diskread_bps),
+        diskwrite_bps: rates.map(|r| r.diskwrite_bps),
         uptime: g.uptime,
         tags: &g.tags,
         lock: g.lock.as_deref(),
@@ -366,6 +377,49 @@ struct PoolView<'a> {
     dedup_ratio: Option<f64>,
     health: Option<&'a crate::tools::zpool::VdevState>,
     status: Option<&'a PoolStatus>,
+    /// The disk each member lives on, by member name: what identifies it in a bay.
+    members: BTreeMap<String, MemberDisk>,
+}
+
+/// The disk behind a pool member.
+#[derive(Serialize)]
+struct MemberDisk {
+    disk: String,
+    partition: Option<String>,
+    model: Option<String>,
+    serial: Option<String>,
+    /// A `/dev/disk/by-id` path of the member (the name zpool prints when it is one).
+    by_id: Option<String>,
+}
+
+fn member_disks(inv: &Inventory, pool: &str) -> BTreeMap<String, MemberDisk> {
+    let devs = inv.blockdevs.data.as_deref().unwrap_or_default();
+    crate::disks::memberships(inv)
+        .into_iter()
+        .filter(|(_, m)| m.pool == pool)
+        .map(|(disk, m)| {
+            let d = devs.iter().find(|d| d.kname == disk);
+            let target = m.partition.clone().unwrap_or_else(|| disk.clone());
+            let by_id = if inv.dev_links.contains_key(&format!("by-id/{}", m.vdev))
+                || ["ata-", "nvme-", "scsi-", "wwn-", "usb-"].iter().any(|p| m.vdev.starts_with(p))
+            {
+                Some(format!("/dev/disk/by-id/{}", m.vdev))
+            } else {
+                inv.dev_links
+                    .iter()
+                    .find(|(k, t)| k.starts_with("by-id/") && **t == target)
+                    .map(|(k, _)| format!("/dev/disk/{k}"))
+            };
+            let md = MemberDisk {
+                disk,
+                partition: m.partition.clone(),
+                model: d.and_then(|d| d.model.clone()),
+                serial: d.and_then(|d| d.serial.clone()),
+                by_id,
+            };
+            (m.vdev, md)
+        })
+        .collect()
 }
 
 #[derive(Serialize)]
@@ -390,8 +444,18 @@ struct DiskView<'a> {
     kind: Option<&'a crate::tools::storage::DiskKind>,
     transport: Option<&'a str>,
     used_by: Option<String>,
+    /// The disk's verdict from everything known about it (`crate::disks::verdict`), not SMART's
+    /// overall-health bit alone.
+    state: &'static str,
+    reason: String,
+    /// The health findings about the disk, worst first (dismissed ones last).
+    findings: Vec<crate::disks::DiskFinding>,
+    /// Its places in ZFS pools, with the member's state and error counters.
+    pools: Vec<crate::disks::Membership>,
+    /// By-id names that point at the disk itself (bay-identifying).
+    by_id: Vec<String>,
     smart: SmartSummary,
-    /// The SSD endurance forecast (`null` until a day of SMART readings exists).
+    /// The SSD endurance forecast (`null` until the first daily reading is recorded).
     forecast: Option<&'a crate::wear::Forecast>,
 }
 
@@ -478,25 +542,54 @@ fn used_by(inv: &Inventory, disk: &BlockDevice, all: &[BlockDevice]) -> Option<S
         .map(|m| format!("mounted at {m}"))
 }
 
-fn disk_views<'a>(inv: &'a Inventory, devs: &'a [BlockDevice]) -> Vec<DiskView<'a>> {
+fn disk_views<'a>(
+    inv: &'a Inventory,
+    devs: &'a [BlockDevice],
+    health: &crate::health::HealthSnapshot,
+) -> Vec<DiskView<'a>> {
+    let members = crate::disks::memberships(inv);
     crate::tools::storage::physical_disks(devs)
         .into_iter()
         .map(|d| {
             let smart = smart_for(inv, &d.kname);
+            let smart = smart_summary(
+                smart.and_then(|(_, s)| s),
+                smart.is_some() || inv.smart_devices.data.is_none(),
+            );
+            let pools: Vec<&crate::disks::Membership> =
+                members.iter().filter(|(k, _)| *k == d.kname).map(|(_, m)| m).collect();
+            let verdict = crate::disks::verdict(
+                smart.state,
+                smart.passed,
+                &pools,
+                crate::disks::findings_for(health, &d.kname),
+            );
+            let path = d.path.clone().unwrap_or_else(|| format!("/dev/{}", d.kname));
+            let smart_path = smart_for(inv, &d.kname).map(|(dev, _)| dev.name.clone());
             DiskView {
                 id: &d.kname,
-                path: d.path.clone().unwrap_or_else(|| format!("/dev/{}", d.kname)),
                 model: d.model.as_deref(),
                 serial: d.serial.as_deref(),
                 size: d.size,
                 kind: d.disk_kind.as_ref(),
                 transport: d.transport.as_deref(),
-                used_by: used_by(inv, d, devs),
-                smart: smart_summary(
-                    smart.and_then(|(_, s)| s),
-                    smart.is_some() || inv.smart_devices.data.is_none(),
-                ),
-                forecast: None,
+                used_by: match pools.first() {
+                    Some(m) => Some(format!("ZFS {}", m.pool)),
+                    None => used_by(inv, d, devs),
+                },
+                state: verdict.state,
+                reason: verdict.reason,
+                findings: verdict.findings,
+                pools: pools.into_iter().cloned().collect(),
+                by_id: inv
+                    .dev_links
+                    .iter()
+                    .filter(|(k, t)| k.starts_with("by-id/") && **t == d.kname)
+                    .map(|(k, _)| format!("/dev/disk/{k}"))
+                    .collect(),
+                forecast: smart_path.and_then(|p| inv.forecasts.get(&p)).or_else(|| inv.forecasts.get(&path)),
+                path,
+                smart,
             }
         })
         .collect()
@@ -517,6 +610,7 @@ async fn storage(State(app): State<AppState>) -> Result<Response, ApiError> {
                 dedup_ratio: p.dedup_ratio,
                 health: Some(&p.health),
                 status: statuses.iter().find(|s| s.name == p.name),
+                members: member_disks(&inv, &p.name),
             })
             .collect::<Vec<_>>()
     });
@@ -538,7 +632,8 @@ async fn storage(State(app): State<AppState>) -> Result<Response, ApiError> {
             .collect();
         serde_json::json!({"thin_pools": thin, "vgs": vgs})
     });
-    let disks = inv.blockdevs.map(|devs| disk_views(&inv, devs));
+    let health = app.health.borrow().clone();
+    let disks = inv.blockdevs.map(|devs| disk_views(&inv, devs, &health));
     let storages = inv.storage.map(|s| s.clone());
     json(&serde_json::json!({
         "storages": storages,
@@ -551,7 +646,8 @@ async fn storage(State(app): State<AppState>) -> Result<Response, ApiError> {
 async fn disk(State(app): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
     let inv = app.inventory.borrow().clone();
     let devs = inv.blockdevs.data.clone().unwrap_or_default();
-    let views = disk_views(&inv, &devs);
+    let health = app.health.borrow().clone();
+    let views = disk_views(&inv, &devs, &health);
     let view = views
         .into_iter()
         .find(|d| d.id == id)
@@ -635,6 +731,24 @@ struct RrdAnswer<'a> {
     vmid: u64,
     timeframe: &'a str,
     points: Vec<RrdRow>,
+    /// Seconds between points.
+    step: Option<u64>,
+    /// The newest point's time: a series that stopped updating says so (`stale`) instead of
+    /// looking current.
+    last: Option<u64>,
+    stale: bool,
+}
+
+/// A series is stale when its newest point is more than three steps (and two minutes) old: PVE
+/// writes a point every step while `pvestatd` runs.
+fn rrd_freshness(times: &[u64], now_s: u64) -> (Option<u64>, Option<u64>, bool) {
+    let step = times.windows(2).map(|w| w[1].abs_diff(w[0])).filter(|d| *d > 0).min();
+    let last = times.iter().max().copied();
+    let stale = match (step, last) {
+        (Some(step), Some(last)) => now_s.saturating_sub(last) > (3 * step).max(120),
+        _ => false,
+    };
+    (step, last, stale)
 }
 
 /// Why a read-only `pvesh` gave nothing.
@@ -721,6 +835,8 @@ async fn vm_rrd(
                     p.level,
                 )
             })?;
+            let times: Vec<u64> = rows.iter().map(|r| r.time).collect();
+            let (step, last, stale) = rrd_freshness(&times, wall_ms().max(0) as u64 / 1000);
             let points = rows
                 .into_iter()
                 .map(|p| RrdRow {
@@ -734,7 +850,7 @@ async fn vm_rrd(
                     diskwrite: p.diskwrite,
                 })
                 .collect();
-            let answer = RrdAnswer { vmid, timeframe, points };
+            let answer = RrdAnswer { vmid, timeframe, points, step, last, stale };
             serde_json::to_vec(&answer).map(bytes::Bytes::from).map_err(ApiError::internal)
         })
         .await?;
@@ -777,4 +893,22 @@ async fn task_log(
         )
     })?;
     json(&serde_json::json!({"upid": upid, "lines": lines}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rrd_freshness;
+
+    #[test]
+    fn an_rrd_series_that_stopped_updating_is_stale() {
+        let times = [1000, 1060, 1120];
+        assert_eq!(rrd_freshness(&times, 1150), (Some(60), Some(1120), false));
+        assert_eq!(
+            rrd_freshness(&times, 1120 + 180),
+            (Some(60), Some(1120), false),
+            "three steps (and 2 min) is fine"
+        );
+        assert!(rrd_freshness(&times, 1120 + 20 * 60).2, "20 minutes behind a 1-minute series");
+        assert_eq!(rrd_freshness(&[], 5000), (None, None, false));
+    }
 }

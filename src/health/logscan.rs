@@ -246,7 +246,14 @@ pub fn critical(e: &Entry) -> Option<(Critical, String)> {
     }
     // `VM 104 qmp command failed - VM 104 qmp command 'query-proxmox-support' failed - unable to
     // connect to VM 104 qmp socket - timeout after 51 retries` (pvedaemon, pvestatd, qmeventd).
-    if m.contains("qmp command") && (m.contains("failed") || m.contains("timeout")) {
+    // A backup job's summary (`INFO: Backup job finished with errors … VM 102: FAILED - VM 102 qmp
+    // command 'backup' failed …`) quotes the error of a backup that the backup rules already report
+    // for that guest; counting it here would quote a summary as the guest's own error.
+    if m.contains("qmp command")
+        && (m.contains("failed") || m.contains("timeout"))
+        && !m.starts_with("INFO: ")
+        && !m.contains("Backup job finished")
+    {
         let vmid: String = m
             .split("VM ")
             .nth(1)
@@ -586,17 +593,34 @@ impl LogScanner {
     }
 }
 
-/// A message as one bounded line (findings' reasons are one line; journal messages may span several).
+/// The longest quote of a log message in a finding's reason.
+const QUOTE_MAX: usize = 200;
+
+/// A message as one bounded line: its first non-empty line (a core dump's stack trace or a job's
+/// summary adds nothing a reason needs), whitespace folded, cut at a word boundary with an ellipsis.
 fn clip(s: &str) -> String {
-    let mut s = s.split_whitespace().collect::<Vec<_>>().join(" ");
-    if s.len() > 300 {
-        let mut cut = 300;
-        while !s.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        s.truncate(cut);
+    let first = s.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
+    cut_words(&first.split_whitespace().collect::<Vec<_>>().join(" "), QUOTE_MAX)
+}
+
+/// `s` cut to at most `max` bytes at the last space before the limit (mid-word only when one word is
+/// longer than the limit), with `…` when anything was cut.
+pub fn cut_words(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
     }
-    s
+    let mut cut = max;
+    while !s.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let head = &s[..cut];
+    // A cut just before a space ends a whole word already.
+    let whole = s[cut..].starts_with(' ');
+    let head = match head.rfind(' ') {
+        Some(sp) if !whole && sp > max / 2 => &head[..sp],
+        _ => head,
+    };
+    format!("{}…", head.trim_end_matches([',', ';', ':', '-', ' ']))
 }
 
 fn bump(map: &mut BTreeMap<String, Hit>, key: String, kind: Critical, object: &str, e: &Entry) {
@@ -621,6 +645,19 @@ mod tests {
         env!("CARGO_MANIFEST_DIR"),
         "/../shared/fixtures/journalctl/generated_pve1_journalctl-252_-o_json.jsonl"
     );
+
+    #[test]
+    fn quotes_are_one_line_cut_at_a_word_boundary() {
+        let core = "Process 1975 (pvestatd) of user 0 dumped core.\n\nModule libperl.so.5.36 from deb perl\nStack trace of thread 1975:";
+        assert_eq!(clip(core), "Process 1975 (pvestatd) of user 0 dumped core.");
+        let long = "word ".repeat(100);
+        let c = clip(&long);
+        assert!(c.ends_with("word…") && c.len() <= QUOTE_MAX + "…".len(), "{c}");
+        assert_eq!(cut_words("short enough", 50), "short enough");
+        assert_eq!(cut_words("alpha beta gamma delta", 16), "alpha beta gamma…");
+        let one = "x".repeat(300);
+        assert!(cut_words(&one, 100).ends_with('…'), "one long word is cut inside it");
+    }
 
     #[test]
     fn the_shared_journal_yields_the_oom_in_ct_105_and_the_nvme_timeout() {
@@ -657,6 +694,13 @@ mod tests {
         );
         // Someone else's crash, or the same words from another program, is not a PVE daemon's.
         assert_eq!(critical(&e("systemd-coredump", "Process 77 (vim) of user 1000 dumped core.")), None);
+        // A backup job's summary is not the guest's QMP error (the backup rules report that backup).
+        let summary = "INFO: Backup job finished with errors\nVM 102: FAILED - VM 102 qmp command 'backup' failed - got timeout";
+        assert_eq!(critical(&e("pvescheduler", summary)), None);
+        assert_eq!(
+            critical(&e("pvedaemon", "VM 102 qmp command 'backup' failed - got timeout")),
+            Some((Critical::QmpError, "102".to_string()))
+        );
         assert_eq!(critical(&e("bash", dump)), None);
     }
 

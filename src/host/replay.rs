@@ -60,6 +60,9 @@ pub struct Scenario {
     recorded_at: Option<i64>,
     /// Seconds added to the recorded timestamps (see [`Scenario::shift_to`]).
     shift_s: i64,
+    /// When the demo started (unix s): answers move with the clock from then (see
+    /// [`Scenario::animate_from`]).
+    animated_since: Option<i64>,
 }
 
 impl Scenario {
@@ -100,6 +103,7 @@ impl Scenario {
             commands,
             recorded_at: manifest.scenario.recorded_at,
             shift_s: 0,
+            animated_since: None,
         })
     }
 
@@ -108,6 +112,17 @@ impl Scenario {
     pub fn shift_to(&mut self, now_s: i64) -> i64 {
         self.shift_s = self.recorded_at.map_or(0, |at| (now_s - at).div_euclid(60) * 60);
         self.shift_s
+    }
+
+    /// When the recording appears to have been made (unix s): `recorded_at` moved by the shift.
+    pub fn presented_at(&self) -> Option<i64> {
+        self.recorded_at.map(|at| at + self.shift_s)
+    }
+
+    /// Keeps the host moving from `now_s` on: guests' counters and uptime grow, RRD series stay
+    /// current (`super::animate`; the demo only).
+    pub fn animate_from(&mut self, now_s: i64) {
+        self.animated_since = Some(now_s);
     }
 
     /// Answers a command from the recording.
@@ -126,7 +141,17 @@ impl Scenario {
                 .map_err(|e| ToolError::Io { path: p.display().to_string(), source: e })?,
             None => String::new(),
         };
-        let stdout = if self.shift_s != 0 { super::timeshift::shift(&stdout, self.shift_s) } else { stdout };
+        let mut stdout =
+            if self.shift_s != 0 { super::timeshift::shift(&stdout, self.shift_s) } else { stdout };
+        if let Some(since) = self.animated_since {
+            // The demo's own clock: moving answers are what it is for (tests never animate).
+            let now_s = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64);
+            if let Some(moved) = super::animate::animate(argv, &stdout, now_s, now_s - since) {
+                stdout = moved;
+            }
+        }
         Ok(Output { code: rec.exit, stdout, stderr: rec.stderr.clone() })
     }
 

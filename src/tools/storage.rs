@@ -6,6 +6,8 @@
 //! `json_std` (lvm2 >= 2.03.17) numbers as numbers; lsblk before util-linux 2.33 prints strings for
 //! `SIZE`/`ROTA`, later versions numbers and booleans.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -336,6 +338,87 @@ impl BlockDevice {
 pub fn physical_disks(devs: &[BlockDevice]) -> Vec<&BlockDevice> {
     devs.iter().filter(|d| d.disk_kind.is_some()).collect()
 }
+
+/// The whole disk (kernel name) a block device name belongs to: itself for a disk, its parent for a
+/// partition.
+fn whole_disk<'a>(devs: &'a [BlockDevice], kname: &str) -> Option<&'a BlockDevice> {
+    let d = devs.iter().find(|d| d.kname == kname || d.name == kname)?;
+    if d.dev_type == "part" {
+        let parent = d.parent.as_deref()?;
+        return devs.iter().find(|p| p.kname == parent);
+    }
+    Some(d)
+}
+
+/// Where a vdev lives: the whole disk's kernel name and, when the member is a partition, its name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Placement {
+    pub disk: String,
+    pub partition: Option<String>,
+}
+
+/// Resolves a ZFS member name to the disk it lives on. `links` maps `by-id/<name>` (any of
+/// [`LINK_DIRS`]) to the kernel name the link points at; `wwns` maps a disk's kernel name to its WWN
+/// (with or without `0x`, from SMART). Tried in order: a kernel name (or `/dev/` path), a by-* link, then
+/// the by-id naming rules (`ata-<model>_<serial>[-partN]`, `nvme-…`, `scsi-…`, `wwn-0x…[-partN]`),
+/// so a recording without links still maps.
+pub fn resolve(
+    name: &str,
+    devs: &[BlockDevice],
+    links: &BTreeMap<String, String>,
+    wwns: &BTreeMap<String, String>,
+) -> Option<Placement> {
+    let placed = |kname: &str| {
+        let d = devs.iter().find(|d| d.kname == kname || d.name == kname)?;
+        let disk = whole_disk(devs, kname)?;
+        Some(Placement {
+            disk: disk.kname.clone(),
+            partition: (d.kname != disk.kname).then(|| d.kname.clone()),
+        })
+    };
+    let bare = name.trim_start_matches("/dev/");
+    if let Some(p) = placed(bare) {
+        return Some(p);
+    }
+    // `/dev/disk/by-id/X` or plain `X`: look the link up in every folder.
+    let (dir, leaf) = match bare.strip_prefix("disk/").and_then(|r| r.split_once('/')) {
+        Some((dir, leaf)) => (Some(dir), leaf),
+        None => (None, bare),
+    };
+    for d in LINK_DIRS.iter().filter(|d| dir.is_none_or(|want| want == **d)) {
+        if let Some(p) = links.get(&format!("{d}/{leaf}")).and_then(|k| placed(k)) {
+            return Some(p);
+        }
+    }
+    // The by-id naming rules (udev's 60-persistent-storage.rules): `<bus>-<model>_<serial>` with an
+    // optional `-partN`, or `wwn-0x<wwn>`.
+    let (base, part) = match leaf.rsplit_once("-part") {
+        Some((b, n)) if !n.is_empty() && n.bytes().all(|c| c.is_ascii_digit()) => (b, Some(n)),
+        _ => (leaf, None),
+    };
+    let disk = if let Some(w) = base.strip_prefix("wwn-") {
+        let w = w.trim_start_matches("0x");
+        wwns.iter()
+            .find(|(_, v)| v.trim_start_matches("0x").eq_ignore_ascii_case(w))
+            .and_then(|(k, _)| devs.iter().find(|d| &d.kname == k))
+    } else {
+        let serial = base.rsplit_once('_').map(|(_, s)| s)?;
+        devs.iter().find(|d| {
+            d.dev_type == "disk" && d.serial.as_deref().is_some_and(|s| !s.is_empty() && s == serial)
+        })
+    }?;
+    // The partition's kernel name: `sde` + `1`, `nvme0n1` + `p1`.
+    let partition = part.and_then(|n| {
+        children_of(devs, &disk.kname)
+            .into_iter()
+            .find(|c| c.kname.strip_prefix(&disk.kname).map(|r| r.trim_start_matches('p')) == Some(n))
+            .map(|c| c.kname.clone())
+    });
+    Some(Placement { disk: disk.kname.clone(), partition })
+}
+
+/// The `/dev/disk/by-*` folders whose names ZFS may use for a pool member.
+pub const LINK_DIRS: &[&str] = &["by-id", "by-partuuid", "by-path", "by-vdev", "by-partlabel", "by-uuid"];
 
 /// The rows whose parent is `kname`.
 pub fn children_of<'a>(devs: &'a [BlockDevice], kname: &str) -> Vec<&'a BlockDevice> {

@@ -117,6 +117,9 @@ pub struct Inventory {
     pub lvs: Section<Vec<LogicalVolume>>,
     pub vgs: Section<Vec<VolumeGroup>>,
     pub blockdevs: Section<Vec<BlockDevice>>,
+    /// `/dev/disk/by-*` links: `by-id/<name>` -> the kernel name it points at (`sde1`), read with the
+    /// block devices; how ZFS member names map to disks (`crate::disks`).
+    pub dev_links: BTreeMap<String, String>,
     pub smart_devices: Section<Vec<ScanDevice>>,
     /// By device path (`/dev/sda`).
     pub smart: BTreeMap<String, Section<Reading>>,
@@ -283,6 +286,7 @@ impl InventoryPoller {
         if self.due("blockdevs", iv.blockdevs, now) {
             let r = storage::lsblk(host).await;
             self.state.blockdevs.apply("lsblk", r, now);
+            self.state.dev_links = dev_links(host);
             let r = smartctl::scan(host).await;
             self.state.smart_devices.apply("smartctl --scan", r, now);
             ran = true;
@@ -412,10 +416,11 @@ impl InventoryPoller {
             }
             if let Some((t, prev)) = self.prev_counters.get(&g.vmid) {
                 let secs = (now_ms - t) as f64 / 1000.0;
-                if secs > 0.0 {
-                    // A counter that went down (guest restarted) gives 0, not a negative spike.
-                    let r =
-                        |i: usize| counters[i].checked_sub(prev[i]).map(|d| d as f64 / secs).unwrap_or(0.0);
+                // A counter that went down means the guest restarted: no rate until the next reading
+                // (neither a negative spike nor a made-up 0).
+                let restarted = counters.iter().zip(prev).any(|(c, p)| c < p);
+                if secs > 0.0 && !restarted {
+                    let r = |i: usize| (counters[i] - prev[i]) as f64 / secs;
                     rates.insert(
                         g.vmid,
                         GuestRates {
@@ -475,6 +480,20 @@ impl InventoryPoller {
         self.state.guest_writes = totals;
         Ok(true)
     }
+}
+
+/// The `/dev/disk/by-*` links (a few dozen on a host; read with the block devices, every few minutes).
+fn dev_links(host: &Host) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for dir in storage::LINK_DIRS {
+        let base = format!("/dev/disk/{dir}");
+        for name in host.list_dir(&base).unwrap_or_default() {
+            if let Some(target) = host.link_target(&format!("{base}/{name}")) {
+                out.insert(format!("{dir}/{name}"), target);
+            }
+        }
+    }
+    out
 }
 
 /// The node name: Proxmox names a node after the host's short hostname.

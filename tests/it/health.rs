@@ -885,3 +885,144 @@ async fn a_dismissal_holds_through_fast_and_full_runs_and_restarts() {
         "{h}"
     );
 }
+
+/// Issue 11 items 2 and 3: over the demo, the faulted tank member is sde and sde's card says so
+/// (critical, FAULTED in tank), the worn SSD sdb is critical with its wear attribute named, no
+/// problem disk reads "ok", and each pool member carries the disk's bay facts.
+#[tokio::test]
+async fn disks_take_their_verdict_from_everything_known_about_them() {
+    let app =
+        App::new(common::test_config(), demo_host(), proxwatch::db::Db::open_in_memory().unwrap(), None)
+            .unwrap();
+    let mut p = proxwatch::workers::inventory::InventoryPoller::new(
+        "pve-demo".into(),
+        proxwatch::workers::inventory::Intervals::default(),
+    );
+    for k in 0..10 {
+        p.step(&demo_host(), T0 + k * 2000).await;
+    }
+    app.inventory.send_replace(Arc::new(p.state.clone()));
+    let mut e = Engine::new(proxwatch::health::rules::RULES, T0 - 3_600_000, 0);
+    e.step_full(&app, T0 + 20_000).await.unwrap();
+    let read = token(&app, Level::Read).await;
+    let (s, b, _) = call(&app, &read, Method::GET, "/api/storage", None).await;
+    assert_eq!(s, StatusCode::OK);
+    let disks = b["disks"]["data"].as_array().unwrap();
+    let disk = |id: &str| disks.iter().find(|d| d["id"] == id).unwrap_or_else(|| panic!("no {id}")).clone();
+    let sde = disk("sde");
+    assert_eq!(sde["state"], "critical", "{sde}");
+    assert!(sde["reason"].as_str().unwrap().contains("FAULTED"), "{sde}");
+    assert_eq!(sde["pools"][0]["pool"], "tank");
+    assert_eq!(sde["pools"][0]["state"], "FAULTED");
+    assert_eq!(sde["pools"][0]["checksum"], 87);
+    assert_eq!(sde["smart"]["passed"], true, "SMART's own bit is still shown as it is");
+    let sdb = disk("sdb");
+    assert_eq!(sdb["state"], "critical", "{sdb}");
+    assert!(sdb["reason"].as_str().unwrap().contains("endurance"), "{sdb}");
+    let wear =
+        sdb["findings"].as_array().unwrap().iter().find(|f| f["check"] == "disk_wear").unwrap().clone();
+    assert!(!wear["attributes"].as_array().unwrap().is_empty(), "the attribute behind the wear: {wear}");
+    for d in disks {
+        let problems = d["findings"].as_array().unwrap().iter().any(|f| f["dismissed"] == false);
+        let member_bad = d["pools"].as_array().unwrap().iter().any(|m| m["state"] != "ONLINE");
+        if problems || member_bad {
+            assert_ne!(d["state"], "ok", "a disk with problems never reads ok: {d}");
+        }
+    }
+    let tank = b["pools"]["data"].as_array().unwrap().iter().find(|p| p["name"] == "tank").unwrap().clone();
+    let m = &tank["members"]["ata-ST16000NM001G-2KK103_ZL2PR0T9"];
+    assert_eq!(
+        (m["disk"].as_str(), m["serial"].as_str(), m["by_id"].as_str()),
+        (Some("sde"), Some("ZL2PR0T9"), Some("/dev/disk/by-id/ata-ST16000NM001G-2KK103_ZL2PR0T9")),
+        "{tank}"
+    );
+    assert_eq!(tank["members"]["nvme-Samsung_SSD_970_EVO_Plus_250GB_S4EUNG0M705311"]["disk"], "nvme0n1");
+    // Health names the disk behind the member too.
+    let (_, h, _) = call(&app, &read, Method::GET, "/api/health/findings?state=active", None).await;
+    let pool =
+        h["findings"].as_array().unwrap().iter().find(|f| f["key"] == "zfs_pool:tank").unwrap().clone();
+    assert!(pool["reason"].as_str().unwrap().contains("(/dev/sde) FAULTED"), "{pool}");
+    // The disk page leads with the same verdict.
+    let (_, one) = {
+        let (s, b, _) = call(&app, &read, Method::GET, "/api/storage/disks/sde", None).await;
+        (s, b)
+    };
+    assert_eq!(one["disk"]["state"], "critical", "{one}");
+}
+
+/// Issue 11 item 8: over the demo (inventory and journal), findings about one object agree, a backup
+/// job's summary is not quoted as a guest's QMP error, and quoted log lines end at a word boundary.
+#[tokio::test]
+async fn findings_about_one_object_agree_and_quotes_are_clean() {
+    use proxwatch::health::facts::FactsCollector;
+    // The recording's own time: its journal and tasks are "now" (tests replay unshifted).
+    let now = 1_722_500_000_000;
+    let app =
+        App::new(common::test_config(), demo_host(), proxwatch::db::Db::open_in_memory().unwrap(), None)
+            .unwrap();
+    let mut p = proxwatch::workers::inventory::InventoryPoller::new(
+        "pve-demo".into(),
+        proxwatch::workers::inventory::Intervals::default(),
+    );
+    for k in 0..10 {
+        p.step(&demo_host(), now + k * 2000).await;
+    }
+    app.inventory.send_replace(Arc::new(p.state.clone()));
+    let mut c = FactsCollector::new(None);
+    c.step(&demo_host(), now).await;
+    app.health_bus.facts.send_replace(Arc::new(c.facts.clone()));
+    let mut e = Engine::new(proxwatch::health::rules::RULES, now - 3_600_000, 0);
+    e.step_full(&app, now + 30_000).await.unwrap();
+    let snap = app.health.borrow().clone();
+    let all: Vec<&Finding> = snap.results.values().flatten().filter(|f| f.severity != Severity::Ok).collect();
+    let by_key = |k: &str| all.iter().find(|f| f.key == k).copied();
+    // VM 104's manual backup failed: the backup-age finding says so instead of "no backup job" alone.
+    let failed = by_key("backup_failed:104").expect("VM 104's failed backup");
+    assert!(failed.reason.contains("(manual)"), "{}", failed.reason);
+    let age = by_key("backup_age:104").expect("VM 104 has no scheduled job");
+    assert!(age.reason.contains("failed"), "agrees with {:?}: {}", failed.reason, age.reason);
+    // No QMP finding quotes a backup job's summary.
+    for f in all.iter().filter(|f| f.check == "guest_qmp") {
+        assert!(!f.reason.contains("Backup job finished") && !f.reason.contains("CT 201"), "{}", f.reason);
+    }
+    // The pvestatd crash quotes the core dump's first line, not its stack trace cut mid-token.
+    let crash = all.iter().find(|f| f.key.contains("daemon_segfault")).expect("the demo's pvestatd crash");
+    assert!(crash.reason.ends_with("dumped core."), "{}", crash.reason);
+    for f in &all {
+        assert!(f.reason.chars().count() < 400, "a reason is one bounded line: {}", f.reason);
+        assert!(!f.reason.contains('\n'), "{}", f.reason);
+    }
+}
+
+/// Issue 11 item 9: while proxwatch's startup grace holds findings back, `/api/health` says how many
+/// checks wait and until when; once it has ended the field is gone and the findings count.
+#[tokio::test]
+async fn the_startup_grace_says_what_waits_and_until_when() {
+    let app =
+        App::new(common::test_config(), demo_host(), proxwatch::db::Db::open_in_memory().unwrap(), None)
+            .unwrap();
+    let mut p = proxwatch::workers::inventory::InventoryPoller::new(
+        "pve-demo".into(),
+        proxwatch::workers::inventory::Intervals::default(),
+    );
+    let now = proxwatch::workers::wall_ms();
+    for k in 0..10 {
+        p.step(&demo_host(), now + k * 2000).await;
+    }
+    app.inventory.send_replace(Arc::new(p.state.clone()));
+    let read = token(&app, Level::Read).await;
+    let onboot = *proxwatch::health::rules::RULES.iter().find(|r| r.id == "guest_onboot").unwrap();
+    // Started just now with the default 300 s grace: VM 102 and CT 203 (stopped, onboot) wait.
+    let mut e = Engine::new(&[onboot], now, 300);
+    e.step_full(&app, now).await.unwrap();
+    let (_, h, _) = call(&app, &read, Method::GET, "/api/health", None).await;
+    assert_eq!(h["grace"]["checks"], 2, "{}", h["grace"]);
+    assert_eq!(h["grace"]["until"], now + 300_000);
+    assert_eq!(h["counts"]["warning"], 0);
+    // Started long ago: nothing waits, both count.
+    let mut e = Engine::new(&[onboot], now - 3_600_000, 300);
+    e.step_full(&app, now).await.unwrap();
+    let (_, h, _) = call(&app, &read, Method::GET, "/api/health", None).await;
+    assert!(h.get("grace").is_none(), "{h}");
+    assert_eq!(h["counts"]["warning"], 2);
+}

@@ -256,3 +256,67 @@ async fn wear_is_recorded_daily_and_forecast_from_the_trend() {
         db.call_blocking(|c| Ok(c.query_row("SELECT count(*) FROM disk_wear", [], |r| r.get(0))?)).unwrap();
     assert_eq!(rows, 2 * p.state.forecasts.len() as i64, "one row per disk per day");
 }
+
+/// Issue 11 item 4: live guest rates come from two readings of moving counters; until there are two
+/// they are `null` ("—" on the page), never 0 B/s. The animated demo's counters move with the clock.
+#[tokio::test]
+async fn guest_rates_need_two_readings_and_the_demo_counters_move() {
+    let mut scenario = Scenario::load(&demo_dir()).unwrap();
+    // As if the demo had started 100 s ago: counters have grown at each guest's lifetime average.
+    let now_s = proxwatch::workers::wall_ms() / 1000;
+    scenario.animate_from(now_s - 100);
+    let host = Host::replay(scenario, Duration::from_secs(5));
+    let cfg = common::test_config();
+    let app = proxwatch::app::App::new(cfg, demo_host(), proxwatch::db::Db::open_in_memory().unwrap(), None)
+        .unwrap();
+    let token = common::admin_token(&app).await;
+    let mut p = InventoryPoller::new("pve-demo".into(), Intervals::default());
+    p.step(&host, T0).await;
+    app.inventory.send_replace(Arc::new(p.state.clone()));
+    let (_, body) = call(&app, &token, Method::GET, "/api/vms").await;
+    let web = body["guests"]["data"].as_array().unwrap().iter().find(|g| g["vmid"] == 101).unwrap().clone();
+    assert!(web["netin_bps"].is_null() && web["diskwrite_bps"].is_null(), "one reading: no rate yet: {web}");
+    // The recorded counters, 100 s of growth later: 48123456789 B in 612345 s of uptime ≈ 78.6 kB/s.
+    let c = &p
+        .state
+        .resources
+        .data
+        .as_ref()
+        .unwrap()
+        .iter()
+        .find_map(|r| r.as_guest().filter(|g| g.vmid == 101))
+        .unwrap();
+    assert!(c.netin > 48_123_456_789 + 7_000_000, "the animated counter grew: {}", c.netin);
+    // A second reading 10 s of poller time later (the replayed counters moved by wall time only, so
+    // the rate is what moved between the two reads; here: a number, not null).
+    p.step(&host, T0 + 10_000).await;
+    app.inventory.send_replace(Arc::new(p.state.clone()));
+    let (_, body) = call(&app, &token, Method::GET, "/api/vms").await;
+    let guests = body["guests"]["data"].as_array().unwrap();
+    let web = guests.iter().find(|g| g["vmid"] == 101).unwrap();
+    assert!(web["netin_bps"].as_f64().is_some(), "two readings: a rate: {web}");
+    let stopped = guests.iter().find(|g| g["vmid"] == 102).unwrap();
+    assert!(stopped["netin_bps"].is_null(), "a stopped guest has no rate: {stopped}");
+}
+
+/// Issue 11 item 3: the demo carries the recorded wear history that makes a forecast: with it, the
+/// worn SSD sdb (90 %, ~0.13 %/day) is forecast to wear out in about two and a half months.
+#[tokio::test]
+async fn the_demo_wear_history_makes_a_forecast() {
+    let db = proxwatch::db::Db::open_in_memory().unwrap();
+    let text = std::fs::read_to_string(demo_dir().join("wear-history.csv")).unwrap();
+    let today = T0.div_euclid(86_400_000);
+    let n = db.call(move |c| proxwatch::wear::import_history(c, &text, today)).await.unwrap();
+    assert_eq!(n, 120, "30 days of four SSDs");
+    let mut p = filled(&demo_host()).await;
+    assert!(p.wear_step(&db, T0).await.unwrap());
+    let f = &p.state.forecasts["/dev/sdb"];
+    let days_left = (f.projected_wear_out.expect("a projected wear-out") - T0 / 1000) / 86_400;
+    assert!((50..=110).contains(&days_left), "{days_left} days: {f:?}");
+    assert!(f.tb_written_per_day.is_some_and(|tb| (2.0..3.6).contains(&tb)), "{f:?}");
+    assert_eq!(p.state.forecasts["/dev/sda"].projected_wear_out, None, "sda shows no measurable wear");
+    // A malformed line is an error that names it.
+    let err =
+        proxwatch::wear::parse_history("serial,days_before,bytes_written,wear_pct\nX,abc,1,2\n").unwrap_err();
+    assert!(err.to_string().contains("line 2"), "{err}");
+}

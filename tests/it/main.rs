@@ -10,6 +10,7 @@ mod auth;
 mod cli;
 mod common;
 mod connections;
+mod demo;
 mod guests_history;
 mod hardware;
 mod health;

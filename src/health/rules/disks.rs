@@ -109,6 +109,8 @@ fn disk(s: &Snapshots, t: &Thresholds, dev: &str, d: &SmartData, asleep: bool, o
     );
     let mut realloc = None;
     let mut pending = None;
+    // What the disk page highlights: ATA attribute ids, or NVMe / SCSI field names.
+    let mut attrs: Vec<serde_json::Value> = Vec::new();
     if let Some(a) = &d.ata {
         realloc = a.reallocated_sectors;
         pending = match (a.pending_sectors, a.offline_uncorrectable) {
@@ -117,6 +119,7 @@ fn disk(s: &Snapshots, t: &Thresholds, dev: &str, d: &SmartData, asleep: bool, o
         };
         let failing: Vec<&str> =
             a.attributes.iter().filter(|x| x.failing_now).map(|x| x.name.as_str()).collect();
+        attrs.extend(a.attributes.iter().filter(|x| x.failing_now).map(|x| json!(x.id)));
         if !failing.is_empty() {
             sev = Severity::Critical;
             why.push(format!("attribute at its failure threshold: {}", failing.join(", ")));
@@ -141,15 +144,18 @@ fn disk(s: &Snapshots, t: &Thresholds, dev: &str, d: &SmartData, asleep: bool, o
         if lvl > Severity::Ok {
             sev = sev.max(lvl);
             why.push(format!("{n} reallocated sectors"));
+            attrs.push(if d.ata.is_some() { json!(5) } else { json!("grown_defects") });
         }
     }
     if let Some(n) = pending.filter(|n| *n > 0) {
         sev = sev.max(if n as f64 >= pc { Severity::Critical } else { Severity::Warning });
         why.push(format!("{n} pending/uncorrectable sectors"));
+        attrs.extend([json!(197), json!(198)]);
     }
     if let Some(n) = d.nvme.as_ref().and_then(|n| n.media_errors).filter(|n| *n > 0) {
         sev = sev.max(Severity::Warning);
         why.push(format!("{n} media errors"));
+        attrs.push(json!("media_errors"));
     }
     // Growth since the previous evaluation: a counter that moves is a disk that is failing now.
     if let Some(p) = prev(s, &key) {
@@ -175,6 +181,7 @@ fn disk(s: &Snapshots, t: &Thresholds, dev: &str, d: &SmartData, asleep: bool, o
     out.push(obj(Finding::new(CAT, key, sev, reason).details(json!({
         "reallocated": realloc, "pending": pending, "smart_passed": d.smart_passed,
         "media_errors": d.nvme.as_ref().and_then(|n| n.media_errors),
+        "attributes": attrs,
     }))));
 
     // NVMe critical warning and spare.
@@ -218,7 +225,8 @@ fn disk(s: &Snapshots, t: &Thresholds, dev: &str, d: &SmartData, asleep: bool, o
         let sev = graded(f64::from(w), warn, crit, 0.0, Severity::Ok);
         let src = d.wear_source.as_deref().map(|s| format!(", from {s}")).unwrap_or_default();
         out.push(obj(Finding::new(CAT, key, sev, format!("{label}: {w} % of rated endurance used{src}"))
-            .details(json!({"wear_pct": w, "warning_pct": warn, "critical_pct": crit}))));
+            .details(json!({"wear_pct": w, "warning_pct": warn, "critical_pct": crit,
+                "attributes": wear_attribute(d.wear_source.as_deref())}))));
     }
 
     // Temperature per class.
@@ -240,6 +248,19 @@ fn disk(s: &Snapshots, t: &Thresholds, dev: &str, d: &SmartData, asleep: bool, o
     }
 }
 
+/// The attribute behind a wear reading: `attribute 177 Wear_Leveling_Count` -> [177], an NVMe or
+/// SCSI field -> its name.
+fn wear_attribute(source: Option<&str>) -> Vec<serde_json::Value> {
+    match source {
+        Some(s) => match s.strip_prefix("attribute ").and_then(|r| r.split(' ').next()?.parse::<u8>().ok()) {
+            Some(id) => vec![json!(id)],
+            None if s.contains("percentage_used") => vec![json!("percentage_used")],
+            None => vec![json!(s)],
+        },
+        None => Vec::new(),
+    }
+}
+
 fn scan_end_s(scan: &Scan) -> Option<(ScanFunction, i64)> {
     match scan {
         Scan::Finished(f) => {
@@ -252,7 +273,17 @@ fn scan_end_s(scan: &Scan) -> Option<(ScanFunction, i64)> {
     }
 }
 
-fn pool(t: &Thresholds, now: i64, p: &PoolStatus, out: &mut Vec<Finding>) {
+/// A member's name with the disk it lives on: `ata-…_ZL2PR0T9 (/dev/sde)`.
+fn member_label(s: &Snapshots, name: &str) -> String {
+    let inv = &s.inventory;
+    let devs = inv.blockdevs.data.as_deref().unwrap_or_default();
+    match crate::tools::storage::resolve(name, devs, &inv.dev_links, &std::collections::BTreeMap::new()) {
+        Some(p) if p.disk != name.trim_start_matches("/dev/") => format!("{name} (/dev/{})", p.disk),
+        _ => name.to_string(),
+    }
+}
+
+fn pool(s: &Snapshots, t: &Thresholds, now: i64, p: &PoolStatus, out: &mut Vec<Finding>) {
     let obj = |f: Finding| f.object(ObjectKind::Storage, p.name.clone());
     let leaves: Vec<&crate::tools::zpool::Vdev> = p
         .vdevs()
@@ -263,7 +294,9 @@ fn pool(t: &Thresholds, now: i64, p: &PoolStatus, out: &mut Vec<Finding>) {
     let bad: Vec<String> = leaves
         .iter()
         .filter(|v| v.state.as_ref().is_some_and(|s| !s.is_ok()))
-        .map(|v| format!("{} {}", v.name, v.state.as_ref().map(|s| s.as_str()).unwrap_or("?")))
+        .map(|v| {
+            format!("{} {}", member_label(s, &v.name), v.state.as_ref().map(|s| s.as_str()).unwrap_or("?"))
+        })
         .collect();
     let resilver = match &p.scan {
         Scan::InProgress(pr) if pr.function == Some(ScanFunction::Resilver) => pr
@@ -302,7 +335,10 @@ fn pool(t: &Thresholds, now: i64, p: &PoolStatus, out: &mut Vec<Finding>) {
     let errs: Vec<(String, u64, u64, u64)> = leaves
         .iter()
         .filter_map(|v| {
-            v.errors.as_ref().filter(|e| e.total() > 0).map(|e| (v.name.clone(), e.read, e.write, e.checksum))
+            v.errors
+                .as_ref()
+                .filter(|e| e.total() > 0)
+                .map(|e| (member_label(s, &v.name), e.read, e.write, e.checksum))
         })
         .collect();
     let data_errors = p.data_errors();
@@ -372,7 +408,7 @@ fn zfs(s: &Snapshots, t: &Thresholds, now: i64) -> Vec<Finding> {
         Ok(pools) => {
             let mut out = Vec::new();
             for p in pools {
-                pool(t, now, p, &mut out);
+                pool(s, t, now, p, &mut out);
             }
             out
         }

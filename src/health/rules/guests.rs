@@ -82,15 +82,22 @@ fn onboot(s: &Snapshots, t: &Thresholds, now: i64) -> Vec<Finding> {
                 Severity::Ok,
                 format!("{} is stopped; host booted recently (grace)", label(g)),
             )
+            .details(json!({"status": g.status, "onboot": true, "grace_until": grace_end(s, grace_s, now)}))
         } else {
             Finding::new(CAT, key, Severity::Ok, format!("{} (start at boot) is {}", label(g), g.status))
         };
-        out.push(
-            f.details(json!({"status": g.status, "onboot": true}))
-                .object(ObjectKind::Guest, g.vmid.to_string()),
-        );
+        let f = if f.details.is_null() { f.details(json!({"status": g.status, "onboot": true})) } else { f };
+        out.push(f.object(ObjectKind::Guest, g.vmid.to_string()));
     }
     out
+}
+
+/// When a grace that holds a finding back ends (unix ms): the later of the host's boot grace
+/// (`grace_s` of uptime) and proxwatch's own startup grace. Shown as "startup grace: N checks wait
+/// until HH:MM", so that counts changing by themselves after a start are explained.
+pub(super) fn grace_end(s: &Snapshots, grace_s: f64, now: i64) -> i64 {
+    let boot = uptime_s(s).map_or(0, |u| now + ((grace_s - u).max(0.0) * 1000.0) as i64);
+    boot.max(if s.in_startup_grace(now) { s.started_ms.saturating_add(s.grace_ms) } else { 0 })
 }
 
 fn ha(s: &Snapshots, _t: &Thresholds, _now: i64) -> Vec<Finding> {

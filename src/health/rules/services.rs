@@ -67,7 +67,13 @@ fn services(s: &Snapshots, t: &Thresholds, now: i64) -> Vec<Finding> {
             }
             continue;
         }
-        out.push(unit_finding(&key, name, u, in_grace));
+        let mut f = unit_finding(&key, name, u, in_grace);
+        if in_grace && f.severity == Severity::Info && !u.is_active() {
+            if let Some(d) = f.details.as_object_mut() {
+                d.insert("grace_until".into(), json!(super::guests::grace_end(s, grace_s, now)));
+            }
+        }
+        out.push(f);
     }
     if let Some(c) = cluster {
         let sev = if c.quorate { Severity::Ok } else { Severity::Critical };

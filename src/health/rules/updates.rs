@@ -197,8 +197,23 @@ fn backup_checks(s: &Snapshots, t: &Thresholds, now: i64) -> Vec<Finding> {
                 format!("{name}: no successful backup in the task history"),
             )
             .details(json!({"covered_by_job": true})),
-            None => Finding::new(CAT, key, Severity::Info, format!("{name} is not in any backup job"))
-                .details(json!({"covered_by_job": false})),
+            // Not in a job: say what the task history does know, so that this agrees with the
+            // failed-backup finding about the same guest (a manual backup that failed).
+            None => {
+                let last =
+                    vzdumps.iter().filter(|tk| concerns(inv, jobs, tk, g)).max_by_key(|tk| tk.starttime);
+                let reason = match last.map(|tk| outcome_for(inv, tk, g.vmid)) {
+                    Some(TaskOutcome::Failed(_)) => {
+                        format!(
+                            "{name} is not in any scheduled backup job, and its last (manual) backup failed"
+                        )
+                    }
+                    _ => format!(
+                        "{name} is not in any scheduled backup job and has no backup in the task history"
+                    ),
+                };
+                Finding::new(CAT, key, Severity::Info, reason).details(json!({"covered_by_job": false}))
+            }
         };
         out.push(f.object(ObjectKind::Guest, g.vmid.to_string()));
     }
@@ -215,7 +230,15 @@ fn backup_checks(s: &Snapshots, t: &Thresholds, now: i64) -> Vec<Finding> {
         let name = super::guests::label(g);
         let f = match outcome_for(inv, tk, g.vmid) {
             TaskOutcome::Failed(err) if (tk.endtime.unwrap_or(tk.starttime) as i64) >= now_s - window_s => {
-                Finding::new(CAT, key, Severity::Warning, format!("the last backup of {name} failed: {err}"))
+                // A run with the guest's id for a guest in no job was started by hand.
+                let in_job = jobs.iter().any(|j| j.enabled && j.covers(g.vmid, g.pool.as_deref()));
+                let how = if tk.id.is_empty() || in_job { "" } else { " (manual)" };
+                Finding::new(
+                    CAT,
+                    key,
+                    Severity::Warning,
+                    format!("the last backup{how} of {name} failed: {err}"),
+                )
             }
             TaskOutcome::Failed(_) => continue,
             _ => Finding::new(CAT, key, Severity::Ok, format!("the last backup of {name} ran fine")),
