@@ -664,9 +664,8 @@ fn demo_host() -> Host {
     Host::replay(Scenario::load(&dir).unwrap(), Duration::from_secs(5))
 }
 
-/// The API shapes over the demo scenario with the real rules.
-#[tokio::test]
-async fn api_shapes_over_the_demo_with_the_real_rules() {
+/// An app over the demo scenario with the inventory read as if at `now` (unix ms).
+async fn demo_app_at(now: i64) -> Arc<App> {
     let app =
         App::new(common::test_config(), demo_host(), proxwatch::db::Db::open_in_memory().unwrap(), None)
             .unwrap();
@@ -675,9 +674,16 @@ async fn api_shapes_over_the_demo_with_the_real_rules() {
         proxwatch::workers::inventory::Intervals::default(),
     );
     for k in 0..10 {
-        p.step(&demo_host(), T0 + k * 2000).await;
+        p.step(&demo_host(), now + k * 2000).await;
     }
     app.inventory.send_replace(Arc::new(p.state.clone()));
+    app
+}
+
+/// The API shapes over the demo scenario with the real rules.
+#[tokio::test]
+async fn api_shapes_over_the_demo_with_the_real_rules() {
+    let app = demo_app_at(T0).await;
     app.vitals.send_replace(Some(Arc::new(proxwatch::app::LiveSample::new(common::sample_pair()).unwrap())));
     let read = token(&app, Level::Read).await;
     let (s, b, _) = call(&app, &read, Method::GET, "/api/health", None).await;
@@ -891,17 +897,7 @@ async fn a_dismissal_holds_through_fast_and_full_runs_and_restarts() {
 /// problem disk reads "ok", and each pool member carries the disk's bay facts.
 #[tokio::test]
 async fn disks_take_their_verdict_from_everything_known_about_them() {
-    let app =
-        App::new(common::test_config(), demo_host(), proxwatch::db::Db::open_in_memory().unwrap(), None)
-            .unwrap();
-    let mut p = proxwatch::workers::inventory::InventoryPoller::new(
-        "pve-demo".into(),
-        proxwatch::workers::inventory::Intervals::default(),
-    );
-    for k in 0..10 {
-        p.step(&demo_host(), T0 + k * 2000).await;
-    }
-    app.inventory.send_replace(Arc::new(p.state.clone()));
+    let app = demo_app_at(T0).await;
     let mut e = Engine::new(proxwatch::health::rules::RULES, T0 - 3_600_000, 0);
     e.step_full(&app, T0 + 20_000).await.unwrap();
     let read = token(&app, Level::Read).await;
@@ -957,17 +953,7 @@ async fn findings_about_one_object_agree_and_quotes_are_clean() {
     use proxwatch::health::facts::FactsCollector;
     // The recording's own time: its journal and tasks are "now" (tests replay unshifted).
     let now = 1_722_500_000_000;
-    let app =
-        App::new(common::test_config(), demo_host(), proxwatch::db::Db::open_in_memory().unwrap(), None)
-            .unwrap();
-    let mut p = proxwatch::workers::inventory::InventoryPoller::new(
-        "pve-demo".into(),
-        proxwatch::workers::inventory::Intervals::default(),
-    );
-    for k in 0..10 {
-        p.step(&demo_host(), now + k * 2000).await;
-    }
-    app.inventory.send_replace(Arc::new(p.state.clone()));
+    let app = demo_app_at(now).await;
     let mut c = FactsCollector::new(None);
     c.step(&demo_host(), now).await;
     app.health_bus.facts.send_replace(Arc::new(c.facts.clone()));
@@ -998,18 +984,8 @@ async fn findings_about_one_object_agree_and_quotes_are_clean() {
 /// checks wait and until when; once it has ended the field is gone and the findings count.
 #[tokio::test]
 async fn the_startup_grace_says_what_waits_and_until_when() {
-    let app =
-        App::new(common::test_config(), demo_host(), proxwatch::db::Db::open_in_memory().unwrap(), None)
-            .unwrap();
-    let mut p = proxwatch::workers::inventory::InventoryPoller::new(
-        "pve-demo".into(),
-        proxwatch::workers::inventory::Intervals::default(),
-    );
     let now = proxwatch::workers::wall_ms();
-    for k in 0..10 {
-        p.step(&demo_host(), now + k * 2000).await;
-    }
-    app.inventory.send_replace(Arc::new(p.state.clone()));
+    let app = demo_app_at(now).await;
     let read = token(&app, Level::Read).await;
     let onboot = *proxwatch::health::rules::RULES.iter().find(|r| r.id == "guest_onboot").unwrap();
     // Started just now with the default 300 s grace: VM 102 and CT 203 (stopped, onboot) wait.
