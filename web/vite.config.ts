@@ -1,12 +1,45 @@
-import { defineConfig } from 'vite';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { defineConfig, type Plugin } from 'vite';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
+
+/**
+ * Writes the list of every file the build put under assets/ (each route's chunk, its CSS, the
+ * shared chunks) into dist/sw.js in place of its `[] /*PRECACHE*\/` marker, so that the service
+ * worker caches them all on install and a page never visited still opens while the host is down.
+ * The list changes with every build that changes a file, and with it sw.js, which is how the
+ * browser learns that there is a new build to cache.
+ */
+function precacheList(): Plugin {
+  let outDir = 'dist';
+  let files: string[] = [];
+  return {
+    name: 'proxwatch-precache',
+    apply: 'build',
+    configResolved(c) {
+      outDir = c.build.outDir;
+    },
+    generateBundle(_opts, bundle) {
+      files = Object.keys(bundle)
+        .filter((f) => f.startsWith('assets/'))
+        .sort();
+    },
+    writeBundle() {
+      const sw = join(outDir, 'sw.js');
+      const src = readFileSync(sw, 'utf8');
+      const marker = '[] /*PRECACHE*/';
+      if (!src.includes(marker)) throw new Error(`${sw}: the ${marker} marker is missing`);
+      writeFileSync(sw, src.replace(marker, JSON.stringify(files)));
+    },
+  };
+}
 
 // During development the API lives on a separate process (the proxwatch binary
 // or a mock); PROXWATCH_API points the dev server's proxy at it.
 const api = process.env.PROXWATCH_API ?? 'http://127.0.0.1:8008';
 
 export default defineConfig({
-  plugins: [svelte()],
+  plugins: [svelte(), precacheList()],
   // Relative asset URLs: the app is served at / or under a reverse-proxy sub-path (server.base_path);
   // index.html's <base href> (the server rewrites it) anchors them, even at deep client routes.
   base: './',

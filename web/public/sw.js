@@ -10,16 +10,22 @@
 //   navigations      network first, fall back to the cached index.html (SPA)
 //   <scope>assets/*  cache first (file names are content hashes)
 //   other static     stale-while-revalidate (manifest, icons)
-// The asset list is read from index.html itself, so no build step has to
-// inject a manifest into this file.
+// On install it caches index.html, the static files and EVERY file of the
+// build under assets/ (each page's chunk and its CSS): a page never opened
+// before still opens while the host is down. The build writes that list into
+// PRECACHE below (vite.config.ts, precacheList); a new build therefore changes
+// this file, and the browser installs the new worker, which caches the new
+// build and drops the old one.
 
-const CACHE = 'proxwatch-shell-v2';
+const CACHE = 'proxwatch-shell-v3';
+/** Paths relative to the scope ("assets/Network-abc123.js"); filled in by the build. */
+const PRECACHE = [] /*PRECACHE*/;
 const SCOPE = self.registration.scope; // absolute, ends with '/'
 const BASE = new URL(SCOPE).pathname; // '/' or '/proxwatch/'
 const at = (rel) => new URL(rel, SCOPE).href;
 const INDEX = at('index.html');
 const ASSETS = BASE + 'assets/';
-const STATIC = ['manifest.webmanifest', 'icons/icon.svg', 'icons/icon-192.png', 'icons/icon-512.png'].map(at);
+const STATIC = ['manifest.webmanifest', 'icons/icon.svg', 'icons/icon-192.png', 'icons/icon-512.png', 'icons/maskable-512.png', 'icons/maskable.svg'].map(at);
 
 /** The hashed assets index.html references (relative to the scope), as absolute URLs. */
 function assetsIn(html) {
@@ -31,19 +37,27 @@ function assetsIn(html) {
   return [...out];
 }
 
-/** Cache index.html and everything it references; drop assets of old builds. */
-async function cacheShell(indexResponse) {
-  const cache = await caches.open(CACHE);
-  const html = await indexResponse.clone().text();
-  const assets = assetsIn(html);
+/** Fetch and cache each URL not cached yet; one failure does not stop the others. */
+async function cacheAll(cache, urls) {
   await Promise.all(
-    assets.map(async (url) => {
-      if (!(await cache.match(url))) {
+    urls.map(async (url) => {
+      try {
+        if (await cache.match(url)) return;
         const res = await fetch(url, { cache: 'no-cache' });
         if (res.ok) await cache.put(url, res);
+      } catch {
+        // Offline or gone: fetched again on the next install or navigation.
       }
     }),
   );
+}
+
+/** Cache index.html, everything it references and every chunk of the build; drop assets of old builds. */
+async function cacheShell(indexResponse) {
+  const cache = await caches.open(CACHE);
+  const html = await indexResponse.clone().text();
+  const assets = [...new Set([...assetsIn(html), ...PRECACHE.map(at)])];
+  await cacheAll(cache, assets);
   await cache.put(INDEX, indexResponse);
   // Lazily loaded chunks are kept too: only prune when the new index no longer
   // references an entry chunk of the same name (i.e. a new build).
@@ -53,7 +67,8 @@ async function cacheShell(indexResponse) {
     const url = new URL(req.url);
     url.search = '';
     if (!url.pathname.startsWith(ASSETS) || assets.includes(url.href)) continue;
-    if (keep.has(unhashed(url.href))) await cache.delete(req);
+    // With the build's full list, anything else under assets/ is from an older build.
+    if (PRECACHE.length > 0 || keep.has(unhashed(url.href))) await cache.delete(req);
   }
 }
 
@@ -68,8 +83,13 @@ self.addEventListener('install', (event) => {
           }),
         ),
       );
-      const res = await fetch(SCOPE, { cache: 'no-cache' });
-      if (res.ok) await cacheShell(res);
+      try {
+        const res = await fetch(SCOPE, { cache: 'no-cache' });
+        if (res.ok) await cacheShell(res);
+        else await cacheAll(cache, PRECACHE.map(at));
+      } catch {
+        await cacheAll(cache, PRECACHE.map(at));
+      }
       await self.skipWaiting();
     })(),
   );

@@ -2,6 +2,9 @@
 // Renders the proxwatch icon (a pulse line on a rounded square, the same
 // drawing as public/icons/icon.svg) to PNG with nothing but node:zlib.
 // Run `npm run icons` after changing the drawing; the PNGs are committed.
+// `maskable-512.png` (and icons/maskable.svg) is the same drawing for launchers that crop icons to
+// their own shape: the background fills the whole square and the pulse line is shrunk to 80 % so it
+// stays inside the safe zone (the centre circle of 40 % radius).
 
 import { deflateSync } from 'node:zlib';
 import { writeFileSync, mkdirSync } from 'node:fs';
@@ -45,7 +48,10 @@ function onLine(x, y) {
   return false;
 }
 
-function render(size) {
+/** The maskable icon's pulse line is this much smaller, about the icon's centre. */
+const MASKABLE_SHRINK = 0.8;
+
+function render(size, maskable = false) {
   const ss = 4; // 4x4 supersampling for anti-aliasing
   const scale = 64 / size;
   const rgba = Buffer.alloc(size * size * 4);
@@ -57,7 +63,10 @@ function render(size) {
         for (let sx = 0; sx < ss; sx++) {
           const dx = (x + (sx + 0.5) / ss) * scale;
           const dy = (y + (sy + 0.5) / ss) * scale;
-          if (insideRoundRect(dx, dy, 64, RADIUS)) {
+          if (maskable) {
+            cover++;
+            if (onLine(32 + (dx - 32) / MASKABLE_SHRINK, 32 + (dy - 32) / MASKABLE_SHRINK)) line++;
+          } else if (insideRoundRect(dx, dy, 64, RADIUS)) {
             cover++;
             if (onLine(dx, dy)) line++;
           }
@@ -95,8 +104,8 @@ function chunk(type, data) {
   return Buffer.concat([len, td, crc]);
 }
 
-function png(size) {
-  const rgba = render(size);
+function png(size, maskable = false) {
+  const rgba = render(size, maskable);
   const raw = Buffer.alloc(size * (size * 4 + 1));
   for (let y = 0; y < size; y++) {
     raw[y * (size * 4 + 1)] = 0; // filter: none
@@ -121,3 +130,6 @@ for (const size of [192, 512]) {
   writeFileSync(file, png(size));
   console.log(`wrote ${file}`);
 }
+const maskable = join(OUT, 'maskable-512.png');
+writeFileSync(maskable, png(512, true));
+console.log(`wrote ${maskable}`);

@@ -70,6 +70,54 @@ export const charts: ChartDef[] = [
   },
 ];
 
+/**
+ * The span of each range a chart can show, in seconds: the app's own ranges (`live`, `1h`, ...) and
+ * Proxmox's RRD timeframes (`hour`, `day`, ...). Every chart draws the window [now - span, now], so
+ * "last 10 min" is ten minutes wide whatever the data holds (one point, none, a gap).
+ */
+export const RANGE_SECONDS: Readonly<Record<string, number>> = {
+  live: 600,
+  '1h': 3600,
+  '6h': 6 * 3600,
+  '24h': 86400,
+  '7d': 7 * 86400,
+  '30d': 30 * 86400,
+  '1y': 365 * 86400,
+  hour: 3600,
+  day: 86400,
+  week: 7 * 86400,
+  month: 30 * 86400,
+  year: 365 * 86400,
+};
+
+/** "live, last 10 min", "last 24 h", ...: the words for a range, for chart headers. */
+export function rangeText(range: string): string {
+  const s = RANGE_SECONDS[range];
+  if (s == null) return range;
+  const span = s < 3600 ? `${s / 60} min` : s < 2 * 86400 ? `${s / 3600} h` : s < 365 * 86400 ? `${Math.round(s / 86400)} days` : 'year';
+  return range === 'live' ? `live, last ${span}` : `last ${span}`;
+}
+
+/**
+ * The x window (unix seconds) a chart of `range` shows at `now`: [now - span, now], stretched to
+ * the newest point if that is ahead of `now` (clock skew). Unknown ranges: the data's extent, at
+ * least a minute wide. Null when there is nothing to place.
+ */
+export function xWindow(range: string, now: number, dataMin: number | null, dataMax: number | null): [number, number] | null {
+  const span = RANGE_SECONDS[range];
+  if (span != null) {
+    const end = Math.max(now, dataMax ?? -Infinity);
+    return [end - span, end];
+  }
+  if (dataMin == null || dataMax == null) return null;
+  return dataMax - dataMin < 60 ? [dataMax - 60, dataMax] : [dataMin, dataMax];
+}
+
+/** Whether a chart's data has at least one drawable value. */
+export function hasValues(d: ChartData): boolean {
+  return d.ys.some((y) => y.some((v) => v != null));
+}
+
 /** What a chart draws: x in unix seconds, one y array per line, optional min/max bands. */
 export interface ChartData {
   x: number[];
@@ -84,7 +132,7 @@ export const emptyData = (lines: number): ChartData => ({
 });
 
 /** Seconds of live data kept client side. */
-export const LIVE_WINDOW_S = 600;
+export const LIVE_WINDOW_S = RANGE_SECONDS.live ?? 600;
 
 /** Column buffer for one chart in live mode. */
 export class LiveBuffer {

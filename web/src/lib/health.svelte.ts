@@ -47,6 +47,8 @@ export interface HealthOverview {
   categories: HealthCategory[];
   evaluated_at: number | null;
   full_at: number | null;
+  /** Findings a grace holds back (guests starting after a boot, services after proxwatch's start). */
+  grace?: { checks: number; until: number };
 }
 
 export interface HealthEvent {

@@ -22,6 +22,15 @@ export function onSample(fn: Listener): () => void {
   return () => listeners.delete(fn);
 }
 
+/**
+ * The host's clock now, in unix seconds: the newest sample's time plus what has passed since it
+ * arrived (the browser's own clock may be off). Charts place their windows by it.
+ */
+export function serverNow(): number {
+  const s = live.latest;
+  return s ? s.ts / 1000 + Math.max(0, Date.now() - live.receivedAt) / 1000 : Date.now() / 1000;
+}
+
 /** Seed the latest sample (from /api/system) before the stream delivers one. */
 export function seedLatest(s: Sample): void {
   if (!live.latest || s.ts > live.latest.ts) {

@@ -4,6 +4,7 @@
 // absent: the pages show what is there and hide the rest.
 
 import { ApiError, getJSON, isAbort, errorText } from './api';
+import * as fmt from './format';
 
 export type SectionState = 'ok' | 'stale' | 'unavailable' | 'pending' | 'error';
 
@@ -167,6 +168,8 @@ export interface Pool {
   dedup_ratio?: number | null;
   /** The `status:` text; the backend may instead nest the whole `zpool status` record here. */
   status?: string | PoolStatusRecord | null;
+  /** The disk each member lives on, by member name. */
+  members?: Record<string, MemberDisk>;
   action?: string | null;
   see?: string | null;
   scan?: Scan | null;
@@ -256,8 +259,45 @@ export interface Disk {
   kind: DiskKind | string;
   transport: string | null;
   used_by: string | null;
+  /** The disk's verdict from everything known about it (SMART, pool membership, health findings). */
+  state: 'ok' | 'info' | 'warning' | 'critical' | 'unknown' | 'standby' | 'pending';
+  reason: string;
+  findings: DiskFinding[];
+  pools: DiskMembership[];
+  by_id: string[];
   smart: DiskSmart | null;
   forecast: Forecast | null;
+}
+
+export interface DiskFinding {
+  key: string;
+  check: string;
+  severity: 'info' | 'warning' | 'critical' | 'unknown';
+  reason: string;
+  dismissed: boolean;
+  /** ATA attribute ids or NVMe/SCSI field names behind the finding. */
+  attributes: (number | string)[];
+}
+
+export interface DiskMembership {
+  pool: string;
+  pool_state: string;
+  vdev: string;
+  partition: string | null;
+  state: string | null;
+  read: number;
+  write: number;
+  checksum: number;
+  note: string | null;
+  section: string | null;
+}
+
+export interface MemberDisk {
+  disk: string;
+  partition: string | null;
+  model: string | null;
+  serial: string | null;
+  by_id: string | null;
 }
 
 export interface StorageAll {
@@ -404,7 +444,7 @@ export function scanTimeText(t: ScanTime | undefined): string | null {
   if (t == null) return null;
   if (typeof t === 'string') return t;
   if (t.text) return t.text;
-  if (t.unix) return new Date(t.unix * 1000).toLocaleString();
+  if (t.unix) return fmt.when(t.unix);
   return null;
 }
 

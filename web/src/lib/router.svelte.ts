@@ -68,7 +68,7 @@ export const routes: RouteDef[] = [
   {
     path: '/settings',
     title: 'Settings',
-    about: 'Thresholds, notification channels, AI rewriting and retention.',
+    about: 'Notification channels, AI rewriting and retention.',
     icon: 'M12 8a4 4 0 1 0 0 8 4 4 0 0 0 0-8zM12 2v3M12 19v3M2 12h3M19 12h3M4.9 4.9l2.1 2.1M17 17l2.1 2.1M4.9 19.1 7 17M17 7l2.1-2.1',
   },
 ];
@@ -98,6 +98,18 @@ export function href(path: string): string {
 }
 
 export const router = $state({ path: appPath(location.pathname) ?? '/' });
+
+/**
+ * A detail page's own name for the document title ("VM 101 web"), tied to the path it was set on so
+ * that it never outlives its page; the shell falls back to the route's title.
+ */
+export const pageTitle = $state<{ path: string | null; title: string | null }>({ path: null, title: null });
+
+/** Called by a detail page (from an effect) once it knows what it shows. */
+export function setPageTitle(title: string | null): void {
+  pageTitle.path = router.path;
+  pageTitle.title = title;
+}
 
 /** The route of the current path; a detail page (`/vms/101`) belongs to its section (`/vms`). */
 export function current(): RouteDef | undefined {

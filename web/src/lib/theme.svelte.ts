@@ -27,8 +27,16 @@ function apply(): void {
   const t = effectiveTheme();
   document.documentElement.dataset.theme = t;
   document.documentElement.style.colorScheme = t;
-  const meta = document.querySelector<HTMLMetaElement>('meta[name="theme-color"]:not([media])');
-  if (meta) meta.content = t === 'dark' ? '#14171c' : '#f4f6f9';
+  // The browser's own bars (and an installed app's title bar) take the page background of the theme
+  // in use; the manifest's theme_color is only the dark default for the moment before this runs.
+  let meta = document.querySelector<HTMLMetaElement>('meta[name="theme-color"]:not([media])');
+  if (!meta) {
+    meta = document.createElement('meta');
+    meta.name = 'theme-color';
+    document.head.append(meta);
+  }
+  const bg = getComputedStyle(document.documentElement).getPropertyValue('--bg').trim();
+  meta.content = bg || (t === 'dark' ? '#14171c' : '#f4f6f9');
 }
 
 export function setTheme(pref: ThemePref): void {

@@ -70,3 +70,18 @@ test("guest: a failed job run shows the guest's own error, not the job's verdict
   assert.deepEqual(errors, [], 'no uncaught page errors');
   await page.close();
 });
+
+test('guest: live rates are computed from two readings (— before), and the RRD is current', async () => {
+  const { page, errors } = await openGuest(101);
+  await page.waitForSelector('[data-testid="guest-net-rate"]', WAIT);
+  // Never a made-up "0 B/s": "—" until two readings, then the demo's moving counters give a rate.
+  await page.waitForFunction(
+    () => /↓ [1-9][\d.]* [kKMG]?i?B\/s/.test(document.querySelector('[data-testid="guest-net-rate"]')?.textContent ?? ''),
+    null,
+    { timeout: 45_000 },
+  );
+  await chartPoints(page, 'net', 'hour');
+  assert.equal(await page.$('[data-testid="guest-history-stale"]'), null, 'the demo RRD ends now, not 20 minutes ago');
+  assert.deepEqual(errors, [], 'no uncaught page errors');
+  await page.close();
+});

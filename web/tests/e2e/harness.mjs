@@ -132,3 +132,18 @@ export function demoSuite(args = [], env = {}) {
   };
   return suite;
 }
+
+/** On the Health page: waits for the first full cycle, expands Disks and opens the Dismiss menu of its
+ * first active finding. Returns the finding's locator. */
+export async function openFirstDismiss(page, wait = { timeout: 15_000 }) {
+  await page.waitForFunction(
+    () => !['', 'pending'].includes(document.querySelector('[data-testid="health-status"]')?.textContent?.trim() ?? ''),
+    null,
+    { timeout: 45_000 },
+  );
+  await page.click('[data-testid="cat-disks"] .cat-head');
+  const finding = page.locator('[data-testid="cat-disks"] [data-testid^="finding-"][data-state="active"]').first();
+  await finding.waitFor(wait);
+  await finding.locator('button', { hasText: 'Dismiss…' }).click();
+  return finding;
+}

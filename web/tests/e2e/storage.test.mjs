@@ -98,3 +98,32 @@ test('phone size: VMs as cards, storage and a guest without horizontal overflow'
   assert.deepEqual(errors, [], 'no uncaught page errors');
   await page.close();
 });
+
+test('disks never look healthy when they are not: the FAULTED pool member and the worn SSD', async () => {
+  const { page, errors } = await openLoggedIn(DESKTOP, '/storage');
+  // sde is tank's FAULTED member (named by its by-id path in zpool status): critical, with the pool state.
+  await page.waitForSelector('[data-testid="disk-card-sde"]', WAIT);
+  await page.waitForSelector('[data-testid="disk-card-sde"][data-health="crit"]', WAIT);
+  const badge = await page.textContent('[data-testid="disk-pool-sde"]');
+  assert.match(badge ?? '', /ZFS tank · FAULTED/);
+  assert.match((await page.textContent('[data-testid="disk-reason-sde"]')) ?? '', /FAULTED/);
+  // The vdev names the disk in its bay: /dev/sde and its serial, linking to the disk.
+  const member = await page.textContent('[data-testid="pool-tank"] [data-testid="vdev-disk-sde"]');
+  assert.match(member ?? '', /\/dev\/sde · ZL2PR0T9/);
+  await page.click('[data-testid="pool-tank"] [data-testid="vdev-disk-sde"]');
+  await page.waitForSelector('[data-testid="page-disk"]', WAIT);
+  assert.equal(await page.getAttribute('[data-testid="disk-verdict"]', 'data-state'), 'critical');
+  assert.match((await page.textContent('[data-testid="disk-member-tank"]')) ?? '', /FAULTED/);
+  assert.match((await page.textContent('[data-testid="disk-lead"]')) ?? '', /FAULTED/);
+
+  // sdb is at 90 % of its rated endurance: critical once the health cycle has run, the page leads with
+  // it, the wear attribute is highlighted, and the forecast line is there (a forecast or "not enough
+  // history yet", never nothing).
+  await page.goto(new URL('/storage/disks/sdb', demo.server.url).href);
+  await page.waitForSelector('[data-testid="disk-verdict"][data-state="critical"]', { timeout: 60_000 });
+  assert.match((await page.textContent('[data-testid="disk-lead"]')) ?? '', /endurance/);
+  await page.waitForSelector('[data-testid="smart-attributes"] tr[data-flagged="true"]', WAIT);
+  await page.waitForSelector('[data-testid="disk-forecast"]', WAIT);
+  assert.deepEqual(errors, [], 'no uncaught page errors');
+  await page.close();
+});
