@@ -133,12 +133,6 @@ pub async fn serve(cli: &Cli, cfg: Config) -> anyhow::Result<()> {
     run_until_signal(app, listener).await
 }
 
-pub const DEMO_USER: &str = "demo";
-pub const DEMO_PASSWORD: &str = "demo";
-/// `DEMO_PASSWORD` hashed ahead of time, so the demo starts without spending ~100 ms in argon2.
-const DEMO_PHC: &str =
-    "$argon2id$v=19$m=65536,t=2,p=1$q38YhHsDAgcDRCbSzTSomA$4Jm3mHs+p5RiiXGpHQZfM83EEKU3gxS3JVr2JNhelnk";
-
 fn cli_terminal(cli: &Cli) -> bool {
     matches!(cli.command, Command::Demo { terminal: true })
 }
@@ -198,12 +192,12 @@ pub async fn demo(cli: &Cli, mut cfg: Config) -> anyhow::Result<()> {
     use std::io::Write;
     std::io::stdout().flush().ok();
     let app = App::new(cfg, host, db, Some(demo))?;
-    if app.auth.user_role(DEMO_USER).is_none() {
+    if app.auth.user_role(DemoInfo::USER).is_none() {
         // The demo's only account; it bypasses the password policy on purpose and is shown on the
         // login page. The demo listens on 127.0.0.1 only.
-        app.auth.create_user_hashed(DEMO_USER, DEMO_PHC, crate::auth::Level::Admin).await?;
+        app.auth.create_user_hashed(DemoInfo::USER, DemoInfo::PHC, crate::auth::Level::Admin).await?;
     }
-    tracing::info!("demo login: user {DEMO_USER}, password {DEMO_PASSWORD}");
+    tracing::info!("demo login: user {}, password {}", DemoInfo::USER, DemoInfo::PASSWORD);
     let result = run_until_signal(app, listener).await;
     drop(tmp);
     result
@@ -246,7 +240,7 @@ pub async fn healthcheck(cfg: &Config) -> anyhow::Result<()> {
 
 pub async fn record(out: &std::path::Path, cfg: &Config) -> anyhow::Result<()> {
     let host = Host::system(tool_timeout(cfg));
-    let summary = crate::host::record::record(&host, out).await?;
+    let summary = crate::record::record(&host, out).await?;
     println!("{summary}");
     Ok(())
 }

@@ -64,30 +64,6 @@ impl IntoResponse for ApiError {
     }
 }
 
-impl From<crate::auth::store::AuthError> for ApiError {
-    fn from(e: crate::auth::store::AuthError) -> Self {
-        use crate::auth::store::AuthError as E;
-        match e {
-            E::Invalid => Self::new(StatusCode::UNAUTHORIZED, "invalid_credentials", "invalid credentials"),
-            E::RateLimited(wait) => {
-                Self::retry_later(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "too many attempts", wait)
-            }
-            E::Busy(wait) => Self::retry_later(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "busy",
-                "too many password checks at once",
-                wait,
-            ),
-            E::BadRequest(m) => Self::bad_request(m),
-            E::Forbidden(m) => Self::new(StatusCode::FORBIDDEN, "forbidden", m),
-            E::NotFound(m) => Self::not_found(m),
-            E::Conflict(m) => Self::new(StatusCode::CONFLICT, "conflict", m),
-            E::AlreadySetUp => Self::new(StatusCode::CONFLICT, "already_set_up", "setup is already done"),
-            E::Internal(e) => Self::internal(format!("{e:#}")),
-        }
-    }
-}
-
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.message)

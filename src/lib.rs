@@ -1,21 +1,24 @@
 //! proxwatch: a monitoring appliance for one Proxmox VE host.
 //!
-//! Module map (see `DESIGN.md` in the shared folder for the whole picture):
-//! - [`cli`]: the command line (serve, demo, check-config, print-config, healthcheck, record-scenario).
-//! - [`config`]: typed configuration, defaults <- file <- `PROXWATCH_*` env <- flags.
-//! - [`app`]: shared state, the router, and the run loop (workers + HTTP + graceful stop).
-//! - [`host`]: the only code that spawns processes or reads `/proc`, `/sys`, `/etc` (live or replayed).
-//! - [`tools`]: pure parsers of host tool output and kernel files.
-//! - [`model`]: serde types served by the API.
-//! - [`workers`]: background loops (vitals sampler, history flush, retention), each steppable.
-//! - [`disks`]: each physical disk's pool membership (vdev names resolved to disks) and its verdict.
-//! - [`history`]: in-memory live ring plus SQLite rollups (1 min, 10 min, 1 h).
-//! - [`db`]: the SQLite connection and its append-only migrations.
-//! - [`api`]: thin axum routers per domain under `/api`.
-//! - [`server`]: the accept loop (HTTP and HTTPS) with header, body and idle timeouts and connection caps.
-//! - [`terminal`]: the root terminal, PTY sessions bridged to a websocket.
-//! - [`web`]: the embedded single-page app.
-//! - [`error`]: `ApiError`, the only HTTP-facing error.
+//! Module map (see `docs/architecture.md` for the as-built data flow). The floors, bottom to top;
+//! a module imports only from floors below it (`tests/layers.rs` checks it and lists the imports
+//! that still point up):
+//! 1. [`model`] (snapshot and domain types), [`civil`] (calendar arithmetic), [`error`] (`ApiError`,
+//!    the only HTTP-facing error), [`config`] (typed configuration: defaults <- file <- env <- flags).
+//! 2. [`db`] (the SQLite connection and its append-only migrations), [`host`] (the only code that
+//!    spawns processes or reads `/proc`, `/sys`, `/etc`, `/dev`: live, replayed, or the demo).
+//! 3. [`tools`]: pure parsers of host tool output and kernel files, and their argv.
+//! 4. [`history`] (live ring plus SQLite rollups), [`series`], [`wear`] (SSD endurance forecast),
+//!    [`record`] (`record-scenario`: the argv list and kernel files a scenario holds).
+//! 5. [`workers`]: background loops (sampler, inventory, network, hardware, UPS, GPU, journal), each
+//!    steppable.
+//! 6. [`health`]: the ten categories of rules, the cycle, findings and their events outbox.
+//! 7. [`disks`]: each physical disk's pool membership and its verdict.
+//! 8. [`auth`]: users, sessions, tokens, rate limits, the auth log.
+//! 9. [`api`] (axum routers per domain under `/api`), [`terminal`] (PTY over a websocket), [`web`]
+//!    (the embedded SPA), [`server`] (the accept loop with its timeouts and caps), [`tls`].
+//! 10. [`app`]: the composition root (shared state, the router, workers + HTTP + graceful stop).
+//! 11. [`cli`] and `main`.
 
 pub mod api;
 pub mod app;
@@ -30,6 +33,7 @@ pub mod health;
 pub mod history;
 pub mod host;
 pub mod model;
+pub mod record;
 pub mod series;
 pub mod server;
 pub mod terminal;

@@ -5,7 +5,7 @@
 
 Deterministic (fixed seed, fixed clock: the demo's recording time, 2024-08-01 08:13:20 UTC). proxwatch
 shifts every timestamp when it loads the dump so that the newest entry is "now" (workers/journal.rs).
-The shape follows ../shared/fixtures/journalctl/ (real journalctl 252 output): every value a string,
+The shape follows tests/fixtures/upstream/journalctl/ (real journalctl 252 output): every value a string,
 timestamps in microseconds, cursors `s=;i=;b=;m=;t=;x=`. The messages follow the real formats of
 pvedaemon/pveproxy/pvestatd/pvescheduler, systemd, the kernel (libata, OOM killer), cron and postfix,
 and tell the demo's story (README.md): the nightly backup at 02:00 with job errors (VM 102 qmp timeout,

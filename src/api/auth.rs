@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use super::{JsonBody, PUBLIC, READ, Routes, SESSION, SESSION_ADMIN, json};
-use crate::app::AppState;
+use crate::app::{AppState, DemoInfo};
 use crate::auth::audit::AuditLog;
 use crate::auth::layer::{ClientIp, cookie};
 use crate::auth::store::{COOKIE, LoginOutcome};
@@ -91,7 +91,7 @@ async fn status(State(app): State<AppState>, headers: HeaderMap, peer: Peer) -> 
         demo,
         // Only to a page opened by a loopback name: a rebinding page must not learn it.
         demo_login: (demo && crate::auth::layer::is_loopback_request(&headers))
-            .then_some(DemoLogin { username: crate::cli::DEMO_USER, password: crate::cli::DEMO_PASSWORD }),
+            .then_some(DemoLogin { username: DemoInfo::USER, password: DemoInfo::PASSWORD }),
         terminal_enabled: app.terminal.enabled(),
     };
     json(&body)

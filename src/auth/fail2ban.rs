@@ -138,7 +138,7 @@ mod tests {
     #[test]
     fn parses_the_recorded_status_output() {
         let text = include_str!(
-            "../../../shared/fixtures/fail2ban/local_fail2ban-1.0.2_client_status_sshd_1banned.txt"
+            "../../tests/fixtures/upstream/fail2ban/local_fail2ban-1.0.2_client_status_sshd_1banned.txt"
         );
         let b = parse_banned(text).unwrap();
         assert!(b.contains(&"203.0.113.45".parse::<IpAddr>().unwrap()));

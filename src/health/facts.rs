@@ -650,7 +650,7 @@ mod tests {
     fn fail2ban_banned_python_repr() {
         let text = std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../shared/fixtures/fail2ban/local_fail2ban-1.0.2_client_banned.txt"
+            "/tests/fixtures/upstream/fail2ban/local_fail2ban-1.0.2_client_banned.txt"
         ))
         .unwrap();
         let b = parse_fail2ban_banned(&text).unwrap();

@@ -643,7 +643,7 @@ mod tests {
 
     const FIX: &str = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../shared/fixtures/journalctl/generated_pve1_journalctl-252_-o_json.jsonl"
+        "/tests/fixtures/upstream/journalctl/generated_pve1_journalctl-252_-o_json.jsonl"
     );
 
     #[test]

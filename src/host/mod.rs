@@ -15,7 +15,6 @@ pub mod animate;
 pub mod icmp;
 pub mod nut;
 pub mod pty;
-pub mod record;
 pub mod replay;
 pub mod statvfs;
 pub mod synth;

@@ -1,10 +1,10 @@
-//! The wire under the NUT client ([`crate::tools::nut`]): a TCP connection to upsd on a live host,
+//! The wire under the NUT client (`tools::nut`): a TCP connection to upsd on a live host,
 //! or, in a replay scenario, a recorded file of upsd replies (`nut/<host>_<port>.txt` in the scenario,
 //! the server lines of a session: `BEGIN LIST UPS` ... `END LIST VAR <ups>`). Either way the client
 //! sends the same commands and parses the same lines, so the demo exercises the real parser.
 //!
 //! Framing lives here (a reply is one line, or a `BEGIN LIST` .. `END LIST` block), with the bounds:
-//! lines over [`nut::MAX_LINE`] bytes and lists over [`nut::MAX_LIST`] entries are refused, and every
+//! lines over [`MAX_LINE`] bytes and lists over [`MAX_LIST`] entries are refused, and every
 //! request has a deadline.
 
 use std::io::ErrorKind;
@@ -14,9 +14,18 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
 use super::{Host, Runner};
-use crate::tools::nut;
 
-/// Why the wire failed (the client maps these to [`nut::NutError`]).
+/// Longest reply line accepted, bytes (upsd's own limit for a value is 256 characters).
+pub const MAX_LINE: usize = 4096;
+/// Most entries accepted in one `LIST` reply.
+pub const MAX_LIST: usize = 2048;
+
+/// Whether `line` opens a list reply (the transport then reads up to the matching `END LIST`).
+pub fn is_list_begin(line: &str) -> bool {
+    line.starts_with("BEGIN LIST ")
+}
+
+/// Why the wire failed (the client maps these to `tools::nut::NutError`).
 #[derive(Debug)]
 pub enum NutIoError {
     /// Connection refused, or no recording: nothing listens at the address.
@@ -152,7 +161,7 @@ impl TcpSession {
         line.push('\n');
         self.stream.get_mut().write_all(line.as_bytes()).await.map_err(io)?;
         let first = self.read_line().await?;
-        if !nut::is_list_begin(&first) {
+        if !is_list_begin(&first) {
             return Ok(vec![first]);
         }
         let end = format!("END{}", &first["BEGIN".len()..]);
@@ -164,13 +173,13 @@ impl TcpSession {
             if done {
                 return Ok(lines);
             }
-            if lines.len() > nut::MAX_LIST + 2 {
+            if lines.len() > MAX_LIST + 2 {
                 return Err(NutIoError::ListTooLong { addr: self.addr.clone() });
             }
         }
     }
 
-    /// Reads one `\n`-terminated line of at most [`nut::MAX_LINE`] bytes.
+    /// Reads one `\n`-terminated line of at most [`MAX_LINE`] bytes.
     async fn read_line(&mut self) -> Result<String, NutIoError> {
         let mut buf = Vec::new();
         loop {
@@ -191,7 +200,7 @@ impl TcpSession {
             };
             buf.extend_from_slice(&chunk[..take]);
             self.stream.consume(take);
-            if buf.len() > nut::MAX_LINE {
+            if buf.len() > MAX_LINE {
                 return Err(NutIoError::LineTooLong { addr: self.addr.clone() });
             }
             if done {
@@ -285,7 +294,7 @@ mod tests {
             assert_eq!(&buf[..n], b"VER\n");
             sock.write_all(b"ERR ACCESS-DENIED\n").await.unwrap();
             let _ = sock.read(&mut buf).await.unwrap();
-            sock.write_all(&vec![b'x'; nut::MAX_LINE + 10]).await.unwrap();
+            sock.write_all(&vec![b'x'; MAX_LINE + 10]).await.unwrap();
             sock.write_all(b"\n").await.unwrap();
             let (mut sock, _) = listener.accept().await.unwrap();
             let _ = sock.read(&mut buf).await.unwrap();

@@ -4,7 +4,22 @@
 
 use serde::Serialize;
 
-pub use crate::tools::procfs::{CpuInfo, GuestKind};
+/// The CPU as `/proc/cpuinfo` describes it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct CpuInfo {
+    pub model: String,
+    pub sockets: u32,
+    pub cores: u32,
+    pub threads: u32,
+}
+
+/// A Proxmox guest's kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GuestKind {
+    Qemu,
+    Lxc,
+}
 
 /// CPU time shares over the last interval, in percent (0–100).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]

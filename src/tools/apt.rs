@@ -104,7 +104,7 @@ pub async fn pending(host: &Host) -> Result<Upgrade, ToolError> {
 mod tests {
     use super::*;
 
-    const FIX: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/apt");
+    const FIX: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/upstream/apt");
 
     #[test]
     fn debian_fixture_counts_security_updates() {

@@ -496,7 +496,7 @@ pub fn drm_gpus(host: &Host, skip_nvidia: bool) -> Vec<Gpu> {
 mod tests {
     use super::*;
 
-    const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/nvidia-smi");
+    const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/upstream/nvidia-smi");
 
     fn xml(name: &str) -> Vec<Gpu> {
         let text = std::fs::read_to_string(format!("{FIXTURES}/{name}")).unwrap();

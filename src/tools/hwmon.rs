@@ -4,7 +4,7 @@
 //! Reading is split in two: [`read_raw`] collects each chip's numeric attribute files and labels through
 //! the host seam (bounded: chips and files per chip), and [`classify`] (pure) turns them into typed
 //! readings in SI units, dropping the bogus ones the way real boards produce them (see
-//! `../shared/fixtures/sensors/`):
+//! `tests/fixtures/upstream/sensors/`):
 //! * Super-I/O chips (nct67xx, it87, w83xxx, f71xxx, ...) expose inputs that are wired to nothing; they
 //!   float to 100–127 °C (`SYSTIN 120`, `AUXTIN0..4` 108–115 with `alarm 1`) or sit at 0/−1 °C
 //!   (`PCH_* 0`, `AUXTIN3 -1`). A board thermistor never legitimately reads ≥ 100 °C or ≤ 0 °C while the
@@ -401,7 +401,7 @@ mod tests {
     }
 
     fn fixture(name: &str) -> serde_json::Value {
-        let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/sensors").join(name);
+        let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/upstream/sensors").join(name);
         serde_json::from_str(&std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display())))
             .unwrap()
     }

@@ -10,7 +10,7 @@
 //! status. A sensor whose reading and status are both `na` is not populated (an empty CPU socket, a
 //! missing PSU) and is dropped. `sel elist` rows are `id | date | time | sensor | event | direction
 //! [| detail]`; a BMC whose clock was never set prints `Pre-Init` as the date and the seconds since it
-//! started as the time (see `../shared/fixtures/ipmitool/README.md`).
+//! started as the time (see `tests/fixtures/upstream/ipmitool/README.md`).
 
 use serde::Serialize;
 
@@ -225,7 +225,7 @@ pub async fn sel(host: &Host, program: &str, timeout: Duration) -> Result<Vec<Se
 mod tests {
     use super::*;
 
-    const FIX: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/ipmitool/");
+    const FIX: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/upstream/ipmitool/");
 
     fn fixture(name: &str) -> String {
         std::fs::read_to_string(format!("{FIX}{name}")).unwrap()

@@ -4,7 +4,7 @@
 //! exact argv and so cannot answer arbitrary cursor/filter combinations), and to the live follow
 //! stream's per-subscriber filters.
 //!
-//! Quirks of `journalctl -o json` (systemd 252, seen in `../shared/fixtures/journalctl/`): every
+//! Quirks of `journalctl -o json` (systemd 252, seen in `tests/fixtures/upstream/journalctl/`): every
 //! value is a JSON string (`"PRIORITY":"3"`, timestamps in microseconds as strings); a field that
 //! occurs more than once is an array of strings; a value that is not valid UTF-8 is an array of
 //! byte numbers; a value over the data threshold is `null`; field order varies between entries.
@@ -431,7 +431,7 @@ impl Dump {
 mod tests {
     use super::*;
 
-    const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/journalctl");
+    const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/upstream/journalctl");
 
     fn fixture(name: &str) -> String {
         std::fs::read_to_string(format!("{DIR}/{name}")).unwrap()

@@ -1,7 +1,7 @@
 //! NUT (Network UPS Tools): the upsd line protocol (port 3493) and the decoding of UPS variables.
 //!
 //! upsd speaks a tiny text protocol (see `docs/net-protocol.txt` in networkupstools/nut and the real
-//! transcript in `shared/fixtures/nut/`): a command per line, a reply per line, lists framed by
+//! transcript in `tests/fixtures/upstream/nut/`): a command per line, a reply per line, lists framed by
 //! `BEGIN LIST ...` / `END LIST ...`, failures as `ERR <CODE>`. Values are always double-quoted, with
 //! `"` and `\` escaped by a backslash. This module builds the commands, splits and checks the replies
 //! and decodes `ups.status` and the usual variables; the bytes travel through
@@ -15,12 +15,10 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+// The wire's framing bounds live with the wire (host/nut.rs reads the lines); re-exported here.
+pub use crate::host::nut::{MAX_LINE, MAX_LIST, is_list_begin};
 use crate::host::nut::{NutIoError, NutTransport};
 
-/// Longest reply line accepted, bytes (upsd's own limit for a value is 256 characters).
-pub const MAX_LINE: usize = 4096;
-/// Most entries accepted in one `LIST` reply.
-pub const MAX_LIST: usize = 2048;
 /// Most UPSes monitored per server.
 pub const MAX_UPS: usize = 64;
 
@@ -232,11 +230,6 @@ pub fn check_reply(line: &str) -> Result<&str, NutError> {
         return Err(NutError::Server(ErrCode::parse(code)));
     }
     Ok(line)
-}
-
-/// Whether `line` opens a list reply (the transport then reads up to the matching `END LIST`).
-pub fn is_list_begin(line: &str) -> bool {
-    line.starts_with("BEGIN LIST ")
 }
 
 /// Parses the lines of a list reply (`BEGIN LIST <what>` ... `END LIST <what>`), checking the framing
@@ -558,7 +551,7 @@ impl Client<'_> {
 mod tests {
     use super::*;
 
-    const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/nut");
+    const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/upstream/nut");
 
     fn fixture(name: &str) -> String {
         std::fs::read_to_string(format!("{FIXTURES}/{name}")).unwrap()

@@ -323,13 +323,7 @@ pub fn parse_arc_size(text: &str) -> Result<u64, ToolError> {
     Err(ToolError::parse(WHAT, 1, text.lines().next().unwrap_or(""), "no `size` row"))
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
-pub struct CpuInfo {
-    pub model: String,
-    pub sockets: u32,
-    pub cores: u32,
-    pub threads: u32,
-}
+pub use crate::model::{CpuInfo, GuestKind};
 
 pub fn parse_cpuinfo(text: &str) -> CpuInfo {
     let mut model = String::new();
@@ -418,13 +412,6 @@ pub fn parse_pid_status(text: &str) -> Result<PidStatus, ToolError> {
         }
     }
     Ok(s)
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum GuestKind {
-    Qemu,
-    Lxc,
 }
 
 /// Which guest a process belongs to, from its cgroup path: Proxmox puts each VM's QEMU in

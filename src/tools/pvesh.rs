@@ -1355,7 +1355,7 @@ mod tests {
 
     macro_rules! fixture {
         ($f:literal) => {
-            include_str!(concat!("../../../shared/fixtures/pvesh/", $f))
+            include_str!(concat!("../../tests/fixtures/upstream/pvesh/", $f))
         };
     }
     macro_rules! demo {

@@ -11,7 +11,7 @@
 //! in the fixtures), so everything is read leniently from a [`serde_json::Value`]: a missing field is
 //! `None`, only text that is not JSON at all is a [`ToolError::Parse`].
 //!
-//! The parsers are pure and tested on the recorded outputs in `../shared/fixtures/smartctl/` (see its
+//! The parsers are pure and tested on the recorded outputs in `tests/fixtures/upstream/smartctl/` (see its
 //! README for the source of each file) and on the demo scenario.
 
 use serde::{Deserialize, Serialize};
@@ -1188,7 +1188,7 @@ fn self_test_running(v: &Value) -> Option<SelfTestProgress> {
 mod tests {
     use super::*;
 
-    const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/smartctl");
+    const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/upstream/smartctl");
 
     fn fixture(name: &str) -> String {
         std::fs::read_to_string(format!("{FIXTURES}/{name}")).unwrap_or_else(|e| panic!("{name}: {e}"))

@@ -1,7 +1,7 @@
 //! OpenZFS pools: `zpool list -H -p` (capacity per pool), `zpool status` (text: health, scan progress and
 //! the full vdev tree) and, on OpenZFS >= 2.3, `zpool status -j --json-int` (the same as JSON). The text
 //! layout follows `print_status_config()`/`print_scan_status()` in OpenZFS's cmd/zpool/zpool_main.c; the
-//! quirks handled here were all seen in the recorded outputs under `../shared/fixtures/zpool/` (their
+//! quirks handled here were all seen in the recorded outputs under `tests/fixtures/upstream/zpool/` (their
 //! README names each source). Parsers are pure; the readers at the top are thin wrappers over [`Host`].
 
 use std::fmt;
@@ -1442,7 +1442,7 @@ fn parse_ctime(s: &str) -> Option<CivilTime> {
 mod tests {
     use super::*;
 
-    const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/zpool");
+    const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/upstream/zpool");
 
     fn fixture(name: &str) -> String {
         std::fs::read_to_string(format!("{FIXTURES}/{name}")).unwrap_or_else(|e| panic!("{name}: {e}"))

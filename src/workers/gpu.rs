@@ -249,7 +249,7 @@ mod tests {
     async fn replayed_nvidia_smi_maps_processes_to_guests_and_records_series() {
         let t4 = std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../shared/fixtures/nvidia-smi/telegraf_nvidia-smi-q-x_tesla-t4.xml"
+            "/tests/fixtures/upstream/nvidia-smi/telegraf_nvidia-smi-q-x_tesla-t4.xml"
         ))
         .unwrap();
         let (_d, host) = scenario(

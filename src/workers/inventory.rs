@@ -118,7 +118,7 @@ pub struct Inventory {
     pub vgs: Section<Vec<VolumeGroup>>,
     pub blockdevs: Section<Vec<BlockDevice>>,
     /// `/dev/disk/by-*` links: `by-id/<name>` -> the kernel name it points at (`sde1`), read with the
-    /// block devices; how ZFS member names map to disks (`crate::disks`).
+    /// block devices; how ZFS member names map to disks.
     pub dev_links: BTreeMap<String, String>,
     pub smart_devices: Section<Vec<ScanDevice>>,
     /// By device path (`/dev/sda`).

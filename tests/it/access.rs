@@ -658,7 +658,7 @@ async fn the_ban_list_is_read_by_the_worker_step_not_by_requests() {
     use proxwatch::auth::fail2ban::{Bans, Refresh};
     let dir = tempfile::tempdir().unwrap();
     let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/fixtures/fail2ban/local_fail2ban-1.0.2_client_status_sshd_1banned.txt");
+        .join("tests/fixtures/upstream/fail2ban/local_fail2ban-1.0.2_client_status_sshd_1banned.txt");
     std::fs::copy(&fixture, dir.path().join("status.txt")).unwrap();
     std::fs::write(
         dir.path().join("manifest.toml"),

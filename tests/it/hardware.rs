@@ -177,7 +177,7 @@ async fn ipmi_off_in_the_config_is_a_reason_too() {
 fn bmc_scenario(dir: &Path, sel: &str) {
     std::fs::create_dir_all(dir.join("dev")).unwrap();
     std::fs::write(dir.join("dev/ipmi0"), "").unwrap();
-    let fix = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/ipmitool");
+    let fix = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/upstream/ipmitool");
     std::fs::copy(fix.join("ipmisim_sensor_warn_cpu_unc_fan_lnc.txt"), dir.join("sensor.txt")).unwrap();
     std::fs::write(dir.join("sel.txt"), sel).unwrap();
     std::fs::write(
@@ -193,7 +193,7 @@ fn bmc_scenario(dir: &Path, sel: &str) {
 
 #[tokio::test]
 async fn worker_runs_each_part_on_its_interval_and_marks_new_sel_entries() {
-    let fix = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/ipmitool");
+    let fix = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/upstream/ipmitool");
     let warn = std::fs::read_to_string(fix.join("ipmisim_sel_elist_warn.txt")).unwrap();
     let recovered = std::fs::read_to_string(fix.join("ipmisim_sel_elist_after_recovery.txt")).unwrap();
     let dir = tempfile::tempdir().unwrap();

@@ -1,5 +1,5 @@
 //! The health rules, scenario → expected findings: snapshots built directly from the parsed shared
-//! fixtures (`../shared/fixtures/`), from `tests/fixtures/health/`, from the facts collector over the
+//! fixtures (`tests/fixtures/upstream/`), from `tests/fixtures/health/`, from the facts collector over the
 //! `health-facts` scenario, and from the inventory poller over the demo. Controls that must stay OK
 //! are asserted as carefully as the failures.
 
@@ -19,7 +19,7 @@ use proxwatch::tools::{smartctl, zpool};
 use proxwatch::workers::inventory::{Intervals, Inventory, InventoryPoller, Section, SectionState};
 
 fn shared(rel: &str) -> String {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures").join(rel);
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/upstream").join(rel);
     std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 

@@ -246,7 +246,7 @@ async fn tasks_list_with_filters() {
 // ---------------------------------------------------------------------------------------------------
 
 const JOURNAL_REMOTE: &str = "/lib/systemd/systemd-journal-remote";
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/journalctl");
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/upstream/journalctl");
 
 /// The export fixture plus one entry of our own with a multi-line MESSAGE (export's binary form).
 fn export_with_multiline() -> Vec<u8> {

@@ -23,7 +23,7 @@ use proxwatch::workers::ups::{State, UpsPoller, UpsSnapshot, UpsState};
 const UPSD: &str = "/lib/nut/upsd";
 const DUMMY_UPS: &str = "/lib/nut/dummy-ups";
 const FIXTURE: &str =
-    concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/nut/cyberpower_cp1500pfclcd_OL.dev");
+    concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/upstream/nut/cyberpower_cp1500pfclcd_OL.dev");
 
 /// A private upsd + dummy-ups; every daemon it started is killed on drop (by the PIDs in its
 /// state dir and those it saw before).

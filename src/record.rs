@@ -1,5 +1,5 @@
 //! `proxwatch record-scenario --out DIR`: captures, on a real host, every argv and kernel file that
-//! proxwatch reads, into a scenario folder that [`super::Scenario`] can replay. The operator scrubs
+//! proxwatch reads, into a scenario folder that [`crate::host::Scenario`] can replay. The operator scrubs
 //! serials, WWNs, MAC addresses and hostnames before sharing it (the command reminds them).
 
 use std::fmt::Write as _;
@@ -7,7 +7,7 @@ use std::path::Path;
 
 use anyhow::Context;
 
-use super::{Host, ToolError};
+use crate::host::{Host, ToolError};
 
 /// Every argv proxwatch runs, with `{node}` standing for the node name. Keep in sync with `tools/`.
 pub const COMMANDS: &[&[&str]] = &[
