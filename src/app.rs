@@ -272,6 +272,8 @@ pub async fn run(app: Arc<App>, listener: std::net::TcpListener) -> anyhow::Resu
         Err(e) => tracing::error!(error = %format!("{e:#}"), "cannot read the host identity"),
     }
     crate::workers::spawn_all(&app);
+    app.tracker.spawn(crate::health::run(app.clone()));
+    app.tracker.spawn(crate::health::facts::run(app.clone()));
     app.tracker.spawn(watch_host_names(app.clone()));
     let listener = tokio::net::TcpListener::from_std(listener)?;
     let cancel = app.cancel.clone();

@@ -38,7 +38,6 @@ const KNOWN: &[(&str, &str)] = &[
     ("web", "app"),
     // Workers and the health cycle take the whole `App`; rules read types the workers define.
     ("workers", "app"),
-    ("workers", "health"),
     ("health", "app"),
     ("health", "auth"),
     // Config validation uses auth's Host-pattern and CIDR parsers.

@@ -204,7 +204,7 @@ impl Bus {
     }
 }
 
-/// The health cycle loop (spawned by `workers::spawn_all`): a full cycle shortly after start and
+/// The health cycle loop (spawned by `app::run` after the workers): a full cycle shortly after start and
 /// then every `health.interval_s` or on request, fast rules on every fresh vitals sample.
 pub async fn run(app: Arc<App>) {
     let cfg = &app.config.health;

@@ -54,7 +54,7 @@ fn ticker(period: Duration) -> tokio::time::Interval {
     t
 }
 
-/// Spawns every worker on the app's tracker.
+/// Spawns every worker on the app's tracker (the health cycle, a floor above, is spawned by `app`).
 pub fn spawn_all(app: &Arc<App>) {
     let tracker = &app.tracker;
     tracker.spawn(run_sampler(app.clone()));
@@ -73,8 +73,6 @@ pub fn spawn_all(app: &Arc<App>) {
     tracker.spawn(hardware::run(app.clone()));
     tracker.spawn(ups::run(app.clone()));
     tracker.spawn(gpu::run(app.clone()));
-    tracker.spawn(crate::health::run(app.clone()));
-    tracker.spawn(crate::health::facts::run(app.clone()));
     spawn_services(app);
 }
 
