@@ -621,7 +621,7 @@ impl Config {
             bail!("history.live_minutes must be between 1 and 120 (got {})", self.history.live_minutes);
         }
         for h in &self.server.allowed_hosts {
-            if !crate::auth::origin::valid_pattern(h) {
+            if !crate::model::addr::valid_pattern(h) {
                 bail!("server.allowed_hosts: {h:?} is not a host name, *.domain, address or \"*\"");
             }
         }
@@ -636,7 +636,8 @@ impl Config {
             bail!("server.max_live_per_user and server.max_live_per_ip must be positive");
         }
         for cidr in &self.auth.trusted_proxies {
-            crate::auth::Cidr::parse(cidr).with_context(|| format!("auth.trusted_proxies: {cidr:?}"))?;
+            crate::model::addr::Cidr::parse(cidr)
+                .with_context(|| format!("auth.trusted_proxies: {cidr:?}"))?;
         }
         if self.auth.max_attempts == 0 || self.auth.attempt_window_s == 0 {
             bail!("auth.max_attempts and auth.attempt_window_s must be positive");

@@ -36,12 +36,11 @@ const KNOWN: &[(&str, &str)] = &[
     ("auth", "api"),
     ("terminal", "app"),
     ("web", "app"),
-    // Workers and the health cycle take the whole `App`; rules read types the workers define.
+    // Workers and the health cycle take the whole `App`.
     ("workers", "app"),
     ("health", "app"),
+    // The facts collector counts failed logins from auth's event table by auth's event kinds.
     ("health", "auth"),
-    // Config validation uses auth's Host-pattern and CIDR parsers.
-    ("config", "auth"),
 ];
 
 fn floor_of(module: &str) -> Option<usize> {

@@ -118,56 +118,7 @@ pub struct Principal {
     pub ip: Option<IpAddr>,
 }
 
-/// An IP network in CIDR notation (`10.0.0.0/8`, `::1/128`; a bare address is a host).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cidr {
-    net: IpAddr,
-    bits: u8,
-}
-
-impl Cidr {
-    pub fn parse(s: &str) -> anyhow::Result<Cidr> {
-        let (addr, bits) = match s.split_once('/') {
-            Some((a, b)) => (a, Some(b)),
-            None => (s, None),
-        };
-        let net: IpAddr = addr.trim().parse().map_err(|_| anyhow::anyhow!("not an IP address: {addr:?}"))?;
-        let max = if net.is_ipv4() { 32 } else { 128 };
-        let bits = match bits {
-            Some(b) => b
-                .trim()
-                .parse::<u8>()
-                .ok()
-                .filter(|b| *b <= max)
-                .ok_or_else(|| anyhow::anyhow!("bad prefix /{b}"))?,
-            None => max,
-        };
-        Ok(Cidr { net, bits })
-    }
-
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        let ip = canonical(ip);
-        match (self.net, ip) {
-            (IpAddr::V4(n), IpAddr::V4(a)) => {
-                let mask = if self.bits == 0 { 0 } else { u32::MAX << (32 - self.bits) };
-                u32::from(n) & mask == u32::from(a) & mask
-            }
-            (IpAddr::V6(n), IpAddr::V6(a)) => {
-                let mask = if self.bits == 0 { 0 } else { u128::MAX << (128 - self.bits) };
-                u128::from(n) & mask == u128::from(a) & mask
-            }
-            _ => false,
-        }
-    }
-}
-
-/// `::ffff:1.2.3.4` (what a dual-stack socket reports for IPv4 clients) as plain `1.2.3.4`.
-pub fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
-        v4 => v4,
-    }
-}
+pub use crate::model::addr::{Cidr, canonical};
 
 /// The client's address: the peer, unless the peer is a trusted proxy, in which case the right-most
 /// `X-Forwarded-For` entry that is not itself a trusted proxy.

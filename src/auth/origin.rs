@@ -10,87 +10,10 @@
 //! `Host` (no browser sends one) is not a rebinding attack and passes.
 
 use std::collections::HashSet;
-use std::net::IpAddr;
 use std::sync::RwLock;
 
-/// A `Host` value (or an `Origin`'s authority) without its port.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum HostName {
-    Name(String),
-    Ip(IpAddr),
-}
-
-impl HostName {
-    /// Parses `name`, `name:port`, `1.2.3.4:port`, `[::1]:port`; `None` for anything malformed.
-    pub fn parse(authority: &str) -> Option<HostName> {
-        let a = authority.trim();
-        let host = if let Some(rest) = a.strip_prefix('[') {
-            let (inside, after) = rest.split_once(']')?;
-            if !(after.is_empty() || after.strip_prefix(':').is_some_and(is_port)) {
-                return None;
-            }
-            return inside
-                .parse::<std::net::Ipv6Addr>()
-                .ok()
-                .map(|ip| HostName::Ip(super::canonical(ip.into())));
-        } else {
-            match a.rsplit_once(':') {
-                Some((h, port)) if is_port(port) => h,
-                Some(_) => return None,
-                None => a,
-            }
-        };
-        if host.is_empty() || host.contains(':') || host.contains('@') {
-            return None;
-        }
-        if let Ok(ip) = host.parse::<IpAddr>() {
-            return Some(HostName::Ip(super::canonical(ip)));
-        }
-        let name = host.trim_end_matches('.').to_ascii_lowercase();
-        let ok = !name.is_empty()
-            && name.len() <= 253
-            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_');
-        ok.then_some(HostName::Name(name))
-    }
-
-    pub fn is_loopback(&self) -> bool {
-        match self {
-            HostName::Ip(ip) => ip.is_loopback(),
-            HostName::Name(n) => n == "localhost" || n.ends_with(".localhost"),
-        }
-    }
-}
-
-fn is_port(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 5 && s.bytes().all(|b| b.is_ascii_digit())
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Pattern {
-    Any,
-    Exact(HostName),
-    /// `*.example.com`: any name ending in `.example.com`.
-    Suffix(String),
-}
-
-fn pattern(s: &str) -> Option<Pattern> {
-    let s = s.trim();
-    if s == "*" {
-        return Some(Pattern::Any);
-    }
-    if let Some(domain) = s.strip_prefix("*.") {
-        return match HostName::parse(domain)? {
-            HostName::Name(n) => Some(Pattern::Suffix(format!(".{n}"))),
-            HostName::Ip(_) => None,
-        };
-    }
-    HostName::parse(s).map(Pattern::Exact)
-}
-
-/// Checks a `server.allowed_hosts` entry (for config validation).
-pub fn valid_pattern(s: &str) -> bool {
-    pattern(s).is_some()
-}
+use crate::model::addr::pattern;
+pub use crate::model::addr::{HostName, Pattern, valid_pattern};
 
 pub struct HostCheck {
     configured: Vec<Pattern>,

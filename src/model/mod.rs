@@ -2,6 +2,8 @@
 //! contract with the SPA and with scripts; optional kernel features are `Option`s that are left out
 //! of the JSON when absent, so the UI can hide them.
 
+pub mod addr;
+
 use serde::Serialize;
 
 /// The CPU as `/proc/cpuinfo` describes it.
