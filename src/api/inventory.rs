@@ -761,7 +761,8 @@ enum ReadError {
     Other(ApiError),
 }
 
-/// Runs a read-only `pvesh` through the action runner and returns its stdout.
+/// Runs a read-only `pvesh` in the action runner's read lane (beside, not behind, guest actions)
+/// and returns its stdout.
 async fn run_read_raw(
     app: &AppState,
     argv: Vec<String>,
@@ -769,7 +770,7 @@ async fn run_read_raw(
 ) -> Result<String, ReadError> {
     let out = app
         .actions
-        .run(Action { argv })
+        .read(Action { argv })
         .await
         .map_err(|e| ReadError::Other(ApiError::unavailable(e.to_string())))?;
     match out {
