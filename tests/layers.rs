@@ -70,12 +70,25 @@ fn refs(text: &str) -> BTreeSet<String> {
     while let Some(i) = rest.find("crate::") {
         rest = &rest[i + "crate::".len()..];
         if let Some(group) = rest.strip_prefix('{') {
-            let end = group.find('}').unwrap_or(group.len());
-            for part in group[..end].split(',') {
-                let name: String =
-                    part.trim().chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
-                if !name.is_empty() {
-                    out.insert(name);
+            // The first name of each top-level item: `{host::{Host, X}, tools::y}` -> host, tools.
+            let (mut depth, mut start) = (0usize, true);
+            for (i, c) in group.char_indices() {
+                match c {
+                    '{' => depth += 1,
+                    '}' if depth == 0 => break,
+                    '}' => depth -= 1,
+                    ',' if depth == 0 => start = true,
+                    c if start && !c.is_whitespace() => {
+                        start = false;
+                        let name: String = group[i..]
+                            .chars()
+                            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                            .collect();
+                        if !name.is_empty() {
+                            out.insert(name);
+                        }
+                    }
+                    _ => {}
                 }
             }
         } else {
@@ -148,6 +161,9 @@ fn modules_import_only_from_floors_below() {
 fn refs_reads_paths_and_groups() {
     let r = refs("use crate::{host::Host, tools::zpool};\nlet x = crate::model::Sample::default();");
     assert_eq!(r.into_iter().collect::<Vec<_>>(), ["host", "model", "tools"]);
+    let nested =
+        refs("use crate::{\n    host::{Host, ToolError},\n    tools::{nut, zpool::Vdev},\n    wear,\n};");
+    assert_eq!(nested.into_iter().collect::<Vec<_>>(), ["host", "tools", "wear"]);
     assert!(refs(&code("/// see [`crate::app`]\nfn f() {}")).is_empty());
     assert!(refs(&code("fn f() {}\n#[cfg(test)]\nmod tests {\n    use crate::api;\n}")).is_empty());
 }
