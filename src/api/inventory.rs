@@ -692,14 +692,14 @@ async fn selftest(
         }
         Ok(o) => Err(super::tool_error(
             StatusCode::BAD_GATEWAY,
-            "selftest_failed",
+            "tool_failed",
             "smartctl did not start the self-test",
             o.stdout.lines().last().unwrap_or(""),
             p.level,
         )),
         Err(e) => Err(super::tool_error(
             StatusCode::BAD_GATEWAY,
-            "selftest_failed",
+            "tool_failed",
             "smartctl could not run",
             &e.to_string(),
             p.level,

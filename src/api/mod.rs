@@ -203,11 +203,12 @@ async fn not_found(method: Method, OriginalUri(uri): OriginalUri) -> ApiError {
     ApiError::not_found(format!("no API route {method} {}", uri.path()))
 }
 
-async fn method_not_allowed(method: Method, OriginalUri(uri): OriginalUri) -> Response {
-    let mut resp =
-        ApiError::bad_request(format!("method {method} is not allowed on {}", uri.path())).into_response();
-    *resp.status_mut() = axum::http::StatusCode::METHOD_NOT_ALLOWED;
-    resp
+async fn method_not_allowed(method: Method, OriginalUri(uri): OriginalUri) -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("method {method} is not allowed on {}", uri.path()),
+    )
 }
 
 /// One debug line per request: method, matched route (not the raw path, so ids and query strings do

@@ -155,6 +155,9 @@ async fn unknown_api_paths_are_json_404_and_client_routes_get_the_spa() {
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
+    let body: Value = serde_json::from_slice(&resp.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    assert_eq!(body["error"], "method_not_allowed", "{body}");
+    assert!(body["message"].as_str().unwrap().contains("POST"), "{body}");
 
     let (status, headers, body) = get(&app, "/storage").await;
     assert_eq!(status, StatusCode::OK);
