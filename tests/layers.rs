@@ -39,8 +39,6 @@ const KNOWN: &[(&str, &str)] = &[
     // Workers and the health cycle take the whole `App`.
     ("workers", "app"),
     ("health", "app"),
-    // The facts collector counts failed logins from auth's event table by auth's event kinds.
-    ("health", "auth"),
 ];
 
 fn floor_of(module: &str) -> Option<usize> {

@@ -433,6 +433,14 @@ impl AuditLog {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_health_facts_read_the_failure_kinds_auth_writes() {
+        use super::Kind;
+        let written =
+            [Kind::LoginFailed, Kind::SetupFailed, Kind::TokenFailed, Kind::ReauthFailed].map(Kind::as_str);
+        assert_eq!(crate::health::facts::AUTH_FAILURE_KINDS, written);
+    }
+
     use super::*;
 
     #[test]

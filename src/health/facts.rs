@@ -20,7 +20,6 @@ use serde::Serialize;
 
 use super::model::Source;
 use crate::app::App;
-use crate::auth::audit::Kind;
 use crate::db::Db;
 use crate::host::statvfs::is_stale_errno;
 use crate::host::{Host, ToolError};
@@ -51,6 +50,11 @@ pub const PVE_CERTS: &[(&str, &str)] =
 
 /// Journal entries read per step at most.
 pub const JOURNAL_BOUND: usize = 5000;
+
+/// The `auth_events` kinds that are failed credential checks (login, setup code, API token,
+/// re-authentication): the names auth writes (`auth::audit::Kind::as_str`; a test there keeps the
+/// two in step, so health reads auth's table without importing auth).
+pub const AUTH_FAILURE_KINDS: [&str; 4] = ["login_failed", "setup_failed", "token_failed", "reauth_failed"];
 
 /// proxwatch's own failed logins read per step at most (the newest).
 pub const AUTH_BOUND: usize = 5000;
@@ -447,16 +451,9 @@ impl FactsCollector {
                      WHERE max(ts, last_ts) >= ?1 AND kind IN (?2, ?3, ?4, ?5)
                      ORDER BY id DESC LIMIT ?6",
                 )?;
-                let rows = stmt.query_map(
-                    rusqlite::params![
-                        since_s,
-                        Kind::LoginFailed.as_str(),
-                        Kind::SetupFailed.as_str(),
-                        Kind::TokenFailed.as_str(),
-                        Kind::ReauthFailed.as_str(),
-                        AUTH_BOUND as i64
-                    ],
-                    |r| {
+                let [k1, k2, k3, k4] = AUTH_FAILURE_KINDS;
+                let rows =
+                    stmt.query_map(rusqlite::params![since_s, k1, k2, k3, k4, AUTH_BOUND as i64], |r| {
                         let failure = LoginFailure {
                             ts_ms: r.get::<_, i64>(4)?.max(r.get::<_, i64>(0)?).saturating_mul(1000),
                             source: "proxwatch".into(),
@@ -464,8 +461,7 @@ impl FactsCollector {
                             ip: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
                         };
                         Ok((failure, r.get::<_, i64>(3)?.max(1) as usize))
-                    },
-                )?;
+                    })?;
                 let mut out = Vec::new();
                 for row in rows {
                     let (failure, count) = row?;
