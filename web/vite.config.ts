@@ -1,5 +1,6 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 import { defineConfig, type Plugin } from 'vite';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
 
@@ -34,12 +35,49 @@ function precacheList(): Plugin {
   };
 }
 
+/**
+ * Writes a brotli (`.br`) and a gzip (`.gz`) copy beside every text file of the build (scripts, styles,
+ * the service worker, the manifest, SVG icons) where compression saves at least a tenth; the server
+ * sends one of them when the browser accepts it (src/web.rs). Runs after precacheList, so sw.js is
+ * compressed with its list in it.
+ */
+function precompress(): Plugin {
+  let outDir = 'dist';
+  const walk = (dir: string): string[] =>
+    readdirSync(dir).flatMap((f) => {
+      const p = join(dir, f);
+      return statSync(p).isDirectory() ? walk(p) : [p];
+    });
+  return {
+    name: 'proxwatch-precompress',
+    apply: 'build',
+    enforce: 'post',
+    configResolved(c) {
+      outDir = c.build.outDir;
+    },
+    writeBundle: {
+      sequential: true,
+      order: 'post',
+      handler() {
+        for (const file of walk(outDir)) {
+          if (!/\.(js|css|html|svg|webmanifest|json)$/.test(file)) continue;
+          const raw = readFileSync(file);
+          const br = brotliCompressSync(raw, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } });
+          const gz = gzipSync(raw, { level: 9 });
+          if (br.length <= raw.length * 0.9) writeFileSync(`${file}.br`, br);
+          if (gz.length <= raw.length * 0.9) writeFileSync(`${file}.gz`, gz);
+        }
+      },
+    },
+  };
+}
+
 // During development the API lives on a separate process (the proxwatch binary
 // or a mock); PROXWATCH_API points the dev server's proxy at it.
 const api = process.env.PROXWATCH_API ?? 'http://127.0.0.1:8008';
 
 export default defineConfig({
-  plugins: [svelte(), precacheList()],
+  plugins: [svelte(), precacheList(), precompress()],
   // Relative asset URLs: the app is served at / or under a reverse-proxy sub-path (server.base_path);
   // index.html's <base href> (the server rewrites it) anchors them, even at deep client routes.
   base: './',

@@ -283,3 +283,48 @@ async fn works_behind_a_reverse_proxy_sub_path() {
     assert!(body.contains(r#"<base href="/proxwatch/" />"#), "{body}");
     assert_eq!(body.matches("<base ").count(), 1, "{body}");
 }
+
+/// Static files go out precompressed when the browser accepts it: brotli first, then gzip (which
+/// decompresses to the very file), neither when refused with q=0, with `Vary` and an ETag of each
+/// representation's own.
+#[tokio::test]
+async fn web_assets_are_served_precompressed_when_accepted() {
+    use std::io::Read;
+    let app = common::app().await;
+    let (_, _, index) = get(&app, "/").await;
+    let index = String::from_utf8_lossy(&index).to_string();
+    let script = index
+        .split("src=\"./")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("index.html loads a script from assets/")
+        .to_string();
+    let fetch = |enc: Option<&'static str>| {
+        let app = app.clone();
+        let uri = format!("/{script}");
+        async move {
+            let mut req = Request::get(uri);
+            if let Some(e) = enc {
+                req = req.header(header::ACCEPT_ENCODING, e);
+            }
+            let resp = router(app.clone()).oneshot(req.body(Body::empty()).unwrap()).await.unwrap();
+            let headers = resp.headers().clone();
+            (resp.status(), headers, resp.into_body().collect().await.unwrap().to_bytes().to_vec())
+        }
+    };
+    let (s, plain_h, plain) = fetch(None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(plain_h.get(header::CONTENT_ENCODING).is_none());
+    assert_eq!(plain_h[header::VARY], "Accept-Encoding");
+    let (_, br_h, br) = fetch(Some("gzip, deflate, br, zstd")).await;
+    assert_eq!(br_h[header::CONTENT_ENCODING], "br");
+    assert!(br.len() * 2 < plain.len(), "brotli {} vs {} bytes", br.len(), plain.len());
+    assert_ne!(br_h[header::ETAG], plain_h[header::ETAG], "each representation has its own ETag");
+    let (_, gz_h, gz) = fetch(Some("gzip")).await;
+    assert_eq!(gz_h[header::CONTENT_ENCODING], "gzip");
+    let mut unzipped = Vec::new();
+    flate2::read::GzDecoder::new(gz.as_slice()).read_to_end(&mut unzipped).unwrap();
+    assert_eq!(unzipped, plain, "the gzip copy is the file");
+    let (_, refused_h, _) = fetch(Some("br;q=0, gzip;q=0")).await;
+    assert!(refused_h.get(header::CONTENT_ENCODING).is_none());
+}
