@@ -101,6 +101,9 @@ pub struct App {
     pub series: Arc<crate::series::Series>,
     pub cancel: CancellationToken,
     pub tracker: TaskTracker,
+    /// Set when a background loop panicked (`workers::spawn_loop`): the appliance then stops with an
+    /// error so that systemd restarts it.
+    pub loop_failed: std::sync::OnceLock<String>,
 }
 
 /// The axum state: a cheap clone of the shared [`App`].
@@ -173,6 +176,7 @@ impl App {
             series: Arc::new(crate::series::Series::new(config.history.live_minutes)),
             cancel: CancellationToken::new(),
             tracker: TaskTracker::new(),
+            loop_failed: std::sync::OnceLock::new(),
             config,
         }))
     }
@@ -272,9 +276,9 @@ pub async fn run(app: Arc<App>, listener: std::net::TcpListener) -> anyhow::Resu
         Err(e) => tracing::error!(error = %format!("{e:#}"), "cannot read the host identity"),
     }
     crate::workers::spawn_all(&app);
-    app.tracker.spawn(crate::health::run(app.clone()));
-    app.tracker.spawn(crate::health::facts::run(app.clone()));
-    app.tracker.spawn(watch_host_names(app.clone()));
+    crate::workers::spawn_loop(&app, "health cycle", crate::health::run(app.clone()));
+    crate::workers::spawn_loop(&app, "health facts", crate::health::facts::run(app.clone()));
+    crate::workers::spawn_loop(&app, "host names", watch_host_names(app.clone()));
     let listener = tokio::net::TcpListener::from_std(listener)?;
     let cancel = app.cancel.clone();
     let limit = Duration::from_secs(app.config.server.shutdown_timeout_s);
@@ -300,6 +304,9 @@ pub async fn run(app: Arc<App>, listener: std::net::TcpListener) -> anyhow::Resu
     }
     let db = app.db.clone();
     tokio::task::spawn_blocking(move || db.close()).await.context("closing database")??;
+    if let Some(which) = app.loop_failed.get() {
+        anyhow::bail!("stopped because a background loop panicked ({which})");
+    }
     tracing::info!("stopped cleanly");
     served
 }

@@ -54,25 +54,49 @@ fn ticker(period: Duration) -> tokio::time::Interval {
     t
 }
 
+/// Spawns a background loop on the app's tracker. Release builds unwind (so that one panicking
+/// health rule is isolated, not fatal); a loop that panics would then end silently and leave its data
+/// frozen. Instead the panic is logged and the whole appliance stops with an error, so that systemd
+/// (`Restart=on-failure`) starts it afresh, as it did when panics aborted.
+pub fn spawn_loop(app: &Arc<App>, name: &'static str, fut: impl Future<Output = ()> + Send + 'static) {
+    use futures_util::FutureExt;
+    let owner = app.clone();
+    app.tracker.spawn(async move {
+        if let Err(payload) = std::panic::AssertUnwindSafe(fut).catch_unwind().await {
+            let msg = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "panic".into());
+            tracing::error!(worker = name, error = %msg, "a background loop panicked; proxwatch stops so that it is restarted");
+            let _ = owner.loop_failed.set(format!("{name}: {msg}"));
+            owner.cancel.cancel();
+        }
+    });
+}
+
 /// Spawns every worker on the app's tracker (the health cycle, a floor above, is spawned by `app`).
 pub fn spawn_all(app: &Arc<App>) {
-    let tracker = &app.tracker;
-    tracker.spawn(run_sampler(app.clone()));
-    tracker.spawn(run_processes(app.clone()));
-    tracker.spawn(run_identity(app.clone()));
-    tracker.spawn(run_history_flush(app.clone()));
-    tracker.spawn(run_retention(app.clone()));
-    tracker.spawn(run_auth_sync(app.clone()));
-    tracker.spawn(app.bans.clone().run(
-        Duration::from_secs(app.config.auth.fail2ban_interval_s),
-        app.auth.audit.failure_counter(),
-        app.cancel.clone(),
-    ));
-    tracker.spawn(run_inventory(app.clone()));
-    tracker.spawn(network::run(app.clone()));
-    tracker.spawn(hardware::run(app.clone()));
-    tracker.spawn(ups::run(app.clone()));
-    tracker.spawn(gpu::run(app.clone()));
+    spawn_loop(app, "sampler", run_sampler(app.clone()));
+    spawn_loop(app, "processes", run_processes(app.clone()));
+    spawn_loop(app, "identity", run_identity(app.clone()));
+    spawn_loop(app, "history flush", run_history_flush(app.clone()));
+    spawn_loop(app, "retention", run_retention(app.clone()));
+    spawn_loop(app, "auth sync", run_auth_sync(app.clone()));
+    spawn_loop(
+        app,
+        "fail2ban",
+        app.bans.clone().run(
+            Duration::from_secs(app.config.auth.fail2ban_interval_s),
+            app.auth.audit.failure_counter(),
+            app.cancel.clone(),
+        ),
+    );
+    spawn_loop(app, "inventory", run_inventory(app.clone()));
+    spawn_loop(app, "network", network::run(app.clone()));
+    spawn_loop(app, "hardware", hardware::run(app.clone()));
+    spawn_loop(app, "ups", ups::run(app.clone()));
+    spawn_loop(app, "gpu", gpu::run(app.clone()));
     spawn_services(app);
 }
 
@@ -80,14 +104,14 @@ pub fn spawn_all(app: &Arc<App>) {
 /// only workers an API test needs. Each starts once, however often this is called.
 pub fn spawn_services(app: &Arc<App>) {
     spawn_actions(app);
-    app.tracker.spawn(journal::run(app.clone()));
+    spawn_loop(app, "journal", journal::run(app.clone()));
 }
 
 /// Starts the action runner (once; tests that drive the API without the other workers call it too).
 pub fn spawn_actions(app: &Arc<App>) {
     let queue = app.action_queue.lock().ok().and_then(|mut q| q.take());
     if let Some(queue) = queue {
-        app.tracker.spawn(actions::run(app.host.clone(), queue, app.cancel.clone()));
+        spawn_loop(app, "actions", actions::run(app.host.clone(), queue, app.cancel.clone()));
     }
 }
 

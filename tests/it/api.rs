@@ -328,3 +328,21 @@ async fn web_assets_are_served_precompressed_when_accepted() {
     let (_, refused_h, _) = fetch(Some("br;q=0, gzip;q=0")).await;
     assert!(refused_h.get(header::CONTENT_ENCODING).is_none());
 }
+
+/// A background loop that panics (release builds unwind) is logged and stops the appliance with an
+/// error, so systemd restarts it; a loop that ends normally does not.
+#[tokio::test]
+async fn a_panicking_background_loop_stops_the_appliance_for_a_restart() {
+    let app = common::app().await;
+    proxwatch::workers::spawn_loop(&app, "fine", async {});
+    app.tracker.close();
+    app.tracker.wait().await;
+    assert!(!app.cancel.is_cancelled() && app.loop_failed.get().is_none());
+
+    let app = common::app().await;
+    proxwatch::workers::spawn_loop(&app, "boom", async { panic!("a bug in a worker") });
+    tokio::time::timeout(std::time::Duration::from_secs(10), app.cancel.cancelled())
+        .await
+        .expect("the appliance is told to stop");
+    assert_eq!(app.loop_failed.get().map(String::as_str), Some("boom: a bug in a worker"));
+}
