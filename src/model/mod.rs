@@ -3,6 +3,9 @@
 //! of the JSON when absent, so the UI can hide them.
 
 pub mod addr;
+pub mod network;
+pub mod section;
+pub mod ups;
 
 use serde::Serialize;
 

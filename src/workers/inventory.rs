@@ -21,36 +21,9 @@ use crate::tools::smartctl::{self, Reading, ScanDevice};
 use crate::tools::storage::{self, BlockDevice, LogicalVolume, VolumeGroup};
 use crate::tools::zpool::{self, PoolStatus, PoolSummary, StatusFormat};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum SectionState {
-    #[default]
-    Pending,
-    Ok,
-    /// The last run failed; `data` is the last good data.
-    Stale,
-    /// The tool is not on this host.
-    Unavailable,
-    /// Never succeeded.
-    Error,
-}
+pub use crate::model::section::{Section, SectionState};
 
-/// One source's latest result.
-#[derive(Debug, Clone, Serialize)]
-pub struct Section<T> {
-    pub state: SectionState,
-    pub reason: Option<String>,
-    /// Unix seconds of the data.
-    pub updated: Option<i64>,
-    pub data: Option<T>,
-}
-
-impl<T> Default for Section<T> {
-    fn default() -> Self {
-        Section { state: SectionState::Pending, reason: None, updated: None, data: None }
-    }
-}
-
+/// The fold lives with the poller (it knows the tools' errors); the type is `model::section`'s.
 impl<T> Section<T> {
     /// Folds a run's result in: new data, or the failure kept next to the old data.
     fn apply(&mut self, what: &str, result: Result<T, ToolError>, now_s: i64) {
@@ -75,15 +48,6 @@ impl<T> Section<T> {
                     tracing::warn!(source = what, error = %e, "inventory source failed; keeping the last good data");
                 }
             }
-        }
-    }
-
-    pub fn map<'a, U>(&'a self, f: impl FnOnce(&'a T) -> U) -> Section<U> {
-        Section {
-            state: self.state,
-            reason: self.reason.clone(),
-            updated: self.updated,
-            data: self.data.as_ref().map(f),
         }
     }
 }

@@ -11,9 +11,9 @@ use serde_json::json;
 
 use super::{data, graded, prev, prev_severity, unknown};
 use crate::health::model::{Category, Finding, ObjectKind, Rule, Severity, Snapshots, Source, Thresholds};
+use crate::model::section::SectionState;
 use crate::tools::smartctl::{DiskKind, Reading, SmartData};
 use crate::tools::zpool::{PoolStatus, Scan, ScanFunction, VdevState};
-use crate::workers::inventory::SectionState;
 
 const CAT: Category = Category::Disks;
 

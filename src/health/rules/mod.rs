@@ -14,7 +14,7 @@ mod storage;
 mod updates;
 
 use super::model::{Category, Finding, Rule, Severity, Snapshots};
-use crate::workers::inventory::{Section, SectionState};
+use crate::model::section::{Section, SectionState};
 
 pub const RULES: &[Rule] = &[
     cpu::USAGE,

@@ -8,9 +8,9 @@ use serde_json::json;
 
 use super::unknown;
 use crate::health::model::{Category, Finding, Rule, Severity, Snapshots, Source, Thresholds};
+use crate::model::section::SectionState;
+use crate::model::ups::{State, UpsState};
 use crate::tools::nut::Flag;
-use crate::workers::inventory::SectionState;
-use crate::workers::ups::{State, UpsState};
 
 const CAT: Category = Category::Security;
 

@@ -84,7 +84,7 @@ fn services(s: &Snapshots, t: &Thresholds, now: i64) -> Vec<Finding> {
         };
         out.push(Finding::new(CAT, "quorum:cluster", sev, reason).details(json!({"nodes": c.nodes})));
     } else if let Err(r) = data(&inv.cluster, "cluster status")
-        && inv.cluster.state != crate::workers::inventory::SectionState::Unavailable
+        && inv.cluster.state != crate::model::section::SectionState::Unavailable
     {
         out.push(unknown(CAT, "quorum:cluster", r));
     }

@@ -128,7 +128,7 @@ fn capacity(s: &Snapshots, t: &Thresholds, _now: i64) -> Vec<Finding> {
             }
         }
         // No ZFS on this host is not a problem.
-        Err(_) if inv.pool_list.state == crate::workers::inventory::SectionState::Unavailable => {}
+        Err(_) if inv.pool_list.state == crate::model::section::SectionState::Unavailable => {}
         Err(r) => out.push(unknown(CAT, "zfs_capacity:all", r)),
     }
     match data(&inv.lvs, "lvs") {
@@ -156,7 +156,7 @@ fn capacity(s: &Snapshots, t: &Thresholds, _now: i64) -> Vec<Finding> {
                 }
             }
         }
-        Err(_) if inv.lvs.state == crate::workers::inventory::SectionState::Unavailable => {}
+        Err(_) if inv.lvs.state == crate::model::section::SectionState::Unavailable => {}
         Err(r) => out.push(unknown(CAT, "lvm_thin:all", r)),
     }
     if let Some(ns) = inv.node_status.data.as_ref().filter(|n| n.rootfs.total > 0) {
