@@ -57,7 +57,7 @@ async fn main() -> anyhow::Result<()> {
     // Quiet the default panic message: the cycle logs the panic itself.
     std::panic::set_hook(Box::new(|_| {}));
     for k in 0..3 {
-        engine.step_full(&app, 1_750_000_000_000 + k * 60_000).await?;
+        engine.step_full(&app.health_io(), 1_750_000_000_000 + k * 60_000).await?;
     }
     let snap = app.health.borrow().clone();
     let bad = snap.results.get("cpu_usage").and_then(|v| v.first()).map(|f| (f.severity, f.reason.clone()));

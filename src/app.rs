@@ -3,118 +3,87 @@
 //! database closed) when the cancellation token fires.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::AtomicI64;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
-use serde::Serialize;
-use serde_json::value::RawValue;
-use tokio::sync::{Notify, watch};
+use axum::extract::FromRef;
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::api::{ApiState, Shared};
+use crate::auth::Auth;
+use crate::auth::fail2ban::Bans;
+use crate::auth::origin::HostCheck;
 use crate::config::Config;
 use crate::db::Db;
+use crate::health::{Bus, HealthSnapshot};
 use crate::history::History;
 use crate::host::Host;
-use crate::model::{Identity, ProcessSnapshot, Sample};
+use crate::model::{Identity, ProcessSnapshot};
+use crate::series::Series;
+use crate::workers::gpu::GpuSnapshot;
+use crate::workers::hardware::HardwareSnapshot;
+use crate::workers::inventory::Inventory;
+use crate::workers::journal::Journal;
+use crate::workers::network::NetworkSnapshot;
+use crate::workers::ups::UpsSnapshot;
+use crate::workers::{Loops, Periodic, ProcessDemand};
 
-/// A vitals sample with its JSON rendered once, so that every reader (API, live streams) shares it.
-#[derive(Debug)]
-pub struct LiveSample {
-    pub sample: Sample,
-    pub json: Box<RawValue>,
-}
+pub use crate::api::SystemCache;
+pub use crate::model::{DemoInfo, LiveSample};
 
-impl LiveSample {
-    pub fn new(sample: Sample) -> anyhow::Result<LiveSample> {
-        let json = serde_json::value::to_raw_value(&sample)?;
-        Ok(LiveSample { sample, json })
-    }
-}
-
-pub type SystemCache = std::sync::Mutex<Option<((Option<i64>, Option<usize>), bytes::Bytes)>>;
-
-/// What the demo tells the UI about itself.
-#[derive(Debug, Clone, Serialize)]
-pub struct DemoInfo {
-    pub scenario: String,
-    pub note: String,
-}
-
-impl DemoInfo {
-    /// The demo's only account, shown on its login page (to loopback names only); the demo listens on
-    /// 127.0.0.1 only.
-    pub const USER: &'static str = "demo";
-    pub const PASSWORD: &'static str = "demo";
-    /// `PASSWORD` hashed ahead of time, so the demo starts without spending ~100 ms in argon2.
-    pub const PHC: &'static str =
-        "$argon2id$v=19$m=65536,t=2,p=1$q38YhHsDAgcDRCbSzTSomA$4Jm3mHs+p5RiiXGpHQZfM83EEKU3gxS3JVr2JNhelnk";
-}
-
-/// Everything the handlers and workers share. Built once per process (or per test).
+/// The composition root: the workers' senders, the services they share, and the API's state built
+/// from receivers of the same channels. Built once per process (or per test); nothing below this
+/// floor sees it.
 pub struct App {
     pub config: Config,
     pub host: Arc<Host>,
     pub db: Db,
     pub history: Arc<History>,
+    /// Auxiliary history series (gateway latency, temperatures, UPS charge, GPU load, ...).
+    pub series: Arc<Series>,
     pub vitals: watch::Sender<Option<Arc<LiveSample>>>,
     pub identity: watch::Sender<Option<Arc<Identity>>>,
     pub processes: watch::Sender<Arc<ProcessSnapshot>>,
-    /// When the API last asked for processes (unix ms): the scanner runs only while this is recent.
-    pub process_demand_ms: AtomicI64,
-    pub process_wakeup: Notify,
-    /// Live-stream slots (vitals and log follows), bounded in total, per user and per address.
-    pub live_clients: crate::api::live::Slots,
-    /// The `Host` names and `Origin`s proxwatch answers to (DNS rebinding, cross-site websockets).
-    pub hosts: crate::auth::origin::HostCheck,
-    /// `/api/system`'s rendered body, keyed by (sample ts, identity pointer).
-    pub system_cache: SystemCache,
-    pub demo: Option<DemoInfo>,
-    pub auth: crate::auth::Auth,
+    pub process_demand: Arc<ProcessDemand>,
     /// The latest inventory (guests, storage, disks), published by the inventory poller.
-    pub inventory: watch::Sender<Arc<crate::workers::inventory::Inventory>>,
-    /// Operator actions (guest power, self-tests) run here, never in handlers.
-    pub actions: crate::workers::actions::Actions,
-    pub(crate) action_queue: std::sync::Mutex<Option<crate::workers::actions::Queue>>,
-    /// Guests' RRD history answers, kept a minute so that open guest pages do not each run `pvesh`.
-    pub rrd_cache: crate::api::rrd_cache::RrdCache,
-    pub bans: crate::auth::fail2ban::Bans,
-    pub terminal: crate::terminal::Terminal,
+    pub inventory: watch::Sender<Arc<Inventory>>,
     /// Interfaces, bridges, bonds and the gateway probe (network worker).
-    pub network: watch::Sender<Arc<crate::workers::network::NetworkSnapshot>>,
+    pub network: watch::Sender<Arc<NetworkSnapshot>>,
     /// Sensors, IPMI and static hardware (hardware worker).
-    pub hardware: watch::Sender<Arc<crate::workers::hardware::HardwareSnapshot>>,
+    pub hardware: watch::Sender<Arc<HardwareSnapshot>>,
     /// UPSes from NUT's upsd (ups worker).
-    pub ups: watch::Sender<Arc<crate::workers::ups::UpsSnapshot>>,
+    pub ups: watch::Sender<Arc<UpsSnapshot>>,
     /// GPUs (gpu worker).
-    pub gpu: watch::Sender<Arc<crate::workers::gpu::GpuSnapshot>>,
-    /// The journal reader (queries and live follows, bounded).
-    pub journal: crate::workers::journal::Journal,
-    /// The health monitor's latest evaluation.
-    pub health: watch::Sender<Arc<crate::health::HealthSnapshot>>,
+    pub gpu: watch::Sender<Arc<GpuSnapshot>>,
+    /// The health monitor's latest evaluation (the same channel as `health_bus.snapshot`).
+    pub health: watch::Sender<Arc<HealthSnapshot>>,
     /// The health monitor's events channel, thresholds, exclusions, facts and run trigger.
-    pub health_bus: crate::health::Bus,
-    /// Auxiliary history series (gateway latency, temperatures, UPS charge, GPU load, ...).
-    pub series: Arc<crate::series::Series>,
+    pub health_bus: Arc<Bus>,
+    /// The journal reader (queries and live follows, bounded).
+    pub journal: Arc<Journal>,
+    pub auth: Arc<Auth>,
+    pub bans: Bans,
+    /// The `Host` names and `Origin`s proxwatch answers to (DNS rebinding, cross-site websockets).
+    pub hosts: Arc<HostCheck>,
+    pub demo: Option<DemoInfo>,
+    /// The terminal's session manager (the API's, shared).
+    pub terminal: Arc<crate::terminal::Terminal>,
+    /// Guests' RRD answers (the API's, shared).
+    pub rrd_cache: Arc<crate::api::rrd_cache::RrdCache>,
+    action_queue: Mutex<Option<crate::workers::actions::Queue>>,
+    /// What the handlers see.
+    pub api: ApiState,
+    /// Where every background loop runs (tracker, stop token, the first panic).
+    pub loops: Loops,
     pub cancel: CancellationToken,
     pub tracker: TaskTracker,
-    /// Set when a background loop panicked (`workers::spawn_loop`): the appliance then stops with an
+    /// Set when a background loop panicked ([`Loops::spawn`]): the appliance then stops with an
     /// error so that systemd restarts it.
-    pub loop_failed: std::sync::OnceLock<String>,
-}
-
-/// The axum state: a cheap clone of the shared [`App`].
-#[derive(Clone)]
-pub struct AppState(pub Arc<App>);
-
-impl std::ops::Deref for AppState {
-    type Target = App;
-    fn deref(&self) -> &App {
-        &self.0
-    }
+    pub loop_failed: Arc<OnceLock<String>>,
 }
 
 impl App {
@@ -127,71 +96,301 @@ impl App {
             Some(&config.auth.auth_log),
             config.auth.auth_log_max_bytes,
         );
-        let mut auth = crate::auth::Auth::load(db.clone(), keys, config.auth.clone(), Some(data_dir), audit)?;
+        let mut auth = Auth::load(db.clone(), keys, config.auth.clone(), Some(data_dir), audit)?;
         auth.demo = demo.is_some();
+        let auth = Arc::new(auth);
         let host = Arc::new(host);
-        let bans = crate::auth::fail2ban::Bans::new(&config.auth.fail2ban_jail, host.clone());
+        let bans = Bans::new(&config.auth.fail2ban_jail, host.clone());
         let history = Arc::new(History::new(config.history.live_minutes, config.sampler.interval_ms));
-        let live_clients = crate::api::live::Slots::new(
-            config.server.max_live_clients,
-            config.server.max_live_per_user,
-            config.server.max_live_per_ip,
-        );
-        let hosts = crate::auth::origin::HostCheck::new(&config.server.allowed_hosts);
-        let terminal = crate::terminal::Terminal::new(
+        let series = Arc::new(Series::new(config.history.live_minutes));
+        let hosts = Arc::new(HostCheck::new(&config.server.allowed_hosts));
+        let terminal = Arc::new(crate::terminal::Terminal::new(
             // The demo turns it off in its config unless started with --terminal (cli::demo).
             config.terminal.enabled,
             crate::terminal::Limits::from_config(&config.terminal),
-        );
+        ));
+        let rrd_cache = Arc::new(crate::api::rrd_cache::RrdCache::default());
         let (actions, queue) = crate::workers::actions::Actions::new();
         let node = crate::workers::inventory::node_name(&host);
-        let inventory = crate::workers::inventory::Inventory { node, ..Default::default() };
-        Ok(Arc::new(App {
-            inventory: watch::Sender::new(Arc::new(inventory)),
+        let inventory = watch::Sender::new(Arc::new(Inventory { node, ..Default::default() }));
+        let vitals = watch::Sender::new(None);
+        let identity = watch::Sender::new(None);
+        let processes = watch::Sender::new(Arc::new(ProcessSnapshot::default()));
+        let network = watch::Sender::new(Arc::default());
+        let hardware = watch::Sender::new(Arc::default());
+        let ups = watch::Sender::new(Arc::default());
+        let gpu = watch::Sender::new(Arc::default());
+        let health_bus = Arc::new(Bus::default());
+        let journal = Arc::new(Journal::new(&config.logs));
+        let process_demand = Arc::new(ProcessDemand::default());
+        let loops = Loops::default();
+        let api = ApiState(Arc::new(Shared {
+            config: config.clone(),
+            host: host.clone(),
+            db: db.clone(),
+            history: history.clone(),
+            series: series.clone(),
+            vitals: vitals.subscribe(),
+            identity: identity.subscribe(),
+            processes: processes.subscribe(),
+            process_demand: process_demand.clone(),
+            inventory: inventory.subscribe(),
+            network: network.subscribe(),
+            hardware: hardware.subscribe(),
+            ups: ups.subscribe(),
+            gpu: gpu.subscribe(),
+            health: health_bus.snapshot.subscribe(),
+            health_bus: health_bus.clone(),
+            journal: journal.clone(),
             actions,
-            action_queue: std::sync::Mutex::new(Some(queue)),
-            rrd_cache: crate::api::rrd_cache::RrdCache::default(),
+            auth: auth.clone(),
+            bans: bans.clone(),
+            hosts: hosts.clone(),
+            terminal: terminal.clone(),
+            demo: demo.clone(),
+            live_clients: crate::api::live::Slots::new(
+                config.server.max_live_clients,
+                config.server.max_live_per_user,
+                config.server.max_live_per_ip,
+            ),
+            system_cache: Mutex::new(None),
+            rrd_cache: rrd_cache.clone(),
+            cancel: loops.cancel.clone(),
+            tracker: loops.tracker.clone(),
+        }));
+        Ok(Arc::new(App {
+            health: health_bus.snapshot.clone(),
+            health_bus,
             host,
             db,
             history,
-            vitals: watch::Sender::new(None),
-            identity: watch::Sender::new(None),
-            processes: watch::Sender::new(Arc::new(ProcessSnapshot::default())),
-            process_demand_ms: AtomicI64::new(0),
-            process_wakeup: Notify::new(),
-            live_clients,
-            hosts,
-            system_cache: std::sync::Mutex::new(None),
-            demo,
+            series,
+            vitals,
+            identity,
+            processes,
+            process_demand,
+            inventory,
+            network,
+            hardware,
+            ups,
+            gpu,
+            journal,
             auth,
             bans,
+            hosts,
+            demo,
             terminal,
-            network: watch::Sender::new(Arc::default()),
-            hardware: watch::Sender::new(Arc::default()),
-            ups: watch::Sender::new(Arc::default()),
-            gpu: watch::Sender::new(Arc::default()),
-            journal: crate::workers::journal::Journal::new(&config.logs),
-            health: watch::Sender::new(Arc::default()),
-            health_bus: crate::health::Bus::default(),
-            series: Arc::new(crate::series::Series::new(config.history.live_minutes)),
-            cancel: CancellationToken::new(),
-            tracker: TaskTracker::new(),
-            loop_failed: std::sync::OnceLock::new(),
+            rrd_cache,
+            action_queue: Mutex::new(Some(queue)),
+            api,
+            cancel: loops.cancel.clone(),
+            tracker: loops.tracker.clone(),
+            loop_failed: loops.failed.clone(),
+            loops,
             config,
         }))
+    }
+
+    /// Replaces the terminal (its limits) before the app is shared: tests use durations finer than
+    /// the config's units. Returns false (and changes nothing) once the app is shared.
+    pub fn set_terminal(self: &mut Arc<Self>, terminal: crate::terminal::Terminal) -> bool {
+        let Some(app) = Arc::get_mut(self) else { return false };
+        let Some(api) = Arc::get_mut(&mut app.api.0) else { return false };
+        let terminal = Arc::new(terminal);
+        api.terminal = terminal.clone();
+        app.terminal = terminal;
+        true
+    }
+
+    /// The health cycle's inputs and outputs.
+    pub fn health_io(&self) -> crate::health::Io {
+        crate::health::Io {
+            feeds: crate::health::Feeds {
+                vitals: self.vitals.subscribe(),
+                identity: self.identity.subscribe(),
+                inventory: self.inventory.subscribe(),
+                network: self.network.subscribe(),
+                hardware: self.hardware.subscribe(),
+                ups: self.ups.subscribe(),
+                gpu: self.gpu.subscribe(),
+            },
+            db: self.db.clone(),
+            bus: self.health_bus.clone(),
+        }
+    }
+
+    fn every(&self, period: Duration) -> Periodic {
+        self.loops.every(period)
+    }
+
+    /// Spawns every background loop: the workers, the health cycle and its facts, and the loops of
+    /// the auth service.
+    pub fn spawn_all(self: &Arc<Self>) {
+        use crate::workers as w;
+        let (loops, cfg) = (&self.loops, &self.config);
+        let s = &cfg.sampler;
+        loops.spawn(
+            "sampler",
+            w::run_sampler(
+                self.host.clone(),
+                self.history.clone(),
+                self.vitals.clone(),
+                self.every(Duration::from_millis(s.interval_ms)),
+            ),
+        );
+        loops.spawn(
+            "processes",
+            w::run_processes(
+                self.host.clone(),
+                self.process_demand.clone(),
+                self.processes.clone(),
+                s.processes_demand_s,
+                self.every(Duration::from_secs(s.processes_interval_s.max(1))),
+            ),
+        );
+        loops.spawn(
+            "identity",
+            w::run_identity(
+                self.host.clone(),
+                self.identity.clone(),
+                self.every(Duration::from_secs(s.identity_refresh_s.max(60))),
+            ),
+        );
+        let h = &cfg.history;
+        let flush = w::run_history_flush(
+            self.db.clone(),
+            self.history.clone(),
+            self.series.clone(),
+            Duration::from_secs(h.flush_interval_s),
+            &self.loops,
+        );
+        loops.spawn("history flush", flush);
+        loops.spawn(
+            "retention",
+            w::run_retention(
+                self.db.clone(),
+                [h.retain_1m_days, h.retain_10m_days, h.retain_1h_days],
+                self.every(Duration::from_secs(h.retention_interval_s)),
+            ),
+        );
+        loops.spawn(
+            "auth sync",
+            crate::auth::sync::run(self.db.clone(), self.auth.clone(), self.every(Duration::from_secs(3))),
+        );
+        loops.spawn(
+            "fail2ban",
+            self.bans.clone().run(
+                Duration::from_secs(cfg.auth.fail2ban_interval_s),
+                self.auth.audit.failure_counter(),
+                self.cancel.clone(),
+            ),
+        );
+        loops.spawn(
+            "inventory",
+            w::run_inventory(
+                self.host.clone(),
+                self.db.clone(),
+                self.inventory.clone(),
+                self.every(Duration::from_secs(2)),
+            ),
+        );
+        let network = w::network::Wiring {
+            host: self.host.clone(),
+            series: self.series.clone(),
+            cfg: cfg.network.clone(),
+            inventory: self.inventory.subscribe(),
+            vitals: self.vitals.subscribe(),
+            out: self.network.clone(),
+            backfill: self.demo.is_some() && self.host.is_replay(),
+        };
+        loops.spawn("network", w::network::run(network, self.cancel.clone()));
+        loops.spawn(
+            "hardware",
+            w::hardware::run(
+                self.host.clone(),
+                self.series.clone(),
+                w::hardware::Options::from_config(&cfg.hardware),
+                self.hardware.clone(),
+                self.cancel.clone(),
+            ),
+        );
+        loops.spawn(
+            "ups",
+            w::ups::run(
+                self.host.clone(),
+                self.series.clone(),
+                cfg.nut.clone(),
+                self.ups.clone(),
+                self.cancel.clone(),
+            ),
+        );
+        loops.spawn(
+            "gpu",
+            w::gpu::run(
+                self.host.clone(),
+                self.series.clone(),
+                self.gpu.clone(),
+                self.every(Duration::from_secs(cfg.hardware.interval_s.max(1))),
+            ),
+        );
+        self.spawn_services();
+        loops.spawn(
+            "health cycle",
+            crate::health::run(self.health_io(), cfg.health.clone(), self.cancel.clone()),
+        );
+        loops.spawn(
+            "health facts",
+            crate::health::facts::run(
+                self.host.clone(),
+                self.db.clone(),
+                cfg.tls.clone(),
+                cfg.health.clone(),
+                self.health_bus.facts.clone(),
+                self.every(Duration::from_secs(15)),
+            ),
+        );
+        loops.spawn("host names", watch_host_names(self.clone()));
+    }
+
+    /// Starts the services request handlers hand work to (the action runner, the journal reader):
+    /// the only loops an API test needs. Each starts once, however often this is called.
+    pub fn spawn_services(&self) {
+        self.spawn_actions();
+        self.loops.spawn(
+            "journal",
+            crate::workers::journal::run(self.journal.clone(), self.host.clone(), self.loops.clone()),
+        );
+    }
+
+    /// Starts the action runner (once; tests that drive the API without the other workers call it).
+    pub fn spawn_actions(&self) {
+        let queue = self.action_queue.lock().ok().and_then(|mut q| q.take());
+        if let Some(queue) = queue {
+            self.loops.spawn(
+                "actions",
+                crate::workers::actions::run(self.host.clone(), queue, self.cancel.clone()),
+            );
+        }
+    }
+}
+
+impl FromRef<ApiState> for crate::web::BasePath {
+    fn from_ref(state: &ApiState) -> Self {
+        crate::web::BasePath(state.config.server.base_path.as_str().into())
     }
 }
 
 /// The whole HTTP surface: `/api/*` (JSON only) and the embedded SPA for everything else.
 pub fn router(app: Arc<App>) -> Router {
-    let state = AppState(app);
+    let state = app.api.clone();
+    let gate = crate::api::gate(&state);
     let sized = axum::middleware::from_fn(crate::server::limit_request_size);
     Router::new()
         .nest("/api", crate::api::router(state.clone()))
         .fallback(crate::web::serve)
         .layer(axum::middleware::from_fn(crate::api::log_request))
         .layer(axum::extract::DefaultBodyLimit::max(crate::api::MAX_BODY))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::auth::layer::check_host))
+        .layer(axum::middleware::from_fn_with_state(gate, crate::auth::layer::check_host))
         .layer(axum::middleware::map_response_with_state(state.clone(), security_headers))
         .layer(sized)
         .with_state(state)
@@ -199,7 +398,7 @@ pub fn router(app: Arc<App>) -> Router {
 
 /// Headers every response carries; HSTS only when proxwatch itself serves TLS.
 async fn security_headers(
-    axum::extract::State(state): axum::extract::State<AppState>,
+    axum::extract::State(state): axum::extract::State<ApiState>,
     mut resp: axum::response::Response,
 ) -> axum::response::Response {
     use axum::http::{HeaderValue, header};
@@ -275,10 +474,7 @@ pub async fn run(app: Arc<App>, listener: std::net::TcpListener) -> anyhow::Resu
         }
         Err(e) => tracing::error!(error = %format!("{e:#}"), "cannot read the host identity"),
     }
-    crate::workers::spawn_all(&app);
-    crate::workers::spawn_loop(&app, "health cycle", crate::health::run(app.clone()));
-    crate::workers::spawn_loop(&app, "health facts", crate::health::facts::run(app.clone()));
-    crate::workers::spawn_loop(&app, "host names", watch_host_names(app.clone()));
+    app.spawn_all();
     let listener = tokio::net::TcpListener::from_std(listener)?;
     let cancel = app.cancel.clone();
     let limit = Duration::from_secs(app.config.server.shutdown_timeout_s);

@@ -40,7 +40,6 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
-use crate::app::AppState;
 use crate::auth::audit::Kind;
 use crate::config::TerminalCfg;
 use crate::host::pty::{Exit, PtySession, SessionKiller};
@@ -127,7 +126,7 @@ struct Ticket {
     expires: Instant,
 }
 
-/// The session manager: tickets, the live-session registry and the limits. One per [`crate::app::App`].
+/// The session manager: tickets, the live-session registry and the limits. One per process.
 pub struct Terminal {
     enabled: bool,
     limits: Limits,
@@ -339,12 +338,22 @@ impl End {
 /// Runs one session on an upgraded socket until the shell exits, the client goes, the session idles
 /// out or proxwatch stops; then ends every process of the session, closes the socket and audits.
 /// Tracked by the app's task tracker, so a graceful stop waits for the cleanup.
-pub async fn serve(app: AppState, socket: WebSocket, grant: Grant) {
+/// What a terminal session uses: the session manager, the auth service (audit, revocation), and
+/// the tracker and token of graceful shutdown.
+#[derive(Clone)]
+pub struct Ctx {
+    pub terminal: Arc<Terminal>,
+    pub auth: Arc<crate::auth::Auth>,
+    pub tracker: tokio_util::task::TaskTracker,
+    pub cancel: tokio_util::sync::CancellationToken,
+}
+
+pub async fn serve(app: Ctx, socket: WebSocket, grant: Grant) {
     let tracker = app.tracker.clone();
     tracker.track_future(serve_tracked(app, socket, grant)).await;
 }
 
-async fn serve_tracked(app: AppState, mut socket: WebSocket, grant: Grant) {
+async fn serve_tracked(app: Ctx, mut socket: WebSocket, grant: Grant) {
     let started = Instant::now();
     app.terminal.register(&grant);
     let (id, user, ip) = (grant.id, grant.user.clone(), grant.ip);
@@ -470,7 +479,7 @@ impl Bridge {
         }
     }
 
-    async fn run(mut self, app: &AppState, socket: &mut WebSocket, session: &str, user: &str) -> End {
+    async fn run(mut self, app: &Ctx, socket: &mut WebSocket, session: &str, user: &str) -> End {
         let end = tokio::select! {
             end = self.pump(socket, &app.terminal.limits) => end,
             () = app.cancel.cancelled() => End::Shutdown,
@@ -617,7 +626,7 @@ impl Drop for Bridge {
 /// Resolves when the login behind a terminal loses its authority, with the reason. Checked at once
 /// on every change [`crate::auth::Auth`] announces, and every `recheck` for what no change announces
 /// (a session expiring or idling out, a change made by another process before it is reloaded).
-async fn revoked(app: &AppState, session: &str, user: &str) -> &'static str {
+async fn revoked(app: &Ctx, session: &str, user: &str) -> &'static str {
     let mut changes = app.auth.changes();
     let mut tick = tokio::time::interval(app.terminal.limits.recheck);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -5,13 +5,14 @@
 //! precompress); a browser that accepts one gets it (`Content-Encoding`, `Vary: Accept-Encoding`,
 //! and an ETag of its own), about a third of the bytes on the wire.
 
+use std::sync::Arc;
+
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use rust_embed::RustEmbed;
 
-use crate::app::AppState;
 use crate::error::ApiError;
 
 #[derive(RustEmbed)]
@@ -55,8 +56,12 @@ fn accepted(headers: &HeaderMap) -> Vec<(&'static str, &'static str)> {
     [("br", ".br"), ("gzip", ".gz")].into_iter().filter(|(c, _)| ok(c)).collect()
 }
 
-pub async fn serve(State(app): State<AppState>, method: Method, uri: Uri, headers: HeaderMap) -> Response {
-    let base = app.config.server.base_path.as_str();
+/// The base path the SPA is served under (`server.base_path`), the only state it needs.
+#[derive(Clone)]
+pub struct BasePath(pub Arc<str>);
+
+pub async fn serve(State(base): State<BasePath>, method: Method, uri: Uri, headers: HeaderMap) -> Response {
+    let base = &*base.0;
     let path = uri.path().trim_start_matches('/');
     // `/metrics` belongs to the Prometheus endpoint: never answer it with the SPA.
     if path == "metrics" {

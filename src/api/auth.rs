@@ -7,13 +7,14 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
+use super::ApiState;
 use super::{JsonBody, PUBLIC, READ, Routes, SESSION, SESSION_ADMIN, json};
-use crate::app::{AppState, DemoInfo};
 use crate::auth::audit::AuditLog;
 use crate::auth::layer::{ClientIp, cookie};
 use crate::auth::store::{COOKIE, LoginOutcome};
 use crate::auth::{Level, Principal, Via};
 use crate::error::ApiError;
+use crate::model::DemoInfo;
 
 pub fn routes() -> Routes {
     Routes::new()
@@ -42,11 +43,11 @@ pub fn routes() -> Routes {
 
 type Peer = Extension<ClientIp>;
 
-fn ip(_app: &AppState, _headers: &HeaderMap, peer: &Peer) -> Option<std::net::IpAddr> {
+fn ip(_app: &ApiState, _headers: &HeaderMap, peer: &Peer) -> Option<std::net::IpAddr> {
     peer.0.0
 }
 
-fn session_cookie(app: &AppState, value: &str, max_age: i64) -> HeaderValue {
+fn session_cookie(app: &ApiState, value: &str, max_age: i64) -> HeaderValue {
     // Secure only when proxwatch serves TLS itself: over plain HTTP the browser would drop the cookie.
     let secure = if app.config.tls.enabled { "; Secure" } else { "" };
     let v = format!("{COOKIE}={value}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}{secure}");
@@ -77,7 +78,7 @@ struct DemoLogin {
     password: &'static str,
 }
 
-async fn status(State(app): State<AppState>, headers: HeaderMap, peer: Peer) -> Result<Response, ApiError> {
+async fn status(State(app): State<ApiState>, headers: HeaderMap, peer: Peer) -> Result<Response, ApiError> {
     let ip = ip(&app, &headers, &peer);
     let session = cookie(&headers, COOKIE).and_then(|jwt| app.auth.check_session(jwt, ip));
     let demo = app.auth.demo;
@@ -106,7 +107,7 @@ struct SetupReq {
 }
 
 async fn setup(
-    State(app): State<AppState>,
+    State(app): State<ApiState>,
     headers: HeaderMap,
     peer: Peer,
     JsonBody(req): JsonBody<SetupReq>,
@@ -134,7 +135,7 @@ struct LoginResp {
 }
 
 async fn login(
-    State(app): State<AppState>,
+    State(app): State<ApiState>,
     headers: HeaderMap,
     peer: Peer,
     JsonBody(req): JsonBody<LoginReq>,
@@ -152,7 +153,7 @@ async fn login(
 }
 
 async fn logout(
-    State(app): State<AppState>,
+    State(app): State<ApiState>,
     Extension(p): Extension<Principal>,
 ) -> Result<Response, ApiError> {
     app.auth.logout(&p).await?;
@@ -169,7 +170,7 @@ fn current_session(p: &Principal) -> Option<&str> {
 }
 
 async fn sessions(
-    State(app): State<AppState>,
+    State(app): State<ApiState>,
     Extension(p): Extension<Principal>,
 ) -> Result<Response, ApiError> {
     let scope = if p.level == Level::Admin { None } else { Some(p.user.as_str()) };
@@ -177,7 +178,7 @@ async fn sessions(
 }
 
 async fn revoke_my_sessions(
-    State(app): State<AppState>,
+    State(app): State<ApiState>,
     Extension(p): Extension<Principal>,
 ) -> Result<Response, ApiError> {
     let n = app.auth.revoke_user_sessions(&p.user, current_session(&p)).await?;
@@ -185,7 +186,7 @@ async fn revoke_my_sessions(
 }
 
 async fn revoke_session(
-    State(app): State<AppState>,
+    State(app): State<ApiState>,
     Extension(p): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
@@ -201,7 +202,7 @@ struct PasswordReq {
 }
 
 async fn change_password(
-    State(app): State<AppState>,
+    State(app): State<ApiState>,
     Extension(p): Extension<Principal>,
     JsonBody(req): JsonBody<PasswordReq>,
 ) -> Result<Response, ApiError> {
@@ -218,7 +219,7 @@ struct TotpSetupReq {
 }
 
 async fn totp_setup(
-    State(app): State<AppState>,
+    State(app): State<ApiState>,
     Extension(p): Extension<Principal>,
     JsonBody(req): JsonBody<TotpSetupReq>,
 ) -> Result<Response, ApiError> {
@@ -234,7 +235,7 @@ struct CodeReq {
 }
 
 async fn totp_enable(
-    State(app): State<AppState>,
+    State(app): State<ApiState>,
     Extension(p): Extension<Principal>,
     JsonBody(req): JsonBody<CodeReq>,
 ) -> Result<Response, ApiError> {
@@ -250,7 +251,7 @@ struct TotpDisableReq {
 }
 
 async fn totp_disable(
-    State(app): State<AppState>,
+    State(app): State<ApiState>,
     Extension(p): Extension<Principal>,
     JsonBody(req): JsonBody<TotpDisableReq>,
 ) -> Result<Response, ApiError> {
@@ -259,7 +260,7 @@ async fn totp_disable(
 }
 
 async fn tokens(
-    State(app): State<AppState>,
+    State(app): State<ApiState>,
     Extension(p): Extension<Principal>,
 ) -> Result<Response, ApiError> {
     let scope = if p.level == Level::Admin { None } else { Some(p.user.as_str()) };
@@ -279,7 +280,7 @@ struct TokenReq {
 }
 
 async fn create_token(
-    State(app): State<AppState>,
+    State(app): State<ApiState>,
     Extension(p): Extension<Principal>,
     JsonBody(req): JsonBody<TokenReq>,
 ) -> Result<Response, ApiError> {
@@ -294,7 +295,7 @@ async fn create_token(
 }
 
 async fn revoke_token(
-    State(app): State<AppState>,
+    State(app): State<ApiState>,
     Extension(p): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
@@ -302,7 +303,7 @@ async fn revoke_token(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn users(State(app): State<AppState>) -> Result<Response, ApiError> {
+async fn users(State(app): State<ApiState>) -> Result<Response, ApiError> {
     json(&serde_json::json!({"users": app.auth.list_users()}))
 }
 
@@ -315,7 +316,7 @@ struct NewUserReq {
 }
 
 async fn create_user(
-    State(app): State<AppState>,
+    State(app): State<ApiState>,
     Extension(p): Extension<Principal>,
     JsonBody(req): JsonBody<NewUserReq>,
 ) -> Result<Response, ApiError> {
@@ -351,7 +352,7 @@ struct PatchUserReq {
 }
 
 async fn update_user(
-    State(app): State<AppState>,
+    State(app): State<ApiState>,
     Extension(p): Extension<Principal>,
     Path(name): Path<String>,
     JsonBody(req): JsonBody<PatchUserReq>,
@@ -389,7 +390,7 @@ async fn update_user(
 }
 
 async fn delete_user(
-    State(app): State<AppState>,
+    State(app): State<ApiState>,
     Extension(p): Extension<Principal>,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
@@ -408,7 +409,7 @@ async fn delete_user(
 }
 
 async fn events(
-    State(app): State<AppState>,
+    State(app): State<ApiState>,
     Extension(p): Extension<Principal>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {

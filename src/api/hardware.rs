@@ -6,8 +6,8 @@ use axum::extract::State;
 use axum::response::Response;
 use serde::Serialize;
 
+use super::ApiState;
 use super::{READ, Routes, json};
-use crate::app::AppState;
 use crate::error::ApiError;
 use crate::tools::dmi::{Cpu, Dmi, Memory, PciDevice};
 use crate::tools::hwmon::Sensors;
@@ -41,7 +41,7 @@ struct Full<'a> {
     pci: &'a Section<Vec<PciDevice>>,
 }
 
-async fn hardware(State(app): State<AppState>) -> Result<Response, ApiError> {
+async fn hardware(State(app): State<ApiState>) -> Result<Response, ApiError> {
     let hw = app.hardware.borrow().clone();
     let ups = app.ups.borrow().clone();
     let gpu = app.gpu.borrow().clone();
@@ -61,7 +61,7 @@ async fn hardware(State(app): State<AppState>) -> Result<Response, ApiError> {
     })
 }
 
-async fn live(State(app): State<AppState>) -> Result<Response, ApiError> {
+async fn live(State(app): State<ApiState>) -> Result<Response, ApiError> {
     let hw = app.hardware.borrow().clone();
     let ups = app.ups.borrow().clone();
     let gpu = app.gpu.borrow().clone();

@@ -14,8 +14,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
+use super::ApiState;
 use super::{ADMIN, JsonBody, OPERATE, READ, Routes, json, query_pairs};
-use crate::app::AppState;
 use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::health::model::{Category, Finding, Severity};
@@ -208,7 +208,7 @@ fn check_view<'a>(
     (view, severity)
 }
 
-async fn overview(State(app): State<AppState>) -> Result<Response, ApiError> {
+async fn overview(State(app): State<ApiState>) -> Result<Response, ApiError> {
     let snap = app.health.borrow().clone();
     let mut counts = Counts::default();
     let mut worst_all = Severity::Ok;
@@ -281,7 +281,7 @@ async fn overview(State(app): State<AppState>) -> Result<Response, ApiError> {
     })
 }
 
-async fn run(State(app): State<AppState>, Extension(p): Extension<Principal>) -> Result<Response, ApiError> {
+async fn run(State(app): State<ApiState>, Extension(p): Extension<Principal>) -> Result<Response, ApiError> {
     match app.health_bus.request_run(std::time::Instant::now()) {
         Ok(()) => {
             tracing::info!(user = %p.user, "health cycle requested");
@@ -317,7 +317,7 @@ fn limit(pairs: &[(String, String)], default: usize, max: usize) -> Result<usize
     }
 }
 
-async fn findings(State(app): State<AppState>, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
+async fn findings(State(app): State<ApiState>, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
     let pairs = query_pairs(raw.as_deref())?;
     let state = match param(&pairs, "state") {
         None => FState::Active,
@@ -367,7 +367,7 @@ fn check_key(key: &str) -> Result<(), ApiError> {
 }
 
 async fn dismiss(
-    State(app): State<AppState>,
+    State(app): State<ApiState>,
     Extension(p): Extension<Principal>,
     Path(key): Path<String>,
     JsonBody(req): JsonBody<DismissReq>,
@@ -376,7 +376,7 @@ async fn dismiss(
     let secs = parse_duration(&req.duration)?;
     let now = wall_ms();
     let until = secs.map(|s| now + s as i64 * 1000);
-    let out = health::dismiss(&app.db, &app.health_bus, &app.health, key.clone(), until, now, p.user.clone())
+    let out = health::dismiss(&app.db, &app.health_bus, key.clone(), until, now, p.user.clone())
         .await
         .map_err(ApiError::internal)?;
     let Some(rec) = out else { return Err(ApiError::not_found(format!("no finding {key:?}"))) };
@@ -385,13 +385,13 @@ async fn dismiss(
 }
 
 async fn undismiss(
-    State(app): State<AppState>,
+    State(app): State<ApiState>,
     Extension(p): Extension<Principal>,
     Path(key): Path<String>,
 ) -> Result<Response, ApiError> {
     check_key(&key)?;
     let now = wall_ms();
-    let out = health::undismiss(&app.db, &app.health_bus, &app.health, key.clone(), now, p.user.clone())
+    let out = health::undismiss(&app.db, &app.health_bus, key.clone(), now, p.user.clone())
         .await
         .map_err(ApiError::internal)?;
     let Some((rec, changed)) = out else { return Err(ApiError::not_found(format!("no finding {key:?}"))) };
@@ -401,7 +401,7 @@ async fn undismiss(
     json(&record_view(&rec))
 }
 
-async fn events(State(app): State<AppState>, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
+async fn events(State(app): State<ApiState>, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
     let pairs = query_pairs(raw.as_deref())?;
     let limit = limit(&pairs, 100, 1000)?;
     let key = param(&pairs, "key").map(str::to_string);
@@ -426,7 +426,7 @@ struct ThresholdView {
     overridden: bool,
 }
 
-async fn threshold_views(app: &AppState) -> Result<Vec<ThresholdView>, ApiError> {
+async fn threshold_views(app: &ApiState) -> Result<Vec<ThresholdView>, ApiError> {
     let th = app.db.call(|c| store::load_thresholds(c)).await.map_err(ApiError::internal)?;
     Ok(THRESHOLDS
         .iter()
@@ -447,7 +447,7 @@ async fn threshold_views(app: &AppState) -> Result<Vec<ThresholdView>, ApiError>
         .collect())
 }
 
-async fn thresholds(State(app): State<AppState>) -> Result<Response, ApiError> {
+async fn thresholds(State(app): State<ApiState>) -> Result<Response, ApiError> {
     json(&serde_json::json!({ "thresholds": threshold_views(&app).await? }))
 }
 
@@ -484,7 +484,7 @@ pub fn validate_thresholds(
 }
 
 async fn put_thresholds(
-    State(app): State<AppState>,
+    State(app): State<ApiState>,
     Extension(p): Extension<Principal>,
     JsonBody(body): JsonBody<serde_json::Map<String, serde_json::Value>>,
 ) -> Result<Response, ApiError> {
@@ -507,7 +507,7 @@ async fn put_thresholds(
     json(&serde_json::json!({ "thresholds": threshold_views(&app).await? }))
 }
 
-async fn exclusions(State(app): State<AppState>) -> Result<Response, ApiError> {
+async fn exclusions(State(app): State<ApiState>) -> Result<Response, ApiError> {
     let ex = app.db.call(|c| store::load_exclusions(c)).await.map_err(ApiError::internal)?;
     json(&serde_json::json!({ "exclusions": ex.items }))
 }
@@ -544,7 +544,7 @@ fn validate_exclusions(items: &[Exclusion]) -> Result<(), ApiError> {
 }
 
 async fn put_exclusions(
-    State(app): State<AppState>,
+    State(app): State<ApiState>,
     Extension(p): Extension<Principal>,
     JsonBody(req): JsonBody<ExclusionsReq>,
 ) -> Result<Response, ApiError> {

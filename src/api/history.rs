@@ -7,7 +7,7 @@ use axum::extract::{RawQuery, State};
 use super::{READ, Routes};
 use serde::Serialize;
 
-use crate::app::AppState;
+use super::ApiState;
 use crate::error::ApiError;
 use crate::history::{METRICS, Range, metric_index};
 use crate::series::KeyInfo;
@@ -23,7 +23,7 @@ struct Metrics {
 }
 
 /// The vitals metrics, then the auxiliary series the workers have recorded so far.
-async fn metrics(State(app): State<AppState>) -> Json<Metrics> {
+async fn metrics(State(app): State<ApiState>) -> Json<Metrics> {
     let vitals =
         METRICS.iter().map(|m| KeyInfo { name: m.name.into(), label: m.label.into(), unit: m.unit.into() });
     Json(Metrics {
@@ -46,7 +46,7 @@ fn valid_ranges() -> String {
 }
 
 async fn history(
-    State(app): State<AppState>,
+    State(app): State<ApiState>,
     RawQuery(raw): RawQuery,
 ) -> Result<axum::response::Response, ApiError> {
     let (mut metric, mut range) = (None, None);

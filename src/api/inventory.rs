@@ -10,8 +10,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
+use super::ApiState;
 use super::{JsonBody, OPERATE, READ, Routes, json};
-use crate::app::AppState;
 use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::tools::pvesh::{ClusterResource, Guest, GuestConfig, Task, TaskOutcome};
@@ -171,7 +171,7 @@ struct Vms<'a> {
     guests: Section<Vec<GuestView<'a>>>,
 }
 
-async fn vms(State(app): State<AppState>) -> Result<Response, ApiError> {
+async fn vms(State(app): State<ApiState>) -> Result<Response, ApiError> {
     let inv = app.inventory.borrow().clone();
     let mut list: Vec<GuestView<'_>> = guests(&inv).map(|g| guest_view(&inv, g)).collect();
     list.sort_by_key(|g| g.vmid);
@@ -238,7 +238,7 @@ fn config_map(c: &GuestConfig) -> serde_json::Map<String, serde_json::Value> {
     c.raw.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
 }
 
-async fn vm(State(app): State<AppState>, Path(vmid): Path<String>) -> Result<Response, ApiError> {
+async fn vm(State(app): State<ApiState>, Path(vmid): Path<String>) -> Result<Response, ApiError> {
     let vmid = parse_vmid(&vmid)?;
     let inv = app.inventory.borrow().clone();
     let g = guests(&inv)
@@ -263,7 +263,7 @@ async fn vm(State(app): State<AppState>, Path(vmid): Path<String>) -> Result<Res
 const ACTIONS: &[&str] = &["start", "shutdown", "stop", "reboot"];
 
 async fn vm_action(
-    State(app): State<AppState>,
+    State(app): State<ApiState>,
     Extension(p): Extension<Principal>,
     Path((vmid, action)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
@@ -343,7 +343,7 @@ struct MemView {
     used: u64,
 }
 
-async fn cluster(State(app): State<AppState>) -> Result<Response, ApiError> {
+async fn cluster(State(app): State<ApiState>) -> Result<Response, ApiError> {
     let inv = app.inventory.borrow().clone();
     let node = inv.node_status.map(|s| NodeView {
         name: &inv.node,
@@ -595,7 +595,7 @@ fn disk_views<'a>(
         .collect()
 }
 
-async fn storage(State(app): State<AppState>) -> Result<Response, ApiError> {
+async fn storage(State(app): State<ApiState>) -> Result<Response, ApiError> {
     let inv = app.inventory.borrow().clone();
     let statuses = inv.pools.data.clone().unwrap_or_default();
     let pools = inv.pool_list.map(|list: &Vec<PoolSummary>| {
@@ -643,7 +643,7 @@ async fn storage(State(app): State<AppState>) -> Result<Response, ApiError> {
     }))
 }
 
-async fn disk(State(app): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+async fn disk(State(app): State<ApiState>, Path(id): Path<String>) -> Result<Response, ApiError> {
     let inv = app.inventory.borrow().clone();
     let devs = inv.blockdevs.data.clone().unwrap_or_default();
     let health = app.health.borrow().clone();
@@ -664,7 +664,7 @@ struct SelfTestReq {
 }
 
 async fn selftest(
-    State(app): State<AppState>,
+    State(app): State<ApiState>,
     Extension(p): Extension<Principal>,
     Path(id): Path<String>,
     JsonBody(req): JsonBody<SelfTestReq>,
@@ -764,7 +764,7 @@ enum ReadError {
 /// Runs a read-only `pvesh` in the action runner's read lane (beside, not behind, guest actions)
 /// and returns its stdout.
 async fn run_read_raw(
-    app: &AppState,
+    app: &ApiState,
     argv: Vec<String>,
     caller: crate::auth::Level,
 ) -> Result<String, ReadError> {
@@ -789,7 +789,7 @@ async fn run_read_raw(
     }
 }
 
-async fn run_read(app: &AppState, argv: Vec<String>, caller: crate::auth::Level) -> Result<String, ApiError> {
+async fn run_read(app: &ApiState, argv: Vec<String>, caller: crate::auth::Level) -> Result<String, ApiError> {
     run_read_raw(app, argv, caller).await.map_err(|e| match e {
         ReadError::Refused { code, stderr } => super::tool_error(
             StatusCode::BAD_GATEWAY,
@@ -803,7 +803,7 @@ async fn run_read(app: &AppState, argv: Vec<String>, caller: crate::auth::Level)
 }
 
 async fn vm_rrd(
-    State(app): State<AppState>,
+    State(app): State<ApiState>,
     Extension(p): Extension<Principal>,
     Path(vmid): Path<String>,
     axum::extract::RawQuery(raw): axum::extract::RawQuery,
@@ -859,7 +859,7 @@ async fn vm_rrd(
 }
 
 async fn task_log(
-    State(app): State<AppState>,
+    State(app): State<ApiState>,
     Extension(p): Extension<Principal>,
     Path(upid): Path<String>,
 ) -> Result<Response, ApiError> {

@@ -14,7 +14,7 @@ use futures_util::Stream;
 use futures_util::StreamExt;
 use tokio_stream::wrappers::WatchStream;
 
-use crate::app::AppState;
+use super::ApiState;
 use crate::auth::Principal;
 use crate::error::ApiError;
 
@@ -83,12 +83,12 @@ impl Slots {
 }
 
 async fn live(
-    State(app): State<AppState>,
+    State(app): State<ApiState>,
     axum::Extension(p): axum::Extension<Principal>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let permit = app.live_clients.take(&p.user, p.ip)?;
     let stop = app.cancel.clone().cancelled_owned();
-    let stream = WatchStream::new(app.vitals.subscribe())
+    let stream = WatchStream::new(super::state::follow(&app.vitals))
         .filter_map(move |sample| {
             // The permit lives as long as the stream.
             let _held = &permit;

@@ -14,9 +14,9 @@ use serde::Serialize;
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 
+use super::ApiState;
 use super::inventory::outcome_name;
 use super::{READ, Routes, json, query_pairs};
-use crate::app::AppState;
 use crate::error::ApiError;
 use crate::tools::journal::{BootSel, Entry, Filter, Page, Query, unit_name};
 use crate::tools::pvesh::Task;
@@ -127,7 +127,7 @@ fn parse_filter(pairs: &[(String, String)], max_range_days: u64, now_us: i64) ->
     Ok(f)
 }
 
-fn parse_query(app: &AppState, raw: Option<&str>) -> Result<Query, ApiError> {
+fn parse_query(app: &ApiState, raw: Option<&str>) -> Result<Query, ApiError> {
     let cfg = app.journal.limits();
     let pairs = query_pairs(raw)?;
     let filter = parse_filter(&pairs, cfg.max_range_days, crate::workers::wall_ms() * 1000)?;
@@ -188,7 +188,7 @@ fn journal_error(e: JournalError, caller: crate::auth::Level) -> Response {
 }
 
 async fn logs(
-    State(app): State<AppState>,
+    State(app): State<ApiState>,
     axum::Extension(p): axum::Extension<crate::auth::Principal>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
@@ -221,7 +221,7 @@ async fn logs(
 }
 
 async fn boots(
-    State(app): State<AppState>,
+    State(app): State<ApiState>,
     axum::Extension(p): axum::Extension<crate::auth::Principal>,
 ) -> Result<Response, ApiError> {
     match app.journal.boots().await {
@@ -251,7 +251,7 @@ async fn boots(
 /// on" and is ignored), `event: reset` when the follower lost its place, `event: lagged` when this
 /// client fell behind and missed entries.
 async fn stream(
-    State(app): State<AppState>,
+    State(app): State<ApiState>,
     axum::Extension(p): axum::Extension<crate::auth::Principal>,
     RawQuery(raw): RawQuery,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
@@ -379,7 +379,7 @@ fn parse_task_filter(raw: Option<&str>) -> Result<TaskFilter, ApiError> {
     Ok(f)
 }
 
-async fn tasks(State(app): State<AppState>, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
+async fn tasks(State(app): State<ApiState>, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
     let f = parse_task_filter(raw.as_deref())?;
     let inv = app.inventory.borrow().clone();
     let section = &inv.tasks;

@@ -17,6 +17,7 @@ pub mod live;
 mod logs;
 mod network;
 pub mod rrd_cache;
+mod state;
 mod system;
 mod terminal;
 
@@ -34,9 +35,9 @@ use axum::routing::{MethodFilter, on};
 
 pub use body::{JsonBody, MAX_BODY};
 
-use crate::app::AppState;
 use crate::auth::{Access, Level};
 use crate::error::ApiError;
+pub use state::{ApiState, Shared, SystemCache};
 
 /// One row of the access table.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,7 +50,7 @@ pub struct Rule {
 
 /// A router that cannot gain a route without an access rule.
 pub struct Routes {
-    router: Router<AppState>,
+    router: Router<ApiState>,
     rules: Vec<Rule>,
 }
 
@@ -73,7 +74,7 @@ impl Routes {
         handler: H,
     ) -> Self
     where
-        H: Handler<T, AppState>,
+        H: Handler<T, ApiState>,
         T: 'static,
     {
         self.router = self.router.route(path, on(filter, handler));
@@ -81,19 +82,19 @@ impl Routes {
         self
     }
 
-    pub fn get<H: Handler<T, AppState>, T: 'static>(self, path: &str, access: Access, h: H) -> Self {
+    pub fn get<H: Handler<T, ApiState>, T: 'static>(self, path: &str, access: Access, h: H) -> Self {
         self.add(Method::GET, MethodFilter::GET, path, access, h)
     }
-    pub fn post<H: Handler<T, AppState>, T: 'static>(self, path: &str, access: Access, h: H) -> Self {
+    pub fn post<H: Handler<T, ApiState>, T: 'static>(self, path: &str, access: Access, h: H) -> Self {
         self.add(Method::POST, MethodFilter::POST, path, access, h)
     }
-    pub fn patch<H: Handler<T, AppState>, T: 'static>(self, path: &str, access: Access, h: H) -> Self {
+    pub fn patch<H: Handler<T, ApiState>, T: 'static>(self, path: &str, access: Access, h: H) -> Self {
         self.add(Method::PATCH, MethodFilter::PATCH, path, access, h)
     }
-    pub fn put<H: Handler<T, AppState>, T: 'static>(self, path: &str, access: Access, h: H) -> Self {
+    pub fn put<H: Handler<T, ApiState>, T: 'static>(self, path: &str, access: Access, h: H) -> Self {
         self.add(Method::PUT, MethodFilter::PUT, path, access, h)
     }
-    pub fn delete<H: Handler<T, AppState>, T: 'static>(self, path: &str, access: Access, h: H) -> Self {
+    pub fn delete<H: Handler<T, ApiState>, T: 'static>(self, path: &str, access: Access, h: H) -> Self {
         self.add(Method::DELETE, MethodFilter::DELETE, path, access, h)
     }
 
@@ -146,12 +147,22 @@ pub fn access(method: &Method, path: &str) -> Option<Access> {
     rules().iter().any(|r| r.path == path).then_some(READ)
 }
 
-pub fn router(state: AppState) -> Router<AppState> {
+/// The route layer's view of the state, with this API's access table.
+pub fn gate(state: &ApiState) -> crate::auth::layer::Gate {
+    crate::auth::layer::Gate {
+        auth: state.auth.clone(),
+        bans: state.bans.clone(),
+        hosts: state.hosts.clone(),
+        access,
+    }
+}
+
+pub fn router(state: ApiState) -> Router<ApiState> {
     routes()
         .router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(axum::middleware::from_fn_with_state(state, crate::auth::layer::guard))
+        .layer(axum::middleware::from_fn_with_state(gate(&state), crate::auth::layer::guard))
         .layer(axum::middleware::from_fn(api_response))
 }
 

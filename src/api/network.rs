@@ -9,8 +9,8 @@ use axum::extract::State;
 use axum::response::Response;
 use serde::Serialize;
 
+use super::ApiState;
 use super::{READ, Routes, json};
-use crate::app::AppState;
 use crate::error::ApiError;
 use crate::tools::net::IfKind;
 use crate::workers::inventory::{Section, SectionState};
@@ -48,7 +48,7 @@ struct View<'a> {
     gateway: &'a Section<Gateway>,
 }
 
-async fn network(State(app): State<AppState>) -> Result<Response, ApiError> {
+async fn network(State(app): State<ApiState>) -> Result<Response, ApiError> {
     let snap = app.network.borrow().clone();
     let sec = &snap.interfaces;
     let mut ifaces: Vec<Interface> = sec.data.as_ref().map(|d| d.interfaces.clone()).unwrap_or_default();

@@ -1,8 +1,6 @@
 //! `/api/health/live`, `/api/system` and `/api/processes`: identity, latest vitals and top processes,
 //! all served from snapshots.
 
-use std::sync::atomic::Ordering;
-
 use axum::extract::{RawQuery, State};
 use std::sync::Arc;
 
@@ -14,8 +12,9 @@ use bytes::Bytes;
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use crate::app::{AppState, DemoInfo};
+use super::ApiState;
 use crate::error::ApiError;
+use crate::model::DemoInfo;
 use crate::model::{Identity, Process};
 
 pub fn routes() -> Routes {
@@ -43,7 +42,7 @@ struct System<'a> {
     vitals: Option<&'a RawValue>,
 }
 
-async fn system(State(app): State<AppState>) -> Result<Response, ApiError> {
+async fn system(State(app): State<ApiState>) -> Result<Response, ApiError> {
     let identity = app.identity.borrow().clone();
     let vitals = app.vitals.borrow().clone();
     // The body only changes when a new sample or identity is published: render it once per change and
@@ -93,7 +92,7 @@ const MAX_LIMIT: usize = 500;
 /// `/api/processes`. Command lines carry secrets often enough (`--password=…`, tokens in URLs) that
 /// only admins see them whole; everyone else sees the program's name.
 async fn processes(
-    State(app): State<AppState>,
+    State(app): State<ApiState>,
     axum::Extension(p): axum::Extension<crate::auth::Principal>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
@@ -123,11 +122,7 @@ async fn processes(
         }
     }
     let now = crate::workers::wall_ms();
-    let before = app.process_demand_ms.swap(now, Ordering::Relaxed);
-    if now - before > app.config.sampler.processes_demand_s as i64 * 1000 {
-        // Nobody was looking: the scanner is idle, wake it so the next call has fresh numbers.
-        app.process_wakeup.notify_one();
-    }
+    app.process_demand.ask(now, app.config.sampler.processes_demand_s as i64 * 1000);
     let snap = app.processes.borrow().clone();
     let mut list: Vec<&Process> = snap.processes.iter().collect();
     match sort {

@@ -10,8 +10,8 @@ use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
+use super::ApiState;
 use super::{Routes, SESSION_ADMIN, json, query_pairs};
-use crate::app::AppState;
 use crate::auth::layer::ClientIp;
 use crate::auth::{Principal, Via};
 use crate::error::ApiError;
@@ -54,7 +54,7 @@ impl From<TerminalError> for ApiError {
 }
 
 async fn ticket(
-    State(app): State<AppState>,
+    State(app): State<ApiState>,
     Extension(p): Extension<Principal>,
 ) -> Result<Response, ApiError> {
     let ticket = app.terminal.issue(&p.user, session(&p)?)?;
@@ -65,7 +65,7 @@ async fn ticket(
 }
 
 async fn ws(
-    State(app): State<AppState>,
+    State(app): State<ApiState>,
     Extension(p): Extension<Principal>,
     Extension(ClientIp(ip)): Extension<ClientIp>,
     RawQuery(query): RawQuery,
@@ -82,7 +82,12 @@ async fn ws(
     let upgrade =
         upgrade.map_err(|e| ApiError::bad_request(format!("not a websocket upgrade: {}", e.body_text())))?;
     let max = app.terminal.limits().max_frame_bytes;
-    let state = app.clone();
+    let state = crate::terminal::Ctx {
+        terminal: app.terminal.clone(),
+        auth: app.auth.clone(),
+        tracker: app.tracker.clone(),
+        cancel: app.cancel.clone(),
+    };
     Ok(upgrade
         .max_message_size(max)
         .max_frame_size(max)

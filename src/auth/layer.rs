@@ -10,18 +10,31 @@ use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use std::sync::Arc;
+
 use super::audit::Kind;
+use super::fail2ban::Bans;
+use super::origin::HostCheck;
 use super::store::{COOKIE, TokenRefusal};
-use super::{Access, Level, Via, client_ip};
-use crate::app::AppState;
+use super::{Access, Auth, Level, Via, client_ip};
 use crate::error::ApiError;
 
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
+/// What the route layer reads: the auth service, fail2ban's bans, the allowed hosts, and the table
+/// of the level each route needs (the API's, handed in so that this floor does not import it).
+#[derive(Clone)]
+pub struct Gate {
+    pub auth: Arc<Auth>,
+    pub bans: Bans,
+    pub hosts: Arc<HostCheck>,
+    pub access: fn(&Method, &str) -> Option<Access>,
+}
+
 /// The caller's address, as the auth layer and the handlers see it.
-pub fn request_ip(app: &AppState, req_headers: &HeaderMap, peer: Option<SocketAddr>) -> Option<IpAddr> {
+pub fn request_ip(auth: &Auth, req_headers: &HeaderMap, peer: Option<SocketAddr>) -> Option<IpAddr> {
     let xff = req_headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
-    client_ip(peer.map(|p| p.ip()), xff, &app.auth.trusted)
+    client_ip(peer.map(|p| p.ip()), xff, &auth.trusted)
 }
 
 pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -50,9 +63,9 @@ fn deny(status: StatusCode, code: &'static str, msg: &str) -> Response {
 #[derive(Debug, Clone, Copy)]
 pub struct ClientIp(pub Option<IpAddr>);
 
-pub async fn guard(State(app): State<AppState>, mut req: Request, next: Next) -> Response {
+pub async fn guard(State(app): State<Gate>, mut req: Request, next: Next) -> Response {
     let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
-    let ip = request_ip(&app, req.headers(), peer);
+    let ip = request_ip(&app.auth, req.headers(), peer);
     req.extensions_mut().insert(ClientIp(ip));
     if let Some(ip) = ip {
         if app.bans.is_banned(ip) {
@@ -61,7 +74,7 @@ pub async fn guard(State(app): State<AppState>, mut req: Request, next: Next) ->
     }
     let method = req.method().clone();
     let access = match req.extensions().get::<MatchedPath>() {
-        Some(m) => crate::api::access(&method, m.as_str()),
+        Some(m) => (app.access)(&method, m.as_str()),
         // No route matched: answer 404 only to someone logged in (do not map the API for strangers).
         None => Some(Access::At(Level::Read)),
     };
@@ -134,14 +147,14 @@ pub fn request_host(req: &Request) -> Option<String> {
 /// Refuses requests for a `Host` that is not one of proxwatch's names (DNS rebinding), and
 /// state-changing requests and websocket upgrades whose `Origin` is foreign. Runs before
 /// everything else, static files included.
-pub async fn check_host(State(app): State<AppState>, req: Request, next: Next) -> Response {
+pub async fn check_host(State(app): State<Gate>, req: Request, next: Next) -> Response {
     let refuse =
         |code: &'static str, msg: String| ApiError::new(StatusCode::FORBIDDEN, code, msg).into_response();
     let host = request_host(&req);
     if let Some(h) = &host {
         if !app.hosts.allows_host(h) {
             let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
-            let ip = request_ip(&app, req.headers(), peer);
+            let ip = request_ip(&app.auth, req.headers(), peer);
             let shown: String = h.chars().filter(|c| !c.is_control()).take(64).collect();
             app.auth.audit.record(app.auth.db(), Kind::HostRefused, None, ip, &format!("host {shown}")).await;
             return refuse(

@@ -20,6 +20,7 @@ pub mod password;
 pub mod ratelimit;
 pub mod seal;
 pub mod store;
+pub mod sync;
 pub mod totp;
 
 use std::net::IpAddr;

@@ -14,10 +14,11 @@ use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
+use super::Io;
 use super::model::{Category, Finding, RecentPoint, Rule, Severity, Snapshots, Thresholds};
 use super::store::{self, Evaluation, Exclusions, Scope};
 use super::{CheckDef, HealthSnapshot};
-use crate::app::{App, LiveSample};
+use crate::model::LiveSample;
 
 /// Recent vitals are kept this long (a true 5-minute window, plus slack for late samples).
 pub const RING_MS: i64 = 330_000;
@@ -102,7 +103,7 @@ impl Engine {
 
     /// The snapshots for a run of `rules` (their own previous findings only: a fast run every second
     /// should not copy every other rule's findings).
-    fn snapshots(&self, app: &App, now: i64, rules: &[Rule]) -> Snapshots {
+    fn snapshots(&self, io: &Io, now: i64, rules: &[Rule]) -> Snapshots {
         let previous = rules
             .iter()
             .filter_map(|r| self.outputs.get(r.id))
@@ -114,15 +115,15 @@ impl Engine {
             now_ms: now,
             started_ms: self.started_ms,
             grace_ms: self.grace_ms,
-            vitals: app.vitals.borrow().clone(),
+            vitals: io.feeds.vitals.borrow().clone(),
             recent: self.ring.iter().copied().collect(),
-            identity: app.identity.borrow().clone(),
-            inventory: app.inventory.borrow().clone(),
-            network: app.network.borrow().clone(),
-            hardware: app.hardware.borrow().clone(),
-            ups: app.ups.borrow().clone(),
-            gpu: app.gpu.borrow().clone(),
-            facts: app.health_bus.facts.borrow().clone(),
+            identity: io.feeds.identity.borrow().clone(),
+            inventory: io.feeds.inventory.borrow().clone(),
+            network: io.feeds.network.borrow().clone(),
+            hardware: io.feeds.hardware.borrow().clone(),
+            ups: io.feeds.ups.borrow().clone(),
+            gpu: io.feeds.gpu.borrow().clone(),
+            facts: io.bus.facts.borrow().clone(),
             previous,
         }
     }
@@ -201,10 +202,10 @@ impl Engine {
     }
 
     /// Runs the rules (only the fast ones when `fast_only`); returns whether any verdict changed.
-    fn evaluate(&mut self, app: &App, now: i64, fast_only: bool) -> bool {
-        let th = app.health_bus.thresholds.borrow().clone();
+    fn evaluate(&mut self, io: &Io, now: i64, fast_only: bool) -> bool {
+        let th = io.bus.thresholds.borrow().clone();
         let rules: Vec<Rule> = self.rules.iter().filter(|r| !fast_only || r.fast).copied().collect();
-        let snaps = self.snapshots(app, now, &rules);
+        let snaps = self.snapshots(io, now, &rules);
         let mut changed = false;
         for rule in rules {
             let (found, panicked) = self.run_rule(&rule, &snaps, &th, now);
@@ -217,17 +218,17 @@ impl Engine {
 
     /// A full cycle at `now`: every rule, an occurrence counted for each open finding, retention
     /// once an hour. Thresholds and exclusions are re-read from the database first.
-    pub async fn step_full(&mut self, app: &App, now: i64) -> anyhow::Result<()> {
-        let (th, ex) = app.db.call(|c| Ok((store::load_thresholds(c)?, store::load_exclusions(c)?))).await?;
-        app.health_bus.thresholds.send_replace(Arc::new(th));
-        app.health_bus.exclusions.send_replace(Arc::new(ex));
-        self.evaluate(app, now, false);
+    pub async fn step_full(&mut self, io: &Io, now: i64) -> anyhow::Result<()> {
+        let (th, ex) = io.db.call(|c| Ok((store::load_thresholds(c)?, store::load_exclusions(c)?))).await?;
+        io.bus.thresholds.send_replace(Arc::new(th));
+        io.bus.exclusions.send_replace(Arc::new(ex));
+        self.evaluate(io, now, false);
         self.last_full_ms = Some(now);
         self.last_fast_sig = self.fast_signature();
-        self.persist(app, now, true).await?;
+        self.persist(io, now, true).await?;
         if self.last_retention_ms.is_none_or(|t| now - t >= RETENTION_EVERY_MS) {
             self.last_retention_ms = Some(now);
-            let n = app.db.call(move |c| store::retention(c, now)).await?;
+            let n = io.db.call(move |c| store::retention(c, now)).await?;
             if n > 0 {
                 tracing::info!(rows = n, "old health findings and events deleted");
             }
@@ -237,20 +238,20 @@ impl Engine {
 
     /// A fast evaluation at `now` (after a fresh vitals sample): only the fast rules; the database is
     /// written only when their verdict changed or a dismissal ran out.
-    pub async fn step_fast(&mut self, app: &App, now: i64) -> anyhow::Result<()> {
+    pub async fn step_fast(&mut self, io: &Io, now: i64) -> anyhow::Result<()> {
         if self.fast_checks.is_empty() {
             return Ok(());
         }
-        let changed = self.evaluate(app, now, true);
+        let changed = self.evaluate(io, now, true);
         let sig = self.fast_signature();
-        let expiring = app.health_bus.ledger.any_expired(now);
+        let expiring = io.bus.ledger.any_expired(now);
         if sig != self.last_fast_sig || expiring {
             self.last_fast_sig = sig;
-            self.persist(app, now, false).await?;
+            self.persist(io, now, false).await?;
         } else if changed && self.last_publish_ms.is_none_or(|t| now - t >= REASON_REFRESH_MS) {
             // Same problems, new numbers in the reasons: shown (at most every few seconds, the page
             // polls far less often), not written.
-            self.publish(app, now);
+            self.publish(io, now);
         }
         Ok(())
     }
@@ -269,8 +270,8 @@ impl Engine {
         sig
     }
 
-    async fn persist(&mut self, app: &App, now: i64, full: bool) -> anyhow::Result<()> {
-        let ex: Arc<Exclusions> = app.health_bus.exclusions.borrow().clone();
+    async fn persist(&mut self, io: &Io, now: i64, full: bool) -> anyhow::Result<()> {
+        let ex: Arc<Exclusions> = io.bus.exclusions.borrow().clone();
         let mut health_excluded = HashSet::new();
         let mut notify_excluded = HashSet::new();
         let mut findings = Vec::new();
@@ -285,8 +286,8 @@ impl Engine {
             findings.push(f.clone());
         }
         let fast_checks = self.fast_checks.clone();
-        let ledger = app.health_bus.ledger.clone();
-        let events = app
+        let ledger = io.bus.ledger.clone();
+        let events = io
             .db
             .call(move |c| {
                 let ev = Evaluation {
@@ -305,16 +306,16 @@ impl Engine {
             .await?;
         for e in events {
             // Nobody listening is fine: the outbox table is the durable copy.
-            let _ = app.health_bus.events.send(Arc::new(e));
+            let _ = io.bus.events.send(Arc::new(e));
         }
-        self.publish(app, now);
+        self.publish(io, now);
         Ok(())
     }
 
     /// Publishes the current verdicts with their persisted state.
-    fn publish(&mut self, app: &App, now: i64) {
+    fn publish(&mut self, io: &Io, now: i64) {
         self.last_publish_ms = Some(now);
-        let ex = app.health_bus.exclusions.borrow().clone();
+        let ex = io.bus.exclusions.borrow().clone();
         let mut results: BTreeMap<String, Vec<Finding>> = BTreeMap::new();
         for f in self.outputs.values().flatten() {
             if f.severity != Severity::Ok && ex.health(f) {
@@ -329,6 +330,6 @@ impl Engine {
             results,
             records: BTreeMap::new(),
         };
-        app.health_bus.ledger.publish(&app.health, snap);
+        io.bus.ledger.publish(&io.bus.snapshot, snap);
     }
 }

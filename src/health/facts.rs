@@ -17,9 +17,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
+use tokio::sync::watch;
 
 use super::model::Source;
-use crate::app::App;
+use crate::config::{HealthCfg, TlsCfg};
 use crate::db::Db;
 use crate::host::statvfs::is_stale_errno;
 use crate::host::{Host, ToolError};
@@ -604,24 +605,23 @@ async fn time_sync(host: &Host) -> Result<timesync::TimeSync, ToolError> {
 }
 
 /// The facts loop: steps the collector every 15 s and publishes changes.
-pub async fn run(app: Arc<App>) {
-    let tls = &app.config.tls;
+pub async fn run(
+    host: Arc<Host>,
+    db: Db,
+    tls: TlsCfg,
+    h: HealthCfg,
+    out: watch::Sender<Arc<Facts>>,
+    mut tick: crate::workers::Periodic,
+) {
     let own = (tls.enabled && !tls.cert.is_empty()).then(|| tls.cert.clone());
-    let h = &app.config.health;
     let mut collector =
         FactsCollector::new(own).with_mounts(Duration::from_millis(h.mount_timeout_ms), h.max_mounts);
-    let mut tick = tokio::time::interval(Duration::from_secs(15));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = app.cancel.cancelled() => break,
-            _ = tick.tick() => {}
-        }
+    while tick.next().await {
         let now = crate::workers::wall_ms();
-        let mut changed = collector.step(&app.host, now).await;
-        changed |= collector.step_auth(&app.db, now).await;
+        let mut changed = collector.step(&host, now).await;
+        changed |= collector.step_auth(&db, now).await;
         if changed {
-            app.health_bus.facts.send_replace(Arc::new(collector.facts.clone()));
+            out.send_replace(Arc::new(collector.facts.clone()));
         }
     }
 }

@@ -20,8 +20,16 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use tokio::sync::{Notify, broadcast, watch};
 
-use crate::app::App;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::HealthCfg;
 use crate::db::Db;
+use crate::model::{Identity, LiveSample};
+use crate::workers::gpu::GpuSnapshot;
+use crate::workers::hardware::HardwareSnapshot;
+use crate::workers::inventory::Inventory;
+use crate::workers::network::NetworkSnapshot;
+use crate::workers::ups::UpsSnapshot;
 use model::{Category, Finding, Thresholds};
 use store::{Event, Exclusions, Record};
 
@@ -52,8 +60,31 @@ pub struct HealthSnapshot {
 /// Manual runs (`POST /api/health/run`) are refused more often than this.
 pub const MANUAL_RUN_EVERY: Duration = Duration::from_secs(10);
 
-/// The health monitor's shared handles (in `App::health_bus`).
+/// The workers' feeds the health cycle reads (receivers: it never publishes on them).
+#[derive(Clone)]
+pub struct Feeds {
+    pub vitals: watch::Receiver<Option<Arc<LiveSample>>>,
+    pub identity: watch::Receiver<Option<Arc<Identity>>>,
+    pub inventory: watch::Receiver<Arc<Inventory>>,
+    pub network: watch::Receiver<Arc<NetworkSnapshot>>,
+    pub hardware: watch::Receiver<Arc<HardwareSnapshot>>,
+    pub ups: watch::Receiver<Arc<UpsSnapshot>>,
+    pub gpu: watch::Receiver<Arc<GpuSnapshot>>,
+}
+
+/// What the health cycle reads and writes: the workers' feeds, the database (findings and the
+/// outbox) and the bus (thresholds, exclusions, facts in; events and the published snapshot out).
+#[derive(Clone)]
+pub struct Io {
+    pub feeds: Feeds,
+    pub db: Db,
+    pub bus: Arc<Bus>,
+}
+
+/// The health monitor's shared handles (the API, the cycle and the facts collector share one).
 pub struct Bus {
+    /// The latest evaluation (`GET /api/health`), published by the cycle and by dismissals.
+    pub snapshot: watch::Sender<Arc<HealthSnapshot>>,
     /// Every event, as it is written to the outbox. Lagging receivers lose events here, never in the
     /// outbox table, which is the durable copy.
     pub events: broadcast::Sender<Arc<Event>>,
@@ -123,7 +154,6 @@ impl Ledger {
 pub async fn dismiss(
     db: &Db,
     bus: &Bus,
-    health: &watch::Sender<Arc<HealthSnapshot>>,
     key: String,
     until: Option<i64>,
     now: i64,
@@ -140,7 +170,7 @@ pub async fn dismiss(
         })
         .await?;
     let Some((rec, ev)) = out else { return Ok(None) };
-    bus.ledger.republish(health);
+    bus.ledger.republish(&bus.snapshot);
     // Nobody listening is fine: the outbox table is the durable copy.
     let _ = bus.events.send(Arc::new(ev));
     Ok(Some(rec))
@@ -151,7 +181,6 @@ pub async fn dismiss(
 pub async fn undismiss(
     db: &Db,
     bus: &Bus,
-    health: &watch::Sender<Arc<HealthSnapshot>>,
     key: String,
     now: i64,
     actor: String,
@@ -168,7 +197,7 @@ pub async fn undismiss(
         .await?;
     let Some((rec, ev)) = out else { return Ok(None) };
     let Some(ev) = ev else { return Ok(Some((rec, false))) };
-    bus.ledger.republish(health);
+    bus.ledger.republish(&bus.snapshot);
     let _ = bus.events.send(Arc::new(ev));
     Ok(Some((rec, true)))
 }
@@ -176,6 +205,7 @@ pub async fn undismiss(
 impl Default for Bus {
     fn default() -> Self {
         Bus {
+            snapshot: watch::Sender::new(Arc::default()),
             events: broadcast::Sender::new(256),
             thresholds: watch::Sender::new(Arc::default()),
             exclusions: watch::Sender::new(Arc::default()),
@@ -206,21 +236,21 @@ impl Bus {
 
 /// The health cycle loop (spawned by `app::run` after the workers): a full cycle shortly after start and
 /// then every `health.interval_s` or on request, fast rules on every fresh vitals sample.
-pub async fn run(app: Arc<App>) {
-    let cfg = &app.config.health;
+pub async fn run(io: Io, cfg: HealthCfg, cancel: CancellationToken) {
     let mut engine = cycle::Engine::new(rules::RULES, crate::workers::wall_ms(), cfg.startup_grace_s);
     let period = Duration::from_secs(cfg.interval_s.max(10));
     // Let the other workers publish their first snapshots before the first full cycle.
     let first = tokio::time::Instant::now() + Duration::from_secs(10).min(period);
     let mut tick = tokio::time::interval_at(first, period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut vitals = app.vitals.subscribe();
+    let mut vitals = io.feeds.vitals.clone();
+    vitals.mark_unchanged();
     let mut vitals_open = true;
     loop {
         let full = tokio::select! {
-            _ = app.cancel.cancelled() => break,
+            _ = cancel.cancelled() => break,
             _ = tick.tick() => true,
-            _ = app.health_bus.run_now.notified() => true,
+            _ = io.bus.run_now.notified() => true,
             r = vitals.changed(), if vitals_open => {
                 if r.is_err() {
                     vitals_open = false;
@@ -235,7 +265,7 @@ pub async fn run(app: Arc<App>) {
             tick.reset();
         }
         let now = crate::workers::wall_ms();
-        let result = if full { engine.step_full(&app, now).await } else { engine.step_fast(&app, now).await };
+        let result = if full { engine.step_full(&io, now).await } else { engine.step_fast(&io, now).await };
         if let Err(e) = result {
             tracing::error!(error = %format!("{e:#}"), full, "health evaluation failed");
         }

@@ -229,7 +229,7 @@ pub struct Snapshots {
     pub started_ms: i64,
     /// The startup grace (`health.startup_grace_s`) in ms; see [`Snapshots::in_startup_grace`].
     pub grace_ms: i64,
-    pub vitals: Option<Arc<crate::app::LiveSample>>,
+    pub vitals: Option<Arc<crate::model::LiveSample>>,
     /// Recent vitals (oldest first, a few minutes) for sustained windows, kept compact: a whole
     /// sample per second for five minutes would cost about a megabyte.
     pub recent: Vec<RecentPoint>,

@@ -3,9 +3,14 @@
 //! of the JSON when absent, so the UI can hide them.
 
 pub mod addr;
+pub mod demo;
+pub mod live;
 pub mod network;
 pub mod section;
 pub mod ups;
+
+pub use demo::DemoInfo;
+pub use live::LiveSample;
 
 use serde::Serialize;
 

@@ -9,11 +9,10 @@
 //! `/proc/<pid>/cgroup`, as the process scanner does. No GPU at all is `unavailable` with a reason.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde::Serialize;
+use tokio::sync::watch;
 
-use crate::app::App;
 use crate::host::{Host, Runner, ToolError};
 use crate::series::Series;
 use crate::tools::gpu::{self, Gpu};
@@ -212,25 +211,25 @@ pub fn record_series(series: &Series, snap: &GpuSnapshot) {
     }
 }
 
-/// The worker loop (spawned by `workers::spawn_all`).
-pub async fn run(app: Arc<App>) {
+/// The worker loop (wired by `app::run`): every GPU into `out`, and their series.
+pub async fn run(
+    host: Arc<Host>,
+    series: Arc<Series>,
+    out: watch::Sender<Arc<GpuSnapshot>>,
+    mut tick: super::Periodic,
+) {
     let mut poller = GpuPoller::new();
-    let mut tick = tokio::time::interval(Duration::from_secs(app.config.hardware.interval_s.max(1)));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = app.cancel.cancelled() => break,
-            _ = tick.tick() => {}
-        }
-        let snap = poller.step(&app.host, super::wall_ms()).await;
-        record_series(&app.series, &snap);
-        app.gpu.send_replace(Arc::new(snap));
+    while tick.next().await {
+        let snap = poller.step(&host, super::wall_ms()).await;
+        record_series(&series, &snap);
+        out.send_replace(Arc::new(snap));
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn scenario(files: &[(&str, &str)], manifest_extra: &str) -> (tempfile::TempDir, Host) {
         let dir = tempfile::tempdir().unwrap();

@@ -12,8 +12,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
-use crate::app::App;
 use crate::config::HardwareCfg;
 use crate::host::{Host, ToolError};
 use crate::series::Series;
@@ -298,24 +299,24 @@ fn pick_temps(s: &Sensors) -> Vec<(TempSeries, f64)> {
         .collect()
 }
 
-/// The worker loop (spawned by `workers::spawn_all`).
-pub async fn run(app: Arc<App>) {
-    let opts = Options::from_config(&app.config.hardware);
-    let mut tick = tokio::time::interval(Duration::from_secs(opts.sensors_every_s as u64));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+/// The worker loop (wired by `app::run`): sensors, IPMI and static hardware into `out`.
+pub async fn run(
+    host: Arc<Host>,
+    series: Arc<Series>,
+    opts: Options,
+    out: watch::Sender<Arc<HardwareSnapshot>>,
+    cancel: CancellationToken,
+) {
+    let mut tick = super::Periodic::new(Duration::from_secs(opts.sensors_every_s as u64), cancel.clone());
     let mut poller = HardwarePoller::new(opts);
-    loop {
-        tokio::select! {
-            _ = app.cancel.cancelled() => break,
-            _ = tick.tick() => {}
-        }
-        let step = poller.step(&app.host, &app.series, super::wall_ms());
+    while tick.next().await {
+        let step = poller.step(&host, &series, super::wall_ms());
         let changed = tokio::select! {
-            _ = app.cancel.cancelled() => break,
+            _ = cancel.cancelled() => break,
             c = step => c,
         };
         if changed {
-            app.hardware.send_replace(Arc::new(poller.state.clone()));
+            out.send_replace(Arc::new(poller.state.clone()));
         }
     }
 }

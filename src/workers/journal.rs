@@ -16,8 +16,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::{Notify, Semaphore, broadcast, mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
 
-use crate::app::App;
 use crate::config::LogsCfg;
 use crate::host::{Host, ToolError};
 use crate::tools::journal::{self as parse, Boot, Dump, Entry, Page, Query};
@@ -222,7 +222,7 @@ enum Reply {
 
 type Job = (Request, oneshot::Sender<Result<Reply, JournalError>>);
 
-/// The journal reader service handle kept in `App`.
+/// The journal reader service handle (the API asks it; [`run`] answers).
 pub struct Journal {
     tx: mpsc::Sender<Job>,
     rx: Mutex<Option<mpsc::Receiver<Job>>>,
@@ -294,15 +294,15 @@ impl Journal {
 }
 
 /// The worker: answers queries on reader slots and runs the shared follower while it has listeners.
-pub async fn run(app: Arc<App>) {
-    let Some(mut rx) = app.journal.rx.lock().ok().and_then(|mut r| r.take()) else { return };
-    let cfg = app.journal.cfg.clone();
-    let source = Source::for_host(&app.host, crate::workers::wall_ms() * 1000);
+pub async fn run(journal: Arc<Journal>, host: Arc<Host>, loops: super::Loops) {
+    let Some(mut rx) = journal.rx.lock().ok().and_then(|mut r| r.take()) else { return };
+    let cfg = journal.cfg.clone();
+    let source = Source::for_host(&host, crate::workers::wall_ms() * 1000);
     if let Source::Unavailable(why) = &source {
         tracing::info!(reason = %why, "journal unavailable");
     }
     let reader = Arc::new(Reader {
-        host: app.host.clone(),
+        host: host.clone(),
         source,
         timeout: Duration::from_secs(cfg.query_timeout_s.max(1)),
     });
@@ -310,7 +310,7 @@ pub async fn run(app: Arc<App>) {
     let serve = async {
         loop {
             let job = tokio::select! {
-                _ = app.cancel.cancelled() => break,
+                _ = loops.cancel.cancelled() => break,
                 job = rx.recv() => job,
             };
             let Some((req, reply)) = job else { break };
@@ -319,7 +319,7 @@ pub async fn run(app: Arc<App>) {
                 continue;
             };
             let reader = reader.clone();
-            app.tracker.spawn(async move {
+            loops.tracker.spawn(async move {
                 let result = match req {
                     Request::Query(q) => reader.query(&q).await.map(Reply::Page),
                     Request::Boots => reader.boots().await.map(Reply::Boots),
@@ -332,24 +332,29 @@ pub async fn run(app: Arc<App>) {
             });
         }
     };
-    tokio::join!(serve, follow(&app, &reader, &slots, cfg.max_page));
+    tokio::join!(serve, follow(&journal, &loops.cancel, &reader, &slots, cfg.max_page));
 }
 
 /// The shared follower: idle (no process) while nobody listens.
-async fn follow(app: &App, reader: &Reader, slots: &Arc<Semaphore>, max: usize) {
-    let journal = &app.journal;
+async fn follow(
+    journal: &Journal,
+    cancel: &CancellationToken,
+    reader: &Reader,
+    slots: &Arc<Semaphore>,
+    max: usize,
+) {
     let mut cursor: Option<String> = None;
     let mut failing = false;
     loop {
         if journal.followers() == 0 {
             cursor = None;
             tokio::select! {
-                _ = app.cancel.cancelled() => return,
+                _ = cancel.cancelled() => return,
                 _ = journal.wake.notified() => continue,
             }
         }
         let permit = tokio::select! {
-            _ = app.cancel.cancelled() => return,
+            _ = cancel.cancelled() => return,
             p = slots.clone().acquire_owned() => p,
         };
         let result = reader.follow_step(cursor.as_deref(), max).await;
@@ -369,7 +374,7 @@ async fn follow(app: &App, reader: &Reader, slots: &Arc<Semaphore>, max: usize) 
             Err(_) => {}
         }
         tokio::select! {
-            _ = app.cancel.cancelled() => return,
+            _ = cancel.cancelled() => return,
             _ = tokio::time::sleep(FOLLOW_PERIOD) => {}
         }
     }

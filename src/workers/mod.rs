@@ -12,14 +12,20 @@ pub mod processes;
 pub mod sampler;
 pub mod ups;
 
-use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use tokio::sync::{Notify, watch};
 use tokio::time::MissedTickBehavior;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
-use crate::app::{App, LiveSample};
-use crate::history;
+use crate::db::Db;
+use crate::history::{self, History};
+use crate::host::Host;
+use crate::model::{Identity, LiveSample, ProcessSnapshot};
+use crate::series::Series;
 
 /// Wall-clock milliseconds now.
 pub fn wall_ms() -> i64 {
@@ -48,154 +54,134 @@ impl SteadyClock {
     }
 }
 
-fn ticker(period: Duration) -> tokio::time::Interval {
-    let mut t = tokio::time::interval(period);
-    t.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    t
+/// Where background loops run: the tracker that graceful shutdown waits for, the token that stops
+/// them, and the slot that records the first loop that panicked. Cheap to clone; one per process.
+#[derive(Clone, Default)]
+pub struct Loops {
+    pub tracker: TaskTracker,
+    pub cancel: CancellationToken,
+    pub failed: Arc<OnceLock<String>>,
 }
 
-/// Spawns a background loop on the app's tracker. Release builds unwind (so that one panicking
-/// health rule is isolated, not fatal); a loop that panics would then end silently and leave its data
-/// frozen. Instead the panic is logged and the whole appliance stops with an error, so that systemd
-/// (`Restart=on-failure`) starts it afresh, as it did when panics aborted.
-pub fn spawn_loop(app: &Arc<App>, name: &'static str, fut: impl Future<Output = ()> + Send + 'static) {
-    use futures_util::FutureExt;
-    let owner = app.clone();
-    app.tracker.spawn(async move {
-        if let Err(payload) = std::panic::AssertUnwindSafe(fut).catch_unwind().await {
-            let msg = payload
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "panic".into());
-            tracing::error!(worker = name, error = %msg, "a background loop panicked; proxwatch stops so that it is restarted");
-            let _ = owner.loop_failed.set(format!("{name}: {msg}"));
-            owner.cancel.cancel();
+impl Loops {
+    /// Spawns a background loop. Release builds unwind (so that one panicking health rule is
+    /// isolated, not fatal); a loop that panics would then end silently and leave its data frozen.
+    /// Instead the panic is logged and the whole appliance stops with an error, so that systemd
+    /// (`Restart=on-failure`) starts it afresh, as it did when panics aborted.
+    pub fn spawn(&self, name: &'static str, fut: impl Future<Output = ()> + Send + 'static) {
+        use futures_util::FutureExt;
+        let (failed, cancel) = (self.failed.clone(), self.cancel.clone());
+        self.tracker.spawn(async move {
+            if let Err(payload) = std::panic::AssertUnwindSafe(fut).catch_unwind().await {
+                let msg = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "panic".into());
+                tracing::error!(worker = name, error = %msg, "a background loop panicked; proxwatch stops so that it is restarted");
+                let _ = failed.set(format!("{name}: {msg}"));
+                cancel.cancel();
+            }
+        });
+    }
+
+    /// A periodic tick that ends when the loops are cancelled (see [`Periodic`]).
+    pub fn every(&self, period: Duration) -> Periodic {
+        Periodic::new(period, self.cancel.clone())
+    }
+}
+
+/// The tick of a background loop: `while tick.next().await { … }` runs the body once at once, then
+/// once per period (a late tick delays the next instead of bursting), and ends when the token is
+/// cancelled. One shape for every loop instead of a hand-written `select!` in each.
+pub struct Periodic {
+    tick: tokio::time::Interval,
+    cancel: CancellationToken,
+}
+
+impl Periodic {
+    pub fn new(period: Duration, cancel: CancellationToken) -> Periodic {
+        Periodic::starting(tokio::time::Instant::now(), period, cancel)
+    }
+
+    /// The first tick at `start` instead of at once.
+    pub fn starting(start: tokio::time::Instant, period: Duration, cancel: CancellationToken) -> Periodic {
+        let mut tick = tokio::time::interval_at(start, period.max(Duration::from_millis(1)));
+        tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        Periodic { tick, cancel }
+    }
+
+    /// Waits for the next tick; `false` once cancelled.
+    pub async fn next(&mut self) -> bool {
+        tokio::select! {
+            _ = self.cancel.cancelled() => false,
+            _ = self.tick.tick() => true,
         }
-    });
-}
+    }
 
-/// Spawns every worker on the app's tracker (the health cycle, a floor above, is spawned by `app`).
-pub fn spawn_all(app: &Arc<App>) {
-    spawn_loop(app, "sampler", run_sampler(app.clone()));
-    spawn_loop(app, "processes", run_processes(app.clone()));
-    spawn_loop(app, "identity", run_identity(app.clone()));
-    spawn_loop(app, "history flush", run_history_flush(app.clone()));
-    spawn_loop(app, "retention", run_retention(app.clone()));
-    spawn_loop(app, "auth sync", run_auth_sync(app.clone()));
-    spawn_loop(
-        app,
-        "fail2ban",
-        app.bans.clone().run(
-            Duration::from_secs(app.config.auth.fail2ban_interval_s),
-            app.auth.audit.failure_counter(),
-            app.cancel.clone(),
-        ),
-    );
-    spawn_loop(app, "inventory", run_inventory(app.clone()));
-    spawn_loop(app, "network", network::run(app.clone()));
-    spawn_loop(app, "hardware", hardware::run(app.clone()));
-    spawn_loop(app, "ups", ups::run(app.clone()));
-    spawn_loop(app, "gpu", gpu::run(app.clone()));
-    spawn_services(app);
-}
+    /// Waits for the next tick or for `wake`, whichever comes first; `false` once cancelled.
+    pub async fn next_or(&mut self, wake: &Notify) -> bool {
+        tokio::select! {
+            _ = self.cancel.cancelled() => false,
+            _ = self.tick.tick() => true,
+            _ = wake.notified() => true,
+        }
+    }
 
-/// Starts the services request handlers hand work to (the action runner, the journal reader): the
-/// only workers an API test needs. Each starts once, however often this is called.
-pub fn spawn_services(app: &Arc<App>) {
-    spawn_actions(app);
-    spawn_loop(app, "journal", journal::run(app.clone()));
-}
+    /// Sleeps `d` unless cancelled first; `false` once cancelled.
+    pub async fn sleep(&self, d: Duration) -> bool {
+        tokio::select! {
+            _ = self.cancel.cancelled() => false,
+            _ = tokio::time::sleep(d) => true,
+        }
+    }
 
-/// Starts the action runner (once; tests that drive the API without the other workers call it too).
-pub fn spawn_actions(app: &Arc<App>) {
-    let queue = app.action_queue.lock().ok().and_then(|mut q| q.take());
-    if let Some(queue) = queue {
-        spawn_loop(app, "actions", actions::run(app.host.clone(), queue, app.cancel.clone()));
+    pub fn cancel(&self) -> &CancellationToken {
+        &self.cancel
     }
 }
 
 /// The inventory poller's loop: each source decides in `step()` whether it is due; the snapshot is
 /// republished when something ran.
-async fn run_inventory(app: Arc<App>) {
-    let node = app.inventory.borrow().node.clone();
+pub async fn run_inventory(
+    host: Arc<Host>,
+    db: Db,
+    out: watch::Sender<Arc<inventory::Inventory>>,
+    mut tick: Periodic,
+) {
+    let node = out.borrow().node.clone();
     let mut poller = inventory::InventoryPoller::new(node, inventory::Intervals::default());
-    let mut tick = ticker(Duration::from_secs(2));
-    loop {
-        tokio::select! {
-            _ = app.cancel.cancelled() => break,
-            _ = tick.tick() => {}
-        }
+    while tick.next().await {
         let now = wall_ms();
-        let mut changed = poller.step(&app.host, now).await;
-        match poller.wear_step(&app.db, now).await {
+        let mut changed = poller.step(&host, now).await;
+        match poller.wear_step(&db, now).await {
             Ok(c) => changed |= c,
             Err(e) => tracing::error!(error = %format!("{e:#}"), "cannot record disk wear"),
         }
         if changed {
-            app.inventory.send_replace(Arc::new(poller.state.clone()));
+            out.send_replace(Arc::new(poller.state.clone()));
         }
     }
 }
 
-/// Picks up changes another process made to the database (the `proxwatch user` command recovering
-/// a locked-out host): SQLite's `data_version` changes only on other connections' commits, so this
-/// costs one pragma every few seconds and a reload only when something really changed.
-async fn run_auth_sync(app: Arc<App>) {
-    let mut tick = ticker(Duration::from_secs(3));
-    let mut sync = AuthSync::default();
-    loop {
-        tokio::select! {
-            _ = app.cancel.cancelled() => break,
-            _ = tick.tick() => {}
-        }
-        if let Err(e) = sync.step(&app).await {
-            tracing::error!(error = %format!("{e:#}"), "cannot sync users from the database");
-        }
-        // Bursts of repeated failures whose minute is over get their summary line.
-        app.auth.audit.close_bursts(app.auth.db(), false).await;
-    }
-    // A stop writes the counts of the bursts still open.
-    app.auth.audit.close_bursts(app.auth.db(), true).await;
-}
-
-#[derive(Default)]
-pub struct AuthSync {
-    seen: Option<i64>,
-}
-
-impl AuthSync {
-    /// Reloads users, sessions and tokens if another connection committed since the last step.
-    /// Returns whether it reloaded.
-    pub async fn step(&mut self, app: &App) -> anyhow::Result<bool> {
-        let v = app.db.call(|c| Ok(c.query_row("PRAGMA data_version", [], |r| r.get::<_, i64>(0))?)).await?;
-        let changed = self.seen.is_some_and(|s| s != v);
-        self.seen = Some(v);
-        if changed {
-            app.auth.reload().await?;
-            tracing::info!("users, sessions and tokens reloaded after an outside change");
-        }
-        Ok(changed)
-    }
-}
-
-async fn run_sampler(app: Arc<App>) {
+/// The vitals sampler's loop: one sample per tick into the live history and the vitals feed.
+pub async fn run_sampler(
+    host: Arc<Host>,
+    history: Arc<History>,
+    out: watch::Sender<Option<Arc<LiveSample>>>,
+    mut tick: Periodic,
+) {
     let mut sampler = sampler::Sampler::new();
     let mut clock = SteadyClock::new();
-    let mut tick = ticker(Duration::from_millis(app.config.sampler.interval_ms));
     let mut failing = false;
-    loop {
-        tokio::select! {
-            _ = app.cancel.cancelled() => break,
-            _ = tick.tick() => {}
-        }
-        match sampler.step(&app.host, clock.now_ms()) {
+    while tick.next().await {
+        match sampler.step(&host, clock.now_ms()) {
             Ok(Some(sample)) => {
                 failing = false;
-                app.history.record(&sample);
+                history.record(&sample);
                 match LiveSample::new(sample) {
                     Ok(live) => {
-                        app.vitals.send_replace(Some(Arc::new(live)));
+                        out.send_replace(Some(Arc::new(live)));
                     }
                     Err(e) => tracing::error!(error = %e, "cannot serialise a vitals sample"),
                 }
@@ -211,25 +197,46 @@ async fn run_sampler(app: Arc<App>) {
     }
 }
 
-async fn run_processes(app: Arc<App>) {
-    let mut scanner = processes::ProcessScanner::new();
-    let cfg = &app.config.sampler;
-    let mut tick = ticker(Duration::from_secs(cfg.processes_interval_s.max(1)));
-    let mut first = true;
-    loop {
-        tokio::select! {
-            _ = app.cancel.cancelled() => break,
-            _ = tick.tick() => {}
-            _ = app.process_wakeup.notified() => {}
+/// Who wants processes, and when they last asked: the scanner runs only while someone looks.
+#[derive(Debug, Default)]
+pub struct ProcessDemand {
+    /// When the API last asked for processes (unix ms).
+    last_ms: AtomicI64,
+    wakeup: Notify,
+}
+
+impl ProcessDemand {
+    /// Records a request at `now`; wakes the scanner when nobody had asked for `idle_ms`.
+    pub fn ask(&self, now: i64, idle_ms: i64) {
+        let before = self.last_ms.swap(now, Ordering::Relaxed);
+        if now - before > idle_ms {
+            // Nobody was looking: the scanner is idle, wake it so the next call has fresh numbers.
+            self.wakeup.notify_one();
         }
+    }
+
+    fn wanted(&self, now: i64, window_ms: i64) -> bool {
+        now - self.last_ms.load(Ordering::Relaxed) < window_ms
+    }
+}
+
+/// The process scanner's loop: two scans at start (CPU % needs two), then only on demand.
+pub async fn run_processes(
+    host: Arc<Host>,
+    demand: Arc<ProcessDemand>,
+    out: watch::Sender<Arc<ProcessSnapshot>>,
+    demand_s: u64,
+    mut tick: Periodic,
+) {
+    let mut scanner = processes::ProcessScanner::new();
+    let mut first = true;
+    while tick.next_or(&demand.wakeup).await {
         let now = wall_ms();
-        let wanted =
-            now - app.process_demand_ms.load(Ordering::Relaxed) < cfg.processes_demand_s as i64 * 1000;
         // Scan twice at start (CPU % needs two scans) and then only while someone is looking.
-        if !(first || wanted) {
+        if !(first || demand.wanted(now, demand_s as i64 * 1000)) {
             continue;
         }
-        let host = app.host.clone();
+        let host = host.clone();
         let result = tokio::task::spawn_blocking(move || {
             let r = scanner.step(&host, now);
             (scanner, r)
@@ -242,24 +249,20 @@ async fn run_processes(app: Arc<App>) {
         scanner = back;
         match result {
             Ok(snap) => {
-                first = app.processes.borrow().sampled_at == 0;
-                app.processes.send_replace(Arc::new(snap));
+                first = out.borrow().sampled_at == 0;
+                out.send_replace(Arc::new(snap));
             }
             Err(e) => tracing::warn!(error = %format!("{e:#}"), "process scan failed"),
         }
     }
 }
 
-async fn run_identity(app: Arc<App>) {
-    let mut tick = ticker(Duration::from_secs(app.config.sampler.identity_refresh_s.max(60)));
-    loop {
-        tokio::select! {
-            _ = app.cancel.cancelled() => break,
-            _ = tick.tick() => {}
-        }
-        match sampler::identity(&app.host).await {
+/// Re-reads the host identity (hostname, kernel, PVE version) now and then.
+pub async fn run_identity(host: Arc<Host>, out: watch::Sender<Option<Arc<Identity>>>, mut tick: Periodic) {
+    while tick.next().await {
+        match sampler::identity(&host).await {
             Ok(id) => {
-                app.identity.send_replace(Some(Arc::new(id)));
+                out.send_replace(Some(Arc::new(id)));
             }
             Err(e) => tracing::error!(error = %format!("{e:#}"), "cannot read the host identity"),
         }
@@ -267,25 +270,24 @@ async fn run_identity(app: Arc<App>) {
 }
 
 /// Writes closed history buckets once per flush interval; at shutdown also the open ones.
-pub async fn flush_history(app: &App, partial: bool) {
-    let series = app.series.clone();
-    match app.db.call(move |c| series.flush(c, partial)).await {
+pub async fn flush_history(db: &Db, history: &Arc<History>, series: &Arc<Series>, partial: bool) {
+    let s = series.clone();
+    match db.call(move |c| s.flush(c, partial)).await {
         Ok(n) if n > 0 => tracing::debug!(rows = n, "series flushed"),
         Ok(_) => {}
         Err(e) => tracing::error!(error = %format!("{e:#}"), "series flush failed; will retry"),
     }
-    let rows = app.history.take_pending(partial);
+    let rows = history.take_pending(partial);
     if rows.is_empty() {
         return;
     }
     let n = rows.len();
-    let history = app.history.clone();
-    let result = app
-        .db
+    let h = history.clone();
+    let result = db
         .call(move |c| match history::write_rows(c, &rows) {
             Ok(()) => Ok(()),
             Err(e) => {
-                history.restore_pending(rows);
+                h.restore_pending(rows);
                 Err(e)
             }
         })
@@ -296,30 +298,28 @@ pub async fn flush_history(app: &App, partial: bool) {
     }
 }
 
-async fn run_history_flush(app: Arc<App>) {
-    let period = Duration::from_secs(app.config.history.flush_interval_s);
-    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
-    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = app.cancel.cancelled() => break,
-            _ = tick.tick() => flush_history(&app, false).await,
+/// Flushes history every `period` (the first flush one period after start) and once more at stop.
+pub fn run_history_flush(
+    db: Db,
+    history: Arc<History>,
+    series: Arc<Series>,
+    period: Duration,
+    loops: &Loops,
+) -> impl Future<Output = ()> + Send + 'static {
+    let mut tick = Periodic::starting(tokio::time::Instant::now() + period, period, loops.cancel.clone());
+    async move {
+        while tick.next().await {
+            flush_history(&db, &history, &series, false).await;
         }
+        flush_history(&db, &history, &series, true).await;
     }
-    flush_history(&app, true).await;
 }
 
-async fn run_retention(app: Arc<App>) {
-    let cfg = &app.config.history;
-    let days = [cfg.retain_1m_days, cfg.retain_10m_days, cfg.retain_1h_days];
-    let mut tick = ticker(Duration::from_secs(cfg.retention_interval_s));
-    loop {
-        tokio::select! {
-            _ = app.cancel.cancelled() => break,
-            _ = tick.tick() => {}
-        }
+/// Deletes history rollups past their retention (1-minute, 10-minute and 1-hour days).
+pub async fn run_retention(db: Db, days: [u64; 3], mut tick: Periodic) {
+    while tick.next().await {
         let now_s = wall_ms() / 1000;
-        match app.db.call(move |c| history::apply_retention(c, now_s, days)).await {
+        match db.call(move |c| history::apply_retention(c, now_s, days)).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(rows = n, "old history deleted"),
             Err(e) => tracing::error!(error = %format!("{e:#}"), "history retention failed"),

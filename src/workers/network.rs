@@ -15,11 +15,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
-use crate::app::App;
 use crate::config::NetworkCfg;
 use crate::host::{Host, ToolError};
-use crate::model::Sample;
+use crate::model::{LiveSample, Sample};
+use crate::series::Series;
 use crate::tools::net::{self, Bonding, Counters, IfKind, Link};
 use crate::tools::pvesh::GuestKind;
 use crate::workers::inventory::{Inventory, Section, SectionState};
@@ -669,13 +671,27 @@ fn topology(ifaces: &[Interface]) -> Vec<BridgeNode> {
     nodes
 }
 
-/// The worker loop (spawned by `workers::spawn_all`).
-pub async fn run(app: Arc<App>) {
-    let cfg = app.config.network.clone();
-    app.series.describe(LATENCY_KEY, "Gateway latency", "ms");
-    app.series.describe(LOSS_KEY, "Gateway packet loss", "percent");
-    if app.demo.is_some() && app.host.is_replay() {
-        backfill_demo(&app, &cfg).await;
+/// What the network worker reads and where it publishes.
+pub struct Wiring {
+    pub host: Arc<Host>,
+    pub series: Arc<Series>,
+    pub cfg: NetworkCfg,
+    /// The guests, to name the ports on each bridge.
+    pub inventory: watch::Receiver<Arc<Inventory>>,
+    /// The vitals, whose interface counters give the rates.
+    pub vitals: watch::Receiver<Option<Arc<LiveSample>>>,
+    pub out: watch::Sender<Arc<NetworkSnapshot>>,
+    /// Start with a day of gateway history from the scenario (the demo).
+    pub backfill: bool,
+}
+
+/// The worker loop (wired by `app::run`).
+pub async fn run(w: Wiring, cancel: CancellationToken) {
+    let cfg = w.cfg.clone();
+    w.series.describe(LATENCY_KEY, "Gateway latency", "ms");
+    w.series.describe(LOSS_KEY, "Gateway packet loss", "percent");
+    if w.backfill {
+        backfill_demo(&w.host, &w.series, &cfg).await;
     }
     let gcd = |mut a: u64, mut b: u64| {
         while b != 0 {
@@ -689,40 +705,35 @@ pub async fn run(app: Arc<App>) {
     }
     .clamp(1, 60);
     let mut worker = NetworkWorker::new(cfg);
-    let mut tick = tokio::time::interval(Duration::from_secs(period));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = app.cancel.cancelled() => break,
-            _ = tick.tick() => {}
-        }
-        worker.set_guests(&app.inventory.borrow());
-        let vitals = app.vitals.borrow().clone();
+    let mut tick = super::Periodic::new(Duration::from_secs(period), cancel);
+    while tick.next().await {
+        worker.set_guests(&w.inventory.borrow());
+        let vitals = w.vitals.borrow().clone();
         let now = super::wall_ms();
-        if worker.step(&app.host, now, vitals.as_ref().map(|v| &v.sample)).await {
-            app.network.send_replace(Arc::new(worker.state.clone()));
+        if worker.step(&w.host, now, vitals.as_ref().map(|v| &v.sample)).await {
+            w.out.send_replace(Arc::new(worker.state.clone()));
         }
         for (key, ts, v) in worker.take_points() {
-            app.series.record(key, ts, v);
+            w.series.record(key, ts, v);
         }
     }
 }
 
 /// The demo starts with a day of gateway history, answered by the scenario's `icmp.toml` exactly as
 /// the live probes are, so its latency chart is not empty on first open.
-async fn backfill_demo(app: &App, cfg: &NetworkCfg) {
-    let Ok(Some(route)) = net::default_route(&app.host) else { return };
+async fn backfill_demo(host: &Host, series: &Series, cfg: &NetworkCfg) {
+    let Ok(Some(route)) = net::default_route(host) else { return };
     let step_ms = cfg.probe_interval_s.max(60) as i64 * 1000;
     let now = super::wall_ms();
     let mut ts = now - 24 * 3600 * 1000;
     while ts < now - step_ms {
-        let Ok(p) = app.host.ping(route.gateway, PROBE_COUNT, Duration::from_secs(1), ts as u64).await else {
+        let Ok(p) = host.ping(route.gateway, PROBE_COUNT, Duration::from_secs(1), ts as u64).await else {
             return;
         };
         if let Some(l) = p.avg_ms() {
-            app.series.record(LATENCY_KEY, ts, l);
+            series.record(LATENCY_KEY, ts, l);
         }
-        app.series.record(LOSS_KEY, ts, p.loss_pct());
+        series.record(LOSS_KEY, ts, p.loss_pct());
         ts += step_ms;
     }
 }

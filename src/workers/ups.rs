@@ -14,8 +14,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
-use crate::app::App;
 use crate::config::NutCfg;
 use crate::host::Host;
 use crate::host::nut::NutTransport;
@@ -351,23 +352,23 @@ pub fn record_series(series: &Series, snap: &UpsSnapshot) {
     }
 }
 
-/// The worker loop (spawned by `workers::spawn_all`).
-pub async fn run(app: Arc<App>) {
-    let cfg = app.config.nut.clone();
+/// The worker loop (wired by `app::run`): every UPS upsd knows into `out`, and their series.
+pub async fn run(
+    host: Arc<Host>,
+    series: Arc<Series>,
+    cfg: NutCfg,
+    out: watch::Sender<Arc<UpsSnapshot>>,
+    cancel: CancellationToken,
+) {
     let mut poller = UpsPoller::new(cfg.clone());
-    let mut tick = tokio::time::interval(Duration::from_secs(cfg.interval_s.max(1)));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = app.cancel.cancelled() => break,
-            _ = tick.tick() => {}
-        }
+    let mut tick = super::Periodic::new(Duration::from_secs(cfg.interval_s.max(1)), cancel.clone());
+    while tick.next().await {
         let snap = tokio::select! {
-            _ = app.cancel.cancelled() => break,
-            s = poller.step(&app.host, super::wall_ms()) => s,
+            _ = cancel.cancelled() => break,
+            s = poller.step(&host, super::wall_ms()) => s,
         };
-        record_series(&app.series, &snap);
-        app.ups.send_replace(Arc::new(snap));
+        record_series(&series, &snap);
+        out.send_replace(Arc::new(snap));
     }
 }
 

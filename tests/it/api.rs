@@ -334,13 +334,13 @@ async fn web_assets_are_served_precompressed_when_accepted() {
 #[tokio::test]
 async fn a_panicking_background_loop_stops_the_appliance_for_a_restart() {
     let app = common::app().await;
-    proxwatch::workers::spawn_loop(&app, "fine", async {});
+    app.loops.spawn("fine", async {});
     app.tracker.close();
     app.tracker.wait().await;
     assert!(!app.cancel.is_cancelled() && app.loop_failed.get().is_none());
 
     let app = common::app().await;
-    proxwatch::workers::spawn_loop(&app, "boom", async { panic!("a bug in a worker") });
+    app.loops.spawn("boom", async { panic!("a bug in a worker") });
     tokio::time::timeout(std::time::Duration::from_secs(10), app.cancel.cancelled())
         .await
         .expect("the appliance is told to stop");

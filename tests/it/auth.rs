@@ -518,7 +518,7 @@ async fn route_matrix_every_route_every_role_and_scope() {
     let app = fresh();
     set_up(&app).await;
     // Handlers that hand work to a service (journal queries) need it running.
-    proxwatch::workers::spawn_services(&app);
+    app.spawn_services();
     let mut callers: Vec<(String, Option<Level>, Creds)> = vec![("anonymous".into(), None, Creds::default())];
     for (name, level) in [("viewer", Level::Read), ("operator", Level::Operate), ("admin2", Level::Admin)] {
         if level != Level::Admin || app.auth.user_role(name).is_none() {

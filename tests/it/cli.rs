@@ -184,8 +184,8 @@ async fn user_command_recovers_a_host_and_the_running_service_picks_it_up() {
     cfg.auth.auth_log = dir.join("auth.log");
     let db = proxwatch::db::Db::open(&dir.join("proxwatch.db")).unwrap();
     let app = proxwatch::app::App::new(cfg, common::replay("pve-zfs"), db, None).unwrap();
-    let mut sync = proxwatch::workers::AuthSync::default();
-    assert!(!sync.step(&app).await.unwrap());
+    let mut sync = proxwatch::auth::sync::AuthSync::default();
+    assert!(!sync.step(&app.db, &app.auth).await.unwrap());
     assert!(app.auth.setup_required());
 
     let d = dir.to_str().unwrap();
@@ -199,7 +199,7 @@ async fn user_command_recovers_a_host_and_the_running_service_picks_it_up() {
     assert!(String::from_utf8_lossy(&list.stdout).contains("rescue"));
 
     // The service sees the new admin without a restart, and the password works.
-    assert!(sync.step(&app).await.unwrap(), "reloaded");
+    assert!(sync.step(&app.db, &app.auth).await.unwrap(), "reloaded");
     assert!(!app.auth.setup_required());
     let outcome = app.auth.login("rescue", "open-sesame-42x", None, None, None).await.unwrap();
     assert!(matches!(outcome, proxwatch::auth::store::LoginOutcome::Session(_)));
@@ -207,7 +207,7 @@ async fn user_command_recovers_a_host_and_the_running_service_picks_it_up() {
     // Reset the password from the command line: the service's session for the user ends.
     let ok = proxwatch_stdin(&["--data-dir", d, "user", "reset-password", "rescue"], "another-strong-pw\n");
     assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
-    assert!(sync.step(&app).await.unwrap());
+    assert!(sync.step(&app.db, &app.auth).await.unwrap());
     assert!(app.auth.list_sessions(Some("rescue"), None).is_empty());
     assert!(app.auth.login("rescue", "open-sesame-42x", None, None, None).await.is_err());
     assert!(app.auth.login("rescue", "another-strong-pw", None, None, None).await.is_ok());

@@ -30,7 +30,7 @@ async fn demo_app() -> (Arc<App>, String) {
         p.step(&host, common::T0_MS + k * 2000).await;
     }
     app.inventory.send_replace(Arc::new(p.state.clone()));
-    proxwatch::workers::spawn_actions(&app);
+    app.spawn_actions();
     let token = common::admin_token(&app).await;
     (app, token)
 }

@@ -94,7 +94,7 @@ async fn lifecycle_new_escalated_deescalated_resolved_once_with_duration() {
     let app = engine_app().await;
     let mut e = Engine::new(&[rule("life", lifecycle_rule)], T0, 0);
     for m in 0..6 {
-        e.step_full(&app, T0 + m * MIN).await.unwrap();
+        e.step_full(&app.health_io(), T0 + m * MIN).await.unwrap();
     }
     let ev = events(&app).await;
     assert_eq!(kinds(&ev), ["new", "escalated", "deescalated", "resolved"]);
@@ -119,7 +119,7 @@ async fn events_reach_the_in_process_channel_and_the_outbox_claims_and_acks() {
     let app = engine_app().await;
     let mut rx = app.health_bus.events.subscribe();
     let mut e = Engine::new(&[rule("steady", steady_rule)], T0, 0);
-    e.step_full(&app, T0).await.unwrap();
+    e.step_full(&app.health_io(), T0).await.unwrap();
     let got = rx.try_recv().unwrap();
     assert_eq!((got.kind, got.key.as_str()), (EventKind::New, "disk_temp:/dev/sdb"));
     let claimed = app.db.call(|c| store::claim(c, "n1", T0, 60_000, 10)).await.unwrap();
@@ -144,7 +144,7 @@ async fn dismissed_condition_comes_back_once_as_new_when_the_window_ends() {
     let app = engine_app().await;
     let key = "disk_temp:/dev/sdb";
     let mut e = Engine::new(&[rule("steady", steady_rule)], T0, 0);
-    e.step_full(&app, T0).await.unwrap();
+    e.step_full(&app.health_io(), T0).await.unwrap();
     let (rec, ev) = app
         .db
         .call(move |c| store::dismiss(c, key, Some(T0 + 60 * MIN), T0 + MIN, "alice"))
@@ -155,11 +155,11 @@ async fn dismissed_condition_comes_back_once_as_new_when_the_window_ends() {
         (rec.state, ev.kind, ev.actor.as_deref(), ev.notify),
         (State::Dismissed, EventKind::Dismissed, Some("alice"), false)
     );
-    e.step_full(&app, T0 + 30 * MIN).await.unwrap();
+    e.step_full(&app.health_io(), T0 + 30 * MIN).await.unwrap();
     assert_eq!(record(&app, key).await.state, State::Dismissed);
     assert_eq!(kinds(&events(&app).await), ["new", "dismissed"], "quiet while dismissed");
-    e.step_full(&app, T0 + 61 * MIN).await.unwrap();
-    e.step_full(&app, T0 + 66 * MIN).await.unwrap();
+    e.step_full(&app.health_io(), T0 + 61 * MIN).await.unwrap();
+    e.step_full(&app.health_io(), T0 + 66 * MIN).await.unwrap();
     let ev = events(&app).await;
     assert_eq!(kinds(&ev), ["new", "dismissed", "expired", "new"], "back once, as new");
     assert!(!ev[2].notify && ev[3].notify);
@@ -172,21 +172,21 @@ async fn permanent_dismissal_outlives_resolution_and_undismiss_reactivates() {
     let app = engine_app().await;
     let key = "disk_temp:/dev/sdc";
     let mut e = Engine::new(&[rule("gap", gap_rule)], T0, 0);
-    e.step_full(&app, T0).await.unwrap();
+    e.step_full(&app.health_io(), T0).await.unwrap();
     app.db.call(move |c| store::dismiss(c, key, None, T0 + MIN, "alice")).await.unwrap().unwrap();
-    e.step_full(&app, T0 + 5 * MIN).await.unwrap(); // clears: resolved quietly
-    e.step_full(&app, T0 + 10 * MIN).await.unwrap(); // back: still dismissed, quietly
+    e.step_full(&app.health_io(), T0 + 5 * MIN).await.unwrap(); // clears: resolved quietly
+    e.step_full(&app.health_io(), T0 + 10 * MIN).await.unwrap(); // back: still dismissed, quietly
     let ev = events(&app).await;
     assert_eq!(kinds(&ev), ["new", "dismissed", "resolved", "new"]);
     assert!(ev[1..].iter().all(|e| !e.notify), "nothing notified while dismissed: {ev:?}");
     let mut later = Engine::new(&[rule("gap", gap_rule)], T0, 0);
-    later.step_full(&app, T0 + 400 * 24 * 60 * MIN).await.unwrap(); // a year later: still dismissed
+    later.step_full(&app.health_io(), T0 + 400 * 24 * 60 * MIN).await.unwrap(); // a year later: still dismissed
     let r = record(&app, key).await;
     assert_eq!((r.state, r.dismissed, r.dismissed_until), (State::Dismissed, true, None));
     let (r, ev) =
         app.db.call(move |c| store::undismiss(c, key, T0 + 11 * MIN, "bob")).await.unwrap().unwrap();
     assert_eq!((r.state, ev.map(|e| e.kind)), (State::Active, Some(EventKind::Undismissed)));
-    e.step_full(&app, T0 + 12 * MIN).await.unwrap();
+    e.step_full(&app.health_io(), T0 + 12 * MIN).await.unwrap();
     assert_eq!(kinds(&events(&app).await).last(), Some(&"undismissed"), "no new event after undismiss");
     assert_eq!(record(&app, key).await.state, State::Active);
 }
@@ -219,7 +219,7 @@ async fn exclusions_health_versus_notifications() {
     ])
     .await;
     let mut e = Engine::new(&[rule("objects", objects_rule)], T0, 0);
-    e.step_full(&app, T0).await.unwrap();
+    e.step_full(&app.health_io(), T0).await.unwrap();
     let ev = events(&app).await;
     let by_key = |k: &str| ev.iter().find(|e| e.key == k).cloned();
     assert!(by_key("smart:/dev/sda").is_none(), "excluded from health: not active, no event");
@@ -231,12 +231,12 @@ async fn exclusions_health_versus_notifications() {
     assert!(snap.results["smart"].iter().all(|f| f.key != "smart:/dev/sda"));
     // Lifting the health exclusion brings the finding in at the next cycle.
     set(vec![]).await;
-    e.step_full(&app, T0 + MIN).await.unwrap();
+    e.step_full(&app.health_io(), T0 + MIN).await.unwrap();
     assert_eq!(record(&app, "smart:/dev/sda").await.state, State::Active);
     // Excluding an active one resolves it without a notification.
     set(vec![Exclusion { kind: ObjectKind::Disk, id: "sdc".into(), health: true, notifications: false }])
         .await;
-    e.step_full(&app, T0 + 2 * MIN).await.unwrap();
+    e.step_full(&app.health_io(), T0 + 2 * MIN).await.unwrap();
     let last = events(&app).await.pop().unwrap();
     assert_eq!((last.kind, last.key.as_str(), last.notify), (EventKind::Resolved, "smart:/dev/sdc", false));
 }
@@ -259,10 +259,10 @@ async fn startup_grace_reaches_the_rules() {
         run: grace_rule,
     };
     let mut e = Engine::new(&[r], T0, 300);
-    e.step_full(&app, T0 + 60_000).await.unwrap();
-    e.step_full(&app, T0 + 299_000).await.unwrap();
+    e.step_full(&app.health_io(), T0 + 60_000).await.unwrap();
+    e.step_full(&app.health_io(), T0 + 299_000).await.unwrap();
     assert!(events(&app).await.is_empty(), "quiet during the grace");
-    e.step_full(&app, T0 + 300_000).await.unwrap();
+    e.step_full(&app.health_io(), T0 + 300_000).await.unwrap();
     assert_eq!(kinds(&events(&app).await), ["new"]);
 }
 
@@ -281,7 +281,7 @@ async fn unknown_only_after_three_consecutive_cycles() {
     let app = engine_app().await;
     let mut e = Engine::new(&[rule("flaky", flaky_source_rule), rule("never", never_available_rule)], T0, 0);
     for m in 0..4 {
-        e.step_full(&app, T0 + m * MIN).await.unwrap();
+        e.step_full(&app.health_io(), T0 + m * MIN).await.unwrap();
     }
     // Minutes 2 and 3 were unknown: the previous verdict stands. The never-available source was
     // ok (nothing) for two cycles and unknown from the third (minute 2).
@@ -289,7 +289,7 @@ async fn unknown_only_after_three_consecutive_cycles() {
     assert_eq!(kinds(&ev), ["new", "new"]);
     assert_eq!((ev[1].key.as_str(), ev[1].ts), ("disk_temp:ipmi", T0 + 2 * MIN));
     assert_eq!(record(&app, "smart:/dev/sdd").await.severity, Severity::Warning);
-    e.step_full(&app, T0 + 4 * MIN).await.unwrap();
+    e.step_full(&app.health_io(), T0 + 4 * MIN).await.unwrap();
     let r = record(&app, "smart:/dev/sdd").await;
     assert_eq!(r.severity, Severity::Unknown, "third unknown cycle: shown");
     assert_eq!(r.state, State::Active);
@@ -311,8 +311,8 @@ async fn a_panicking_rule_is_isolated_and_reports_unknown_for_its_checks() {
         run: panicking_rule,
     };
     let mut e = Engine::new(&[boom, rule("steady", steady_rule)], T0, 0);
-    e.step_full(&app, T0).await.unwrap();
-    e.step_full(&app, T0 + MIN).await.unwrap();
+    e.step_full(&app.health_io(), T0).await.unwrap();
+    e.step_full(&app.health_io(), T0 + MIN).await.unwrap();
     assert_eq!(
         record(&app, "disk_temp:/dev/sdb").await.state,
         State::Active,
@@ -330,7 +330,7 @@ async fn retention_by_age_and_by_count() {
     let app = engine_app().await;
     let mut e = Engine::new(&[rule("gap", gap_rule), rule("life", lifecycle_rule)], T0, 0);
     for m in 0..6 {
-        e.step_full(&app, T0 + m * MIN).await.unwrap();
+        e.step_full(&app.health_io(), T0 + m * MIN).await.unwrap();
     }
     // smart:/dev/sdb resolved at minute 3, disk_temp:/dev/sdc at minute 5.
     let count = |sql: &'static str| {
@@ -359,9 +359,9 @@ async fn retention_by_age_and_by_count() {
 async fn retention_keeps_a_resolved_finding_whose_dismissal_is_in_effect() {
     let app = engine_app().await;
     let mut e = Engine::new(&[rule("gap", gap_rule)], T0, 0);
-    e.step_full(&app, T0).await.unwrap();
+    e.step_full(&app.health_io(), T0).await.unwrap();
     app.db.call(|c| store::dismiss(c, "disk_temp:/dev/sdc", None, T0, "alice")).await.unwrap();
-    e.step_full(&app, T0 + 5 * MIN).await.unwrap();
+    e.step_full(&app.health_io(), T0 + 5 * MIN).await.unwrap();
     app.db.call(|c| store::retention(c, T0 + 40 * 86_400_000)).await.unwrap();
     assert!(record(&app, "disk_temp:/dev/sdc").await.dismissed);
 }
@@ -384,13 +384,13 @@ async fn fast_rules_run_on_samples_and_write_only_changes() {
         run: fast_rule,
     };
     let mut e = Engine::new(&[r, rule("steady", steady_rule)], T0, 0);
-    e.step_full(&app, T0).await.unwrap();
+    e.step_full(&app.health_io(), T0).await.unwrap();
     let base = common::sample_pair();
     for k in 0..5 {
         let mut s = base.clone();
         s.ts = T0 + 1000 * (k + 1);
         e.observe(Arc::new(proxwatch::app::LiveSample::new(s).unwrap()));
-        e.step_fast(&app, T0 + 1000 * (k + 1)).await.unwrap();
+        e.step_fast(&app.health_io(), T0 + 1000 * (k + 1)).await.unwrap();
     }
     assert_eq!(e.ring_len(), 5);
     let ev = events(&app).await;
@@ -405,7 +405,7 @@ async fn fast_rules_run_on_samples_and_write_only_changes() {
     let mut s = base.clone();
     s.ts = T0 + 8000;
     e.observe(Arc::new(proxwatch::app::LiveSample::new(s).unwrap()));
-    e.step_fast(&app, T0 + 8000).await.unwrap();
+    e.step_fast(&app.health_io(), T0 + 8000).await.unwrap();
     assert_eq!(app.health.borrow().results["cpu_usage"][0].reason, "6 samples", "republished after 5 s");
 }
 
@@ -492,7 +492,7 @@ async fn dismiss_and_undismiss_through_a_percent_encoded_key() {
         vec![Finding::new(Category::Disks, "smart:/dev/sdb", Severity::Critical, "SMART failed on /dev/sdb")]
     }
     let mut e = Engine::new(&[rule("sdb", sdb)], now - 3_600_000, 0);
-    e.step_full(&app, now).await.unwrap();
+    e.step_full(&app.health_io(), now).await.unwrap();
     let path = "/api/health/findings/smart%3A%2Fdev%2Fsdb";
     let (s, _, _) =
         call(&app, &read, Method::POST, &format!("{path}/dismiss"), Some(json!({"duration": "24h"}))).await;
@@ -608,7 +608,7 @@ async fn thresholds_are_validated_and_honoured_by_the_next_evaluation() {
         run: threshold_probe,
     };
     let mut e = Engine::new(&[probe], T0, 0);
-    e.step_full(&app, T0).await.unwrap();
+    e.step_full(&app.health_io(), T0).await.unwrap();
     assert!(events(&app).await.is_empty());
     let new_value = if def.max > def.default { def.max } else { def.min };
     let (s, b, _) =
@@ -619,7 +619,7 @@ async fn thresholds_are_validated_and_honoured_by_the_next_evaluation() {
         (row["value"].as_f64(), row["default"].as_f64(), row["overridden"].as_bool()),
         (Some(new_value), Some(def.default), Some(true))
     );
-    e.step_full(&app, T0 + MIN).await.unwrap();
+    e.step_full(&app.health_io(), T0 + MIN).await.unwrap();
     assert_eq!(kinds(&events(&app).await), ["new"], "the next evaluation used the new value");
     // null resets to the default.
     let (s, b, _) =
@@ -627,7 +627,7 @@ async fn thresholds_are_validated_and_honoured_by_the_next_evaluation() {
     assert_eq!(s, StatusCode::OK);
     let row = b["thresholds"].as_array().unwrap().iter().find(|t| t["key"] == def.key).unwrap().clone();
     assert_eq!((row["value"].as_f64(), row["overridden"].as_bool()), (Some(def.default), Some(false)));
-    e.step_full(&app, T0 + 2 * MIN).await.unwrap();
+    e.step_full(&app.health_io(), T0 + 2 * MIN).await.unwrap();
     assert_eq!(kinds(&events(&app).await), ["new", "resolved"]);
 }
 
@@ -689,7 +689,7 @@ async fn api_shapes_over_the_demo_with_the_real_rules() {
     let (s, b, _) = call(&app, &read, Method::GET, "/api/health", None).await;
     assert_eq!((s, b["status"].as_str()), (StatusCode::OK, Some("pending")), "before the first cycle: {b}");
     let mut e = Engine::new(proxwatch::health::rules::RULES, T0 - 3_600_000, 300);
-    e.step_full(&app, T0 + 20_000).await.unwrap();
+    e.step_full(&app.health_io(), T0 + 20_000).await.unwrap();
     let (s, b, _) = call(&app, &read, Method::GET, "/api/health", None).await;
     assert_eq!(s, StatusCode::OK);
     let cats = b["categories"].as_array().unwrap();
@@ -759,7 +759,7 @@ async fn proxwatch_failed_logins_reach_the_failed_login_rule() {
     app.health_bus.facts.send_replace(Arc::new(c.facts.clone()));
     let logins = *proxwatch::health::rules::RULES.iter().find(|r| r.id == "logins").unwrap();
     let mut e = Engine::new(&[logins], now - 3_600_000, 0);
-    e.step_full(&app, now).await.unwrap();
+    e.step_full(&app.health_io(), now).await.unwrap();
     let snap = app.health.borrow().clone();
     let f = &snap.results["failed_logins"][0];
     assert_eq!((f.key.as_str(), f.severity), ("failed_logins:host", Severity::Warning), "{}", f.reason);
@@ -784,7 +784,7 @@ async fn proxwatch_failed_logins_reach_the_failed_login_rule() {
     assert_eq!((data[0].user.as_str(), data[0].ip.as_str()), ("guess-again", "192.0.2.77"), "newest first");
     // Outside the rule's window they no longer count.
     app.health_bus.facts.send_replace(Arc::new(c.facts.clone()));
-    e.step_full(&app, now + 2 * 3_600_000).await.unwrap();
+    e.step_full(&app.health_io(), now + 2 * 3_600_000).await.unwrap();
     let snap = app.health.borrow().clone();
     assert_eq!(
         snap.results["failed_logins"][0].severity,
@@ -820,7 +820,7 @@ async fn a_dismissal_holds_through_fast_and_full_runs_and_restarts() {
     };
     let rules = [fast, rule("steady", steady_rule)];
     let mut e = Engine::new(&rules, now - 3_600_000, 0);
-    e.step_full(&app, now).await.unwrap();
+    e.step_full(&app.health_io(), now).await.unwrap();
     let base = common::sample_pair();
     let mut t = now;
     let mut tick = |e: &mut Engine| {
@@ -864,26 +864,26 @@ async fn a_dismissal_holds_through_fast_and_full_runs_and_restarts() {
     check(&app, "right after dismissing").await;
     for k in 0..3 {
         let t = tick(&mut e);
-        e.step_fast(&app, t).await.unwrap();
+        e.step_fast(&app.health_io(), t).await.unwrap();
         check(&app, &format!("after fast run {k}")).await;
     }
     let t1 = tick(&mut e);
-    e.step_full(&app, t1).await.unwrap();
+    e.step_full(&app.health_io(), t1).await.unwrap();
     check(&app, "after a full run").await;
     let t2 = tick(&mut e);
-    e.step_fast(&app, t2).await.unwrap();
+    e.step_fast(&app.health_io(), t2).await.unwrap();
     check(&app, "after a fast run following the full run").await;
     // A restart: a new engine over the same database.
     let mut e2 = Engine::new(&rules, t2, 0);
     let t3 = tick(&mut e2);
-    e2.step_fast(&app, t3).await.unwrap();
+    e2.step_fast(&app.health_io(), t3).await.unwrap();
     // Before its first full run a new engine has heard only from the fast rule.
     check_n(&app, "after a restart's first fast run", 1).await;
-    e2.step_full(&app, t3 + 1000).await.unwrap();
+    e2.step_full(&app.health_io(), t3 + 1000).await.unwrap();
     check(&app, "after a restart's first full run").await;
     // The window ends: both come back once, as new and active.
     let later = now + 86_400_000 + 60_000;
-    e2.step_full(&app, later).await.unwrap();
+    e2.step_full(&app.health_io(), later).await.unwrap();
     let (_, h, _) = call(&app, &op, Method::GET, "/api/health", None).await;
     assert_eq!(
         (h["counts"]["dismissed"].as_i64(), h["counts"]["warning"].as_i64()),
@@ -899,7 +899,7 @@ async fn a_dismissal_holds_through_fast_and_full_runs_and_restarts() {
 async fn disks_take_their_verdict_from_everything_known_about_them() {
     let app = demo_app_at(T0).await;
     let mut e = Engine::new(proxwatch::health::rules::RULES, T0 - 3_600_000, 0);
-    e.step_full(&app, T0 + 20_000).await.unwrap();
+    e.step_full(&app.health_io(), T0 + 20_000).await.unwrap();
     let read = token(&app, Level::Read).await;
     let (s, b, _) = call(&app, &read, Method::GET, "/api/storage", None).await;
     assert_eq!(s, StatusCode::OK);
@@ -958,7 +958,7 @@ async fn findings_about_one_object_agree_and_quotes_are_clean() {
     c.step(&demo_host(), now).await;
     app.health_bus.facts.send_replace(Arc::new(c.facts.clone()));
     let mut e = Engine::new(proxwatch::health::rules::RULES, now - 3_600_000, 0);
-    e.step_full(&app, now + 30_000).await.unwrap();
+    e.step_full(&app.health_io(), now + 30_000).await.unwrap();
     let snap = app.health.borrow().clone();
     let all: Vec<&Finding> = snap.results.values().flatten().filter(|f| f.severity != Severity::Ok).collect();
     let by_key = |k: &str| all.iter().find(|f| f.key == k).copied();
@@ -990,14 +990,14 @@ async fn the_startup_grace_says_what_waits_and_until_when() {
     let onboot = *proxwatch::health::rules::RULES.iter().find(|r| r.id == "guest_onboot").unwrap();
     // Started just now with the default 300 s grace: VM 102 and CT 203 (stopped, onboot) wait.
     let mut e = Engine::new(&[onboot], now, 300);
-    e.step_full(&app, now).await.unwrap();
+    e.step_full(&app.health_io(), now).await.unwrap();
     let (_, h, _) = call(&app, &read, Method::GET, "/api/health", None).await;
     assert_eq!(h["grace"]["checks"], 2, "{}", h["grace"]);
     assert_eq!(h["grace"]["until"], now + 300_000);
     assert_eq!(h["counts"]["warning"], 0);
     // Started long ago: nothing waits, both count.
     let mut e = Engine::new(&[onboot], now - 3_600_000, 300);
-    e.step_full(&app, now).await.unwrap();
+    e.step_full(&app.health_io(), now).await.unwrap();
     let (_, h, _) = call(&app, &read, Method::GET, "/api/health", None).await;
     assert!(h.get("grace").is_none(), "{h}");
     assert_eq!(h["counts"]["warning"], 2);

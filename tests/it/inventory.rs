@@ -120,7 +120,7 @@ async fn demo_app() -> (Arc<proxwatch::app::App>, String) {
     let p = filled(&host).await;
     app.inventory.send_replace(Arc::new(p.state.clone()));
     // Actions need the runner task.
-    proxwatch::workers::spawn_actions(&app);
+    app.spawn_actions();
     let token = common::admin_token(&app).await;
     (app, token)
 }

@@ -36,7 +36,11 @@ async fn demo_app() -> (Arc<proxwatch::app::App>, String) {
     let mut p = InventoryPoller::new("pve-demo".into(), Intervals::default());
     p.step(&demo_host(), 1_750_000_000_000).await;
     app.inventory.send_replace(Arc::new(p.state.clone()));
-    app.tracker.spawn(proxwatch::workers::journal::run(app.clone()));
+    app.tracker.spawn(proxwatch::workers::journal::run(
+        app.journal.clone(),
+        app.host.clone(),
+        app.loops.clone(),
+    ));
     let token = common::admin_token(&app).await;
     (app, token)
 }
@@ -179,7 +183,11 @@ async fn journal_filters_and_bounds_over_the_demo() {
 #[tokio::test]
 async fn journal_is_unavailable_with_a_reason_on_a_host_without_one() {
     let app = common::bare_app(common::test_config(), "pve-zfs");
-    app.tracker.spawn(proxwatch::workers::journal::run(app.clone()));
+    app.tracker.spawn(proxwatch::workers::journal::run(
+        app.journal.clone(),
+        app.host.clone(),
+        app.loops.clone(),
+    ));
     let token = common::admin_token(&app).await;
     let (status, body) = get(&app, &token, "/api/logs").await;
     assert_eq!(status, StatusCode::OK, "{body}");

@@ -85,7 +85,7 @@ async fn start_with_limits(adjust: impl FnOnce(&mut Limits)) -> Server {
     let mut app = common::bare_app(config(|_| {}), "pve-zfs");
     let mut limits = Limits::from_config(&app.config.terminal);
     adjust(&mut limits);
-    Arc::get_mut(&mut app).expect("a fresh app is not shared yet").terminal = Terminal::new(true, limits);
+    assert!(app.set_terminal(Terminal::new(true, limits)), "a fresh app is not shared yet");
     serve(app).await
 }
 
