@@ -15,7 +15,7 @@ use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 
 use super::ApiState;
-use super::inventory::outcome_name;
+use super::vms::outcome_name;
 use super::{READ, Routes, json, query_pairs};
 use crate::error::ApiError;
 use crate::tools::journal::{BootSel, Entry, Filter, Page, Query, unit_name};

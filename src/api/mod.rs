@@ -9,17 +9,20 @@
 
 mod auth;
 mod body;
+mod cluster;
 mod hardware;
 mod health;
 mod history;
-mod inventory;
 pub mod live;
 mod logs;
 mod network;
 pub mod rrd_cache;
 mod state;
+mod storage;
 mod system;
+mod tasks;
 mod terminal;
+mod vms;
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -120,7 +123,10 @@ fn routes() -> Routes {
         .merge(history::routes())
         .merge(live::routes())
         .merge(auth::routes())
-        .merge(inventory::routes())
+        .merge(vms::routes())
+        .merge(cluster::routes())
+        .merge(storage::routes())
+        .merge(tasks::routes())
         .merge(terminal::routes())
         .merge(network::routes())
         .merge(hardware::routes())
@@ -262,6 +268,35 @@ pub(crate) fn tool_error(
         ApiError::new(status, code, format!("{summary}: {d}"))
     } else {
         ApiError::new(status, code, format!("{summary} (the proxwatch log has the details)"))
+    }
+}
+
+/// How an on-demand operation's failure answers. A host tool that failed is one code,
+/// `tool_failed` (502), whatever the tool; `refused` words a non-zero exit from its code.
+pub(crate) fn op_error(
+    e: crate::workers::pve::OpError,
+    refused: impl FnOnce(i32) -> String,
+    caller: Level,
+) -> ApiError {
+    use crate::workers::pve::OpError;
+    use axum::http::StatusCode;
+    match e {
+        OpError::Busy(why) => ApiError::unavailable(why),
+        OpError::Missing { tool } => ApiError::unavailable(format!("{tool} is not available on this host")),
+        OpError::Locked => ApiError::new(StatusCode::CONFLICT, "locked", "the guest is locked"),
+        OpError::NotRecorded => tool_error(
+            StatusCode::BAD_GATEWAY,
+            "tool_failed",
+            "the host has no answer for this",
+            "not in the replayed scenario",
+            caller,
+        ),
+        OpError::Refused { code, detail } => {
+            tool_error(StatusCode::BAD_GATEWAY, "tool_failed", &refused(code), &detail, caller)
+        }
+        OpError::Failed { summary, detail } => {
+            tool_error(StatusCode::BAD_GATEWAY, "tool_failed", summary, &detail, caller)
+        }
     }
 }
 

@@ -9,6 +9,7 @@ pub mod inventory;
 pub mod journal;
 pub mod network;
 pub mod processes;
+pub mod pve;
 pub mod sampler;
 pub mod ups;
 

@@ -1,0 +1,354 @@
+//! `/api/storage`: pools, storages, LVM and the physical disks with their SMART summary, pool
+//! membership and verdict (from the inventory snapshot); one disk in full; a SMART self-test handed
+//! to the action runner through `workers::pve`.
+
+use std::collections::BTreeMap;
+
+use axum::Extension;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+
+use super::ApiState;
+use super::{JsonBody, OPERATE, READ, Routes, json};
+use crate::auth::Principal;
+use crate::error::ApiError;
+use crate::tools::smartctl::{Reading, ScanDevice, SelfTestKind};
+use crate::tools::storage::{BlockDevice, LvKind};
+use crate::tools::zpool::{PoolStatus, PoolSummary};
+use crate::workers::inventory::{Inventory, Section, SectionState};
+use crate::workers::pve;
+
+pub fn routes() -> Routes {
+    Routes::new().get("/storage", READ, storage).get("/storage/disks/{id}", READ, disk).post(
+        "/storage/disks/{id}/selftest",
+        OPERATE,
+        selftest,
+    )
+}
+
+#[derive(Serialize)]
+struct PoolView<'a> {
+    name: &'a str,
+    size: Option<u64>,
+    alloc: Option<u64>,
+    free: Option<u64>,
+    frag_percent: Option<u32>,
+    cap_percent: Option<u32>,
+    dedup_ratio: Option<f64>,
+    health: Option<&'a crate::tools::zpool::VdevState>,
+    status: Option<&'a PoolStatus>,
+    /// The disk each member lives on, by member name: what identifies it in a bay.
+    members: BTreeMap<String, MemberDisk>,
+}
+
+/// The disk behind a pool member.
+#[derive(Serialize)]
+struct MemberDisk {
+    disk: String,
+    partition: Option<String>,
+    model: Option<String>,
+    serial: Option<String>,
+    /// A `/dev/disk/by-id` path of the member (the name zpool prints when it is one).
+    by_id: Option<String>,
+}
+
+fn member_disks(inv: &Inventory, pool: &str) -> BTreeMap<String, MemberDisk> {
+    let devs = inv.blockdevs.data.as_deref().unwrap_or_default();
+    crate::disks::memberships(inv)
+        .into_iter()
+        .filter(|(_, m)| m.pool == pool)
+        .map(|(disk, m)| {
+            let d = devs.iter().find(|d| d.kname == disk);
+            let target = m.partition.clone().unwrap_or_else(|| disk.clone());
+            let by_id = if inv.dev_links.contains_key(&format!("by-id/{}", m.vdev))
+                || ["ata-", "nvme-", "scsi-", "wwn-", "usb-"].iter().any(|p| m.vdev.starts_with(p))
+            {
+                Some(format!("/dev/disk/by-id/{}", m.vdev))
+            } else {
+                inv.dev_links
+                    .iter()
+                    .find(|(k, t)| k.starts_with("by-id/") && **t == target)
+                    .map(|(k, _)| format!("/dev/disk/{k}"))
+            };
+            let md = MemberDisk {
+                disk,
+                partition: m.partition.clone(),
+                model: d.and_then(|d| d.model.clone()),
+                serial: d.and_then(|d| d.serial.clone()),
+                by_id,
+            };
+            (m.vdev, md)
+        })
+        .collect()
+}
+
+#[derive(Serialize)]
+struct SmartSummary {
+    state: &'static str,
+    reason: Option<String>,
+    passed: Option<bool>,
+    temperature_c: Option<i64>,
+    power_on_hours: Option<u64>,
+    wear_used_pct: Option<u8>,
+    bytes_written: Option<u64>,
+    findings: Vec<&'static str>,
+}
+
+#[derive(Serialize)]
+struct DiskView<'a> {
+    id: &'a str,
+    path: String,
+    model: Option<&'a str>,
+    serial: Option<&'a str>,
+    size: Option<u64>,
+    kind: Option<&'a crate::tools::storage::DiskKind>,
+    transport: Option<&'a str>,
+    used_by: Option<String>,
+    /// The disk's verdict from everything known about it (`crate::disks::verdict`), not SMART's
+    /// overall-health bit alone.
+    state: &'static str,
+    reason: String,
+    /// The health findings about the disk, worst first (dismissed ones last).
+    findings: Vec<crate::disks::DiskFinding>,
+    /// Its places in ZFS pools, with the member's state and error counters.
+    pools: Vec<crate::disks::Membership>,
+    /// By-id names that point at the disk itself (bay-identifying).
+    by_id: Vec<String>,
+    smart: SmartSummary,
+    /// The SSD endurance forecast (`null` until the first daily reading is recorded).
+    forecast: Option<&'a crate::wear::Forecast>,
+}
+
+/// The SMART reading for a block device: `/dev/sda` for `sda`, `/dev/nvme0` for `nvme0n1`.
+fn smart_for<'a>(inv: &'a Inventory, kname: &str) -> Option<(&'a ScanDevice, Option<&'a Section<Reading>>)> {
+    let devices = inv.smart_devices.data.as_ref()?;
+    let dev = devices.iter().find(|d| {
+        let base = d.name.trim_start_matches("/dev/");
+        base == kname
+            || (base.starts_with("nvme") && kname.strip_prefix(base).is_some_and(|r| r.starts_with('n')))
+    })?;
+    Some((dev, inv.smart.get(&dev.name)))
+}
+
+fn smart_summary(section: Option<&Section<Reading>>, scanned: bool) -> SmartSummary {
+    let mut s = SmartSummary {
+        state: if scanned { "pending" } else { "unavailable" },
+        reason: if scanned { None } else { Some("smartctl does not list this device".into()) },
+        passed: None,
+        temperature_c: None,
+        power_on_hours: None,
+        wear_used_pct: None,
+        bytes_written: None,
+        findings: Vec::new(),
+    };
+    let Some(section) = section else { return s };
+    s.reason = section.reason.clone();
+    match (&section.data, section.state) {
+        (_, SectionState::Unavailable) => s.state = "unavailable",
+        (Some(Reading::Data(d)), _) => {
+            s.state = if section.reason.as_deref().is_some_and(|r| r.contains("not woken")) {
+                "standby"
+            } else {
+                "ok"
+            };
+            s.passed = d.smart_passed;
+            s.temperature_c = d.temperature_c;
+            s.power_on_hours = d.power_on_hours;
+            s.wear_used_pct = d.wear_used_pct;
+            s.bytes_written = d.bytes_written;
+            s.findings = d.findings.iter().map(|f| f.description()).collect();
+        }
+        (Some(Reading::Standby { .. }), _) => s.state = "standby",
+        (Some(Reading::Failed { reason, .. }), _) => {
+            s.state = "failed";
+            s.reason = Some(reason.clone());
+        }
+        (None, SectionState::Error | SectionState::Stale) => s.state = "failed",
+        (None, _) => {}
+    }
+    s
+}
+
+/// What uses a disk: a ZFS pool (its leaves name the disk, a partition of it or its serial), LVM,
+/// or a mounted filesystem on it.
+fn used_by(inv: &Inventory, disk: &BlockDevice, all: &[BlockDevice]) -> Option<String> {
+    let serial = disk.serial.as_deref().filter(|s| !s.is_empty());
+    for pool in inv.pools.data.iter().flatten() {
+        let mut leaves: Vec<&str> =
+            pool.root.iter().flat_map(|r| r.leaves()).map(|v| v.name.as_str()).collect();
+        for section in &pool.sections {
+            leaves.extend(section.vdevs.iter().flat_map(|v| v.leaves()).map(|v| v.name.as_str()));
+        }
+        let named = |leaf: &str| {
+            let leaf = leaf.trim_start_matches("/dev/");
+            leaf == disk.kname
+                || leaf
+                    .strip_prefix(disk.kname.as_str())
+                    .is_some_and(|r| r.starts_with(|c: char| c.is_ascii_digit() || c == 'p'))
+                || serial.is_some_and(|s| leaf.contains(s))
+        };
+        if leaves.iter().any(|l| named(l)) {
+            return Some(format!("ZFS {}", pool.name));
+        }
+    }
+    let parts = crate::tools::storage::children_of(all, &disk.kname);
+    if parts.iter().chain(std::iter::once(&disk)).any(|d| d.fstype.as_deref() == Some("LVM2_member")) {
+        return Some("LVM".into());
+    }
+    parts
+        .iter()
+        .chain(std::iter::once(&disk))
+        .find_map(|d| d.mountpoint.clone())
+        .map(|m| format!("mounted at {m}"))
+}
+
+fn disk_views<'a>(
+    inv: &'a Inventory,
+    devs: &'a [BlockDevice],
+    health: &crate::health::HealthSnapshot,
+) -> Vec<DiskView<'a>> {
+    let members = crate::disks::memberships(inv);
+    crate::tools::storage::physical_disks(devs)
+        .into_iter()
+        .map(|d| {
+            let smart = smart_for(inv, &d.kname);
+            let smart = smart_summary(
+                smart.and_then(|(_, s)| s),
+                smart.is_some() || inv.smart_devices.data.is_none(),
+            );
+            let pools: Vec<&crate::disks::Membership> =
+                members.iter().filter(|(k, _)| *k == d.kname).map(|(_, m)| m).collect();
+            let verdict = crate::disks::verdict(
+                smart.state,
+                smart.passed,
+                &pools,
+                crate::disks::findings_for(health, &d.kname),
+            );
+            let path = d.path.clone().unwrap_or_else(|| format!("/dev/{}", d.kname));
+            let smart_path = smart_for(inv, &d.kname).map(|(dev, _)| dev.name.clone());
+            DiskView {
+                id: &d.kname,
+                model: d.model.as_deref(),
+                serial: d.serial.as_deref(),
+                size: d.size,
+                kind: d.disk_kind.as_ref(),
+                transport: d.transport.as_deref(),
+                used_by: match pools.first() {
+                    Some(m) => Some(format!("ZFS {}", m.pool)),
+                    None => used_by(inv, d, devs),
+                },
+                state: verdict.state,
+                reason: verdict.reason,
+                findings: verdict.findings,
+                pools: pools.into_iter().cloned().collect(),
+                by_id: inv
+                    .dev_links
+                    .iter()
+                    .filter(|(k, t)| k.starts_with("by-id/") && **t == d.kname)
+                    .map(|(k, _)| format!("/dev/disk/{k}"))
+                    .collect(),
+                forecast: smart_path.and_then(|p| inv.forecasts.get(&p)).or_else(|| inv.forecasts.get(&path)),
+                path,
+                smart,
+            }
+        })
+        .collect()
+}
+
+async fn storage(State(app): State<ApiState>) -> Result<Response, ApiError> {
+    let inv = app.inventory.borrow().clone();
+    let statuses = inv.pools.data.clone().unwrap_or_default();
+    let pools = inv.pool_list.map(|list: &Vec<PoolSummary>| {
+        list.iter()
+            .map(|p| PoolView {
+                name: &p.name,
+                size: p.size,
+                alloc: p.alloc,
+                free: p.free,
+                frag_percent: p.frag_percent,
+                cap_percent: p.cap_percent,
+                dedup_ratio: p.dedup_ratio,
+                health: Some(&p.health),
+                status: statuses.iter().find(|s| s.name == p.name),
+                members: member_disks(&inv, &p.name),
+            })
+            .collect::<Vec<_>>()
+    });
+    let lvm = inv.lvs.map(|lvs| {
+        let thin: Vec<_> = lvs
+            .iter()
+            .filter(|l| l.kind == LvKind::ThinPool)
+            .map(|l| {
+                serde_json::json!({"name": l.name, "vg": l.vg, "size": l.size,
+                    "data_percent": l.data_percent, "metadata_percent": l.metadata_percent})
+            })
+            .collect();
+        let vgs: Vec<_> = inv
+            .vgs
+            .data
+            .iter()
+            .flatten()
+            .map(|v| serde_json::json!({"name": v.name, "size": v.size, "free": v.free}))
+            .collect();
+        serde_json::json!({"thin_pools": thin, "vgs": vgs})
+    });
+    let health = app.health.borrow().clone();
+    let disks = inv.blockdevs.map(|devs| disk_views(&inv, devs, &health));
+    let storages = inv.storage.map(|s| s.clone());
+    json(&serde_json::json!({
+        "storages": storages,
+        "pools": serde_json::to_value(&pools).map_err(ApiError::internal)?,
+        "lvm": lvm,
+        "disks": serde_json::to_value(&disks).map_err(ApiError::internal)?,
+    }))
+}
+
+async fn disk(State(app): State<ApiState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let inv = app.inventory.borrow().clone();
+    let devs = inv.blockdevs.data.clone().unwrap_or_default();
+    let health = app.health.borrow().clone();
+    let views = disk_views(&inv, &devs, &health);
+    let view = views
+        .into_iter()
+        .find(|d| d.id == id)
+        .ok_or_else(|| ApiError::not_found(format!("no disk {id:?}")))?;
+    let reading = smart_for(&inv, &id).and_then(|(_, s)| s).and_then(|s| s.data.as_ref());
+    // Guests' writes are host-wide: proxwatch does not map guest volumes to physical disks yet.
+    json(&serde_json::json!({"disk": view, "smart": reading, "guest_writes": inv.guest_writes}))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SelfTestReq {
+    kind: String,
+}
+
+async fn selftest(
+    State(app): State<ApiState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<String>,
+    JsonBody(req): JsonBody<SelfTestReq>,
+) -> Result<Response, ApiError> {
+    let kind = match req.kind.as_str() {
+        "short" => SelfTestKind::Short,
+        "long" => SelfTestKind::Long,
+        k => return Err(ApiError::bad_request(format!("kind must be short or long (got {k:?})"))),
+    };
+    let dev = {
+        let inv = app.inventory.borrow();
+        smart_for(&inv, &id)
+            .map(|(d, _)| d.clone())
+            .ok_or_else(|| ApiError::not_found(format!("no SMART disk {id:?}")))?
+    };
+    tracing::info!(user = %p.user, disk = %dev.name, ?kind, "SMART self-test");
+    match pve::selftest(&app.actions, &dev, kind).await {
+        Ok(()) => {
+            let mut resp = json(&serde_json::json!({"started": true, "disk": dev.name}))?;
+            *resp.status_mut() = StatusCode::ACCEPTED;
+            Ok(resp)
+        }
+        Err(e) => Err(super::op_error(e, |_| "smartctl did not start the self-test".into(), p.level)),
+    }
+}

@@ -1,0 +1,44 @@
+//! `/api/tasks`: one Proxmox task's log, read on demand through the action runner's read lane.
+
+use axum::Extension;
+use axum::extract::{Path, State};
+use axum::response::Response;
+
+use super::ApiState;
+use super::{READ, Routes, json};
+use crate::auth::Principal;
+use crate::error::ApiError;
+use crate::workers::pve::{self, OpError};
+
+pub fn routes() -> Routes {
+    Routes::new().get("/tasks/{upid}/log", READ, task_log)
+}
+
+async fn task_log(
+    State(app): State<ApiState>,
+    Extension(p): Extension<Principal>,
+    Path(upid): Path<String>,
+) -> Result<Response, ApiError> {
+    let parsed = crate::tools::pvesh::parse_upid(&upid).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let node = app.inventory.borrow().node.clone();
+    if parsed.node != node {
+        return Err(ApiError::not_found(format!(
+            "task {upid} ran on node {:?}, not on {node:?}",
+            parsed.node
+        )));
+    }
+    let upid = upid.trim();
+    let not_found = || ApiError::not_found(format!("no task {upid} on this node"));
+    // pvesh answers a task it has no log for with an error: that is a 404, not a gateway failure;
+    // so is a task the host has no recording of (a replayed host knows only its recorded tasks).
+    let lines = match pve::task_log(&app.actions, &node, upid).await {
+        Ok(lines) => lines,
+        Err(OpError::Refused { detail, .. }) => {
+            tracing::debug!(upid, stderr = detail.trim(), "task log refused");
+            return Err(not_found());
+        }
+        Err(OpError::NotRecorded) => return Err(not_found()),
+        Err(e) => return Err(super::op_error(e, |code| format!("pvesh exited with code {code}"), p.level)),
+    };
+    json(&serde_json::json!({"upid": upid, "lines": lines}))
+}
