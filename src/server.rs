@@ -33,7 +33,6 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request};
-use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -534,20 +533,15 @@ pub fn strip_base<B>(base: &str, req: &mut axum::http::Request<B>) -> Option<axu
 pub async fn limit_request_size(req: Request, next: Next) -> Response {
     let target = req.uri().path_and_query().map(|p| p.as_str().len()).unwrap_or(0);
     if target > MAX_TARGET {
-        return ApiError::new(
-            StatusCode::URI_TOO_LONG,
-            "uri_too_long",
-            format!("the request target is {target} bytes; at most {MAX_TARGET} are accepted"),
-        )
+        return ApiError::UriTooLong(format!(
+            "the request target is {target} bytes; at most {MAX_TARGET} are accepted"
+        ))
         .into_response();
     }
     let count = req.headers().len();
     let bytes: usize = req.headers().iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum();
     if count > MAX_HEADERS || bytes > MAX_HEADER_BYTES {
-        return ApiError::new(
-            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            "headers_too_large",
-            format!(
+        return ApiError::HeadersTooLarge(format!(
                 "{count} headers of {bytes} bytes; at most {MAX_HEADERS} headers and {MAX_HEADER_BYTES} bytes are accepted"
             ),
         )

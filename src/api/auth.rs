@@ -11,7 +11,7 @@ use super::ApiState;
 use super::{JsonBody, PUBLIC, READ, Routes, SESSION, SESSION_ADMIN, json};
 use crate::auth::audit::AuditLog;
 use crate::auth::layer::{ClientIp, cookie};
-use crate::auth::store::{COOKIE, LoginOutcome};
+use crate::auth::store::{AuthError, COOKIE, LoginOutcome};
 use crate::auth::{Level, Principal, Via};
 use crate::error::ApiError;
 use crate::model::DemoInfo;
@@ -428,4 +428,22 @@ async fn events(
     let user = (p.level != Level::Admin).then(|| p.user.clone());
     let events = AuditLog::list(app.auth.db(), limit, user).await.map_err(ApiError::internal)?;
     json(&serde_json::json!({"events": events}))
+}
+
+/// How an auth refusal is answered.
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        use AuthError as E;
+        match e {
+            E::Invalid => ApiError::InvalidCredentials,
+            E::RateLimited(wait) => ApiError::rate_limited("too many attempts", wait),
+            E::Busy(wait) => ApiError::busy("too many password checks at once", wait),
+            E::BadRequest(m) => ApiError::BadRequest(m),
+            E::Forbidden(m) => ApiError::Forbidden(m),
+            E::NotFound(m) => ApiError::NotFound(m),
+            E::Conflict(m) => ApiError::Conflict(m),
+            E::AlreadySetUp => ApiError::AlreadySetUp,
+            E::Internal(e) => ApiError::internal(format!("{e:#}")),
+        }
+    }
 }

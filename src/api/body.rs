@@ -21,22 +21,14 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
         let ct = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
         let mime = ct.split(';').next().unwrap_or("").trim();
         if !mime.eq_ignore_ascii_case("application/json") {
-            return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                format!(
-                    "send the body as application/json (got {:?})",
-                    if ct.is_empty() { "nothing" } else { ct }
-                ),
-            ));
+            return Err(ApiError::UnsupportedMediaType(format!(
+                "send the body as application/json (got {:?})",
+                if ct.is_empty() { "nothing" } else { ct }
+            )));
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "payload_too_large",
-                    format!("body over {MAX_BODY} bytes"),
-                )
+                ApiError::PayloadTooLarge(format!("body over {MAX_BODY} bytes"))
             } else {
                 ApiError::bad_request(format!("cannot read the body: {e}"))
             }

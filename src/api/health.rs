@@ -289,15 +289,10 @@ async fn run(State(app): State<ApiState>, Extension(p): Extension<Principal>) ->
             *resp.status_mut() = StatusCode::ACCEPTED;
             Ok(resp)
         }
-        Err(wait) => {
-            let mut e = ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
-                format!("a health cycle was requested moments ago; try again in {wait} s"),
-            );
-            e.retry_after = Some(wait);
-            Err(e)
-        }
+        Err(wait) => Err(ApiError::RateLimited {
+            message: format!("a health cycle was requested moments ago; try again in {wait} s"),
+            retry_after: Some(wait),
+        }),
     }
 }
 
@@ -579,7 +574,7 @@ mod tests {
         assert_eq!(parse_duration(&json!(3600)).unwrap(), Some(3600));
         for bad in [json!("soon"), json!(10), json!(-5), json!(1.5), json!(null), json!("400d")] {
             let e = parse_duration(&bad).unwrap_err();
-            assert_eq!(e.status, StatusCode::BAD_REQUEST, "{bad}");
+            assert_eq!(e.status(), StatusCode::BAD_REQUEST, "{bad}");
         }
     }
 
@@ -590,9 +585,9 @@ mod tests {
         body.insert(def.key.into(), json!(def.max + 1.0));
         let e = validate_thresholds(&body).unwrap_err();
         assert!(
-            e.message.contains(def.key) && e.message.contains(&format!("{} to {}", def.min, def.max)),
+            e.message().contains(def.key) && e.message().contains(&format!("{} to {}", def.min, def.max)),
             "{}",
-            e.message
+            e.message()
         );
         body.insert(def.key.into(), json!(null));
         assert_eq!(validate_thresholds(&body).unwrap(), vec![(def.key.to_string(), None)]);

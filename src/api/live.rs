@@ -59,11 +59,9 @@ impl Slots {
 
     /// A slot for `user` at `ip`, or 503 saying which bound was hit.
     pub fn take(&self, user: &str, ip: Option<IpAddr>) -> Result<Slot, ApiError> {
-        let busy = |what: &str| {
-            let mut e =
-                ApiError::unavailable(format!("too many live streams open {what}; close a dashboard tab"));
-            e.retry_after = Some(5);
-            e
+        let busy = |what: &str| ApiError::Unavailable {
+            message: format!("too many live streams open {what}; close a dashboard tab"),
+            retry_after: Some(5),
         };
         let keys = [format!("user:{user}"), format!("ip:{}", ip.map(|i| i.to_string()).unwrap_or_default())];
         let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
@@ -109,11 +107,11 @@ mod tests {
         let b: IpAddr = "192.0.2.2".parse().unwrap();
         let s1 = slots.take("alice", Some(a)).unwrap();
         let _s2 = slots.take("alice", Some(a)).unwrap();
-        assert!(slots.take("alice", Some(b)).unwrap_err().message.contains("this user"));
+        assert!(slots.take("alice", Some(b)).unwrap_err().message().contains("this user"));
         let _s3 = slots.take("bob", Some(a)).unwrap();
-        assert!(slots.take("carol", Some(a)).unwrap_err().message.contains("this address"));
+        assert!(slots.take("carol", Some(a)).unwrap_err().message().contains("this address"));
         let _s4 = slots.take("carol", Some(b)).unwrap();
-        assert!(slots.take("dave", Some(b)).unwrap_err().message.contains("on this proxwatch"));
+        assert!(slots.take("dave", Some(b)).unwrap_err().message().contains("on this proxwatch"));
         drop(s1);
         assert!(slots.take("alice", Some(b)).is_ok());
     }

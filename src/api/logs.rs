@@ -6,7 +6,6 @@
 use std::convert::Infallible;
 
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::{Stream, StreamExt};
@@ -169,21 +168,11 @@ struct LogsAnswer<'a> {
 
 fn journal_error(e: JournalError, caller: crate::auth::Level) -> Response {
     match e {
-        JournalError::Busy => {
-            let mut resp =
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", e.to_string()).into_response();
-            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-            resp
-        }
+        JournalError::Busy => ApiError::Busy { message: e.to_string(), retry_after: Some(1) }.into_response(),
         JournalError::Unavailable(m) => ApiError::unavailable(m).into_response(),
-        JournalError::Failed(m) => super::tool_error(
-            StatusCode::BAD_GATEWAY,
-            "tool_failed",
-            "the journal could not be read",
-            &m,
-            caller,
-        )
-        .into_response(),
+        JournalError::Failed(m) => {
+            super::tool_error("the journal could not be read", &m, caller).into_response()
+        }
     }
 }
 

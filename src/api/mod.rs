@@ -193,19 +193,7 @@ async fn api_response(req: Request, next: Next) -> Response {
         };
         let message =
             if text.is_empty() { status.canonical_reason().unwrap_or("error").to_lowercase() } else { text };
-        let code = match status.as_u16() {
-            400 => "bad_request",
-            404 => "not_found",
-            405 => "method_not_allowed",
-            408 => "timeout",
-            413 => "payload_too_large",
-            415 => "unsupported_media_type",
-            422 => "unprocessable",
-            429 => "rate_limited",
-            500..=599 => "internal",
-            _ => "error",
-        };
-        let mut json = ApiError::new(status, code, message).into_response();
+        let mut json = ApiError::Status { status, message }.into_response();
         if let Some(r) = retry_after {
             json.headers_mut().insert(header::RETRY_AFTER, r);
         }
@@ -221,11 +209,7 @@ async fn not_found(method: Method, OriginalUri(uri): OriginalUri) -> ApiError {
 }
 
 async fn method_not_allowed(method: Method, OriginalUri(uri): OriginalUri) -> ApiError {
-    ApiError::new(
-        axum::http::StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
-        format!("method {method} is not allowed on {}", uri.path()),
-    )
+    ApiError::MethodNotAllowed(format!("method {method} is not allowed on {}", uri.path()))
 }
 
 /// One debug line per request: method, matched route (not the raw path, so ids and query strings do
@@ -251,23 +235,17 @@ pub async fn log_request(req: Request, next: Next) -> Response {
 /// A host tool's failure as an API answer. Its detail (the tool's stderr, an argv, a replay
 /// recording's name) reaches admins only: it can name paths, devices and internals that a viewer or
 /// operator has no business seeing. Everyone else gets `summary`, and the detail is in the log.
-pub(crate) fn tool_error(
-    status: axum::http::StatusCode,
-    code: &'static str,
-    summary: &str,
-    detail: &str,
-    caller: Level,
-) -> ApiError {
+pub(crate) fn tool_error(summary: &str, detail: &str, caller: Level) -> ApiError {
     let detail = detail.trim();
-    tracing::warn!(code, detail, "{summary}");
+    tracing::warn!(code = "tool_failed", detail, "{summary}");
     if caller == Level::Admin && !detail.is_empty() {
         let mut d: String = detail.chars().take(500).collect();
         if d.len() < detail.len() {
             d.push('…');
         }
-        ApiError::new(status, code, format!("{summary}: {d}"))
+        ApiError::ToolFailed(format!("{summary}: {d}"))
     } else {
-        ApiError::new(status, code, format!("{summary} (the proxwatch log has the details)"))
+        ApiError::ToolFailed(format!("{summary} (the proxwatch log has the details)"))
     }
 }
 
@@ -279,24 +257,15 @@ pub(crate) fn op_error(
     caller: Level,
 ) -> ApiError {
     use crate::workers::pve::OpError;
-    use axum::http::StatusCode;
     match e {
         OpError::Busy(why) => ApiError::unavailable(why),
         OpError::Missing { tool } => ApiError::unavailable(format!("{tool} is not available on this host")),
-        OpError::Locked => ApiError::new(StatusCode::CONFLICT, "locked", "the guest is locked"),
-        OpError::NotRecorded => tool_error(
-            StatusCode::BAD_GATEWAY,
-            "tool_failed",
-            "the host has no answer for this",
-            "not in the replayed scenario",
-            caller,
-        ),
-        OpError::Refused { code, detail } => {
-            tool_error(StatusCode::BAD_GATEWAY, "tool_failed", &refused(code), &detail, caller)
+        OpError::Locked => ApiError::Locked("the guest is locked".into()),
+        OpError::NotRecorded => {
+            tool_error("the host has no answer for this", "not in the replayed scenario", caller)
         }
-        OpError::Failed { summary, detail } => {
-            tool_error(StatusCode::BAD_GATEWAY, "tool_failed", summary, &detail, caller)
-        }
+        OpError::Refused { code, detail } => tool_error(&refused(code), &detail, caller),
+        OpError::Failed { summary, detail } => tool_error(summary, &detail, caller),
     }
 }
 

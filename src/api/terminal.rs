@@ -7,7 +7,6 @@
 use axum::Extension;
 use axum::extract::ws::{WebSocketUpgrade, rejection::WebSocketUpgradeRejection};
 use axum::extract::{RawQuery, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use super::ApiState;
@@ -25,11 +24,9 @@ pub fn routes() -> Routes {
 fn session(p: &Principal) -> Result<&str, ApiError> {
     match &p.via {
         Via::Session { id } => Ok(id),
-        Via::Token { .. } => Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "the terminal needs an interactive login, not an API token",
-        )),
+        Via::Token { .. } => {
+            Err(ApiError::Forbidden("the terminal needs an interactive login, not an API token".into()))
+        }
     }
 }
 
@@ -37,18 +34,10 @@ impl From<TerminalError> for ApiError {
     fn from(e: TerminalError) -> Self {
         let message = e.to_string();
         match e {
-            TerminalError::Disabled => ApiError::new(StatusCode::FORBIDDEN, "terminal_disabled", message),
-            TerminalError::TooManySessions(_) => {
-                let mut err = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "too_many_sessions", message);
-                err.retry_after = Some(5);
-                err
-            }
-            TerminalError::TooManyTickets => {
-                let mut err = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_tickets", message);
-                err.retry_after = Some(5);
-                err
-            }
-            TerminalError::BadTicket => ApiError::new(StatusCode::FORBIDDEN, "bad_ticket", message),
+            TerminalError::Disabled => ApiError::TerminalDisabled(message),
+            TerminalError::TooManySessions(_) => ApiError::TooManySessions { message, retry_after: Some(5) },
+            TerminalError::TooManyTickets => ApiError::TooManyTickets { message, retry_after: Some(5) },
+            TerminalError::BadTicket => ApiError::BadTicket(message),
         }
     }
 }

@@ -271,11 +271,7 @@ async fn vm_action(
         (g.kind, g.lock.clone(), if g.node.is_empty() { inv.node.clone() } else { g.node.clone() })
     };
     if let Some(lock) = lock {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "locked",
-            format!("guest {vmid} is locked ({lock})"),
-        ));
+        return Err(ApiError::Locked(format!("guest {vmid} is locked ({lock})")));
     }
     tracing::info!(user = %p.user, vmid, action, "guest action");
     match pve::guest_power(&app.actions, &node, kind, vmid, &action).await {
@@ -284,9 +280,7 @@ async fn vm_action(
             *resp.status_mut() = StatusCode::ACCEPTED;
             Ok(resp)
         }
-        Err(OpError::Locked) => {
-            Err(ApiError::new(StatusCode::CONFLICT, "locked", format!("guest {vmid} is locked")))
-        }
+        Err(OpError::Locked) => Err(ApiError::Locked(format!("guest {vmid} is locked"))),
         Err(e) => Err(super::op_error(e, |_| "Proxmox refused".into(), p.level)),
     }
 }

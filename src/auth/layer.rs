@@ -6,7 +6,7 @@
 use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
-use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::http::{HeaderMap, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -55,8 +55,8 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
 }
 
-fn deny(status: StatusCode, code: &'static str, msg: &str) -> Response {
-    ApiError::new(status, code, msg).into_response()
+fn deny(e: ApiError) -> Response {
+    e.into_response()
 }
 
 /// The client's address as resolved by the auth layer (handlers read it from the extensions).
@@ -69,7 +69,7 @@ pub async fn guard(State(app): State<Gate>, mut req: Request, next: Next) -> Res
     req.extensions_mut().insert(ClientIp(ip));
     if let Some(ip) = ip {
         if app.bans.is_banned(ip) {
-            return deny(StatusCode::FORBIDDEN, "banned", "your address is banned by fail2ban");
+            return deny(ApiError::Banned("your address is banned by fail2ban".into()));
         }
     }
     let method = req.method().clone();
@@ -81,38 +81,33 @@ pub async fn guard(State(app): State<Gate>, mut req: Request, next: Next) -> Res
     // A route missing from the access table is refused: deny by default.
     let Some(access) = access else {
         tracing::error!(%method, path = %req.uri().path(), "route has no access rule; refusing");
-        return deny(StatusCode::FORBIDDEN, "forbidden", "this route has no access rule");
+        return deny(ApiError::Forbidden("this route has no access rule".into()));
     };
     let needed = match access {
         Access::Public => return next.run(req).await,
         Access::At(l) | Access::Session(l) => l,
     };
     if app.auth.setup_required() {
-        return deny(
-            StatusCode::FORBIDDEN,
-            "setup_required",
-            "proxwatch is not set up yet: create the first admin",
-        );
+        return deny(ApiError::SetupRequired("proxwatch is not set up yet: create the first admin".into()));
     }
     let (principal, csrf) = if let Some(token) = bearer(req.headers()) {
         match app.auth.check_token(token, ip).await {
             Ok(p) => (p, None),
             Err(TokenRefusal::Invalid) => {
-                return deny(StatusCode::UNAUTHORIZED, "unauthorized", "invalid or expired API token");
+                return deny(ApiError::Unauthorized("invalid or expired API token".into()));
             }
             Err(TokenRefusal::Throttled(wait)) => {
                 let what = "too many invalid API tokens from this address";
-                return ApiError::retry_later(StatusCode::TOO_MANY_REQUESTS, "rate_limited", what, wait)
-                    .into_response();
+                return ApiError::rate_limited(what, wait).into_response();
             }
         }
     } else if let Some(jwt) = cookie(req.headers(), COOKIE) {
         match app.auth.check_session(jwt, ip) {
             Some((p, csrf)) => (p, Some(csrf)),
-            None => return deny(StatusCode::UNAUTHORIZED, "unauthorized", "session expired; log in again"),
+            None => return deny(ApiError::Unauthorized("session expired; log in again".into())),
         }
     } else {
-        return deny(StatusCode::UNAUTHORIZED, "unauthorized", "log in or send an API token");
+        return deny(ApiError::Unauthorized("log in or send an API token".into()));
     };
     if !access.allows(principal.level, &principal.via) {
         let what = match (principal.via, access) {
@@ -123,13 +118,13 @@ pub async fn guard(State(app): State<Gate>, mut req: Request, next: Next) -> Res
             (Via::Session { .. }, _) => format!("this needs the {} role", needed.role()),
             (Via::Token { .. }, _) => format!("this needs a token with scope {}", needed.scope()),
         };
-        return deny(StatusCode::FORBIDDEN, "forbidden", &what);
+        return deny(ApiError::Forbidden(what));
     }
     if let Some(expected) = csrf {
         let safe = matches!(method, Method::GET | Method::HEAD | Method::OPTIONS);
         let sent = req.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
         if !safe && !super::ct_eq(sent, &expected) {
-            return deny(StatusCode::FORBIDDEN, "csrf", "missing or wrong X-CSRF-Token header");
+            return deny(ApiError::Csrf("missing or wrong X-CSRF-Token header".into()));
         }
     }
     req.extensions_mut().insert(principal);
@@ -148,8 +143,6 @@ pub fn request_host(req: &Request) -> Option<String> {
 /// state-changing requests and websocket upgrades whose `Origin` is foreign. Runs before
 /// everything else, static files included.
 pub async fn check_host(State(app): State<Gate>, req: Request, next: Next) -> Response {
-    let refuse =
-        |code: &'static str, msg: String| ApiError::new(StatusCode::FORBIDDEN, code, msg).into_response();
     let host = request_host(&req);
     if let Some(h) = &host {
         if !app.hosts.allows_host(h) {
@@ -157,12 +150,10 @@ pub async fn check_host(State(app): State<Gate>, req: Request, next: Next) -> Re
             let ip = request_ip(&app.auth, req.headers(), peer);
             let shown: String = h.chars().filter(|c| !c.is_control()).take(64).collect();
             app.auth.audit.record(app.auth.db(), Kind::HostRefused, None, ip, &format!("host {shown}")).await;
-            return refuse(
-                "host_not_allowed",
-                format!(
-                    "{shown:?} is not a name of this proxwatch; an admin can add it to server.allowed_hosts"
-                ),
-            );
+            return ApiError::HostNotAllowed(format!(
+                "{shown:?} is not a name of this proxwatch; an admin can add it to server.allowed_hosts"
+            ))
+            .into_response();
         }
     }
     let upgrade = req
@@ -176,10 +167,10 @@ pub async fn check_host(State(app): State<Gate>, req: Request, next: Next) -> Re
             let o = String::from_utf8_lossy(origin.as_bytes()).into_owned();
             if !app.hosts.allows_origin(&o) {
                 let shown: String = o.chars().filter(|c| !c.is_control()).take(64).collect();
-                return refuse(
-                    "origin_not_allowed",
-                    format!("requests from {shown:?} may not change anything here or open a websocket"),
-                );
+                return ApiError::OriginNotAllowed(format!(
+                    "requests from {shown:?} may not change anything here or open a websocket"
+                ))
+                .into_response();
             }
         }
     }

@@ -1482,38 +1482,3 @@ pub fn token_label(token: &str) -> String {
         _ => format!("sha256={}", &sha256_hex(token)[..12]),
     }
 }
-
-/// How an auth refusal is answered (the mapping lives with the error, below `error.rs`).
-impl From<AuthError> for crate::error::ApiError {
-    fn from(e: AuthError) -> Self {
-        use AuthError as E;
-        use axum::http::StatusCode;
-        match e {
-            E::Invalid => crate::error::ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "invalid_credentials",
-                "invalid credentials",
-            ),
-            E::RateLimited(wait) => crate::error::ApiError::retry_later(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
-                "too many attempts",
-                wait,
-            ),
-            E::Busy(wait) => crate::error::ApiError::retry_later(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "busy",
-                "too many password checks at once",
-                wait,
-            ),
-            E::BadRequest(m) => crate::error::ApiError::bad_request(m),
-            E::Forbidden(m) => crate::error::ApiError::new(StatusCode::FORBIDDEN, "forbidden", m),
-            E::NotFound(m) => crate::error::ApiError::not_found(m),
-            E::Conflict(m) => crate::error::ApiError::new(StatusCode::CONFLICT, "conflict", m),
-            E::AlreadySetUp => {
-                crate::error::ApiError::new(StatusCode::CONFLICT, "already_set_up", "setup is already done")
-            }
-            E::Internal(e) => crate::error::ApiError::internal(format!("{e:#}")),
-        }
-    }
-}
