@@ -479,7 +479,7 @@ pub async fn run(app: Arc<App>, listener: std::net::TcpListener) -> anyhow::Resu
     let cancel = app.cancel.clone();
     let limit = Duration::from_secs(app.config.server.shutdown_timeout_s);
     let tls = if app.config.tls.enabled {
-        Some(crate::tls::acceptor(app.host.clone(), app.config.tls.clone(), cancel.clone())?)
+        Some(crate::tls::acceptor(app.host.clone(), app.config.tls.clone(), &app.loops)?)
     } else {
         None
     };

@@ -12,10 +12,11 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
-use tokio_util::sync::CancellationToken;
+
 
 use crate::config::TlsCfg;
 use crate::host::Host;
+use crate::workers::Loops;
 
 /// Proxmox's certificate pairs, in order of preference.
 const PVE_PAIRS: &[(&str, &str)] = &[
@@ -91,26 +92,17 @@ pub fn server_config(resolver: Arc<Resolver>) -> anyhow::Result<rustls::ServerCo
     Ok(cfg)
 }
 
-/// Loads the certificate, builds the acceptor, and re-reads the certificate every minute until
-/// `cancel` (a changed one is used for new connections: ACME renewals need no restart).
-pub fn acceptor(
-    host: Arc<Host>,
-    cfg: TlsCfg,
-    cancel: CancellationToken,
-) -> anyhow::Result<tokio_rustls::TlsAcceptor> {
+/// Loads the certificate, builds the acceptor, and re-reads the certificate every minute on a loop
+/// of `loops` (a changed one is used for new connections: ACME renewals need no restart).
+pub fn acceptor(host: Arc<Host>, cfg: TlsCfg, loops: &Loops) -> anyhow::Result<tokio_rustls::TlsAcceptor> {
     let first = load(&host, &cfg)?;
     tracing::info!(cert = %first.cert_path, "serving HTTPS");
     let resolver = Arc::new(Resolver { current: RwLock::new(first.key.clone()) });
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server_config(resolver.clone())?));
     let mut fingerprint = first.fingerprint;
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(60));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = cancel.cancelled() => break,
-                _ = tick.tick() => {}
-            }
+    let mut tick = loops.every(Duration::from_secs(60));
+    loops.spawn("tls reload", async move {
+        while tick.next().await {
             match load(&host, &cfg) {
                 Ok(l) if l.fingerprint != fingerprint => {
                     fingerprint = l.fingerprint;

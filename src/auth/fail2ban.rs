@@ -14,6 +14,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use crate::host::{Host, ToolError};
+use crate::workers::Periodic;
 
 /// Between reads while no failures were logged (manual bans and unbans show up within this).
 pub const QUIET_INTERVAL: Duration = Duration::from_secs(600);
@@ -103,15 +104,10 @@ impl Bans {
         if self.jail.is_empty() || self.host.is_replay() {
             return;
         }
-        let mut tick = tokio::time::interval(interval);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut tick = Periodic::new(interval, cancel);
         let mut seen = failures.load(Ordering::Relaxed);
         let mut last: Option<(tokio::time::Instant, Refresh)> = None;
-        loop {
-            tokio::select! {
-                _ = cancel.cancelled() => return,
-                _ = tick.tick() => {}
-            }
+        while tick.next().await {
             let count = failures.load(Ordering::Relaxed);
             let due = match last {
                 None => true,
