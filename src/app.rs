@@ -22,7 +22,7 @@ use crate::db::Db;
 use crate::health::{Bus, HealthSnapshot};
 use crate::history::History;
 use crate::host::Host;
-use crate::model::{Identity, ProcessSnapshot};
+use crate::model::{Clock, Identity, ProcessSnapshot};
 use crate::series::Series;
 use crate::workers::gpu::GpuSnapshot;
 use crate::workers::hardware::HardwareSnapshot;
@@ -90,6 +90,17 @@ impl App {
     /// Builds the app. `config.server.data_dir` must exist: it holds `secret.key` (sealing and
     /// session signing) and, until setup is done, `setup-code`.
     pub fn new(config: Config, host: Host, db: Db, demo: Option<DemoInfo>) -> anyhow::Result<Arc<App>> {
+        App::with_clock(config, host, db, demo, Clock::system())
+    }
+
+    /// [`App::new`] with the clock every loop and handler reads (tests pass a manual one).
+    pub fn with_clock(
+        config: Config,
+        host: Host,
+        db: Db,
+        demo: Option<DemoInfo>,
+        clock: Clock,
+    ) -> anyhow::Result<Arc<App>> {
         let data_dir = config.server.data_dir.clone();
         let keys = crate::auth::seal::Keys::load_or_create(&data_dir.join("secret.key"))?;
         let audit = crate::auth::audit::AuditLog::open_bounded(
@@ -123,7 +134,7 @@ impl App {
         let health_bus = Arc::new(Bus::default());
         let journal = Arc::new(Journal::new(&config.logs));
         let process_demand = Arc::new(ProcessDemand::default());
-        let loops = Loops::default();
+        let loops = Loops { clock: clock.clone(), ..Loops::default() };
         let api = ApiState(Arc::new(Shared {
             config: config.clone(),
             host: host.clone(),
@@ -157,6 +168,7 @@ impl App {
             rrd_cache: rrd_cache.clone(),
             cancel: loops.cancel.clone(),
             tracker: loops.tracker.clone(),
+            clock,
         }));
         Ok(Arc::new(App {
             health: health_bus.snapshot.clone(),
@@ -303,16 +315,13 @@ impl App {
             out: self.network.clone(),
             backfill: self.demo.is_some() && self.host.is_replay(),
         };
-        loops.spawn("network", w::network::run(network, self.cancel.clone()));
+        let period = network.period();
+        loops.spawn("network", w::network::run(network, self.every(period)));
+        let opts = w::hardware::Options::from_config(&cfg.hardware);
+        let tick = self.every(opts.period());
         loops.spawn(
             "hardware",
-            w::hardware::run(
-                self.host.clone(),
-                self.series.clone(),
-                w::hardware::Options::from_config(&cfg.hardware),
-                self.hardware.clone(),
-                self.cancel.clone(),
-            ),
+            w::hardware::run(self.host.clone(), self.series.clone(), opts, self.hardware.clone(), tick),
         );
         loops.spawn(
             "ups",
@@ -321,7 +330,7 @@ impl App {
                 self.series.clone(),
                 cfg.nut.clone(),
                 self.ups.clone(),
-                self.cancel.clone(),
+                self.every(Duration::from_secs(cfg.nut.interval_s.max(1))),
             ),
         );
         loops.spawn(
@@ -336,7 +345,12 @@ impl App {
         self.spawn_services();
         loops.spawn(
             "health cycle",
-            crate::health::run(self.health_io(), cfg.health.clone(), self.cancel.clone()),
+            crate::health::run(
+                self.health_io(),
+                cfg.health.clone(),
+                self.loops.clock.clone(),
+                self.cancel.clone(),
+            ),
         );
         loops.spawn(
             "health facts",

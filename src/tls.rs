@@ -13,7 +13,6 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 
-
 use crate::config::TlsCfg;
 use crate::host::Host;
 use crate::workers::Loops;

@@ -22,7 +22,6 @@ use crate::health::model::{Category, Finding, Severity};
 use crate::health::store::{self, Exclusion, Record, State as FState};
 use crate::health::thresholds::THRESHOLDS;
 use crate::health::{self, CheckDef, HealthSnapshot};
-use crate::workers::wall_ms;
 
 pub fn routes() -> Routes {
     Routes::new()
@@ -241,7 +240,7 @@ async fn overview(State(app): State<ApiState>) -> Result<Response, ApiError> {
             checks,
         });
     }
-    let grace = grace_of(&snap, wall_ms());
+    let grace = grace_of(&snap, app.clock.now_ms());
     let problems = counts.critical + counts.warning + counts.unknown;
     let summary = if snap.full_at.is_none() {
         "waiting for the first health cycle".to_string()
@@ -369,7 +368,7 @@ async fn dismiss(
 ) -> Result<Response, ApiError> {
     check_key(&key)?;
     let secs = parse_duration(&req.duration)?;
-    let now = wall_ms();
+    let now = app.clock.now_ms();
     let until = secs.map(|s| now + s as i64 * 1000);
     let out = health::dismiss(&app.db, &app.health_bus, key.clone(), until, now, p.user.clone())
         .await
@@ -385,7 +384,7 @@ async fn undismiss(
     Path(key): Path<String>,
 ) -> Result<Response, ApiError> {
     check_key(&key)?;
-    let now = wall_ms();
+    let now = app.clock.now_ms();
     let out = health::undismiss(&app.db, &app.health_bus, key.clone(), now, p.user.clone())
         .await
         .map_err(ApiError::internal)?;
@@ -485,7 +484,7 @@ async fn put_thresholds(
 ) -> Result<Response, ApiError> {
     let changes = validate_thresholds(&body)?;
     if !changes.is_empty() {
-        let now = wall_ms();
+        let now = app.clock.now_ms();
         let th = app
             .db
             .call(move |c| {

@@ -76,7 +76,7 @@ async fn history(
         ApiError::bad_request(format!("metric is required; valid metrics: {}", valid_metrics()))
     })?;
     let range = range.unwrap_or(Range::H1);
-    let now_s = crate::workers::wall_ms() / 1000;
+    let now_s = app.clock.now_ms() / 1000;
     let metric = match metric {
         Which::Vitals(i) => i,
         Which::Aux(key) => {

@@ -129,7 +129,7 @@ fn parse_filter(pairs: &[(String, String)], max_range_days: u64, now_us: i64) ->
 fn parse_query(app: &ApiState, raw: Option<&str>) -> Result<Query, ApiError> {
     let cfg = app.journal.limits();
     let pairs = query_pairs(raw)?;
-    let filter = parse_filter(&pairs, cfg.max_range_days, crate::workers::wall_ms() * 1000)?;
+    let filter = parse_filter(&pairs, cfg.max_range_days, app.clock.now_ms() * 1000)?;
     let mut q = Query { filter, cursor: None, limit: DEFAULT_LIMIT.min(cfg.max_page) };
     for (k, v) in &pairs {
         match k.as_str() {
@@ -245,7 +245,7 @@ async fn stream(
     RawQuery(raw): RawQuery,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let pairs = query_pairs(raw.as_deref())?;
-    let mut filter = parse_filter(&pairs, u64::MAX, crate::workers::wall_ms() * 1000)?;
+    let mut filter = parse_filter(&pairs, u64::MAX, app.clock.now_ms() * 1000)?;
     filter.boot = None;
     filter.since_us = None;
     filter.until_us = None;

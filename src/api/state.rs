@@ -16,7 +16,7 @@ use crate::db::Db;
 use crate::health::{Bus, HealthSnapshot};
 use crate::history::History;
 use crate::host::Host;
-use crate::model::{DemoInfo, Identity, LiveSample, ProcessSnapshot};
+use crate::model::{Clock, DemoInfo, Identity, LiveSample, ProcessSnapshot};
 use crate::series::Series;
 use crate::terminal::Terminal;
 use crate::workers::ProcessDemand;
@@ -77,6 +77,8 @@ pub struct Shared {
     /// Long-lived answers (live streams, the terminal) stop on this and run on this tracker.
     pub cancel: CancellationToken,
     pub tracker: TaskTracker,
+    /// The wall clock handlers read (a test's manual one, or the system's).
+    pub clock: Clock,
 }
 
 /// The axum state: a cheap clone of [`Shared`].

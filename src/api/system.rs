@@ -121,7 +121,7 @@ async fn processes(
             _ => return Err(ApiError::bad_request(format!("unknown parameter {k:?}; valid: sort, limit"))),
         }
     }
-    let now = crate::workers::wall_ms();
+    let now = app.clock.now_ms();
     app.process_demand.ask(now, app.config.sampler.processes_demand_s as i64 * 1000);
     let snap = app.processes.borrow().clone();
     let mut list: Vec<&Process> = snap.processes.iter().collect();

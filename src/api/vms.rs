@@ -16,7 +16,6 @@ use crate::error::ApiError;
 use crate::tools::pvesh::{ClusterResource, Guest, GuestConfig, Task, TaskOutcome};
 use crate::workers::inventory::{Inventory, Section};
 use crate::workers::pve::{self, OpError, POWER_ACTIONS};
-use crate::workers::wall_ms;
 
 pub fn routes() -> Routes {
     Routes::new()
@@ -355,7 +354,7 @@ async fn vm_rrd(
                 .await
                 .map_err(|e| super::op_error(e, |code| format!("pvesh exited with code {code}"), p.level))?;
             let times: Vec<u64> = rows.iter().map(|r| r.time).collect();
-            let (step, last, stale) = rrd_freshness(&times, wall_ms().max(0) as u64 / 1000);
+            let (step, last, stale) = rrd_freshness(&times, app.clock.now_ms().max(0) as u64 / 1000);
             let points = rows
                 .into_iter()
                 .map(|p| RrdRow {

@@ -617,7 +617,7 @@ pub async fn run(
     let mut collector =
         FactsCollector::new(own).with_mounts(Duration::from_millis(h.mount_timeout_ms), h.max_mounts);
     while tick.next().await {
-        let now = crate::workers::wall_ms();
+        let now = tick.now_ms();
         let mut changed = collector.step(&host, now).await;
         changed |= collector.step_auth(&db, now).await;
         if changed {

@@ -24,7 +24,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::HealthCfg;
 use crate::db::Db;
-use crate::model::{Identity, LiveSample};
+use crate::model::{Clock, Identity, LiveSample};
 use crate::workers::gpu::GpuSnapshot;
 use crate::workers::hardware::HardwareSnapshot;
 use crate::workers::inventory::Inventory;
@@ -236,8 +236,8 @@ impl Bus {
 
 /// The health cycle loop (spawned by `app::run` after the workers): a full cycle shortly after start and
 /// then every `health.interval_s` or on request, fast rules on every fresh vitals sample.
-pub async fn run(io: Io, cfg: HealthCfg, cancel: CancellationToken) {
-    let mut engine = cycle::Engine::new(rules::RULES, crate::workers::wall_ms(), cfg.startup_grace_s);
+pub async fn run(io: Io, cfg: HealthCfg, clock: Clock, cancel: CancellationToken) {
+    let mut engine = cycle::Engine::new(rules::RULES, clock.now_ms(), cfg.startup_grace_s);
     let period = Duration::from_secs(cfg.interval_s.max(10));
     // Let the other workers publish their first snapshots before the first full cycle.
     let first = tokio::time::Instant::now() + Duration::from_secs(10).min(period);
@@ -264,7 +264,7 @@ pub async fn run(io: Io, cfg: HealthCfg, cancel: CancellationToken) {
         if full {
             tick.reset();
         }
-        let now = crate::workers::wall_ms();
+        let now = clock.now_ms();
         let result = if full { engine.step_full(&io, now).await } else { engine.step_fast(&io, now).await };
         if let Err(e) = result {
             tracing::error!(error = %format!("{e:#}"), full, "health evaluation failed");

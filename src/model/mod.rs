@@ -3,12 +3,14 @@
 //! of the JSON when absent, so the UI can hide them.
 
 pub mod addr;
+pub mod clock;
 pub mod demo;
 pub mod live;
 pub mod network;
 pub mod section;
 pub mod ups;
 
+pub use clock::Clock;
 pub use demo::DemoInfo;
 pub use live::LiveSample;
 

@@ -220,7 +220,7 @@ pub async fn run(
 ) {
     let mut poller = GpuPoller::new();
     while tick.next().await {
-        let snap = poller.step(&host, super::wall_ms()).await;
+        let snap = poller.step(&host, tick.now_ms()).await;
         record_series(&series, &snap);
         out.send_replace(Arc::new(snap));
     }

@@ -13,7 +13,6 @@ use std::time::Duration;
 
 use serde::Serialize;
 use tokio::sync::watch;
-use tokio_util::sync::CancellationToken;
 
 use crate::config::HardwareCfg;
 use crate::host::{Host, ToolError};
@@ -67,6 +66,11 @@ pub struct Options {
 }
 
 impl Options {
+    /// How often the worker ticks (sensors are the most frequent source).
+    pub fn period(&self) -> Duration {
+        Duration::from_secs(self.sensors_every_s as u64)
+    }
+
     pub fn from_config(cfg: &HardwareCfg) -> Options {
         Options {
             sensors_every_s: cfg.interval_s.max(1) as i64,
@@ -300,17 +304,18 @@ fn pick_temps(s: &Sensors) -> Vec<(TempSeries, f64)> {
 }
 
 /// The worker loop (wired by `app::run`): sensors, IPMI and static hardware into `out`.
+/// `tick` should run every `opts.sensors_every_s` ([`Options::period`]).
 pub async fn run(
     host: Arc<Host>,
     series: Arc<Series>,
     opts: Options,
     out: watch::Sender<Arc<HardwareSnapshot>>,
-    cancel: CancellationToken,
+    mut tick: super::Periodic,
 ) {
-    let mut tick = super::Periodic::new(Duration::from_secs(opts.sensors_every_s as u64), cancel.clone());
+    let cancel = tick.cancel().clone();
     let mut poller = HardwarePoller::new(opts);
     while tick.next().await {
-        let step = poller.step(&host, &series, super::wall_ms());
+        let step = poller.step(&host, &series, tick.now_ms());
         let changed = tokio::select! {
             _ = cancel.cancelled() => break,
             c = step => c,

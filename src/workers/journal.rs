@@ -297,7 +297,7 @@ impl Journal {
 pub async fn run(journal: Arc<Journal>, host: Arc<Host>, loops: super::Loops) {
     let Some(mut rx) = journal.rx.lock().ok().and_then(|mut r| r.take()) else { return };
     let cfg = journal.cfg.clone();
-    let source = Source::for_host(&host, crate::workers::wall_ms() * 1000);
+    let source = Source::for_host(&host, loops.clock.now_ms() * 1000);
     if let Source::Unavailable(why) = &source {
         tracing::info!(reason = %why, "journal unavailable");
     }

@@ -15,7 +15,7 @@ pub mod ups;
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, watch};
 use tokio::time::MissedTickBehavior;
@@ -25,12 +25,12 @@ use tokio_util::task::TaskTracker;
 use crate::db::Db;
 use crate::history::{self, History};
 use crate::host::Host;
-use crate::model::{Identity, LiveSample, ProcessSnapshot};
+use crate::model::{Clock, Identity, LiveSample, ProcessSnapshot};
 use crate::series::Series;
 
 /// Wall-clock milliseconds now.
 pub fn wall_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    Clock::system().now_ms()
 }
 
 /// A wall clock that advances with the monotonic clock, so rates are not distorted when NTP steps the
@@ -56,12 +56,14 @@ impl SteadyClock {
 }
 
 /// Where background loops run: the tracker that graceful shutdown waits for, the token that stops
-/// them, and the slot that records the first loop that panicked. Cheap to clone; one per process.
+/// them, the slot that records the first loop that panicked, and the clock they read. Cheap to
+/// clone; one per process.
 #[derive(Clone, Default)]
 pub struct Loops {
     pub tracker: TaskTracker,
     pub cancel: CancellationToken,
     pub failed: Arc<OnceLock<String>>,
+    pub clock: Clock,
 }
 
 impl Loops {
@@ -88,7 +90,7 @@ impl Loops {
 
     /// A periodic tick that ends when the loops are cancelled (see [`Periodic`]).
     pub fn every(&self, period: Duration) -> Periodic {
-        Periodic::new(period, self.cancel.clone())
+        Periodic::new(period, self.cancel.clone()).with_clock(self.clock.clone())
     }
 }
 
@@ -98,6 +100,7 @@ impl Loops {
 pub struct Periodic {
     tick: tokio::time::Interval,
     cancel: CancellationToken,
+    clock: Clock,
 }
 
 impl Periodic {
@@ -109,7 +112,18 @@ impl Periodic {
     pub fn starting(start: tokio::time::Instant, period: Duration, cancel: CancellationToken) -> Periodic {
         let mut tick = tokio::time::interval_at(start, period.max(Duration::from_millis(1)));
         tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        Periodic { tick, cancel }
+        Periodic { tick, cancel, clock: Clock::system() }
+    }
+
+    /// Reads `clock` for [`Periodic::now_ms`].
+    pub fn with_clock(mut self, clock: Clock) -> Periodic {
+        self.clock = clock;
+        self
+    }
+
+    /// The loop's wall clock, unix ms.
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
     }
 
     /// Waits for the next tick; `false` once cancelled.
@@ -153,7 +167,7 @@ pub async fn run_inventory(
     let node = out.borrow().node.clone();
     let mut poller = inventory::InventoryPoller::new(node, inventory::Intervals::default());
     while tick.next().await {
-        let now = wall_ms();
+        let now = tick.now_ms();
         let mut changed = poller.step(&host, now).await;
         match poller.wear_step(&db, now).await {
             Ok(c) => changed |= c,
@@ -232,7 +246,7 @@ pub async fn run_processes(
     let mut scanner = processes::ProcessScanner::new();
     let mut first = true;
     while tick.next_or(&demand.wakeup).await {
-        let now = wall_ms();
+        let now = tick.now_ms();
         // Scan twice at start (CPU % needs two scans) and then only while someone is looking.
         if !(first || demand.wanted(now, demand_s as i64 * 1000)) {
             continue;
@@ -319,7 +333,7 @@ pub fn run_history_flush(
 /// Deletes history rollups past their retention (1-minute, 10-minute and 1-hour days).
 pub async fn run_retention(db: Db, days: [u64; 3], mut tick: Periodic) {
     while tick.next().await {
-        let now_s = wall_ms() / 1000;
+        let now_s = tick.now_ms() / 1000;
         match db.call(move |c| history::apply_retention(c, now_s, days)).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(rows = n, "old history deleted"),

@@ -16,7 +16,6 @@ use std::time::Duration;
 
 use serde::Serialize;
 use tokio::sync::watch;
-use tokio_util::sync::CancellationToken;
 
 use crate::config::NetworkCfg;
 use crate::host::{Host, ToolError};
@@ -686,30 +685,19 @@ pub struct Wiring {
 }
 
 /// The worker loop (wired by `app::run`).
-pub async fn run(w: Wiring, cancel: CancellationToken) {
+/// `tick` should run every [`Wiring::period`].
+pub async fn run(w: Wiring, mut tick: super::Periodic) {
     let cfg = w.cfg.clone();
     w.series.describe(LATENCY_KEY, "Gateway latency", "ms");
     w.series.describe(LOSS_KEY, "Gateway packet loss", "percent");
     if w.backfill {
-        backfill_demo(&w.host, &w.series, &cfg).await;
+        backfill_demo(&w.host, &w.series, &cfg, tick.now_ms()).await;
     }
-    let gcd = |mut a: u64, mut b: u64| {
-        while b != 0 {
-            (a, b) = (b, a % b);
-        }
-        a
-    };
-    let period = match cfg.probe_interval_s {
-        0 => cfg.interval_s,
-        p => gcd(cfg.interval_s.max(1), p),
-    }
-    .clamp(1, 60);
     let mut worker = NetworkWorker::new(cfg);
-    let mut tick = super::Periodic::new(Duration::from_secs(period), cancel);
     while tick.next().await {
         worker.set_guests(&w.inventory.borrow());
         let vitals = w.vitals.borrow().clone();
-        let now = super::wall_ms();
+        let now = tick.now_ms();
         if worker.step(&w.host, now, vitals.as_ref().map(|v| &v.sample)).await {
             w.out.send_replace(Arc::new(worker.state.clone()));
         }
@@ -719,12 +707,30 @@ pub async fn run(w: Wiring, cancel: CancellationToken) {
     }
 }
 
+impl Wiring {
+    /// The worker's tick: often enough for both the interface reads and the gateway probes.
+    pub fn period(&self) -> Duration {
+        let cfg = &self.cfg;
+        let gcd = |mut a: u64, mut b: u64| {
+            while b != 0 {
+                (a, b) = (b, a % b);
+            }
+            a
+        };
+        let period = match cfg.probe_interval_s {
+            0 => cfg.interval_s,
+            p => gcd(cfg.interval_s.max(1), p),
+        }
+        .clamp(1, 60);
+        Duration::from_secs(period)
+    }
+}
+
 /// The demo starts with a day of gateway history, answered by the scenario's `icmp.toml` exactly as
 /// the live probes are, so its latency chart is not empty on first open.
-async fn backfill_demo(host: &Host, series: &Series, cfg: &NetworkCfg) {
+async fn backfill_demo(host: &Host, series: &Series, cfg: &NetworkCfg, now: i64) {
     let Ok(Some(route)) = net::default_route(host) else { return };
     let step_ms = cfg.probe_interval_s.max(60) as i64 * 1000;
-    let now = super::wall_ms();
     let mut ts = now - 24 * 3600 * 1000;
     while ts < now - step_ms {
         let Ok(p) = host.ping(route.gateway, PROBE_COUNT, Duration::from_secs(1), ts as u64).await else {

@@ -15,7 +15,6 @@ use std::time::Duration;
 
 use serde::Serialize;
 use tokio::sync::watch;
-use tokio_util::sync::CancellationToken;
 
 use crate::config::NutCfg;
 use crate::host::Host;
@@ -358,14 +357,15 @@ pub async fn run(
     series: Arc<Series>,
     cfg: NutCfg,
     out: watch::Sender<Arc<UpsSnapshot>>,
-    cancel: CancellationToken,
+    mut tick: super::Periodic,
 ) {
-    let mut poller = UpsPoller::new(cfg.clone());
-    let mut tick = super::Periodic::new(Duration::from_secs(cfg.interval_s.max(1)), cancel.clone());
+    let cancel = tick.cancel().clone();
+    let mut poller = UpsPoller::new(cfg);
     while tick.next().await {
+        let now = tick.now_ms();
         let snap = tokio::select! {
             _ = cancel.cancelled() => break,
-            s = poller.step(&host, super::wall_ms()) => s,
+            s = poller.step(&host, now) => s,
         };
         record_series(&series, &snap);
         out.send_replace(Arc::new(snap));
