@@ -40,7 +40,7 @@ pub enum State {
 pub struct GpuSnapshot {
     pub state: State,
     pub reason: Option<String>,
-    /// Unix ms of the data.
+    /// Unix seconds of the data.
     pub updated: Option<i64>,
     /// NVIDIA first (in NVML/nvidia-smi order), then DRM cards; `index` is the position here and the
     /// `<idx>` of the history keys.
@@ -126,7 +126,7 @@ impl GpuPoller {
             (Some(e), true) => (State::Error, Some(e.clone())),
             (None, true) => (State::Unavailable, Some("no GPU found on this host".to_string())),
         };
-        GpuSnapshot { state, reason, updated: Some(now_ms), gpus, notes }
+        GpuSnapshot { state, reason, updated: Some(now_ms.div_euclid(1000)), gpus, notes }
     }
 
     fn load_nvml(&mut self, now_ms: i64) {
@@ -206,7 +206,7 @@ pub fn record_series(series: &Series, snap: &GpuSnapshot) {
             if !series.has(&key) {
                 series.describe(&key, &format!("GPU {} ({}) {label}", g.index, g.name), unit);
             }
-            series.record(&key, at, v);
+            series.record(&key, at * 1000, v);
         }
     }
 }

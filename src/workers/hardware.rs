@@ -16,11 +16,11 @@ use tokio::sync::watch;
 
 use crate::config::HardwareCfg;
 use crate::host::{Host, ToolError};
+use crate::model::section::Section;
 use crate::series::Series;
 use crate::tools::dmi::{self, Cpu, Dmi, Memory, PciDevice};
 use crate::tools::hwmon::{self, Kind, Sensors};
 use crate::tools::ipmi::{self, SelEntry, SensorList};
-use crate::workers::inventory::{Section, SectionState};
 
 /// Temperature series recorded at most.
 pub const MAX_TEMP_SERIES: usize = 12;
@@ -91,31 +91,16 @@ impl Default for Options {
 }
 
 fn ok<T>(s: &mut Section<T>, data: T, now: i64) {
-    s.state = SectionState::Ok;
-    s.reason = None;
-    s.updated = Some(now);
-    s.data = Some(data);
+    s.ok(data, now);
 }
 
 fn unavailable<T>(s: &mut Section<T>, reason: impl Into<String>) {
-    s.state = SectionState::Unavailable;
-    s.reason = Some(reason.into());
-    s.data = None;
+    s.unavailable(reason);
 }
 
-/// Folds a failed read in: unavailable when the tool or file is missing, else stale/error keeping the
-/// last good data (logged when it starts failing).
+/// Folds a failed read in (see [`super::fold`]), with this part's own words for a missing source.
 fn failed<T>(s: &mut Section<T>, what: &str, e: ToolError, missing_reason: impl FnOnce() -> String) {
-    if e.is_missing() {
-        unavailable(s, missing_reason());
-        return;
-    }
-    let was = s.state;
-    s.state = if s.data.is_some() { SectionState::Stale } else { SectionState::Error };
-    s.reason = Some(e.to_string());
-    if matches!(was, SectionState::Ok | SectionState::Pending | SectionState::Unavailable) {
-        tracing::warn!(source = what, error = %e, "hardware source failed");
-    }
+    super::fold(s, what, Err(e), 0, |_| missing_reason());
 }
 
 pub struct HardwarePoller {

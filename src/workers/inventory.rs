@@ -27,28 +27,7 @@ pub use crate::model::section::{Section, SectionState};
 impl<T> Section<T> {
     /// Folds a run's result in: new data, or the failure kept next to the old data.
     fn apply(&mut self, what: &str, result: Result<T, ToolError>, now_s: i64) {
-        match result {
-            Ok(v) => {
-                self.state = SectionState::Ok;
-                self.reason = None;
-                self.updated = Some(now_s);
-                self.data = Some(v);
-            }
-            Err(ToolError::Missing { what: tool }) => {
-                self.state = SectionState::Unavailable;
-                self.reason = Some(format!("{tool} is not installed"));
-                self.data = None;
-            }
-            Err(e) => {
-                let was = self.state;
-                self.state = if self.data.is_some() { SectionState::Stale } else { SectionState::Error };
-                self.reason = Some(e.to_string());
-                // Log a failure once when it starts, not on every poll.
-                if was == SectionState::Ok || was == SectionState::Pending {
-                    tracing::warn!(source = what, error = %e, "inventory source failed; keeping the last good data");
-                }
-            }
-        }
+        super::fold(self, what, result, now_s, super::missing_reason);
     }
 }
 

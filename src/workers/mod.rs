@@ -24,7 +24,8 @@ use tokio_util::task::TaskTracker;
 
 use crate::db::Db;
 use crate::history::{self, History};
-use crate::host::Host;
+use crate::host::{Host, ToolError};
+use crate::model::section::Section;
 use crate::model::{Clock, Identity, LiveSample, ProcessSnapshot};
 use crate::series::Series;
 
@@ -52,6 +53,36 @@ impl SteadyClock {
             return wall;
         }
         steady
+    }
+}
+
+/// The one fold of a tool's result into a section: a good result is the new data; a missing tool or
+/// file makes the section unavailable (`missing` words why, given what is missing); any other failure
+/// keeps the last good data and is logged once when it starts.
+pub fn fold<T>(
+    sec: &mut Section<T>,
+    what: &str,
+    result: Result<T, ToolError>,
+    now_s: i64,
+    missing: impl FnOnce(&str) -> String,
+) {
+    match result {
+        Ok(v) => sec.ok(v, now_s),
+        Err(ToolError::Missing { what: tool }) => sec.unavailable(missing(&tool)),
+        Err(e) => {
+            if sec.failed(e.to_string()) {
+                tracing::warn!(source = what, error = %e, "source failed; keeping the last good data");
+            }
+        }
+    }
+}
+
+/// Why a missing tool or file leaves a section empty.
+pub fn missing_reason(what: &str) -> String {
+    if what.starts_with('/') {
+        format!("{what} does not exist on this host")
+    } else {
+        format!("{what} is not installed")
     }
 }
 

@@ -470,30 +470,7 @@ impl NetworkWorker {
 /// Folds a result into a section (the inventory's rules: missing → unavailable, failure → stale with
 /// the last good data, or error when there never was any).
 fn apply<T>(sec: &mut Section<T>, what: &str, r: Result<T, ToolError>, now_ms: i64) {
-    match r {
-        Ok(v) => {
-            sec.state = SectionState::Ok;
-            sec.reason = None;
-            sec.updated = Some(now_ms.div_euclid(1000));
-            sec.data = Some(v);
-        }
-        Err(ToolError::Missing { what: tool }) => {
-            sec.state = SectionState::Unavailable;
-            sec.reason = Some(if tool.starts_with('/') {
-                format!("{tool} does not exist on this host")
-            } else {
-                format!("{tool} is not installed")
-            });
-            sec.data = None;
-        }
-        Err(e) => {
-            if matches!(sec.state, SectionState::Ok | SectionState::Pending) {
-                tracing::warn!(source = what, error = %e, "network source failed; keeping the last good data");
-            }
-            sec.state = if sec.data.is_some() { SectionState::Stale } else { SectionState::Error };
-            sec.reason = Some(e.to_string());
-        }
-    }
+    super::fold(sec, what, r, now_ms.div_euclid(1000), super::missing_reason);
 }
 
 fn bond_view(host: &Host, l: &Link, links: &[Link]) -> Option<BondView> {

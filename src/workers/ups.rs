@@ -49,7 +49,7 @@ pub struct Ups {
     pub reason: Option<String>,
     /// The last good reading (kept while the driver is away, see `updated`).
     pub reading: Option<Reading>,
-    /// Unix ms of `reading`.
+    /// Unix seconds of `reading`.
     pub updated: Option<i64>,
     /// Unix ms since when `ups.status` has its current value (first sight counts).
     pub status_since: Option<i64>,
@@ -62,7 +62,7 @@ pub struct Server {
     pub addr: String,
     pub state: State,
     pub reason: Option<String>,
-    /// Unix ms of the last successful poll.
+    /// Unix seconds of the last successful poll.
     pub updated: Option<i64>,
     /// When the next connection attempt is due (unix ms), while backing off.
     pub retry_at: Option<i64>,
@@ -74,7 +74,7 @@ pub struct UpsSnapshot {
     /// `ok` when at least one server answered; `unavailable` when none listens (or monitoring is off).
     pub state: State,
     pub reason: Option<String>,
-    /// Unix ms of this snapshot.
+    /// Unix seconds of this snapshot.
     pub updated: Option<i64>,
     pub servers: Vec<Server>,
     pub upses: Vec<Ups>,
@@ -139,7 +139,7 @@ impl UpsPoller {
                     conn.next_try_ms = 0;
                     conn.server.state = State::Ok;
                     conn.server.reason = None;
-                    conn.server.updated = Some(now_ms);
+                    conn.server.updated = Some(now_ms.div_euclid(1000));
                     conn.server.retry_at = None;
                 }
                 Err(e) => {
@@ -263,7 +263,7 @@ impl UpsPoller {
                     ups.state = UpsState::Ok;
                     ups.reason = None;
                     ups.reading = Some(reading);
-                    ups.updated = Some(now_ms);
+                    ups.updated = Some(now_ms.div_euclid(1000));
                 }
                 Err(NutError::Server(code)) => {
                     let (state, reason) = match code {
@@ -310,7 +310,7 @@ impl UpsPoller {
         UpsSnapshot {
             state,
             reason,
-            updated: Some(now_ms),
+            updated: Some(now_ms.div_euclid(1000)),
             servers,
             upses: self.upses.values().cloned().collect(),
         }
@@ -346,7 +346,7 @@ pub fn record_series(series: &Series, snap: &UpsSnapshot) {
             if !series.has(&key) {
                 series.describe(&key, &format!("UPS {} {label}", ups.name), unit);
             }
-            series.record(&key, at, v);
+            series.record(&key, at * 1000, v);
         }
     }
 }
