@@ -2,6 +2,7 @@
 // Health page read (one request per interval however many readers are mounted).
 
 import { ApiError, errorText, getJSON, isAbort } from './api';
+import * as fmt from './format';
 
 export type Severity = 'ok' | 'info' | 'unknown' | 'warning' | 'critical';
 export type Status = Severity | 'pending';
@@ -102,6 +103,12 @@ export function statusClass(s: Status | undefined): string {
     default:
       return '';
   }
+}
+
+/** How long a dismissed finding stays dismissed: "permanently" or "until <time>". */
+export function untilText(f: HealthFinding): string {
+  if (f.permanent || f.dismissed_until == null) return 'permanently';
+  return `until ${fmt.when(f.dismissed_until / 1000)}`;
 }
 
 /** The path of a finding's action: keys contain `:` and `/`, so they are percent-encoded. */

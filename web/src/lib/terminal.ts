@@ -20,6 +20,7 @@ export interface SessionEvents {
   input(data: string): string;
 }
 
+// The dark palette of app.css (--terminal-bg, --dark-*) plus the bright ANSI colours; keep the two in step.
 const THEME = {
   background: '#111418',
   foreground: '#dfe4ea',
