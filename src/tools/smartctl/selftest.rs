@@ -37,8 +37,9 @@ pub fn selftest_argv(dev: &ScanDevice, kind: SelfTestKind) -> Vec<String> {
 }
 
 /// Starts a self-test; smartctl returns at once and the disk runs it in the background (its progress
-/// shows in the next [`info`] as [`SmartData::self_test_running`]). Bits 3–7 of the exit status only
-/// restate the disk's health and do not mean the test was refused; bits 0–2 do.
+/// shows in the next [`info`](fn@super::info) as
+/// [`SmartData::self_test_running`](super::SmartData::self_test_running)). Bits 3–7 of the exit
+/// status only restate the disk's health and do not mean the test was refused; bits 0–2 do.
 pub async fn start_selftest(host: &Host, dev: &ScanDevice, kind: SelfTestKind) -> Result<(), ToolError> {
     let argv = selftest_argv(dev, kind);
     let argv: Vec<&str> = argv.iter().map(String::as_str).collect();

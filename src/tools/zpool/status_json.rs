@@ -184,8 +184,9 @@ fn json_scan(m: &serde_json::Map<String, serde_json::Value>) -> Scan {
     }
 }
 
-/// Parses `zpool status -j [--json-int]` (OpenZFS >= 2.3) into the same types as [`parse_status`].
-/// The JSON has no trailing notes and no `errors:` file list; `error_count` gives the count.
+/// Parses `zpool status -j [--json-int]` (OpenZFS >= 2.3) into the same types as
+/// [`parse_status`](super::parse_status). The JSON has no trailing notes and no `errors:` file list;
+/// `error_count` gives the count.
 pub fn parse_status_json(text: &str) -> Result<Vec<PoolStatus>, ToolError> {
     let doc: JsonStatus = serde_json::from_str(text).map_err(|e| {
         let line = text.lines().nth(e.line().saturating_sub(1)).unwrap_or("");
