@@ -1,0 +1,194 @@
+//! API tokens (`pxw_<id>_<secret>`, stored as a SHA-256 hash): creation with a scope capped by the
+//! owner's role, the check on every bearer request (failures throttled per address and logged by id
+//! or hash prefix, never the text), listing and revocation.
+
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use rusqlite::params;
+use serde::Serialize;
+
+use super::{Auth, AuthError, MAX_NAME, TOKEN_PREFIX, TOUCH_EVERY_S, Token, now_s, random_id};
+use crate::auth::audit::Kind;
+use crate::auth::{Level, Principal, Via, ct_eq, random_bytes, sha256_hex};
+
+/// Why a bearer token was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenRefusal {
+    Invalid,
+    /// Too many failed tokens from this address: retry after this long.
+    Throttled(Duration),
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenInfo {
+    pub id: String,
+    pub user: String,
+    pub name: String,
+    pub scope: &'static str,
+    pub created: i64,
+    pub expires: Option<i64>,
+    pub last_used: Option<i64>,
+    pub last_ip: Option<String>,
+}
+
+impl Auth {
+    /// The principal behind an API token (`pxw_<id>_<secret>`): its scope, capped by the owner's role.
+    /// Failures are throttled per client address and logged with the token's id or a hash prefix,
+    /// never its text (a mis-pasted password must not reach the log). A valid token never touches
+    /// the limiter (the hot path of every script); an address over the limit gets 429 for any
+    /// invalid one without it being logged again.
+    pub async fn check_token(&self, token: &str, ip: Option<IpAddr>) -> Result<Principal, TokenRefusal> {
+        if let Some(p) = self.token_principal(token, ip).await {
+            return Ok(p);
+        }
+        let key = [Self::ip_key(ip)];
+        if let Err(wait) = self.token_failures.check(&key, Instant::now()) {
+            self.audit.record(&self.db, Kind::Lockout, None, ip, "api token").await;
+            return Err(TokenRefusal::Throttled(wait));
+        }
+        self.token_failures.fail(&key, Instant::now());
+        self.audit.record(&self.db, Kind::TokenFailed, None, ip, &token_label(token)).await;
+        Err(TokenRefusal::Invalid)
+    }
+
+    async fn token_principal(&self, token: &str, ip: Option<IpAddr>) -> Option<Principal> {
+        let rest = token.strip_prefix(TOKEN_PREFIX)?;
+        let (id, _) = rest.split_once('_')?;
+        let now = now_s();
+        let hash = sha256_hex(token);
+        let (user, scope, new_ip, persist) = {
+            let mut tokens = self.tokens_w();
+            let t = tokens.get_mut(id)?;
+            if !ct_eq(&t.hash, &hash) || t.expires.is_some_and(|e| now >= e) {
+                return None;
+            }
+            let ip_s = ip.map(|i| i.to_string());
+            let new_ip = t.last_ip.is_some() && ip_s.is_some() && t.last_ip != ip_s;
+            let persist = new_ip || t.last_ip.is_none() || now - t.persisted_used >= TOUCH_EVERY_S;
+            t.last_used = Some(now);
+            t.last_ip = ip_s;
+            if persist {
+                t.persisted_used = now;
+            }
+            (t.user.clone(), t.scope, new_ip, persist)
+        };
+        let role = self.users_r().get(&user).filter(|u| !u.disabled).map(|u| u.role)?;
+        if persist {
+            let (tid, ip_s) = (id.to_string(), ip.map(|i| i.to_string()));
+            let _ = self
+                .db
+                .call(move |c| {
+                    Ok(c.execute(
+                        "UPDATE api_tokens SET last_used = ?2, last_ip = ?3 WHERE id = ?1",
+                        params![tid, now, ip_s],
+                    )?)
+                })
+                .await;
+        }
+        if new_ip {
+            self.audit.record(&self.db, Kind::TokenNewIp, Some(&user), ip, id).await;
+        }
+        Some(Principal { user, level: scope.min(role), via: Via::Token { id: id.to_string() }, ip })
+    }
+
+    /// Creates an API token for the caller; its scope may not exceed the caller's role.
+    pub async fn create_token(
+        &self,
+        p: &Principal,
+        name: &str,
+        scope: Level,
+        expires_in_days: Option<u32>,
+    ) -> Result<(String, String), AuthError> {
+        if name.trim().is_empty() || name.len() > MAX_NAME {
+            return Err(AuthError::BadRequest(format!("name must be 1 to {MAX_NAME} characters")));
+        }
+        let role = self.users_r().get(&p.user).map(|u| u.role).ok_or(AuthError::Invalid)?;
+        if scope > role {
+            return Err(AuthError::Forbidden(format!(
+                "a {} cannot create a token with scope {}",
+                role.role(),
+                scope.scope()
+            )));
+        }
+        if expires_in_days.is_some_and(|d| d == 0 || d > 3650) {
+            return Err(AuthError::BadRequest("expires_in_days must be 1 to 3650".into()));
+        }
+        let id = random_id(6);
+        let secret = data_encoding::BASE32_NOPAD.encode(&random_bytes::<20>()).to_lowercase();
+        let token = format!("{TOKEN_PREFIX}{id}_{secret}");
+        let now = now_s();
+        let t = Token {
+            user: p.user.clone(),
+            name: name.trim().to_string(),
+            scope,
+            hash: sha256_hex(&token),
+            created: now,
+            expires: expires_in_days.map(|d| now + d as i64 * 86400),
+            last_used: None,
+            persisted_used: 0,
+            last_ip: None,
+        };
+        let (tid, row) = (id.clone(), t.clone());
+        self.db
+            .call(move |c| {
+                c.execute(
+                    "INSERT INTO api_tokens (id, user, name, scope, hash, created, expires) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    params![tid, row.user, row.name, row.scope.scope(), row.hash, row.created, row.expires],
+                )?;
+                Ok(())
+            })
+            .await?;
+        self.tokens_w().insert(id.clone(), t);
+        self.audit
+            .record(&self.db, Kind::TokenCreated, Some(&p.user), p.ip, &format!("{id} {}", scope.scope()))
+            .await;
+        Ok((id, token))
+    }
+
+    /// Tokens of `user` (all when `None`).
+    pub fn list_tokens(&self, user: Option<&str>) -> Vec<TokenInfo> {
+        let tokens = self.tokens.read().unwrap_or_else(|p| p.into_inner());
+        let mut v: Vec<TokenInfo> = tokens
+            .iter()
+            .filter(|(_, t)| user.is_none_or(|u| t.user == u))
+            .map(|(id, t)| TokenInfo {
+                id: id.clone(),
+                user: t.user.clone(),
+                name: t.name.clone(),
+                scope: t.scope.scope(),
+                created: t.created,
+                expires: t.expires,
+                last_used: t.last_used,
+                last_ip: t.last_ip.clone(),
+            })
+            .collect();
+        v.sort_by_key(|t| std::cmp::Reverse(t.created));
+        v
+    }
+
+    /// Revokes a token: the owner's own, or any token for an admin.
+    pub async fn revoke_token(&self, p: &Principal, id: &str) -> Result<(), AuthError> {
+        let owner = self.tokens.read().unwrap_or_else(|e| e.into_inner()).get(id).map(|t| t.user.clone());
+        match owner {
+            Some(owner) if owner == p.user || p.level == Level::Admin => {
+                self.tokens_w().remove(id);
+                let tid = id.to_string();
+                self.db.call(move |c| Ok(c.execute("DELETE FROM api_tokens WHERE id = ?1", [tid])?)).await?;
+                self.audit.record(&self.db, Kind::TokenRevoked, Some(&owner), p.ip, id).await;
+                Ok(())
+            }
+            _ => Err(AuthError::NotFound(format!("no token {id}"))),
+        }
+    }
+}
+
+/// How a refused bearer value is named in the log: a proxwatch token by its id (public), anything
+/// else by a short hash (it may be a password pasted into the wrong field).
+pub fn token_label(token: &str) -> String {
+    let id = token.strip_prefix(TOKEN_PREFIX).and_then(|r| r.split_once('_')).map(|(id, _)| id);
+    match id {
+        Some(id) if id.len() == 12 && id.bytes().all(|b| b.is_ascii_hexdigit()) => format!("token id={id}"),
+        _ => format!("sha256={}", &sha256_hex(token)[..12]),
+    }
+}
