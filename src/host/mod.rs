@@ -14,6 +14,7 @@
 pub mod animate;
 pub mod icmp;
 pub mod nut;
+pub mod nvml;
 pub mod pty;
 pub mod replay;
 pub mod statvfs;
@@ -88,6 +89,8 @@ pub struct Host {
     statvfs_busy: statvfs::Busy,
     /// The demo's generated live files ([`synth`]); `None` on a live or replayed host.
     synth: Option<synth::Live>,
+    /// NVML, loaded on first use (a live host only, see [`nvml`]).
+    nvml: nvml::Live,
 }
 
 impl Host {
@@ -128,6 +131,7 @@ impl Host {
             runs: AtomicU64::new(0),
             statvfs_busy: statvfs::Busy::default(),
             synth: None,
+            nvml: nvml::Live::default(),
         }
     }
 
@@ -137,6 +141,17 @@ impl Host {
 
     pub fn is_replay(&self) -> bool {
         matches!(self.runner, Runner::Replay(_))
+    }
+
+    /// Whether `argv` is worth running here, `evidence` being the file whose presence on a live host
+    /// says the tool has something to report (the NVIDIA driver's `/proc/driver/nvidia/version` for
+    /// `nvidia-smi`): a live host checks the file, so a host without it spawns nothing; a replayed host
+    /// runs what its scenario recorded, whatever files it holds.
+    pub fn worth_running(&self, argv: &[&str], evidence: &str) -> bool {
+        match &self.runner {
+            Runner::System => self.exists(evidence),
+            Runner::Replay(scenario) => scenario.records(argv),
+        }
     }
 
     /// How many processes this host handle has spawned (the benchmark reports spawns per minute).
@@ -316,6 +331,18 @@ impl Host {
         match &self.runner {
             Runner::Replay(scenario) => statvfs::replay(&scenario.dir, &scenario.name, path, timeout),
             Runner::System => statvfs::live(path, timeout, &self.statvfs_busy).await,
+        }
+    }
+
+    /// Every NVIDIA GPU as NVML reports it ([`nvml`]). A live host loads NVML once and asks it on the
+    /// blocking pool within `timeout`, one call at a time (while a call is still stuck, the next ones
+    /// answer [`nvml::NvmlError::Timeout`] at once); without the library it is
+    /// [`nvml::NvmlError::Unavailable`], tried again every [`nvml::RETRY`]. A replayed host answers
+    /// from the scenario's `nvml.json`, or [`nvml::NvmlError::NotRecorded`].
+    pub async fn nvml_gpus(&self, timeout: Duration) -> Result<Vec<crate::model::gpu::Gpu>, nvml::NvmlError> {
+        match &self.runner {
+            Runner::Replay(scenario) => nvml::replay(&scenario.dir, timeout),
+            Runner::System => self.nvml.gpus(timeout).await,
         }
     }
 

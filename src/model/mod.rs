@@ -3,6 +3,7 @@
 //! of the JSON when absent, so the UI can hide them.
 
 pub mod addr;
+pub mod gpu;
 pub mod network;
 pub mod section;
 pub mod ups;
@@ -19,7 +20,7 @@ pub struct CpuInfo {
 }
 
 /// A Proxmox guest's kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum GuestKind {
     Qemu,
