@@ -93,6 +93,10 @@ pub struct Host {
     nvml: nvml::Live,
 }
 
+/// Where a replayed scenario keeps its recorded journal (JSON lines, as `journalctl -o json` prints
+/// them); see [`Host::recorded_journal`].
+pub const JOURNAL_DUMP: &str = "/journal/journal.jsonl";
+
 impl Host {
     /// The live host: real programs, the real filesystem.
     pub fn system(timeout: Duration) -> Self {
@@ -143,6 +147,17 @@ impl Host {
         matches!(self.runner, Runner::Replay(_))
     }
 
+    /// Whether asking for `argv` can get an answer at all: a live host can always try (a program that
+    /// is not installed is [`ToolError::Missing`]); a replayed host answers only the commands its
+    /// scenario recorded (any other is [`ToolError::Unrecorded`], a loud failure meant for tests), so a
+    /// background reader that is optional asks this first.
+    pub fn can_answer(&self, argv: &[&str]) -> bool {
+        match &self.runner {
+            Runner::System => true,
+            Runner::Replay(scenario) => scenario.records(argv),
+        }
+    }
+
     /// Whether `argv` is worth running here, `evidence` being the file whose presence on a live host
     /// says the tool has something to report (the NVIDIA driver's `/proc/driver/nvidia/version` for
     /// `nvidia-smi`): a live host checks the file, so a host without it spawns nothing; a replayed host
@@ -151,6 +166,15 @@ impl Host {
         match &self.runner {
             Runner::System => self.exists(evidence),
             Runner::Replay(scenario) => scenario.records(argv),
+        }
+    }
+
+    /// The journal a replayed host stands in with: the scenario's [`JOURNAL_DUMP`] (read, or why
+    /// not). `None` on a live host, whose journal is read with `journalctl`.
+    pub fn recorded_journal(&self) -> Option<Result<String, ToolError>> {
+        match &self.runner {
+            Runner::System => None,
+            Runner::Replay(_) => Some(self.read(JOURNAL_DUMP)),
         }
     }
 
@@ -372,6 +396,33 @@ mod tests {
         let host = Host::system(Duration::from_secs(5));
         let err = host.run_with_timeout(&["sleep", "10"], Duration::from_millis(50)).await.unwrap_err();
         assert!(matches!(err, ToolError::Timeout { .. }), "{err}");
+    }
+
+    /// What a host can answer, asked instead of "is this a replay".
+    #[test]
+    fn a_replayed_host_answers_only_what_it_recorded() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("manifest.toml"),
+            "[scenario]\nname = \"t\"\n[[command]]\nargv = [\"fail2ban-client\", \"banned\"]\nmissing = true\n",
+        )
+        .unwrap();
+        std::fs::create_dir_all(dir.path().join("proc/driver/nvidia")).unwrap();
+        std::fs::write(dir.path().join("proc/driver/nvidia/version"), "NVRM version: 550\n").unwrap();
+        let host = Host::replay(Scenario::load(dir.path()).unwrap(), Duration::from_secs(1));
+        assert!(host.can_answer(&["fail2ban-client", "banned"]), "a recorded `missing` is an answer");
+        assert!(!host.can_answer(&["fail2ban-client", "status", "proxwatch"]));
+        let smi = ["nvidia-smi", "-q", "-x"];
+        assert!(!host.worth_running(&smi, "/proc/driver/nvidia/version"), "not recorded, whatever the files");
+        assert!(host.recorded_journal().unwrap().unwrap_err().is_missing());
+        std::fs::create_dir_all(dir.path().join("journal")).unwrap();
+        std::fs::write(dir.path().join("journal/journal.jsonl"), "{}\n").unwrap();
+        assert_eq!(host.recorded_journal().unwrap().unwrap(), "{}\n");
+
+        let live = Host::system(Duration::from_secs(1));
+        assert!(live.can_answer(&["proxwatch-no-such-tool-xyz"]), "a live host can always try");
+        assert!(!live.worth_running(&smi, "/proxwatch-no-such-file"));
+        assert!(live.recorded_journal().is_none());
     }
 
     #[test]
