@@ -129,6 +129,9 @@ impl App {
         );
         let mut auth = crate::auth::Auth::load(db.clone(), keys, config.auth.clone(), Some(data_dir), audit)?;
         auth.demo = demo.is_some();
+        // The database writes requests leave behind (session touches) are tracked with the workers.
+        let tracker = TaskTracker::new();
+        auth.tasks = tracker.clone();
         let host = Arc::new(host);
         let bans = crate::auth::fail2ban::Bans::new(&config.auth.fail2ban_jail, host.clone());
         let history = Arc::new(History::new(config.history.live_minutes, config.sampler.interval_ms));
@@ -175,7 +178,7 @@ impl App {
             health_bus: crate::health::Bus::default(),
             series: Arc::new(crate::series::Series::new(config.history.live_minutes)),
             cancel: CancellationToken::new(),
-            tracker: TaskTracker::new(),
+            tracker,
             loop_failed: std::sync::OnceLock::new(),
             config,
         }))

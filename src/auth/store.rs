@@ -18,6 +18,7 @@ use anyhow::Context;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use rusqlite::params;
 use serde::{Deserialize, Serialize};
+use tokio_util::task::TaskTracker;
 
 use super::audit::{AuditLog, Kind};
 use super::gate::{Gate, Permit};
@@ -220,6 +221,10 @@ pub struct Auth {
     dummy_phc: String,
     pub audit: AuditLog,
     pub demo: bool,
+    /// Where the database writes a request leaves behind (a session's last-seen time, an expired
+    /// session's row) run: the app hands over its own tracker, so that shutdown waits for them
+    /// before the database closes.
+    pub tasks: TaskTracker,
 }
 
 fn now_s() -> i64 {
@@ -292,6 +297,7 @@ impl Auth {
             dummy_phc: password::DUMMY_PHC.to_string(),
             audit,
             demo: false,
+            tasks: TaskTracker::new(),
         })
     }
 
@@ -824,7 +830,7 @@ impl Auth {
                 sessions.remove(&claims.sid);
                 // Forget it on disk too, so it neither lists nor comes back on a reload.
                 let (db, sid) = (self.db.clone(), claims.sid.clone());
-                tokio::spawn(async move {
+                self.tasks.spawn(async move {
                     let _ =
                         db.call(move |c| Ok(c.execute("DELETE FROM sessions WHERE id = ?1", [sid])?)).await;
                 });
@@ -839,7 +845,7 @@ impl Auth {
         };
         if persist {
             let (db, sid) = (self.db.clone(), claims.sid.clone());
-            tokio::spawn(async move {
+            self.tasks.spawn(async move {
                 let _ = db
                     .call(move |c| {
                         Ok(c.execute("UPDATE sessions SET last_seen = ?2 WHERE id = ?1", params![sid, now])?)
