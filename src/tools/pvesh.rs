@@ -1316,6 +1316,9 @@ pub fn parse_rrddata(text: &str) -> Result<Vec<RrdPoint>, ToolError> {
 
 #[cfg(test)]
 mod tests {
+    // Tests read their fixtures and run their scripted peers directly (clippy.toml bans it elsewhere).
+    #![allow(clippy::disallowed_methods)]
+
     #[test]
     fn vzdump_job_log_gives_each_guest_its_own_verdict() {
         let text = std::fs::read_to_string(concat!(

@@ -377,6 +377,9 @@ async fn follow(app: &App, reader: &Reader, slots: &Arc<Semaphore>, max: usize) 
 
 #[cfg(test)]
 mod tests {
+    // Tests read their fixtures and run their scripted peers directly (clippy.toml bans it elsewhere).
+    #![allow(clippy::disallowed_methods)]
+
     use super::*;
 
     #[tokio::test]
