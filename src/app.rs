@@ -101,6 +101,9 @@ impl App {
         demo: Option<DemoInfo>,
         clock: Clock,
     ) -> anyhow::Result<Arc<App>> {
+        // Every loop, and the database writes requests leave behind (session touches), run on
+        // one tracker, so that shutdown waits for them before the database closes.
+        let loops = Loops { clock: clock.clone(), ..Loops::default() };
         let data_dir = config.server.data_dir.clone();
         let keys = crate::auth::seal::Keys::load_or_create(&data_dir.join("secret.key"))?;
         let audit = crate::auth::audit::AuditLog::open_bounded(
@@ -109,6 +112,7 @@ impl App {
         );
         let mut auth = Auth::load(db.clone(), keys, config.auth.clone(), Some(data_dir), audit)?;
         auth.demo = demo.is_some();
+        auth.tasks = loops.tracker.clone();
         let auth = Arc::new(auth);
         let host = Arc::new(host);
         let bans = Bans::new(&config.auth.fail2ban_jail, host.clone());
@@ -134,7 +138,6 @@ impl App {
         let health_bus = Arc::new(Bus::default());
         let journal = Arc::new(Journal::new(&config.logs));
         let process_demand = Arc::new(ProcessDemand::default());
-        let loops = Loops { clock: clock.clone(), ..Loops::default() };
         let api = ApiState(Arc::new(Shared {
             config: config.clone(),
             host: host.clone(),
@@ -313,7 +316,8 @@ impl App {
             inventory: self.inventory.subscribe(),
             vitals: self.vitals.subscribe(),
             out: self.network.clone(),
-            backfill: self.demo.is_some() && self.host.is_replay(),
+            // The demo (always a replayed host) starts with a day of gateway history.
+            backfill: self.demo.is_some(),
         };
         let period = network.period();
         loops.spawn("network", w::network::run(network, self.every(period)));

@@ -205,10 +205,15 @@ pub async fn demo(cli: &Cli, mut cfg: Config) -> anyhow::Result<()> {
 
 async fn run_until_signal(app: Arc<App>, listener: std::net::TcpListener) -> anyhow::Result<()> {
     let cancel = app.cancel.clone();
-    tokio::spawn(async move {
-        app::shutdown_signal().await;
-        tracing::info!("stop requested");
-        cancel.cancel();
+    // On the app's tracker, so it also ends when the app stops for another reason.
+    app.tracker.spawn(async move {
+        tokio::select! {
+            _ = app::shutdown_signal() => {
+                tracing::info!("stop requested");
+                cancel.cancel();
+            }
+            _ = cancel.cancelled() => {}
+        }
     });
     app::run(app, listener).await
 }
@@ -223,17 +228,28 @@ pub async fn healthcheck(cfg: &Config) -> anyhow::Result<()> {
             tokio::net::TcpStream::connect(addr).await.with_context(|| format!("connecting to {addr}"))?;
         let (mut sender, conn) =
             hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
-        tokio::spawn(conn);
         let req = hyper::Request::get("/api/health/live")
             .header(hyper::header::HOST, addr.to_string())
             .body(Empty::<bytes::Bytes>::new())?;
-        let resp = sender.send_request(req).await?;
-        let status = resp.status();
-        let body = resp.into_body().collect().await?.to_bytes();
-        if !status.is_success() {
-            bail!("{addr} answered {status}: {}", String::from_utf8_lossy(&body));
+        let exchange = async {
+            let resp = sender.send_request(req).await?;
+            let status = resp.status();
+            let body = resp.into_body().collect().await?.to_bytes();
+            if !status.is_success() {
+                bail!("{addr} answered {status}: {}", String::from_utf8_lossy(&body));
+            }
+            anyhow::Ok(())
+        };
+        // The connection is driven here, beside the one request (no task to spawn for it); a broken
+        // connection fails the request itself.
+        let drive = async {
+            let _ = conn.await;
+            std::future::pending::<std::convert::Infallible>().await
+        };
+        tokio::select! {
+            r = exchange => r,
+            never = drive => match never {},
         }
-        anyhow::Ok(())
     };
     tokio::time::timeout(Duration::from_secs(3), check).await.context("no answer within 3 s")?
 }

@@ -556,6 +556,8 @@ impl Config {
         Ok((cfg, warnings))
     }
 
+    // proxwatch's own configuration file, read before any host exists: read directly.
+    #[allow(clippy::disallowed_methods)]
     pub fn from_file(path: &Path) -> anyhow::Result<Config> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("reading config file {}", path.display()))?;

@@ -4,6 +4,7 @@
 
 use std::fmt::Write as _;
 use std::path::Path;
+use std::time::Duration;
 
 use anyhow::Context;
 
@@ -167,6 +168,11 @@ pub async fn record(host: &Host, out: &Path) -> anyhow::Result<String> {
             }
         }
         std::fs::write(out.join("statvfs.toml"), toml)?;
+        files += 1;
+    }
+    // NVML's answer (GPUs, or why there are none), as the GPU worker asks for it.
+    if let Some(recorded) = crate::host::nvml::Recorded::of(&host.nvml_gpus(Duration::from_secs(30)).await) {
+        std::fs::write(out.join(crate::host::nvml::RECORDING), serde_json::to_string_pretty(&recorded)?)?;
         files += 1;
     }
     std::fs::write(out.join("manifest.toml"), manifest)?;

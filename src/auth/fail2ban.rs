@@ -43,6 +43,11 @@ pub fn parse_banned(text: &str) -> Result<HashSet<IpAddr>, ToolError> {
     ))
 }
 
+/// `fail2ban-client status <jail>`.
+fn status_argv(jail: &str) -> [&str; 3] {
+    ["fail2ban-client", "status", jail]
+}
+
 /// What a refresh found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refresh {
@@ -75,7 +80,7 @@ impl Bans {
         if self.jail.is_empty() {
             return Refresh::Missing;
         }
-        match self.host.run(&["fail2ban-client", "status", &self.jail]).await {
+        match self.host.run(&status_argv(&self.jail)).await {
             Ok(out) if out.code == 0 => match parse_banned(&out.stdout) {
                 Ok(b) => {
                     *self.banned.write().unwrap_or_else(|p| p.into_inner()) = b;
@@ -99,9 +104,10 @@ impl Bans {
     }
 
     /// The worker: re-reads the list every `interval` while `failures` (the auth log's failure
-    /// count) moves, else every [`QUIET_INTERVAL`]. A replayed host has no fail2ban to ask.
+    /// count) moves, else every [`QUIET_INTERVAL`]. A host that cannot answer the query (a replayed
+    /// scenario that did not record it) has no fail2ban to ask.
     pub async fn run(self, interval: Duration, failures: Arc<AtomicU64>, cancel: CancellationToken) {
-        if self.jail.is_empty() || self.host.is_replay() {
+        if self.jail.is_empty() || !self.host.can_answer(&status_argv(&self.jail)) {
             return;
         }
         let mut tick = Periodic::new(interval, cancel);

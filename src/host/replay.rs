@@ -155,6 +155,11 @@ impl Scenario {
         Ok(Output { code: rec.exit, stdout, stderr: rec.stderr.clone() })
     }
 
+    /// Whether the scenario recorded `argv` (a `missing = true` entry counts: it is an answer).
+    pub fn records(&self, argv: &[&str]) -> bool {
+        self.commands.keys().any(|k| k.iter().map(String::as_str).eq(argv.iter().copied()))
+    }
+
     pub fn argvs(&self) -> impl Iterator<Item = &Vec<String>> {
         self.commands.keys()
     }

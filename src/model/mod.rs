@@ -5,6 +5,7 @@
 pub mod addr;
 pub mod clock;
 pub mod demo;
+pub mod gpu;
 pub mod live;
 pub mod network;
 pub mod section;
@@ -26,7 +27,7 @@ pub struct CpuInfo {
 }
 
 /// A Proxmox guest's kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum GuestKind {
     Qemu,

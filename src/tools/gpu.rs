@@ -1,82 +1,20 @@
-//! GPUs: NVIDIA through NVML (`nvml-wrapper`, which loads `libnvidia-ml.so.1` at run time), NVIDIA's
-//! `nvidia-smi -q -x` XML (replay scenarios and the demo, and the fallback where NVML does not load but
-//! the tool exists), and AMD/Intel through the DRM sysfs tree (`/sys/class/drm/card*/device`).
+//! GPUs: NVIDIA's `nvidia-smi -q -x` XML (replay scenarios and the demo, and the fallback where NVML
+//! does not load but the tool exists) and AMD/Intel through the DRM sysfs tree
+//! (`/sys/class/drm/card*/device`). NVIDIA through NVML is read by the host seam
+//! ([`crate::host::Host::nvml_gpus`]), which converts NVML's device data itself.
 //!
-//! All three produce the same [`Gpu`]. A value a device does not report is `None` (`N/A` and
-//! `[Not Supported]` in nvidia-smi, `NotSupported` from NVML), never a made-up zero.
+//! All of them produce the same [`Gpu`] (a model type, re-exported here). A value a device does not
+//! report is `None` (`N/A` and `[Not Supported]` in nvidia-smi, `NotSupported` from NVML), never a
+//! made-up zero.
 
-use serde::Serialize;
-
+pub use crate::host::nvml::decode_throttle_mask;
 use crate::host::{Host, ToolError};
+pub use crate::model::gpu::{Clocks, Ecc, Gpu, GpuProcess, MAX_GPUS, MAX_PROCESSES};
 
 /// The argv of the XML query.
 pub const NVIDIA_SMI_ARGV: &[&str] = &["nvidia-smi", "-q", "-x"];
-/// Most GPUs reported (per source) and processes per GPU.
-pub const MAX_GPUS: usize = 32;
-pub const MAX_PROCESSES: usize = 64;
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
-pub struct Clocks {
-    pub graphics_mhz: Option<f64>,
-    pub sm_mhz: Option<f64>,
-    pub mem_mhz: Option<f64>,
-    pub video_mhz: Option<f64>,
-}
-
-/// ECC error counts (volatile = since the driver loaded, aggregate = the board's lifetime).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
-pub struct Ecc {
-    pub enabled: Option<bool>,
-    pub volatile_corrected: Option<u64>,
-    pub volatile_uncorrected: Option<u64>,
-    pub aggregate_corrected: Option<u64>,
-    pub aggregate_uncorrected: Option<u64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct GpuProcess {
-    pub pid: u32,
-    pub name: String,
-    /// "compute", "graphics" or "compute+graphics".
-    pub kind: String,
-    pub used_bytes: Option<u64>,
-    /// The Proxmox guest the process belongs to (filled in by the worker from `/proc/<pid>/cgroup`).
-    pub vmid: Option<u32>,
-    pub guest_kind: Option<crate::tools::procfs::GuestKind>,
-}
-
-/// One GPU, whatever the source.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Gpu {
-    pub index: u32,
-    /// "nvidia", "amd", "intel" or the PCI vendor id.
-    pub vendor: String,
-    /// "nvml", "nvidia-smi" or "sysfs".
-    pub source: String,
-    pub name: String,
-    pub uuid: Option<String>,
-    pub pci_bus_id: Option<String>,
-    pub driver: Option<String>,
-    pub driver_version: Option<String>,
-    pub util_pct: Option<f64>,
-    pub mem_util_pct: Option<f64>,
-    pub mem_used_bytes: Option<u64>,
-    pub mem_total_bytes: Option<u64>,
-    pub temp_c: Option<f64>,
-    /// Slowdown threshold (nvidia) or the critical hwmon limit.
-    pub temp_slowdown_c: Option<f64>,
-    pub power_w: Option<f64>,
-    pub power_limit_w: Option<f64>,
-    pub fan_pct: Option<f64>,
-    pub pstate: Option<String>,
-    pub clocks: Clocks,
-    pub max_clocks: Clocks,
-    /// Active clock throttle ("event") reasons, decoded, e.g. `sw_power_cap`, `hw_thermal_slowdown`.
-    /// `gpu_idle` is reported too (it is the normal state of an idle GPU).
-    pub throttle: Vec<String>,
-    pub ecc: Option<Ecc>,
-    pub processes: Vec<GpuProcess>,
-}
+/// The file whose presence says the NVIDIA kernel driver is loaded (so `nvidia-smi` has GPUs to show).
+pub const NVIDIA_DRIVER: &str = "/proc/driver/nvidia/version";
 
 /// A number with an optional unit (`38 %`, `1032 MiB`, `26.78 W`, `40 C`, `585 MHz`); `N/A`,
 /// `[N/A]`, `[Not Supported]`, `Requested functionality has been deprecated` and the like are `None`.
@@ -102,23 +40,6 @@ fn bytes(text: &str) -> Option<u64> {
 /// `clocks_throttle_reason_*` up to schema v12 and `clocks_event_reason_*` from v13 (driver 535+).
 fn throttle_name(element: &str) -> Option<&str> {
     element.strip_prefix("clocks_throttle_reason_").or_else(|| element.strip_prefix("clocks_event_reason_"))
-}
-
-/// Decodes NVML's throttle reason bit mask into our names.
-pub fn decode_throttle_mask(mask: u64) -> Vec<String> {
-    // Bit values from nvml.h (nvmlClocksThrottleReason*).
-    const BITS: &[(u64, &str)] = &[
-        (0x1, "gpu_idle"),
-        (0x2, "applications_clocks_setting"),
-        (0x4, "sw_power_cap"),
-        (0x8, "hw_slowdown"),
-        (0x10, "sync_boost"),
-        (0x20, "sw_thermal_slowdown"),
-        (0x40, "hw_thermal_slowdown"),
-        (0x80, "hw_power_brake_slowdown"),
-        (0x100, "display_clocks_setting"),
-    ];
-    BITS.iter().filter(|(b, _)| mask & b != 0).map(|(_, n)| n.to_string()).collect()
 }
 
 fn child<'a, 'i>(node: roxmltree::Node<'a, 'i>, name: &str) -> Option<roxmltree::Node<'a, 'i>> {
@@ -287,131 +208,6 @@ pub async fn nvidia_smi(host: &Host) -> Result<Vec<Gpu>, ToolError> {
     parse_nvidia_smi_xml(&out)
 }
 
-/// Reads every NVIDIA GPU through an initialised NVML. Per-value failures (`NotSupported` on consumer
-/// boards, no ECC, ...) leave that value `None`; only a failing device count is an error.
-pub fn read_nvml(nvml: &nvml_wrapper::Nvml) -> Result<Vec<Gpu>, String> {
-    use nvml_wrapper::enum_wrappers::device::TemperatureThreshold;
-    use nvml_wrapper::enum_wrappers::device::{Clock, EccCounter, MemoryError, TemperatureSensor};
-    use nvml_wrapper::enums::device::UsedGpuMemory;
-    let count = nvml.device_count().map_err(|e| format!("NVML device count: {e}"))?;
-    let driver_version = nvml.sys_driver_version().ok();
-    let mut gpus = Vec::new();
-    for i in 0..count.min(MAX_GPUS as u32) {
-        let d = match nvml.device_by_index(i) {
-            Ok(d) => d,
-            Err(e) => {
-                tracing::debug!(index = i, error = %e, "NVML cannot open a GPU");
-                continue;
-            }
-        };
-        let util = d.utilization_rates().ok();
-        let mem = d.memory_info().ok();
-        let clock = |c: Clock| d.clock_info(c).ok().map(f64::from);
-        let max_clock = |c: Clock| d.max_clock_info(c).ok().map(f64::from);
-        let ecc_enabled = d.is_ecc_enabled().ok().map(|m| m.currently_enabled);
-        let ecc = ecc_enabled.map(|enabled| {
-            let count =
-                |e: MemoryError, c: EccCounter| if enabled { d.total_ecc_errors(e, c).ok() } else { None };
-            Ecc {
-                enabled: Some(enabled),
-                volatile_corrected: count(MemoryError::Corrected, EccCounter::Volatile),
-                volatile_uncorrected: count(MemoryError::Uncorrected, EccCounter::Volatile),
-                aggregate_corrected: count(MemoryError::Corrected, EccCounter::Aggregate),
-                aggregate_uncorrected: count(MemoryError::Uncorrected, EccCounter::Aggregate),
-            }
-        });
-        let mut processes: Vec<GpuProcess> = Vec::new();
-        let mut add = |list: Vec<nvml_wrapper::struct_wrappers::device::ProcessInfo>, kind: &str| {
-            for p in list {
-                if let Some(existing) = processes.iter_mut().find(|e| e.pid == p.pid) {
-                    existing.kind = "compute+graphics".into();
-                    continue;
-                }
-                if processes.len() >= MAX_PROCESSES {
-                    break;
-                }
-                processes.push(GpuProcess {
-                    pid: p.pid,
-                    name: String::new(),
-                    kind: kind.into(),
-                    used_bytes: match p.used_gpu_memory {
-                        UsedGpuMemory::Used(b) => Some(b),
-                        UsedGpuMemory::Unavailable => None,
-                    },
-                    vmid: None,
-                    guest_kind: None,
-                });
-            }
-        };
-        add(d.running_compute_processes().unwrap_or_default(), "compute");
-        add(d.running_graphics_processes().unwrap_or_default(), "graphics");
-        gpus.push(Gpu {
-            index: d.index().unwrap_or(i),
-            vendor: "nvidia".into(),
-            source: "nvml".into(),
-            name: d.name().unwrap_or_else(|_| "NVIDIA GPU".into()),
-            uuid: d.uuid().ok(),
-            pci_bus_id: d.pci_info().ok().map(|p| p.bus_id),
-            driver: Some("nvidia".into()),
-            driver_version: driver_version.clone(),
-            util_pct: util.as_ref().map(|u| f64::from(u.gpu)),
-            mem_util_pct: util.as_ref().map(|u| f64::from(u.memory)),
-            mem_used_bytes: mem.as_ref().map(|m| m.used),
-            mem_total_bytes: mem.as_ref().map(|m| m.total),
-            temp_c: d.temperature(TemperatureSensor::Gpu).ok().map(f64::from),
-            temp_slowdown_c: d.temperature_threshold(TemperatureThreshold::Slowdown).ok().map(f64::from),
-            power_w: d.power_usage().ok().map(|mw| f64::from(mw) / 1000.0),
-            power_limit_w: d.enforced_power_limit().ok().map(|mw| f64::from(mw) / 1000.0),
-            fan_pct: d.fan_speed(0).ok().map(f64::from),
-            pstate: d.performance_state().ok().and_then(pstate_name),
-            clocks: Clocks {
-                graphics_mhz: clock(Clock::Graphics),
-                sm_mhz: clock(Clock::SM),
-                mem_mhz: clock(Clock::Memory),
-                video_mhz: clock(Clock::Video),
-            },
-            max_clocks: Clocks {
-                graphics_mhz: max_clock(Clock::Graphics),
-                sm_mhz: max_clock(Clock::SM),
-                mem_mhz: max_clock(Clock::Memory),
-                video_mhz: max_clock(Clock::Video),
-            },
-            throttle: d
-                .current_throttle_reasons()
-                .map(|r| decode_throttle_mask(r.bits()))
-                .unwrap_or_default(),
-            ecc,
-            processes,
-        });
-    }
-    Ok(gpus)
-}
-
-/// NVML's performance state as nvidia-smi prints it (`P0` .. `P15`).
-fn pstate_name(p: nvml_wrapper::enum_wrappers::device::PerformanceState) -> Option<String> {
-    use nvml_wrapper::enum_wrappers::device::PerformanceState as P;
-    let n = match p {
-        P::Zero => 0,
-        P::One => 1,
-        P::Two => 2,
-        P::Three => 3,
-        P::Four => 4,
-        P::Five => 5,
-        P::Six => 6,
-        P::Seven => 7,
-        P::Eight => 8,
-        P::Nine => 9,
-        P::Ten => 10,
-        P::Eleven => 11,
-        P::Twelve => 12,
-        P::Thirteen => 13,
-        P::Fourteen => 14,
-        P::Fifteen => 15,
-        P::Unknown => return None,
-    };
-    Some(format!("P{n}"))
-}
-
 /// A PCI vendor id (`0x1002`) to our vendor name.
 pub fn vendor_name(id: &str) -> String {
     match id.trim().to_ascii_lowercase().as_str() {
@@ -494,6 +290,9 @@ pub fn drm_gpus(host: &Host, skip_nvidia: bool) -> Vec<Gpu> {
 
 #[cfg(test)]
 mod tests {
+    // Tests read their fixtures and run their scripted peers directly (clippy.toml bans it elsewhere).
+    #![allow(clippy::disallowed_methods)]
+
     use super::*;
 
     const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/upstream/nvidia-smi");

@@ -391,6 +391,9 @@ pub fn is_cpu_package(chip: &Chip, r: &Reading) -> bool {
 
 #[cfg(test)]
 mod tests {
+    // Tests read their fixtures and run their scripted peers directly (clippy.toml bans it elsewhere).
+    #![allow(clippy::disallowed_methods)]
+
     use super::*;
     use std::path::PathBuf;
     use std::time::Duration;

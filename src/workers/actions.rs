@@ -120,6 +120,9 @@ pub async fn run(host: Arc<Host>, queue: Queue, cancel: tokio_util::sync::Cancel
 
 #[cfg(test)]
 mod tests {
+    // Tests read their fixtures and run their scripted peers directly (clippy.toml bans it elsewhere).
+    #![allow(clippy::disallowed_methods)]
+
     use super::*;
 
     /// A read answers while a long change is still running (a guest start must not block charts).

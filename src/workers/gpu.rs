@@ -1,26 +1,30 @@
 //! The GPU worker: every `hardware.interval_s` it reads the host's GPUs and publishes [`GpuSnapshot`],
 //! recording `gpu.<idx>.util`, `gpu.<idx>.temp_c` and `gpu.<idx>.power_w` into the auxiliary history.
 //!
-//! Sources, in order: NVML for NVIDIA (loaded once; a host without `libnvidia-ml` is retried every
-//! [`NVML_RETRY_MS`], never an error); `nvidia-smi -q -x` through the host seam where NVML does not
-//! load but the NVIDIA driver is present (`/proc/driver/nvidia`; polled at most every
-//! [`SMI_EVERY_MS`], it is a process spawn) and in replay scenarios that record it (the demo); then
-//! AMD and Intel cards from the DRM sysfs tree. Each GPU process is mapped to its Proxmox guest from
+//! Sources, in order: NVML for NVIDIA, asked through the host seam ([`Host::nvml_gpus`]: loaded once,
+//! off the async threads, within [`NVML_TIMEOUT`]; a host without `libnvidia-ml` is a note, never an
+//! error); `nvidia-smi -q -x` through the host seam where NVML gives nothing but the tool is worth
+//! running ([`Host::worth_running`]: the NVIDIA driver is loaded, or a replayed scenario recorded it,
+//! as the demo does; at most every [`SMI_EVERY_MS`], it is a process spawn); then AMD and Intel cards
+//! from the DRM sysfs tree. Each GPU process is mapped to its Proxmox guest from
 //! `/proc/<pid>/cgroup`, as the process scanner does. No GPU at all is `unavailable` with a reason.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::Serialize;
 use tokio::sync::watch;
 
-use crate::host::{Host, Runner, ToolError};
+use crate::host::nvml::NvmlError;
+use crate::host::{Host, ToolError};
 use crate::series::Series;
 use crate::tools::gpu::{self, Gpu};
 use crate::tools::procfs;
 
-/// How often a failed NVML load is retried (the driver may be installed later), ms.
-pub const NVML_RETRY_MS: i64 = 600_000;
-/// The nvidia-smi fallback runs at most this often on a live host, ms.
+/// How long one NVML read may take (the first one loads the library) before it is reported as a
+/// timeout; the call itself goes on, and NVML is not asked again until it has returned.
+pub const NVML_TIMEOUT: Duration = Duration::from_secs(10);
+/// The nvidia-smi fallback runs at most this often, ms.
 pub const SMI_EVERY_MS: i64 = 30_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
@@ -49,15 +53,8 @@ pub struct GpuSnapshot {
     pub notes: Vec<String>,
 }
 
-enum Nvml {
-    Untried,
-    Loaded(Box<nvml_wrapper::Nvml>),
-    Failed { reason: String, at_ms: i64 },
-}
-
 /// The poller behind the worker; tests drive it through [`GpuPoller::step`].
 pub struct GpuPoller {
-    nvml: Nvml,
     smi_cache: Option<(i64, Result<Vec<Gpu>, String>)>,
 }
 
@@ -69,7 +66,7 @@ impl Default for GpuPoller {
 
 impl GpuPoller {
     pub fn new() -> GpuPoller {
-        GpuPoller { nvml: Nvml::Untried, smi_cache: None }
+        GpuPoller { smi_cache: None }
     }
 
     /// Reads every GPU at `now_ms`.
@@ -78,38 +75,20 @@ impl GpuPoller {
         let mut error = None;
         let mut nvidia: Vec<Gpu> = Vec::new();
         let mut nvidia_covered = false;
-        match host.runner() {
-            Runner::Replay(s) => {
-                let recorded =
-                    s.argvs().any(|a| a.iter().map(String::as_str).eq(gpu::NVIDIA_SMI_ARGV.iter().copied()));
-                if recorded {
-                    nvidia_covered = true;
-                    match gpu::nvidia_smi(host).await {
-                        Ok(g) => nvidia = g,
-                        Err(e) => error = Some(e.to_string()),
-                    }
-                }
+        match host.nvml_gpus(NVML_TIMEOUT).await {
+            Ok(g) => {
+                nvidia = g;
+                nvidia_covered = true;
             }
-            Runner::System => {
-                self.load_nvml(now_ms);
-                match &self.nvml {
-                    Nvml::Loaded(n) => match gpu::read_nvml(n) {
-                        Ok(g) => {
-                            nvidia = g;
-                            nvidia_covered = true;
-                        }
-                        Err(e) => notes.push(format!("NVML: {e}")),
-                    },
-                    Nvml::Failed { reason, .. } => notes.push(format!("NVML: {reason}")),
-                    Nvml::Untried => {}
-                }
-                if !nvidia_covered && host.exists("/proc/driver/nvidia/version") {
-                    nvidia_covered = true;
-                    match self.smi(host, now_ms).await {
-                        Ok(g) => nvidia = g,
-                        Err(e) => error = Some(e),
-                    }
-                }
+            // A recording made without NVML says nothing about it: nothing to note.
+            Err(NvmlError::NotRecorded) => {}
+            Err(e) => notes.push(format!("NVML: {e}")),
+        }
+        if !nvidia_covered && host.worth_running(gpu::NVIDIA_SMI_ARGV, gpu::NVIDIA_DRIVER) {
+            nvidia_covered = true;
+            match self.smi(host, now_ms).await {
+                Ok(g) => nvidia = g,
+                Err(e) => error = Some(e),
             }
         }
         for g in nvidia.iter_mut() {
@@ -127,34 +106,6 @@ impl GpuPoller {
             (None, true) => (State::Unavailable, Some("no GPU found on this host".to_string())),
         };
         GpuSnapshot { state, reason, updated: Some(now_ms.div_euclid(1000)), gpus, notes }
-    }
-
-    fn load_nvml(&mut self, now_ms: i64) {
-        let due = match &self.nvml {
-            Nvml::Untried => true,
-            Nvml::Failed { at_ms, .. } => now_ms - at_ms >= NVML_RETRY_MS,
-            Nvml::Loaded(_) => false,
-        };
-        if !due {
-            return;
-        }
-        // Loads libnvidia-ml.so.1 with dlopen; a host without the NVIDIA driver fails here, quietly.
-        self.nvml = match nvml_wrapper::Nvml::init() {
-            Ok(n) => {
-                tracing::info!("NVML loaded");
-                Nvml::Loaded(Box::new(n))
-            }
-            Err(e) => {
-                let reason = match e {
-                    nvml_wrapper::error::NvmlError::LibloadingError(_) => {
-                        "libnvidia-ml.so.1 not found".to_string()
-                    }
-                    other => other.to_string(),
-                };
-                tracing::debug!(reason = %reason, "NVML not available");
-                Nvml::Failed { reason, at_ms: now_ms }
-            }
-        };
     }
 
     async fn smi(&mut self, host: &Host, now_ms: i64) -> Result<Vec<Gpu>, String> {
@@ -228,8 +179,10 @@ pub async fn run(
 
 #[cfg(test)]
 mod tests {
+    // Tests read their fixtures and run their scripted peers directly (clippy.toml bans it elsewhere).
+    #![allow(clippy::disallowed_methods)]
+
     use super::*;
-    use std::time::Duration;
 
     fn scenario(files: &[(&str, &str)], manifest_extra: &str) -> (tempfile::TempDir, Host) {
         let dir = tempfile::tempdir().unwrap();
@@ -299,6 +252,40 @@ mod tests {
         let snap = GpuPoller::new().step(&host, 0).await;
         assert_eq!(snap.state, State::Error);
         assert!(snap.reason.unwrap().contains("line"));
+    }
+
+    /// NVML answers from the scenario's recording; the worker maps its processes and notes a recorded
+    /// failure, and never asks nvidia-smi when NVML answered.
+    #[tokio::test]
+    async fn replayed_nvml_is_used_before_nvidia_smi() {
+        let smi = "[[command]]\nargv = [\"nvidia-smi\", \"-q\", \"-x\"]\nstdout = \"commands/smi.xml\"\n";
+        let (_d, host) = scenario(
+            &[
+                (
+                    "nvml.json",
+                    r#"{"gpus": [{"vendor": "nvidia", "source": "nvml", "name": "NVIDIA L4", "util_pct": 7, "processes": [{"pid": 5762, "kind": "compute"}]}]}"#,
+                ),
+                ("/proc/5762/cgroup", "0::/qemu.slice/104.scope\n"),
+                ("/proc/5762/comm", "python3\n"),
+                ("commands/smi.xml", "<nvidia_smi_log>\n<gpu>\n"),
+            ],
+            smi,
+        );
+        let snap = GpuPoller::new().step(&host, 0).await;
+        assert_eq!((snap.state, snap.gpus.len()), (State::Ok, 1), "{snap:?}");
+        let g = &snap.gpus[0];
+        assert_eq!((g.name.as_str(), g.source.as_str(), g.util_pct), ("NVIDIA L4", "nvml", Some(7.0)));
+        let p = &g.processes[0];
+        assert_eq!(
+            (p.name.as_str(), p.vmid, p.guest_kind),
+            ("python3", Some(104), Some(procfs::GuestKind::Qemu))
+        );
+        assert_eq!(host.run_count(), 0, "nvidia-smi was not asked");
+
+        let (_d, host) = scenario(&[("nvml.json", r#"{"unavailable": "libnvidia-ml.so.1 not found"}"#)], "");
+        let snap = GpuPoller::new().step(&host, 0).await;
+        assert_eq!(snap.state, State::Unavailable);
+        assert_eq!(snap.notes, vec!["NVML: libnvidia-ml.so.1 not found".to_string()]);
     }
 
     /// On this (GPU-less) machine the live path never fails: no libnvidia-ml means unavailable or,

@@ -374,6 +374,9 @@ pub async fn run(
 
 #[cfg(test)]
 mod tests {
+    // Tests read their fixtures and run their scripted peers directly (clippy.toml bans it elsewhere).
+    #![allow(clippy::disallowed_methods)]
+
     use super::*;
 
     fn demo_like_host(files: &[(&str, &str)]) -> (tempfile::TempDir, Host) {

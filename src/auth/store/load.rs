@@ -65,6 +65,7 @@ impl Auth {
             dummy_phc: password::DUMMY_PHC.to_string(),
             audit,
             demo: false,
+            tasks: tokio_util::task::TaskTracker::new(),
         })
     }
 

@@ -120,6 +120,10 @@ pub struct Auth {
     dummy_phc: String,
     pub audit: AuditLog,
     pub demo: bool,
+    /// Where the database writes a request leaves behind (a session's last-seen time, an expired
+    /// session's row) run: the app hands over its own tracker, so that shutdown waits for them
+    /// before the database closes.
+    pub tasks: tokio_util::task::TaskTracker,
 }
 
 fn now_s() -> i64 {

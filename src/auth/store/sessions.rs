@@ -179,7 +179,7 @@ impl Auth {
                 sessions.remove(&claims.sid);
                 // Forget it on disk too, so it neither lists nor comes back on a reload.
                 let (db, sid) = (self.db.clone(), claims.sid.clone());
-                tokio::spawn(async move {
+                self.tasks.spawn(async move {
                     let _ =
                         db.call(move |c| Ok(c.execute("DELETE FROM sessions WHERE id = ?1", [sid])?)).await;
                 });
@@ -194,7 +194,7 @@ impl Auth {
         };
         if persist {
             let (db, sid) = (self.db.clone(), claims.sid.clone());
-            tokio::spawn(async move {
+            self.tasks.spawn(async move {
                 let _ = db
                     .call(move |c| {
                         Ok(c.execute("UPDATE sessions SET last_seen = ?2 WHERE id = ?1", params![sid, now])?)

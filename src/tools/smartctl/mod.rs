@@ -129,6 +129,9 @@ fn clamp_u8(n: u64) -> u8 {
 
 #[cfg(test)]
 mod tests {
+    // Tests read their fixtures directly (clippy.toml bans it elsewhere).
+    #![allow(clippy::disallowed_methods)]
+
     use super::*;
 
     const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/upstream/smartctl");
