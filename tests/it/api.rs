@@ -6,6 +6,7 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use http_body_util::BodyExt;
 use proxwatch::app::LiveSample;
+use proxwatch::model::Clock;
 use proxwatch::workers::processes::ProcessScanner;
 use serde_json::Value;
 use tower::ServiceExt;
@@ -102,7 +103,8 @@ async fn bad_query_parameters_are_400_naming_valid_values() {
 
 #[tokio::test]
 async fn history_lists_metrics_and_serves_live_and_rollup_ranges() {
-    let app = TestApp::builder().sampled().build().await;
+    // The rollup ranges end at the app's clock: a manual one, a second after the sample.
+    let app = TestApp::builder().sampled().clock(Clock::manual(common::T0_MS + 1000)).build().await;
     let (_, body) = get_json(&app, "/api/history/metrics").await;
     let names: Vec<&str> =
         body["metrics"].as_array().unwrap().iter().map(|m| m["name"].as_str().unwrap()).collect();

@@ -209,6 +209,13 @@ impl Builder {
         self
     }
 
+    /// The clock the app's handlers and loops read: `Clock::manual(ms)` (a clone of which the test
+    /// keeps to move it) for tests that must not depend on elapsed time.
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
     /// Runs as `proxwatch demo` does (the demo login, loopback names), with this description.
     pub fn demo_info(mut self, info: DemoInfo) -> Self {
         self.demo_info = Some(info);

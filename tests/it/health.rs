@@ -14,6 +14,7 @@ use proxwatch::health::model::{
     Category, Finding, ObjectKind, Rule, Severity, Snapshots, Source, Thresholds,
 };
 use proxwatch::health::store::{self, EventKind, Exclusion, State};
+use proxwatch::model::Clock;
 use serde_json::json;
 
 use crate::common::{self, TestApp};
@@ -453,10 +454,10 @@ async fn run_is_for_operators_and_rate_limited() {
 
 #[tokio::test]
 async fn dismiss_and_undismiss_through_a_percent_encoded_key() {
-    let app = common::app().await;
+    let now = T0;
+    let app = TestApp::builder().sampled().clock(Clock::manual(now)).build().await;
     let op = token(&app, Level::Operate).await;
     let read = token(&app, Level::Read).await;
-    let now = proxwatch::workers::wall_ms();
     // Schedule-free rule: a steady warning on `smart:/dev/sdb`.
     fn sdb(_: &Snapshots, _: &Thresholds, _: i64) -> Vec<Finding> {
         vec![Finding::new(Category::Disks, "smart:/dev/sdb", Severity::Critical, "SMART failed on /dev/sdb")]
@@ -771,9 +772,9 @@ fn moving_rule(s: &Snapshots, _: &Thresholds, _: i64) -> Vec<Finding> {
 /// restart (a new engine over the same database), in every count and view, until its window ends.
 #[tokio::test]
 async fn a_dismissal_holds_through_fast_and_full_runs_and_restarts() {
-    let app = common::app().await;
+    let now = T0;
+    let app = TestApp::builder().sampled().clock(Clock::manual(now)).build().await;
     let op = token(&app, Level::Operate).await;
-    let now = proxwatch::workers::wall_ms();
     let fast = Rule {
         id: "cpu",
         category: Category::Cpu,
@@ -948,8 +949,8 @@ async fn findings_about_one_object_agree_and_quotes_are_clean() {
 /// checks wait and until when; once it has ended the field is gone and the findings count.
 #[tokio::test]
 async fn the_startup_grace_says_what_waits_and_until_when() {
-    let now = proxwatch::workers::wall_ms();
-    let app = TestApp::builder().demo().inventory(now, 10).build().await;
+    let now = T0;
+    let app = TestApp::builder().demo().inventory(now, 10).clock(Clock::manual(now)).build().await;
     let read = token(&app, Level::Read).await;
     let onboot = *proxwatch::health::rules::RULES.iter().find(|r| r.id == "guest_onboot").unwrap();
     // Started just now with the default 300 s grace: VM 102 and CT 203 (stopped, onboot) wait.

@@ -9,15 +9,19 @@ use std::time::Duration;
 
 use axum::http::{Method, StatusCode, header};
 use proxwatch::host::Host;
+use proxwatch::model::Clock;
 use proxwatch::tools::journal::{BootSel, Filter, Query};
 use proxwatch::workers::journal::{Reader, Source};
 use serde_json::Value;
 
 use crate::common::{self, TestApp};
 
+/// The demo app's clock (manual): its recorded journal is shifted so that the newest entry is then.
+const NOW: i64 = common::T0_MS;
+
 /// The demo app with its journal service running and the inventory (tasks) read once.
 async fn demo_app() -> TestApp {
-    TestApp::builder().demo().inventory(common::T0_MS, 1).services().build().await
+    TestApp::builder().demo().clock(Clock::manual(NOW)).inventory(common::T0_MS, 1).services().build().await
 }
 
 fn entries(body: &Value) -> &Vec<Value> {
@@ -25,7 +29,7 @@ fn entries(body: &Value) -> &Vec<Value> {
 }
 
 fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
+    NOW
 }
 
 #[tokio::test]
