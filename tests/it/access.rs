@@ -8,14 +8,12 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{Method, Request, StatusCode, header};
-use http_body_util::BodyExt;
-use proxwatch::app::{App, DemoInfo, router};
+use proxwatch::app::{App, DemoInfo};
 use proxwatch::auth::{Level, totp};
 use serde_json::{Value, json};
-use tower::ServiceExt;
 
-use crate::auth::{Creds, call, fresh, login, set_up};
-use crate::common;
+use crate::auth::{Creds, call, login, set_up};
+use crate::common::{self, TestApp};
 
 /// A request with arbitrary extra headers (Host, Origin, ...), from `ip`.
 async fn raw(
@@ -39,10 +37,8 @@ async fn raw(
     };
     let mut req = req.body(body).unwrap();
     req.extensions_mut().insert(ConnectInfo(SocketAddr::new(ip.parse().unwrap(), 50000)));
-    let resp = router(app.clone()).oneshot(req).await.unwrap();
-    let (status, headers) = (resp.status(), resp.headers().clone());
-    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    (status, headers, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    let (status, headers, body) = common::read(common::send(app, req).await).await;
+    (status, headers, common::json(&body))
 }
 
 fn from(ip: &'static str) -> Creds {
@@ -53,32 +49,19 @@ fn wrong(user: &str) -> Value {
     json!({"username": user, "password": "not-the-password-1"})
 }
 
-fn app_with(adjust: impl FnOnce(&mut proxwatch::config::Config)) -> Arc<App> {
-    let mut cfg = common::test_config();
-    adjust(&mut cfg);
-    common::bare_app(cfg, "pve-zfs")
-}
-
 fn auth_log(app: &Arc<App>) -> String {
     std::fs::read_to_string(&app.config.auth.auth_log).unwrap_or_default()
 }
 
 // ---- High 2: DNS rebinding and foreign origins -------------------------------------------------
 
-fn demo_app() -> Arc<App> {
-    let demo = DemoInfo { scenario: "pve-zfs".into(), note: "test".into() };
-    App::new(
-        common::test_config(),
-        common::replay("pve-zfs"),
-        proxwatch::db::Db::open_in_memory().unwrap(),
-        Some(demo),
-    )
-    .unwrap()
+fn demo_info() -> DemoInfo {
+    DemoInfo { scenario: "pve-zfs".into(), note: "test".into() }
 }
 
 #[tokio::test]
 async fn a_foreign_host_is_refused_everywhere_and_the_demo_hides_its_password_from_it() {
-    let app = demo_app();
+    let app = TestApp::builder().demo_info(demo_info()).build_app();
     app.auth.create_user("demo", "demo-password-1", Level::Admin).await.unwrap();
     let evil = [("host", "rebind.evil.example:8008")];
     for (method, uri, body) in [
@@ -99,12 +82,10 @@ async fn a_foreign_host_is_refused_everywhere_and_the_demo_hides_its_password_fr
         assert_eq!(body["demo_login"]["username"], "demo", "{host}: {body}");
     }
     // A name the admin allowed (a reverse proxy's) passes, but is not told the demo password.
-    let mut cfg = common::test_config();
-    cfg.server.allowed_hosts = vec!["*.lab.example".into()];
-    let demo = DemoInfo { scenario: "pve-zfs".into(), note: "test".into() };
-    let app2 =
-        App::new(cfg, common::replay("pve-zfs"), proxwatch::db::Db::open_in_memory().unwrap(), Some(demo))
-            .unwrap();
+    let app2 = TestApp::builder()
+        .config(|c| c.server.allowed_hosts = vec!["*.lab.example".into()])
+        .demo_info(demo_info())
+        .build_app();
     let (status, _, body) =
         raw(&app2, Method::GET, "/api/auth/status", &[("host", "pve.lab.example")], None, "192.0.2.10").await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -129,7 +110,7 @@ async fn the_machines_own_names_and_addresses_are_allowed() {
 
 #[tokio::test]
 async fn a_foreign_origin_may_not_change_anything_or_open_a_websocket() {
-    let app = fresh();
+    let app = TestApp::builder().build_app();
     set_up(&app).await;
     let local = ("host", "127.0.0.1:8008");
     let body = json!({"username": common::ADMIN, "password": common::ADMIN_PASSWORD});
@@ -182,7 +163,7 @@ async fn a_foreign_origin_may_not_change_anything_or_open_a_websocket() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_guesses_cannot_walk_past_the_limit() {
     // A long queue, so that every guess is really checked or refused by the limit (never "busy").
-    let app = app_with(|c| c.auth.password_queue_ms = 60_000);
+    let app = TestApp::builder().config(|c| c.auth.password_queue_ms = 60_000).build_app();
     set_up(&app).await;
     let guesses = (0..20).map(|_| {
         let app = app.clone();
@@ -202,10 +183,12 @@ async fn concurrent_guesses_cannot_walk_past_the_limit() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_login_flood_is_bounded_and_the_owner_still_gets_in() {
-    let app = app_with(|c| {
-        c.auth.max_password_checks = 2;
-        c.auth.password_queue_ms = 200;
-    });
+    let app = TestApp::builder()
+        .config(|c| {
+            c.auth.max_password_checks = 2;
+            c.auth.password_queue_ms = 200;
+        })
+        .build_app();
     set_up(&app).await;
     // The owner logged in from their usual address before.
     login_from(&app, "192.0.2.50").await.unwrap();
@@ -270,7 +253,7 @@ async fn login_from(app: &Arc<App>, ip: &'static str) -> Result<Value, Value> {
 
 #[tokio::test]
 async fn every_password_check_is_limited_and_logged() {
-    let app = fresh();
+    let app = TestApp::builder().build_app();
     set_up(&app).await;
     let mut me = login(&app, common::ADMIN, common::ADMIN_PASSWORD, None).await.unwrap();
     me.ip = Some("192.0.2.77");
@@ -323,7 +306,7 @@ async fn every_password_check_is_limited_and_logged() {
 
 #[tokio::test]
 async fn a_token_cannot_act_on_its_own_account() {
-    let app = fresh();
+    let app = TestApp::builder().build_app();
     set_up(&app).await;
     let read = Creds { token: Some(token_for(&app, common::ADMIN, Level::Read).await), ..Default::default() };
     let admin =
@@ -405,7 +388,7 @@ async fn enable_totp(app: &Arc<App>, me: &Creds, offset: i64) -> (Vec<u8>, Vec<V
 
 #[tokio::test]
 async fn rerunning_totp_setup_keeps_the_old_secret_until_the_new_one_is_confirmed() {
-    let app = fresh();
+    let app = TestApp::builder().build_app();
     set_up(&app).await;
     let me = login(&app, common::ADMIN, common::ADMIN_PASSWORD, None).await.unwrap();
     let (old, codes) = enable_totp(&app, &me, -1).await;
@@ -462,7 +445,7 @@ async fn rerunning_totp_setup_keeps_the_old_secret_until_the_new_one_is_confirme
 
 #[tokio::test]
 async fn one_address_cannot_block_first_run_setup() {
-    let app = fresh();
+    let app = TestApp::builder().build_app();
     let code = app.auth.setup_code().unwrap().unwrap();
     let body =
         |c: &str| json!({"setup_code": c, "username": common::ADMIN, "password": common::ADMIN_PASSWORD});
@@ -487,7 +470,7 @@ async fn one_address_cannot_block_first_run_setup() {
 
 #[tokio::test]
 async fn a_bad_token_flood_is_throttled_and_writes_a_bounded_log() {
-    let app = fresh();
+    let app = TestApp::builder().build_app();
     set_up(&app).await;
     let bad = Creds {
         token: Some("hunter2-is-my-password".into()),
@@ -524,7 +507,7 @@ async fn a_bad_token_flood_is_throttled_and_writes_a_bounded_log() {
 
 #[tokio::test]
 async fn one_user_cannot_take_every_live_stream() {
-    let app = app_with(|c| c.server.max_live_per_user = 2);
+    let app = TestApp::builder().config(|c| c.server.max_live_per_user = 2).build_app();
     set_up(&app).await;
     app.auth.create_user("viewer", "viewer-long-passphrase", Level::Read).await.unwrap();
     let admin = login(&app, common::ADMIN, common::ADMIN_PASSWORD, None).await.unwrap();
@@ -536,7 +519,7 @@ async fn one_user_cannot_take_every_live_stream() {
         let mut req = req.body(Body::empty()).unwrap();
         req.extensions_mut()
             .insert(ConnectInfo(SocketAddr::new(format!("192.0.2.{}", i + 1).parse().unwrap(), 1)));
-        let resp = router(app.clone()).oneshot(req).await.unwrap();
+        let resp = common::send(&app, req).await;
         let expect = if i < 2 { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
         assert_eq!(resp.status(), expect, "stream {i}");
         open.push(resp);
@@ -579,7 +562,7 @@ async fn viewers_see_program_names_not_command_lines() {
 
 #[tokio::test]
 async fn patching_an_unknown_user_is_404_and_audits_nothing() {
-    let app = fresh();
+    let app = TestApp::builder().build_app();
     set_up(&app).await;
     let admin = login(&app, common::ADMIN, common::ADMIN_PASSWORD, None).await.unwrap();
     let r =
@@ -592,7 +575,7 @@ async fn patching_an_unknown_user_is_404_and_audits_nothing() {
 
 #[tokio::test]
 async fn every_api_error_is_json_and_no_api_answer_is_cached() {
-    let app = fresh();
+    let app = TestApp::builder().build_app();
     set_up(&app).await;
     let admin = login(&app, common::ADMIN, common::ADMIN_PASSWORD, None).await.unwrap();
     // A path parameter that is not UTF-8 (axum's own rejection is plain text).
@@ -637,7 +620,7 @@ async fn every_api_error_is_json_and_no_api_answer_is_cached() {
 
 #[tokio::test]
 async fn backup_codes_issued_before_the_mac_still_work_once() {
-    let app = fresh();
+    let app = TestApp::builder().build_app();
     set_up(&app).await;
     let me = login(&app, common::ADMIN, common::ADMIN_PASSWORD, None).await.unwrap();
     enable_totp(&app, &me, 0).await;
@@ -666,8 +649,7 @@ async fn the_ban_list_is_read_by_the_worker_step_not_by_requests() {
          argv = [\"fail2ban-client\", \"status\", \"proxwatch\"]\nstdout = \"status.txt\"\n",
     )
     .unwrap();
-    let scenario = proxwatch::host::Scenario::load(dir.path()).unwrap();
-    let host = Arc::new(proxwatch::host::Host::replay(scenario, Duration::from_secs(5)));
+    let host = Arc::new(common::replay_dir(dir.path()));
     let bans = Bans::new("proxwatch", host);
     let banned: std::net::IpAddr = "203.0.113.45".parse().unwrap();
     // Asking is only a read: nothing is known until the worker has stepped.

@@ -3,39 +3,26 @@
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
+use axum::http::{Method, Request, StatusCode, header};
 use http_body_util::BodyExt;
-use proxwatch::app::{LiveSample, router};
+use proxwatch::app::LiveSample;
+use proxwatch::model::Clock;
 use proxwatch::workers::processes::ProcessScanner;
 use serde_json::Value;
 use tower::ServiceExt;
 
-use crate::common;
+use crate::common::{self, TestApp};
 
-/// An authenticated (admin token) request through the whole router.
-fn authed(app: &Arc<proxwatch::app::App>, token: &str, req: axum::http::request::Builder) -> Request<Body> {
-    let _ = app;
-    req.header(header::AUTHORIZATION, format!("Bearer {token}")).body(Body::empty()).unwrap()
-}
-
-async fn get(app: &Arc<proxwatch::app::App>, uri: &str) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
-    let token = common::admin_token(app).await;
-    let resp = router(app.clone()).oneshot(authed(app, &token, Request::get(uri))).await.unwrap();
-    let status = resp.status();
-    let headers = resp.headers().clone();
-    let body = resp.into_body().collect().await.unwrap().to_bytes().to_vec();
-    (status, headers, body)
-}
-
-async fn get_json(app: &Arc<proxwatch::app::App>, uri: &str) -> (StatusCode, Value) {
-    let (status, headers, body) = get(app, uri).await;
+/// `GET uri` that must answer JSON (checked: the content type and the body).
+async fn get_json(app: &TestApp, uri: &str) -> (StatusCode, Value) {
+    let (status, headers, body) = app.get_raw(uri).await;
     assert_eq!(headers.get(header::CONTENT_TYPE).unwrap(), "application/json", "{uri}");
     (status, serde_json::from_slice(&body).unwrap_or_else(|e| panic!("{uri}: {e}")))
 }
 
 #[tokio::test]
 async fn health_live_is_public_and_versioned() {
-    let app = common::app().await;
+    let app = TestApp::builder().sampled().build().await;
     let (status, body) = get_json(&app, "/api/health/live").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["status"], "ok");
@@ -44,7 +31,7 @@ async fn health_live_is_public_and_versioned() {
 
 #[tokio::test]
 async fn system_serves_identity_and_latest_vitals() {
-    let app = common::app().await;
+    let app = TestApp::builder().sampled().build().await;
     let (status, body) = get_json(&app, "/api/system").await;
     assert_eq!(status, StatusCode::OK);
     let id = &body["identity"];
@@ -64,7 +51,7 @@ async fn system_serves_identity_and_latest_vitals() {
 
 #[tokio::test]
 async fn system_without_a_sample_yet_says_null_not_error() {
-    let app = common::app().await;
+    let app = TestApp::builder().sampled().build().await;
     app.vitals.send_replace(None);
     let (status, body) = get_json(&app, "/api/system").await;
     assert_eq!(status, StatusCode::OK);
@@ -73,7 +60,7 @@ async fn system_without_a_sample_yet_says_null_not_error() {
 
 #[tokio::test]
 async fn processes_are_sorted_limited_and_carry_their_guest() {
-    let app = common::app().await;
+    let app = TestApp::builder().sampled().build().await;
     let mut scanner = ProcessScanner::new();
     let snap = scanner.step(&app.host, common::T0_MS).unwrap();
     app.processes.send_replace(Arc::new(snap));
@@ -96,7 +83,7 @@ async fn processes_are_sorted_limited_and_carry_their_guest() {
 
 #[tokio::test]
 async fn bad_query_parameters_are_400_naming_valid_values() {
-    let app = common::app().await;
+    let app = TestApp::builder().sampled().build().await;
     for (uri, needle) in [
         ("/api/processes?sort=disk", "cpu, mem"),
         ("/api/processes?limit=0", "1 to 500"),
@@ -116,7 +103,8 @@ async fn bad_query_parameters_are_400_naming_valid_values() {
 
 #[tokio::test]
 async fn history_lists_metrics_and_serves_live_and_rollup_ranges() {
-    let app = common::app().await;
+    // The rollup ranges end at the app's clock: a manual one, a second after the sample.
+    let app = TestApp::builder().sampled().clock(Clock::manual(common::T0_MS + 1000)).build().await;
     let (_, body) = get_json(&app, "/api/history/metrics").await;
     let names: Vec<&str> =
         body["metrics"].as_array().unwrap().iter().map(|m| m["name"].as_str().unwrap()).collect();
@@ -142,7 +130,7 @@ async fn history_lists_metrics_and_serves_live_and_rollup_ranges() {
 
 #[tokio::test]
 async fn unknown_api_paths_are_json_404_and_client_routes_get_the_spa() {
-    let app = common::app().await;
+    let app = TestApp::builder().sampled().build().await;
     let (status, body) = get_json(&app, "/api/nope").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body["error"], "not_found");
@@ -150,16 +138,13 @@ async fn unknown_api_paths_are_json_404_and_client_routes_get_the_spa() {
     let (status, _) = get_json(&app, "/api/system/extra/segments").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
-    let resp = router(app.clone())
-        .oneshot(authed(&app, &common::admin_token(&app).await, Request::post("/api/system")))
-        .await
-        .unwrap();
+    let resp = app.send(common::authed(&app.token, Method::POST, "/api/system", None)).await;
     assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
     let body: Value = serde_json::from_slice(&resp.into_body().collect().await.unwrap().to_bytes()).unwrap();
     assert_eq!(body["error"], "method_not_allowed", "{body}");
     assert!(body["message"].as_str().unwrap().contains("POST"), "{body}");
 
-    let (status, headers, body) = get(&app, "/storage").await;
+    let (status, headers, body) = app.get_raw("/storage").await;
     assert_eq!(status, StatusCode::OK);
     assert!(headers[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/html"));
     assert_eq!(headers[header::CACHE_CONTROL], "no-cache");
@@ -169,26 +154,24 @@ async fn unknown_api_paths_are_json_404_and_client_routes_get_the_spa() {
     );
     let etag = headers[header::ETAG].to_str().unwrap().to_string();
 
-    let resp = router(app.clone())
-        .oneshot(Request::get("/").header(header::IF_NONE_MATCH, &etag).body(Body::empty()).unwrap())
-        .await
-        .unwrap();
+    let resp =
+        app.send(Request::get("/").header(header::IF_NONE_MATCH, &etag).body(Body::empty()).unwrap()).await;
     assert_eq!(resp.status(), StatusCode::NOT_MODIFIED);
 
-    let (status, _, _) = get(&app, "/assets/does-not-exist.js").await;
+    let (status, _, _) = app.get_raw("/assets/does-not-exist.js").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
 async fn hashed_assets_are_immutable() {
-    let app = common::app().await;
-    let (_, _, index) = get(&app, "/").await;
+    let app = TestApp::builder().sampled().build().await;
+    let (_, _, index) = app.get_raw("/").await;
     let index = String::from_utf8(index).unwrap();
     let Some(start) = index.find("/assets/") else {
         panic!("index.html references no /assets/ file: {index}");
     };
     let end = index[start..].find('"').map(|e| start + e).unwrap();
-    let (status, headers, _) = get(&app, &index[start..end]).await;
+    let (status, headers, _) = app.get_raw(&index[start..end]).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(headers[header::CACHE_CONTROL], "public, max-age=31536000, immutable");
     assert!(headers.contains_key(header::ETAG));
@@ -196,11 +179,8 @@ async fn hashed_assets_are_immutable() {
 
 #[tokio::test]
 async fn live_stream_pushes_each_new_sample() {
-    let app = common::app().await;
-    let resp = router(app.clone())
-        .oneshot(authed(&app, &common::admin_token(&app).await, Request::get("/api/live")))
-        .await
-        .unwrap();
+    let app = TestApp::builder().sampled().build().await;
+    let resp = app.send(common::authed(&app.token, Method::GET, "/api/live", None)).await;
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(resp.headers()[header::CONTENT_TYPE], "text/event-stream");
     let mut body = resp.into_body();
@@ -221,39 +201,29 @@ async fn live_stream_pushes_each_new_sample() {
 
 #[tokio::test]
 async fn live_streams_are_bounded() {
-    let mut cfg = common::test_config();
-    cfg.server.max_live_clients = 1;
-    let app = common::bare_app(cfg, "pve-zfs");
-    let first = router(app.clone())
-        .oneshot(authed(&app, &common::admin_token(&app).await, Request::get("/api/live")))
-        .await
-        .unwrap();
+    let app = TestApp::builder().config(|c| c.server.max_live_clients = 1).build().await;
+    let first = app.send(common::authed(&app.token, Method::GET, "/api/live", None)).await;
     assert_eq!(first.status(), StatusCode::OK);
     let (status, body) = get_json(&app, "/api/live").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(body["error"], "unavailable");
     drop(first);
-    let again = router(app.clone())
-        .oneshot(authed(&app, &common::admin_token(&app).await, Request::get("/api/live")))
-        .await
-        .unwrap();
+    let again = app.send(common::authed(&app.token, Method::GET, "/api/live", None)).await;
     assert_eq!(again.status(), StatusCode::OK);
 }
 
 #[tokio::test]
 async fn metrics_path_is_never_the_spa() {
-    let app = common::app().await;
-    let (status, headers, _) = get(&app, "/metrics").await;
+    let app = TestApp::builder().sampled().build().await;
+    let (status, headers, _) = app.get_raw("/metrics").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(headers[header::CONTENT_TYPE], "application/json");
 }
 
 #[tokio::test]
 async fn works_behind_a_reverse_proxy_sub_path() {
-    let mut cfg = common::test_config();
-    cfg.server.base_path = "/proxwatch/".into();
-    let app = common::bare_app(cfg, "pve-zfs");
-    let token = common::admin_token(&app).await;
+    let app = TestApp::builder().config(|c| c.server.base_path = "/proxwatch/".into()).build().await;
+    let token = app.token.clone();
     let call = |uri: &'static str| {
         let svc = proxwatch::app::service(app.clone());
         let token = token.clone();
@@ -290,8 +260,8 @@ async fn works_behind_a_reverse_proxy_sub_path() {
 #[tokio::test]
 async fn web_assets_are_served_precompressed_when_accepted() {
     use std::io::Read;
-    let app = common::app().await;
-    let (_, _, index) = get(&app, "/").await;
+    let app = TestApp::builder().sampled().build().await;
+    let (_, _, index) = app.get_raw("/").await;
     let index = String::from_utf8_lossy(&index).to_string();
     let script = index
         .split("src=\"./")
@@ -307,7 +277,7 @@ async fn web_assets_are_served_precompressed_when_accepted() {
             if let Some(e) = enc {
                 req = req.header(header::ACCEPT_ENCODING, e);
             }
-            let resp = router(app.clone()).oneshot(req.body(Body::empty()).unwrap()).await.unwrap();
+            let resp = common::send(&app, req.body(Body::empty()).unwrap()).await;
             let headers = resp.headers().clone();
             (resp.status(), headers, resp.into_body().collect().await.unwrap().to_bytes().to_vec())
         }

@@ -8,13 +8,12 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
-use http_body_util::BodyExt;
 use proxwatch::app::{App, router};
 use proxwatch::auth::{Access, Level, totp};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-use crate::common;
+use crate::common::{self, TestApp};
 
 /// Credentials and the client address of a request (shared with other test modules).
 #[derive(Clone, Default, Debug)]
@@ -60,16 +59,11 @@ pub(crate) async fn call(
     let mut req = req.body(body).unwrap();
     let ip = creds.ip.unwrap_or("192.0.2.10");
     req.extensions_mut().insert(ConnectInfo(SocketAddr::new(ip.parse().unwrap(), 50000)));
-    let resp = router(app.clone()).oneshot(req).await.unwrap();
-    let status = resp.status();
-    let headers = resp.headers().clone();
+    let resp = common::send(app, req).await;
+    let (status, headers) = (resp.status(), resp.headers().clone());
+    // Only a JSON answer is read: a stream's body never ends.
     let is_json = headers.get(header::CONTENT_TYPE).is_some_and(|v| v == "application/json");
-    let body = if is_json {
-        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null)
-    } else {
-        Value::Null
-    };
+    let body = if is_json { common::json(&common::read(resp).await.2) } else { Value::Null };
     Resp { status, headers, body }
 }
 
@@ -106,13 +100,9 @@ pub(crate) async fn set_up(app: &Arc<App>) {
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
 }
 
-pub(crate) fn fresh() -> Arc<App> {
-    common::bare_app(common::test_config(), "pve-zfs")
-}
-
 #[tokio::test]
 async fn first_run_needs_the_setup_code() {
-    let app = fresh();
+    let app = TestApp::builder().build_app();
     let anon = Creds::default();
     let r = call(&app, Method::GET, "/api/system", &anon, None).await;
     assert_eq!((r.status, r.body["error"].as_str()), (StatusCode::FORBIDDEN, Some("setup_required")));
@@ -148,7 +138,7 @@ async fn first_run_needs_the_setup_code() {
 
 #[tokio::test]
 async fn wrong_setup_codes_are_rate_limited() {
-    let app = fresh();
+    let app = TestApp::builder().build_app();
     let anon = Creds { ip: Some("198.51.100.77"), ..Default::default() };
     let body = json!({"setup_code": "NOPE", "username": "root", "password": "a-good-long-pass"});
     for _ in 0..5 {
@@ -162,7 +152,7 @@ async fn wrong_setup_codes_are_rate_limited() {
 
 #[tokio::test]
 async fn brute_force_is_capped_with_429_and_retry_after_and_logged_for_fail2ban() {
-    let app = fresh();
+    let app = TestApp::builder().build_app();
     set_up(&app).await;
     let anon = Creds { ip: Some("203.0.113.5"), ..Default::default() };
     for i in 0..5 {
@@ -210,9 +200,7 @@ fn secret_from_uri(uri: &str) -> Vec<u8> {
 #[tokio::test]
 async fn two_step_login_with_totp_and_single_use_backup_codes() {
     // This test fails on purpose more often than the default limit allows.
-    let mut cfg = common::test_config();
-    cfg.auth.max_attempts = 50;
-    let app = common::bare_app(cfg, "pve-zfs");
+    let app = TestApp::builder().config(|c| c.auth.max_attempts = 50).build_app();
     set_up(&app).await;
     let s = login(&app, common::ADMIN, common::ADMIN_PASSWORD, None)
         .await
@@ -288,7 +276,7 @@ async fn two_step_login_with_totp_and_single_use_backup_codes() {
 
 #[tokio::test]
 async fn sessions_are_revoked_by_logout_password_change_and_disable() {
-    let app = fresh();
+    let app = TestApp::builder().build_app();
     set_up(&app).await;
     let a = login(&app, common::ADMIN, common::ADMIN_PASSWORD, None).await.unwrap();
     let b = login(&app, common::ADMIN, common::ADMIN_PASSWORD, None).await.unwrap();
@@ -343,7 +331,7 @@ async fn sessions_are_revoked_by_logout_password_change_and_disable() {
 
 #[tokio::test]
 async fn cookie_mutations_need_the_csrf_header_and_json() {
-    let app = fresh();
+    let app = TestApp::builder().build_app();
     set_up(&app).await;
     let s = login(&app, common::ADMIN, common::ADMIN_PASSWORD, None).await.unwrap();
     let no_csrf = Creds { csrf: None, ..s.clone() };
@@ -369,7 +357,7 @@ async fn cookie_mutations_need_the_csrf_header_and_json() {
 
 #[tokio::test]
 async fn tokens_need_reauthentication_respect_scope_and_revoke_at_once() {
-    let app = fresh();
+    let app = TestApp::builder().build_app();
     set_up(&app).await;
     let s = login(&app, common::ADMIN, common::ADMIN_PASSWORD, None).await.unwrap();
     let r = call(
@@ -438,7 +426,7 @@ async fn tokens_need_reauthentication_respect_scope_and_revoke_at_once() {
 
 #[tokio::test]
 async fn bad_input_gets_clear_4xx() {
-    let app = fresh();
+    let app = TestApp::builder().build_app();
     set_up(&app).await;
     let anon = Creds::default();
     let r = call(&app, Method::POST, "/api/auth/login", &anon, Some(json!({"username": "a"}))).await;
@@ -476,7 +464,7 @@ async fn bad_input_gets_clear_4xx() {
     assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
     let mut req = Request::post("/api/auth/login").body(Body::from("{\"username\":")).unwrap();
     req.headers_mut().insert(header::CONTENT_TYPE, "application/json".parse().unwrap());
-    let resp = router(app.clone()).oneshot(req).await.unwrap();
+    let resp = common::send(&app, req).await;
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     let req = Request::post("/api/auth/login")
         .header(header::CONTENT_TYPE, "text/plain")
@@ -487,9 +475,7 @@ async fn bad_input_gets_clear_4xx() {
 
 #[tokio::test]
 async fn banned_ips_are_refused_and_forwarded_for_is_believed_only_from_trusted_proxies() {
-    let mut cfg = common::test_config();
-    cfg.auth.trusted_proxies = vec!["127.0.0.1/32".into()];
-    let app = common::bare_app(cfg, "pve-zfs");
+    let app = TestApp::builder().config(|c| c.auth.trusted_proxies = vec!["127.0.0.1/32".into()]).build_app();
     app.bans.set_for_test(["203.0.113.66".parse().unwrap()].into_iter().collect());
     let banned = Creds { ip: Some("203.0.113.66"), ..Default::default() };
     let r = call(&app, Method::GET, "/api/health/live", &banned, None).await;
@@ -515,7 +501,7 @@ async fn banned_ips_are_refused_and_forwarded_for_is_believed_only_from_trusted_
 /// route is in this matrix the moment it exists.
 #[tokio::test]
 async fn route_matrix_every_route_every_role_and_scope() {
-    let app = fresh();
+    let app = TestApp::builder().build_app();
     set_up(&app).await;
     // Handlers that hand work to a service (journal queries) need it running.
     app.spawn_services();

@@ -5,33 +5,32 @@
 #![allow(clippy::disallowed_methods)]
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use proxwatch::host::{Host, Scenario};
+use proxwatch::model::Clock;
 use proxwatch::workers::processes::ProcessScanner;
 use proxwatch::workers::sampler::{self, Sampler};
 
 const GIB: f64 = (1u64 << 30) as f64;
 
-/// The embedded demo as `proxwatch demo` builds it (extracted, shifted to now), read at a clock the
-/// test steps. Returns the host, the clock and the folder (kept alive by the caller).
-fn demo_host() -> (Host, Arc<AtomicI64>, tempfile::TempDir) {
+/// The embedded demo as `proxwatch demo` builds it (extracted, shifted to "now"), read at a manual
+/// clock the test steps, standing at a fixed time (not the wall clock). Returns the host, the clock
+/// and the folder (kept alive by the caller).
+fn demo_host() -> (Host, Clock, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     proxwatch::host::replay::extract_demo(dir.path()).unwrap();
     let mut scenario = Scenario::load(dir.path()).unwrap();
-    let now = proxwatch::workers::wall_ms();
-    scenario.shift_to(now / 1000);
-    let clock = Arc::new(AtomicI64::new(now));
+    let clock = Clock::manual(crate::common::T0_MS);
+    scenario.shift_to(clock.now_ms() / 1000);
     let c = clock.clone();
-    let host =
-        Host::demo_with_clock(scenario, Duration::from_secs(5), Arc::new(move || c.load(Ordering::SeqCst)));
+    let host = Host::demo_with_clock(scenario, Duration::from_secs(5), Arc::new(move || c.now_ms()));
     (host, clock, dir)
 }
 
 #[tokio::test]
 async fn the_demo_identity_is_the_recorded_xeon() {
-    let (host, _clock, _dir) = demo_host();
+    let (host, clock, _dir) = demo_host();
     let id = sampler::identity(&host).await.unwrap();
     assert_eq!(id.hostname, "pve-demo");
     assert_eq!(id.kernel, "6.8.8-2-pve");
@@ -40,7 +39,7 @@ async fn the_demo_identity_is_the_recorded_xeon() {
     assert!(id.pve_version.as_deref().is_some_and(|v| v.contains("8.2.4")), "{:?}", id.pve_version);
     // Recorded 1215432 s up at the recording instant, which the shift puts within the last minute.
     assert!((1_215_432.0..1_215_432.0 + 120.0).contains(&id.uptime_s), "{}", id.uptime_s);
-    let now_s = proxwatch::workers::wall_ms() as f64 / 1000.0;
+    let now_s = clock.now_ms() as f64 / 1000.0;
     assert!((id.boot_time.unwrap() as f64 + id.uptime_s - now_s).abs() < 2.0, "boot + uptime = now");
 
     // The Hardware page's CPU and the kernel facts' /boot are the recorded host's too.
@@ -55,10 +54,10 @@ async fn the_demo_identity_is_the_recorded_xeon() {
 #[tokio::test]
 async fn two_sampler_steps_give_the_recorded_hosts_vitals() {
     let (host, clock, _dir) = demo_host();
-    let t0 = clock.load(Ordering::SeqCst);
+    let t0 = clock.now_ms();
     let mut s = Sampler::new();
     assert!(s.step(&host, t0).unwrap().is_none());
-    clock.store(t0 + 1000, Ordering::SeqCst);
+    clock.set(t0 + 1000);
     let sample = s.step(&host, t0 + 1000).unwrap().unwrap();
 
     assert_eq!(sample.cpu.cores.len(), 32);
@@ -102,10 +101,10 @@ async fn two_sampler_steps_give_the_recorded_hosts_vitals() {
 #[tokio::test]
 async fn the_demo_processes_are_the_guests_and_pve_daemons() {
     let (host, clock, _dir) = demo_host();
-    let t0 = clock.load(Ordering::SeqCst);
+    let t0 = clock.now_ms();
     let mut scanner = ProcessScanner::new();
     scanner.step(&host, t0).unwrap();
-    clock.store(t0 + 2000, Ordering::SeqCst);
+    clock.set(t0 + 2000);
     let snap = scanner.step(&host, t0 + 2000).unwrap();
     let by_guest = |vmid: u32| snap.processes.iter().filter(move |p| p.vmid == Some(vmid));
     for vmid in [100, 101, 103, 105, 200, 201, 204] {

@@ -6,49 +6,24 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
-use http_body_util::BodyExt;
-use proxwatch::host::{Host, Scenario};
+use axum::http::StatusCode;
+use proxwatch::host::Host;
 use proxwatch::series::Series;
 use proxwatch::workers::hardware::{HardwarePoller, Options};
 use proxwatch::workers::inventory::SectionState;
 use serde_json::Value;
-use tower::ServiceExt;
 
-use crate::common;
+use crate::common::{self, TestApp};
 
 const T0: i64 = 1_750_000_000_000;
 
-fn demo_host() -> Host {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/demo");
-    Host::replay(Scenario::load(&dir).unwrap(), Duration::from_secs(5))
-}
-
-async fn app_over(host_for_app: Host, host_for_worker: &Host) -> (Arc<proxwatch::app::App>, String) {
-    let app = proxwatch::app::App::new(
-        common::test_config(),
-        host_for_app,
-        proxwatch::db::Db::open_in_memory().unwrap(),
-        None,
-    )
-    .unwrap();
+/// An app over `host` with the hardware worker's first step over `host_for_worker` published.
+async fn app_over(host: Host, host_for_worker: &Host) -> TestApp {
+    let app = TestApp::builder().host(host).build().await;
     let mut p = HardwarePoller::new(Options::default());
     assert!(p.step(host_for_worker, &app.series, T0).await);
     app.hardware.send_replace(Arc::new(p.state.clone()));
-    let token = common::admin_token(&app).await;
-    (app, token)
-}
-
-async fn get(app: &Arc<proxwatch::app::App>, token: &str, uri: &str) -> (StatusCode, Value) {
-    let req = Request::get(uri)
-        .header(header::AUTHORIZATION, format!("Bearer {token}"))
-        .body(Body::empty())
-        .unwrap();
-    let resp = proxwatch::app::router(app.clone()).oneshot(req).await.unwrap();
-    let status = resp.status();
-    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    app
 }
 
 fn find<'a>(list: &'a Value, key: &str, want: &str) -> Option<&'a Value> {
@@ -57,8 +32,8 @@ fn find<'a>(list: &'a Value, key: &str, want: &str) -> Option<&'a Value> {
 
 #[tokio::test]
 async fn hardware_api_over_the_demo() {
-    let (app, token) = app_over(demo_host(), &demo_host()).await;
-    let (status, v) = get(&app, &token, "/api/hardware").await;
+    let app = app_over(common::demo_host(), &common::demo_host()).await;
+    let (status, v) = app.get("/api/hardware").await;
     assert_eq!(status, StatusCode::OK, "{v}");
     // (The demo takes /proc, the CPU included, from the live machine; plain replay has none.)
     for section in ["sensors", "ipmi", "sel", "system", "memory", "pci"] {
@@ -126,7 +101,7 @@ async fn hardware_api_over_the_demo() {
     assert!(v["temp_series"].as_array().unwrap().iter().any(|t| t["key"] == "temp.coretemp.package_id_0"));
 
     // The live answer is the cheap part: no static inventory.
-    let (status, live) = get(&app, &token, "/api/hardware/live").await;
+    let (status, live) = app.get("/api/hardware/live").await;
     assert_eq!(status, StatusCode::OK);
     for key in ["sensors", "ipmi", "sel", "ups", "gpu", "temp_series"] {
         assert!(live.get(key).is_some(), "{key}");
@@ -135,15 +110,15 @@ async fn hardware_api_over_the_demo() {
         assert!(live.get(key).is_none(), "{key} is static");
     }
     // And the temperatures are in the history.
-    let (status, h) = get(&app, &token, "/api/history?metric=temp.coretemp.package_id_0&range=live").await;
+    let (status, h) = app.get("/api/history?metric=temp.coretemp.package_id_0&range=live").await;
     assert_eq!(status, StatusCode::OK, "{h}");
     assert_eq!(h["points"][0][1].as_f64(), Some(27.0));
 }
 
 #[tokio::test]
 async fn a_host_without_hardware_reports_each_part_unavailable() {
-    let (app, token) = app_over(common::replay("vm-no-hardware"), &common::replay("vm-no-hardware")).await;
-    let (status, v) = get(&app, &token, "/api/hardware").await;
+    let app = app_over(common::replay("vm-no-hardware"), &common::replay("vm-no-hardware")).await;
+    let (status, v) = app.get("/api/hardware").await;
     assert_eq!(status, StatusCode::OK, "{v}");
     for (section, why) in [
         ("sensors", "no hwmon sensors on this host"),
@@ -160,14 +135,14 @@ async fn a_host_without_hardware_reports_each_part_unavailable() {
     }
     assert_eq!(v["cpu"]["state"], "ok");
     assert_eq!(v["temp_series"], serde_json::json!([]));
-    let (status, _) = get(&app, &token, "/api/hardware/live").await;
+    let (status, _) = app.get("/api/hardware/live").await;
     assert_eq!(status, StatusCode::OK);
 }
 
 #[tokio::test]
 async fn ipmi_off_in_the_config_is_a_reason_too() {
     let mut p = HardwarePoller::new(Options { ipmi: false, ..Options::default() });
-    p.step(&demo_host(), &Series::new(10), T0).await;
+    p.step(&common::demo_host(), &Series::new(10), T0).await;
     assert_eq!(p.state.ipmi.state, SectionState::Unavailable);
     assert!(p.state.ipmi.reason.as_deref().unwrap().contains("hardware.ipmi"));
     assert_eq!(p.state.sensors.state, SectionState::Ok);
@@ -198,7 +173,7 @@ async fn worker_runs_each_part_on_its_interval_and_marks_new_sel_entries() {
     let recovered = std::fs::read_to_string(fix.join("ipmisim_sel_elist_after_recovery.txt")).unwrap();
     let dir = tempfile::tempdir().unwrap();
     bmc_scenario(dir.path(), &warn);
-    let host = Host::replay(Scenario::load(dir.path()).unwrap(), Duration::from_secs(5));
+    let host = common::replay_dir(dir.path());
     let series = Series::new(10);
     let mut p = HardwarePoller::new(Options { ipmi_every_s: 60, sensors_every_s: 5, ..Options::default() });
 
@@ -240,8 +215,8 @@ async fn worker_runs_each_part_on_its_interval_and_marks_new_sel_entries() {
 async fn sensor_temperatures_are_recorded_and_described() {
     let series = Series::new(10);
     let mut p = HardwarePoller::new(Options::default());
-    p.step(&demo_host(), &series, T0).await;
-    p.step(&demo_host(), &series, T0 + 5000).await;
+    p.step(&common::demo_host(), &series, T0).await;
+    p.step(&common::demo_host(), &series, T0 + 5000).await;
     let keys = series.keys();
     let pkg = keys.iter().find(|k| k.name == "temp.coretemp.package_id_0").expect("package series");
     assert_eq!((pkg.label.as_str(), pkg.unit.as_str()), ("coretemp Package id 0", "celsius"));

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
-use http_body_util::BodyExt;
 use proxwatch::app::App;
 use proxwatch::auth::{Level, Principal, Via};
 use proxwatch::health::cycle::Engine;
@@ -15,11 +14,10 @@ use proxwatch::health::model::{
     Category, Finding, ObjectKind, Rule, Severity, Snapshots, Source, Thresholds,
 };
 use proxwatch::health::store::{self, EventKind, Exclusion, State};
-use proxwatch::host::{Host, Scenario};
-use serde_json::{Value, json};
-use tower::ServiceExt;
+use proxwatch::model::Clock;
+use serde_json::json;
 
-use crate::common;
+use crate::common::{self, TestApp};
 
 const T0: i64 = common::T0_MS;
 const MIN: i64 = 60_000;
@@ -70,10 +68,6 @@ fn rule(id: &'static str, run: fn(&Snapshots, &Thresholds, i64) -> Vec<Finding>)
     }
 }
 
-async fn engine_app() -> Arc<App> {
-    common::app().await
-}
-
 async fn events(app: &App) -> Vec<store::Event> {
     let mut ev = app.db.call(|c| store::events(c, 1000, None)).await.unwrap();
     ev.reverse();
@@ -91,7 +85,7 @@ async fn record(app: &App, key: &str) -> store::Record {
 
 #[tokio::test]
 async fn lifecycle_new_escalated_deescalated_resolved_once_with_duration() {
-    let app = engine_app().await;
+    let app = common::app().await;
     let mut e = Engine::new(&[rule("life", lifecycle_rule)], T0, 0);
     for m in 0..6 {
         e.step_full(&app.health_io(), T0 + m * MIN).await.unwrap();
@@ -116,7 +110,7 @@ async fn lifecycle_new_escalated_deescalated_resolved_once_with_duration() {
 
 #[tokio::test]
 async fn events_reach_the_in_process_channel_and_the_outbox_claims_and_acks() {
-    let app = engine_app().await;
+    let app = common::app().await;
     let mut rx = app.health_bus.events.subscribe();
     let mut e = Engine::new(&[rule("steady", steady_rule)], T0, 0);
     e.step_full(&app.health_io(), T0).await.unwrap();
@@ -141,7 +135,7 @@ async fn events_reach_the_in_process_channel_and_the_outbox_claims_and_acks() {
 
 #[tokio::test]
 async fn dismissed_condition_comes_back_once_as_new_when_the_window_ends() {
-    let app = engine_app().await;
+    let app = common::app().await;
     let key = "disk_temp:/dev/sdb";
     let mut e = Engine::new(&[rule("steady", steady_rule)], T0, 0);
     e.step_full(&app.health_io(), T0).await.unwrap();
@@ -169,7 +163,7 @@ async fn dismissed_condition_comes_back_once_as_new_when_the_window_ends() {
 
 #[tokio::test]
 async fn permanent_dismissal_outlives_resolution_and_undismiss_reactivates() {
-    let app = engine_app().await;
+    let app = common::app().await;
     let key = "disk_temp:/dev/sdc";
     let mut e = Engine::new(&[rule("gap", gap_rule)], T0, 0);
     e.step_full(&app.health_io(), T0).await.unwrap();
@@ -208,7 +202,7 @@ fn objects_rule(_: &Snapshots, _: &Thresholds, _: i64) -> Vec<Finding> {
 
 #[tokio::test]
 async fn exclusions_health_versus_notifications() {
-    let app = engine_app().await;
+    let app = common::app().await;
     let set = |items: Vec<Exclusion>| {
         let app = app.clone();
         async move { app.db.call(move |c| store::set_exclusions(c, &items)).await.unwrap() }
@@ -250,7 +244,7 @@ fn grace_rule(s: &Snapshots, _: &Thresholds, now: i64) -> Vec<Finding> {
 
 #[tokio::test]
 async fn startup_grace_reaches_the_rules() {
-    let app = engine_app().await;
+    let app = common::app().await;
     let r = Rule {
         id: "svc",
         category: Category::Services,
@@ -278,7 +272,7 @@ fn never_available_rule(_: &Snapshots, _: &Thresholds, _: i64) -> Vec<Finding> {
 
 #[tokio::test]
 async fn unknown_only_after_three_consecutive_cycles() {
-    let app = engine_app().await;
+    let app = common::app().await;
     let mut e = Engine::new(&[rule("flaky", flaky_source_rule), rule("never", never_available_rule)], T0, 0);
     for m in 0..4 {
         e.step_full(&app.health_io(), T0 + m * MIN).await.unwrap();
@@ -302,7 +296,7 @@ fn panicking_rule(_: &Snapshots, _: &Thresholds, _: i64) -> Vec<Finding> {
 
 #[tokio::test]
 async fn a_panicking_rule_is_isolated_and_reports_unknown_for_its_checks() {
-    let app = engine_app().await;
+    let app = common::app().await;
     let boom = Rule {
         id: "boom",
         category: Category::Logs,
@@ -327,7 +321,7 @@ async fn a_panicking_rule_is_isolated_and_reports_unknown_for_its_checks() {
 
 #[tokio::test]
 async fn retention_by_age_and_by_count() {
-    let app = engine_app().await;
+    let app = common::app().await;
     let mut e = Engine::new(&[rule("gap", gap_rule), rule("life", lifecycle_rule)], T0, 0);
     for m in 0..6 {
         e.step_full(&app.health_io(), T0 + m * MIN).await.unwrap();
@@ -357,7 +351,7 @@ async fn retention_by_age_and_by_count() {
 
 #[tokio::test]
 async fn retention_keeps_a_resolved_finding_whose_dismissal_is_in_effect() {
-    let app = engine_app().await;
+    let app = common::app().await;
     let mut e = Engine::new(&[rule("gap", gap_rule)], T0, 0);
     e.step_full(&app.health_io(), T0).await.unwrap();
     app.db.call(|c| store::dismiss(c, "disk_temp:/dev/sdc", None, T0, "alice")).await.unwrap();
@@ -375,7 +369,7 @@ fn fast_rule(s: &Snapshots, _: &Thresholds, _: i64) -> Vec<Finding> {
 
 #[tokio::test]
 async fn fast_rules_run_on_samples_and_write_only_changes() {
-    let app = engine_app().await;
+    let app = common::app().await;
     let r = Rule {
         id: "cpu",
         category: Category::Cpu,
@@ -423,29 +417,6 @@ async fn ring_keeps_a_true_five_minute_window() {
 
 // ---- API ----
 
-async fn call(
-    app: &Arc<App>,
-    token: &str,
-    method: Method,
-    uri: &str,
-    body: Option<Value>,
-) -> (StatusCode, Value, Option<String>) {
-    let mut req =
-        Request::builder().method(method).uri(uri).header(header::AUTHORIZATION, format!("Bearer {token}"));
-    let body = match body {
-        Some(b) => {
-            req = req.header(header::CONTENT_TYPE, "application/json");
-            Body::from(b.to_string())
-        }
-        None => Body::empty(),
-    };
-    let resp = proxwatch::app::router(app.clone()).oneshot(req.body(body).unwrap()).await.unwrap();
-    let status = resp.status();
-    let retry = resp.headers().get(header::RETRY_AFTER).map(|v| v.to_str().unwrap().to_string());
-    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null), retry)
-}
-
 async fn token(app: &Arc<App>, level: Level) -> String {
     // Makes sure the admin exists; the token is the admin's, scoped down to `level`.
     common::admin_token(app).await;
@@ -460,21 +431,21 @@ async fn token(app: &Arc<App>, level: Level) -> String {
 
 #[tokio::test]
 async fn run_is_for_operators_and_rate_limited() {
-    let app = engine_app().await;
+    let app = common::app().await;
     let read = token(&app, Level::Read).await;
     let op = token(&app, Level::Operate).await;
     assert_eq!(
-        call(&app, &read, Method::POST, "/api/health/run", Some(json!({}))).await.0,
+        common::call(&app, &read, Method::POST, "/api/health/run", Some(json!({}))).await.0,
         StatusCode::FORBIDDEN
     );
-    let resp = proxwatch::app::router(app.clone())
-        .oneshot(Request::post("/api/health/run").body(Body::empty()).unwrap())
-        .await
-        .unwrap();
+    let resp = common::send(&app, Request::post("/api/health/run").body(Body::empty()).unwrap()).await;
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
-    let (s, b, _) = call(&app, &op, Method::POST, "/api/health/run", Some(json!({}))).await;
+    let (s, b) = common::call(&app, &op, Method::POST, "/api/health/run", Some(json!({}))).await;
     assert_eq!((s, b["queued"].as_bool()), (StatusCode::ACCEPTED, Some(true)));
-    let (s, b, retry) = call(&app, &op, Method::POST, "/api/health/run", Some(json!({}))).await;
+    let run = common::authed(&op, Method::POST, "/api/health/run", Some(json!({})));
+    let (s, headers, b) = common::read(common::send(&app, run).await).await;
+    let retry = headers.get(header::RETRY_AFTER).map(|v| v.to_str().unwrap().to_string());
+    let b = common::json(&b);
     assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "{b}");
     assert!(retry.unwrap().parse::<u64>().unwrap() <= 10);
     // The request reached the cycle: a notification is pending for its loop.
@@ -483,10 +454,10 @@ async fn run_is_for_operators_and_rate_limited() {
 
 #[tokio::test]
 async fn dismiss_and_undismiss_through_a_percent_encoded_key() {
-    let app = engine_app().await;
+    let now = T0;
+    let app = TestApp::builder().sampled().clock(Clock::manual(now)).build().await;
     let op = token(&app, Level::Operate).await;
     let read = token(&app, Level::Read).await;
-    let now = proxwatch::workers::wall_ms();
     // Schedule-free rule: a steady warning on `smart:/dev/sdb`.
     fn sdb(_: &Snapshots, _: &Thresholds, _: i64) -> Vec<Finding> {
         vec![Finding::new(Category::Disks, "smart:/dev/sdb", Severity::Critical, "SMART failed on /dev/sdb")]
@@ -494,14 +465,16 @@ async fn dismiss_and_undismiss_through_a_percent_encoded_key() {
     let mut e = Engine::new(&[rule("sdb", sdb)], now - 3_600_000, 0);
     e.step_full(&app.health_io(), now).await.unwrap();
     let path = "/api/health/findings/smart%3A%2Fdev%2Fsdb";
-    let (s, _, _) =
-        call(&app, &read, Method::POST, &format!("{path}/dismiss"), Some(json!({"duration": "24h"}))).await;
+    let (s, _) =
+        common::call(&app, &read, Method::POST, &format!("{path}/dismiss"), Some(json!({"duration": "24h"})))
+            .await;
     assert_eq!(s, StatusCode::FORBIDDEN, "read-only callers cannot dismiss");
     for bad in [json!({"duration": "forever"}), json!({"duration": 5}), json!({"duration": -1}), json!({})] {
-        let (s, b, _) = call(&app, &op, Method::POST, &format!("{path}/dismiss"), Some(bad.clone())).await;
+        let (s, b) =
+            common::call(&app, &op, Method::POST, &format!("{path}/dismiss"), Some(bad.clone())).await;
         assert_eq!(s, StatusCode::BAD_REQUEST, "{bad}: {b}");
     }
-    let (s, b, _) = call(
+    let (s, b) = common::call(
         &app,
         &op,
         Method::POST,
@@ -510,22 +483,23 @@ async fn dismiss_and_undismiss_through_a_percent_encoded_key() {
     )
     .await;
     assert_eq!(s, StatusCode::NOT_FOUND, "{b}");
-    let (s, b, _) =
-        call(&app, &op, Method::POST, &format!("{path}/dismiss"), Some(json!({"duration": "24h"}))).await;
+    let (s, b) =
+        common::call(&app, &op, Method::POST, &format!("{path}/dismiss"), Some(json!({"duration": "24h"})))
+            .await;
     assert_eq!(s, StatusCode::OK, "{b}");
     assert_eq!(b["key"], "smart:/dev/sdb");
     assert_eq!(b["state"], "dismissed");
     let until = b["dismissed_until"].as_i64().unwrap();
     assert!((until - now - 86_400_000).abs() < 60_000, "{until}");
     // Shown as a suppression at once, and the overview no longer counts it.
-    let (_, b, _) = call(&app, &read, Method::GET, "/api/health/findings?state=dismissed", None).await;
+    let (_, b) = common::call(&app, &read, Method::GET, "/api/health/findings?state=dismissed", None).await;
     assert_eq!(b["findings"][0]["key"], "smart:/dev/sdb");
-    let (_, h, _) = call(&app, &read, Method::GET, "/api/health", None).await;
+    let (_, h) = common::call(&app, &read, Method::GET, "/api/health", None).await;
     assert_eq!(h["status"], "ok", "{h}");
     assert_eq!(h["counts"]["dismissed"], 1);
-    let (s, b, _) = call(&app, &op, Method::POST, &format!("{path}/undismiss"), Some(json!({}))).await;
+    let (s, b) = common::call(&app, &op, Method::POST, &format!("{path}/undismiss"), Some(json!({}))).await;
     assert_eq!((s, b["state"].as_str()), (StatusCode::OK, Some("active")), "{b}");
-    let (_, h, _) = call(&app, &read, Method::GET, "/api/health", None).await;
+    let (_, h) = common::call(&app, &read, Method::GET, "/api/health", None).await;
     assert_eq!(h["status"], "critical");
     let disks = h["categories"].as_array().unwrap().iter().find(|c| c["id"] == "disks").unwrap().clone();
     assert_eq!(disks["status"], "critical");
@@ -533,20 +507,26 @@ async fn dismiss_and_undismiss_through_a_percent_encoded_key() {
     assert_eq!(smart["finding_key"], "smart:/dev/sdb");
     assert_eq!(smart["reason"], "SMART failed on /dev/sdb");
     // Permanent and custom durations.
-    let (_, b, _) =
-        call(&app, &op, Method::POST, &format!("{path}/dismiss"), Some(json!({"duration": "permanent"})))
-            .await;
+    let (_, b) = common::call(
+        &app,
+        &op,
+        Method::POST,
+        &format!("{path}/dismiss"),
+        Some(json!({"duration": "permanent"})),
+    )
+    .await;
     assert_eq!((b["permanent"].as_bool(), b.get("dismissed_until")), (Some(true), None));
-    let (_, b, _) =
-        call(&app, &op, Method::POST, &format!("{path}/dismiss"), Some(json!({"duration": 7200}))).await;
+    let (_, b) =
+        common::call(&app, &op, Method::POST, &format!("{path}/dismiss"), Some(json!({"duration": 7200})))
+            .await;
     assert!((b["dismissed_until"].as_i64().unwrap() - now - 7_200_000).abs() < 60_000);
     // The timeline has it all, newest first, with who did it.
-    let (_, b, _) = call(&app, &read, Method::GET, "/api/health/events?limit=10", None).await;
+    let (_, b) = common::call(&app, &read, Method::GET, "/api/health/events?limit=10", None).await;
     let ev = b["events"].as_array().unwrap();
     assert_eq!(ev[0]["kind"], "dismissed");
     assert_eq!(ev[0]["actor"], common::ADMIN);
     assert_eq!(ev.last().unwrap()["kind"], "new");
-    let (s, _, _) = call(&app, &read, Method::GET, "/api/health/events?limit=0", None).await;
+    let (s, _) = common::call(&app, &read, Method::GET, "/api/health/events?limit=0", None).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
 }
 
@@ -560,13 +540,13 @@ fn threshold_probe(_: &Snapshots, t: &Thresholds, _: i64) -> Vec<Finding> {
 
 #[tokio::test]
 async fn thresholds_are_validated_and_honoured_by_the_next_evaluation() {
-    let app = engine_app().await;
+    let app = common::app().await;
     let admin = common::admin_token(&app).await;
     let op = token(&app, Level::Operate).await;
     let defs = proxwatch::health::thresholds::THRESHOLDS;
     assert!(!defs.is_empty(), "thresholds are declared");
     let def = defs[0];
-    let (s, b, _) = call(&app, &op, Method::GET, "/api/health/thresholds", None).await;
+    let (s, b) = common::call(&app, &op, Method::GET, "/api/health/thresholds", None).await;
     assert_eq!(s, StatusCode::OK);
     let list = b["thresholds"].as_array().unwrap();
     assert_eq!(list.len(), defs.len());
@@ -578,8 +558,8 @@ async fn thresholds_are_validated_and_honoured_by_the_next_evaluation() {
     assert!(list[0]["min"].is_number() && list[0]["max"].is_number() && list[0]["unit"].is_string());
     assert_eq!(list[0]["category"], def.category.id());
 
-    let (s, _, _) =
-        call(&app, &op, Method::PUT, "/api/health/thresholds", Some(json!({def.key: def.max}))).await;
+    let (s, _) =
+        common::call(&app, &op, Method::PUT, "/api/health/thresholds", Some(json!({def.key: def.max}))).await;
     assert_eq!(s, StatusCode::FORBIDDEN, "operators cannot change thresholds");
     for (bad, why) in [
         (json!({def.key: def.max + 1.0}), "out of range"),
@@ -587,7 +567,8 @@ async fn thresholds_are_validated_and_honoured_by_the_next_evaluation() {
         (json!({def.key: "high"}), "wrong type"),
         (json!({def.key: true}), "wrong type"),
     ] {
-        let (s, b, _) = call(&app, &admin, Method::PUT, "/api/health/thresholds", Some(bad.clone())).await;
+        let (s, b) =
+            common::call(&app, &admin, Method::PUT, "/api/health/thresholds", Some(bad.clone())).await;
         assert_eq!(s, StatusCode::BAD_REQUEST, "{why}: {bad}");
         let msg = b["message"].as_str().unwrap();
         assert!(
@@ -595,8 +576,9 @@ async fn thresholds_are_validated_and_honoured_by_the_next_evaluation() {
             "{why}: {msg}"
         );
     }
-    let (s, b, _) =
-        call(&app, &admin, Method::PUT, "/api/health/thresholds", Some(json!({"no.such_key": 1}))).await;
+    let (s, b) =
+        common::call(&app, &admin, Method::PUT, "/api/health/thresholds", Some(json!({"no.such_key": 1})))
+            .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     assert!(b["message"].as_str().unwrap().contains("no.such_key"));
 
@@ -611,8 +593,9 @@ async fn thresholds_are_validated_and_honoured_by_the_next_evaluation() {
     e.step_full(&app.health_io(), T0).await.unwrap();
     assert!(events(&app).await.is_empty());
     let new_value = if def.max > def.default { def.max } else { def.min };
-    let (s, b, _) =
-        call(&app, &admin, Method::PUT, "/api/health/thresholds", Some(json!({def.key: new_value}))).await;
+    let (s, b) =
+        common::call(&app, &admin, Method::PUT, "/api/health/thresholds", Some(json!({def.key: new_value})))
+            .await;
     assert_eq!(s, StatusCode::OK, "{b}");
     let row = b["thresholds"].as_array().unwrap().iter().find(|t| t["key"] == def.key).unwrap().clone();
     assert_eq!(
@@ -622,8 +605,8 @@ async fn thresholds_are_validated_and_honoured_by_the_next_evaluation() {
     e.step_full(&app.health_io(), T0 + MIN).await.unwrap();
     assert_eq!(kinds(&events(&app).await), ["new"], "the next evaluation used the new value");
     // null resets to the default.
-    let (s, b, _) =
-        call(&app, &admin, Method::PUT, "/api/health/thresholds", Some(json!({def.key: null}))).await;
+    let (s, b) =
+        common::call(&app, &admin, Method::PUT, "/api/health/thresholds", Some(json!({def.key: null}))).await;
     assert_eq!(s, StatusCode::OK);
     let row = b["thresholds"].as_array().unwrap().iter().find(|t| t["key"] == def.key).unwrap().clone();
     assert_eq!((row["value"].as_f64(), row["overridden"].as_bool()), (Some(def.default), Some(false)));
@@ -633,12 +616,13 @@ async fn thresholds_are_validated_and_honoured_by_the_next_evaluation() {
 
 #[tokio::test]
 async fn exclusions_api_validates_and_replaces() {
-    let app = engine_app().await;
+    let app = common::app().await;
     let admin = common::admin_token(&app).await;
     let op = token(&app, Level::Operate).await;
     let one = json!({"kind": "disk", "id": "sda", "health": true, "notifications": false});
-    let (s, _, _) =
-        call(&app, &op, Method::PUT, "/api/health/exclusions", Some(json!({"exclusions": [one]}))).await;
+    let (s, _) =
+        common::call(&app, &op, Method::PUT, "/api/health/exclusions", Some(json!({"exclusions": [one]})))
+            .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
     for bad in [
         json!({"exclusions": [one, one]}),
@@ -647,50 +631,30 @@ async fn exclusions_api_validates_and_replaces() {
         json!({"exclusions": [{"kind": "toaster", "id": "x", "health": true, "notifications": true}]}),
         json!({"exclusions": [{"kind": "disk", "id": "x", "health": "yes", "notifications": true}]}),
     ] {
-        let (s, b, _) = call(&app, &admin, Method::PUT, "/api/health/exclusions", Some(bad.clone())).await;
+        let (s, b) =
+            common::call(&app, &admin, Method::PUT, "/api/health/exclusions", Some(bad.clone())).await;
         assert_eq!(s, StatusCode::BAD_REQUEST, "{bad}: {b}");
     }
     let body =
         json!({"exclusions": [one, {"kind": "guest", "id": "104", "health": false, "notifications": true}]});
-    let (s, b, _) = call(&app, &admin, Method::PUT, "/api/health/exclusions", Some(body)).await;
+    let (s, b) = common::call(&app, &admin, Method::PUT, "/api/health/exclusions", Some(body)).await;
     assert_eq!(s, StatusCode::OK, "{b}");
-    let (_, b, _) = call(&app, &op, Method::GET, "/api/health/exclusions", None).await;
+    let (_, b) = common::call(&app, &op, Method::GET, "/api/health/exclusions", None).await;
     assert_eq!(b["exclusions"].as_array().unwrap().len(), 2);
     assert_eq!(app.health_bus.exclusions.borrow().items.len(), 2, "in force at once");
-}
-
-fn demo_host() -> Host {
-    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/demo");
-    Host::replay(Scenario::load(&dir).unwrap(), Duration::from_secs(5))
-}
-
-/// An app over the demo scenario with the inventory read as if at `now` (unix ms).
-async fn demo_app_at(now: i64) -> Arc<App> {
-    let app =
-        App::new(common::test_config(), demo_host(), proxwatch::db::Db::open_in_memory().unwrap(), None)
-            .unwrap();
-    let mut p = proxwatch::workers::inventory::InventoryPoller::new(
-        "pve-demo".into(),
-        proxwatch::workers::inventory::Intervals::default(),
-    );
-    for k in 0..10 {
-        p.step(&demo_host(), now + k * 2000).await;
-    }
-    app.inventory.send_replace(Arc::new(p.state.clone()));
-    app
 }
 
 /// The API shapes over the demo scenario with the real rules.
 #[tokio::test]
 async fn api_shapes_over_the_demo_with_the_real_rules() {
-    let app = demo_app_at(T0).await;
+    let app = TestApp::builder().demo().inventory(T0, 10).build().await;
     app.vitals.send_replace(Some(Arc::new(proxwatch::app::LiveSample::new(common::sample_pair()).unwrap())));
     let read = token(&app, Level::Read).await;
-    let (s, b, _) = call(&app, &read, Method::GET, "/api/health", None).await;
+    let (s, b) = common::call(&app, &read, Method::GET, "/api/health", None).await;
     assert_eq!((s, b["status"].as_str()), (StatusCode::OK, Some("pending")), "before the first cycle: {b}");
     let mut e = Engine::new(proxwatch::health::rules::RULES, T0 - 3_600_000, 300);
     e.step_full(&app.health_io(), T0 + 20_000).await.unwrap();
-    let (s, b, _) = call(&app, &read, Method::GET, "/api/health", None).await;
+    let (s, b) = common::call(&app, &read, Method::GET, "/api/health", None).await;
     assert_eq!(s, StatusCode::OK);
     let cats = b["categories"].as_array().unwrap();
     let ids: Vec<&str> = cats.iter().map(|c| c["id"].as_str().unwrap()).collect();
@@ -709,7 +673,7 @@ async fn api_shapes_over_the_demo_with_the_real_rules() {
             }
         }
     }
-    let (s, b, _) = call(&app, &read, Method::GET, "/api/health/findings?state=active", None).await;
+    let (s, b) = common::call(&app, &read, Method::GET, "/api/health/findings?state=active", None).await;
     assert_eq!(s, StatusCode::OK);
     for f in b["findings"].as_array().unwrap() {
         for field in [
@@ -727,7 +691,7 @@ async fn api_shapes_over_the_demo_with_the_real_rules() {
         }
         assert_eq!(f["state"], "active");
     }
-    let (s, _, _) = call(&app, &read, Method::GET, "/api/health/findings?state=bogus", None).await;
+    let (s, _) = common::call(&app, &read, Method::GET, "/api/health/findings?state=bogus", None).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
 }
 
@@ -738,7 +702,7 @@ async fn api_shapes_over_the_demo_with_the_real_rules() {
 async fn proxwatch_failed_logins_reach_the_failed_login_rule() {
     use crate::auth::{Creds, call as api};
     use proxwatch::health::facts::FactsCollector;
-    let app = engine_app().await;
+    let app = common::app().await;
     common::admin_token(&app).await;
     // 5 + 4 + 3 tries from three addresses, a different user name each (so neither the per-address
     // nor the per-user lockout, at 5 failures, refuses one before it is checked).
@@ -808,9 +772,9 @@ fn moving_rule(s: &Snapshots, _: &Thresholds, _: i64) -> Vec<Finding> {
 /// restart (a new engine over the same database), in every count and view, until its window ends.
 #[tokio::test]
 async fn a_dismissal_holds_through_fast_and_full_runs_and_restarts() {
-    let app = engine_app().await;
+    let now = T0;
+    let app = TestApp::builder().sampled().clock(Clock::manual(now)).build().await;
     let op = token(&app, Level::Operate).await;
-    let now = proxwatch::workers::wall_ms();
     let fast = Rule {
         id: "cpu",
         category: Category::Cpu,
@@ -831,7 +795,7 @@ async fn a_dismissal_holds_through_fast_and_full_runs_and_restarts() {
         t
     };
     for key in ["disk_temp%3A%2Fdev%2Fsdb", "cpu_usage%3Ahost"] {
-        let (s, b, _) = call(
+        let (s, b) = common::call(
             &app,
             &op,
             Method::POST,
@@ -846,7 +810,7 @@ async fn a_dismissal_holds_through_fast_and_full_runs_and_restarts() {
         let op = op.clone();
         let when = when.to_string();
         async move {
-            let (_, h, _) = call(&app, &op, Method::GET, "/api/health", None).await;
+            let (_, h) = common::call(&app, &op, Method::GET, "/api/health", None).await;
             assert_eq!(h["counts"]["dismissed"], shown, "{when}: {}", h["counts"]);
             assert_eq!(h["counts"]["warning"], 0, "{when}: {}", h["counts"]);
             for cat in h["categories"].as_array().unwrap() {
@@ -856,7 +820,8 @@ async fn a_dismissal_holds_through_fast_and_full_runs_and_restarts() {
                     }
                 }
             }
-            let (_, d, _) = call(&app, &op, Method::GET, "/api/health/findings?state=dismissed", None).await;
+            let (_, d) =
+                common::call(&app, &op, Method::GET, "/api/health/findings?state=dismissed", None).await;
             assert_eq!(d["findings"].as_array().unwrap().len(), 2, "{when}: {d}");
         }
     };
@@ -884,7 +849,7 @@ async fn a_dismissal_holds_through_fast_and_full_runs_and_restarts() {
     // The window ends: both come back once, as new and active.
     let later = now + 86_400_000 + 60_000;
     e2.step_full(&app.health_io(), later).await.unwrap();
-    let (_, h, _) = call(&app, &op, Method::GET, "/api/health", None).await;
+    let (_, h) = common::call(&app, &op, Method::GET, "/api/health", None).await;
     assert_eq!(
         (h["counts"]["dismissed"].as_i64(), h["counts"]["warning"].as_i64()),
         (Some(0), Some(2)),
@@ -897,11 +862,11 @@ async fn a_dismissal_holds_through_fast_and_full_runs_and_restarts() {
 /// problem disk reads "ok", and each pool member carries the disk's bay facts.
 #[tokio::test]
 async fn disks_take_their_verdict_from_everything_known_about_them() {
-    let app = demo_app_at(T0).await;
+    let app = TestApp::builder().demo().inventory(T0, 10).build().await;
     let mut e = Engine::new(proxwatch::health::rules::RULES, T0 - 3_600_000, 0);
     e.step_full(&app.health_io(), T0 + 20_000).await.unwrap();
     let read = token(&app, Level::Read).await;
-    let (s, b, _) = call(&app, &read, Method::GET, "/api/storage", None).await;
+    let (s, b) = common::call(&app, &read, Method::GET, "/api/storage", None).await;
     assert_eq!(s, StatusCode::OK);
     let disks = b["disks"]["data"].as_array().unwrap();
     let disk = |id: &str| disks.iter().find(|d| d["id"] == id).unwrap_or_else(|| panic!("no {id}")).clone();
@@ -934,13 +899,13 @@ async fn disks_take_their_verdict_from_everything_known_about_them() {
     );
     assert_eq!(tank["members"]["nvme-Samsung_SSD_970_EVO_Plus_250GB_S4EUNG0M705311"]["disk"], "nvme0n1");
     // Health names the disk behind the member too.
-    let (_, h, _) = call(&app, &read, Method::GET, "/api/health/findings?state=active", None).await;
+    let (_, h) = common::call(&app, &read, Method::GET, "/api/health/findings?state=active", None).await;
     let pool =
         h["findings"].as_array().unwrap().iter().find(|f| f["key"] == "zfs_pool:tank").unwrap().clone();
     assert!(pool["reason"].as_str().unwrap().contains("(/dev/sde) FAULTED"), "{pool}");
     // The disk page leads with the same verdict.
     let (_, one) = {
-        let (s, b, _) = call(&app, &read, Method::GET, "/api/storage/disks/sde", None).await;
+        let (s, b) = common::call(&app, &read, Method::GET, "/api/storage/disks/sde", None).await;
         (s, b)
     };
     assert_eq!(one["disk"]["state"], "critical", "{one}");
@@ -953,9 +918,9 @@ async fn findings_about_one_object_agree_and_quotes_are_clean() {
     use proxwatch::health::facts::FactsCollector;
     // The recording's own time: its journal and tasks are "now" (tests replay unshifted).
     let now = 1_722_500_000_000;
-    let app = demo_app_at(now).await;
+    let app = TestApp::builder().demo().inventory(now, 10).build().await;
     let mut c = FactsCollector::new(None);
-    c.step(&demo_host(), now).await;
+    c.step(&app.host, now).await;
     app.health_bus.facts.send_replace(Arc::new(c.facts.clone()));
     let mut e = Engine::new(proxwatch::health::rules::RULES, now - 3_600_000, 0);
     e.step_full(&app.health_io(), now + 30_000).await.unwrap();
@@ -984,21 +949,21 @@ async fn findings_about_one_object_agree_and_quotes_are_clean() {
 /// checks wait and until when; once it has ended the field is gone and the findings count.
 #[tokio::test]
 async fn the_startup_grace_says_what_waits_and_until_when() {
-    let now = proxwatch::workers::wall_ms();
-    let app = demo_app_at(now).await;
+    let now = T0;
+    let app = TestApp::builder().demo().inventory(now, 10).clock(Clock::manual(now)).build().await;
     let read = token(&app, Level::Read).await;
     let onboot = *proxwatch::health::rules::RULES.iter().find(|r| r.id == "guest_onboot").unwrap();
     // Started just now with the default 300 s grace: VM 102 and CT 203 (stopped, onboot) wait.
     let mut e = Engine::new(&[onboot], now, 300);
     e.step_full(&app.health_io(), now).await.unwrap();
-    let (_, h, _) = call(&app, &read, Method::GET, "/api/health", None).await;
+    let (_, h) = common::call(&app, &read, Method::GET, "/api/health", None).await;
     assert_eq!(h["grace"]["checks"], 2, "{}", h["grace"]);
     assert_eq!(h["grace"]["until"], now + 300_000);
     assert_eq!(h["counts"]["warning"], 0);
     // Started long ago: nothing waits, both count.
     let mut e = Engine::new(&[onboot], now - 3_600_000, 300);
     e.step_full(&app.health_io(), now).await.unwrap();
-    let (_, h, _) = call(&app, &read, Method::GET, "/api/health", None).await;
+    let (_, h) = common::call(&app, &read, Method::GET, "/api/health", None).await;
     assert!(h.get("grace").is_none(), "{h}");
     assert_eq!(h["counts"]["warning"], 2);
 }

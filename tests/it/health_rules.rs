@@ -6,17 +6,17 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use proxwatch::app::LiveSample;
 use proxwatch::health::facts::logscan::LogScanner;
 use proxwatch::health::facts::{Facts, FactsCollector};
 use proxwatch::health::model::{Finding, Severity, Snapshots, Source, Thresholds};
 use proxwatch::health::rules::RULES;
-use proxwatch::host::{Host, Scenario};
 use proxwatch::model::{CpuShare, Sample};
 use proxwatch::tools::{smartctl, zpool};
 use proxwatch::workers::inventory::{Intervals, Inventory, InventoryPoller, Section, SectionState};
+
+use crate::common;
 
 fn shared(rel: &str) -> String {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/upstream").join(rel);
@@ -353,14 +353,9 @@ fn unavailable_sources_are_unknown_never_critical() {
     }
 }
 
-fn facts_host() -> Host {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios/health-facts");
-    Host::replay(Scenario::load(&dir).unwrap(), Duration::from_secs(5))
-}
-
 #[tokio::test]
 async fn facts_collector_reads_every_source() {
-    let host = facts_host();
+    let host = common::replay("health-facts");
     let mut c = FactsCollector::new(None);
     assert!(c.step(&host, NOW).await);
     let f = c.facts.clone();
@@ -416,8 +411,7 @@ async fn facts_collector_reads_every_source() {
 async fn host_filesystems_full_stale_and_read_only() {
     use proxwatch::health::facts::MountUsage;
     use proxwatch::health::model::ObjectKind;
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios/pve-mounts");
-    let host = Host::replay(Scenario::load(&dir).unwrap(), Duration::from_secs(5));
+    let host = common::replay("pve-mounts");
     let mut c = FactsCollector::new(None);
     assert!(c.step(&host, NOW).await);
     let Source::Ok { data: fs } = &c.facts.filesystems else { panic!("{:?}", c.facts.filesystems) };
@@ -470,8 +464,7 @@ async fn host_filesystems_full_stale_and_read_only() {
 
     // With the node status (rootfs:/) and the PVE storage list, each capacity is graded once.
     let mut inv = Inventory { node: "pve1".into(), ..Default::default() };
-    let demo =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/demo/commands/pvesh/nodes_status.json");
+    let demo = common::demo_dir().join("commands/pvesh/nodes_status.json");
     let mut ns: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(demo).unwrap()).unwrap();
     ns["rootfs"] = serde_json::json!({"total": 107374182400u64, "used": 98784247808u64, "avail": 3221225472u64, "free": 8589934592u64});
     let ns: proxwatch::tools::pvesh::NodeStatus = serde_json::from_value(ns).unwrap();
@@ -496,7 +489,7 @@ async fn host_filesystems_full_stale_and_read_only() {
 
     // No mountinfo (another scenario): unknown, not a fake ok.
     let mut c = FactsCollector::new(None);
-    c.step(&facts_host(), NOW).await;
+    c.step(&common::replay("health-facts"), NOW).await;
     let found = evaluate(
         &Snapshots { facts: Arc::new(c.facts.clone()), ..Default::default() },
         &Thresholds::default(),
@@ -551,8 +544,7 @@ async fn ups_on_battery_and_low_battery() {
 /// stopped onboot guests, an HA error, locks, failed backups, a full PBS datastore.
 #[tokio::test]
 async fn the_demo_yields_its_story() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/demo");
-    let host = Host::replay(Scenario::load(&dir).unwrap(), Duration::from_secs(5));
+    let host = common::demo_host();
     let t0 = 1_722_500_000_000; // the demo's recording time
     let mut p = InventoryPoller::new("pve-demo".into(), Intervals::default());
     for k in 0..10 {

@@ -1,28 +1,17 @@
-//! The inventory poller through `step()` over the demo scenario and on this machine (no Proxmox), and
+//! The inventory poller through `step()` over the demo scenario and over a host without Proxmox, and
 //! the guests / cluster / storage API over the demo scenario.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::http::{Method, Request, StatusCode, header};
-use http_body_util::BodyExt;
+use axum::http::{Method, StatusCode};
 use proxwatch::host::{Host, Scenario};
 use proxwatch::workers::inventory::{Intervals, InventoryPoller, SectionState};
-use serde_json::Value;
-use tower::ServiceExt;
+use serde_json::json;
 
-use crate::common;
+use crate::common::{self, TestApp, demo_dir, demo_host};
 
-fn demo_dir() -> std::path::PathBuf {
-    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/demo")
-}
-
-fn demo_host() -> Host {
-    Host::replay(Scenario::load(&demo_dir()).unwrap(), Duration::from_secs(5))
-}
-
-const T0: i64 = 1_750_000_000_000;
+const T0: i64 = common::T0_MS;
 
 /// Steps the poller for 20 s: every source has run and configs (two per step) are in.
 async fn filled(host: &Host) -> InventoryPoller {
@@ -92,7 +81,7 @@ async fn a_failing_source_keeps_the_last_good_data_as_stale() {
         );
     let broken = broken.replace("\nunused = ", "\n# ");
     std::fs::write(dir.path().join("manifest.toml"), broken).unwrap();
-    let bad = Host::replay(Scenario::load(dir.path()).unwrap(), Duration::from_secs(5));
+    let bad = common::replay_dir(dir.path());
     p.step(&bad, T0 + 10_000).await;
     let r = &p.state.resources;
     assert_eq!(r.state, SectionState::Stale);
@@ -101,10 +90,21 @@ async fn a_failing_source_keeps_the_last_good_data_as_stale() {
     assert_eq!(r.updated, Some(T0 / 1000), "and its age shows");
 }
 
-/// This machine has no Proxmox and no ZFS: those sections are `unavailable`, not errors.
+/// A host without Proxmox and ZFS (whatever the machine running the test has): those sections are
+/// `unavailable`, not errors.
 #[tokio::test]
 async fn missing_tools_are_unavailable_not_errors() {
-    let host = Host::system(Duration::from_secs(10));
+    let pvesh = |path: &'static str| ["pvesh", "get", path, "--output-format", "json"];
+    let (host, _dir) = common::host_without(&[
+        &pvesh("/cluster/resources"),
+        &pvesh("/nodes/nohost/status"),
+        &pvesh("/cluster/status"),
+        &pvesh("/nodes/nohost/storage"),
+        &pvesh("/nodes/nohost/tasks"),
+        &pvesh("/cluster/backup"),
+        &pvesh("/nodes/nohost/replication"),
+        proxwatch::tools::zpool::LIST_ARGV,
+    ]);
     let mut p = InventoryPoller::new("nohost".into(), Intervals::default());
     p.step(&host, T0).await;
     assert_eq!(p.state.resources.state, SectionState::Unavailable, "{:?}", p.state.resources.reason);
@@ -112,40 +112,10 @@ async fn missing_tools_are_unavailable_not_errors() {
     assert_eq!(p.state.pools.state, SectionState::Unavailable);
 }
 
-async fn demo_app() -> (Arc<proxwatch::app::App>, String) {
-    let cfg = common::test_config();
-    let app = proxwatch::app::App::new(cfg, demo_host(), proxwatch::db::Db::open_in_memory().unwrap(), None)
-        .unwrap();
-    let host = demo_host();
-    let p = filled(&host).await;
-    app.inventory.send_replace(Arc::new(p.state.clone()));
-    // Actions need the runner task.
-    app.spawn_actions();
-    let token = common::admin_token(&app).await;
-    (app, token)
-}
-
-async fn call(app: &Arc<proxwatch::app::App>, token: &str, method: Method, uri: &str) -> (StatusCode, Value) {
-    let mut req = Request::builder()
-        .method(method.clone())
-        .uri(uri)
-        .header(header::AUTHORIZATION, format!("Bearer {token}"));
-    let body = if method == Method::POST {
-        req = req.header(header::CONTENT_TYPE, "application/json");
-        Body::from("{}")
-    } else {
-        Body::empty()
-    };
-    let resp = proxwatch::app::router(app.clone()).oneshot(req.body(body).unwrap()).await.unwrap();
-    let status = resp.status();
-    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
-}
-
 #[tokio::test]
 async fn guests_api_lists_details_and_acts() {
-    let (app, token) = demo_app().await;
-    let (status, body) = call(&app, &token, Method::GET, "/api/vms").await;
+    let app = TestApp::builder().demo().inventory(T0, 10).services().build().await;
+    let (status, body) = app.get("/api/vms").await;
     assert_eq!(status, StatusCode::OK);
     let guests = body["guests"]["data"].as_array().unwrap();
     assert_eq!(guests.len(), 12);
@@ -170,7 +140,7 @@ async fn guests_api_lists_details_and_acts() {
     assert_eq!(nc["last_backup"]["status"], "failed", "{nc}");
     assert_eq!(nc["last_backup"]["error"], "CT is locked (backup)", "{nc}");
     assert_eq!(win["last_backup"]["error"], "VM 102 qmp command 'backup' failed - got timeout", "{win}");
-    let (_, ct) = call(&app, &token, Method::GET, "/api/vms/201").await;
+    let (_, ct) = app.get("/api/vms/201").await;
     let run =
         ct["backups"].as_array().unwrap().iter().find(|b| b["upid"] == nc["last_backup"]["upid"]).unwrap();
     assert_eq!(
@@ -180,28 +150,28 @@ async fn guests_api_lists_details_and_acts() {
     assert_eq!(run["status"], "job errors", "the job's own verdict is kept beside the guest's");
     assert!(ct["replication"].as_array().unwrap().is_empty());
 
-    let (status, body) = call(&app, &token, Method::GET, "/api/vms/101").await;
+    let (status, body) = app.get("/api/vms/101").await;
     assert_eq!(status, StatusCode::OK);
     assert!(body["config"].is_object(), "{body}");
-    assert_eq!(call(&app, &token, Method::GET, "/api/vms/999").await.0, StatusCode::NOT_FOUND);
-    assert_eq!(call(&app, &token, Method::GET, "/api/vms/abc").await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(app.get("/api/vms/999").await.0, StatusCode::NOT_FOUND);
+    assert_eq!(app.get("/api/vms/abc").await.0, StatusCode::BAD_REQUEST);
 
-    let (status, body) = call(&app, &token, Method::POST, "/api/vms/102/start").await;
+    let (status, body) = app.call(Method::POST, "/api/vms/102/start", Some(json!({}))).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     assert!(body["upid"].as_str().unwrap().starts_with("UPID:pve-demo:"));
-    let (status, body) = call(&app, &token, Method::POST, "/api/vms/201/stop").await;
+    let (status, body) = app.call(Method::POST, "/api/vms/201/stop", Some(json!({}))).await;
     assert_eq!((status, body["error"].as_str()), (StatusCode::CONFLICT, Some("locked")));
     assert!(body["message"].as_str().unwrap().contains("backup"));
-    assert_eq!(call(&app, &token, Method::POST, "/api/vms/999/start").await.0, StatusCode::NOT_FOUND);
-    let (status, body) = call(&app, &token, Method::POST, "/api/vms/102/explode").await;
+    assert_eq!(app.call(Method::POST, "/api/vms/999/start", Some(json!({}))).await.0, StatusCode::NOT_FOUND);
+    let (status, body) = app.call(Method::POST, "/api/vms/102/explode", Some(json!({}))).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(body["message"].as_str().unwrap().contains("start, shutdown, stop, reboot"));
 }
 
 #[tokio::test]
 async fn storage_and_cluster_api_over_the_demo() {
-    let (app, token) = demo_app().await;
-    let (status, body) = call(&app, &token, Method::GET, "/api/storage").await;
+    let app = TestApp::builder().demo().inventory(T0, 10).services().build().await;
+    let (status, body) = app.get("/api/storage").await;
     assert_eq!(status, StatusCode::OK);
     let pools = body["pools"]["data"].as_array().unwrap();
     let names: Vec<&str> = pools.iter().map(|p| p["name"].as_str().unwrap()).collect();
@@ -224,12 +194,12 @@ async fn storage_and_cluster_api_over_the_demo() {
     assert_eq!(sda["smart"]["state"], "ok");
     assert!(body["storages"]["data"].as_array().unwrap().iter().any(|s| s["storage"] == "local-zfs"));
 
-    let (status, body) = call(&app, &token, Method::GET, "/api/storage/disks/sda").await;
+    let (status, body) = app.get("/api/storage/disks/sda").await;
     assert_eq!(status, StatusCode::OK);
     assert!(body["smart"].is_object(), "{body}");
-    assert_eq!(call(&app, &token, Method::GET, "/api/storage/disks/sdz").await.0, StatusCode::NOT_FOUND);
+    assert_eq!(app.get("/api/storage/disks/sdz").await.0, StatusCode::NOT_FOUND);
 
-    let (status, body) = call(&app, &token, Method::GET, "/api/cluster").await;
+    let (status, body) = app.get("/api/cluster").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["cluster"]["data"]["quorate"], true);
     assert_eq!(body["node"]["data"]["name"], "pve-demo");
@@ -266,14 +236,11 @@ async fn guest_rates_need_two_readings_and_the_demo_counters_move() {
     let now_s = proxwatch::workers::wall_ms() / 1000;
     scenario.animate_from(now_s - 100);
     let host = Host::replay(scenario, Duration::from_secs(5));
-    let cfg = common::test_config();
-    let app = proxwatch::app::App::new(cfg, demo_host(), proxwatch::db::Db::open_in_memory().unwrap(), None)
-        .unwrap();
-    let token = common::admin_token(&app).await;
+    let app = TestApp::builder().demo().build().await;
     let mut p = InventoryPoller::new("pve-demo".into(), Intervals::default());
     p.step(&host, T0).await;
     app.inventory.send_replace(Arc::new(p.state.clone()));
-    let (_, body) = call(&app, &token, Method::GET, "/api/vms").await;
+    let (_, body) = app.get("/api/vms").await;
     let web = body["guests"]["data"].as_array().unwrap().iter().find(|g| g["vmid"] == 101).unwrap().clone();
     assert!(web["netin_bps"].is_null() && web["diskwrite_bps"].is_null(), "one reading: no rate yet: {web}");
     // The recorded counters, 100 s of growth later: 48123456789 B in 612345 s of uptime ≈ 78.6 kB/s.
@@ -291,7 +258,7 @@ async fn guest_rates_need_two_readings_and_the_demo_counters_move() {
     // the rate is what moved between the two reads; here: a number, not null).
     p.step(&host, T0 + 10_000).await;
     app.inventory.send_replace(Arc::new(p.state.clone()));
-    let (_, body) = call(&app, &token, Method::GET, "/api/vms").await;
+    let (_, body) = app.get("/api/vms").await;
     let guests = body["guests"]["data"].as_array().unwrap();
     let web = guests.iter().find(|g| g["vmid"] == 101).unwrap();
     assert!(web["netin_bps"].as_f64().is_some(), "two readings: a rate: {web}");

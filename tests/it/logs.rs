@@ -7,55 +7,21 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::http::{Method, Request, StatusCode, header};
-use http_body_util::BodyExt;
-use proxwatch::host::{Host, Scenario};
+use axum::http::{Method, StatusCode, header};
+use proxwatch::host::Host;
+use proxwatch::model::Clock;
 use proxwatch::tools::journal::{BootSel, Filter, Query};
-use proxwatch::workers::inventory::{Intervals, InventoryPoller};
 use proxwatch::workers::journal::{Reader, Source};
 use serde_json::Value;
-use tower::ServiceExt;
 
-use crate::common;
+use crate::common::{self, TestApp};
 
-fn demo_host() -> Host {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/demo");
-    Host::replay(Scenario::load(&dir).unwrap(), Duration::from_secs(5))
-}
+/// The demo app's clock (manual): its recorded journal is shifted so that the newest entry is then.
+const NOW: i64 = common::T0_MS;
 
 /// The demo app with its journal service running and the inventory (tasks) read once.
-async fn demo_app() -> (Arc<proxwatch::app::App>, String) {
-    let app = proxwatch::app::App::new(
-        common::test_config(),
-        demo_host(),
-        proxwatch::db::Db::open_in_memory().unwrap(),
-        None,
-    )
-    .unwrap();
-    let mut p = InventoryPoller::new("pve-demo".into(), Intervals::default());
-    p.step(&demo_host(), 1_750_000_000_000).await;
-    app.inventory.send_replace(Arc::new(p.state.clone()));
-    app.tracker.spawn(proxwatch::workers::journal::run(
-        app.journal.clone(),
-        app.host.clone(),
-        app.loops.clone(),
-    ));
-    let token = common::admin_token(&app).await;
-    (app, token)
-}
-
-async fn get(app: &Arc<proxwatch::app::App>, token: &str, uri: &str) -> (StatusCode, Value) {
-    let req = Request::builder()
-        .method(Method::GET)
-        .uri(uri)
-        .header(header::AUTHORIZATION, format!("Bearer {token}"))
-        .body(Body::empty())
-        .unwrap();
-    let resp = proxwatch::app::router(app.clone()).oneshot(req).await.unwrap();
-    let status = resp.status();
-    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+async fn demo_app() -> TestApp {
+    TestApp::builder().demo().clock(Clock::manual(NOW)).inventory(common::T0_MS, 1).services().build().await
 }
 
 fn entries(body: &Value) -> &Vec<Value> {
@@ -63,13 +29,13 @@ fn entries(body: &Value) -> &Vec<Value> {
 }
 
 fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
+    NOW
 }
 
 #[tokio::test]
 async fn journal_pages_newest_first_by_cursor_over_the_demo() {
-    let (app, token) = demo_app().await;
-    let (status, body) = get(&app, &token, "/api/logs").await;
+    let app = demo_app().await;
+    let (status, body) = app.get("/api/logs").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["state"], "ok");
     let first = entries(&body);
@@ -85,7 +51,7 @@ async fn journal_pages_newest_first_by_cursor_over_the_demo() {
     let mut seen = Vec::new();
     let mut uri = "/api/logs?limit=60".to_string();
     loop {
-        let (status, body) = get(&app, &token, &uri).await;
+        let (status, body) = app.get(&uri).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         assert!(body.get("cursor_reset").is_none());
         seen.extend(
@@ -105,7 +71,7 @@ async fn journal_pages_newest_first_by_cursor_over_the_demo() {
     assert!(span_days >= 2, "spans days: {span_days}");
 
     // A cursor that is not (or no longer) in the journal restarts from the newest, and says so.
-    let (status, body) = get(&app, &token, "/api/logs?limit=5&cursor=s%3Dgone%3Bi%3D1").await;
+    let (status, body) = app.get("/api/logs?limit=5&cursor=s%3Dgone%3Bi%3D1").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["cursor_reset"], true);
     assert!(body["note"].as_str().unwrap().contains("newest"));
@@ -118,9 +84,9 @@ fn urlencode(s: &str) -> String {
 
 #[tokio::test]
 async fn journal_filters_and_bounds_over_the_demo() {
-    let (app, token) = demo_app().await;
+    let app = demo_app().await;
     // Priority: err and worse, which includes the failed backups, the ATA errors and the OOM kill.
-    let (status, body) = get(&app, &token, "/api/logs?priority=err&limit=500").await;
+    let (status, body) = app.get("/api/logs?priority=err&limit=500").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let errs = entries(&body);
     assert!(errs.iter().all(|e| e["priority"].as_u64().unwrap() <= 3));
@@ -135,26 +101,26 @@ async fn journal_filters_and_bounds_over_the_demo() {
     assert!(core.lines().count() > 5, "{core}");
 
     // Unit (a bare name means .service), text, boot, time range.
-    let (_, body) = get(&app, &token, "/api/logs?unit=pvestatd&limit=500").await;
+    let (_, body) = app.get("/api/logs?unit=pvestatd&limit=500").await;
     let unit = entries(&body);
     assert!(unit.len() >= 5);
     assert!(unit.iter().all(|e| e["unit"] == "pvestatd.service" || e["unit"] == "init.scope"), "{body}");
-    let (_, body) = get(&app, &token, "/api/logs?q=KILLED%20process").await;
+    let (_, body) = app.get("/api/logs?q=KILLED%20process").await;
     assert_eq!(entries(&body).len(), 1, "case-insensitive literal text");
-    let (_, body) = get(&app, &token, "/api/logs/boots").await;
+    let (_, body) = app.get("/api/logs/boots").await;
     let boots = body["boots"].as_array().unwrap();
     assert_eq!(boots.len(), 2, "{body}");
-    let (_, body) = get(&app, &token, "/api/logs?boot=-1").await;
+    let (_, body) = app.get("/api/logs?boot=-1").await;
     let prev = entries(&body);
     assert!(!prev.is_empty() && prev.iter().all(|e| e["boot"] == boots[1]["boot_id"]));
-    let (_, body) = get(&app, &token, "/api/logs?boot=-2").await;
+    let (_, body) = app.get("/api/logs?boot=-2").await;
     assert!(entries(&body).is_empty());
     let since = now_ms() - 6 * 3_600_000;
-    let (_, body) = get(&app, &token, &format!("/api/logs?since={since}&limit=500")).await;
+    let (_, body) = app.get(&format!("/api/logs?since={since}&limit=500")).await;
     let recent = entries(&body);
     assert!(!recent.is_empty() && recent.iter().all(|e| e["ts"].as_i64().unwrap() >= since));
     let until = now_ms() - 24 * 3_600_000;
-    let (_, body) = get(&app, &token, &format!("/api/logs?since={}&until={until}", until - 3_600_000)).await;
+    let (_, body) = app.get(&format!("/api/logs?since={}&until={until}", until - 3_600_000)).await;
     assert!(entries(&body).iter().all(|e| e["ts"].as_i64().unwrap() <= until));
 
     // Bounds and malformed filters: 400 naming the parameter.
@@ -171,43 +137,32 @@ async fn journal_filters_and_bounds_over_the_demo() {
         ("/api/logs?since=1000", "since"),
         ("/api/logs?cursor=a%20b", "cursor"),
     ] {
-        let (status, body) = get(&app, &token, uri).await;
+        let (status, body) = app.get(uri).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}: {body}");
         assert!(body["message"].as_str().unwrap().starts_with(param), "{uri}: {body}");
     }
-    let (status, _) =
-        get(&app, &token, "/api/logs?since=2024-08-01T00:00:00Z&until=2024-08-02T00:00:00Z").await;
+    let (status, _) = app.get("/api/logs?since=2024-08-01T00:00:00Z&until=2024-08-02T00:00:00Z").await;
     assert_eq!(status, StatusCode::OK, "RFC 3339 times");
 }
 
 #[tokio::test]
 async fn journal_is_unavailable_with_a_reason_on_a_host_without_one() {
-    let app = common::bare_app(common::test_config(), "pve-zfs");
-    app.tracker.spawn(proxwatch::workers::journal::run(
-        app.journal.clone(),
-        app.host.clone(),
-        app.loops.clone(),
-    ));
-    let token = common::admin_token(&app).await;
-    let (status, body) = get(&app, &token, "/api/logs").await;
+    let app = TestApp::builder().services().build().await;
+    let (status, body) = app.get("/api/logs").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["state"], "unavailable");
     assert!(body["reason"].as_str().unwrap().contains("no journal"), "{body}");
-    let (status, body) = get(&app, &token, "/api/logs/boots").await;
+    let (status, body) = app.get("/api/logs/boots").await;
     assert_eq!((status, body["state"].as_str()), (StatusCode::OK, Some("unavailable")));
 }
 
 #[tokio::test]
 async fn stream_is_an_event_stream_and_validates_its_filters() {
-    let (app, token) = demo_app().await;
-    let (status, body) = get(&app, &token, "/api/logs/stream?priority=nope").await;
+    let app = demo_app().await;
+    let (status, body) = app.get("/api/logs/stream?priority=nope").await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-    let req = Request::builder()
-        .uri("/api/logs/stream?priority=warning")
-        .header(header::AUTHORIZATION, format!("Bearer {token}"))
-        .body(Body::empty())
-        .unwrap();
-    let resp = proxwatch::app::router(app.clone()).oneshot(req).await.unwrap();
+    let resp =
+        app.send(common::authed(&app.token, Method::GET, "/api/logs/stream?priority=warning", None)).await;
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(resp.headers()[header::CONTENT_TYPE], "text/event-stream");
     assert_eq!(app.journal.followers(), 1, "subscribed while the stream is open");
@@ -217,8 +172,8 @@ async fn stream_is_an_event_stream_and_validates_its_filters() {
 
 #[tokio::test]
 async fn tasks_list_with_filters() {
-    let (app, token) = demo_app().await;
-    let (status, body) = get(&app, &token, "/api/tasks").await;
+    let app = demo_app().await;
+    let (status, body) = app.get("/api/tasks").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let all = body["tasks"].as_array().unwrap();
     assert_eq!(all.len(), 15);
@@ -227,14 +182,14 @@ async fn tasks_list_with_filters() {
     for key in ["upid", "type", "vmid", "user", "status", "start", "end", "duration_s", "node"] {
         assert!(all[0].get(key).is_some(), "{key} in {}", all[0]);
     }
-    let (_, body) = get(&app, &token, "/api/tasks?status=failed").await;
+    let (_, body) = app.get("/api/tasks?status=failed").await;
     let failed = body["tasks"].as_array().unwrap();
     assert!(!failed.is_empty() && failed.iter().all(|t| t["outcome"] == "failed"));
     assert!(failed.iter().any(|t| t["type"] == "vzdump" && t["status"] == "job errors"), "{body}");
-    let (_, body) = get(&app, &token, "/api/tasks?vmid=104&type=vzdump").await;
+    let (_, body) = app.get("/api/tasks?vmid=104&type=vzdump").await;
     let t = &body["tasks"].as_array().unwrap()[0];
     assert_eq!((t["vmid"].as_u64(), t["duration_s"].as_u64()), (Some(104), Some(744)));
-    let (_, body) = get(&app, &token, "/api/tasks?user=root@pam&limit=2").await;
+    let (_, body) = app.get("/api/tasks?user=root@pam&limit=2").await;
     assert_eq!(body["tasks"].as_array().unwrap().len(), 2);
     for (uri, param) in [
         ("/api/tasks?status=bogus", "status"),
@@ -243,7 +198,7 @@ async fn tasks_list_with_filters() {
         ("/api/tasks?limit=1001", "limit"),
         ("/api/tasks?type=a%20b", "type"),
     ] {
-        let (status, body) = get(&app, &token, uri).await;
+        let (status, body) = app.get(uri).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}: {body}");
         assert!(body["message"].as_str().unwrap().starts_with(param), "{uri}: {body}");
     }

@@ -1,50 +1,25 @@
 //! Tests for the network domain (issues 5 and 6): the network worker through `step()` over the demo
 //! scenario and over small scenarios written here, and `GET /api/network` in-process.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
-use http_body_util::BodyExt;
+use axum::http::StatusCode;
 use proxwatch::config::NetworkCfg;
-use proxwatch::host::{Host, Scenario};
+use proxwatch::host::Host;
 use proxwatch::tools::net::IfKind;
 use proxwatch::workers::inventory::{Intervals, InventoryPoller, SectionState};
 use proxwatch::workers::network::{GatewayState, LATENCY_KEY, LOSS_KEY, NetworkWorker};
-use serde_json::Value;
-use tower::ServiceExt;
 
-use crate::common;
+use crate::common::{self, TestApp, demo_host};
 
-const T0: i64 = 1_750_000_000_000;
-
-fn demo_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/demo")
-}
-
-fn demo_host() -> Host {
-    Host::replay(Scenario::load(&demo_dir()).unwrap(), Duration::from_secs(5))
-}
+const T0: i64 = common::T0_MS;
 
 /// The demo's inventory (for guest names), loaded once per test.
 async fn demo_inventory(host: &Host) -> proxwatch::workers::inventory::Inventory {
     let mut p = InventoryPoller::new("pve-demo".into(), Intervals::default());
     p.step(host, T0).await;
     p.state
-}
-
-async fn get(app: &Arc<proxwatch::app::App>, token: &str, uri: &str) -> (StatusCode, Value) {
-    let req = Request::builder()
-        .uri(uri)
-        .header(header::AUTHORIZATION, format!("Bearer {token}"))
-        .body(Body::empty())
-        .unwrap();
-    let resp = proxwatch::app::router(app.clone()).oneshot(req).await.unwrap();
-    let status = resp.status();
-    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
 }
 
 #[tokio::test]
@@ -186,7 +161,7 @@ fn write_tiny(dir: &Path, rx_errors: u64, rx_dropped: u64, rx_bytes: u64) {
 async fn error_and_drop_rates_come_from_counter_deltas() {
     let dir = tempfile::tempdir().unwrap();
     write_tiny(dir.path(), 5, 100, 1_000);
-    let host = Host::replay(Scenario::load(dir.path()).unwrap(), Duration::from_secs(5));
+    let host = common::replay_dir(dir.path());
     let mut w =
         NetworkWorker::new(NetworkCfg { interval_s: 10, probe_interval_s: 0, ..NetworkCfg::default() });
     w.step(&host, T0, None).await;
@@ -223,18 +198,11 @@ async fn error_and_drop_rates_come_from_counter_deltas() {
 async fn api_serves_the_demo_network() {
     let host = demo_host();
     let inv = demo_inventory(&host).await;
-    let app = proxwatch::app::App::new(
-        common::test_config(),
-        demo_host(),
-        proxwatch::db::Db::open_in_memory().unwrap(),
-        None,
-    )
-    .unwrap();
+    let app = TestApp::builder().demo().build().await;
     app.inventory.send_replace(Arc::new(inv.clone()));
-    let token = common::admin_token(&app).await;
 
     // Before the worker's first step: pending, not an error.
-    let (status, body) = get(&app, &token, "/api/network").await;
+    let (status, body) = app.get("/api/network").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["state"], "pending");
     assert_eq!(body["gateway"]["state"], "pending");
@@ -248,7 +216,7 @@ async fn api_serves_the_demo_network() {
         app.series.record(k, ts, v);
     }
 
-    let (status, body) = get(&app, &token, "/api/network").await;
+    let (status, body) = app.get("/api/network").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["state"], "ok");
     let kinds: Vec<&str> =
@@ -272,36 +240,23 @@ async fn api_serves_the_demo_network() {
 
     // The latency is history: /api/history serves it like a vitals metric.
     let now_s = T0 / 1000;
-    let (status, h) = get(&app, &token, &format!("/api/history?metric={LATENCY_KEY}&range=live")).await;
+    let (status, h) = app.get(&format!("/api/history?metric={LATENCY_KEY}&range=live")).await;
     assert_eq!(status, StatusCode::OK, "{h}");
     let pts = h["points"].as_array().unwrap();
     assert_eq!(pts.len(), 1, "{h}");
     assert_eq!(pts[0][0].as_i64(), Some(now_s));
-    let (_, metrics) = get(&app, &token, "/api/history/metrics").await;
+    let (_, metrics) = app.get("/api/history/metrics").await;
     assert!(metrics.to_string().contains(LATENCY_KEY), "{metrics}");
 }
 
 #[tokio::test]
 async fn a_host_without_ip_is_unavailable_with_the_reason() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("manifest.toml"),
-        "[scenario]\nname = \"no-ip\"\n[[command]]\nargv = [\"ip\", \"-j\", \"-d\", \"addr\"]\nmissing = true\n",
-    )
-    .unwrap();
-    let host = Host::replay(Scenario::load(dir.path()).unwrap(), Duration::from_secs(5));
-    let app = proxwatch::app::App::new(
-        common::test_config(),
-        host,
-        proxwatch::db::Db::open_in_memory().unwrap(),
-        None,
-    )
-    .unwrap();
-    let token = common::admin_token(&app).await;
+    let (host, _dir) = common::host_without(&[&["ip", "-j", "-d", "addr"]]);
+    let app = TestApp::builder().host(host).build().await;
     let mut w = NetworkWorker::new(NetworkCfg::default());
     w.step(&app.host, T0, None).await;
     app.network.send_replace(Arc::new(w.state.clone()));
-    let (status, body) = get(&app, &token, "/api/network").await;
+    let (status, body) = app.get("/api/network").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["state"], "unavailable");
     assert_eq!(body["reason"], "ip is not installed");

@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use futures_util::{SinkExt, StreamExt};
-use http_body_util::BodyExt;
 use proxwatch::app::App;
 use proxwatch::auth::Level;
 use proxwatch::config::Config;
@@ -19,7 +18,6 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
-use tower::ServiceExt;
 
 use crate::common;
 
@@ -89,20 +87,13 @@ async fn start_with_limits(adjust: impl FnOnce(&mut Limits)) -> Server {
     serve(app).await
 }
 
-async fn request(app: &Arc<App>, req: Request<Body>) -> (StatusCode, Value) {
-    let resp = proxwatch::app::router(app.clone()).oneshot(req).await.unwrap();
-    let status = resp.status();
-    let body = resp.into_body().collect().await.unwrap().to_bytes();
-    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
-}
-
 async fn post_ticket(app: &Arc<App>, login: &Login) -> (StatusCode, Value) {
     let req = Request::post("/api/terminal/ticket")
         .header(header::COOKIE, &login.cookie)
         .header("x-csrf-token", &login.csrf)
         .body(Body::empty())
         .unwrap();
-    request(app, req).await
+    common::request(app, req).await
 }
 
 async fn ticket(s: &Server) -> String {
@@ -462,7 +453,7 @@ async fn tickets_are_single_use_short_lived_and_personal() {
         .header(header::COOKIE, &s.login.cookie)
         .body(Body::empty())
         .unwrap();
-    let (status, body) = request(&s.app, req).await;
+    let (status, body) = common::request(&s.app, req).await;
     assert_eq!((status, body["error"].as_str()), (StatusCode::FORBIDDEN, Some("bad_ticket")));
 
     // Another admin cannot use it (and burns it).
@@ -496,7 +487,7 @@ async fn only_admins_get_tickets() {
         .header(header::AUTHORIZATION, format!("Bearer {token}"))
         .body(Body::empty())
         .unwrap();
-    let (status, body) = request(&s.app, req).await;
+    let (status, body) = common::request(&s.app, req).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert!(body["message"].as_str().unwrap().contains("interactive login"), "{body}");
 }
@@ -581,7 +572,7 @@ async fn as_login(
         .header(header::CONTENT_TYPE, "application/json")
         .body(Body::from(body.to_string()))
         .unwrap();
-    request(app, req).await
+    common::request(app, req).await
 }
 
 #[tokio::test]
