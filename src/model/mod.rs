@@ -8,6 +8,7 @@ pub mod demo;
 pub mod gpu;
 pub mod live;
 pub mod network;
+pub mod pve;
 pub mod section;
 pub mod ups;
 
