@@ -11,6 +11,7 @@ pub mod network;
 pub mod pve;
 pub mod section;
 pub mod ups;
+pub mod zfs;
 
 pub use clock::Clock;
 pub use demo::DemoInfo;
