@@ -10,6 +10,7 @@ pub mod live;
 pub mod network;
 pub mod pve;
 pub mod section;
+pub mod smart;
 pub mod ups;
 pub mod zfs;
 
