@@ -11,6 +11,7 @@ pub mod network;
 pub mod pve;
 pub mod section;
 pub mod smart;
+pub mod storage;
 pub mod ups;
 pub mod zfs;
 
