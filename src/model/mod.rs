@@ -5,11 +5,14 @@
 pub mod addr;
 pub mod clock;
 pub mod demo;
+pub mod dmi;
 pub mod gpu;
+pub mod ipmi;
 pub mod live;
 pub mod network;
 pub mod pve;
 pub mod section;
+pub mod sensors;
 pub mod smart;
 pub mod storage;
 pub mod ups;
