@@ -9,13 +9,17 @@ pub mod dmi;
 pub mod gpu;
 pub mod ipmi;
 pub mod live;
+pub mod net;
 pub mod network;
+pub mod nut;
 pub mod pve;
 pub mod section;
 pub mod sensors;
+pub mod services;
 pub mod smart;
 pub mod storage;
 pub mod ups;
+pub mod wear;
 pub mod zfs;
 
 pub use clock::Clock;
