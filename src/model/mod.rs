@@ -7,6 +7,8 @@ pub mod clock;
 pub mod demo;
 pub mod dmi;
 pub mod gpu;
+pub mod hardware;
+pub mod inventory;
 pub mod ipmi;
 pub mod live;
 pub mod net;
