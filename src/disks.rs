@@ -15,13 +15,13 @@ use serde::Serialize;
 use crate::health::HealthSnapshot;
 use crate::health::model::{Finding, ObjectKind, Severity};
 use crate::health::store::State as FState;
-use crate::tools::smartctl::Reading;
-use crate::tools::zpool::{PoolStatus, Vdev};
-use crate::workers::inventory::Inventory;
+use crate::model::inventory::Inventory;
+use crate::model::smart::Reading;
+use crate::model::zfs::{PoolStatus, Vdev};
 
-pub use crate::tools::storage::LINK_DIRS;
+pub use crate::model::storage::LINK_DIRS;
 
-pub use crate::tools::storage::{Placement, resolve};
+pub use crate::model::storage::{Placement, resolve};
 
 /// A disk's place in a ZFS pool.
 #[derive(Debug, Clone, Serialize)]
@@ -238,7 +238,7 @@ pub fn verdict(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tools::storage::BlockDevice;
+    use crate::model::storage::BlockDevice;
 
     fn dev(kname: &str, t: &str, parent: Option<&str>, serial: Option<&str>) -> BlockDevice {
         BlockDevice {

@@ -3,8 +3,10 @@
 //! Module map (see `docs/architecture.md` for the as-built data flow). The floors, bottom to top;
 //! a module imports only from floors below it (`tests/layers.rs` checks it and lists the imports
 //! that still point up):
-//! 1. [`model`] (snapshot and domain types), [`civil`] (calendar arithmetic), [`error`] (`ApiError`,
-//!    the only HTTP-facing error), [`config`] (typed configuration: defaults <- file <- env <- flags).
+//! 1. [`model`] (snapshot and domain types, one file per domain: what the workers publish and the
+//!    parsed tool output it embeds; `tools` and `workers` re-export them), [`civil`] (calendar
+//!    arithmetic), [`error`] (`ApiError`, the only HTTP-facing error), [`config`] (typed
+//!    configuration: defaults <- file <- env <- flags).
 //! 2. [`db`] (the SQLite connection and its append-only migrations), [`host`] (the only code that
 //!    spawns processes or reads `/proc`, `/sys`, `/etc`, `/dev`: live, replayed, or the demo).
 //! 3. [`tools`]: pure parsers of host tool output and kernel files, and their argv.

@@ -6,7 +6,8 @@
 use std::collections::HashMap;
 
 use rusqlite::{Connection, params};
-use serde::Serialize;
+
+pub use crate::model::wear::{Forecast, GuestWrites};
 
 /// One day's reading.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -14,19 +15,6 @@ pub struct Point {
     pub day: i64,
     pub bytes_written: Option<u64>,
     pub wear_pct: Option<f64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Forecast {
-    /// Terabytes (10^12 bytes) written per day over the window.
-    pub tb_written_per_day: Option<f64>,
-    /// Wear percentage points per day.
-    pub wear_pct_per_day: Option<f64>,
-    /// Unix seconds at which the wear trend reaches 100 %; `None` when wear does not grow.
-    pub projected_wear_out: Option<i64>,
-    /// What the projection rests on, in words.
-    pub basis: String,
-    pub days_of_data: i64,
 }
 
 /// Projections are capped at 50 years.
@@ -162,13 +150,6 @@ pub fn load_points(conn: &Connection, disk: &str, since_day: i64) -> anyhow::Res
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct GuestWrites {
-    pub vmid: u64,
-    pub bytes_7d: u64,
-    pub bytes_30d: u64,
 }
 
 /// Bytes each guest wrote in the last 7 and 30 days, largest first.

@@ -158,3 +158,26 @@ fn refs_reads_paths_and_groups() {
     assert!(refs(&code("/// see [`crate::app`]\nfn f() {}")).is_empty());
     assert!(refs(&code("fn f() {}\n#[cfg(test)]\nmod tests {\n    use crate::api;\n}")).is_empty());
 }
+
+/// Health rules judge the published snapshots: they import the domain types from `model/` (and
+/// their own `health` types, the thresholds from `config`, dates from `civil`), never a parser in
+/// `tools/` or a worker that produced the data.
+#[test]
+fn health_rules_import_only_model() {
+    const ALLOWED: &[&str] = &["model", "civil", "config", "health"];
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    walk(&src.join("health/rules"), &mut files);
+    files.push(src.join("health/model.rs"));
+    files.sort();
+    let mut bad = Vec::new();
+    for f in &files {
+        let rel = f.strip_prefix(&src).unwrap().display().to_string();
+        for to in refs(&code(&std::fs::read_to_string(f).unwrap())) {
+            if !ALLOWED.contains(&to.as_str()) {
+                bad.push(format!("{rel} imports crate::{to}"));
+            }
+        }
+    }
+    assert!(bad.is_empty(), "health rules read only model/ types:\n{}", bad.join("\n"));
+}

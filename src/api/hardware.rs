@@ -9,13 +9,13 @@ use serde::Serialize;
 use super::ApiState;
 use super::{READ, Routes, json};
 use crate::error::ApiError;
-use crate::tools::dmi::{Cpu, Dmi, Memory, PciDevice};
-use crate::tools::hwmon::Sensors;
-use crate::tools::ipmi::{SelEntry, SensorList};
-use crate::workers::gpu::GpuSnapshot;
-use crate::workers::hardware::TempSeries;
-use crate::workers::inventory::Section;
-use crate::workers::ups::UpsSnapshot;
+use crate::model::dmi::{Cpu, Dmi, Memory, PciDevice};
+use crate::model::gpu::GpuSnapshot;
+use crate::model::hardware::TempSeries;
+use crate::model::ipmi::{SelEntry, SensorList};
+use crate::model::section::Section;
+use crate::model::sensors::Sensors;
+use crate::model::ups::UpsSnapshot;
 
 pub fn routes() -> Routes {
     Routes::new().get("/hardware", READ, hardware).get("/hardware/live", READ, live)

@@ -17,8 +17,8 @@ use super::ApiState;
 use super::vms::outcome_name;
 use super::{READ, Routes, json, query_pairs};
 use crate::error::ApiError;
+use crate::model::pve::Task;
 use crate::tools::journal::{BootSel, Entry, Filter, Page, Query, unit_name};
-use crate::tools::pvesh::Task;
 use crate::workers::journal::JournalError;
 
 pub fn routes() -> Routes {

@@ -12,9 +12,10 @@ use serde::Serialize;
 use super::ApiState;
 use super::{READ, Routes, json};
 use crate::error::ApiError;
-use crate::tools::net::IfKind;
-use crate::workers::inventory::{Section, SectionState};
-use crate::workers::network::{BridgeNode, Gateway, Interface, overlay_rates};
+use crate::model::net::IfKind;
+use crate::model::network::{BridgeNode, Gateway, Interface};
+use crate::model::section::{Section, SectionState};
+use crate::workers::network::overlay_rates;
 
 pub fn routes() -> Routes {
     Routes::new().get("/network", READ, network)
@@ -61,7 +62,7 @@ async fn network(State(app): State<ApiState>) -> Result<Response, ApiError> {
         || topology.iter().flat_map(|b| &b.guests).any(|g| g.guest.name.is_none());
     if unnamed {
         let inv = app.inventory.borrow().clone();
-        let names: HashMap<u64, (crate::tools::pvesh::GuestKind, &str)> = inv
+        let names: HashMap<u64, (crate::model::pve::GuestKind, &str)> = inv
             .resources
             .data
             .iter()

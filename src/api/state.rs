@@ -16,17 +16,17 @@ use crate::db::Db;
 use crate::health::{Bus, HealthSnapshot};
 use crate::history::History;
 use crate::host::Host;
+use crate::model::gpu::GpuSnapshot;
+use crate::model::hardware::HardwareSnapshot;
+use crate::model::inventory::Inventory;
+use crate::model::network::NetworkSnapshot;
+use crate::model::ups::UpsSnapshot;
 use crate::model::{Clock, DemoInfo, Identity, LiveSample, ProcessSnapshot};
 use crate::series::Series;
 use crate::terminal::Terminal;
 use crate::workers::ProcessDemand;
 use crate::workers::actions::Actions;
-use crate::workers::gpu::GpuSnapshot;
-use crate::workers::hardware::HardwareSnapshot;
-use crate::workers::inventory::Inventory;
 use crate::workers::journal::Journal;
-use crate::workers::network::NetworkSnapshot;
-use crate::workers::ups::UpsSnapshot;
 
 /// `/api/system`'s rendered body, keyed by (sample ts, identity pointer).
 pub type SystemCache = std::sync::Mutex<Option<((Option<i64>, Option<usize>), bytes::Bytes)>>;

@@ -14,10 +14,11 @@ use super::ApiState;
 use super::{JsonBody, OPERATE, READ, Routes, json};
 use crate::auth::Principal;
 use crate::error::ApiError;
-use crate::tools::smartctl::{Reading, ScanDevice, SelfTestKind};
-use crate::tools::storage::{BlockDevice, LvKind};
-use crate::tools::zpool::{PoolStatus, PoolSummary};
-use crate::workers::inventory::{Inventory, Section, SectionState};
+use crate::model::inventory::Inventory;
+use crate::model::section::{Section, SectionState};
+use crate::model::smart::{Reading, ScanDevice, SelfTestKind};
+use crate::model::storage::{BlockDevice, LvKind};
+use crate::model::zfs::{PoolStatus, PoolSummary};
 use crate::workers::pve;
 
 pub fn routes() -> Routes {
@@ -37,7 +38,7 @@ struct PoolView<'a> {
     frag_percent: Option<u32>,
     cap_percent: Option<u32>,
     dedup_ratio: Option<f64>,
-    health: Option<&'a crate::tools::zpool::VdevState>,
+    health: Option<&'a crate::model::zfs::VdevState>,
     status: Option<&'a PoolStatus>,
     /// The disk each member lives on, by member name: what identifies it in a bay.
     members: BTreeMap<String, MemberDisk>,
@@ -103,7 +104,7 @@ struct DiskView<'a> {
     model: Option<&'a str>,
     serial: Option<&'a str>,
     size: Option<u64>,
-    kind: Option<&'a crate::tools::storage::DiskKind>,
+    kind: Option<&'a crate::model::storage::DiskKind>,
     transport: Option<&'a str>,
     used_by: Option<String>,
     /// The disk's verdict from everything known about it (`crate::disks::verdict`), not SMART's
@@ -118,7 +119,7 @@ struct DiskView<'a> {
     by_id: Vec<String>,
     smart: SmartSummary,
     /// The SSD endurance forecast (`null` until the first daily reading is recorded).
-    forecast: Option<&'a crate::wear::Forecast>,
+    forecast: Option<&'a crate::model::wear::Forecast>,
 }
 
 /// The SMART reading for a block device: `/dev/sda` for `sda`, `/dev/nvme0` for `nvme0n1`.
@@ -193,7 +194,7 @@ fn used_by(inv: &Inventory, disk: &BlockDevice, all: &[BlockDevice]) -> Option<S
             return Some(format!("ZFS {}", pool.name));
         }
     }
-    let parts = crate::tools::storage::children_of(all, &disk.kname);
+    let parts = crate::model::storage::children_of(all, &disk.kname);
     if parts.iter().chain(std::iter::once(&disk)).any(|d| d.fstype.as_deref() == Some("LVM2_member")) {
         return Some("LVM".into());
     }
@@ -210,7 +211,7 @@ fn disk_views<'a>(
     health: &crate::health::HealthSnapshot,
 ) -> Vec<DiskView<'a>> {
     let members = crate::disks::memberships(inv);
-    crate::tools::storage::physical_disks(devs)
+    crate::model::storage::physical_disks(devs)
         .into_iter()
         .map(|d| {
             let smart = smart_for(inv, &d.kname);

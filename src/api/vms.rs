@@ -13,8 +13,9 @@ use super::rrd_cache::{RrdCache, TIMEFRAMES};
 use super::{OPERATE, READ, Routes, json};
 use crate::auth::Principal;
 use crate::error::ApiError;
-use crate::tools::pvesh::{ClusterResource, Guest, GuestConfig, Task, TaskOutcome};
-use crate::workers::inventory::{Inventory, Section};
+use crate::model::inventory::Inventory;
+use crate::model::pve::{ClusterResource, Guest, GuestConfig, Task, TaskOutcome};
+use crate::model::section::Section;
 use crate::workers::pve::{self, OpError, POWER_ACTIONS};
 
 pub fn routes() -> Routes {
@@ -215,7 +216,7 @@ struct VmDetail<'a> {
     tasks: Vec<TaskView<'a>>,
     backups: Vec<TaskView<'a>>,
     /// This guest's storage replication jobs.
-    replication: Vec<&'a crate::tools::pvesh::ReplicationJob>,
+    replication: Vec<&'a crate::model::pve::ReplicationJob>,
 }
 
 pub(super) fn parse_vmid(s: &str) -> Result<u64, ApiError> {

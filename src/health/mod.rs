@@ -24,12 +24,12 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::HealthCfg;
 use crate::db::Db;
+use crate::model::gpu::GpuSnapshot;
+use crate::model::hardware::HardwareSnapshot;
+use crate::model::inventory::Inventory;
+use crate::model::network::NetworkSnapshot;
+use crate::model::ups::UpsSnapshot;
 use crate::model::{Clock, Identity, LiveSample};
-use crate::workers::gpu::GpuSnapshot;
-use crate::workers::hardware::HardwareSnapshot;
-use crate::workers::inventory::Inventory;
-use crate::workers::network::NetworkSnapshot;
-use crate::workers::ups::UpsSnapshot;
 use model::{Category, Finding, Thresholds};
 use store::{Event, Exclusions, Record};
 

@@ -234,11 +234,11 @@ pub struct Snapshots {
     /// sample per second for five minutes would cost about a megabyte.
     pub recent: Vec<RecentPoint>,
     pub identity: Option<Arc<crate::model::Identity>>,
-    pub inventory: Arc<crate::workers::inventory::Inventory>,
-    pub network: Arc<crate::workers::network::NetworkSnapshot>,
-    pub hardware: Arc<crate::workers::hardware::HardwareSnapshot>,
-    pub ups: Arc<crate::workers::ups::UpsSnapshot>,
-    pub gpu: Arc<crate::workers::gpu::GpuSnapshot>,
+    pub inventory: Arc<crate::model::inventory::Inventory>,
+    pub network: Arc<crate::model::network::NetworkSnapshot>,
+    pub hardware: Arc<crate::model::hardware::HardwareSnapshot>,
+    pub ups: Arc<crate::model::ups::UpsSnapshot>,
+    pub gpu: Arc<crate::model::gpu::GpuSnapshot>,
     /// Facts the health collector gathers for rules only (apt, services, certificates, time sync,
     /// journal patterns, failed logins).
     pub facts: Arc<super::facts::Facts>,

@@ -1,5 +1,5 @@
 //! GPUs as the GPU worker publishes them, whatever the source (NVML, `nvidia-smi -q -x`, DRM sysfs).
-//! They deserialize too: a replayed host answers NVML from a recorded `nvml.json` (`host::nvml`).
+//! The worker's snapshot is [`GpuSnapshot`]. They deserialize too: a replayed host answers NVML from a recorded `nvml.json` (`host::nvml`).
 //! A value a device does not report is `None`, never a made-up zero.
 
 use serde::{Deserialize, Serialize};
@@ -75,4 +75,30 @@ pub struct Gpu {
     pub throttle: Vec<String>,
     pub ecc: Option<Ecc>,
     pub processes: Vec<GpuProcess>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    #[default]
+    Pending,
+    Ok,
+    /// No GPU, or no driver/library to read one.
+    Unavailable,
+    /// A source answered with something unreadable; see `reason`.
+    Error,
+}
+
+/// What the GPU worker publishes (`app.gpu`).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct GpuSnapshot {
+    pub state: State,
+    pub reason: Option<String>,
+    /// Unix seconds of the data.
+    pub updated: Option<i64>,
+    /// NVIDIA first (in NVML/nvidia-smi order), then DRM cards; `index` is the position here and the
+    /// `<idx>` of the history keys.
+    pub gpus: Vec<Gpu>,
+    /// Why a source is not used (e.g. "NVML: libnvidia-ml.so not found"), for the UI's details.
+    pub notes: Vec<String>,
 }

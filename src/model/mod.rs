@@ -1,15 +1,32 @@
-//! The serde types the API serves (and the workers publish as snapshots). Field names are the API's
-//! contract with the SPA and with scripts; optional kernel features are `Option`s that are left out
-//! of the JSON when absent, so the UI can hide them.
+//! The serde types the API serves (and the workers publish as snapshots), one file per domain: the
+//! snapshots (`inventory`, `network`, `hardware`, `ups`, `gpu`, the vitals here) and the parsed tool
+//! output they embed (`pve`, `zfs`, `smart`, `storage`, `sensors`, `ipmi`, `dmi`, `net`, `nut`,
+//! `services`, `wear`). The parsers in `tools/` fill them and the workers publish them; the health
+//! rules, the API and `disks` read them from here. Nothing here imports a floor above. Field names
+//! are the API's contract with the SPA and with scripts; optional kernel features are `Option`s that
+//! are left out of the JSON when absent, so the UI can hide them.
 
 pub mod addr;
 pub mod clock;
 pub mod demo;
+pub mod dmi;
 pub mod gpu;
+pub mod hardware;
+pub mod inventory;
+pub mod ipmi;
 pub mod live;
+pub mod net;
 pub mod network;
+pub mod nut;
+pub mod pve;
 pub mod section;
+pub mod sensors;
+pub mod services;
+pub mod smart;
+pub mod storage;
 pub mod ups;
+pub mod wear;
+pub mod zfs;
 
 pub use clock::Clock;
 pub use demo::DemoInfo;

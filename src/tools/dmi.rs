@@ -7,9 +7,9 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
-
 use crate::host::{Host, ToolError};
+
+pub use crate::model::dmi::{Cpu, Dmi, Memory, MemoryModule, PciDevice, PciKind};
 
 const DMI_DIR: &str = "/sys/class/dmi/id";
 const PCI_DIR: &str = "/sys/bus/pci/devices";
@@ -20,20 +20,6 @@ pub const MAX_PCI: usize = 512;
 pub const MAX_SLOTS: usize = 256;
 
 // ---------------------------------------------------------------------------------------------- CPU
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Cpu {
-    pub model: String,
-    pub vendor: Option<String>,
-    pub sockets: u32,
-    pub cores: u32,
-    pub threads: u32,
-    pub max_mhz: Option<f64>,
-    /// `VT-x` / `AMD-V` when the CPU flags say so (needed for KVM guests).
-    pub virtualization: Option<String>,
-    /// `cache size` of /proc/cpuinfo (the last-level cache on x86).
-    pub cache: Option<String>,
-}
 
 /// Parses `/proc/cpuinfo` (topology through [`crate::tools::procfs::parse_cpuinfo`]) and the
 /// optional cpufreq `cpuinfo_max_freq` (kHz).
@@ -76,22 +62,6 @@ pub fn read_cpu(host: &Host) -> Result<Cpu, ToolError> {
 }
 
 // ---------------------------------------------------------------------------------------------- DMI
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Dmi {
-    pub system_vendor: Option<String>,
-    pub product: Option<String>,
-    pub product_version: Option<String>,
-    pub family: Option<String>,
-    pub board_vendor: Option<String>,
-    pub board: Option<String>,
-    pub board_version: Option<String>,
-    pub bios_vendor: Option<String>,
-    pub bios_version: Option<String>,
-    pub bios_date: Option<String>,
-    pub chassis_vendor: Option<String>,
-    pub chassis_type: Option<String>,
-}
 
 /// A DMI string, or `None` for the placeholders firmware leaves in unset fields.
 pub fn dmi_value(raw: &str) -> Option<String> {
@@ -185,32 +155,6 @@ pub fn read_dmi(host: &Host) -> Result<Dmi, ToolError> {
 }
 
 // ------------------------------------------------------------------------------------------- memory
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct MemoryModule {
-    pub locator: String,
-    pub bank: Option<String>,
-    pub size_bytes: u64,
-    /// `DDR4`.
-    pub kind: Option<String>,
-    /// `Synchronous Registered (Buffered)`.
-    pub detail: Option<String>,
-    pub form_factor: Option<String>,
-    /// Rated speed, MT/s.
-    pub speed_mts: Option<u32>,
-    /// Speed it runs at, MT/s.
-    pub configured_mts: Option<u32>,
-    pub manufacturer: Option<String>,
-    pub part_number: Option<String>,
-    pub rank: Option<u32>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Memory {
-    pub modules: Vec<MemoryModule>,
-    pub empty_slots: usize,
-    pub total_bytes: u64,
-}
 
 /// `16 GB`, `8192 MB`, `512 kB` -> bytes; `None` for `No Module Installed`, `Unknown`, ...
 fn parse_size(v: &str) -> Option<u64> {
@@ -319,34 +263,6 @@ pub async fn memory(host: &Host) -> Result<Memory, ToolError> {
 }
 
 // ---------------------------------------------------------------------------------------------- PCI
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PciKind {
-    /// Class 0x03 (display).
-    Gpu,
-    /// Class 0x01 (mass storage: SAS/SATA HBAs, RAID, NVMe).
-    Storage,
-    Network,
-    Other,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct PciDevice {
-    /// `0000:01:00.0`.
-    pub slot: String,
-    /// Class and subclass, `0x0300`.
-    pub class: String,
-    pub class_name: String,
-    pub vendor_id: String,
-    pub device_id: String,
-    pub vendor: Option<String>,
-    pub device: Option<String>,
-    pub subsystem: Option<String>,
-    pub driver: Option<String>,
-    pub iommu_group: Option<u32>,
-    pub kind: PciKind,
-}
 
 /// Names of the PCI classes that matter on a server (pci.ids, class section); others by base class.
 fn class_name(class: u32) -> &'static str {

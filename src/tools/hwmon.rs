@@ -20,6 +20,8 @@ use serde::Serialize;
 
 use crate::host::{Host, ToolError};
 
+pub use crate::model::sensors::{Chip, Ignored, Kind, Level, Reading, Sensors, is_cpu_package};
+
 pub const HWMON_DIR: &str = "/sys/class/hwmon";
 /// Chips read at most (bounds a host with many NVMe drives or a disk shelf).
 pub const MAX_CHIPS: usize = 64;
@@ -39,107 +41,6 @@ pub struct RawChip {
     pub values: BTreeMap<String, i64>,
     /// `temp1` -> `Package id 0`.
     pub labels: BTreeMap<String, String>,
-}
-
-/// The sensor kinds hwmon has, with the file prefix and the divisor to SI units.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Kind {
-    Temp,
-    Fan,
-    Voltage,
-    Power,
-    Current,
-}
-
-impl Kind {
-    fn from_prefix(p: &str) -> Option<Kind> {
-        Some(match p {
-            "temp" => Kind::Temp,
-            "fan" => Kind::Fan,
-            "in" => Kind::Voltage,
-            "power" => Kind::Power,
-            "curr" => Kind::Current,
-            _ => return None,
-        })
-    }
-    /// Kernel unit -> SI: millidegrees, RPM, millivolts, microwatts, milliamps.
-    fn divisor(self) -> f64 {
-        match self {
-            Kind::Temp | Kind::Voltage | Kind::Current => 1000.0,
-            Kind::Fan => 1.0,
-            Kind::Power => 1_000_000.0,
-        }
-    }
-    pub fn unit(self) -> &'static str {
-        match self {
-            Kind::Temp => "°C",
-            Kind::Fan => "RPM",
-            Kind::Voltage => "V",
-            Kind::Power => "W",
-            Kind::Current => "A",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Level {
-    Ok,
-    Warn,
-    Crit,
-}
-
-/// One sensor in SI units.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Reading {
-    pub kind: Kind,
-    /// `temp1`, `fan2`, `in0`.
-    pub key: String,
-    /// The label file, or the key when the chip has none.
-    pub label: String,
-    pub value: f64,
-    pub unit: &'static str,
-    pub min: Option<f64>,
-    pub max: Option<f64>,
-    pub crit: Option<f64>,
-    /// An alarm flag the chip raised (and that means something: limits are set).
-    pub alarm: bool,
-    pub level: Level,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Chip {
-    /// Stable within a boot: the `name`, suffixed `-0`, `-1`, ... when several chips share it.
-    pub id: String,
-    pub name: String,
-    pub dir: String,
-    pub model: Option<String>,
-    pub readings: Vec<Reading>,
-}
-
-/// A reading that was dropped as bogus, with why.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Ignored {
-    pub chip: String,
-    pub key: String,
-    pub label: String,
-    pub value: f64,
-    pub reason: &'static str,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Sensors {
-    pub chips: Vec<Chip>,
-    pub ignored: Vec<Ignored>,
-}
-
-impl Sensors {
-    pub fn readings(&self, kind: Kind) -> impl Iterator<Item = (&Chip, &Reading)> {
-        self.chips
-            .iter()
-            .flat_map(move |c| c.readings.iter().filter(move |r| r.kind == kind).map(move |r| (c, r)))
-    }
 }
 
 /// Attribute suffixes read; everything else (beep, type, offset, pulses, hyst, ...) is skipped.
@@ -379,14 +280,6 @@ pub fn slug(label: &str) -> String {
         s = s.replace("__", "_");
     }
     s.trim_matches('_').chars().take(48).collect()
-}
-
-/// Whether a temperature stands for the CPU package (Intel coretemp `Package id N`, AMD `Tctl`/`Tdie`).
-pub fn is_cpu_package(chip: &Chip, r: &Reading) -> bool {
-    r.kind == Kind::Temp
-        && (matches!(chip.name.as_str(), "coretemp") && r.label.starts_with("Package")
-            || matches!(chip.name.as_str(), "k10temp" | "zenpower")
-                && matches!(r.label.as_str(), "Tctl" | "Tdie"))
 }
 
 #[cfg(test)]

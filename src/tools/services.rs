@@ -4,36 +4,11 @@
 //! (which is why `--value` is not used). A unit that does not exist is `LoadState=not-found` —
 //! not installed, which is not the same as failed.
 
-use serde::Serialize;
-
 use crate::host::{Host, ToolError};
 
+pub use crate::model::services::UnitState;
+
 const WHAT: &str = "systemctl show";
-
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct UnitState {
-    pub id: String,
-    /// `loaded`, `not-found`, `masked`, `error`.
-    pub load: String,
-    /// `active`, `inactive`, `failed`, `activating`, `deactivating`, `reloading`.
-    pub active: String,
-    /// `running`, `exited`, `dead`, `failed`, `auto-restart`, ...
-    pub sub: String,
-    /// `success`, `exit-code`, `signal`, `timeout`, ...
-    pub result: String,
-}
-
-impl UnitState {
-    pub fn installed(&self) -> bool {
-        self.load != "not-found" && !self.load.is_empty()
-    }
-    pub fn is_active(&self) -> bool {
-        self.active == "active" || self.active == "reloading"
-    }
-    pub fn is_failed(&self) -> bool {
-        self.active == "failed" || self.sub == "failed"
-    }
-}
 
 pub fn argv<'a>(units: &[&'a str]) -> Vec<&'a str> {
     let mut v = vec!["systemctl", "show", "-p", "Id,LoadState,ActiveState,SubState,Result"];

@@ -12,11 +12,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::Serialize;
 use tokio::sync::watch;
 
 use crate::host::nvml::NvmlError;
 use crate::host::{Host, ToolError};
+pub use crate::model::gpu::{GpuSnapshot, State};
 use crate::series::Series;
 use crate::tools::gpu::{self, Gpu};
 use crate::tools::procfs;
@@ -26,32 +26,6 @@ use crate::tools::procfs;
 pub const NVML_TIMEOUT: Duration = Duration::from_secs(10);
 /// The nvidia-smi fallback runs at most this often, ms.
 pub const SMI_EVERY_MS: i64 = 30_000;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum State {
-    #[default]
-    Pending,
-    Ok,
-    /// No GPU, or no driver/library to read one.
-    Unavailable,
-    /// A source answered with something unreadable; see `reason`.
-    Error,
-}
-
-/// What the GPU worker publishes (`app.gpu`).
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct GpuSnapshot {
-    pub state: State,
-    pub reason: Option<String>,
-    /// Unix seconds of the data.
-    pub updated: Option<i64>,
-    /// NVIDIA first (in NVML/nvidia-smi order), then DRM cards; `index` is the position here and the
-    /// `<idx>` of the history keys.
-    pub gpus: Vec<Gpu>,
-    /// Why a source is not used (e.g. "NVML: libnvidia-ml.so not found"), for the UI's details.
-    pub notes: Vec<String>,
-}
 
 /// The poller behind the worker; tests drive it through [`GpuPoller::step`].
 pub struct GpuPoller {

@@ -11,44 +11,21 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::Serialize;
 use tokio::sync::watch;
 
 use crate::config::HardwareCfg;
 use crate::host::{Host, ToolError};
+pub use crate::model::hardware::{HardwareSnapshot, TempSeries};
 use crate::model::section::Section;
 use crate::series::Series;
-use crate::tools::dmi::{self, Cpu, Dmi, Memory, PciDevice};
+use crate::tools::dmi;
 use crate::tools::hwmon::{self, Kind, Sensors};
-use crate::tools::ipmi::{self, SelEntry, SensorList};
+use crate::tools::ipmi;
 
 /// Temperature series recorded at most.
 pub const MAX_TEMP_SERIES: usize = 12;
 /// The static inventory is re-read this often, seconds.
 pub const STATIC_INTERVAL_S: i64 = 3600;
-
-/// A temperature history key the page can ask `/api/history` for.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct TempSeries {
-    pub key: String,
-    pub chip: String,
-    pub label: String,
-}
-
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct HardwareSnapshot {
-    /// hwmon temperatures, fans, voltages, power, currents.
-    pub sensors: Section<Sensors>,
-    /// `ipmitool sensor`.
-    pub ipmi: Section<SensorList>,
-    /// `ipmitool sel elist`, oldest first.
-    pub sel: Section<Vec<SelEntry>>,
-    pub temp_series: Vec<TempSeries>,
-    pub cpu: Section<Cpu>,
-    pub system: Section<Dmi>,
-    pub memory: Section<Memory>,
-    pub pci: Section<Vec<PciDevice>>,
-}
 
 /// What the worker does and how often; from `[hardware]` (tests set the fields directly).
 #[derive(Debug, Clone)]

@@ -10,17 +10,13 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use serde::Serialize;
-
 use crate::host::{Host, ToolError};
-use crate::tools::pvesh::{
-    self, BackupJob, ClusterResource, ClusterStatus, GuestBackupResult, GuestConfig, GuestKind, NodeStatus,
-    NodeStorage, ReplicationJob, Task,
-};
+use crate::tools::pvesh::{self, ClusterResource, GuestKind};
 use crate::tools::smartctl::{self, Reading, ScanDevice};
-use crate::tools::storage::{self, BlockDevice, LogicalVolume, VolumeGroup};
-use crate::tools::zpool::{self, PoolStatus, PoolSummary, StatusFormat};
+use crate::tools::storage;
+use crate::tools::zpool::{self, StatusFormat};
 
+pub use crate::model::inventory::{GuestRates, Inventory};
 pub use crate::model::section::{Section, SectionState};
 
 /// The fold lives with the poller (it knows the tools' errors); the type is `model::section`'s.
@@ -29,49 +25,6 @@ impl<T> Section<T> {
     fn apply(&mut self, what: &str, result: Result<T, ToolError>, now_s: i64) {
         super::fold(self, what, result, now_s, super::missing_reason);
     }
-}
-
-/// Per-guest rates from counter deltas.
-#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
-pub struct GuestRates {
-    pub netin_bps: f64,
-    pub netout_bps: f64,
-    pub diskread_bps: f64,
-    pub diskwrite_bps: f64,
-}
-
-/// Everything the poller knows, published as one snapshot.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Inventory {
-    pub node: String,
-    pub resources: Section<Vec<ClusterResource>>,
-    pub node_status: Section<NodeStatus>,
-    pub cluster: Section<ClusterStatus>,
-    pub storage: Section<Vec<NodeStorage>>,
-    pub tasks: Section<Vec<Task>>,
-    pub backup_jobs: Section<Vec<BackupJob>>,
-    /// Storage replication jobs of this node's guests with their last sync and failures.
-    pub replication: Section<Vec<ReplicationJob>>,
-    /// What each finished backup-job run (a vzdump task over many guests) did to each guest, by UPID,
-    /// read from the run's log once: a run that ends in `job errors` failed only some guests.
-    pub job_results: BTreeMap<String, BTreeMap<u64, GuestBackupResult>>,
-    pub pool_list: Section<Vec<PoolSummary>>,
-    pub pools: Section<Vec<PoolStatus>>,
-    pub lvs: Section<Vec<LogicalVolume>>,
-    pub vgs: Section<Vec<VolumeGroup>>,
-    pub blockdevs: Section<Vec<BlockDevice>>,
-    /// `/dev/disk/by-*` links: `by-id/<name>` -> the kernel name it points at (`sde1`), read with the
-    /// block devices; how ZFS member names map to disks.
-    pub dev_links: BTreeMap<String, String>,
-    pub smart_devices: Section<Vec<ScanDevice>>,
-    /// By device path (`/dev/sda`).
-    pub smart: BTreeMap<String, Section<Reading>>,
-    pub configs: BTreeMap<u64, GuestConfig>,
-    pub rates: HashMap<u64, GuestRates>,
-    /// SSD endurance forecasts by device path (`/dev/sda`).
-    pub forecasts: BTreeMap<String, crate::wear::Forecast>,
-    /// Bytes each guest wrote in the last 7 and 30 days.
-    pub guest_writes: Vec<crate::wear::GuestWrites>,
 }
 
 /// How often each source runs, seconds. `/cluster/resources` carries the guests' live numbers and is

@@ -13,72 +13,20 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::Serialize;
 use tokio::sync::watch;
 
 use crate::config::NutCfg;
 use crate::host::Host;
 use crate::host::nut::NutTransport;
 use crate::series::Series;
-use crate::tools::nut::{self, Client, ErrCode, NutError, Reading};
+use crate::tools::nut::{self, Client, ErrCode, NutError};
 
 /// Longest wait between reconnection attempts, ms.
 pub const MAX_BACKOFF_MS: i64 = 60_000;
 /// Status changes remembered per UPS.
 const MAX_CHANGES: usize = 20;
 
-pub use crate::model::ups::{State, UpsState};
-
-/// One status transition (e.g. `OL` -> `OB DISCHRG`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct StatusChange {
-    /// Unix ms.
-    pub at: i64,
-    pub from: String,
-    pub to: String,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Ups {
-    /// `<name>@<server>`, unique across servers.
-    pub id: String,
-    pub name: String,
-    pub server: String,
-    pub description: String,
-    pub state: UpsState,
-    pub reason: Option<String>,
-    /// The last good reading (kept while the driver is away, see `updated`).
-    pub reading: Option<Reading>,
-    /// Unix seconds of `reading`.
-    pub updated: Option<i64>,
-    /// Unix ms since when `ups.status` has its current value (first sight counts).
-    pub status_since: Option<i64>,
-    /// Newest first, at most 20.
-    pub changes: VecDeque<StatusChange>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Server {
-    pub addr: String,
-    pub state: State,
-    pub reason: Option<String>,
-    /// Unix seconds of the last successful poll.
-    pub updated: Option<i64>,
-    /// When the next connection attempt is due (unix ms), while backing off.
-    pub retry_at: Option<i64>,
-}
-
-/// What the UPS worker publishes (`app.ups`).
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct UpsSnapshot {
-    /// `ok` when at least one server answered; `unavailable` when none listens (or monitoring is off).
-    pub state: State,
-    pub reason: Option<String>,
-    /// Unix seconds of this snapshot.
-    pub updated: Option<i64>,
-    pub servers: Vec<Server>,
-    pub upses: Vec<Ups>,
-}
+pub use crate::model::ups::{Server, State, StatusChange, Ups, UpsSnapshot, UpsState};
 
 struct Conn {
     transport: Option<NutTransport>,

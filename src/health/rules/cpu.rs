@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::{graded, prev_severity, unknown};
 use crate::health::model::{Category, Finding, Rule, Severity, Snapshots, Thresholds};
-use crate::tools::hwmon::{Kind, Reading};
+use crate::model::sensors::{Kind, Reading};
 
 const CAT: Category = Category::Cpu;
 

@@ -12,8 +12,8 @@ use serde_json::json;
 use super::{data, graded, prev, prev_severity, unknown};
 use crate::health::model::{Category, Finding, ObjectKind, Rule, Severity, Snapshots, Source, Thresholds};
 use crate::model::section::SectionState;
-use crate::tools::smartctl::{DiskKind, Reading, SmartData};
-use crate::tools::zpool::{PoolStatus, Scan, ScanFunction, VdevState};
+use crate::model::smart::{DiskKind, Reading, SmartData};
+use crate::model::zfs::{PoolStatus, Scan, ScanFunction, VdevState};
 
 const CAT: Category = Category::Disks;
 
@@ -277,7 +277,7 @@ fn scan_end_s(scan: &Scan) -> Option<(ScanFunction, i64)> {
 fn member_label(s: &Snapshots, name: &str) -> String {
     let inv = &s.inventory;
     let devs = inv.blockdevs.data.as_deref().unwrap_or_default();
-    match crate::tools::storage::resolve(name, devs, &inv.dev_links, &std::collections::BTreeMap::new()) {
+    match crate::model::storage::resolve(name, devs, &inv.dev_links, &std::collections::BTreeMap::new()) {
         Some(p) if p.disk != name.trim_start_matches("/dev/") => format!("{name} (/dev/{})", p.disk),
         _ => name.to_string(),
     }
@@ -285,11 +285,11 @@ fn member_label(s: &Snapshots, name: &str) -> String {
 
 fn pool(s: &Snapshots, t: &Thresholds, now: i64, p: &PoolStatus, out: &mut Vec<Finding>) {
     let obj = |f: Finding| f.object(ObjectKind::Storage, p.name.clone());
-    let leaves: Vec<&crate::tools::zpool::Vdev> = p
+    let leaves: Vec<&crate::model::zfs::Vdev> = p
         .vdevs()
         .into_iter()
         .map(|(_, v)| v)
-        .filter(|v| v.children.is_empty() && !matches!(v.kind, crate::tools::zpool::VdevKind::Root))
+        .filter(|v| v.children.is_empty() && !matches!(v.kind, crate::model::zfs::VdevKind::Root))
         .collect();
     let bad: Vec<String> = leaves
         .iter()

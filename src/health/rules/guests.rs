@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::{data, prev, unknown, uptime_s};
 use crate::health::model::{Category, Finding, ObjectKind, Rule, Severity, Snapshots, Thresholds};
-use crate::tools::pvesh::{Guest, TaskOutcome};
+use crate::model::pve::{Guest, TaskOutcome};
 
 const CAT: Category = Category::Guests;
 

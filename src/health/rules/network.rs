@@ -7,10 +7,10 @@ use serde_json::json;
 
 use super::{data, unknown};
 use crate::health::model::{Category, Finding, ObjectKind, Rule, Severity, Snapshots, Thresholds};
+use crate::model::net::IfKind;
 use crate::model::network::GatewayState;
+use crate::model::network::Interface;
 use crate::model::section::SectionState;
-use crate::tools::net::IfKind;
-use crate::workers::network::Interface;
 
 const CAT: Category = Category::Network;
 

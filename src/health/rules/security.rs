@@ -8,9 +8,9 @@ use serde_json::json;
 
 use super::unknown;
 use crate::health::model::{Category, Finding, Rule, Severity, Snapshots, Source, Thresholds};
+use crate::model::nut::Flag;
 use crate::model::section::SectionState;
 use crate::model::ups::{State, UpsState};
-use crate::tools::nut::Flag;
 
 const CAT: Category = Category::Security;
 
@@ -231,7 +231,7 @@ fn ups(s: &Snapshots, t: &Thresholds, _now: i64) -> Vec<Finding> {
 /// `na` rows are dropped by the parser; `ns`/`na` statuses are not readings), and SEL events that
 /// were asserted and not deasserted since (a recovered over-temperature is history, not an alert).
 fn ipmi(s: &Snapshots, _t: &Thresholds, _now: i64) -> Vec<Finding> {
-    use crate::tools::ipmi::Status;
+    use crate::model::ipmi::Status;
     let hw = &s.hardware;
     let mut out = Vec::new();
     match (&hw.ipmi.data, hw.ipmi.state) {
@@ -280,7 +280,7 @@ fn ipmi(s: &Snapshots, _t: &Thresholds, _now: i64) -> Vec<Finding> {
         hw.sel.data.as_ref().filter(|_| matches!(hw.sel.state, SectionState::Ok | SectionState::Stale))
     {
         // The latest direction per (sensor, event): asserted and never deasserted is still open.
-        let mut open: BTreeMap<(String, String), &crate::tools::ipmi::SelEntry> = BTreeMap::new();
+        let mut open: BTreeMap<(String, String), &crate::model::ipmi::SelEntry> = BTreeMap::new();
         for e in sel {
             let k = (e.sensor.clone(), e.event.clone());
             match e.direction.as_deref() {
@@ -292,7 +292,7 @@ fn ipmi(s: &Snapshots, _t: &Thresholds, _now: i64) -> Vec<Finding> {
                 }
             }
         }
-        let events: Vec<&&crate::tools::ipmi::SelEntry> =
+        let events: Vec<&&crate::model::ipmi::SelEntry> =
             open.values().filter(|e| e.direction.as_deref() == Some("Asserted")).collect();
         if events.is_empty() {
             out.push(Finding::new(

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::{data, graded, prev_severity, unknown, uptime_s};
 use crate::health::model::{Category, Finding, Rule, Severity, Snapshots, Source, Thresholds};
-use crate::tools::services::UnitState;
+use crate::model::services::UnitState;
 
 const CAT: Category = Category::Services;
 

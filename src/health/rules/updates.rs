@@ -5,8 +5,8 @@ use serde_json::json;
 
 use super::{data, unknown};
 use crate::health::model::{Category, Finding, ObjectKind, Rule, Severity, Snapshots, Source, Thresholds};
-use crate::tools::pvesh::{Guest, Task, TaskOutcome};
-use crate::workers::inventory::Inventory;
+use crate::model::inventory::Inventory;
+use crate::model::pve::{Guest, Task, TaskOutcome};
 
 const CAT: Category = Category::Updates;
 
@@ -94,7 +94,7 @@ fn reboot(s: &Snapshots, _t: &Thresholds, _now: i64) -> Vec<Finding> {
 /// Whether a vzdump task concerns `g`: its id is the vmid, or it is a run of a scheduled job (empty
 /// id) that backed the guest up — exactly the guests its log names once read, else the guests the
 /// job covers (the same reading as the guests API).
-fn concerns(inv: &Inventory, jobs: &[crate::tools::pvesh::BackupJob], t: &Task, g: &Guest) -> bool {
+fn concerns(inv: &Inventory, jobs: &[crate::model::pve::BackupJob], t: &Task, g: &Guest) -> bool {
     if t.id == g.vmid.to_string() {
         return true;
     }
@@ -159,7 +159,7 @@ fn backup_checks(s: &Snapshots, t: &Thresholds, now: i64) -> Vec<Finding> {
         Ok(t) => t,
         Err(r) => return vec![unknown(CAT, "backup_age:all", r)],
     };
-    let jobs: &[crate::tools::pvesh::BackupJob] = inv.backup_jobs.data.as_deref().unwrap_or(&[]);
+    let jobs: &[crate::model::pve::BackupJob] = inv.backup_jobs.data.as_deref().unwrap_or(&[]);
     let vzdumps: Vec<&Task> =
         tasks.iter().filter(|t| t.kind == "vzdump" && !matches!(t.outcome(), TaskOutcome::Running)).collect();
     let (warn_d, crit_d) = (t.get("backups.max_age_days"), t.get("backups.critical_age_days"));

@@ -3,72 +3,12 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
-
-use super::{de, get, owned};
+use super::{BackupJob, GuestBackupResult, get, owned};
 use crate::host::{Host, ToolError};
 
 /// `/cluster/backup`.
 pub async fn backup_jobs(host: &Host) -> Result<Vec<BackupJob>, ToolError> {
     parse_backup_jobs(&get(host, "/cluster/backup").await?)
-}
-
-/// A scheduled backup job (`/cluster/backup`, stored in `/etc/pve/jobs.cfg`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct BackupJob {
-    pub id: String,
-    /// systemd-like calendar event (`02:00`, `sun 04:30`). Jobs from before PVE 7.1 have
-    /// `starttime` + `dow` instead.
-    #[serde(default)]
-    pub schedule: Option<String>,
-    #[serde(default)]
-    pub starttime: Option<String>,
-    #[serde(default)]
-    pub dow: Option<String>,
-    #[serde(default)]
-    pub storage: Option<String>,
-    /// Absent means enabled (the schema default).
-    #[serde(default = "yes", deserialize_with = "de::flag")]
-    pub enabled: bool,
-    /// Back up every guest (minus `exclude`).
-    #[serde(default, deserialize_with = "de::flag")]
-    pub all: bool,
-    /// The selected VMIDs when neither `all` nor `pool` is set (`"100,101,200"`).
-    #[serde(default, rename = "vmid", deserialize_with = "de::vmid_list")]
-    pub vmids: Vec<u64>,
-    /// Back up the members of this pool.
-    #[serde(default)]
-    pub pool: Option<String>,
-    #[serde(default, deserialize_with = "de::vmid_list")]
-    pub exclude: Vec<u64>,
-    /// `snapshot`, `suspend` or `stop`.
-    #[serde(default)]
-    pub mode: Option<String>,
-    /// Only run on this node.
-    #[serde(default)]
-    pub node: Option<String>,
-    /// Seconds since the epoch.
-    #[serde(default, rename = "next-run", deserialize_with = "de::opt_u64")]
-    pub next_run: Option<u64>,
-    #[serde(default)]
-    pub comment: Option<String>,
-}
-
-fn yes() -> bool {
-    true
-}
-
-impl BackupJob {
-    /// Whether this job backs up `vmid`, whose pool (from cluster resources) is `pool`.
-    pub fn covers(&self, vmid: u64, pool: Option<&str>) -> bool {
-        if self.all {
-            !self.exclude.contains(&vmid)
-        } else if let Some(p) = &self.pool {
-            pool == Some(p.as_str()) && !self.exclude.contains(&vmid)
-        } else {
-            self.vmids.contains(&vmid)
-        }
-    }
 }
 
 pub fn parse_backup_jobs(text: &str) -> Result<Vec<BackupJob>, ToolError> {
@@ -78,15 +18,6 @@ pub fn parse_backup_jobs(text: &str) -> Result<Vec<BackupJob>, ToolError> {
 // ---------------------------------------------------------------------------------------------------
 // what a backup-job run did to each guest
 // ---------------------------------------------------------------------------------------------------
-
-/// What one run of a backup job did to one guest.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct GuestBackupResult {
-    pub ok: bool,
-    /// The error (`CT is locked (backup)`), or why no verdict was logged.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
 
 /// The per-guest verdicts in a vzdump log (PVE/VZDump.pm): `Starting Backup of VM <id> (<type>)`
 /// opens a guest, `Finished Backup of VM <id> (<hh:mm:ss>)` closes it successfully, and

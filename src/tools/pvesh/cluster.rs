@@ -2,11 +2,11 @@
 //! other types kept by name), `/nodes` (every member with its coarse usage) and `/cluster/status`
 //! (the cluster entry with quorum, and one entry per node).
 
-use serde::{Deserialize, Deserializer, Serialize};
-use serde_json::Value;
+use serde::Deserialize;
 
-use super::guests::Guest;
-use super::{de, get, owned};
+use super::{ClusterInfo, ClusterNode, ClusterResource, ClusterStatus, NodeResource, de, get, owned};
+#[cfg(test)]
+use super::{Guest, StorageResource};
 use crate::host::{Host, ToolError};
 
 /// `/nodes` (every cluster member with its coarse usage).
@@ -24,115 +24,6 @@ pub async fn cluster_status(host: &Host) -> Result<ClusterStatus, ToolError> {
     parse_cluster_status(&get(host, "/cluster/status").await?)
 }
 
-/// A cluster member as in `/cluster/resources` (`type: node`) and `/nodes`. Offline nodes carry no
-/// usage (no `cpu`, `mem`, `uptime`), hence the options.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct NodeResource {
-    pub node: String,
-    /// `online`, `offline` or `unknown`.
-    #[serde(default)]
-    pub status: String,
-    #[serde(default, deserialize_with = "de::opt_f64")]
-    pub cpu: Option<f64>,
-    #[serde(default, deserialize_with = "de::opt_f64")]
-    pub maxcpu: Option<f64>,
-    #[serde(default, deserialize_with = "de::opt_u64")]
-    pub mem: Option<u64>,
-    #[serde(default, deserialize_with = "de::opt_u64")]
-    pub maxmem: Option<u64>,
-    #[serde(default, deserialize_with = "de::opt_u64")]
-    pub disk: Option<u64>,
-    #[serde(default, deserialize_with = "de::opt_u64")]
-    pub maxdisk: Option<u64>,
-    #[serde(default, deserialize_with = "de::opt_u64")]
-    pub uptime: Option<u64>,
-    /// Subscription level (`""` when none, `c`, `b`, `s`, `p`).
-    #[serde(default)]
-    pub level: Option<String>,
-}
-
-impl NodeResource {
-    pub fn is_online(&self) -> bool {
-        self.status == "online"
-    }
-}
-
-/// A storage as seen from one node in `/cluster/resources` (`id: storage/<node>/<storeid>`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StorageResource {
-    /// The storage id (`local-zfs`).
-    pub storage: String,
-    #[serde(default)]
-    pub node: String,
-    /// `dir`, `zfspool`, `lvmthin`, `nfs`, `pbs`, ...
-    #[serde(default)]
-    pub plugintype: String,
-    #[serde(default, deserialize_with = "de::comma_list")]
-    pub content: Vec<String>,
-    /// `available`, or `unknown` when the storage reported no RRD update (not active / unreachable).
-    #[serde(default)]
-    pub status: String,
-    #[serde(default, deserialize_with = "de::flag")]
-    pub shared: bool,
-    /// Bytes used; absent when `status` is `unknown`.
-    #[serde(default, deserialize_with = "de::opt_u64")]
-    pub disk: Option<u64>,
-    #[serde(default, deserialize_with = "de::opt_u64")]
-    pub maxdisk: Option<u64>,
-}
-
-/// One `/cluster/resources` entry, by its `type`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ClusterResource {
-    Guest(Guest),
-    Node(NodeResource),
-    Storage(StorageResource),
-    /// Types this monitor does not use (`pool`, `sdn`, and whatever later releases add), kept by name.
-    Other {
-        kind: String,
-        id: String,
-    },
-}
-
-impl ClusterResource {
-    pub fn as_guest(&self) -> Option<&Guest> {
-        match self {
-            ClusterResource::Guest(g) => Some(g),
-            _ => None,
-        }
-    }
-    pub fn as_node(&self) -> Option<&NodeResource> {
-        match self {
-            ClusterResource::Node(n) => Some(n),
-            _ => None,
-        }
-    }
-    pub fn as_storage(&self) -> Option<&StorageResource> {
-        match self {
-            ClusterResource::Storage(s) => Some(s),
-            _ => None,
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for ClusterResource {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        // Dispatch on `type` by hand rather than with `#[serde(tag = "type")]`: unknown types keep
-        // their name, and a bad field is reported together with the entry's id.
-        let v = Value::deserialize(d)?;
-        let kind = v.get("type").and_then(Value::as_str).unwrap_or("").to_string();
-        let id = v.get("id").and_then(Value::as_str).unwrap_or("").to_string();
-        let typed = match kind.as_str() {
-            "qemu" | "lxc" => Guest::deserialize(&v).map(ClusterResource::Guest),
-            "node" => NodeResource::deserialize(&v).map(ClusterResource::Node),
-            "storage" => StorageResource::deserialize(&v).map(ClusterResource::Storage),
-            _ => return Ok(ClusterResource::Other { kind, id }),
-        };
-        typed.map_err(|e| serde::de::Error::custom(format!("entry {id:?}: {e}")))
-    }
-}
-
 pub fn parse_cluster_resources(text: &str) -> Result<Vec<ClusterResource>, ToolError> {
     owned("pvesh get /cluster/resources", text)
 }
@@ -145,44 +36,6 @@ pub fn parse_nodes(text: &str) -> Result<Vec<NodeResource>, ToolError> {
 // ---------------------------------------------------------------------------------------------------
 // /cluster/status
 // ---------------------------------------------------------------------------------------------------
-
-/// `/cluster/status`: one `cluster` entry when clustered, then one entry per node. A standalone node
-/// lists only itself.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct ClusterStatus {
-    pub cluster: Option<ClusterInfo>,
-    pub nodes: Vec<ClusterNode>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ClusterInfo {
-    pub name: String,
-    pub quorate: bool,
-    /// Configured member count.
-    pub nodes: Option<u64>,
-    /// corosync config version.
-    pub version: Option<u64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ClusterNode {
-    pub name: String,
-    pub nodeid: Option<u64>,
-    pub online: bool,
-    /// The node this API call was answered by.
-    pub local: bool,
-    pub ip: Option<String>,
-}
-
-impl ClusterStatus {
-    /// A standalone node has no cluster entry and is trivially quorate.
-    pub fn quorate(&self) -> bool {
-        self.cluster.as_ref().is_none_or(|c| c.quorate)
-    }
-    pub fn local_node(&self) -> Option<&ClusterNode> {
-        self.nodes.iter().find(|n| n.local)
-    }
-}
 
 pub fn parse_cluster_status(text: &str) -> Result<ClusterStatus, ToolError> {
     #[derive(Deserialize)]
@@ -229,7 +82,7 @@ pub fn parse_cluster_status(text: &str) -> Result<ClusterStatus, ToolError> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::guests::GuestKind;
+    use super::super::GuestKind;
     use super::super::tests::{api, count, demo, fixture};
     use super::*;
 

@@ -4,10 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
 
-use super::{de, get, owned};
+use super::{Guest, GuestConfig, GuestKind, de, get, owned};
 use crate::host::{Host, ToolError};
 
 /// `/nodes/{node}/qemu` or `/nodes/{node}/lxc`; `node` is filled in (the endpoint does not repeat it).
@@ -33,92 +33,6 @@ pub async fn guest_config(
     parse_guest_config(&get(host, &format!("/nodes/{node}/{}/{vmid}/config", kind.as_str())).await?)
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum GuestKind {
-    #[default]
-    Qemu,
-    Lxc,
-}
-
-impl GuestKind {
-    /// The path segment and `type` value: `qemu` or `lxc`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            GuestKind::Qemu => "qemu",
-            GuestKind::Lxc => "lxc",
-        }
-    }
-}
-
-/// A VM or container as listed by `/cluster/resources` or `/nodes/{node}/{qemu|lxc}`
-/// (the lists say `cpus` where cluster resources say `maxcpu`, and omit `node`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Guest {
-    /// `qemu` unless the entry says otherwise (`/nodes/{node}/qemu` has no `type` field).
-    #[serde(rename = "type", default)]
-    pub kind: GuestKind,
-    /// A string in some releases (`"vmid":"106"` from `/nodes/{node}/lxc` in PVE 7.4).
-    #[serde(deserialize_with = "de::u64")]
-    pub vmid: u64,
-    #[serde(default)]
-    pub name: String,
-    /// Empty when the endpoint does not say (the per-node lists); [`guests`] fills it in.
-    #[serde(default)]
-    pub node: String,
-    /// From the RRD: `running`, `stopped`, `paused`, ... or `unknown` when there is no RRD data yet.
-    #[serde(default)]
-    pub status: String,
-    /// Usage as a fraction of `maxcpu`.
-    #[serde(default, deserialize_with = "de::f64")]
-    pub cpu: f64,
-    /// Assigned CPUs; fractional for containers with a `cpulimit`.
-    #[serde(default, alias = "cpus", deserialize_with = "de::f64")]
-    pub maxcpu: f64,
-    #[serde(default, deserialize_with = "de::u64")]
-    pub mem: u64,
-    #[serde(default, deserialize_with = "de::u64")]
-    pub maxmem: u64,
-    /// Only meaningful for containers; VMs report 0 (the host cannot see inside the guest's disk).
-    #[serde(default, deserialize_with = "de::u64")]
-    pub disk: u64,
-    #[serde(default, deserialize_with = "de::u64")]
-    pub maxdisk: u64,
-    #[serde(default, deserialize_with = "de::u64")]
-    pub netin: u64,
-    #[serde(default, deserialize_with = "de::u64")]
-    pub netout: u64,
-    #[serde(default, deserialize_with = "de::u64")]
-    pub diskread: u64,
-    #[serde(default, deserialize_with = "de::u64")]
-    pub diskwrite: u64,
-    /// Seconds; absent (or 0) when stopped.
-    #[serde(default, deserialize_with = "de::opt_u64")]
-    pub uptime: Option<u64>,
-    /// Only in the per-node lists, and only while running.
-    #[serde(default, deserialize_with = "de::opt_u64")]
-    pub pid: Option<u64>,
-    /// The lists only carry `template` when it is 1.
-    #[serde(default, deserialize_with = "de::flag")]
-    pub template: bool,
-    #[serde(default, deserialize_with = "de::tags")]
-    pub tags: Vec<String>,
-    /// `backup`, `migrate`, `snapshot`, ... while an operation holds the guest (or left stale).
-    #[serde(default)]
-    pub lock: Option<String>,
-    /// HA resource state when HA-managed: `started`, `stopped`, `error`, `fence`, `recovery`, ...
-    #[serde(default)]
-    pub hastate: Option<String>,
-    #[serde(default)]
-    pub pool: Option<String>,
-}
-
-impl Guest {
-    pub fn is_running(&self) -> bool {
-        self.status == "running"
-    }
-}
-
 pub fn parse_qemu_list(text: &str) -> Result<Vec<Guest>, ToolError> {
     let mut list: Vec<Guest> = owned("pvesh get /nodes/{node}/qemu", text)?;
     for g in &mut list {
@@ -133,24 +47,6 @@ pub fn parse_lxc_list(text: &str) -> Result<Vec<Guest>, ToolError> {
         g.kind = GuestKind::Lxc;
     }
     Ok(list)
-}
-
-/// `/nodes/{node}/{qemu|lxc}/{vmid}/config`: the whole map (keys differ per guest and per release),
-/// plus the few values the monitor uses, typed.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct GuestConfig {
-    /// Start at boot; absent means no.
-    pub onboot: bool,
-    /// `name` for VMs, `hostname` for containers.
-    pub name: Option<String>,
-    pub cores: Option<u64>,
-    pub sockets: Option<u64>,
-    /// MiB.
-    pub memory: Option<u64>,
-    pub template: bool,
-    pub lock: Option<String>,
-    pub tags: Vec<String>,
-    pub raw: BTreeMap<String, Value>,
 }
 
 pub fn parse_guest_config(text: &str) -> Result<GuestConfig, ToolError> {

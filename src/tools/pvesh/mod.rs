@@ -19,7 +19,6 @@
 
 mod backup;
 mod cluster;
-mod de;
 mod guests;
 mod node;
 mod replication;
@@ -31,25 +30,26 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::host::{Host, ToolError};
+use crate::model::pve::de;
 
-pub use backup::{BackupJob, GuestBackupResult, backup_jobs, parse_backup_jobs, parse_vzdump_results};
+pub use crate::model::pve::{
+    BackupJob, BootInfo, ClusterInfo, ClusterNode, ClusterResource, ClusterStatus, CpuInfo, CurrentKernel,
+    DiskInfo, DiskType, Guest, GuestBackupResult, GuestConfig, GuestKind, Ksm, NodeResource, NodeStatus,
+    NodeStorage, ReplicationJob, RrdPoint, StorageResource, Task, TaskOutcome, Usage, Version,
+    classify_task_status,
+};
+
+pub use backup::{backup_jobs, parse_backup_jobs, parse_vzdump_results};
 pub use cluster::{
-    ClusterInfo, ClusterNode, ClusterResource, ClusterStatus, NodeResource, StorageResource,
     cluster_resources, cluster_status, nodes, parse_cluster_resources, parse_cluster_status, parse_nodes,
 };
-pub use guests::{
-    Guest, GuestConfig, GuestKind, guest_config, guests, parse_guest_config, parse_lxc_list, parse_qemu_list,
-};
-pub use node::{
-    BootInfo, CpuInfo, CurrentKernel, Ksm, NodeStatus, Usage, Version, node_status, parse_node_status,
-    parse_version, version,
-};
-pub use replication::{ReplicationJob, parse_replication, replication};
-pub use rrd::{RrdPoint, guest_rrddata, parse_rrddata};
-pub use storage::{DiskInfo, DiskType, NodeStorage, disks, node_storage, parse_disks, parse_node_storage};
+pub use guests::{guest_config, guests, parse_guest_config, parse_lxc_list, parse_qemu_list};
+pub use node::{node_status, parse_node_status, parse_version, version};
+pub use replication::{parse_replication, replication};
+pub use rrd::{guest_rrddata, parse_rrddata};
+pub use storage::{disks, node_storage, parse_disks, parse_node_storage};
 pub use tasks::{
-    TASK_LOG_LINES, Task, TaskOutcome, Upid, classify_task_status, parse_task_log, parse_tasks, parse_upid,
-    task_log, task_log_argv, tasks,
+    TASK_LOG_LINES, Upid, parse_task_log, parse_tasks, parse_upid, task_log, task_log_argv, tasks,
 };
 
 // ---------------------------------------------------------------------------------------------------

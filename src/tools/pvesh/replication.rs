@@ -1,51 +1,13 @@
 //! Storage replication: `/nodes/{node}/replication`, every replication job of this node's guests with
 //! its state (PVE/API2/Replication.pm, state from PVE::ReplicationState).
 
-use serde::{Deserialize, Serialize};
-
-use super::{de, get, owned};
+use super::{ReplicationJob, get, owned};
 use crate::host::{Host, ToolError};
 
 /// `/nodes/{node}/replication`: every replication job of this node's guests with its state
 /// (PVE/API2/Replication.pm, state from PVE::ReplicationState).
 pub async fn replication(host: &Host, node: &str) -> Result<Vec<ReplicationJob>, ToolError> {
     parse_replication(&get(host, &format!("/nodes/{node}/replication")).await?)
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ReplicationJob {
-    /// `<vmid>-<jobnum>`, e.g. `100-0`.
-    pub id: String,
-    #[serde(default, deserialize_with = "de::u64")]
-    pub guest: u64,
-    #[serde(default)]
-    pub target: String,
-    #[serde(default)]
-    pub schedule: Option<String>,
-    #[serde(default, deserialize_with = "de::opt_u64")]
-    pub last_sync: Option<u64>,
-    #[serde(default, deserialize_with = "de::opt_u64")]
-    pub last_try: Option<u64>,
-    #[serde(default, deserialize_with = "de::opt_u64")]
-    pub next_sync: Option<u64>,
-    /// Seconds the last run took.
-    #[serde(default, deserialize_with = "de::opt_f64")]
-    pub duration: Option<f64>,
-    #[serde(default, deserialize_with = "de::opt_u64")]
-    pub fail_count: Option<u64>,
-    /// The last error, while the job is failing.
-    #[serde(default)]
-    pub error: Option<String>,
-    #[serde(default, deserialize_with = "de::flag")]
-    pub disable: bool,
-    #[serde(default)]
-    pub comment: Option<String>,
-}
-
-impl ReplicationJob {
-    pub fn failing(&self) -> bool {
-        self.fail_count.unwrap_or(0) > 0 || self.error.as_deref().is_some_and(|e| !e.trim().is_empty())
-    }
 }
 
 pub fn parse_replication(text: &str) -> Result<Vec<ReplicationJob>, ToolError> {

@@ -1,10 +1,7 @@
 //! A guest's RRD history: `/nodes/{node}/{qemu|lxc}/{vmid}/rrddata --timeframe <tf>`, one row per
 //! step with averaged usage and rates.
 
-use serde::{Deserialize, Serialize};
-
-use super::guests::GuestKind;
-use super::{de, owned, rrd_argv, run};
+use super::{GuestKind, RrdPoint, owned, rrd_argv, run};
 use crate::host::{Host, ToolError};
 
 /// `/nodes/{node}/{qemu|lxc}/{vmid}/rrddata --timeframe <hour|day|week|month|year>`.
@@ -17,35 +14,6 @@ pub async fn guest_rrddata(
 ) -> Result<Vec<RrdPoint>, ToolError> {
     let path = format!("/nodes/{node}/{}/{vmid}/rrddata", kind.as_str());
     parse_rrddata(&run(host, rrd_argv(&path, timeframe)).await?)
-}
-
-/// One RRD row. Rows from before the guest existed or while it was off carry only `time`; values are
-/// averages over the step, hence floats (bytes/s for the rates).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RrdPoint {
-    /// Seconds since the epoch (start of the step).
-    #[serde(deserialize_with = "de::u64")]
-    pub time: u64,
-    #[serde(default, deserialize_with = "de::opt_f64")]
-    pub cpu: Option<f64>,
-    #[serde(default, deserialize_with = "de::opt_f64")]
-    pub maxcpu: Option<f64>,
-    #[serde(default, deserialize_with = "de::opt_f64")]
-    pub mem: Option<f64>,
-    #[serde(default, deserialize_with = "de::opt_f64")]
-    pub maxmem: Option<f64>,
-    #[serde(default, deserialize_with = "de::opt_f64")]
-    pub disk: Option<f64>,
-    #[serde(default, deserialize_with = "de::opt_f64")]
-    pub maxdisk: Option<f64>,
-    #[serde(default, deserialize_with = "de::opt_f64")]
-    pub netin: Option<f64>,
-    #[serde(default, deserialize_with = "de::opt_f64")]
-    pub netout: Option<f64>,
-    #[serde(default, deserialize_with = "de::opt_f64")]
-    pub diskread: Option<f64>,
-    #[serde(default, deserialize_with = "de::opt_f64")]
-    pub diskwrite: Option<f64>,
 }
 
 pub fn parse_rrddata(text: &str) -> Result<Vec<RrdPoint>, ToolError> {

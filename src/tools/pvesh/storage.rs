@@ -4,9 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
-
-use super::{de, get, owned};
+#[cfg(test)]
+use super::DiskType;
+use super::{DiskInfo, NodeStorage, get, owned};
 use crate::host::{Host, ToolError};
 
 /// `/nodes/{node}/storage`.
@@ -19,29 +19,6 @@ pub async fn disks(host: &Host, node: &str) -> Result<Vec<DiskInfo>, ToolError> 
     parse_disks(&get(host, &format!("/nodes/{node}/disks/list")).await?)
 }
 
-/// One storage as seen by this node. Inactive or disabled storages carry no sizes.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct NodeStorage {
-    pub storage: String,
-    /// Plugin type: `dir`, `zfspool`, `lvmthin`, `nfs`, `cifs`, `pbs`, `rbd`, ...
-    #[serde(rename = "type", default)]
-    pub kind: String,
-    #[serde(default, deserialize_with = "de::comma_list")]
-    pub content: Vec<String>,
-    #[serde(default, deserialize_with = "de::flag")]
-    pub active: bool,
-    #[serde(default, deserialize_with = "de::flag")]
-    pub enabled: bool,
-    #[serde(default, deserialize_with = "de::flag")]
-    pub shared: bool,
-    #[serde(default, deserialize_with = "de::opt_u64")]
-    pub total: Option<u64>,
-    #[serde(default, deserialize_with = "de::opt_u64")]
-    pub used: Option<u64>,
-    #[serde(default, deserialize_with = "de::opt_u64")]
-    pub avail: Option<u64>,
-}
-
 pub fn parse_node_storage(text: &str) -> Result<Vec<NodeStorage>, ToolError> {
     owned("pvesh get /nodes/{node}/storage", text)
 }
@@ -49,71 +26,6 @@ pub fn parse_node_storage(text: &str) -> Result<Vec<NodeStorage>, ToolError> {
 // ---------------------------------------------------------------------------------------------------
 // /nodes/{node}/disks/list
 // ---------------------------------------------------------------------------------------------------
-
-/// Disk class as decided by pve-storage's Diskmanage.pm.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase", from = "String")]
-pub enum DiskType {
-    Ssd,
-    Hdd,
-    Nvme,
-    Usb,
-    Unknown,
-}
-
-impl From<String> for DiskType {
-    fn from(s: String) -> Self {
-        match s.as_str() {
-            "ssd" => DiskType::Ssd,
-            "hdd" => DiskType::Hdd,
-            "nvme" => DiskType::Nvme,
-            "usb" => DiskType::Usb,
-            _ => DiskType::Unknown,
-        }
-    }
-}
-
-/// One physical disk (`PVE::Diskmanage::get_disks`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DiskInfo {
-    pub devpath: String,
-    #[serde(default)]
-    pub model: Option<String>,
-    #[serde(default)]
-    pub serial: Option<String>,
-    #[serde(default)]
-    pub vendor: Option<String>,
-    #[serde(default)]
-    pub wwn: Option<String>,
-    /// Bytes.
-    #[serde(default, deserialize_with = "de::u64")]
-    pub size: u64,
-    #[serde(rename = "type", default = "unknown_disk")]
-    pub kind: DiskType,
-    /// 0 for SSDs; -1 or absent when unknown.
-    #[serde(default, deserialize_with = "de::opt_i64")]
-    pub rpm: Option<i64>,
-    /// SMART verdict as Diskmanage words it: `PASSED`, `OK` (SAS), `FAILED`, `UNKNOWN`.
-    #[serde(default)]
-    pub health: Option<String>,
-    /// Percent of life left (100 = new). `"N/A"` for HDDs and disks without the attribute → `None`.
-    #[serde(default, deserialize_with = "de::u64_or_na")]
-    pub wearout: Option<u64>,
-    /// What occupies the disk: `partitions`, `LVM`, `ZFS`, `mounted`, `Device Mapper`, a filesystem ...
-    #[serde(default)]
-    pub used: Option<String>,
-    #[serde(default, deserialize_with = "de::flag")]
-    pub gpt: bool,
-    /// Ceph OSD id, -1 when none (a string in some Diskmanage paths: `"osdid":"444"`).
-    #[serde(default, deserialize_with = "de::opt_i64")]
-    pub osdid: Option<i64>,
-    #[serde(default)]
-    pub by_id_link: Option<String>,
-}
-
-fn unknown_disk() -> DiskType {
-    DiskType::Unknown
-}
 
 /// The API returns an array; `PVE::Diskmanage::get_disks` (and pve-storage's test expectations)
 /// return the same objects in a hash keyed by device name: both are accepted, the hash in key order.

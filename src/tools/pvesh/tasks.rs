@@ -3,84 +3,14 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{de, get, owned, run};
+use super::{Task, get, owned, run};
+#[cfg(test)]
+use super::{TaskOutcome, classify_task_status};
 use crate::host::{Host, ToolError};
 
 /// `/nodes/{node}/tasks` (by default the last 50 finished tasks from the archive).
 pub async fn tasks(host: &Host, node: &str) -> Result<Vec<Task>, ToolError> {
     parse_tasks(&get(host, &format!("/nodes/{node}/tasks")).await?)
-}
-
-/// One task from `/nodes/{node}/tasks` (PVE/API2/Tasks.pm).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Task {
-    pub upid: String,
-    #[serde(default)]
-    pub node: String,
-    #[serde(default, deserialize_with = "de::u64")]
-    pub pid: u64,
-    /// Process start time in clock ticks since boot (with pid, identifies the worker process).
-    #[serde(default, deserialize_with = "de::u64")]
-    pub pstart: u64,
-    /// Seconds since the epoch.
-    #[serde(default, deserialize_with = "de::u64")]
-    pub starttime: u64,
-    /// Absent while running.
-    #[serde(default, deserialize_with = "de::opt_u64")]
-    pub endtime: Option<u64>,
-    /// `vzdump`, `qmstart`, `aptupdate`, ...
-    #[serde(rename = "type", default)]
-    pub kind: String,
-    /// The object: a VMID, a storage, ... empty for node-wide tasks (a scheduled vzdump).
-    #[serde(default)]
-    pub id: String,
-    #[serde(default)]
-    pub user: String,
-    /// `OK`, `WARNINGS: <n>`, `unexpected status`, or the error text; absent while running.
-    #[serde(default)]
-    pub status: Option<String>,
-}
-
-impl Task {
-    pub fn outcome(&self) -> TaskOutcome {
-        classify_task_status(self.status.as_deref())
-    }
-}
-
-/// What a task's `status` means.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TaskOutcome {
-    Ok,
-    /// Finished, but logged this many `WARN:` lines.
-    Warnings(u64),
-    Running,
-    /// The error text (the last `TASK ERROR: <msg>`), e.g. `job errors` for a vzdump run in which any
-    /// guest failed (PVE/VZDump.pm), or `unexpected status` when the worker died without a verdict.
-    Failed(String),
-}
-
-impl TaskOutcome {
-    pub fn is_failed(&self) -> bool {
-        matches!(self, TaskOutcome::Failed(_))
-    }
-}
-
-pub fn classify_task_status(status: Option<&str>) -> TaskOutcome {
-    let Some(s) = status.map(str::trim).filter(|s| !s.is_empty()) else {
-        return TaskOutcome::Running;
-    };
-    if s == "OK" {
-        return TaskOutcome::Ok;
-    }
-    // Active tasks (source=active) are reported as RUNNING by Tasks.pm.
-    if s.eq_ignore_ascii_case("running") {
-        return TaskOutcome::Running;
-    }
-    if let Some(n) = s.strip_prefix("WARNINGS:").and_then(|n| n.trim().parse().ok()) {
-        return TaskOutcome::Warnings(n);
-    }
-    TaskOutcome::Failed(s.to_string())
 }
 
 /// A decoded task id: `UPID:<node>:<pid hex>:<pstart hex>:<starttime hex>:<type>:<id>:<user>:`

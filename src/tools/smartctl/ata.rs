@@ -4,72 +4,10 @@
 //! vendor wear-out attributes (names per smartmontools' drivedb.h), and the error and self-test log
 //! counts.
 
-use serde::Serialize;
+use super::{AtaAttribute, AtaData, TransferCounter};
 use serde_json::Value;
 
 use super::{clamp_u8, u64_at};
-
-/// One row of the ATA attribute table.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct AtaAttribute {
-    pub id: u8,
-    pub name: String,
-    /// Normalised value (vendor scale, usually 100 or 200 when new, lower is worse).
-    pub value: u8,
-    pub worst: u8,
-    pub thresh: u8,
-    pub raw_value: u64,
-    /// smartctl's rendering, e.g. `26 (Min/Max 13/41)`; `raw_value` may be a packed 48-bit number.
-    pub raw_string: String,
-    pub prefailure: bool,
-    pub updated_online: bool,
-    /// `value <= thresh` with a real threshold (smartctl's `when_failed: "now"`).
-    pub failing_now: bool,
-    /// smartctl's `when_failed: "past"`: the worst value reached the threshold once.
-    pub failed_in_past: bool,
-}
-
-/// A lifetime transfer counter and the unit it counts in.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct TransferCounter {
-    /// `attribute 241 Host_Writes_32MiB`, `device statistics: Logical Sectors Written` ...
-    pub source: String,
-    pub raw: u64,
-    pub unit_bytes: u64,
-}
-
-impl TransferCounter {
-    pub fn bytes(&self) -> u64 {
-        self.raw.saturating_mul(self.unit_bytes)
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct AtaData {
-    pub attributes: Vec<AtaAttribute>,
-    /// 5 Reallocated_Sector_Ct.
-    pub reallocated_sectors: Option<u64>,
-    /// 197 Current_Pending_Sector.
-    pub pending_sectors: Option<u64>,
-    /// 198 Offline_Uncorrectable.
-    pub offline_uncorrectable: Option<u64>,
-    /// 187 Reported_Uncorrect.
-    pub reported_uncorrect: Option<u64>,
-    /// 199 UDMA_CRC_Error_Count: link errors (cable, backplane), not media.
-    pub crc_errors: Option<u64>,
-    pub written: Option<TransferCounter>,
-    pub read: Option<TransferCounter>,
-    /// Errors ever logged in the ATA error log (not only the five kept).
-    pub error_log_count: Option<u64>,
-    /// smartctl's count of failed self-tests in the log.
-    pub self_test_error_count: Option<u64>,
-}
-
-impl AtaData {
-    pub fn attribute(&self, id: u8) -> Option<&AtaAttribute> {
-        self.attributes.iter().find(|a| a.id == id)
-    }
-}
 
 /// The leading decimal number of a raw string (`"26 (Min/Max 13/41)"` → 26); `None` for hex renderings.
 pub(super) fn leading_number(s: &str) -> Option<u64> {
@@ -230,10 +168,10 @@ pub(super) fn ata_wear(v: &Value, ata: Option<&AtaData>) -> Option<(u8, String)>
 
 #[cfg(test)]
 mod tests {
-    use super::super::exit::{ExitFinding, ExitStatus};
-    use super::super::info::{DiskKind, Interface};
-    use super::super::selftest::SelfTest;
+    use super::super::SelfTest;
     use super::super::tests::data;
+    use super::super::{DiskKind, Interface};
+    use super::super::{ExitFinding, ExitStatus};
 
     #[test]
     fn ata_reallocated_sectors() {

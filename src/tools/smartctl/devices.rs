@@ -1,38 +1,12 @@
 //! `smartctl --scan -j`: the devices smartctl can address, with the `-d` type and protocol it would
 //! use (read without opening them, so no disk wakes up).
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
+
+use super::ScanDevice;
 
 use super::json_error;
 use crate::host::ToolError;
-
-/// One entry of `smartctl --scan -j`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ScanDevice {
-    /// The path to pass to smartctl (`/dev/sda`, `/dev/nvme0`, `/dev/bus/0` for MegaRAID disks).
-    pub name: String,
-    /// smartctl's label, e.g. `/dev/bus/0 [megaraid_disk_00]`.
-    #[serde(default)]
-    pub info_name: String,
-    /// The `-d` type (`scsi`, `nvme`, `sat`, `megaraid,0`, `usbjmicron` ...).
-    #[serde(rename = "type", default)]
-    pub dev_type: String,
-    /// `ATA`, `SCSI` or `NVMe`.
-    #[serde(default)]
-    pub protocol: String,
-}
-
-impl ScanDevice {
-    /// A device known only by its path (smartctl autodetects the type).
-    pub fn path(name: &str) -> Self {
-        ScanDevice {
-            name: name.into(),
-            info_name: name.into(),
-            dev_type: String::new(),
-            protocol: String::new(),
-        }
-    }
-}
 
 #[derive(Deserialize)]
 struct ScanOutput {
@@ -50,8 +24,8 @@ pub fn parse_scan(text: &str) -> Result<Vec<ScanDevice>, ToolError> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::selftest::{SelfTestKind, selftest_argv};
     use super::super::tests::fixture;
+    use super::super::{SelfTestKind, selftest_argv};
     use super::super::{info_argv, scan_argv};
     use super::*;
 

@@ -4,114 +4,18 @@
 //! written, with each transport's own details parsed by `ata`, `nvme` and `scsi`. The exit status in
 //! the process code and in the JSON are OR-ed together (see [`parse_info_of`]).
 
-use serde::Serialize;
 use serde_json::Value;
 
-use super::ata::{AtaAttribute, AtaData, TransferCounter, ata_attribute, ata_data, ata_wear, leading_number};
-use super::exit::{ExitFinding, ExitStatus};
-use super::nvme::{NvmeData, nvme_data};
-use super::scsi::{ScsiData, ScsiErrorCounters, scsi_data};
-use super::selftest::{SelfTest, SelfTestProgress, self_test_running, self_tests};
+use super::ata::{ata_attribute, ata_data, ata_wear, leading_number};
+use super::nvme::nvme_data;
+use super::scsi::scsi_data;
+use super::selftest::{self_test_running, self_tests};
+use super::{
+    AtaAttribute, DeviceId, DiskKind, ExitStatus, Interface, Reading, ScsiErrorCounters, SmartData,
+    TransferCounter,
+};
 use super::{TOOL, clamp_u8, json_error, str_at, u64_at};
 use crate::host::ToolError;
-
-/// The outcome of one `smartctl -a -j -n standby` run.
-#[derive(Debug, Clone, Serialize)]
-#[serde(tag = "state", rename_all = "snake_case")]
-pub enum Reading {
-    /// The disk is spun down and was left alone (`-n standby`): no data, and that is fine.
-    Standby {
-        /// The mode smartctl named: `STANDBY`, `SLEEP`, `STANDBY (OS)` ...
-        power_mode: String,
-    },
-    /// smartctl could not read the device at all (exit bits 0–1 without standby).
-    Failed {
-        reason: String,
-        exit_status: ExitStatus,
-    },
-    Data(Box<SmartData>),
-}
-
-/// Broad class of the disk, for display and for choosing which health rules apply.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DiskKind {
-    Hdd,
-    Ssd,
-    Nvme,
-    /// Behind a USB bridge (its SMART passthrough is often partial).
-    Usb,
-    Unknown,
-}
-
-/// How smartctl talks to the disk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Interface {
-    /// ATA/SATA, directly or through SAT (libata, HBAs, `sat+megaraid,N`).
-    Ata,
-    Nvme,
-    /// SCSI whose transport is SAS (`scsi_transport_protocol` "SAS (SPL-4)").
-    Sas,
-    /// SCSI with another or an unreported transport (parallel SCSI, RAID volumes, older smartctl).
-    Scsi,
-    /// A USB-SATA or USB-NVMe bridge (`-d usbjmicron`, `sntjmicron` ...).
-    Usb,
-    Unknown,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct DeviceId {
-    pub name: String,
-    pub info_name: String,
-    #[serde(rename = "type")]
-    pub dev_type: String,
-    pub protocol: String,
-}
-
-/// One disk's SMART data, normalised across ATA, NVMe and SCSI.
-#[derive(Debug, Clone, Serialize)]
-pub struct SmartData {
-    pub device: DeviceId,
-    pub kind: DiskKind,
-    pub interface: Interface,
-    pub model: Option<String>,
-    pub family: Option<String>,
-    pub serial: Option<String>,
-    pub firmware: Option<String>,
-    /// As lsblk prints it: `0x5002538e40a1b2c3`.
-    pub wwn: Option<String>,
-    pub capacity_bytes: Option<u64>,
-    pub logical_block_size: Option<u64>,
-    /// 0 for solid state.
-    pub rotation_rate_rpm: Option<u64>,
-    pub form_factor: Option<String>,
-    pub smart_available: Option<bool>,
-    pub smart_enabled: Option<bool>,
-    /// The overall health check: `Some(false)` is FAILED. `None` where the device gave none (RAID volume).
-    pub smart_passed: Option<bool>,
-    pub temperature_c: Option<i64>,
-    pub power_on_hours: Option<u64>,
-    pub power_cycles: Option<u64>,
-    /// Endurance used, 0 = new, 100 = rated endurance spent. NVMe and ATA device statistics may go
-    /// past 100 (up to 255) on a drive used beyond its rating; attribute-derived values stop at 100.
-    pub wear_used_pct: Option<u8>,
-    /// Where `wear_used_pct` came from, e.g. `attribute 177 Wear_Leveling_Count`.
-    pub wear_source: Option<String>,
-    /// Host bytes written over the drive's life (for the endurance forecast).
-    pub bytes_written: Option<u64>,
-    pub bytes_read: Option<u64>,
-    pub exit_status: ExitStatus,
-    pub findings: Vec<ExitFinding>,
-    /// smartctl's own messages (warnings such as "This result is based on an Attribute check.").
-    pub messages: Vec<String>,
-    /// Self-test log, newest first, whatever the protocol.
-    pub self_tests: Vec<SelfTest>,
-    pub self_test_running: Option<SelfTestProgress>,
-    pub ata: Option<AtaData>,
-    pub nvme: Option<NvmeData>,
-    pub scsi: Option<ScsiData>,
-}
 
 // ---------------------------------------------------------------------------------------------------
 // the parser

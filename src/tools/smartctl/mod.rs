@@ -21,7 +21,6 @@
 
 mod ata;
 mod devices;
-mod exit;
 mod info;
 mod nvme;
 mod scsi;
@@ -31,13 +30,14 @@ use serde_json::Value;
 
 use crate::host::{Host, ToolError};
 
-pub use ata::{AtaAttribute, AtaData, TransferCounter};
-pub use devices::{ScanDevice, parse_scan};
-pub use exit::{ExitFinding, ExitStatus};
-pub use info::{DeviceId, DiskKind, Interface, Reading, SmartData, parse_info, parse_info_of};
-pub use nvme::{CriticalWarning, NvmeData};
-pub use scsi::{ScsiData, ScsiErrorCounters};
-pub use selftest::{SelfTest, SelfTestKind, SelfTestProgress, selftest_argv, start_selftest};
+pub use crate::model::smart::{
+    AtaAttribute, AtaData, CriticalWarning, DeviceId, DiskKind, ExitFinding, ExitStatus, Interface, NvmeData,
+    Reading, ScanDevice, ScsiData, ScsiErrorCounters, SelfTest, SelfTestKind, SelfTestProgress, SmartData,
+    TransferCounter,
+};
+pub use devices::parse_scan;
+pub use info::{parse_info, parse_info_of};
+pub use selftest::{selftest_argv, start_selftest};
 
 const TOOL: &str = "smartctl";
 

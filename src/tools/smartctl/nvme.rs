@@ -2,93 +2,10 @@
 //! `nvme_smart_health_information_log`: the critical warning bits, spare, percentage used, media
 //! errors, error log entries, data units read and written, temperature time.
 
-use serde::Serialize;
+use super::{CriticalWarning, NvmeData};
 use serde_json::Value;
 
 use super::clamp_u8;
-
-/// The NVMe critical warning byte (NVMe Base Specification, SMART / Health Information log, byte 0).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct CriticalWarning(pub u8);
-
-impl CriticalWarning {
-    /// Bit names as smartctl uses them in `smart_status.nvme`.
-    const BITS: [(u8, &'static str); 6] = [
-        (1 << 0, "spare_below_threshold"),
-        (1 << 1, "temperature_above_or_below_threshold"),
-        (1 << 2, "reliability_degraded"),
-        (1 << 3, "media_read_only"),
-        (1 << 4, "volatile_memory_backup_failed"),
-        // NVMe 1.4: persistent memory region has become read-only or unreliable.
-        (1 << 5, "persistent_memory_region_unreliable"),
-    ];
-
-    pub fn any(self) -> bool {
-        self.0 != 0
-    }
-    pub fn spare_below_threshold(self) -> bool {
-        self.0 & 1 != 0
-    }
-    pub fn temperature(self) -> bool {
-        self.0 & (1 << 1) != 0
-    }
-    pub fn reliability_degraded(self) -> bool {
-        self.0 & (1 << 2) != 0
-    }
-    pub fn read_only(self) -> bool {
-        self.0 & (1 << 3) != 0
-    }
-    pub fn volatile_backup_failed(self) -> bool {
-        self.0 & (1 << 4) != 0
-    }
-    pub fn persistent_memory_read_only(self) -> bool {
-        self.0 & (1 << 5) != 0
-    }
-    /// Names of the set bits; reserved bits 6–7 show as `reserved_bit_N`.
-    pub fn names(self) -> Vec<String> {
-        let mut names: Vec<String> =
-            Self::BITS.iter().filter(|(bit, _)| self.0 & bit != 0).map(|(_, n)| (*n).to_string()).collect();
-        for bit in 6..8 {
-            if self.0 & (1 << bit) != 0 {
-                names.push(format!("reserved_bit_{bit}"));
-            }
-        }
-        names
-    }
-}
-
-impl Serialize for CriticalWarning {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStruct;
-        let mut st = s.serialize_struct("CriticalWarning", 2)?;
-        st.serialize_field("value", &self.0)?;
-        st.serialize_field("flags", &self.names())?;
-        st.end()
-    }
-}
-
-/// The NVMe SMART / Health Information log.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct NvmeData {
-    pub critical_warning: CriticalWarning,
-    pub available_spare_pct: Option<u64>,
-    pub available_spare_threshold_pct: Option<u64>,
-    /// `available_spare < available_spare_threshold` (the drive sets critical_warning bit 0 too).
-    pub spare_below_threshold: bool,
-    pub percentage_used: Option<u64>,
-    pub media_errors: Option<u64>,
-    /// Entries in the controller's error log. Often benign: consumer drives log commands the OS
-    /// probes with and the drive does not support (telegraf's fixture has 4871 "Invalid Field in
-    /// Command" entries on a healthy disk), so rules should watch media_errors, not this.
-    pub error_log_entries: Option<u64>,
-    /// In units of 1000 × 512 bytes (NVMe Base Specification).
-    pub data_units_written: Option<u64>,
-    pub data_units_read: Option<u64>,
-    pub unsafe_shutdowns: Option<u64>,
-    pub controller_busy_minutes: Option<u64>,
-    pub warning_temp_minutes: Option<u64>,
-    pub critical_temp_minutes: Option<u64>,
-}
 
 pub(super) fn nvme_data(log: &Value) -> NvmeData {
     let n = |k: &str| log.get(k).and_then(Value::as_u64);
@@ -113,9 +30,9 @@ pub(super) fn nvme_data(log: &Value) -> NvmeData {
 
 #[cfg(test)]
 mod tests {
-    use super::super::exit::ExitFinding;
-    use super::super::info::{DiskKind, Interface, Reading};
+    use super::super::ExitFinding;
     use super::super::tests::data;
+    use super::super::{DiskKind, Interface, Reading};
 
     #[test]
     fn nvme_samsung_970_evo_plus_passes() {

@@ -2,44 +2,10 @@
 //! counters, non-medium errors, Solid State Media endurance, start-stop cycles), the transport and the
 //! Informational Exceptions text of a failed health check.
 
-use serde::Serialize;
+use super::{ScsiData, ScsiErrorCounters};
 use serde_json::Value;
 
 use super::{str_at, u64_at};
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ScsiErrorCounters {
-    pub total_errors_corrected: Option<u64>,
-    pub total_uncorrected_errors: Option<u64>,
-    pub gigabytes_processed: Option<f64>,
-}
-
-/// SCSI/SAS log pages.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ScsiData {
-    /// Elements in the grown defect list: sectors the drive has remapped since manufacture.
-    pub grown_defects: Option<u64>,
-    pub read_errors: Option<ScsiErrorCounters>,
-    pub write_errors: Option<ScsiErrorCounters>,
-    pub verify_errors: Option<ScsiErrorCounters>,
-    pub non_medium_errors: Option<u64>,
-    /// Solid State Media log page (SAS SSDs).
-    pub percentage_used_endurance: Option<u64>,
-    pub start_stop_cycles: Option<u64>,
-    pub load_unload_cycles: Option<u64>,
-    pub transport: Option<String>,
-    /// The Informational Exceptions text when the health check failed.
-    pub health_reason: Option<String>,
-}
-
-impl ScsiData {
-    pub fn read_uncorrected(&self) -> Option<u64> {
-        self.read_errors.as_ref().and_then(|c| c.total_uncorrected_errors)
-    }
-    pub fn write_uncorrected(&self) -> Option<u64> {
-        self.write_errors.as_ref().and_then(|c| c.total_uncorrected_errors)
-    }
-}
 
 fn scsi_counters(v: &Value, page: &str) -> Option<ScsiErrorCounters> {
     let p = v.pointer(&format!("/scsi_error_counter_log/{page}"))?;
@@ -73,8 +39,8 @@ pub(super) fn scsi_data(v: &Value) -> ScsiData {
 
 #[cfg(test)]
 mod tests {
-    use super::super::info::{DiskKind, Interface};
     use super::super::tests::data;
+    use super::super::{DiskKind, Interface};
 
     #[test]
     fn scsi_grown_defects_and_error_counters() {

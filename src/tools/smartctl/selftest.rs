@@ -2,30 +2,11 @@
 //! `standard`/`extended` tables, the NVMe self-test log page, SCSI `scsi_self_test_N`, result codes per
 //! the NVMe Base Specification and SPC) and a test still running with its progress.
 
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::devices::ScanDevice;
-use super::exit::ExitStatus;
+use super::{ExitStatus, ScanDevice, SelfTest, SelfTestKind, SelfTestProgress};
 use super::{TOOL, clamp_u8, failed, push_type, str_at, u64_at};
 use crate::host::{Host, ToolError};
-
-/// Which self-test to start.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SelfTestKind {
-    Short,
-    Long,
-}
-
-impl SelfTestKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SelfTestKind::Short => "short",
-            SelfTestKind::Long => "long",
-        }
-    }
-}
 
 /// `smartctl -t short|long [-d TYPE] DEV`. A self-test is asked for by a person and runs on the disk,
 /// so this one deliberately has no `-n standby`: the disk has to spin up for it.
@@ -48,24 +29,6 @@ pub async fn start_selftest(host: &Host, dev: &ScanDevice, kind: SelfTestKind) -
         Some(s) if !s.run_failed() && !s.smart_command_failed() => Ok(()),
         _ => Err(failed(&argv, out.code, &out)),
     }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SelfTest {
-    /// "Short offline", "Extended offline", "Background long" ...
-    pub kind: String,
-    /// smartctl's status text: "Completed without error", "Completed: read failure" ...
-    pub status: String,
-    /// `Some(false)` for a failed test, `None` for aborted or interrupted ones.
-    pub passed: Option<bool>,
-    pub lifetime_hours: Option<u64>,
-    pub lba_first_error: Option<u64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SelfTestProgress {
-    pub description: Option<String>,
-    pub remaining_pct: Option<u8>,
 }
 
 /// A number that smartctl writes either bare or as `{ "value": N }` (e.g. self-test LBAs).

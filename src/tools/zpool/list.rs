@@ -3,49 +3,10 @@
 //! in the recorded outputs are read (with `CKPOINT`, OpenZFS >= 0.8, and without); see
 //! `tests/fixtures/upstream/zpool/README` for the sources.
 
-use serde::Serialize;
-
 use super::numbers::parse_size;
 use super::status::indent_columns;
-use super::vdev::{VdevClass, VdevState};
+use super::{ListVdev, PoolSummary, VdevClass, VdevState};
 use crate::host::ToolError;
-
-/// One pool row of `zpool list`. Sizes are bytes; every column may be `-` (a FAULTED pool prints `-`
-/// everywhere but its health), hence the options.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct PoolSummary {
-    pub name: String,
-    pub size: Option<u64>,
-    pub alloc: Option<u64>,
-    pub free: Option<u64>,
-    pub checkpoint: Option<u64>,
-    pub expandsz: Option<u64>,
-    pub frag_percent: Option<u32>,
-    pub cap_percent: Option<u32>,
-    pub dedup_ratio: Option<f64>,
-    pub health: VdevState,
-    pub altroot: Option<String>,
-    /// The vdev rows of `zpool list -v`, in output order (empty without `-v`).
-    pub vdevs: Vec<ListVdev>,
-}
-
-/// One vdev row of `zpool list -v`. Rows print fewer columns than pools (the trailing ones are left
-/// out), so everything is optional.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ListVdev {
-    pub name: String,
-    /// 1 for a top-level vdev, 2 for its children, ...
-    pub depth: usize,
-    /// The `logs`/`cache`/`spares`/... group it is listed under, if any.
-    pub class: Option<VdevClass>,
-    pub size: Option<u64>,
-    pub alloc: Option<u64>,
-    pub free: Option<u64>,
-    pub expandsz: Option<u64>,
-    pub frag_percent: Option<u32>,
-    pub cap_percent: Option<u32>,
-    pub health: Option<VdevState>,
-}
 
 /// Column names of `zpool list` in the two layouts seen: with `CKPOINT` (OpenZFS >= 0.8, 11 columns)
 /// and without (older releases and the man pages' examples, 10 columns).

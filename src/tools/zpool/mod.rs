@@ -5,26 +5,28 @@
 //! README names each source). Parsers are pure; the readers here are thin wrappers over [`Host`].
 //!
 //! One sub-module per output, all re-exported here: `list`, `status` (text), `status_json` (`-j`) and
-//! `scan` (the `scan:` line both forms carry), over the pool and vdev model in `vdev` and the number
-//! formats in `numbers`.
+//! `scan` (the `scan:` line both forms carry), over the pool and vdev model in `model::zfs` and the
+//! number formats in `numbers`.
 
 mod list;
 mod numbers;
 mod scan;
 mod status;
 mod status_json;
-mod vdev;
 
 use serde::Serialize;
 
 use crate::host::{Host, ToolError};
 
-pub use list::{ListVdev, PoolSummary, parse_list};
+pub use crate::model::zfs::{
+    CivilTime, DataErrors, ErrorCounts, ListVdev, PoolStatus, PoolSummary, Scan, ScanFinished, ScanFunction,
+    ScanProgress, ScanTime, Vdev, VdevClass, VdevKind, VdevSection, VdevState,
+};
+pub use list::parse_list;
 pub use numbers::{parse_duration, parse_size};
-pub use scan::{CivilTime, Scan, ScanFinished, ScanFunction, ScanProgress, ScanTime, decode_scan};
+pub use scan::decode_scan;
 pub use status::parse_status;
 pub use status_json::parse_status_json;
-pub use vdev::{DataErrors, ErrorCounts, PoolStatus, Vdev, VdevClass, VdevKind, VdevSection, VdevState};
 
 /// `zpool list -H -p`: tab separated, no header, exact byte counts (DESIGN.md §3.5).
 pub const LIST_ARGV: &[&str] = &["zpool", "list", "-H", "-p"];
@@ -162,5 +164,77 @@ mod tests {
         let stderr = "invalid option 'j'\nusage:\n\tstatus [--power] ...".to_string();
         assert!(json_unsupported(&ToolError::Failed { tool: "zpool".into(), code: Some(2), stderr }));
         assert!(!json_unsupported(&ToolError::Missing { what: "zpool".into() }));
+    }
+
+    #[test]
+    fn spares_logs_cache_and_draid() {
+        let p = one("ozdocs_draid_online_spare_avail.txt");
+        assert_eq!(p.errors, None);
+        let draid = &p.root.as_ref().unwrap().children[0];
+        assert!(matches!(draid.kind, VdevKind::Draid { parity: 1, .. }));
+        assert_eq!(draid.children.len(), 11);
+        let spares = p.section(VdevClass::Spares).unwrap();
+        assert_eq!(
+            (spares.vdevs[0].name.as_str(), spares.vdevs[0].state.clone()),
+            ("draid1-0-0", Some(VdevState::Avail))
+        );
+        assert_eq!(spares.vdevs[0].kind, VdevKind::DraidSpare);
+
+        let p = one("ozdocs_draid_sequential_resilver_spare_inuse.txt");
+        let spares = p.section(VdevClass::Spares).unwrap();
+        assert_eq!(spares.vdevs[0].state, Some(VdevState::Inuse));
+        assert_eq!(spares.vdevs[0].note.as_deref(), Some("currently in use"));
+
+        // The demo: a `cache` header with no columns, its device below it.
+        let demo = parse_status(include_str!("../../../scenarios/demo/commands/zpool/status.txt")).unwrap();
+        assert_eq!(demo.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), ["rpool", "tank"]);
+        let tank = &demo[1];
+        let cache = tank.section(VdevClass::Cache).unwrap();
+        assert_eq!(cache.state, None);
+        assert_eq!(cache.vdevs[0].name, "nvme-Samsung_SSD_970_EVO_Plus_250GB_S4EUNG0M705311");
+        let raidz = &tank.root.as_ref().unwrap().children;
+        assert_eq!(raidz.len(), 1, "the cache device is not a top-level vdev");
+        assert_eq!(raidz[0].kind, VdevKind::Raidz { parity: 1 });
+        // The demo's DEGRADED raidz: sde FAULTED by ZED after too many errors.
+        assert_eq!(tank.state, VdevState::Degraded);
+        assert_eq!(raidz[0].state, Some(VdevState::Degraded));
+        let sde = &raidz[0].children[2];
+        assert_eq!((sde.state.clone(), sde.errors), (Some(VdevState::Faulted), errs(12, 0, 87)));
+        assert_eq!(sde.note.as_deref(), Some("too many errors"));
+        assert_eq!(tank.see.as_deref(), Some("https://openzfs.github.io/openzfs-docs/msg/ZFS-8000-FD"));
+        assert!(tank.action.as_deref().unwrap().contains("Replace the faulted device"));
+        assert_eq!(demo[0].root.as_ref().unwrap().leaves().len(), 2);
+
+        // Logs and cache in `zpool list -v -p`.
+        let pools = parse_list(&fixture("netdata_zpool-list-vp_degraded_logs_cache_unavail.txt")).unwrap();
+        assert_eq!(pools.len(), 1);
+        let p = &pools[0];
+        assert_eq!(
+            (p.health.clone(), p.checkpoint, p.size),
+            (VdevState::Degraded, None, Some(9_981_503_995_904))
+        );
+        let unavail: Vec<_> = p.vdevs.iter().filter(|v| v.health == Some(VdevState::Unavail)).collect();
+        assert_eq!(
+            unavail.iter().map(|v| (v.name.as_str(), v.class)).collect::<Vec<_>>(),
+            [
+                ("14807975228228307538", Some(VdevClass::Logs)),
+                ("wwn-0x500151795954c095-part2", Some(VdevClass::Cache))
+            ]
+        );
+        let sdb2 = p.vdevs.iter().find(|v| v.name == "sdb2").unwrap();
+        assert_eq!((sdb2.depth, sdb2.cap_percent, sdb2.alloc), (1, Some(99), Some(98_755_866_624)));
+        assert_eq!(p.vdevs.iter().find(|v| v.name == "sdc2").unwrap().depth, 2);
+
+        let pools = parse_list(&fixture("pve-storage_zpool_list_HPLv_log_cache.txt")).unwrap();
+        let p = &pools[0];
+        assert_eq!((p.name.as_str(), p.frag_percent, p.cap_percent), ("testpool", Some(5), Some(28)));
+        assert_eq!(
+            p.vdevs.iter().map(|v| (v.name.as_str(), v.class, v.depth)).collect::<Vec<_>>(),
+            [
+                ("/dev/sdc", None, 1),
+                ("/dev/sdd1", Some(VdevClass::Logs), 1),
+                ("/dev/sdd2", Some(VdevClass::Cache), 1)
+            ]
+        );
     }
 }

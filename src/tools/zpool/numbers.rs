@@ -77,8 +77,9 @@ pub fn parse_duration(s: &str) -> Option<u64> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::scan::{Scan, ScanFunction, parse_ctime};
-    use super::super::vdev::{VdevKind, VdevState};
+    use super::super::scan::parse_ctime;
+    use super::super::{Scan, ScanFunction};
+    use super::super::{VdevKind, VdevState};
     use super::*;
 
     #[test]

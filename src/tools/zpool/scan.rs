@@ -3,96 +3,9 @@
 //! printed (ctime text, or Unix seconds from `-j --json-int`). The layouts per
 //! `print_scan_scrub_resilver_status()` across releases are listed at [`decode_scan`].
 
-use serde::Serialize;
+use super::{CivilTime, Scan, ScanFinished, ScanFunction, ScanProgress, ScanTime};
 
 use super::numbers::{parse_duration, parse_size};
-
-/// The state of the last or current scrub/resilver, decoded from the `scan:` line.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "state", rename_all = "snake_case")]
-pub enum Scan {
-    /// `none requested`, or no `scan:` line at all (a pool never scrubbed).
-    None,
-    InProgress(ScanProgress),
-    Paused(ScanProgress),
-    Finished(ScanFinished),
-    Canceled {
-        function: ScanFunction,
-        at: Option<ScanTime>,
-    },
-    /// A layout this parser does not know, kept verbatim.
-    Other {
-        text: String,
-    },
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ScanFunction {
-    Scrub,
-    Resilver,
-    /// `zpool scrub -e` (OpenZFS >= 2.2): scrubs only blocks in the error log.
-    ErrorScrub,
-}
-
-/// A scrub or resilver under way. All amounts are bytes; rates bytes per second.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct ScanProgress {
-    pub function: Option<ScanFunction>,
-    pub since: Option<ScanTime>,
-    pub scanned: Option<u64>,
-    pub issued: Option<u64>,
-    pub total: Option<u64>,
-    pub scan_rate: Option<u64>,
-    pub issue_rate: Option<u64>,
-    /// `repaired` for a scrub, `resilvered` for a resilver.
-    pub repaired: Option<u64>,
-    pub percent_done: Option<f64>,
-    /// `00:03:21 to go` → `00:03:21`; `None` with `no estimated completion time`.
-    pub eta: Option<String>,
-    pub eta_secs: Option<u64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ScanFinished {
-    pub function: ScanFunction,
-    /// Bytes repaired (scrub) or resilvered.
-    pub repaired: Option<u64>,
-    /// As printed: `00:15:42`, `14h7m`, `1 days 02:55:32`.
-    pub duration: Option<String>,
-    pub duration_secs: Option<u64>,
-    pub errors: u64,
-    pub ended: Option<ScanTime>,
-}
-
-/// A time printed by `zpool status`. The text form is local time in ctime layout
-/// (`Sun Feb 11 04:00:01 2024`), decoded into `local`; `--json-int` gives Unix seconds in `unix`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ScanTime {
-    pub text: String,
-    pub local: Option<CivilTime>,
-    pub unix: Option<i64>,
-}
-
-/// A wall-clock time without zone (the host's local time).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct CivilTime {
-    pub year: i32,
-    pub month: u32,
-    pub day: u32,
-    pub hour: u32,
-    pub minute: u32,
-    pub second: u32,
-}
-
-impl CivilTime {
-    /// Seconds since the epoch if this wall time were UTC; subtract the host's UTC offset to get the
-    /// real instant.
-    pub fn unix_as_if_utc(&self) -> i64 {
-        let days = crate::civil::days_from_civil(i64::from(self.year), self.month, self.day);
-        days * 86_400 + i64::from(self.hour) * 3600 + i64::from(self.minute) * 60 + i64::from(self.second)
-    }
-}
 
 impl ScanTime {
     pub(super) fn from_text(text: &str) -> Self {
@@ -260,7 +173,7 @@ pub(super) fn parse_ctime(s: &str) -> Option<CivilTime> {
 mod tests {
     use super::super::status::parse_status;
     use super::super::tests::{errs, leaf, one};
-    use super::super::vdev::{VdevClass, VdevKind, VdevState};
+    use super::super::{VdevClass, VdevKind, VdevState};
     use super::*;
 
     #[test]

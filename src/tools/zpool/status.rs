@@ -5,9 +5,10 @@
 //! `tests/fixtures/upstream/zpool/` (their README names each source), from Solaris-era message pages
 //! to the dRAID Howto's RST blocks.
 
+use super::Scan;
 use super::numbers::parse_count;
-use super::scan::{Scan, decode_scan};
-use super::vdev::{DataErrors, ErrorCounts, PoolStatus, Vdev, VdevClass, VdevKind, VdevSection, VdevState};
+use super::scan::decode_scan;
+use super::{DataErrors, ErrorCounts, PoolStatus, Vdev, VdevClass, VdevKind, VdevSection, VdevState};
 use crate::host::ToolError;
 
 const WHAT_STATUS: &str = "zpool status";
@@ -331,8 +332,8 @@ fn vdev_columns(toks: &[(usize, &str)], line: &str, n: usize, spare: bool) -> Re
 
 #[cfg(test)]
 mod tests {
+    use super::super::ScanFunction;
     use super::super::list::parse_list;
-    use super::super::scan::ScanFunction;
     use super::super::tests::{errs, fixture, leaf, one, status_of};
     use super::*;
 

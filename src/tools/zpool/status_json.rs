@@ -7,8 +7,8 @@ use std::fmt;
 use serde::Deserialize;
 
 use super::numbers::parse_size;
-use super::scan::{Scan, ScanFinished, ScanFunction, ScanProgress, ScanTime};
-use super::vdev::{DataErrors, ErrorCounts, PoolStatus, Vdev, VdevClass, VdevKind, VdevSection, VdevState};
+use super::{DataErrors, ErrorCounts, PoolStatus, Vdev, VdevClass, VdevKind, VdevSection, VdevState};
+use super::{Scan, ScanFinished, ScanFunction, ScanProgress, ScanTime};
 use crate::host::ToolError;
 
 /// A JSON object kept in document order (serde_json's `Map` sorts keys unless `preserve_order` is on,

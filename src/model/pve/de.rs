@@ -10,7 +10,7 @@ use serde_json::Value;
 
 /// One JSON scalar as Proxmox may send it.
 #[derive(Debug, Clone, PartialEq)]
-pub(super) enum Scalar {
+pub(crate) enum Scalar {
     U(u64),
     I(i64),
     F(f64),
@@ -61,7 +61,7 @@ impl<'de> Deserialize<'de> for Scalar {
 
 impl Scalar {
     /// `None` for null and the empty string.
-    pub(super) fn to_f64(&self) -> Result<Option<f64>, String> {
+    pub(crate) fn to_f64(&self) -> Result<Option<f64>, String> {
         match self {
             Scalar::U(v) => Ok(Some(*v as f64)),
             Scalar::I(v) => Ok(Some(*v as f64)),
@@ -76,7 +76,7 @@ impl Scalar {
         }
     }
 
-    pub(super) fn to_i64(&self) -> Result<Option<i64>, String> {
+    pub(crate) fn to_i64(&self) -> Result<Option<i64>, String> {
         match self {
             Scalar::I(v) => Ok(Some(*v)),
             Scalar::U(v) => i64::try_from(*v).map(Some).map_err(|_| format!("{v} is out of range")),
@@ -86,7 +86,7 @@ impl Scalar {
         }
     }
 
-    pub(super) fn to_u64(&self) -> Result<Option<u64>, String> {
+    pub(crate) fn to_u64(&self) -> Result<Option<u64>, String> {
         if let Scalar::U(v) = self {
             return Ok(Some(*v));
         }
@@ -99,7 +99,7 @@ impl Scalar {
 
     /// Perl booleans: `0`/`1` (as numbers or strings), JSON booleans, and the words the PVE schema
     /// parser accepts for boolean properties (`yes`/`no`, `on`/`off`, `true`/`false`).
-    pub(super) fn to_bool(&self) -> Result<Option<bool>, String> {
+    pub(crate) fn to_bool(&self) -> Result<Option<bool>, String> {
         match self {
             Scalar::B(b) => Ok(Some(*b)),
             Scalar::U(v) => Ok(Some(*v != 0)),
@@ -120,40 +120,40 @@ fn required<T, E: de::Error>(v: Result<Option<T>, String>) -> Result<T, E> {
     v.map_err(E::custom)?.ok_or_else(|| E::custom("expected a value, got null"))
 }
 
-pub(super) fn u64<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+pub(crate) fn u64<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     required(Scalar::deserialize(d)?.to_u64())
 }
 
-pub(super) fn opt_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+pub(crate) fn opt_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
     Scalar::deserialize(d)?.to_u64().map_err(de::Error::custom)
 }
 
-pub(super) fn opt_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+pub(crate) fn opt_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
     Scalar::deserialize(d)?.to_i64().map_err(de::Error::custom)
 }
 
-pub(super) fn f64<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+pub(crate) fn f64<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
     required(Scalar::deserialize(d)?.to_f64())
 }
 
-pub(super) fn opt_f64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+pub(crate) fn opt_f64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
     Scalar::deserialize(d)?.to_f64().map_err(de::Error::custom)
 }
 
 /// A 0/1 flag; null counts as unset (false).
-pub(super) fn flag<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+pub(crate) fn flag<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     Ok(Scalar::deserialize(d)?.to_bool().map_err(de::Error::custom)?.unwrap_or(false))
 }
 
 /// A number where the API may also say "N/A" (disk `wearout` for HDDs, pve-storage Diskmanage.pm):
 /// any non-numeric string is "not known".
-pub(super) fn u64_or_na<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+pub(crate) fn u64_or_na<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
     let s = Scalar::deserialize(d)?;
     Ok(s.to_u64().unwrap_or(None))
 }
 
 /// A list of numbers that may each be strings (`loadavg: ["0.12","0.10","0.05"]`).
-pub(super) fn f64_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
+pub(crate) fn f64_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
     Vec::<Scalar>::deserialize(d)?.iter().map(|s| required(s.to_f64())).collect()
 }
 
@@ -166,19 +166,19 @@ fn split(s: &str, seps: &[char]) -> Vec<String> {
 
 /// Guest tags: stored `;`-separated, but pve-common's `PVE::Tools::split_list` (used when reading
 /// them) also splits on `,` and whitespace, so older or hand-edited configs can use those.
-pub(super) fn tags<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+pub(crate) fn tags<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
     Ok(match Option::<String>::deserialize(d)? {
         Some(s) => split_tags(&s),
         None => Vec::new(),
     })
 }
 
-pub(super) fn split_tags(s: &str) -> Vec<String> {
+pub(crate) fn split_tags(s: &str) -> Vec<String> {
     split(s, &[';', ','])
 }
 
 /// A comma-separated list such as storage `content` (`"iso,vztmpl,backup"`).
-pub(super) fn comma_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+pub(crate) fn comma_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
     Ok(match Option::<String>::deserialize(d)? {
         Some(s) => split(&s, &[',', ';']),
         None => Vec::new(),
@@ -187,7 +187,7 @@ pub(super) fn comma_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>,
 
 /// A VMID list as in backup jobs: `"100,101,200"` (pve-common's `pve-vmid-list` format, split on
 /// `,`, `;` and whitespace), a single number, or an array.
-pub(super) fn vmid_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u64>, D::Error> {
+pub(crate) fn vmid_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u64>, D::Error> {
     let one = |s: &Scalar| required::<u64, D::Error>(s.to_u64());
     match Value::deserialize(d)? {
         Value::Null => Ok(Vec::new()),

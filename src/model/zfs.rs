@@ -1,14 +1,14 @@
-//! The pool and vdev model that `zpool status` (text and `-j`) is parsed into: state words
+//! OpenZFS pools as `zpool` reports them (the parsers are `tools::zpool`): the pool and vdev model that
+//! `zpool status` (text and `-j`) is parsed into: state words
 //! (`zpool_state_to_name()` / `zpool_get_state_str()`), the vdev tree with its kinds (`mirror-0`,
 //! `raidz2-1`, `draid1:4d:11c:1s-0`, `spare-6`, ...), READ/WRITE/CKSUM counters, the `logs`/`cache`/
-//! `spares`/`special`/`dedup` groups and the `errors:` summary. `zpool list -v` shares the state words
-//! and group names. No parsing of whole outputs happens here.
+//! `spares`/`special`/`dedup` groups, the `errors:` summary and the `scan:` line (the last or current
+//! scrub or resilver); the pool and vdev rows of `zpool list`, which share the state words and group
+//! names. No parsing of whole outputs happens here.
 
 use std::fmt;
 
 use serde::Serialize;
-
-use super::scan::Scan;
 
 /// A pool or vdev state word as `zpool` prints it (`zpool_state_to_name()` / `zpool_get_state_str()`),
 /// plus the two spare states. Anything else is kept verbatim in `Other`.
@@ -146,7 +146,7 @@ pub enum VdevClass {
 
 impl VdevClass {
     /// The group header words of `zpool status`/`zpool list -v` (and of the JSON keys).
-    pub(super) fn from_section(word: &str) -> Option<Self> {
+    pub(crate) fn from_section(word: &str) -> Option<Self> {
         match word {
             "logs" | "log" => Some(Self::Logs),
             "cache" | "l2cache" => Some(Self::Cache),
@@ -310,82 +310,126 @@ pub struct DataErrors {
     pub messages: Vec<String>,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::super::list::parse_list;
-    use super::super::status::parse_status;
-    use super::super::tests::{errs, fixture, one};
-    use super::*;
+/// One pool row of `zpool list`. Sizes are bytes; every column may be `-` (a FAULTED pool prints `-`
+/// everywhere but its health), hence the options.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PoolSummary {
+    pub name: String,
+    pub size: Option<u64>,
+    pub alloc: Option<u64>,
+    pub free: Option<u64>,
+    pub checkpoint: Option<u64>,
+    pub expandsz: Option<u64>,
+    pub frag_percent: Option<u32>,
+    pub cap_percent: Option<u32>,
+    pub dedup_ratio: Option<f64>,
+    pub health: VdevState,
+    pub altroot: Option<String>,
+    /// The vdev rows of `zpool list -v`, in output order (empty without `-v`).
+    pub vdevs: Vec<ListVdev>,
+}
 
-    #[test]
-    fn spares_logs_cache_and_draid() {
-        let p = one("ozdocs_draid_online_spare_avail.txt");
-        assert_eq!(p.errors, None);
-        let draid = &p.root.as_ref().unwrap().children[0];
-        assert!(matches!(draid.kind, VdevKind::Draid { parity: 1, .. }));
-        assert_eq!(draid.children.len(), 11);
-        let spares = p.section(VdevClass::Spares).unwrap();
-        assert_eq!(
-            (spares.vdevs[0].name.as_str(), spares.vdevs[0].state.clone()),
-            ("draid1-0-0", Some(VdevState::Avail))
-        );
-        assert_eq!(spares.vdevs[0].kind, VdevKind::DraidSpare);
+/// One vdev row of `zpool list -v`. Rows print fewer columns than pools (the trailing ones are left
+/// out), so everything is optional.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ListVdev {
+    pub name: String,
+    /// 1 for a top-level vdev, 2 for its children, ...
+    pub depth: usize,
+    /// The `logs`/`cache`/`spares`/... group it is listed under, if any.
+    pub class: Option<VdevClass>,
+    pub size: Option<u64>,
+    pub alloc: Option<u64>,
+    pub free: Option<u64>,
+    pub expandsz: Option<u64>,
+    pub frag_percent: Option<u32>,
+    pub cap_percent: Option<u32>,
+    pub health: Option<VdevState>,
+}
 
-        let p = one("ozdocs_draid_sequential_resilver_spare_inuse.txt");
-        let spares = p.section(VdevClass::Spares).unwrap();
-        assert_eq!(spares.vdevs[0].state, Some(VdevState::Inuse));
-        assert_eq!(spares.vdevs[0].note.as_deref(), Some("currently in use"));
+/// The state of the last or current scrub/resilver, decoded from the `scan:` line.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum Scan {
+    /// `none requested`, or no `scan:` line at all (a pool never scrubbed).
+    None,
+    InProgress(ScanProgress),
+    Paused(ScanProgress),
+    Finished(ScanFinished),
+    Canceled {
+        function: ScanFunction,
+        at: Option<ScanTime>,
+    },
+    /// A layout this parser does not know, kept verbatim.
+    Other {
+        text: String,
+    },
+}
 
-        // The demo: a `cache` header with no columns, its device below it.
-        let demo = parse_status(include_str!("../../../scenarios/demo/commands/zpool/status.txt")).unwrap();
-        assert_eq!(demo.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), ["rpool", "tank"]);
-        let tank = &demo[1];
-        let cache = tank.section(VdevClass::Cache).unwrap();
-        assert_eq!(cache.state, None);
-        assert_eq!(cache.vdevs[0].name, "nvme-Samsung_SSD_970_EVO_Plus_250GB_S4EUNG0M705311");
-        let raidz = &tank.root.as_ref().unwrap().children;
-        assert_eq!(raidz.len(), 1, "the cache device is not a top-level vdev");
-        assert_eq!(raidz[0].kind, VdevKind::Raidz { parity: 1 });
-        // The demo's DEGRADED raidz: sde FAULTED by ZED after too many errors.
-        assert_eq!(tank.state, VdevState::Degraded);
-        assert_eq!(raidz[0].state, Some(VdevState::Degraded));
-        let sde = &raidz[0].children[2];
-        assert_eq!((sde.state.clone(), sde.errors), (Some(VdevState::Faulted), errs(12, 0, 87)));
-        assert_eq!(sde.note.as_deref(), Some("too many errors"));
-        assert_eq!(tank.see.as_deref(), Some("https://openzfs.github.io/openzfs-docs/msg/ZFS-8000-FD"));
-        assert!(tank.action.as_deref().unwrap().contains("Replace the faulted device"));
-        assert_eq!(demo[0].root.as_ref().unwrap().leaves().len(), 2);
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScanFunction {
+    Scrub,
+    Resilver,
+    /// `zpool scrub -e` (OpenZFS >= 2.2): scrubs only blocks in the error log.
+    ErrorScrub,
+}
 
-        // Logs and cache in `zpool list -v -p`.
-        let pools = parse_list(&fixture("netdata_zpool-list-vp_degraded_logs_cache_unavail.txt")).unwrap();
-        assert_eq!(pools.len(), 1);
-        let p = &pools[0];
-        assert_eq!(
-            (p.health.clone(), p.checkpoint, p.size),
-            (VdevState::Degraded, None, Some(9_981_503_995_904))
-        );
-        let unavail: Vec<_> = p.vdevs.iter().filter(|v| v.health == Some(VdevState::Unavail)).collect();
-        assert_eq!(
-            unavail.iter().map(|v| (v.name.as_str(), v.class)).collect::<Vec<_>>(),
-            [
-                ("14807975228228307538", Some(VdevClass::Logs)),
-                ("wwn-0x500151795954c095-part2", Some(VdevClass::Cache))
-            ]
-        );
-        let sdb2 = p.vdevs.iter().find(|v| v.name == "sdb2").unwrap();
-        assert_eq!((sdb2.depth, sdb2.cap_percent, sdb2.alloc), (1, Some(99), Some(98_755_866_624)));
-        assert_eq!(p.vdevs.iter().find(|v| v.name == "sdc2").unwrap().depth, 2);
+/// A scrub or resilver under way. All amounts are bytes; rates bytes per second.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ScanProgress {
+    pub function: Option<ScanFunction>,
+    pub since: Option<ScanTime>,
+    pub scanned: Option<u64>,
+    pub issued: Option<u64>,
+    pub total: Option<u64>,
+    pub scan_rate: Option<u64>,
+    pub issue_rate: Option<u64>,
+    /// `repaired` for a scrub, `resilvered` for a resilver.
+    pub repaired: Option<u64>,
+    pub percent_done: Option<f64>,
+    /// `00:03:21 to go` → `00:03:21`; `None` with `no estimated completion time`.
+    pub eta: Option<String>,
+    pub eta_secs: Option<u64>,
+}
 
-        let pools = parse_list(&fixture("pve-storage_zpool_list_HPLv_log_cache.txt")).unwrap();
-        let p = &pools[0];
-        assert_eq!((p.name.as_str(), p.frag_percent, p.cap_percent), ("testpool", Some(5), Some(28)));
-        assert_eq!(
-            p.vdevs.iter().map(|v| (v.name.as_str(), v.class, v.depth)).collect::<Vec<_>>(),
-            [
-                ("/dev/sdc", None, 1),
-                ("/dev/sdd1", Some(VdevClass::Logs), 1),
-                ("/dev/sdd2", Some(VdevClass::Cache), 1)
-            ]
-        );
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScanFinished {
+    pub function: ScanFunction,
+    /// Bytes repaired (scrub) or resilvered.
+    pub repaired: Option<u64>,
+    /// As printed: `00:15:42`, `14h7m`, `1 days 02:55:32`.
+    pub duration: Option<String>,
+    pub duration_secs: Option<u64>,
+    pub errors: u64,
+    pub ended: Option<ScanTime>,
+}
+
+/// A time printed by `zpool status`. The text form is local time in ctime layout
+/// (`Sun Feb 11 04:00:01 2024`), decoded into `local`; `--json-int` gives Unix seconds in `unix`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScanTime {
+    pub text: String,
+    pub local: Option<CivilTime>,
+    pub unix: Option<i64>,
+}
+
+/// A wall-clock time without zone (the host's local time).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct CivilTime {
+    pub year: i32,
+    pub month: u32,
+    pub day: u32,
+    pub hour: u32,
+    pub minute: u32,
+    pub second: u32,
+}
+
+impl CivilTime {
+    /// Seconds since the epoch if this wall time were UTC; subtract the host's UTC offset to get the
+    /// real instant.
+    pub fn unix_as_if_utc(&self) -> i64 {
+        let days = crate::civil::days_from_civil(i64::from(self.year), self.month, self.day);
+        days * 86_400 + i64::from(self.hour) * 3600 + i64::from(self.minute) * 60 + i64::from(self.second)
     }
 }
