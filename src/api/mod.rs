@@ -153,14 +153,15 @@ pub fn access(method: &Method, path: &str) -> Option<Access> {
     rules().iter().any(|r| r.path == path).then_some(READ)
 }
 
-/// The route layer's view of the state, with this API's access table.
-pub fn gate(state: &ApiState) -> crate::auth::layer::Gate {
-    crate::auth::layer::Gate {
+/// The route layer's view of the state, with this API's access table (behind one `Arc`: the
+/// middleware clones its state on every request).
+pub fn gate(state: &ApiState) -> std::sync::Arc<crate::auth::layer::Gate> {
+    std::sync::Arc::new(crate::auth::layer::Gate {
         auth: state.auth.clone(),
         bans: state.bans.clone(),
         hosts: state.hosts.clone(),
         access,
-    }
+    })
 }
 
 pub fn router(state: ApiState) -> Router<ApiState> {

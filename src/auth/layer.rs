@@ -63,7 +63,7 @@ fn deny(e: ApiError) -> Response {
 #[derive(Debug, Clone, Copy)]
 pub struct ClientIp(pub Option<IpAddr>);
 
-pub async fn guard(State(app): State<Gate>, mut req: Request, next: Next) -> Response {
+pub async fn guard(State(app): State<Arc<Gate>>, mut req: Request, next: Next) -> Response {
     let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
     let ip = request_ip(&app.auth, req.headers(), peer);
     req.extensions_mut().insert(ClientIp(ip));
@@ -142,7 +142,7 @@ pub fn request_host(req: &Request) -> Option<String> {
 /// Refuses requests for a `Host` that is not one of proxwatch's names (DNS rebinding), and
 /// state-changing requests and websocket upgrades whose `Origin` is foreign. Runs before
 /// everything else, static files included.
-pub async fn check_host(State(app): State<Gate>, req: Request, next: Next) -> Response {
+pub async fn check_host(State(app): State<Arc<Gate>>, req: Request, next: Next) -> Response {
     let host = request_host(&req);
     if let Some(h) = &host {
         if !app.hosts.allows_host(h) {
