@@ -20,7 +20,7 @@
 //! 9. [`api`] (axum routers per domain under `/api`), [`terminal`] (PTY over a websocket), [`web`]
 //!    (the embedded SPA), [`server`] (the accept loop with its timeouts and caps), [`tls`].
 //! 10. [`app`]: the composition root (shared state, the router, workers + HTTP + graceful stop).
-//! 11. [`cli`] and `main`.
+//! 11. [`cli`] and `main` (and, in test builds, `ts_bindings`: the TypeScript types for the web).
 
 pub mod api;
 pub mod app;
@@ -41,6 +41,8 @@ pub mod server;
 pub mod terminal;
 pub mod tls;
 pub mod tools;
+#[cfg(test)]
+mod ts_bindings;
 pub mod wear;
 pub mod web;
 pub mod workers;

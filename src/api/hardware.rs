@@ -22,6 +22,7 @@ pub fn routes() -> Routes {
 }
 
 #[derive(Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(rename = "HardwareLive"))]
 struct Live<'a> {
     sensors: &'a Section<Sensors>,
     ipmi: &'a Section<SensorList>,
@@ -32,6 +33,7 @@ struct Live<'a> {
 }
 
 #[derive(Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(rename = "HardwareFull"))]
 struct Full<'a> {
     #[serde(flatten)]
     live: Live<'a>,
@@ -73,4 +75,10 @@ async fn live(State(app): State<ApiState>) -> Result<Response, ApiError> {
         ups: &ups,
         gpu: &gpu,
     })
+}
+
+#[cfg(test)]
+pub(super) fn ts_types(v: &mut impl ts_rs::TypeVisitor) {
+    v.visit::<Live<'static>>();
+    v.visit::<Full<'static>>();
 }

@@ -281,3 +281,13 @@ pub(crate) fn query_pairs(raw: Option<&str>) -> Result<Vec<(String, String)>, Ap
     serde_urlencoded::from_str(raw.unwrap_or(""))
         .map_err(|e| ApiError::bad_request(format!("malformed query: {e}")))
 }
+
+/// Visits the API's own view structs, for the generated TypeScript types (`ts_bindings.rs`).
+#[cfg(test)]
+pub(crate) fn ts_types(v: &mut impl ts_rs::TypeVisitor) {
+    vms::ts_types(v);
+    storage::ts_types(v);
+    network::ts_types(v);
+    hardware::ts_types(v);
+    system::ts_types(v);
+}

@@ -22,6 +22,7 @@ pub fn routes() -> Routes {
 }
 
 #[derive(Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(rename = "IfaceGroup"))]
 struct Group<'a> {
     kind: IfKind,
     label: &'static str,
@@ -29,6 +30,7 @@ struct Group<'a> {
 }
 
 #[derive(Serialize, Default)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(rename = "NetworkSummary"))]
 struct Summary {
     interfaces: usize,
     /// Interfaces that are administratively up but whose link is down (ports of guests excluded).
@@ -39,6 +41,7 @@ struct Summary {
 }
 
 #[derive(Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(rename = "NetworkView"))]
 struct View<'a> {
     state: SectionState,
     reason: Option<&'a str>,
@@ -113,4 +116,9 @@ async fn network(State(app): State<ApiState>) -> Result<Response, ApiError> {
         gateway: &snap.gateway,
     };
     json(&view)
+}
+
+#[cfg(test)]
+pub(super) fn ts_types(v: &mut impl ts_rs::TypeVisitor) {
+    v.visit::<View<'static>>();
 }

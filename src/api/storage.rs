@@ -30,6 +30,7 @@ pub fn routes() -> Routes {
 }
 
 #[derive(Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 struct PoolView<'a> {
     name: &'a str,
     size: Option<u64>,
@@ -46,6 +47,7 @@ struct PoolView<'a> {
 
 /// The disk behind a pool member.
 #[derive(Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 struct MemberDisk {
     disk: String,
     partition: Option<String>,
@@ -86,6 +88,7 @@ fn member_disks(inv: &Inventory, pool: &str) -> BTreeMap<String, MemberDisk> {
 }
 
 #[derive(Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 struct SmartSummary {
     state: &'static str,
     reason: Option<String>,
@@ -98,6 +101,7 @@ struct SmartSummary {
 }
 
 #[derive(Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 struct DiskView<'a> {
     id: &'a str,
     path: String,
@@ -352,4 +356,10 @@ async fn selftest(
         }
         Err(e) => Err(super::op_error(e, |_| "smartctl did not start the self-test".into(), p.level)),
     }
+}
+
+#[cfg(test)]
+pub(super) fn ts_types(v: &mut impl ts_rs::TypeVisitor) {
+    v.visit::<PoolView<'static>>();
+    v.visit::<DiskView<'static>>();
 }

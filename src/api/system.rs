@@ -36,9 +36,12 @@ async fn live() -> Json<Live> {
 }
 
 #[derive(Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(rename = "SystemInfo"))]
 struct System<'a> {
     identity: Option<&'a Identity>,
     demo: Option<&'a DemoInfo>,
+    /// The latest vitals sample, passed through as the live stream serialized it.
+    #[cfg_attr(test, ts(as = "Option<crate::model::Sample>"))]
     vitals: Option<&'a RawValue>,
 }
 
@@ -80,6 +83,7 @@ fn json_bytes(bytes: Bytes) -> Response {
 }
 
 #[derive(Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(rename = "ProcessList"))]
 struct Processes<'a> {
     sampled_at: i64,
     sort: &'static str,
@@ -146,4 +150,10 @@ async fn processes(
         .collect();
     let body = Processes { sampled_at: snap.sampled_at, sort, total, processes };
     super::json(&body)
+}
+
+#[cfg(test)]
+pub(super) fn ts_types(v: &mut impl ts_rs::TypeVisitor) {
+    v.visit::<System<'static>>();
+    v.visit::<Processes<'static>>();
 }

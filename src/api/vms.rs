@@ -27,16 +27,19 @@ pub fn routes() -> Routes {
 }
 
 #[derive(Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 struct BackupRef {
     time: u64,
     status: &'static str,
     /// This guest's error in a backup-job run (from the run's log).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
     error: Option<String>,
     upid: String,
 }
 
 #[derive(Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 struct GuestView<'a> {
     vmid: u64,
     kind: &'static str,
@@ -157,6 +160,7 @@ pub(super) fn guests(inv: &Inventory) -> impl Iterator<Item = &Guest> {
 }
 
 #[derive(Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(rename = "VmList"))]
 struct Vms<'a> {
     node: &'a str,
     guests: Section<Vec<GuestView<'a>>>,
@@ -176,6 +180,7 @@ async fn vms(State(app): State<ApiState>) -> Result<Response, ApiError> {
 }
 
 #[derive(Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 struct TaskView<'a> {
     upid: &'a str,
     #[serde(rename = "type")]
@@ -187,6 +192,7 @@ struct TaskView<'a> {
     user: &'a str,
     /// For a backup-job run seen from one guest: that guest's error, when it failed.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
     guest_error: Option<&'a str>,
 }
 
@@ -210,6 +216,7 @@ fn guest_task_view<'a>(inv: &'a Inventory, t: &'a Task, vmid: u64) -> TaskView<'
 }
 
 #[derive(Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 struct VmDetail<'a> {
     guest: GuestView<'a>,
     config: Option<&'a serde_json::Map<String, serde_json::Value>>,
@@ -293,6 +300,7 @@ async fn vm_action(
 /// One RRD row as served: `cpu` is a fraction of the guest's CPUs, `mem`/`maxmem` bytes, the rest
 /// bytes per second; all `null` for steps when the guest was not running.
 #[derive(Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 struct RrdRow {
     time: u64,
     cpu: Option<f64>,
@@ -305,6 +313,7 @@ struct RrdRow {
 }
 
 #[derive(Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 struct RrdAnswer<'a> {
     vmid: u64,
     timeframe: &'a str,
@@ -374,6 +383,13 @@ async fn vm_rrd(
         })
         .await?;
     Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response())
+}
+
+#[cfg(test)]
+pub(super) fn ts_types(v: &mut impl ts_rs::TypeVisitor) {
+    v.visit::<Vms<'static>>();
+    v.visit::<VmDetail<'static>>();
+    v.visit::<RrdAnswer<'static>>();
 }
 
 #[cfg(test)]

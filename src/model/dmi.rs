@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Cpu {
     pub model: String,
     pub vendor: Option<String>,
@@ -18,6 +19,7 @@ pub struct Cpu {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Dmi {
     pub system_vendor: Option<String>,
     pub product: Option<String>,
@@ -34,6 +36,7 @@ pub struct Dmi {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct MemoryModule {
     pub locator: String,
     pub bank: Option<String>,
@@ -53,6 +56,7 @@ pub struct MemoryModule {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Memory {
     pub modules: Vec<MemoryModule>,
     pub empty_slots: usize,
@@ -60,6 +64,7 @@ pub struct Memory {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum PciKind {
     /// Class 0x03 (display).
@@ -71,6 +76,7 @@ pub enum PciKind {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct PciDevice {
     /// `0000:01:00.0`.
     pub slot: String,

@@ -11,6 +11,7 @@ pub const MAX_GPUS: usize = 32;
 pub const MAX_PROCESSES: usize = 64;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(default)]
 pub struct Clocks {
     pub graphics_mhz: Option<f64>,
@@ -21,6 +22,7 @@ pub struct Clocks {
 
 /// ECC error counts (volatile = since the driver loaded, aggregate = the board's lifetime).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(default)]
 pub struct Ecc {
     pub enabled: Option<bool>,
@@ -31,6 +33,7 @@ pub struct Ecc {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(default)]
 pub struct GpuProcess {
     pub pid: u32,
@@ -45,6 +48,7 @@ pub struct GpuProcess {
 
 /// One GPU, whatever the source.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(default)]
 pub struct Gpu {
     pub index: u32,
@@ -78,6 +82,7 @@ pub struct Gpu {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(rename = "GpuPollState"))]
 #[serde(rename_all = "snake_case")]
 pub enum State {
     #[default]
@@ -91,6 +96,7 @@ pub enum State {
 
 /// What the GPU worker publishes (`app.gpu`).
 #[derive(Debug, Clone, Default, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct GpuSnapshot {
     pub state: State,
     pub reason: Option<String>,

@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(rename = "IpmiStatus"))]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Ok,
@@ -21,6 +22,7 @@ pub enum Status {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(rename = "IpmiSensor"))]
 pub struct Sensor {
     pub name: String,
     /// Threshold sensors: the reading; discrete sensors: `None`.
@@ -38,6 +40,7 @@ pub struct Sensor {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct SensorList {
     pub sensors: Vec<Sensor>,
     /// Rows dropped as unpopulated (`na` reading and status).
@@ -45,6 +48,7 @@ pub struct SensorList {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct SelEntry {
     /// The record id as ipmitool prints it (hex).
     pub id: String,

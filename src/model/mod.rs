@@ -45,6 +45,7 @@ pub struct CpuInfo {
 
 /// A Proxmox guest's kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
 pub enum GuestKind {
     Qemu,
@@ -53,6 +54,7 @@ pub enum GuestKind {
 
 /// CPU time shares over the last interval, in percent (0–100).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct CpuShare {
     pub user: f64,
     pub system: f64,
@@ -64,12 +66,14 @@ pub struct CpuShare {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(rename = "CpuUsage"))]
 pub struct Cpu {
     pub total: CpuShare,
     pub cores: Vec<CpuShare>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(rename = "MemoryUsage"))]
 pub struct Memory {
     pub total: u64,
     /// Memory applications hold: total − available − ZFS ARC.
@@ -85,6 +89,7 @@ pub struct Memory {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Swap {
     pub total: u64,
     pub used: u64,
@@ -92,6 +97,7 @@ pub struct Swap {
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct PsiResource {
     pub some_avg10: f64,
     pub some_avg60: f64,
@@ -100,6 +106,7 @@ pub struct PsiResource {
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Psi {
     pub cpu: PsiResource,
     pub memory: PsiResource,
@@ -107,6 +114,7 @@ pub struct Psi {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct NetRate {
     pub name: String,
     pub rx_bps: f64,
@@ -118,12 +126,14 @@ pub struct NetRate {
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct NetTotal {
     pub rx_bps: f64,
     pub tx_bps: f64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct DiskRate {
     pub name: String,
     pub read_bps: f64,
@@ -133,6 +143,7 @@ pub struct DiskRate {
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct DiskTotal {
     pub read_bps: f64,
     pub write_bps: f64,
@@ -142,6 +153,7 @@ pub struct DiskTotal {
 
 /// One vitals sample: what the sampler publishes every interval and `/api/live` pushes.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Sample {
     /// Unix time in milliseconds.
     pub ts: i64,
@@ -152,6 +164,7 @@ pub struct Sample {
     pub memory: Memory,
     pub swap: Swap,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
     pub psi: Option<Psi>,
     pub net: Vec<NetRate>,
     pub net_total: NetTotal,
@@ -159,11 +172,13 @@ pub struct Sample {
     pub disk_total: DiskTotal,
     pub uptime_s: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
     pub cpu_temp_c: Option<f64>,
 }
 
 /// What the host is. Collected at start and refreshed rarely.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Identity {
     pub hostname: String,
     /// `pveversion`'s line, `null` when this is not a Proxmox VE host.
@@ -179,6 +194,7 @@ pub struct Identity {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Process {
     pub pid: u32,
     pub user: String,
@@ -193,6 +209,7 @@ pub struct Process {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct ProcessSnapshot {
     /// Unix ms of the scan; 0 before the first scan.
     pub sampled_at: i64,

@@ -8,6 +8,7 @@ use super::pve::GuestKind;
 use super::section::Section;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum GatewayState {
     /// Not probed yet.
@@ -25,6 +26,7 @@ pub enum GatewayState {
 
 /// The guest an interface belongs to.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct GuestRef {
     pub vmid: u64,
     /// `qemu` or `lxc`; `None` for a firewall link of a guest the inventory does not know.
@@ -36,6 +38,7 @@ pub struct GuestRef {
 
 /// A bond slave as the page shows it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct BondSlaveView {
     pub name: String,
     /// `up`, `down`, ... (lower case).
@@ -48,6 +51,7 @@ pub struct BondSlaveView {
 
 /// A bond's state: from `/proc/net/bonding` when present, else from iproute2's details.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct BondView {
     /// `active-backup`, `802.3ad`, `balance-rr`, ...
     pub mode: String,
@@ -64,6 +68,7 @@ pub struct BondView {
 
 /// One interface with everything the page and the health rules need.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Interface {
     pub name: String,
     pub kind: IfKind,
@@ -99,6 +104,7 @@ pub struct Interface {
 
 /// A guest NIC hanging off a bridge, possibly through its firewall bridge.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct TopologyGuest {
     pub interface: String,
     pub guest: GuestRef,
@@ -108,6 +114,7 @@ pub struct TopologyGuest {
 
 /// A bridge's uplink: a NIC, a bond (with its slaves) or a VLAN.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Uplink {
     pub name: String,
     pub kind: IfKind,
@@ -119,6 +126,7 @@ pub struct Uplink {
 
 /// One bridge of the topology view: bridge → uplinks (bond → NICs) and guest ports.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct BridgeNode {
     pub name: String,
     pub operstate: String,
@@ -138,6 +146,7 @@ pub struct Interfaces {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Gateway {
     pub address: Option<String>,
     pub interface: Option<String>,

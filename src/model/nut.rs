@@ -5,6 +5,7 @@ use serde::Serialize;
 
 /// One `ups.status` flag (docs/developer-guide, "Status data").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(rename = "UpsFlag"))]
 pub enum Flag {
     OL,
     OB,
@@ -79,6 +80,7 @@ impl Flag {
 
 /// A decoded `ups.status`: known flags in their given order, unknown words kept apart.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(rename = "UpsStatus"))]
 pub struct Status {
     pub raw: String,
     pub flags: Vec<Flag>,
@@ -96,6 +98,7 @@ impl Status {
 /// The usual variables of one UPS, decoded. Numbers tolerate `92.00`, `089.0`, `01406` and
 /// surrounding spaces; anything unparsable is `None`, never a made-up value.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(rename = "UpsReading"))]
 pub struct Reading {
     pub status: Status,
     /// `ups.alarm` text, when the UPS reports one.

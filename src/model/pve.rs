@@ -264,6 +264,7 @@ impl ClusterStatus {
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(rename = "PveGuestKind"))]
 #[serde(rename_all = "lowercase")]
 pub enum GuestKind {
     #[default]
@@ -369,6 +370,7 @@ pub struct GuestConfig {
 
 /// One storage as seen by this node. Inactive or disabled storages carry no sizes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct NodeStorage {
     pub storage: String,
     /// Plugin type: `dir`, `zfspool`, `lvmthin`, `nfs`, `cifs`, `pbs`, `rbd`, ...
@@ -595,6 +597,7 @@ pub struct GuestBackupResult {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct ReplicationJob {
     /// `<vmid>-<jobnum>`, e.g. `100-0`.
     pub id: String,

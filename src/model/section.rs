@@ -5,6 +5,7 @@
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum SectionState {
     #[default]
@@ -20,6 +21,7 @@ pub enum SectionState {
 
 /// One source's latest result.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Section<T> {
     pub state: SectionState,
     pub reason: Option<String>,

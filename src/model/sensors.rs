@@ -5,6 +5,7 @@ use serde::Serialize;
 
 /// The sensor kinds hwmon has, with the file prefix and the divisor to SI units.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(rename = "ReadingKind"))]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     Temp,
@@ -45,6 +46,7 @@ impl Kind {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum Level {
     Ok,
@@ -54,6 +56,7 @@ pub enum Level {
 
 /// One sensor in SI units.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Reading {
     pub kind: Kind,
     /// `temp1`, `fan2`, `in0`.
@@ -71,6 +74,7 @@ pub struct Reading {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Chip {
     /// Stable within a boot: the `name`, suffixed `-0`, `-1`, ... when several chips share it.
     pub id: String,
@@ -82,6 +86,7 @@ pub struct Chip {
 
 /// A reading that was dropped as bogus, with why.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Ignored {
     pub chip: String,
     pub key: String,
@@ -91,6 +96,7 @@ pub struct Ignored {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Sensors {
     pub chips: Vec<Chip>,
     pub ignored: Vec<Ignored>,

@@ -38,6 +38,7 @@ impl ScanDevice {
 
 /// The outcome of one `smartctl -a -j -n standby` run.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(rename = "SmartReading"))]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum Reading {
     /// The disk is spun down and was left alone (`-n standby`): no data, and that is fine.
@@ -55,6 +56,7 @@ pub enum Reading {
 
 /// Broad class of the disk, for display and for choosing which health rules apply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(rename = "SmartDiskKind"))]
 #[serde(rename_all = "snake_case")]
 pub enum DiskKind {
     Hdd,
@@ -67,6 +69,7 @@ pub enum DiskKind {
 
 /// How smartctl talks to the disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(rename = "SmartInterface"))]
 #[serde(rename_all = "snake_case")]
 pub enum Interface {
     /// ATA/SATA, directly or through SAT (libata, HBAs, `sat+megaraid,N`).
@@ -82,6 +85,7 @@ pub enum Interface {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct DeviceId {
     pub name: String,
     pub info_name: String,
@@ -92,6 +96,7 @@ pub struct DeviceId {
 
 /// One disk's SMART data, normalised across ATA, NVMe and SCSI.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct SmartData {
     pub device: DeviceId,
     pub kind: DiskKind,
@@ -136,6 +141,7 @@ pub struct SmartData {
 
 /// One row of the ATA attribute table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct AtaAttribute {
     pub id: u8,
     pub name: String,
@@ -156,6 +162,7 @@ pub struct AtaAttribute {
 
 /// A lifetime transfer counter and the unit it counts in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct TransferCounter {
     /// `attribute 241 Host_Writes_32MiB`, `device statistics: Logical Sectors Written` ...
     pub source: String,
@@ -170,6 +177,7 @@ impl TransferCounter {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct AtaData {
     pub attributes: Vec<AtaAttribute>,
     /// 5 Reallocated_Sector_Ct.
@@ -246,6 +254,19 @@ impl CriticalWarning {
     }
 }
 
+/// Serialized as `{value, flags}` (see the `Serialize` impl below).
+#[cfg(test)]
+impl ts_rs::TS for CriticalWarning {
+    type WithoutGenerics = Self;
+    type OptionInnerType = Self;
+    fn name(cfg: &ts_rs::Config) -> String {
+        Self::inline(cfg)
+    }
+    fn inline(_: &ts_rs::Config) -> String {
+        "{ value: number, flags: Array<string>, }".to_owned()
+    }
+}
+
 impl Serialize for CriticalWarning {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
@@ -258,6 +279,7 @@ impl Serialize for CriticalWarning {
 
 /// The NVMe SMART / Health Information log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct NvmeData {
     pub critical_warning: CriticalWarning,
     pub available_spare_pct: Option<u64>,
@@ -280,6 +302,7 @@ pub struct NvmeData {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct ScsiErrorCounters {
     pub total_errors_corrected: Option<u64>,
     pub total_uncorrected_errors: Option<u64>,
@@ -288,6 +311,7 @@ pub struct ScsiErrorCounters {
 
 /// SCSI/SAS log pages.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct ScsiData {
     /// Elements in the grown defect list: sectors the drive has remapped since manufacture.
     pub grown_defects: Option<u64>,
@@ -331,6 +355,7 @@ impl SelfTestKind {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct SelfTest {
     /// "Short offline", "Extended offline", "Background long" ...
     pub kind: String,
@@ -343,6 +368,7 @@ pub struct SelfTest {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct SelfTestProgress {
     pub description: Option<String>,
     pub remaining_pct: Option<u8>,
@@ -350,11 +376,13 @@ pub struct SelfTestProgress {
 
 /// smartctl's exit status, a bit mask (smartctl(8), "RETURN VALUES"). Serialised as the number.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(transparent)]
 pub struct ExitStatus(pub u8);
 
 /// What bits 2–7 of the exit status say about a disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum ExitFinding {
     /// Bit 2: a SMART or other command to the disk failed, or a SMART structure had a bad checksum.

@@ -8,6 +8,7 @@ use serde::Serialize;
 use super::nut::Reading;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(rename = "UpsPollState"))]
 #[serde(rename_all = "snake_case")]
 pub enum State {
     #[default]
@@ -20,6 +21,7 @@ pub enum State {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum UpsState {
     #[default]
@@ -36,6 +38,7 @@ pub enum UpsState {
 
 /// One status transition (e.g. `OL` -> `OB DISCHRG`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct StatusChange {
     /// Unix ms.
     pub at: i64,
@@ -44,6 +47,7 @@ pub struct StatusChange {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Ups {
     /// `<name>@<server>`, unique across servers.
     pub id: String,
@@ -59,10 +63,12 @@ pub struct Ups {
     /// Unix ms since when `ups.status` has its current value (first sight counts).
     pub status_since: Option<i64>,
     /// Newest first, at most 20.
+    #[cfg_attr(test, ts(as = "Vec<StatusChange>"))]
     pub changes: VecDeque<StatusChange>,
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(rename = "UpsServer"))]
 pub struct Server {
     pub addr: String,
     pub state: State,
@@ -75,6 +81,7 @@ pub struct Server {
 
 /// What the UPS worker publishes (`app.ups`).
 #[derive(Debug, Clone, Default, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct UpsSnapshot {
     /// `ok` when at least one server answered; `unavailable` when none listens (or monitoring is off).
     pub state: State,

@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Forecast {
     /// Terabytes (10^12 bytes) written per day over the window.
     pub tb_written_per_day: Option<f64>,
@@ -16,6 +17,7 @@ pub struct Forecast {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct GuestWrites {
     pub vmid: u64,
     pub bytes_7d: u64,

@@ -76,6 +76,19 @@ impl fmt::Display for VdevState {
     }
 }
 
+/// Serialized as its `zpool` word (`ONLINE`, `DEGRADED`, ..., or the text of an unknown state).
+#[cfg(test)]
+impl ts_rs::TS for VdevState {
+    type WithoutGenerics = Self;
+    type OptionInnerType = Self;
+    fn name(_: &ts_rs::Config) -> String {
+        "string".to_owned()
+    }
+    fn inline(_: &ts_rs::Config) -> String {
+        "string".to_owned()
+    }
+}
+
 impl Serialize for VdevState {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(self.as_str())
@@ -84,6 +97,7 @@ impl Serialize for VdevState {
 
 /// One pool of `zpool status`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct PoolStatus {
     pub name: String,
     pub state: VdevState,
@@ -135,6 +149,7 @@ impl PoolStatus {
 
 /// A vdev group below the main tree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum VdevClass {
     Logs,
@@ -159,6 +174,7 @@ impl VdevClass {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct VdevSection {
     pub class: VdevClass,
     /// Usually absent; a group header can carry a state, e.g. `logs FAULTED 0 0 0 bad intent log`
@@ -172,6 +188,7 @@ pub struct VdevSection {
 /// READ / WRITE / CKSUM counters (abbreviated counters such as `1.88K` are expanded, base 1024 as
 /// `zfs_nicenum()` prints them, so they are approximate).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct ErrorCounts {
     pub read: u64,
     pub write: u64,
@@ -186,6 +203,7 @@ impl ErrorCounts {
 
 /// One node of the vdev tree.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Vdev {
     pub name: String,
     pub kind: VdevKind,
@@ -223,6 +241,7 @@ impl Vdev {
 /// What a node is, from its name (`mirror-0`, `raidz2-1`, `draid1:4d:11c:1s-0`, `spare-6`,
 /// `replacing-0`, `draid1-0-0`, `indirect-2`) or, in JSON, its `vdev_type`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum VdevKind {
     /// The pool itself (the first row of the config table).
@@ -299,6 +318,7 @@ impl VdevKind {
 
 /// The `errors:` line(s).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct DataErrors {
     /// 0 for `No known data errors`, N for `N data errors, use '-v' for a list`, the number of files
     /// for a `-v` list; `None` when only a message was printed.
@@ -349,6 +369,7 @@ pub struct ListVdev {
 
 /// The state of the last or current scrub/resilver, decoded from the `scan:` line.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum Scan {
     /// `none requested`, or no `scan:` line at all (a pool never scrubbed).
@@ -367,6 +388,7 @@ pub enum Scan {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum ScanFunction {
     Scrub,
@@ -377,6 +399,7 @@ pub enum ScanFunction {
 
 /// A scrub or resilver under way. All amounts are bytes; rates bytes per second.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct ScanProgress {
     pub function: Option<ScanFunction>,
     pub since: Option<ScanTime>,
@@ -394,6 +417,7 @@ pub struct ScanProgress {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct ScanFinished {
     pub function: ScanFunction,
     /// Bytes repaired (scrub) or resilvered.
@@ -408,6 +432,7 @@ pub struct ScanFinished {
 /// A time printed by `zpool status`. The text form is local time in ctime layout
 /// (`Sun Feb 11 04:00:01 2024`), decoded into `local`; `--json-int` gives Unix seconds in `unix`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct ScanTime {
     pub text: String,
     pub local: Option<CivilTime>,
@@ -416,6 +441,7 @@ pub struct ScanTime {
 
 /// A wall-clock time without zone (the host's local time).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct CivilTime {
     pub year: i32,
     pub month: u32,

@@ -2,135 +2,30 @@
 // (components/hardware/) share. The UPS and GPU snapshots are typed by their panels.
 
 import * as fmt from './format';
-import type { Section } from './pve';
+import type { Section } from './gen/Section';
 
-export type Level = 'ok' | 'warn' | 'crit';
-
-export interface Reading {
-  kind: 'temp' | 'fan' | 'voltage' | 'power' | 'current';
-  key: string;
-  label: string;
-  value: number;
-  unit: string;
-  min: number | null;
-  max: number | null;
-  crit: number | null;
-  alarm: boolean;
-  level: Level;
-}
-
-export interface Chip {
-  id: string;
-  name: string;
-  model: string | null;
-  readings: Reading[];
-}
+// The shapes the backend serializes, generated from the Rust types (gen/).
+import type { Chip } from './gen/Chip';
+import type { Reading } from './gen/Reading';
+import type { SelEntry } from './gen/SelEntry';
+export type { Level } from './gen/Level';
+export type { Reading, Chip, SelEntry };
+export type { Sensors } from './gen/Sensors';
+export type { IpmiSensor } from './gen/IpmiSensor';
+export type { SensorList as Ipmi } from './gen/SensorList';
+export type { TempSeries } from './gen/TempSeries';
+export type { Cpu } from './gen/Cpu';
+export type { Dmi } from './gen/Dmi';
+export type { MemoryModule as Module } from './gen/MemoryModule';
+export type { Memory } from './gen/Memory';
+export type { PciDevice as Pci } from './gen/PciDevice';
+export type { HardwareLive as Live } from './gen/HardwareLive';
+export type { HardwareFull as Full } from './gen/HardwareFull';
 
 /** A reading with the chip it comes from, as the tiles and the voltages table list them. */
 export interface ChipReading {
   chip: Chip;
   r: Reading;
-}
-
-export interface Sensors {
-  chips: Chip[];
-  ignored: { chip: string; key: string; label: string; value: number; reason: string }[];
-}
-
-export interface IpmiSensor {
-  name: string;
-  value: number | null;
-  unit: string;
-  status: 'ok' | 'nc' | 'cr' | 'nr' | 'ns' | 'na' | 'discrete';
-  state: string | null;
-  lnr: number | null;
-  lcr: number | null;
-  lnc: number | null;
-  unc: number | null;
-  ucr: number | null;
-  unr: number | null;
-}
-
-export interface Ipmi {
-  sensors: IpmiSensor[];
-  unpopulated: number;
-}
-
-export interface SelEntry {
-  id: string;
-  time: string | null;
-  pre_init_s: number | null;
-  sensor: string;
-  event: string;
-  direction: string | null;
-  detail: string | null;
-  new: boolean;
-}
-
-export interface TempSeries {
-  key: string;
-  chip: string;
-  label: string;
-}
-
-export interface Cpu {
-  model: string;
-  vendor: string | null;
-  sockets: number;
-  cores: number;
-  threads: number;
-  max_mhz: number | null;
-  virtualization: string | null;
-  cache: string | null;
-}
-
-export interface Dmi {
-  system_vendor: string | null;
-  product: string | null;
-  product_version: string | null;
-  family: string | null;
-  board_vendor: string | null;
-  board: string | null;
-  board_version: string | null;
-  bios_vendor: string | null;
-  bios_version: string | null;
-  bios_date: string | null;
-  chassis_vendor: string | null;
-  chassis_type: string | null;
-}
-
-export interface Module {
-  locator: string;
-  bank: string | null;
-  size_bytes: number;
-  kind: string | null;
-  detail: string | null;
-  form_factor: string | null;
-  speed_mts: number | null;
-  configured_mts: number | null;
-  manufacturer: string | null;
-  part_number: string | null;
-  rank: number | null;
-}
-
-export interface Memory {
-  modules: Module[];
-  empty_slots: number;
-  total_bytes: number;
-}
-
-export interface Pci {
-  slot: string;
-  class: string;
-  class_name: string;
-  vendor_id: string;
-  device_id: string;
-  vendor: string | null;
-  device: string | null;
-  subsystem: string | null;
-  driver: string | null;
-  iommu_group: number | null;
-  kind: 'gpu' | 'storage' | 'network' | 'other';
 }
 
 /** Why a part is missing, or null when it has data. */

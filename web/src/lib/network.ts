@@ -1,107 +1,18 @@
 // Shape of /api/network and the helpers the Network page and its parts (components/network/) share.
 
-import type { Section } from './pve';
-
-export type Kind = 'physical' | 'bond' | 'bridge' | 'vlan' | 'ovs' | 'tap' | 'veth' | 'firewall' | 'loopback' | 'other';
-
-export interface GuestRef {
-  vmid: number;
-  kind: 'qemu' | 'lxc' | null;
-  name: string | null;
-  index: number;
-}
-export interface BondSlave {
-  name: string;
-  mii_status: string;
-  active: boolean;
-  link_failures: number | null;
-  speed: string | null;
-  duplex: string | null;
-}
-export interface Bond {
-  mode: string;
-  active_slave: string | null;
-  mii_status: string;
-  slaves: BondSlave[];
-  degraded: boolean;
-  xmit_hash_policy: string | null;
-  lacp_rate: string | null;
-}
-export interface Counters {
-  rx_errors: number;
-  tx_errors: number;
-  rx_dropped: number;
-  tx_dropped: number;
-}
-export interface Iface {
-  name: string;
-  kind: Kind;
-  operstate: string;
-  admin_up: boolean;
-  carrier: boolean | null;
-  mtu: number | null;
-  speed_mbps: number | null;
-  duplex: string | null;
-  mac: string | null;
-  addresses: string[];
-  master: string | null;
-  ports: string[];
-  parent: string | null;
-  vlan_id: number | null;
-  bond: Bond | null;
-  guest: GuestRef | null;
-  rx_bps: number | null;
-  tx_bps: number | null;
-  counters: Counters | null;
-  errors_per_s: number | null;
-  drops_per_s: number | null;
-}
-export interface IfaceGroup {
-  kind: Kind;
-  label: string;
-  interfaces: Iface[];
-}
-export interface Uplink {
-  name: string;
-  kind: Kind;
-  operstate: string;
-  speed_mbps: number | null;
-  members: BondSlave[];
-}
-export interface BridgeNode {
-  name: string;
-  operstate: string;
-  addresses: string[];
-  uplinks: Uplink[];
-  guests: { interface: string; guest: GuestRef; firewall: boolean; operstate: string }[];
-  vlans: string[];
-  other_ports: string[];
-}
-export interface Gateway {
-  address: string | null;
-  interface: string | null;
-  target: string | null;
-  state: 'pending' | 'disabled' | 'ok' | 'loss' | 'unreachable' | 'error';
-  latency_ms: number | null;
-  min_ms: number | null;
-  max_ms: number | null;
-  loss_pct: number | null;
-  sent: number;
-  received: number;
-  last_probe: number | null;
-  method: string | null;
-  error: string | null;
-  probe_interval_s: number;
-}
-export interface NetworkView {
-  state: Section<unknown>['state'];
-  reason: string | null;
-  updated: number | null;
-  summary: { interfaces: number; down: string[]; degraded_bonds: string[]; rx_bps: number; tx_bps: number };
-  groups: IfaceGroup[];
-  topology: BridgeNode[];
-  gateway: Section<Gateway>;
-}
+// The shapes the backend serializes, generated from the Rust types (gen/).
+import type { Gateway } from './gen/Gateway';
+import type { GuestRef } from './gen/GuestRef';
+import type { Interface as Iface } from './gen/Interface';
+export type { IfKind as Kind } from './gen/IfKind';
+export type { GuestRef, Iface, Gateway };
+export type { BondSlaveView as BondSlave } from './gen/BondSlaveView';
+export type { BondView as Bond } from './gen/BondView';
+export type { Counters } from './gen/Counters';
+export type { IfaceGroup } from './gen/IfaceGroup';
+export type { Uplink } from './gen/Uplink';
+export type { BridgeNode } from './gen/BridgeNode';
+export type { NetworkView } from './gen/NetworkView';
 
 /** The badge class of an interface's state: up ok, down (or no carrier) crit, anything else warn; none when admin down. */
 export function stateClass(i: { operstate: string; carrier?: boolean | null; admin_up?: boolean }): string {

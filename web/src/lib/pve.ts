@@ -6,106 +6,28 @@
 import { ApiError, getJSON, isAbort, errorText } from './api';
 import * as fmt from './format';
 
-export type SectionState = 'ok' | 'stale' | 'unavailable' | 'pending' | 'error';
-
-/** Every data source of the PVE endpoints comes wrapped in one of these. */
-export interface Section<T> {
-  state: SectionState;
-  reason: string | null;
-  /** Unix seconds of the last good collection. */
-  updated: number | null;
-  data: T | null;
-}
+// The shapes the backend serializes, generated from the Rust types (gen/).
+import type { GuestView as Guest } from './gen/GuestView';
+import type { Section } from './gen/Section';
+export type { Section, Guest };
+export type { SectionState } from './gen/SectionState';
+export type { BackupRef as LastBackup } from './gen/BackupRef';
+export type { VmList } from './gen/VmList';
+export type { TaskView as Task } from './gen/TaskView';
+export type { ReplicationJob } from './gen/ReplicationJob';
+export type { VmDetail as GuestDetail } from './gen/VmDetail';
+export type { NodeStorage as PveStorage } from './gen/NodeStorage';
+export type { SmartSummary as DiskSmart } from './gen/SmartSummary';
+export type { Forecast } from './gen/Forecast';
+export type { DiskView as Disk } from './gen/DiskView';
+export type { DiskFinding } from './gen/DiskFinding';
+export type { Membership as DiskMembership } from './gen/Membership';
+export type { MemberDisk } from './gen/MemberDisk';
+import type { NodeStorage } from './gen/NodeStorage';
+import type { DiskView } from './gen/DiskView';
+import type { MemberDisk } from './gen/MemberDisk';
 
 export type Outcome = 'ok' | 'warnings' | 'running' | 'failed';
-
-export interface LastBackup {
-  time: number;
-  status: 'ok' | 'warnings' | 'failed' | string;
-  /** This guest's own error in a backup-job run. */
-  error?: string;
-  upid?: string | null;
-}
-
-export interface Guest {
-  vmid: number;
-  kind: 'qemu' | 'lxc';
-  name: string | null;
-  node: string;
-  status: string;
-  template: boolean;
-  /** 0–100 of the guest's own CPUs. */
-  cpu_pct: number | null;
-  cpus: number | null;
-  mem: number | null;
-  maxmem: number | null;
-  disk: number | null;
-  maxdisk: number | null;
-  netin_bps: number | null;
-  netout_bps: number | null;
-  diskread_bps: number | null;
-  diskwrite_bps: number | null;
-  uptime: number | null;
-  tags: string[] | null;
-  lock: string | null;
-  hastate: string | null;
-  pool: string | null;
-  onboot: boolean | null;
-  onboot_stopped: boolean;
-  last_backup: LastBackup | null;
-}
-
-export interface VmList {
-  node: string;
-  guests: Section<Guest[]>;
-}
-
-export interface Task {
-  upid: string;
-  type: string;
-  status: string | null;
-  outcome: Outcome | string;
-  starttime: number | null;
-  endtime: number | null;
-  user: string | null;
-  /** A backup-job run seen from one guest: that guest's error. */
-  guest_error?: string;
-}
-
-export interface ReplicationJob {
-  id: string;
-  guest: number;
-  target: string;
-  schedule: string | null;
-  last_sync: number | null;
-  last_try: number | null;
-  next_sync: number | null;
-  duration: number | null;
-  fail_count: number | null;
-  error: string | null;
-  disable: boolean;
-  comment: string | null;
-}
-
-export interface GuestDetail {
-  guest: Guest;
-  config: Record<string, unknown> | null;
-  tasks: Task[] | null;
-  backups: Task[] | null;
-  replication?: ReplicationJob[];
-}
-
-export interface PveStorage {
-  storage: string;
-  type: string;
-  content: string[] | string | null;
-  active: boolean | null;
-  enabled: boolean | null;
-  shared: boolean | null;
-  total: number | null;
-  used: number | null;
-  avail: number | null;
-}
 
 export interface ErrorCounts {
   read: number;
@@ -233,78 +155,11 @@ export interface Lvm {
 
 export type DiskKind = 'hdd' | 'ssd' | 'nvme' | 'usb' | 'unknown';
 
-export interface DiskSmart {
-  state: 'ok' | 'standby' | 'failed' | 'unavailable' | 'pending' | string;
-  reason: string | null;
-  passed: boolean | null;
-  temperature_c: number | null;
-  power_on_hours: number | null;
-  wear_used_pct: number | null;
-  bytes_written: number | null;
-  findings: string[] | null;
-}
-
-export interface Forecast {
-  tb_written_per_day: number | null;
-  projected_wear_out: number | null;
-  basis: string | null;
-}
-
-export interface Disk {
-  id: string;
-  path: string | null;
-  model: string | null;
-  serial: string | null;
-  size: number | null;
-  kind: DiskKind | string;
-  transport: string | null;
-  used_by: string | null;
-  /** The disk's verdict from everything known about it (SMART, pool membership, health findings). */
-  state: 'ok' | 'info' | 'warning' | 'critical' | 'unknown' | 'standby' | 'pending';
-  reason: string;
-  findings: DiskFinding[];
-  pools: DiskMembership[];
-  by_id: string[];
-  smart: DiskSmart | null;
-  forecast: Forecast | null;
-}
-
-export interface DiskFinding {
-  key: string;
-  check: string;
-  severity: 'info' | 'warning' | 'critical' | 'unknown';
-  reason: string;
-  dismissed: boolean;
-  /** ATA attribute ids or NVMe/SCSI field names behind the finding. */
-  attributes: (number | string)[];
-}
-
-export interface DiskMembership {
-  pool: string;
-  pool_state: string;
-  vdev: string;
-  partition: string | null;
-  state: string | null;
-  read: number;
-  write: number;
-  checksum: number;
-  note: string | null;
-  section: string | null;
-}
-
-export interface MemberDisk {
-  disk: string;
-  partition: string | null;
-  model: string | null;
-  serial: string | null;
-  by_id: string | null;
-}
-
 export interface StorageAll {
-  storages: Section<PveStorage[]>;
+  storages: Section<NodeStorage[]>;
   pools: Section<Pool[]>;
   lvm: Section<Lvm>;
-  disks: Section<Disk[]>;
+  disks: Section<DiskView[]>;
 }
 
 export interface AtaAttribute {
@@ -379,7 +234,7 @@ export interface SmartFull {
 }
 
 export interface DiskDetail {
-  disk: Disk;
+  disk: DiskView;
   smart: SmartFull | null;
 }
 

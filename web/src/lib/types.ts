@@ -1,119 +1,20 @@
-// Shapes served by the proxwatch API (see src/model/ in the backend).
-// Optional keys (`psi`, `cpu_temp_c`) are ABSENT when the host lacks them.
+// Shapes served by the proxwatch API. The ones the backend serializes come from gen/ (generated from
+// src/model/ and src/api/ by ts-rs); optional keys (`psi`, `cpu_temp_c`) are ABSENT when the host lacks them.
 
-export interface CpuTimes {
-  user: number;
-  system: number;
-  iowait: number;
-  steal: number;
-  idle: number;
-  busy: number;
-}
-
-export interface Memory {
-  total: number;
-  used: number;
-  free: number;
-  cached: number;
-  buffers: number;
-  available: number;
-  /** ZFS ARC size in bytes, counted as cache; null when ZFS is not loaded. */
-  arc: number | null;
-  used_pct: number;
-}
-
-export interface Swap {
-  total: number;
-  used: number;
-  used_pct: number;
-}
-
-export interface PsiLine {
-  some_avg10: number;
-  some_avg60: number;
-  some_avg300: number;
-  full_avg10: number | null;
-}
-
-export interface Psi {
-  cpu: PsiLine;
-  memory: PsiLine;
-  io: PsiLine;
-}
-
-export interface NetIf {
-  name: string;
-  rx_bps: number;
-  tx_bps: number;
-  rx_errors: number;
-  tx_errors: number;
-  rx_drops: number;
-  tx_drops: number;
-}
-
-export interface DiskIo {
-  name: string;
-  read_bps: number;
-  write_bps: number;
-  read_iops: number;
-  write_iops: number;
-}
-
-export interface Sample {
-  /** unix milliseconds */
-  ts: number;
-  interval_s: number;
-  cpu: { total: CpuTimes; cores: CpuTimes[] };
-  load: [number, number, number];
-  memory: Memory;
-  swap: Swap;
-  psi?: Psi;
-  net: NetIf[];
-  net_total: { rx_bps: number; tx_bps: number };
-  disks: DiskIo[];
-  disk_total: { read_bps: number; write_bps: number; read_iops: number; write_iops: number };
-  uptime_s: number;
-  cpu_temp_c?: number;
-}
-
-export interface Identity {
-  hostname: string;
-  pve_version: string | null;
-  kernel: string;
-  cpu_model: string;
-  sockets: number;
-  cores: number;
-  threads: number;
-  /** unix seconds */
-  boot_time: number;
-  uptime_s: number;
-}
-
-export interface SystemInfo {
-  identity: Identity;
-  demo: { scenario: string; note: string } | null;
-  vitals: Sample | null;
-}
-
-export type GuestKind = 'qemu' | 'lxc';
-
-export interface Process {
-  pid: number;
-  user: string;
-  command: string;
-  name: string;
-  cpu_pct: number;
-  rss_bytes: number;
-  threads: number;
-  state: string;
-  vmid: number | null;
-  guest_kind: GuestKind | null;
-}
-
-export interface ProcessList {
-  sampled_at: number;
-  processes: Process[];
-}
+// The vitals, the host's identity and the process list: generated from the Rust types (gen/).
+export type { CpuShare as CpuTimes } from './gen/CpuShare';
+export type { MemoryUsage as Memory } from './gen/MemoryUsage';
+export type { Swap } from './gen/Swap';
+export type { PsiResource as PsiLine } from './gen/PsiResource';
+export type { Psi } from './gen/Psi';
+export type { NetRate as NetIf } from './gen/NetRate';
+export type { DiskRate as DiskIo } from './gen/DiskRate';
+export type { Sample } from './gen/Sample';
+export type { Identity } from './gen/Identity';
+export type { SystemInfo } from './gen/SystemInfo';
+export type { GuestKind } from './gen/GuestKind';
+export type { Process } from './gen/Process';
+export type { ProcessList } from './gen/ProcessList';
 
 export type Range = 'live' | '1h' | '6h' | '24h' | '7d' | '30d' | '1y';
 
