@@ -18,6 +18,7 @@ use super::vms::outcome_name;
 use super::{READ, Routes, json, query_pairs};
 use crate::error::ApiError;
 use crate::model::pve::Task;
+use crate::model::section::SectionState;
 use crate::tools::journal::{BootSel, Entry, Filter, Page, Query, unit_name};
 use crate::workers::journal::JournalError;
 
@@ -153,17 +154,47 @@ fn parse_query(app: &ApiState, raw: Option<&str>) -> Result<Query, ApiError> {
 }
 
 #[derive(Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 struct LogsAnswer<'a> {
     /// `ok`, or `unavailable` (no journal on this host) with the reason.
+    #[cfg_attr(test, ts(type = "\"ok\" | \"unavailable\""))]
     state: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
     reason: Option<String>,
     entries: &'a [Entry],
     next_cursor: Option<&'a str>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[cfg_attr(test, ts(optional = nullable))]
     cursor_reset: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
     note: Option<&'static str>,
+}
+
+/// One boot of `/api/logs/boots`.
+#[derive(Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+struct BootView<'a> {
+    /// 0 is the current (newest) boot, -1 the one before, ...
+    index: i64,
+    boot_id: &'a str,
+    /// Unix seconds of its first and last entry.
+    first: i64,
+    last: i64,
+}
+
+/// `/api/logs/boots`.
+#[derive(Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+struct BootsAnswer<'a> {
+    /// `ok`, or `unavailable` (no journal on this host) with the reason.
+    #[cfg_attr(test, ts(type = "\"ok\" | \"unavailable\""))]
+    state: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
+    reason: Option<String>,
+    boots: Vec<BootView<'a>>,
 }
 
 fn journal_error(e: JournalError, caller: crate::auth::Level) -> Response {
@@ -215,21 +246,19 @@ async fn boots(
 ) -> Result<Response, ApiError> {
     match app.journal.boots().await {
         Ok(boots) => {
-            let boots: Vec<serde_json::Value> = boots
+            let boots = boots
                 .iter()
-                .map(|b| {
-                    serde_json::json!({
-                        "index": b.index,
-                        "boot_id": b.boot_id,
-                        "first": b.first_entry.div_euclid(1000),
-                        "last": b.last_entry.div_euclid(1000),
-                    })
+                .map(|b| BootView {
+                    index: b.index,
+                    boot_id: &b.boot_id,
+                    first: b.first_entry.div_euclid(1000),
+                    last: b.last_entry.div_euclid(1000),
                 })
                 .collect();
-            json(&serde_json::json!({"state": "ok", "boots": boots}))
+            json(&BootsAnswer { state: "ok", reason: None, boots })
         }
         Err(JournalError::Unavailable(why)) => {
-            json(&serde_json::json!({"state": "unavailable", "reason": why, "boots": []}))
+            json(&BootsAnswer { state: "unavailable", reason: Some(why), boots: Vec::new() })
         }
         Err(e) => Ok(journal_error(e, p.level)),
     }
@@ -287,6 +316,7 @@ async fn stream(
 // ---------------------------------------------------------------------------------------------------
 
 #[derive(Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 struct TaskRow<'a> {
     upid: &'a str,
     #[serde(rename = "type")]
@@ -305,6 +335,16 @@ struct TaskRow<'a> {
     end: Option<u64>,
     duration_s: Option<u64>,
     node: &'a str,
+}
+
+/// `/api/tasks`: the inventory's task section, its rows filtered and reshaped.
+#[derive(Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+struct TasksAnswer<'a> {
+    state: SectionState,
+    reason: Option<&'a str>,
+    updated: Option<i64>,
+    tasks: Vec<TaskRow<'a>>,
 }
 
 const OUTCOMES: [&str; 4] = ["ok", "warnings", "failed", "running"];
@@ -401,10 +441,18 @@ async fn tasks(State(app): State<ApiState>, RawQuery(raw): RawQuery) -> Result<R
             node: if t.node.is_empty() { &inv.node } else { &t.node },
         })
         .collect();
-    json(&serde_json::json!({
-        "state": section.state,
-        "reason": section.reason,
-        "updated": section.updated,
-        "tasks": rows,
-    }))
+    json(&TasksAnswer {
+        state: section.state,
+        reason: section.reason.as_deref(),
+        updated: section.updated,
+        tasks: rows,
+    })
+}
+
+/// Visits this module's answers, for the generated TypeScript types (`ts_bindings.rs`).
+#[cfg(test)]
+pub(super) fn ts_types(v: &mut impl ts_rs::TypeVisitor) {
+    v.visit::<LogsAnswer<'static>>();
+    v.visit::<BootsAnswer<'static>>();
+    v.visit::<TasksAnswer<'static>>();
 }

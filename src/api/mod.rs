@@ -290,4 +290,6 @@ pub(crate) fn ts_types(v: &mut impl ts_rs::TypeVisitor) {
     network::ts_types(v);
     hardware::ts_types(v);
     system::ts_types(v);
+    logs::ts_types(v);
+    tasks::ts_types(v);
 }

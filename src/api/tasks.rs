@@ -40,5 +40,19 @@ async fn task_log(
         Err(OpError::NotRecorded) => return Err(not_found()),
         Err(e) => return Err(super::op_error(e, |code| format!("pvesh exited with code {code}"), p.level)),
     };
-    json(&serde_json::json!({"upid": upid, "lines": lines}))
+    json(&TaskLogAnswer { upid, lines })
+}
+
+/// `/api/tasks/{upid}/log`: the task's log, one line each.
+#[derive(serde::Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+struct TaskLogAnswer<'a> {
+    upid: &'a str,
+    lines: Vec<String>,
+}
+
+/// Visits this module's answers, for the generated TypeScript types (`ts_bindings.rs`).
+#[cfg(test)]
+pub(super) fn ts_types(v: &mut impl ts_rs::TypeVisitor) {
+    v.visit::<TaskLogAnswer<'static>>();
 }

@@ -3,31 +3,14 @@
 
 import * as fmt from './format';
 
-export interface Entry {
-  cursor: string;
-  ts: number;
-  priority: number | null;
-  unit: string | null;
-  identifier: string | null;
-  pid: number | null;
-  hostname: string | null;
-  message: string;
-  boot: string | null;
-}
+import type { JournalEntry as Entry } from './gen/JournalEntry';
+import type { TaskRow } from './gen/TaskRow';
 
-export interface TaskRow {
-  upid: string;
-  type: string;
-  vmid: number | null;
-  id: string;
-  user: string;
-  status: string | null;
-  outcome: string;
-  start: number;
-  end: number | null;
-  duration_s: number | null;
-  node: string;
-}
+export type { BootView as Boot } from './gen/BootView';
+export type { BootsAnswer } from './gen/BootsAnswer';
+export type { LogsAnswer } from './gen/LogsAnswer';
+export type { TasksAnswer } from './gen/TasksAnswer';
+export type { Entry, TaskRow };
 
 /** Who logged an entry: its identifier (or unit) with the PID, `pveproxy[1234]`. */
 export function source(e: Entry): string {
