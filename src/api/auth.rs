@@ -55,24 +55,31 @@ fn session_cookie(app: &ApiState, value: &str, max_age: i64) -> HeaderValue {
 }
 
 #[derive(Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(rename = "AuthStatus"))]
 struct Status {
     setup_required: bool,
     authenticated: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
     user: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional, as = "Option<crate::auth::Role>"))]
     role: Option<Level>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
     totp_enabled: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
     csrf_token: Option<String>,
     demo: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
     demo_login: Option<DemoLogin>,
     terminal_enabled: bool,
 }
 
 #[derive(Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 struct DemoLogin {
     username: &'static str,
     password: &'static str,
@@ -446,4 +453,15 @@ impl From<AuthError> for ApiError {
             E::Internal(e) => ApiError::internal(format!("{e:#}")),
         }
     }
+}
+
+/// Visits this module's answers and the auth records it lists, for the generated TypeScript types
+/// (`ts_bindings.rs`).
+#[cfg(test)]
+pub(super) fn ts_types(v: &mut impl ts_rs::TypeVisitor) {
+    v.visit::<Status>();
+    v.visit::<crate::auth::store::SessionInfo>();
+    v.visit::<crate::auth::store::TokenInfo>();
+    v.visit::<crate::auth::store::UserInfo>();
+    v.visit::<crate::auth::audit::Event>();
 }

@@ -292,4 +292,5 @@ pub(crate) fn ts_types(v: &mut impl ts_rs::TypeVisitor) {
     system::ts_types(v);
     logs::ts_types(v);
     tasks::ts_types(v);
+    auth::ts_types(v);
 }

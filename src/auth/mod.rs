@@ -63,6 +63,17 @@ impl Level {
     }
 }
 
+/// A [`Level`] as the API writes it, by its role name: the generated TypeScript type only.
+#[cfg(test)]
+#[derive(ts_rs::TS)]
+#[ts(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub(crate) enum Role {
+    Viewer,
+    Operator,
+    Admin,
+}
+
 impl Serialize for Level {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(self.role())

@@ -11,8 +11,10 @@ use crate::auth::audit::Kind;
 use crate::auth::{Level, Principal, Via, password};
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct UserInfo {
     pub name: String,
+    #[cfg_attr(test, ts(as = "crate::auth::Role"))]
     pub role: Level,
     pub disabled: bool,
     pub totp_enabled: bool,

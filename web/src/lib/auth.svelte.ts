@@ -4,19 +4,10 @@
 
 import { ApiError, getJSON, onAuthFailure, postJSON, setCsrf } from './api';
 
-export type Role = 'viewer' | 'operator' | 'admin';
+import type { AuthStatus } from './gen/AuthStatus';
+import type { Role } from './gen/Role';
 
-export interface AuthStatus {
-  setup_required: boolean;
-  authenticated: boolean;
-  user?: string;
-  role?: Role;
-  totp_enabled?: boolean;
-  csrf_token?: string;
-  demo: boolean;
-  demo_login?: { username: string; password: string };
-  terminal_enabled: boolean;
-}
+export type { AuthStatus, Role };
 
 export const auth = $state<{
   /** Null until the first /api/auth/status answered. */
