@@ -72,6 +72,7 @@ pub(crate) fn bindings() -> BTreeMap<PathBuf, String> {
     b.add::<model::pve::ReplicationJob>();
     b.add::<model::wear::Forecast>();
     b.add::<model::wear::GuestWrites>();
+    b.add::<crate::history::Series>();
     crate::api::ts_types(&mut b);
     b.files
 }

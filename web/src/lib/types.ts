@@ -16,14 +16,10 @@ export type { GuestKind } from './gen/GuestKind';
 export type { Process } from './gen/Process';
 export type { ProcessList } from './gen/ProcessList';
 
-export type Range = 'live' | '1h' | '6h' | '24h' | '7d' | '30d' | '1y';
+import type { History } from './gen/History';
+
+export type { History };
+export type Range = History['range'];
 
 /** [unix seconds, avg, min, max]; values are null for gaps. */
-export type HistoryPoint = [number, number | null, number | null, number | null];
-
-export interface History {
-  metric: string;
-  range: Range;
-  step_s: number;
-  points: HistoryPoint[];
-}
+export type HistoryPoint = History['points'][number];
