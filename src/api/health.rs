@@ -39,6 +39,7 @@ pub fn routes() -> Routes {
 
 /// A finding as the API serves it.
 #[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(rename = "HealthFinding"))]
 pub struct FindingView<'a> {
     pub key: &'a str,
     pub category: Category,
@@ -51,6 +52,7 @@ pub struct FindingView<'a> {
     pub occurrences: i64,
     pub state: FState,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
     pub dismissed_until: Option<i64>,
     /// A dismissal without an end.
     pub permanent: bool,
@@ -91,28 +93,41 @@ fn record_view(r: &Record) -> FindingView<'_> {
 }
 
 #[derive(Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(rename = "HealthCheck"))]
 struct CheckView<'a> {
     id: &'a str,
     label: &'a str,
+    #[cfg_attr(
+        test,
+        ts(type = "\"ok\" | \"info\" | \"unknown\" | \"warning\" | \"critical\" | \"pending\"")
+    )]
     status: &'static str,
     reason: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
     finding_key: Option<&'a str>,
     /// Every non-ok finding of the check (active and dismissed), worst first.
     findings: Vec<FindingView<'a>>,
 }
 
 #[derive(Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(rename = "HealthCategory"))]
 struct CategoryView<'a> {
     id: &'static str,
     name: &'static str,
+    #[cfg_attr(
+        test,
+        ts(type = "\"ok\" | \"info\" | \"unknown\" | \"warning\" | \"critical\" | \"pending\"")
+    )]
     status: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
     reason: Option<String>,
     checks: Vec<CheckView<'a>>,
 }
 
 #[derive(Serialize, Default)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(rename = "HealthCounts"))]
 struct Counts {
     critical: usize,
     warning: usize,
@@ -122,7 +137,12 @@ struct Counts {
 }
 
 #[derive(Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(rename = "HealthOverview"))]
 struct Overview<'a> {
+    #[cfg_attr(
+        test,
+        ts(type = "\"ok\" | \"info\" | \"unknown\" | \"warning\" | \"critical\" | \"pending\"")
+    )]
     status: &'static str,
     summary: String,
     counts: Counts,
@@ -132,10 +152,12 @@ struct Overview<'a> {
     /// Findings a grace holds back (guests still starting after a boot, services after proxwatch's
     /// own start): the count changes by itself when it ends, so the page says so beforehand.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
     grace: Option<Grace>,
 }
 
 #[derive(Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(rename = "HealthGrace"))]
 struct Grace {
     /// How many checks wait.
     checks: usize,
@@ -408,6 +430,7 @@ async fn events(State(app): State<ApiState>, RawQuery(raw): RawQuery) -> Result<
 }
 
 #[derive(Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(rename = "ThresholdRow"))]
 struct ThresholdView {
     key: &'static str,
     category: Category,
@@ -558,6 +581,15 @@ async fn put_exclusions(
     app.health_bus.exclusions.send_replace(Arc::new(ex));
     app.health_bus.run_now.notify_one();
     Ok(json(&body)?.into_response())
+}
+
+/// Visits this module's answers, for the generated TypeScript types (`ts_bindings.rs`).
+#[cfg(test)]
+pub(super) fn ts_types(v: &mut impl ts_rs::TypeVisitor) {
+    v.visit::<Overview<'static>>();
+    v.visit::<store::Event>();
+    v.visit::<ThresholdView>();
+    v.visit::<crate::health::store::Exclusion>();
 }
 
 #[cfg(test)]

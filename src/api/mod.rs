@@ -293,4 +293,5 @@ pub(crate) fn ts_types(v: &mut impl ts_rs::TypeVisitor) {
     logs::ts_types(v);
     tasks::ts_types(v);
     auth::ts_types(v);
+    health::ts_types(v);
 }

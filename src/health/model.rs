@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 /// The ten categories, in their fixed display order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(rename = "HealthCategoryId"))]
 #[serde(rename_all = "snake_case")]
 pub enum Category {
     Cpu,
@@ -158,6 +159,7 @@ impl Finding {
 
 /// The kinds of object an exclusion can name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum ObjectKind {
     Storage,

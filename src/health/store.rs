@@ -23,6 +23,7 @@ pub const MAX_EVENTS: i64 = 20_000;
 pub const MAX_EXCLUSIONS: usize = 1_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(rename = "FindingState"))]
 #[serde(rename_all = "snake_case")]
 pub enum State {
     Active,
@@ -165,6 +166,7 @@ pub fn open(conn: &Connection) -> anyhow::Result<BTreeMap<String, Record>> {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(rename = "HealthEventKind"))]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
     New,
@@ -198,6 +200,7 @@ impl EventKind {
 
 /// One row of the `health_events` outbox.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(rename = "HealthEvent"))]
 pub struct Event {
     pub id: i64,
     pub fingerprint: String,
@@ -207,16 +210,20 @@ pub struct Event {
     pub category: Category,
     pub severity: Severity,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
     pub previous_severity: Option<Severity>,
     pub reason: String,
     pub details: serde_json::Value,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
     pub duration_s: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
     pub actor: Option<String>,
     /// Whether the notification engine should deliver it (false: timeline only).
     pub notify: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
     pub delivered_at: Option<i64>,
 }
 
@@ -674,6 +681,7 @@ pub fn set_thresholds(
 
 /// One excluded object.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct Exclusion {
     pub kind: ObjectKind,

@@ -4,89 +4,20 @@
 import { ApiError, errorText, getJSON, isAbort } from './api';
 import * as fmt from './format';
 
-export type Severity = 'ok' | 'info' | 'unknown' | 'warning' | 'critical';
-export type Status = Severity | 'pending';
-export type FindingState = 'active' | 'dismissed' | 'resolved';
+import type { HealthFinding } from './gen/HealthFinding';
+import type { HealthOverview } from './gen/HealthOverview';
 
-export interface HealthFinding {
-  key: string;
-  category: string;
-  check: string;
-  severity: Severity;
-  reason: string;
-  details: unknown;
-  /** Unix ms. */
-  first_seen: number | null;
-  last_seen: number | null;
-  occurrences: number;
-  state: FindingState;
-  dismissed_until?: number;
-  permanent: boolean;
-}
-
-export interface HealthCheck {
-  id: string;
-  label: string;
-  status: Status;
-  reason: string;
-  finding_key?: string;
-  findings: HealthFinding[];
-}
-
-export interface HealthCategory {
-  id: string;
-  name: string;
-  status: Status;
-  reason?: string;
-  checks: HealthCheck[];
-}
-
-export interface HealthOverview {
-  status: Status;
-  summary: string;
-  counts: { critical: number; warning: number; unknown: number; info: number; dismissed: number };
-  categories: HealthCategory[];
-  evaluated_at: number | null;
-  full_at: number | null;
-  /** Findings a grace holds back (guests starting after a boot, services after proxwatch's start). */
-  grace?: { checks: number; until: number };
-}
-
-export interface HealthEvent {
-  id: number;
-  fingerprint: string;
-  ts: number;
-  kind: 'new' | 'escalated' | 'deescalated' | 'resolved' | 'dismissed' | 'undismissed' | 'expired';
-  key: string;
-  category: string;
-  severity: Severity;
-  previous_severity?: Severity;
-  reason: string;
-  duration_s?: number;
-  actor?: string;
-  notify: boolean;
-}
-
-export interface ThresholdRow {
-  key: string;
-  category: string;
-  label: string;
-  unit: string;
-  value: number;
-  default: number;
-  min: number;
-  max: number;
-  overridden: boolean;
-}
-
-export type ObjectKind = 'storage' | 'interface' | 'disk' | 'guest';
-
-export interface ExclusionRow {
-  kind: ObjectKind;
-  id: string;
-  health: boolean;
-  notifications: boolean;
-}
+export type { Severity } from './gen/Severity';
+export type { FindingState } from './gen/FindingState';
+export type { HealthCheck } from './gen/HealthCheck';
+export type { HealthCategory } from './gen/HealthCategory';
+export type { HealthEvent } from './gen/HealthEvent';
+export type { ThresholdRow } from './gen/ThresholdRow';
+export type { ObjectKind } from './gen/ObjectKind';
+export type { Exclusion as ExclusionRow } from './gen/Exclusion';
+export type { HealthFinding, HealthOverview };
+/** A check's, category's or the overview's status: a severity, or `pending` before the first run. */
+export type Status = HealthOverview['status'];
 
 /** CSS class of a status: the badge colours in app.css. */
 export function statusClass(s: Status | undefined): string {
