@@ -15,9 +15,11 @@ use super::{JsonBody, OPERATE, READ, Routes, json};
 use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::model::inventory::Inventory;
+use crate::model::pve::NodeStorage;
 use crate::model::section::{Section, SectionState};
 use crate::model::smart::{Reading, ScanDevice, SelfTestKind};
 use crate::model::storage::{BlockDevice, LvKind};
+use crate::model::wear::GuestWrites;
 use crate::model::zfs::{PoolStatus, PoolSummary};
 use crate::workers::pve;
 
@@ -281,33 +283,75 @@ async fn storage(State(app): State<ApiState>) -> Result<Response, ApiError> {
             })
             .collect::<Vec<_>>()
     });
-    let lvm = inv.lvs.map(|lvs| {
-        let thin: Vec<_> = lvs
+    let lvm = inv.lvs.map(|lvs| LvmView {
+        thin_pools: lvs
             .iter()
             .filter(|l| l.kind == LvKind::ThinPool)
-            .map(|l| {
-                serde_json::json!({"name": l.name, "vg": l.vg, "size": l.size,
-                    "data_percent": l.data_percent, "metadata_percent": l.metadata_percent})
+            .map(|l| ThinPoolView {
+                name: &l.name,
+                vg: &l.vg,
+                size: l.size,
+                data_percent: l.data_percent,
+                metadata_percent: l.metadata_percent,
             })
-            .collect();
-        let vgs: Vec<_> = inv
+            .collect(),
+        vgs: inv
             .vgs
             .data
             .iter()
             .flatten()
-            .map(|v| serde_json::json!({"name": v.name, "size": v.size, "free": v.free}))
-            .collect();
-        serde_json::json!({"thin_pools": thin, "vgs": vgs})
+            .map(|v| VgView { name: &v.name, size: v.size, free: v.free })
+            .collect(),
     });
     let health = app.health.borrow().clone();
     let disks = inv.blockdevs.map(|devs| disk_views(&inv, devs, &health));
-    let storages = inv.storage.map(|s| s.clone());
-    json(&serde_json::json!({
-        "storages": storages,
-        "pools": serde_json::to_value(&pools).map_err(ApiError::internal)?,
-        "lvm": lvm,
-        "disks": serde_json::to_value(&disks).map_err(ApiError::internal)?,
-    }))
+    json(&StorageAll { storages: inv.storage.map(|s| s.as_slice()), pools, lvm, disks })
+}
+
+/// `GET /api/storage`.
+#[derive(Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+struct StorageAll<'a> {
+    storages: Section<&'a [NodeStorage]>,
+    pools: Section<Vec<PoolView<'a>>>,
+    lvm: Section<LvmView<'a>>,
+    disks: Section<Vec<DiskView<'a>>>,
+}
+
+#[derive(Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+struct LvmView<'a> {
+    thin_pools: Vec<ThinPoolView<'a>>,
+    vgs: Vec<VgView<'a>>,
+}
+
+#[derive(Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+struct ThinPoolView<'a> {
+    name: &'a str,
+    vg: &'a str,
+    size: Option<u64>,
+    data_percent: Option<f64>,
+    metadata_percent: Option<f64>,
+}
+
+#[derive(Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[cfg_attr(test, ts(rename = "VolumeGroupView"))]
+struct VgView<'a> {
+    name: &'a str,
+    size: Option<u64>,
+    free: Option<u64>,
+}
+
+/// `GET /api/storage/disks/{id}`: the disk and its whole SMART reading.
+#[derive(Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+struct DiskDetail<'a> {
+    disk: DiskView<'a>,
+    smart: Option<&'a Reading>,
+    /// Guests' writes are host-wide: proxwatch does not map guest volumes to physical disks yet.
+    guest_writes: &'a [GuestWrites],
 }
 
 async fn disk(State(app): State<ApiState>, Path(id): Path<String>) -> Result<Response, ApiError> {
@@ -320,8 +364,7 @@ async fn disk(State(app): State<ApiState>, Path(id): Path<String>) -> Result<Res
         .find(|d| d.id == id)
         .ok_or_else(|| ApiError::not_found(format!("no disk {id:?}")))?;
     let reading = smart_for(&inv, &id).and_then(|(_, s)| s).and_then(|s| s.data.as_ref());
-    // Guests' writes are host-wide: proxwatch does not map guest volumes to physical disks yet.
-    json(&serde_json::json!({"disk": view, "smart": reading, "guest_writes": inv.guest_writes}))
+    json(&DiskDetail { disk: view, smart: reading, guest_writes: &inv.guest_writes })
 }
 
 #[derive(Deserialize)]
@@ -362,4 +405,6 @@ async fn selftest(
 pub(super) fn ts_types(v: &mut impl ts_rs::TypeVisitor) {
     v.visit::<PoolView<'static>>();
     v.visit::<DiskView<'static>>();
+    v.visit::<StorageAll<'static>>();
+    v.visit::<DiskDetail<'static>>();
 }

@@ -1,7 +1,5 @@
-// Shapes of /api/vms, /api/cluster and /api/storage, and the helpers the VMs and Storage pages
-// share. The storage shapes come partly straight from the tool parsers (zpool, smartctl), so the
-// readers below accept the documented names and the parsers' own ones, and every field may be
-// absent: the pages show what is there and hide the rest.
+// Shapes of /api/vms, /api/cluster and /api/storage (generated from the Rust types in gen/), and
+// the helpers the VMs and Storage pages share.
 
 import { ApiError, getJSON, isAbort, errorText } from './api';
 import * as fmt from './format';
@@ -29,213 +27,55 @@ import type { MemberDisk } from './gen/MemberDisk';
 
 export type Outcome = 'ok' | 'warnings' | 'running' | 'failed';
 
-export interface ErrorCounts {
-  read: number;
-  write: number;
-  checksum: number;
-}
+import type { PoolView } from './gen/PoolView';
+import type { Vdev } from './gen/Vdev';
+import type { VdevKind } from './gen/VdevKind';
+import type { VdevSection } from './gen/VdevSection';
+import type { Scan } from './gen/Scan';
+import type { ScanTime } from './gen/ScanTime';
+import type { DataErrors } from './gen/DataErrors';
+import type { AtaAttribute } from './gen/AtaAttribute';
+export type { PoolView, Vdev, VdevKind, VdevSection, Scan, ScanTime, DataErrors, AtaAttribute };
+export type { ErrorCounts } from './gen/ErrorCounts';
+export type { PoolStatus as PoolStatusRecord } from './gen/PoolStatus';
+export type { StorageAll } from './gen/StorageAll';
+export type { LvmView as Lvm } from './gen/LvmView';
+export type { ThinPoolView as ThinPool } from './gen/ThinPoolView';
+export type { VolumeGroupView as VolumeGroup } from './gen/VolumeGroupView';
+export type { DiskDetail } from './gen/DiskDetail';
+export type { DiskKind } from './gen/DiskKind';
+export type { SmartReading, SmartReading as SmartFull } from './gen/SmartReading';
+export type { SmartData } from './gen/SmartData';
+export type { SelfTest } from './gen/SelfTest';
+export type { NvmeData as NvmeLog } from './gen/NvmeData';
 
-/** `kind` is a word in the contract; the zpool parser sends `{type: "raidz", parity: 1}`. */
-export type VdevKind = string | { type: string; parity?: number; [k: string]: unknown };
+/** A pool as the Storage page shows it: the `zpool list` row with its `zpool status` lifted up. */
+export type Pool = Omit<PoolView, 'status'> & {
+  state: string | null;
+  /** The `status:` paragraph of `zpool status` (absent on a healthy pool). */
+  status: string | null;
+  action: string | null;
+  see: string | null;
+  scan: Scan | null;
+  root: Vdev | null;
+  sections: VdevSection[];
+  errors: DataErrors | null;
+};
 
-export interface Vdev {
-  name: string;
-  kind?: VdevKind | null;
-  state?: string | null;
-  errors?: ErrorCounts | null;
-  note?: string | null;
-  children?: Vdev[] | null;
-}
-
-export interface VdevSection {
-  class: string;
-  state?: string | null;
-  errors?: ErrorCounts | null;
-  note?: string | null;
-  vdevs: Vdev[];
-}
-
-/** A time from `zpool status`: plain text, or the parser's `{text, unix}`. */
-export type ScanTime = string | { text?: string; unix?: number | null } | null;
-
-export interface Scan {
-  /** Contract name; the zpool parser calls it `state`. */
-  kind?: string;
-  state?: string;
-  function?: string | null;
-  percent_done?: number | null;
-  eta?: string | null;
-  eta_secs?: number | null;
-  ended?: ScanTime;
-  since?: ScanTime;
-  at?: ScanTime;
-  repaired?: number | null;
-  errors?: number | null;
-  duration?: string | null;
-  issued?: number | null;
-  scanned?: number | null;
-  total?: number | null;
-  text?: string;
-}
-
-export interface Pool {
-  name: string;
-  state?: string | null;
-  health?: string | null;
-  size?: number | null;
-  alloc?: number | null;
-  free?: number | null;
-  frag_percent?: number | null;
-  cap_percent?: number | null;
-  dedup_ratio?: number | null;
-  /** The `status:` text; the backend may instead nest the whole `zpool status` record here. */
-  status?: string | PoolStatusRecord | null;
-  /** The disk each member lives on, by member name. */
-  members?: Record<string, MemberDisk>;
-  action?: string | null;
-  see?: string | null;
-  scan?: Scan | null;
-  errors_text?: string | null;
-  /** The parser's data-error summary, when passed through. */
-  errors?: { count?: number | null; files?: string[]; messages?: string[] } | null;
-  /** The root vdev (contract); `root` in the parser. */
-  vdevs?: Vdev | Vdev[] | null;
-  root?: Vdev | null;
-  sections?: VdevSection[] | null;
-}
-
-/** One pool of `zpool status` as the parser shapes it (nested under a `zpool list` row as `status`). */
-export interface PoolStatusRecord {
-  name?: string;
-  state?: string | null;
-  status?: string | null;
-  action?: string | null;
-  see?: string | null;
-  scan?: Scan | null;
-  root?: Vdev | null;
-  sections?: VdevSection[] | null;
-  errors?: Pool['errors'];
-}
-
-/** A pool with the nested `status` record (if any) lifted to the top, `status` as plain text. */
-export function normalizePool(p: Pool): Pool & { status?: string | null } {
+/** A pool with its `zpool status` record (if any) lifted to the top. */
+export function normalizePool(p: PoolView): Pool {
   const st = p.status;
-  if (st == null || typeof st === 'string') return p as Pool & { status?: string | null };
   return {
     ...p,
-    state: st.state ?? p.state ?? p.health ?? null,
-    status: st.status ?? null,
-    action: st.action ?? p.action ?? null,
-    see: st.see ?? p.see ?? null,
-    scan: st.scan ?? p.scan ?? null,
-    root: st.root ?? p.root ?? null,
-    sections: st.sections ?? p.sections ?? null,
-    errors: st.errors ?? p.errors ?? null,
+    state: st?.state ?? p.health ?? null,
+    status: st?.status ?? null,
+    action: st?.action ?? null,
+    see: st?.see ?? null,
+    scan: st?.scan ?? null,
+    root: st?.root ?? null,
+    sections: st?.sections ?? [],
+    errors: st?.errors ?? null,
   };
-}
-
-export interface ThinPool {
-  name: string;
-  vg: string;
-  size: number | null;
-  data_percent: number | null;
-  metadata_percent: number | null;
-}
-
-export interface VolumeGroup {
-  name: string;
-  size: number | null;
-  free: number | null;
-}
-
-export interface Lvm {
-  thin_pools: ThinPool[] | null;
-  vgs: VolumeGroup[] | null;
-}
-
-export type DiskKind = 'hdd' | 'ssd' | 'nvme' | 'usb' | 'unknown';
-
-export interface StorageAll {
-  storages: Section<NodeStorage[]>;
-  pools: Section<Pool[]>;
-  lvm: Section<Lvm>;
-  disks: Section<DiskView[]>;
-}
-
-export interface AtaAttribute {
-  id: number;
-  name: string;
-  value: number | null;
-  worst: number | null;
-  thresh: number | null;
-  raw?: { value?: number | null; string?: string | null } | null;
-  raw_value?: number | null;
-  raw_string?: string | null;
-  prefailure?: boolean;
-  failing_now?: boolean;
-  failed_in_past?: boolean;
-}
-
-export interface SelfTest {
-  type?: string;
-  kind?: string;
-  status: string;
-  passed: boolean | null;
-  lifetime_hours: number | null;
-  lba_first_error: number | null;
-}
-
-export interface NvmeLog {
-  critical_warning?: { value: number; flags: string[] } | number | null;
-  percentage_used?: number | null;
-  available_spare?: number | null;
-  available_spare_pct?: number | null;
-  available_spare_threshold?: number | null;
-  available_spare_threshold_pct?: number | null;
-  media_errors?: number | null;
-  num_err_log_entries?: number | null;
-  error_log_entries?: number | null;
-  data_units_written?: number | null;
-  data_units_read?: number | null;
-  unsafe_shutdowns?: number | null;
-  controller_busy_minutes?: number | null;
-  warning_temp_minutes?: number | null;
-  critical_temp_minutes?: number | null;
-}
-
-export interface SmartFull {
-  state: 'data' | 'standby' | 'failed' | string;
-  reason?: string | null;
-  power_mode?: string | null;
-  model?: string | null;
-  family?: string | null;
-  serial?: string | null;
-  firmware?: string | null;
-  wwn?: string | null;
-  capacity_bytes?: number | null;
-  rotation_rate_rpm?: number | null;
-  form_factor?: string | null;
-  interface?: string | null;
-  smart_passed?: boolean | null;
-  temperature_c?: number | null;
-  power_on_hours?: number | null;
-  power_cycles?: number | null;
-  wear_used_pct?: number | null;
-  wear_source?: string | null;
-  bytes_written?: number | null;
-  bytes_read?: number | null;
-  findings?: string[] | null;
-  messages?: string[] | null;
-  self_tests?: SelfTest[] | null;
-  self_test_running?: { description?: string | null; remaining_pct?: number | null } | null;
-  ata?: ({ attributes?: AtaAttribute[] | null } & Record<string, unknown>) | null;
-  nvme?: NvmeLog | null;
-  scsi?: Record<string, unknown> | null;
-}
-
-export interface DiskDetail {
-  disk: DiskView;
-  smart: SmartFull | null;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -279,25 +119,21 @@ export function level(pct: number | null | undefined, warn = 80, crit = 90): 'ok
 /** A vdev kind as a word: `mirror`, `raidz1`, `draid2`, `device`. */
 export function vdevKind(k: VdevKind | null | undefined): string {
   if (k == null) return '';
-  if (typeof k === 'string') return k;
-  if ((k.type === 'raidz' || k.type === 'draid') && typeof k.parity === 'number') return `${k.type}${k.parity}`;
+  if (k.type === 'raidz' || k.type === 'draid') return `${k.type}${k.parity}`;
   return k.type;
 }
 
-/** The pool's root vdev, whatever the field is called. */
+/** The pool's root vdev (the pool itself; its children are the top-level vdevs). */
 export function poolRoot(p: Pool): Vdev | null {
-  if (p.root) return p.root;
-  if (Array.isArray(p.vdevs)) return { name: p.name, state: p.state ?? p.health ?? null, children: p.vdevs };
-  return p.vdevs ?? null;
+  return p.root;
 }
 
 export function scanKind(s: Scan | null | undefined): string {
-  return s?.kind ?? s?.state ?? 'none';
+  return s?.state ?? 'none';
 }
 
-export function scanTimeText(t: ScanTime | undefined): string | null {
+export function scanTimeText(t: ScanTime | null | undefined): string | null {
   if (t == null) return null;
-  if (typeof t === 'string') return t;
   if (t.text) return t.text;
   if (t.unix) return fmt.when(t.unix);
   return null;
@@ -309,10 +145,9 @@ export function poolState(p: Pool): string {
 
 /** The pool's `errors:` line as text. */
 export function poolErrors(p: Pool): string | null {
-  if (p.errors_text) return p.errors_text;
   const e = p.errors;
   if (!e) return null;
-  if (e.messages && e.messages.length) return e.messages.join('; ');
+  if (e.messages.length) return e.messages.join('; ');
   if (e.count === 0) return 'No known data errors';
   if (e.count != null) return `${e.count} data error${e.count === 1 ? '' : 's'}`;
   return null;
@@ -337,10 +172,7 @@ export function stateClass(state: string | null | undefined): 'ok' | 'warn' | 'c
 }
 
 export function attrRaw(a: AtaAttribute): string {
-  const s = a.raw?.string ?? a.raw_string;
-  if (s != null && s !== '') return s;
-  const v = a.raw?.value ?? a.raw_value;
-  return v == null ? '—' : String(v);
+  return a.raw_string !== '' ? a.raw_string : String(a.raw_value);
 }
 
 export function outcomeClass(o: string | null | undefined): 'ok' | 'warn' | 'crit' | 'accent' {
