@@ -30,7 +30,7 @@ use crate::workers::inventory::Inventory;
 use crate::workers::journal::Journal;
 use crate::workers::network::NetworkSnapshot;
 use crate::workers::ups::UpsSnapshot;
-use crate::workers::{Loops, Periodic, ProcessDemand};
+use crate::workers::{Loops, ProcessDemand};
 
 pub use crate::api::SystemCache;
 pub use crate::model::{DemoInfo, LiveSample};
@@ -234,10 +234,6 @@ impl App {
         }
     }
 
-    fn every(&self, period: Duration) -> Periodic {
-        self.loops.every(period)
-    }
-
     /// Spawns every background loop: the workers, the health cycle and its facts, and the loops of
     /// the auth service.
     pub fn spawn_all(self: &Arc<Self>) {
@@ -250,7 +246,7 @@ impl App {
                 self.host.clone(),
                 self.history.clone(),
                 self.vitals.clone(),
-                self.every(Duration::from_millis(s.interval_ms)),
+                self.loops.every(Duration::from_millis(s.interval_ms)),
             ),
         );
         loops.spawn(
@@ -260,7 +256,7 @@ impl App {
                 self.process_demand.clone(),
                 self.processes.clone(),
                 s.processes_demand_s,
-                self.every(Duration::from_secs(s.processes_interval_s.max(1))),
+                self.loops.every(Duration::from_secs(s.processes_interval_s.max(1))),
             ),
         );
         loops.spawn(
@@ -268,7 +264,7 @@ impl App {
             w::run_identity(
                 self.host.clone(),
                 self.identity.clone(),
-                self.every(Duration::from_secs(s.identity_refresh_s.max(60))),
+                self.loops.every(Duration::from_secs(s.identity_refresh_s.max(60))),
             ),
         );
         let h = &cfg.history;
@@ -285,12 +281,16 @@ impl App {
             w::run_retention(
                 self.db.clone(),
                 [h.retain_1m_days, h.retain_10m_days, h.retain_1h_days],
-                self.every(Duration::from_secs(h.retention_interval_s)),
+                self.loops.every(Duration::from_secs(h.retention_interval_s)),
             ),
         );
         loops.spawn(
             "auth sync",
-            crate::auth::sync::run(self.db.clone(), self.auth.clone(), self.every(Duration::from_secs(3))),
+            crate::auth::sync::run(
+                self.db.clone(),
+                self.auth.clone(),
+                self.loops.every(Duration::from_secs(3)),
+            ),
         );
         loops.spawn(
             "fail2ban",
@@ -306,7 +306,7 @@ impl App {
                 self.host.clone(),
                 self.db.clone(),
                 self.inventory.clone(),
-                self.every(Duration::from_secs(2)),
+                self.loops.every(Duration::from_secs(2)),
             ),
         );
         let network = w::network::Wiring {
@@ -320,9 +320,9 @@ impl App {
             backfill: self.demo.is_some(),
         };
         let period = network.period();
-        loops.spawn("network", w::network::run(network, self.every(period)));
+        loops.spawn("network", w::network::run(network, self.loops.every(period)));
         let opts = w::hardware::Options::from_config(&cfg.hardware);
-        let tick = self.every(opts.period());
+        let tick = self.loops.every(opts.period());
         loops.spawn(
             "hardware",
             w::hardware::run(self.host.clone(), self.series.clone(), opts, self.hardware.clone(), tick),
@@ -334,7 +334,7 @@ impl App {
                 self.series.clone(),
                 cfg.nut.clone(),
                 self.ups.clone(),
-                self.every(Duration::from_secs(cfg.nut.interval_s.max(1))),
+                self.loops.every(Duration::from_secs(cfg.nut.interval_s.max(1))),
             ),
         );
         loops.spawn(
@@ -343,7 +343,7 @@ impl App {
                 self.host.clone(),
                 self.series.clone(),
                 self.gpu.clone(),
-                self.every(Duration::from_secs(cfg.hardware.interval_s.max(1))),
+                self.loops.every(Duration::from_secs(cfg.hardware.interval_s.max(1))),
             ),
         );
         self.spawn_services();
@@ -364,7 +364,7 @@ impl App {
                 cfg.tls.clone(),
                 cfg.health.clone(),
                 self.health_bus.facts.clone(),
-                self.every(Duration::from_secs(15)),
+                self.loops.every(Duration::from_secs(15)),
             ),
         );
         loops.spawn("host names", watch_host_names(self.clone()));

@@ -67,17 +67,9 @@ impl Default for Options {
     }
 }
 
-fn ok<T>(s: &mut Section<T>, data: T, now: i64) {
-    s.ok(data, now);
-}
-
-fn unavailable<T>(s: &mut Section<T>, reason: impl Into<String>) {
-    s.unavailable(reason);
-}
-
 /// Folds a failed read in (see [`super::fold`]), with this part's own words for a missing source.
 fn failed<T>(s: &mut Section<T>, what: &str, e: ToolError, missing_reason: impl FnOnce() -> String) {
-    super::fold(s, what, Err(e), 0, |_| missing_reason());
+    super::fold_err(s, what, e, |_| missing_reason());
 }
 
 pub struct HardwarePoller {
@@ -137,7 +129,7 @@ impl HardwarePoller {
         let s = &mut self.state.sensors;
         match hwmon::read(host) {
             Ok(sensors) if sensors.chips.iter().all(|c| c.readings.is_empty()) => {
-                unavailable(s, "no hwmon sensors on this host");
+                s.unavailable("no hwmon sensors on this host");
             }
             Ok(sensors) => {
                 let picked = pick_temps(&sensors);
@@ -148,7 +140,7 @@ impl HardwarePoller {
                     series.record(&t.key, now_ms, *v);
                 }
                 self.state.temp_series = picked.into_iter().map(|(t, _)| t).collect();
-                ok(s, sensors, now);
+                s.ok(sensors, now);
             }
             Err(e) => failed(s, "hwmon", e, || "no hwmon sensors on this host".into()),
         }
@@ -158,8 +150,8 @@ impl HardwarePoller {
         let (sensors, sel) = (&mut self.state.ipmi, &mut self.state.sel);
         if !self.opts.ipmi {
             let why = "IPMI monitoring is off (hardware.ipmi = \"off\")";
-            unavailable(sensors, why);
-            unavailable(sel, why);
+            sensors.unavailable(why);
+            sel.unavailable(why);
             return;
         }
         if !host.exists(&self.opts.ipmi_device) {
@@ -167,19 +159,19 @@ impl HardwarePoller {
                 "no {} (no BMC, or the ipmi_si/ipmi_devintf modules are not loaded)",
                 self.opts.ipmi_device
             );
-            unavailable(sensors, why.clone());
-            unavailable(sel, why);
+            sensors.unavailable(why.clone());
+            sel.unavailable(why);
             return;
         }
         let (tool, timeout) = (self.opts.ipmitool.clone(), self.opts.ipmi_timeout);
         let missing = || "ipmitool not installed".to_string();
         match ipmi::sensors(host, &tool, timeout).await {
-            Ok(list) => ok(sensors, list, now),
+            Ok(list) => sensors.ok(list, now),
             Err(e) => {
                 let is_missing = e.is_missing();
                 failed(sensors, "ipmitool sensor", e, missing);
                 if is_missing {
-                    unavailable(sel, missing());
+                    sel.unavailable(missing());
                     return;
                 }
             }
@@ -193,7 +185,7 @@ impl HardwarePoller {
                     }
                 }
                 self.seen_sel = Some(ids);
-                ok(sel, entries, now);
+                sel.ok(entries, now);
             }
             Err(e) => failed(sel, "ipmitool sel elist", e, missing),
         }
@@ -202,20 +194,20 @@ impl HardwarePoller {
     async fn read_static(&mut self, host: &Host, now: i64) {
         let st = &mut self.state;
         match dmi::read_cpu(host) {
-            Ok(c) => ok(&mut st.cpu, c, now),
+            Ok(c) => st.cpu.ok(c, now),
             Err(e) => failed(&mut st.cpu, "cpuinfo", e, || "/proc/cpuinfo is not readable".into()),
         }
         match dmi::read_dmi(host) {
-            Ok(d) => ok(&mut st.system, d, now),
+            Ok(d) => st.system.ok(d, now),
             Err(e) => {
                 failed(&mut st.system, "dmi", e, || "no DMI data (/sys/class/dmi/id) on this host".into())
             }
         }
         match dmi::memory(host).await {
             Ok(m) if m.modules.is_empty() && m.empty_slots == 0 => {
-                unavailable(&mut st.memory, "dmidecode lists no memory devices (virtual machine?)")
+                st.memory.unavailable("dmidecode lists no memory devices (virtual machine?)")
             }
-            Ok(m) => ok(&mut st.memory, m, now),
+            Ok(m) => st.memory.ok(m, now),
             Err(e) => failed(&mut st.memory, "dmidecode", e, || "dmidecode not installed".into()),
         }
         match dmi::read_pci(host) {
@@ -225,7 +217,7 @@ impl HardwarePoller {
                     Ok(n) => dmi::apply_names(&mut devs, n),
                     Err(e) => tracing::debug!(error = %e, "no lspci names; showing PCI ids"),
                 }
-                ok(&mut st.pci, devs, now);
+                st.pci.ok(devs, now);
                 if let Err(e) = names {
                     st.pci.reason = Some(if e.is_missing() {
                         "lspci not installed (pciutils); showing numeric ids".into()

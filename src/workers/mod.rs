@@ -68,8 +68,16 @@ pub fn fold<T>(
 ) {
     match result {
         Ok(v) => sec.ok(v, now_s),
-        Err(ToolError::Missing { what: tool }) => sec.unavailable(missing(&tool)),
-        Err(e) => {
+        Err(e) => fold_err(sec, what, e, missing),
+    }
+}
+
+/// [`fold`]'s failure half: unavailable when the tool or file is missing, else the last good data
+/// kept (stale) and the failure logged once when it starts.
+pub fn fold_err<T>(sec: &mut Section<T>, what: &str, e: ToolError, missing: impl FnOnce(&str) -> String) {
+    match e {
+        ToolError::Missing { what: tool } => sec.unavailable(missing(&tool)),
+        e => {
             if sec.failed(e.to_string()) {
                 tracing::warn!(source = what, error = %e, "source failed; keeping the last good data");
             }
