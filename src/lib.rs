@@ -17,10 +17,11 @@
 //! 6. [`health`]: the ten categories of rules, the cycle, findings and their events outbox.
 //! 7. [`disks`]: each physical disk's pool membership and its verdict.
 //! 8. [`auth`]: users, sessions, tokens, rate limits, the auth log.
-//! 9. [`api`] (axum routers per domain under `/api`), [`terminal`] (PTY over a websocket), [`web`]
+//! 9. [`notify`]: the notification engine (events, routing, the per-channel outbox, channels, AI).
+//! 10. [`api`] (axum routers per domain under `/api`), [`terminal`] (PTY over a websocket), [`web`]
 //!    (the embedded SPA), [`server`] (the accept loop with its timeouts and caps), [`tls`].
-//! 10. [`app`]: the composition root (shared state, the router, workers + HTTP + graceful stop).
-//! 11. [`cli`] and `main` (and, in test builds, `ts_bindings`: the TypeScript types for the web).
+//! 11. [`app`]: the composition root (shared state, the router, workers + HTTP + graceful stop).
+//! 12. [`cli`] and `main` (and, in test builds, `ts_bindings`: the TypeScript types for the web).
 
 pub mod api;
 pub mod app;
@@ -35,6 +36,7 @@ pub mod health;
 pub mod history;
 pub mod host;
 pub mod model;
+pub mod notify;
 pub mod record;
 pub mod series;
 pub mod server;

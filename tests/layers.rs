@@ -25,6 +25,7 @@ const FLOORS: &[&[&str]] = &[
     &["health"],
     &["disks"],
     &["auth"],
+    &["notify"],
     &["api", "terminal", "web", "server", "tls"],
     &["app"],
     &["cli", "main", "lib", "ts_bindings"],

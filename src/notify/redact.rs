@@ -1,0 +1,1 @@
+//! Redaction before a cloud AI provider sees a text. To be built.

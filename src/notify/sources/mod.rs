@@ -1,0 +1,1 @@
+//! The event sources. To be built: tasks, journal, security, pve, system.
