@@ -63,6 +63,9 @@ pub struct App {
     pub health: watch::Sender<Arc<HealthSnapshot>>,
     /// The health monitor's events channel, thresholds, exclusions, facts and run trigger.
     pub health_bus: Arc<Bus>,
+    /// The notification engine.
+    pub notify: Arc<crate::notify::engine::Engine>,
+    pve_rx: Mutex<Option<tokio::sync::mpsc::Receiver<crate::notify::Event>>>,
     /// The journal reader (queries and live follows, bounded).
     pub journal: Arc<Journal>,
     pub auth: Arc<Auth>,
@@ -110,6 +113,7 @@ impl App {
             Some(&config.auth.auth_log),
             config.auth.auth_log_max_bytes,
         );
+        let notify_keys = keys.clone();
         let mut auth = Auth::load(db.clone(), keys, config.auth.clone(), Some(data_dir), audit)?;
         auth.demo = demo.is_some();
         auth.tasks = loops.tracker.clone();
@@ -138,7 +142,19 @@ impl App {
         let health_bus = Arc::new(Bus::default());
         let journal = Arc::new(Journal::new(&config.logs));
         let process_demand = Arc::new(ProcessDemand::default());
+        let notify = crate::notify::engine::Engine::new(
+            db.clone(),
+            notify_keys,
+            crate::notify::channels::Ctx::new(Duration::from_secs(
+                config.notifications.send_timeout_s.max(1),
+            ))?,
+            clock.clone(),
+            host.clone(),
+        );
+        let (pve_tx, pve_rx) = tokio::sync::mpsc::channel(config.notifications.pve_queue.max(1));
         let api = ApiState(Arc::new(Shared {
+            notify: notify.clone(),
+            pve_events: pve_tx,
             config: config.clone(),
             host: host.clone(),
             db: db.clone(),
@@ -174,6 +190,8 @@ impl App {
             clock,
         }));
         Ok(Arc::new(App {
+            notify,
+            pve_rx: Mutex::new(Some(pve_rx)),
             health: health_bus.snapshot.clone(),
             health_bus,
             host,
@@ -368,6 +386,24 @@ impl App {
             ),
         );
         loops.spawn("host names", watch_host_names(self.clone()));
+        self.spawn_notify();
+    }
+
+    /// Starts the notification engine (once): its intake loop and one worker per channel.
+    pub fn spawn_notify(&self) {
+        if !self.config.notifications.enabled {
+            return;
+        }
+        let pve = self.pve_rx.lock().ok().and_then(|mut r| r.take());
+        if let Some(pve) = pve {
+            let inputs = crate::notify::run::Inputs {
+                health: self.health_bus.events.subscribe(),
+                inventory: self.inventory.subscribe(),
+                pve,
+            };
+            self.loops
+                .spawn("notify", crate::notify::run::run(self.notify.clone(), inputs, self.loops.clone()));
+        }
     }
 
     /// Starts the services request handlers hand work to (the action runner, the journal reader):

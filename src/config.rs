@@ -36,6 +36,7 @@ pub struct Config {
     pub nut: NutCfg,
     pub logs: LogsCfg,
     pub health: HealthCfg,
+    pub notifications: NotifyCfg,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -132,6 +133,35 @@ impl Default for LogsCfg {
         LogsCfg { max_page: 500, max_range_days: 31, max_readers: 4, query_timeout_s: 10 }
     }
 }
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NotifyCfg {
+    /// Run the notification engine (channels, routing and the history are set in the UI).
+    pub enabled: bool,
+    /// One send to a channel (connect, TLS, request, answer) is bounded by this, seconds.
+    pub send_timeout_s: u64,
+    /// PVE webhook events waiting for the engine at most (the receiver answers 503 beyond).
+    pub pve_queue: usize,
+    /// A plain-HTTP loopback listener for the PVE webhook target when the main port serves HTTPS
+    /// (PVE checks certificates against the system store, so it cannot post to a self-signed
+    /// proxwatch); "" turns it off. Only `/api/notifications/pve/webhook` is served there.
+    pub pve_listen: String,
+    /// The largest PVE webhook body accepted, bytes (a vzdump message with its log can be ~1 MiB).
+    pub pve_max_body: usize,
+}
+
+impl Default for NotifyCfg {
+    fn default() -> Self {
+        NotifyCfg {
+            enabled: true,
+            send_timeout_s: 15,
+            pve_queue: 256,
+            pve_listen: "127.0.0.1:8009".into(),
+            pve_max_body: 2 * 1024 * 1024,
+        }
+    }
+}
+
 impl Default for HealthCfg {
     fn default() -> Self {
         HealthCfg { interval_s: 300, startup_grace_s: 300, mount_timeout_ms: 2000, max_mounts: 64 }

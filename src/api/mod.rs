@@ -16,6 +16,7 @@ mod history;
 pub mod live;
 mod logs;
 mod network;
+mod notifications;
 pub mod rrd_cache;
 mod state;
 mod storage;
@@ -132,6 +133,7 @@ fn routes() -> Routes {
         .merge(hardware::routes())
         .merge(logs::routes())
         .merge(health::routes())
+        .merge(notifications::routes())
 }
 
 /// The access table: every API route with the level it needs.
@@ -294,4 +296,5 @@ pub(crate) fn ts_types(v: &mut impl ts_rs::TypeVisitor) {
     tasks::ts_types(v);
     auth::ts_types(v);
     health::ts_types(v);
+    notifications::ts_types(v);
 }

@@ -16,6 +16,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0004_health", include_str!("migrations/0004_health.sql")),
     ("0005_rollup_by_time", include_str!("migrations/0005_rollup_by_time.sql")),
     ("0006_auth_hardening", include_str!("migrations/0006_auth_hardening.sql")),
+    ("0007_notify", include_str!("migrations/0007_notify.sql")),
 ];
 
 /// The schema version this build writes.

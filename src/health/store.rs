@@ -561,6 +561,17 @@ pub fn events(conn: &Connection, limit: usize, key: Option<&str>) -> anyhow::Res
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
+/// Up to `limit` undelivered notifiable events, oldest first, read in the caller's transaction: the
+/// notification engine takes them and marks them delivered in that same transaction (so neither
+/// claims nor leases are needed when the consumer writes to this database).
+pub fn undelivered(conn: &Connection, limit: usize) -> anyhow::Result<Vec<Event>> {
+    let mut st = conn.prepare(&format!(
+        "SELECT {EVENT_COLS} FROM health_events WHERE notify = 1 AND delivered_at IS NULL ORDER BY id LIMIT ?1"
+    ))?;
+    let rows = st.query_map([limit as i64], event_from)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 /// Claims up to `limit` undelivered notifiable events for `consumer`, oldest first: events nobody
 /// holds, or whose claim is older than `lease_ms` (a consumer that died mid-delivery).
 pub fn claim(

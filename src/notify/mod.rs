@@ -23,8 +23,13 @@
 pub mod ai;
 pub mod catalog;
 pub mod channels;
+pub mod engine;
 pub mod redact;
+pub mod route;
+pub mod run;
+pub mod settings;
 pub mod sources;
+pub mod store;
 pub mod template;
 
 use std::collections::BTreeMap;

@@ -146,15 +146,17 @@ fn en(kind: &str) -> Option<Texts> {
             "Sent by: {actor}",
         ),
         "summary.burst" => {
-            t("{count} more {group} events", "{count} more {group} events in {window}:", "{lines}")
+            t("{count} more {group} events", "{count} more {group} events within {window}:\n{lines}", "")
         }
-        "summary.quiet" => {
-            t("{count} events during quiet hours", "{count} events were held during quiet hours:", "{lines}")
-        }
+        "summary.quiet" => t(
+            "{count} events during quiet hours",
+            "{count} events were held during quiet hours:\n{lines}",
+            "",
+        ),
         "summary.digest" => t(
             "Daily digest: {count} events",
-            "{count} events since the last digest.",
-            "{lines}\n\nStill open: {open}",
+            "{count} events since the last digest:\n{lines}\n\nStill open: {open}",
+            "",
         ),
         _ => return None,
     })

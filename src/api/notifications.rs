@@ -1,0 +1,314 @@
+//! `/api/notifications/...`: channels (CRUD, test), routing (events × channels), the engine's
+//! settings, and the history. Thin: the logic lives in `notify/`. Viewers read the history and the
+//! status; operators see channels (secrets masked) and may send a test; admins change settings.
+
+use axum::Extension;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+
+use super::{ADMIN, ApiState, JsonBody, OPERATE, READ, Routes, json, query_pairs};
+use crate::auth::{Level, Principal};
+use crate::error::ApiError;
+use crate::notify::catalog::{self, CATALOG, EventDef};
+use crate::notify::settings::{Global, Routing};
+use crate::notify::store::{self, ChannelInput, HistoryFilter, StoreError};
+use crate::notify::{Group, channels::ChannelConfig};
+
+pub fn routes() -> Routes {
+    Routes::new()
+        .get("/notifications/status", READ, status)
+        .get("/notifications/events", READ, events)
+        .get("/notifications/channels", OPERATE, list_channels)
+        .post("/notifications/channels", ADMIN, create_channel)
+        .get("/notifications/channels/{id}", OPERATE, get_channel)
+        .put("/notifications/channels/{id}", ADMIN, put_channel)
+        .delete("/notifications/channels/{id}", ADMIN, delete_channel)
+        .post("/notifications/channels/{id}/test", OPERATE, test_channel)
+        .get("/notifications/routing", OPERATE, routing)
+        .put("/notifications/routing", ADMIN, put_routing)
+        .get("/notifications/settings", OPERATE, settings)
+        .put("/notifications/settings", ADMIN, put_settings)
+        .get("/notifications/history", READ, history)
+}
+
+fn store_error(e: anyhow::Error) -> ApiError {
+    match e.downcast::<StoreError>() {
+        Ok(StoreError::Invalid(m)) => ApiError::bad_request(m),
+        Ok(StoreError::NotFound(m)) => ApiError::not_found(m),
+        Ok(StoreError::Internal(e)) => ApiError::internal(e),
+        Err(e) => ApiError::internal(e),
+    }
+}
+
+fn store_err(e: StoreError) -> anyhow::Error {
+    anyhow::Error::new(e)
+}
+
+/// For the header indicator: channels that need the admin, without their configs.
+#[derive(Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(rename = "NotifyStatus"))]
+struct StatusView {
+    channels: usize,
+    attention: Vec<AttentionView>,
+}
+
+#[derive(Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(rename = "NotifyAttention"))]
+struct AttentionView {
+    id: i64,
+    name: String,
+    kind: String,
+    error: Option<String>,
+}
+
+async fn status(State(app): State<ApiState>) -> Result<Response, ApiError> {
+    let keys = app.notify.keys().clone();
+    let views = app.db.call(move |c| store::views(c, &keys).map_err(store_err)).await.map_err(store_error)?;
+    let attention = views
+        .iter()
+        .filter(|v| v.needs_attention)
+        .map(|v| AttentionView {
+            id: v.id,
+            name: v.name.clone(),
+            kind: v.kind.clone(),
+            error: v.last_error.clone(),
+        })
+        .collect();
+    json(&StatusView { channels: views.len(), attention })
+}
+
+#[derive(Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(rename = "NotifyEvents"))]
+struct EventsView {
+    events: Vec<EventView>,
+    groups: Vec<Group>,
+}
+
+#[derive(Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(rename = "NotifyEventView"))]
+struct EventView {
+    #[serde(flatten)]
+    def: EventDef,
+    /// Seconds, after the admin's overrides.
+    cooldown_s: i64,
+}
+
+async fn events(State(app): State<ApiState>) -> Result<Response, ApiError> {
+    let g = app.db.call(|c| store::global(c).map_err(store_err)).await.map_err(store_error)?;
+    let events = CATALOG.iter().map(|d| EventView { def: *d, cooldown_s: g.cooldown_ms(d) / 1000 }).collect();
+    json(&EventsView { events, groups: Group::ALL.to_vec() })
+}
+
+fn parse_id(id: &str) -> Result<i64, ApiError> {
+    id.parse::<i64>()
+        .ok()
+        .filter(|&i| i > 0)
+        .ok_or_else(|| ApiError::bad_request(format!("malformed channel id {id:?}")))
+}
+
+async fn list_channels(State(app): State<ApiState>) -> Result<Response, ApiError> {
+    let keys = app.notify.keys().clone();
+    let views = app.db.call(move |c| store::views(c, &keys).map_err(store_err)).await.map_err(store_error)?;
+    json(&serde_json::json!({ "channels": views, "kinds": ChannelConfig::KINDS }))
+}
+
+async fn get_channel(State(app): State<ApiState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let id = parse_id(&id)?;
+    let keys = app.notify.keys().clone();
+    let v = app
+        .db
+        .call(move |c| store::channel_view(c, &keys, id).map_err(store_err))
+        .await
+        .map_err(store_error)?;
+    json(&v)
+}
+
+async fn create_channel(
+    State(app): State<ApiState>,
+    Extension(p): Extension<Principal>,
+    JsonBody(input): JsonBody<ChannelInput>,
+) -> Result<Response, ApiError> {
+    let keys = app.notify.keys().clone();
+    let now = app.clock.now_ms();
+    let v = app
+        .db
+        .call(move |c| {
+            let id = store::create_channel(c, &keys, &input, now).map_err(store_err)?;
+            store::channel_view(c, &keys, id).map_err(store_err)
+        })
+        .await
+        .map_err(store_error)?;
+    tracing::info!(user = %p.user, channel = v.id, kind = %v.kind, "notification channel added");
+    app.notify.wake.notify_one();
+    Ok((StatusCode::CREATED, json(&v)?).into_response())
+}
+
+async fn put_channel(
+    State(app): State<ApiState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<String>,
+    JsonBody(input): JsonBody<ChannelInput>,
+) -> Result<Response, ApiError> {
+    let id = parse_id(&id)?;
+    let keys = app.notify.keys().clone();
+    let now = app.clock.now_ms();
+    let v = app
+        .db
+        .call(move |c| {
+            store::update_channel(c, &keys, id, &input, now).map_err(store_err)?;
+            store::channel_view(c, &keys, id).map_err(store_err)
+        })
+        .await
+        .map_err(store_error)?;
+    tracing::info!(user = %p.user, channel = id, "notification channel changed");
+    app.notify.wake.notify_one();
+    app.notify.channel_wake(id).notify_one();
+    json(&v)
+}
+
+async fn delete_channel(
+    State(app): State<ApiState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = parse_id(&id)?;
+    app.db.call(move |c| store::delete_channel(c, id).map_err(store_err)).await.map_err(store_error)?;
+    tracing::info!(user = %p.user, channel = id, "notification channel deleted");
+    app.notify.wake.notify_one();
+    app.notify.channel_wake(id).notify_one();
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn test_channel(
+    State(app): State<ApiState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = parse_id(&id)?;
+    let r = app.notify.test(id, &p.user).await.map_err(store_error)?;
+    tracing::info!(user = %p.user, channel = id, ok = r.ok, "notification test sent");
+    json(&r)
+}
+
+#[derive(Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(rename = "NotifyRoutingMatrix"))]
+struct MatrixView {
+    groups: Vec<Group>,
+    events: Vec<EventDef>,
+    channels: Vec<MatrixChannel>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(rename = "NotifyMatrixChannel"))]
+#[serde(deny_unknown_fields)]
+struct MatrixChannel {
+    id: i64,
+    #[serde(default)]
+    name: String,
+    routing: Routing,
+}
+
+async fn routing(State(app): State<ApiState>) -> Result<Response, ApiError> {
+    let keys = app.notify.keys().clone();
+    let views = app.db.call(move |c| store::views(c, &keys).map_err(store_err)).await.map_err(store_error)?;
+    let channels =
+        views.into_iter().map(|v| MatrixChannel { id: v.id, name: v.name, routing: v.routing }).collect();
+    json(&MatrixView {
+        groups: Group::ALL.to_vec(),
+        events: CATALOG.iter().filter(|d| store::routable(d)).copied().collect(),
+        channels,
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MatrixPut {
+    channels: Vec<MatrixChannel>,
+}
+
+/// Replaces the routing of the listed channels at once (all or nothing).
+async fn put_routing(
+    State(app): State<ApiState>,
+    Extension(p): Extension<Principal>,
+    JsonBody(req): JsonBody<MatrixPut>,
+) -> Result<Response, ApiError> {
+    for (i, c) in req.channels.iter().enumerate() {
+        c.routing.validate().map_err(|e| ApiError::bad_request(format!("channels[{i}].routing.{e}")))?;
+    }
+    let n = req.channels.len();
+    let now = app.clock.now_ms();
+    app.db
+        .call(move |c| {
+            let tx = c.transaction()?;
+            for ch in &req.channels {
+                let text = serde_json::to_string(&ch.routing)?;
+                let n = tx.execute(
+                    "UPDATE notify_channels SET routing = ?2, updated = ?3 WHERE id = ?1",
+                    rusqlite::params![ch.id, text, now],
+                )?;
+                if n == 0 {
+                    return Err(store_err(StoreError::NotFound(format!("no channel {}", ch.id))));
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+        .map_err(store_error)?;
+    tracing::info!(user = %p.user, channels = n, "notification routing changed");
+    app.notify.wake.notify_one();
+    routing(State(app)).await
+}
+
+async fn settings(State(app): State<ApiState>) -> Result<Response, ApiError> {
+    let g = app.db.call(|c| store::global(c).map_err(store_err)).await.map_err(store_error)?;
+    json(&g)
+}
+
+async fn put_settings(
+    State(app): State<ApiState>,
+    Extension(p): Extension<Principal>,
+    JsonBody(g): JsonBody<Global>,
+) -> Result<Response, ApiError> {
+    let g2 = g.clone();
+    app.db.call(move |c| store::set_global(c, &g2).map_err(store_err)).await.map_err(store_error)?;
+    tracing::info!(user = %p.user, "notification settings changed");
+    app.notify.wake.notify_one();
+    json(&g)
+}
+
+async fn history(
+    State(app): State<ApiState>,
+    Extension(p): Extension<Principal>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let q = raw.unwrap_or_default();
+    query_pairs(Some(&q))?;
+    let f: HistoryFilter =
+        serde_urlencoded::from_str(&q).map_err(|e| ApiError::bad_request(format!("malformed query: {e}")))?;
+    if let Some(e) = &f.event {
+        if catalog::find(e).is_none() {
+            return Err(ApiError::bad_request(format!("event: unknown event type `{e}`")));
+        }
+    }
+    let admin = p.level >= Level::Admin;
+    let limit = f.limit.unwrap_or(100).clamp(1, 500);
+    let rows =
+        app.db.call(move |c| store::history(c, &f, admin).map_err(store_err)).await.map_err(store_error)?;
+    let next = (rows.len() == limit).then(|| rows.last().map(|r| r.id)).flatten();
+    json(&serde_json::json!({ "rows": rows, "next_before": next }))
+}
+
+/// The API's own view structs, for the generated TypeScript types.
+#[cfg(test)]
+pub(crate) fn ts_types(v: &mut impl ts_rs::TypeVisitor) {
+    v.visit::<StatusView>();
+    v.visit::<EventsView>();
+    v.visit::<MatrixView>();
+    v.visit::<store::ChannelView>();
+    v.visit::<store::HistoryRow>();
+    v.visit::<Global>();
+    v.visit::<crate::notify::engine::TestResult>();
+}

@@ -1,0 +1,149 @@
+//! The engine's loops in production: one intake loop (sources, summaries, retention; it wakes on a
+//! health event, a PVE webhook event, a settings change, the next due time, or once a minute for the
+//! polled sources) and one delivery worker per channel (it sleeps until its queue has something due).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{broadcast, mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use super::Event;
+use super::engine::{Engine, Step};
+use super::store;
+use crate::model::inventory::Inventory;
+use crate::workers::Loops;
+
+/// The polled sources' cadence and the idle engine's only wake-up.
+pub const POLL: Duration = Duration::from_secs(60);
+/// Retention runs at most this often.
+const HOUSEKEEPING: Duration = Duration::from_secs(3600);
+
+/// What the engine reads: narrow handles, not the app.
+pub struct Inputs {
+    /// Wake-ups from the health outbox (the table is the durable copy).
+    pub health: broadcast::Receiver<Arc<crate::health::store::Event>>,
+    pub inventory: watch::Receiver<Arc<Inventory>>,
+    /// Events the PVE webhook receiver accepted.
+    pub pve: mpsc::Receiver<Event>,
+}
+
+/// Runs the intake loop and the channel workers until cancelled.
+pub async fn run(engine: Arc<Engine>, mut inputs: Inputs, loops: Loops) {
+    let mut workers: HashMap<i64, CancellationToken> = HashMap::new();
+    let mut last_poll: Option<tokio::time::Instant> = None;
+    let cancel = loops.cancel.clone();
+    loop {
+        let node = inputs.inventory.borrow().node.clone();
+        if !node.is_empty() {
+            engine.set_hostname(&node);
+        }
+        // Channels added or removed since the last pass.
+        match engine.db.call(|c| Ok(store::channel_ids(c)?)).await {
+            Ok(ids) => {
+                workers.retain(|id, token| {
+                    let keep = ids.contains(id);
+                    if !keep {
+                        token.cancel();
+                    }
+                    keep
+                });
+                for id in ids {
+                    workers.entry(id).or_insert_with(|| {
+                        let token = cancel.child_token();
+                        loops.spawn("notify channel", worker(engine.clone(), id, token.clone()));
+                        token
+                    });
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "notification channels unreadable"),
+        }
+        if let Err(e) = engine.take_health().await {
+            tracing::error!(error = %format!("{e:#}"), "taking health events failed");
+        }
+        let mut pve = Vec::new();
+        while let Ok(ev) = inputs.pve.try_recv() {
+            pve.push(ev);
+        }
+        if let Err(e) = engine.take(pve).await {
+            tracing::error!(error = %format!("{e:#}"), "taking PVE events failed");
+        }
+        if last_poll.is_none_or(|t| t.elapsed() >= POLL) {
+            last_poll = Some(tokio::time::Instant::now());
+            let inv = inputs.inventory.borrow().clone();
+            if let Err(e) = engine.poll_sources(&inv).await {
+                tracing::error!(error = %format!("{e:#}"), "notification sources failed");
+            }
+        }
+        let next = match engine.maintain_every(HOUSEKEEPING).await {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::error!(error = %format!("{e:#}"), "notification housekeeping failed");
+                None
+            }
+        };
+        let now = engine.clock.now_ms();
+        let until_poll = last_poll.map(|t| POLL.saturating_sub(t.elapsed())).unwrap_or(POLL);
+        let until_due = next.map(|t| Duration::from_millis((t - now).max(0) as u64 + 50)).unwrap_or(POLL);
+        let sleep = until_poll.min(until_due).max(Duration::from_millis(200));
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            _ = tokio::time::sleep(sleep) => {}
+            _ = engine.wake.notified() => {}
+            r = inputs.health.recv() => {
+                if let Err(broadcast::error::RecvError::Closed) = r {
+                    // No more wake-ups from health; the table is still read each pass.
+                    inputs.health = inputs.health.resubscribe();
+                }
+            }
+            Some(ev) = inputs.pve.recv() => {
+                if let Err(e) = engine.take(vec![ev]).await {
+                    tracing::error!(error = %format!("{e:#}"), "taking a PVE event failed");
+                }
+            }
+        }
+    }
+    engine.on_clean_stop().await;
+}
+
+/// One channel's delivery loop.
+async fn worker(engine: Arc<Engine>, id: i64, cancel: CancellationToken) {
+    let wake = engine.channel_wake(id);
+    loop {
+        if cancel.is_cancelled() {
+            return;
+        }
+        let wait = match engine.deliver(id).await {
+            Ok(Step::Sent { .. } | Step::Expired { .. } | Step::Retry { .. } | Step::Failed { .. }) => {
+                continue;
+            }
+            Ok(Step::Idle | Step::Paused) => None,
+            Ok(Step::Wait(at)) => Some(Duration::from_millis((at - engine.clock.now_ms()).max(0) as u64)),
+            Err(e) => {
+                if e.downcast_ref::<store::StoreError>()
+                    .is_some_and(|e| matches!(e, store::StoreError::NotFound(_)))
+                {
+                    return;
+                }
+                tracing::error!(channel = id, error = %format!("{e:#}"), "notification delivery step failed");
+                Some(Duration::from_secs(30))
+            }
+        };
+        match wait {
+            None => {
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    _ = wake.notified() => {}
+                }
+            }
+            Some(d) => {
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    _ = wake.notified() => {}
+                    _ = tokio::time::sleep(d) => {}
+                }
+            }
+        }
+    }
+}
