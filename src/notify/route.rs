@@ -1,8 +1,8 @@
 //! The routing decision for one event on one channel, as a pure function of the event, the
 //! channel's settings, the engine's settings, the channel's recent state and the time. The order is
 //! the admin's mental model: is the channel on and does it want this event (toggle, severity)? Was
-//! the same condition just sent (cooldown)? Is it quiet time (hold, unless critical)? Is it for the
-//! digest (info, when a digest is set)? Is a burst under way (aggregate)? Otherwise: send.
+//! the same condition just sent (cooldown)? Is it for the digest (info, when a digest is set: it waits
+//! anyway)? Is it quiet time (hold, unless critical)? Is a burst under way (aggregate)? Otherwise: send.
 
 use jiff::tz::TimeZone;
 
@@ -87,16 +87,16 @@ pub fn decide(i: &Input) -> Decision {
         }
     }
     let local = Local(i.tz);
-    if i.event.severity < Severity::Critical {
-        if let Some(until) = i.routing.quiet.as_ref().and_then(|w| local.window_end(i.now, w)) {
-            return Decision::Hold { until };
-        }
-    }
     if i.event.severity == Severity::Info {
         if let Some(at) =
             i.routing.digest.as_deref().and_then(parse_hhmm).and_then(|m| local.next_at(i.now, m))
         {
             return Decision::Digest { at };
+        }
+    }
+    if i.event.severity < Severity::Critical {
+        if let Some(until) = i.routing.quiet.as_ref().and_then(|w| local.window_end(i.now, w)) {
+            return Decision::Hold { until };
         }
     }
     if let Some((started, sent)) = i.state.window {

@@ -22,5 +22,6 @@ mod inventory;
 mod kernel_files;
 mod logs;
 mod network;
+mod notify;
 mod terminal;
 mod ups;
