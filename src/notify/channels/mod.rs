@@ -159,7 +159,7 @@ impl ChannelConfig {
             "email" => &["password"],
             "gotify" => &["token"],
             "ntfy" => &["token", "password"],
-            "webhook" => &["url", "headers", "secret"],
+            "webhook" => &["url", "headers", "secret", "pushover_token", "pushover_user"],
             _ => &[],
         }
     }
