@@ -9,12 +9,14 @@
 //! - [`journal`]: the health facts collector's journal hits ([`crate::health::facts::logscan::LogHit`]).
 //! - [`security`]: proxwatch's own `auth_events` table, read past a stored row id.
 //! - [`system`]: proxwatch's lifecycle (unclean stop, host reboot) with a marker in `notify_cursors`.
+//! - [`pve`]: the body of Proxmox VE's webhook target, and the text or commands that set it up.
 //!
 //! State a source keeps between steps (de)serialises with serde so the engine can store it as JSON
 //! in its cursors table. Links are the SPA's app paths (history routing, `web/src/lib/router.svelte.ts`
 //! and `web/src/App.svelte`): `/vms/101`, `/storage/disks/sdb`, `/health`, `/logs`, `/security`.
 
 pub mod journal;
+pub mod pve;
 pub mod security;
 pub mod system;
 pub mod tasks;
