@@ -382,6 +382,7 @@ impl App {
                 cfg.tls.clone(),
                 cfg.health.clone(),
                 self.health_bus.facts.clone(),
+                self.health_bus.log_hits.clone(),
                 self.loops.every(Duration::from_secs(15)),
             ),
         );

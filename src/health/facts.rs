@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
 
 use super::model::Source;
 use crate::config::{HealthCfg, TlsCfg};
@@ -26,7 +26,7 @@ use crate::host::statvfs::is_stale_errno;
 use crate::host::{Host, ToolError};
 use crate::tools::mounts::{self, FstabEntry, StorageDir};
 use crate::tools::{apt, cert, services, timesync};
-use logscan::{JournalFacts, LogScanner, LoginFailure};
+use logscan::{JournalFacts, LogHit, LogScanner, LoginFailure};
 
 /// The units the services check looks at (the rule decides which matter on this host).
 pub const UNITS: &[&str] = &[
@@ -51,6 +51,11 @@ pub const PVE_CERTS: &[(&str, &str)] =
 
 /// Journal entries read per step at most.
 pub const JOURNAL_BOUND: usize = 5000;
+
+/// How far before the collector's first journal read a hit is still sent as new: the first read looks
+/// a day back, and announcing that day on every start would flood; what happened in the minutes
+/// around a restart is still told (the engine drops a hit it already had by its journal cursor).
+pub const HIT_REPLAY_MS: i64 = 10 * 60_000;
 
 /// The `auth_events` kinds that are failed credential checks (login, setup code, API token,
 /// re-authentication): the names auth writes (`auth::audit::Kind::as_str`; a test there keeps the
@@ -259,6 +264,8 @@ pub struct FactsCollector {
     storage_dirs: Vec<StorageDir>,
     /// A replayed host's recorded journal has been scanned.
     dump_scanned: bool,
+    /// Where new journal hits go ([`super::Bus::log_hits`]); `None`: nowhere.
+    hits: Option<broadcast::Sender<Arc<LogHit>>>,
 }
 
 impl FactsCollector {
@@ -274,6 +281,23 @@ impl FactsCollector {
             fstab: Vec::new(),
             storage_dirs: Vec::new(),
             dump_scanned: false,
+            hits: None,
+        }
+    }
+
+    /// Sends each new journal hit on `tx` (a live journal only: a replayed host's recording is not
+    /// news).
+    pub fn with_hits(mut self, tx: broadcast::Sender<Arc<LogHit>>) -> Self {
+        self.hits = Some(tx);
+        self
+    }
+
+    /// Sends the hits the last read kept.
+    fn send_hits(&mut self) {
+        let Some(tx) = &self.hits else { return };
+        for hit in self.scanner.take_hits() {
+            // Nobody listening (no engine yet) is fine: the hint channel is lossy by design.
+            let _ = tx.send(Arc::new(hit));
         }
     }
 
@@ -535,6 +559,9 @@ impl FactsCollector {
             self.dump_scanned = true;
             return true;
         }
+        if self.hits.is_some() && self.scanner.hits_from_ms.is_none() {
+            self.scanner.hits_from_ms = Some(now_ms - HIT_REPLAY_MS);
+        }
         let bound = JOURNAL_BOUND.to_string();
         let after = self.scanner.cursor.as_ref().map(|c| format!("--after-cursor={c}"));
         let mut argv = vec!["journalctl", "-o", "json", "--no-pager", "-n", bound.as_str()];
@@ -555,6 +582,7 @@ impl FactsCollector {
         match r {
             Ok(text) => {
                 self.scanner.feed_text(&text);
+                self.send_hits();
                 self.scanner.prune(now_ms);
                 self.facts.journal = Source::Ok { data: self.scanner.facts.clone() };
                 true
@@ -563,6 +591,11 @@ impl FactsCollector {
                 // A cursor from a rotated-away journal is refused: start over from a day back.
                 if after.is_some() {
                     self.scanner.cursor = None;
+                    // The read from a day back re-reads what was sent already: hits start past it.
+                    if let Some(newest) = self.scanner.newest_ms() {
+                        self.scanner.hits_from_ms =
+                            self.scanner.hits_from_ms.map(|from| from.max(newest + 1));
+                    }
                 }
                 let was_ok = matches!(self.facts.journal, Source::Ok { .. });
                 if !was_ok || e.is_missing() {
@@ -609,11 +642,13 @@ pub async fn run(
     tls: TlsCfg,
     h: HealthCfg,
     out: watch::Sender<Arc<Facts>>,
+    hits: broadcast::Sender<Arc<LogHit>>,
     mut tick: crate::workers::Periodic,
 ) {
     let own = (tls.enabled && !tls.cert.is_empty()).then(|| tls.cert.clone());
-    let mut collector =
-        FactsCollector::new(own).with_mounts(Duration::from_millis(h.mount_timeout_ms), h.max_mounts);
+    let mut collector = FactsCollector::new(own)
+        .with_mounts(Duration::from_millis(h.mount_timeout_ms), h.max_mounts)
+        .with_hits(hits);
     while tick.next().await {
         let now = tick.now_ms();
         let mut changed = collector.step(&host, now).await;

@@ -13,6 +13,11 @@
 //!
 //! Lines are parsed by the journal reader's parser (`tools/journal.rs`) and reduced to the fields the
 //! scanner reads.
+//!
+//! Besides the facts, a scanner asked to ([`LogScanner::hits_from_ms`]) keeps the new hits worth a
+//! notification as [`LogHit`]s (OOM kills, disk I/O errors, filesystem errors, PVE daemon crashes,
+//! failed logins) until they are taken ([`LogScanner::take_hits`]): merged per object within one read,
+//! bounded, and lossy past the bound (the facts above stay exact).
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -27,6 +32,10 @@ const MAX_TIMES: usize = 128;
 const MAX_OOMS: usize = 200;
 const MAX_LOGINS: usize = 2000;
 const MAX_HITS: usize = 256;
+/// Distinct [`LogHit`]s waiting to be taken at most; past it new objects are dropped (and counted).
+pub const MAX_PENDING_HITS: usize = 256;
+/// Distinct user names a merged failed-login hit lists at most.
+const MAX_HIT_USERS: usize = 5;
 
 /// One journal entry, the fields the scanner reads.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -458,6 +467,101 @@ pub struct JournalFacts {
     pub benign: u64,
 }
 
+/// A new journal hit worth a notification: what the scanner extracted, the quoted line (bounded), the
+/// entry's time and journal cursor (the first one when several lines of one object were merged
+/// within a read: `count` says how many).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum LogHit {
+    /// The kernel's OOM killer, in a guest's memory cgroup when `guest` is set (`guest_kind`: `lxc`
+    /// or `qemu`), else host-wide.
+    Oom {
+        guest: Option<u64>,
+        guest_kind: Option<String>,
+        process: String,
+        message: String,
+        count: u64,
+        ts_ms: i64,
+        cursor: String,
+    },
+    /// Disk I/O errors on a device (`sdc`, `nvme0n1`), an ATA port (`ata3`) or an NVMe controller.
+    IoError { device: String, message: String, count: u64, ts_ms: i64, cursor: String },
+    /// A filesystem reported errors (`sda1`, `dm-3`).
+    FsError { device: String, message: String, count: u64, ts_ms: i64, cursor: String },
+    /// A PVE daemon segfaulted or dumped core.
+    DaemonCrash { daemon: String, message: String, count: u64, ts_ms: i64, cursor: String },
+    /// Failed logins from one address to one service (`ssh` or `pve`); `user` lists the names tried.
+    LoginFailed { service: String, user: String, ip: String, count: u64, ts_ms: i64, cursor: String },
+}
+
+impl LogHit {
+    pub fn ts_ms(&self) -> i64 {
+        match self {
+            LogHit::Oom { ts_ms, .. }
+            | LogHit::IoError { ts_ms, .. }
+            | LogHit::FsError { ts_ms, .. }
+            | LogHit::DaemonCrash { ts_ms, .. }
+            | LogHit::LoginFailed { ts_ms, .. } => *ts_ms,
+        }
+    }
+
+    pub fn cursor(&self) -> &str {
+        match self {
+            LogHit::Oom { cursor, .. }
+            | LogHit::IoError { cursor, .. }
+            | LogHit::FsError { cursor, .. }
+            | LogHit::DaemonCrash { cursor, .. }
+            | LogHit::LoginFailed { cursor, .. } => cursor,
+        }
+    }
+
+    pub fn count(&self) -> u64 {
+        match self {
+            LogHit::Oom { count, .. }
+            | LogHit::IoError { count, .. }
+            | LogHit::FsError { count, .. }
+            | LogHit::DaemonCrash { count, .. }
+            | LogHit::LoginFailed { count, .. } => *count,
+        }
+    }
+
+    /// What hits are merged by within one read: the kind and its object.
+    fn key(&self) -> String {
+        match self {
+            LogHit::Oom { guest: Some(v), .. } => format!("oom:{v}"),
+            LogHit::Oom { guest: None, process, .. } => format!("oom:host:{process}"),
+            LogHit::IoError { device, .. } => format!("io:{device}"),
+            LogHit::FsError { device, .. } => format!("fs:{device}"),
+            LogHit::DaemonCrash { daemon, .. } => format!("crash:{daemon}"),
+            LogHit::LoginFailed { service, ip, .. } => format!("login:{service}:{ip}"),
+        }
+    }
+
+    /// Counts `other` (same key) into this hit; a failed login adds the user name it tried.
+    fn merge(&mut self, other: LogHit) {
+        match (self, other) {
+            (LogHit::LoginFailed { user, count, .. }, LogHit::LoginFailed { user: u, count: n, .. }) => {
+                *count += n;
+                let known = user.split(", ").any(|x| x == u);
+                if !known && !u.is_empty() && user.split(", ").count() < MAX_HIT_USERS {
+                    if !user.is_empty() {
+                        user.push_str(", ");
+                    }
+                    user.push_str(&u);
+                }
+            }
+            (
+                LogHit::Oom { count, .. }
+                | LogHit::IoError { count, .. }
+                | LogHit::FsError { count, .. }
+                | LogHit::DaemonCrash { count, .. }
+                | LogHit::LoginFailed { count, .. },
+                o,
+            ) => *count += o.count(),
+        }
+    }
+}
+
 /// The scanner: folds entries into [`JournalFacts`].
 #[derive(Debug, Default)]
 pub struct LogScanner {
@@ -465,6 +569,15 @@ pub struct LogScanner {
     pub cursor: Option<String>,
     /// The `oom-kill:` line waiting for its `Killed process` line.
     pending_oom: Option<(String, String, u64)>,
+    /// Keep [`LogHit`]s for entries from this time on (unix ms); `None` (the default) keeps none, so a
+    /// scanner nobody takes hits from holds nothing.
+    pub hits_from_ms: Option<i64>,
+    /// The hits not taken yet, in the order their objects first appeared.
+    hits: Vec<LogHit>,
+    /// Hits dropped because [`MAX_PENDING_HITS`] objects were already waiting.
+    pub hits_dropped: u64,
+    /// The newest entry time fed (unix ms).
+    newest_ms: Option<i64>,
 }
 
 impl LogScanner {
@@ -479,7 +592,34 @@ impl LogScanner {
         n
     }
 
+    /// The hits kept since the last call (see [`LogScanner::hits_from_ms`]).
+    pub fn take_hits(&mut self) -> Vec<LogHit> {
+        std::mem::take(&mut self.hits)
+    }
+
+    /// The newest entry time fed so far (unix ms).
+    pub fn newest_ms(&self) -> Option<i64> {
+        self.newest_ms
+    }
+
+    fn hit(&mut self, e: &Entry, hit: LogHit) {
+        if self.hits_from_ms.is_none_or(|from| e.ts_ms < from) {
+            return;
+        }
+        let key = hit.key();
+        if let Some(h) = self.hits.iter_mut().find(|h| h.key() == key) {
+            h.merge(hit);
+        } else if self.hits.len() < MAX_PENDING_HITS {
+            self.hits.push(hit);
+        } else {
+            self.hits_dropped += 1;
+        }
+    }
+
     pub fn feed(&mut self, e: &Entry) {
+        if self.newest_ms.is_none_or(|n| e.ts_ms > n) {
+            self.newest_ms = Some(e.ts_ms);
+        }
         let f = &mut self.facts;
         f.scanned += 1;
         if !e.cursor.is_empty() {
@@ -489,10 +629,19 @@ impl LogScanner {
             f.since_ms = Some(e.ts_ms);
         }
         if let Some(l) = login_failure(e) {
+            let hit = LogHit::LoginFailed {
+                service: l.source.clone(),
+                user: l.user.clone(),
+                ip: l.ip.clone(),
+                count: 1,
+                ts_ms: e.ts_ms,
+                cursor: e.cursor.clone(),
+            };
             f.logins.push_back(l);
             while f.logins.len() > MAX_LOGINS {
                 f.logins.pop_front();
             }
+            self.hit(e, hit);
             return;
         }
         let m = e.message.as_str();
@@ -524,16 +673,34 @@ impl LogScanner {
                     guest_kind: guest.map(|g| g.1.to_string()),
                     memcg,
                 };
+                let hit = LogHit::Oom {
+                    guest: oom.vmid,
+                    guest_kind: oom.guest_kind.clone(),
+                    process: oom.process.clone(),
+                    message: clip(m),
+                    count: 1,
+                    ts_ms: e.ts_ms,
+                    cursor: e.cursor.clone(),
+                };
                 f.ooms.push_back(oom);
                 while f.ooms.len() > MAX_OOMS {
                     f.ooms.pop_front();
                 }
+                self.hit(e, hit);
                 return;
             }
             if let Some(dev) = io_error_device(e) {
                 if f.io_errors.len() < MAX_HITS || f.io_errors.contains_key(&dev) {
                     bump(&mut f.io_errors, dev.clone(), Critical::IoError, &dev, e);
                 }
+                let hit = LogHit::IoError {
+                    device: dev,
+                    message: clip(m),
+                    count: 1,
+                    ts_ms: e.ts_ms,
+                    cursor: e.cursor.clone(),
+                };
+                self.hit(e, hit);
                 return;
             }
         }
@@ -541,6 +708,19 @@ impl LogScanner {
             let key = format!("{}:{object}", kind.id());
             if f.hits.len() < MAX_HITS || f.hits.contains_key(&key) {
                 bump(&mut f.hits, key, kind, &object, e);
+            }
+            let (message, count, ts_ms, cursor) = (clip(m), 1, e.ts_ms, e.cursor.clone());
+            let hit = match kind {
+                Critical::FilesystemError => {
+                    Some(LogHit::FsError { device: object, message, count, ts_ms, cursor })
+                }
+                Critical::DaemonSegfault => {
+                    Some(LogHit::DaemonCrash { daemon: object, message, count, ts_ms, cursor })
+                }
+                _ => None,
+            };
+            if let Some(hit) = hit {
+                self.hit(e, hit);
             }
             return;
         }
@@ -684,6 +864,78 @@ mod tests {
         // Warning-or-worse messages are counted by pattern; notices (pmxcfs quorum) are not.
         assert!(f.patterns.keys().any(|k| k.starts_with("pvestatd: storage")), "{:?}", f.patterns.keys());
         assert!(!f.patterns.keys().any(|k| k.starts_with("pmxcfs")));
+    }
+
+    const NOISE: &str =
+        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/health/journal_ata_oom_noise.jsonl");
+
+    #[test]
+    fn new_hits_are_kept_merged_per_object_only_when_asked_for() {
+        let text = std::fs::read_to_string(NOISE).unwrap();
+        let mut quiet = LogScanner::default();
+        quiet.feed_text(&text);
+        assert!(quiet.take_hits().is_empty(), "nobody asked: nothing is held");
+
+        let mut s = LogScanner { hits_from_ms: Some(0), ..Default::default() };
+        s.feed_text(&text);
+        let hits = s.take_hits();
+        assert!(s.take_hits().is_empty(), "taken once");
+        let brief: Vec<(String, u64)> = hits
+            .iter()
+            .map(|h| {
+                let what = match h {
+                    LogHit::Oom { guest, process, .. } => format!("oom {guest:?} {process}"),
+                    LogHit::IoError { device, .. } => format!("io {device}"),
+                    LogHit::FsError { device, .. } => format!("fs {device}"),
+                    LogHit::DaemonCrash { daemon, .. } => format!("crash {daemon}"),
+                    LogHit::LoginFailed { service, user, ip, .. } => format!("login {service} {ip} {user}"),
+                };
+                (what, h.count())
+            })
+            .collect();
+        let want: Vec<(String, u64)> = [
+            ("io ata3", 2),
+            ("io sdc", 4),
+            ("oom Some(104) kvm", 1),
+            ("login ssh 203.0.113.45 root, admin", 12),
+            ("crash pvestatd", 1),
+            ("fs dm-1", 1),
+        ]
+        .iter()
+        .map(|(w, n)| (w.to_string(), *n))
+        .collect();
+        assert_eq!(brief, want);
+        // A merged hit keeps its first line and that line's cursor.
+        let LogHit::IoError { message, cursor, ts_ms, .. } = &hits[1] else { panic!("{:?}", hits[1]) };
+        assert!(message.starts_with("I/O error, dev sdc, sector 123456"), "{message}");
+        assert!(cursor.starts_with("s=") && cursor.contains(";i="), "{cursor}");
+        assert_eq!(*ts_ms, 1_732_250_101_000);
+        // Entries before `hits_from_ms` update the facts only.
+        let mut late = LogScanner { hits_from_ms: Some(1_732_250_300_000), ..Default::default() };
+        late.feed_text(&text);
+        let kinds: Vec<String> = late.take_hits().iter().map(|h| h.key()).collect();
+        assert_eq!(kinds, ["login:ssh:203.0.113.45", "crash:pvestatd", "fs:dm-1"]);
+        assert_eq!(late.facts.io_errors["sdc"].count, 4);
+    }
+
+    #[test]
+    fn pending_hits_are_bounded() {
+        let mut s = LogScanner { hits_from_ms: Some(0), ..Default::default() };
+        for i in 0..(MAX_PENDING_HITS + 10) {
+            let m = format!("I/O error, dev sd{i}x, sector 1");
+            s.feed(&Entry { ident: "kernel".into(), message: m, ts_ms: 1, ..Default::default() });
+        }
+        // Old objects still count; new ones past the bound are dropped and counted.
+        s.feed(&Entry {
+            ident: "kernel".into(),
+            message: "I/O error, dev sd0x, sector 2".into(),
+            ts_ms: 2,
+            ..Default::default()
+        });
+        assert_eq!(s.hits_dropped, 10);
+        let hits = s.take_hits();
+        assert_eq!(hits.len(), MAX_PENDING_HITS);
+        assert_eq!(hits[0].count(), 2);
     }
 
     #[test]

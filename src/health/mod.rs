@@ -93,6 +93,10 @@ pub struct Bus {
     pub exclusions: watch::Sender<Arc<Exclusions>>,
     /// Facts for the rules, published by the facts collector.
     pub facts: watch::Sender<Arc<facts::Facts>>,
+    /// New journal hits worth a notification (OOM kills, disk I/O and filesystem errors, PVE daemon
+    /// crashes, failed logins), sent by the facts collector as it reads the journal. A hint channel:
+    /// lossy (a lagging receiver loses hits) but bounded; the facts keep the exact counts.
+    pub log_hits: broadcast::Sender<Arc<facts::logscan::LogHit>>,
     /// Asks the cycle for a full run now.
     pub run_now: Notify,
     /// The open findings as persisted: the one copy the cycle and the operators' dismissals share.
@@ -210,6 +214,7 @@ impl Default for Bus {
             thresholds: watch::Sender::new(Arc::default()),
             exclusions: watch::Sender::new(Arc::default()),
             facts: watch::Sender::new(Arc::default()),
+            log_hits: broadcast::Sender::new(256),
             run_now: Notify::new(),
             ledger: Arc::default(),
             last_manual: Mutex::new(None),
