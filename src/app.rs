@@ -65,7 +65,7 @@ pub struct App {
     pub health_bus: Arc<Bus>,
     /// The notification engine.
     pub notify: Arc<crate::notify::engine::Engine>,
-    pve_rx: Mutex<Option<tokio::sync::mpsc::Receiver<crate::notify::Event>>>,
+    notify_started: Mutex<bool>,
     /// The journal reader (queries and live follows, bounded).
     pub journal: Arc<Journal>,
     pub auth: Arc<Auth>,
@@ -151,10 +151,8 @@ impl App {
             clock.clone(),
             host.clone(),
         );
-        let (pve_tx, pve_rx) = tokio::sync::mpsc::channel(config.notifications.pve_queue.max(1));
         let api = ApiState(Arc::new(Shared {
             notify: notify.clone(),
-            pve_events: pve_tx,
             config: config.clone(),
             host: host.clone(),
             db: db.clone(),
@@ -191,7 +189,7 @@ impl App {
         }));
         Ok(Arc::new(App {
             notify,
-            pve_rx: Mutex::new(Some(pve_rx)),
+            notify_started: Mutex::new(false),
             health: health_bus.snapshot.clone(),
             health_bus,
             host,
@@ -395,12 +393,13 @@ impl App {
         if !self.config.notifications.enabled {
             return;
         }
-        let pve = self.pve_rx.lock().ok().and_then(|mut r| r.take());
-        if let Some(pve) = pve {
+        let first =
+            self.notify_started.lock().map(|mut s| !std::mem::replace(&mut *s, true)).unwrap_or(false);
+        if first {
             let inputs = crate::notify::run::Inputs {
                 health: self.health_bus.events.subscribe(),
                 inventory: self.inventory.subscribe(),
-                pve,
+                log_hits: self.health_bus.log_hits.subscribe(),
             };
             self.loops
                 .spawn("notify", crate::notify::run::run(self.notify.clone(), inputs, self.loops.clone()));
@@ -433,6 +432,11 @@ impl FromRef<ApiState> for crate::web::BasePath {
     fn from_ref(state: &ApiState) -> Self {
         crate::web::BasePath(state.config.server.base_path.as_str().into())
     }
+}
+
+/// The loopback listener's surface: the PVE webhook receiver only.
+pub fn pve_router(app: Arc<App>) -> Router {
+    crate::api::pve_webhook_router(app.api.clone())
 }
 
 /// The whole HTTP surface: `/api/*` (JSON only) and the embedded SPA for everything else.
@@ -538,6 +542,26 @@ pub async fn run(app: Arc<App>, listener: std::net::TcpListener) -> anyhow::Resu
     } else {
         None
     };
+    // PVE's webhook target checks certificates against the system store, so with HTTPS on it posts to
+    // a plain-HTTP loopback listener that serves the webhook receiver and nothing else.
+    if tls.is_some() && app.config.notifications.enabled && !app.config.notifications.pve_listen.is_empty() {
+        let addr: SocketAddr = app.config.notifications.pve_listen.parse().with_context(|| {
+            format!("notifications.pve_listen {:?} is not an address", app.config.notifications.pve_listen)
+        })?;
+        if !addr.ip().is_loopback() {
+            anyhow::bail!("notifications.pve_listen must be a loopback address, not {addr}");
+        }
+        let l = tokio::net::TcpListener::from_std(bind(addr)?)?;
+        tracing::info!(addr = %addr, "PVE webhook receiver listening (plain HTTP, loopback)");
+        let (router, limits, cancel) =
+            (pve_router(app.clone()), crate::server::Limits::from_config(&app.config), app.cancel.clone());
+        app.tracker.spawn(async move {
+            if let Err(e) = crate::server::serve(l, router, String::new(), None, limits, cancel, limit).await
+            {
+                tracing::error!(error = %format!("{e:#}"), "PVE webhook listener failed");
+            }
+        });
+    }
     let served = crate::server::serve(
         listener,
         router(app.clone()),

@@ -140,8 +140,6 @@ pub struct NotifyCfg {
     pub enabled: bool,
     /// One send to a channel (connect, TLS, request, answer) is bounded by this, seconds.
     pub send_timeout_s: u64,
-    /// PVE webhook events waiting for the engine at most (the receiver answers 503 beyond).
-    pub pve_queue: usize,
     /// A plain-HTTP loopback listener for the PVE webhook target when the main port serves HTTPS
     /// (PVE checks certificates against the system store, so it cannot post to a self-signed
     /// proxwatch); "" turns it off. Only `/api/notifications/pve/webhook` is served there.
@@ -155,7 +153,6 @@ impl Default for NotifyCfg {
         NotifyCfg {
             enabled: true,
             send_timeout_s: 15,
-            pve_queue: 256,
             pve_listen: "127.0.0.1:8009".into(),
             pve_max_body: 2 * 1024 * 1024,
         }

@@ -19,7 +19,7 @@
 //! 8. [`auth`]: users, sessions, tokens, rate limits, the auth log.
 //! 9. [`notify`]: the notification engine (events, routing, the per-channel outbox, channels, AI).
 //! 10. [`api`] (axum routers per domain under `/api`), [`terminal`] (PTY over a websocket), [`web`]
-//!    (the embedded SPA), [`server`] (the accept loop with its timeouts and caps), [`tls`].
+//!     (the embedded SPA), [`server`] (the accept loop with its timeouts and caps), [`tls`].
 //! 11. [`app`]: the composition root (shared state, the router, workers + HTTP + graceful stop).
 //! 12. [`cli`] and `main` (and, in test builds, `ts_bindings`: the TypeScript types for the web).
 

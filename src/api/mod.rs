@@ -17,6 +17,7 @@ pub mod live;
 mod logs;
 mod network;
 mod notifications;
+mod pve_hook;
 pub mod rrd_cache;
 mod state;
 mod storage;
@@ -134,6 +135,7 @@ fn routes() -> Routes {
         .merge(logs::routes())
         .merge(health::routes())
         .merge(notifications::routes())
+        .merge(pve_hook::routes())
 }
 
 /// The access table: every API route with the level it needs.
@@ -164,6 +166,17 @@ pub fn gate(state: &ApiState) -> std::sync::Arc<crate::auth::layer::Gate> {
         hosts: state.hosts.clone(),
         access,
     })
+}
+
+/// The PVE webhook receiver alone, for the loopback listener (its own secret check; every other path
+/// is a JSON 404).
+pub fn pve_webhook_router(state: ApiState) -> axum::Router {
+    let path = format!("/api{}", pve_hook::PATH);
+    Router::new()
+        .route(&path, axum::routing::post(pve_hook::webhook))
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn(api_response))
+        .with_state(state)
 }
 
 pub fn router(state: ApiState) -> Router<ApiState> {
@@ -297,4 +310,5 @@ pub(crate) fn ts_types(v: &mut impl ts_rs::TypeVisitor) {
     auth::ts_types(v);
     health::ts_types(v);
     notifications::ts_types(v);
+    pve_hook::ts_types(v);
 }

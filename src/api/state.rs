@@ -35,8 +35,6 @@ pub type SystemCache = std::sync::Mutex<Option<((Option<i64>, Option<usize>), by
 pub struct Shared {
     /// The notification engine (channels, test sends, history).
     pub notify: Arc<crate::notify::engine::Engine>,
-    /// Where the PVE webhook receiver hands accepted events to the engine (bounded).
-    pub pve_events: tokio::sync::mpsc::Sender<crate::notify::Event>,
     pub config: Config,
     /// For the few reads a handler makes on demand (a guest's config file, the RRD via actions).
     pub host: Arc<Host>,

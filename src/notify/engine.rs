@@ -160,7 +160,7 @@ pub fn from_health(e: &crate::health::store::Event) -> Option<Event> {
     if let Some(d) = e.duration_s {
         ev = ev.field("duration", human_duration(d));
     }
-    ev.link = Some("#/health".into());
+    ev.link = Some("/health".into());
     Some(ev)
 }
 
@@ -344,17 +344,64 @@ impl Engine {
         self.maintain().await
     }
 
-    /// The polled sources (tasks, auth events) and the lifecycle heartbeat; once a minute.
-    pub async fn poll_sources(
-        &self,
-        _inv: &Arc<crate::model::inventory::Inventory>,
-    ) -> anyhow::Result<usize> {
-        Ok(0)
+    /// The polled sources (the inventory's tasks, the auth log) and the lifecycle heartbeat, once a
+    /// minute. Each source's cursor is saved in the transaction that takes its events.
+    pub async fn poll_sources(&self, inv: &Arc<crate::model::inventory::Inventory>) -> anyhow::Result<usize> {
+        use super::sources::{security::SecurityWatch, system, tasks::TaskWatch};
+        let keys = self.keys.clone();
+        let now = self.clock.now_ms();
+        let hostname = self.hostname();
+        let inv = inv.clone();
+        let (n, wake) = self
+            .db
+            .call(move |c| {
+                let tx = c.transaction()?;
+                let mut tw: TaskWatch = store::cursor(&tx, "tasks")?.unwrap_or_default();
+                let mut events = tw.step(&inv, now);
+                store::set_cursor(&tx, "tasks", &tw)?;
+                let mut sw: SecurityWatch = store::cursor(&tx, "security")?.unwrap_or_default();
+                events.extend(sw.step(&tx)?);
+                store::set_cursor(&tx, "security", &sw)?;
+                system::heartbeat(&tx, now)?;
+                let r = Self::take_in(&tx, &keys, events, &hostname, now)?;
+                tx.commit()?;
+                Ok(r)
+            })
+            .await?;
+        self.wake_channels(&wake);
+        Ok(n)
+    }
+
+    /// At start: proxwatch's lifecycle events (an unclean stop before this start, a reboot).
+    pub async fn on_start(&self) -> anyhow::Result<usize> {
+        let boot = super::sources::system::boot_id(&self.host).await;
+        let now = self.clock.now_ms();
+        let events =
+            self.db.call(move |c| Ok(super::sources::system::on_start(c, boot.as_deref(), now)?)).await?;
+        self.take(events).await
     }
 
     /// Marks a clean stop (the next start reports no unclean stop).
-    pub async fn on_clean_stop(&self) {}
+    pub async fn on_clean_stop(&self) {
+        if let Err(e) = self.db.call(|c| Ok(super::sources::system::on_clean_stop(c)?)).await {
+            tracing::warn!(error = %format!("{e:#}"), "could not record the clean stop");
+        }
+    }
 
+    /// The PVE webhook's secret, made (random, sealed) on first use.
+    pub async fn pve_secret(&self) -> anyhow::Result<String> {
+        let keys = self.keys.clone();
+        self.db
+            .call(move |c| {
+                if let Some(s) = store::get_sealed(c, &keys, "pve_secret")? {
+                    return Ok(s);
+                }
+                let s = data_encoding::HEXLOWER.encode(&crate::auth::random_bytes::<24>());
+                store::set_sealed(c, &keys, "pve_secret", Some(&s))?;
+                Ok(s)
+            })
+            .await
+    }
     /// Takes a token from the channel's rate bucket, or says when one is free.
     fn rate(&self, ch: &Channel, now: i64) -> Result<(), i64> {
         let per_min = f64::from(ch.routing.rate_per_minute.max(1));
@@ -472,7 +519,7 @@ impl Engine {
             }
         };
         let url = match (&q.event.link, global.public_url.trim_end_matches('/')) {
-            (Some(l), base) if !base.is_empty() => Some(format!("{base}/{l}")),
+            (Some(l), base) if !base.is_empty() => Some(format!("{base}/{}", l.trim_start_matches('/'))),
             _ => None,
         };
         Ok(Message {

@@ -124,7 +124,7 @@ pub struct Event {
     /// The template's variables (`object`, `reason`, `duration`, `guests`, ...). `hostname` is added
     /// by the engine.
     pub fields: BTreeMap<String, String>,
-    /// The proxwatch page this event is about (`#/disk/sdb`), if any.
+    /// The proxwatch page this event is about (an SPA path: `/storage/disks/sdb`), if any.
     pub link: Option<String>,
 }
 

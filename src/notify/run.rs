@@ -1,15 +1,14 @@
 //! The engine's loops in production: one intake loop (sources, summaries, retention; it wakes on a
-//! health event, a PVE webhook event, a settings change, the next due time, or once a minute for the
+//! health event, a settings change, the next due time, or once a minute for the
 //! polled sources) and one delivery worker per channel (it sleeps until its queue has something due).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{broadcast, mpsc, watch};
+use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
 
-use super::Event;
 use super::engine::{Engine, Step};
 use super::store;
 use crate::model::inventory::Inventory;
@@ -25,8 +24,8 @@ pub struct Inputs {
     /// Wake-ups from the health outbox (the table is the durable copy).
     pub health: broadcast::Receiver<Arc<crate::health::store::Event>>,
     pub inventory: watch::Receiver<Arc<Inventory>>,
-    /// Events the PVE webhook receiver accepted.
-    pub pve: mpsc::Receiver<Event>,
+    /// Journal hits from the health cycle's journal scan (lossy hints: a lagged receiver loses some).
+    pub log_hits: broadcast::Receiver<Arc<crate::health::facts::logscan::LogHit>>,
 }
 
 /// Runs the intake loop and the channel workers until cancelled.
@@ -34,6 +33,13 @@ pub async fn run(engine: Arc<Engine>, mut inputs: Inputs, loops: Loops) {
     let mut workers: HashMap<i64, CancellationToken> = HashMap::new();
     let mut last_poll: Option<tokio::time::Instant> = None;
     let cancel = loops.cancel.clone();
+    let (mut hits_open, mut health_open) = (true, true);
+    let mut early_hit: Option<Arc<crate::health::facts::logscan::LogHit>> = None;
+    match engine.on_start().await {
+        Ok(n) if n > 0 => tracing::info!(events = n, "lifecycle notifications queued"),
+        Ok(_) => {}
+        Err(e) => tracing::error!(error = %format!("{e:#}"), "lifecycle notifications failed"),
+    }
     loop {
         let node = inputs.inventory.borrow().node.clone();
         if !node.is_empty() {
@@ -62,12 +68,22 @@ pub async fn run(engine: Arc<Engine>, mut inputs: Inputs, loops: Loops) {
         if let Err(e) = engine.take_health().await {
             tracing::error!(error = %format!("{e:#}"), "taking health events failed");
         }
-        let mut pve = Vec::new();
-        while let Ok(ev) = inputs.pve.try_recv() {
-            pve.push(ev);
+        let mut hits: Vec<_> = early_hit.take().into_iter().collect();
+        loop {
+            match inputs.log_hits.try_recv() {
+                Ok(h) => hits.push(h),
+                Err(broadcast::error::TryRecvError::Lagged(n)) => {
+                    tracing::warn!(lost = n, "journal hints lost (the engine was busy)");
+                }
+                Err(_) => break,
+            }
         }
-        if let Err(e) = engine.take(pve).await {
-            tracing::error!(error = %format!("{e:#}"), "taking PVE events failed");
+        if !hits.is_empty() {
+            let inv = inputs.inventory.borrow().clone();
+            let events = hits.iter().filter_map(|h| super::sources::journal::event_in(h, &inv)).collect();
+            if let Err(e) = engine.take(events).await {
+                tracing::error!(error = %format!("{e:#}"), "taking journal events failed");
+            }
         }
         if last_poll.is_none_or(|t| t.elapsed() >= POLL) {
             last_poll = Some(tokio::time::Instant::now());
@@ -91,16 +107,17 @@ pub async fn run(engine: Arc<Engine>, mut inputs: Inputs, loops: Loops) {
             _ = cancel.cancelled() => break,
             _ = tokio::time::sleep(sleep) => {}
             _ = engine.wake.notified() => {}
-            r = inputs.health.recv() => {
-                if let Err(broadcast::error::RecvError::Closed) = r {
-                    // No more wake-ups from health; the table is still read each pass.
-                    inputs.health = inputs.health.resubscribe();
+            r = inputs.log_hits.recv(), if hits_open => {
+                match r {
+                    // Taken on the next pass (with whatever else arrived).
+                    Ok(h) => early_hit = Some(h),
+                    Err(broadcast::error::RecvError::Lagged(n)) => tracing::warn!(lost = n, "journal hints lost"),
+                    Err(broadcast::error::RecvError::Closed) => hits_open = false,
                 }
             }
-            Some(ev) = inputs.pve.recv() => {
-                if let Err(e) = engine.take(vec![ev]).await {
-                    tracing::error!(error = %format!("{e:#}"), "taking a PVE event failed");
-                }
+            r = inputs.health.recv(), if health_open => {
+                // No more wake-ups from health once closed; the table is still read each pass.
+                health_open = !matches!(r, Err(broadcast::error::RecvError::Closed));
             }
         }
     }

@@ -95,3 +95,6 @@ CREATE TABLE notify_cursors (
     source TEXT PRIMARY KEY,
     value  TEXT NOT NULL
 );
+
+-- The security source asks "has this user logged in from this address before?" per new login.
+CREATE INDEX auth_events_kind_user_ip ON auth_events (kind, user, ip);

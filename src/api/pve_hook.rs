@@ -1,0 +1,134 @@
+//! The receiver for Proxmox VE's notification system (a PVE 8.3+ webhook target) and its setup.
+//!
+//! `POST /api/notifications/pve/webhook` is on the public allow-list because PVE cannot log in: it
+//! authenticates with the per-install secret in `X-Proxwatch-Token` (PVE renders it from
+//! `{{ secrets.token }}`), compared in constant time before the body is read. Bodies are bounded
+//! (`notifications.pve_max_body`, 413 beyond), a body that is not proxwatch's template is a 400
+//! naming the problem, and since PVE sends no event id a replay (same timestamp, type, job and
+//! title) or a stale timestamp is refused with 409. With HTTPS on, PVE reaches it on the plain-HTTP
+//! loopback listener (`notifications.pve_listen`): PVE checks certificates against the system store.
+
+use axum::Extension;
+use axum::body::Body;
+use axum::extract::{RawQuery, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use http_body_util::BodyExt;
+use serde::Serialize;
+
+use super::{ADMIN, ApiState, PUBLIC, Routes, json, query_pairs};
+use crate::auth::Principal;
+use crate::error::ApiError;
+use crate::notify::sources::pve;
+
+pub const PATH: &str = "/notifications/pve/webhook";
+/// The header PVE sends the secret in.
+pub const TOKEN_HEADER: &str = "x-proxwatch-token";
+
+pub fn routes() -> Routes {
+    Routes::new().post(PATH, PUBLIC, webhook).get("/notifications/pve", ADMIN, status).post(
+        "/notifications/pve/install",
+        ADMIN,
+        install,
+    )
+}
+
+pub(super) async fn webhook(
+    State(app): State<ApiState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let given = headers.get(TOKEN_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let secret = app.notify.pve_secret().await.map_err(ApiError::internal)?;
+    if given.is_empty() || !crate::auth::ct_eq(given, &secret) {
+        tracing::warn!("PVE webhook: refused a request without the right secret");
+        return Err(ApiError::Unauthorized(format!("missing or wrong {TOKEN_HEADER} header")));
+    }
+    let max = app.config.notifications.pve_max_body;
+    let bytes = http_body_util::Limited::new(body, max)
+        .collect()
+        .await
+        .map_err(|_| ApiError::PayloadTooLarge(format!("body over {max} bytes")))?
+        .to_bytes();
+    let now = app.clock.now_ms();
+    let ev = pve::parse(&bytes, now).map_err(|e| match e {
+        pve::PveHookError::Stale { .. } => ApiError::Conflict(e.to_string()),
+        _ => ApiError::bad_request(e.to_string()),
+    })?;
+    let kind = ev.kind.clone();
+    let taken = app.notify.take(vec![ev]).await.map_err(ApiError::internal)?;
+    if taken == 0 {
+        return Err(ApiError::Conflict(
+            "already received: PVE sent this notification before (a replay)".into(),
+        ));
+    }
+    tracing::info!(kind = %kind, "PVE notification received");
+    json(&serde_json::json!({ "ok": true, "kind": kind }))
+}
+
+#[derive(Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(rename = "PveHookStatus"))]
+struct StatusView {
+    /// Where PVE should post.
+    url: String,
+    /// The PVE notifications received so far (all kinds), and the last one's time (unix seconds).
+    received: i64,
+    last_received: Option<i64>,
+    #[cfg_attr(test, ts(type = "unknown"))]
+    setup: pve::Setup,
+}
+
+/// The URL PVE posts to: the loopback listener when HTTPS is on, else the main port on loopback.
+fn url(app: &ApiState) -> String {
+    let c = &app.config;
+    if c.tls.enabled && !c.notifications.pve_listen.is_empty() {
+        format!("http://{}/api{PATH}", c.notifications.pve_listen)
+    } else {
+        format!("http://127.0.0.1:{}{}/api{PATH}", c.server.port, c.server.base_path.trim_end_matches('/'))
+    }
+}
+
+/// The setup text; `?reveal=1` puts the real secret into it (admins only, and only when asked).
+async fn status(
+    State(app): State<ApiState>,
+    Extension(p): Extension<Principal>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let pairs = query_pairs(raw.as_deref())?;
+    let reveal = pairs.iter().any(|(k, v)| k == "reveal" && (v == "1" || v == "true"));
+    let secret = app.notify.pve_secret().await.map_err(ApiError::internal)?;
+    if reveal {
+        tracing::info!(user = %p.user, "PVE webhook secret revealed in the setup text");
+    }
+    let url = url(&app);
+    let setup = pve::setup_with_secret(&url, reveal.then_some(secret.as_str()));
+    let (received, last): (i64, Option<i64>) = app
+        .db
+        .call(|c| {
+            Ok(c.query_row(
+                "SELECT COUNT(*), MAX(received) FROM notify_events WHERE kind LIKE 'pve.%'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?)
+        })
+        .await
+        .map_err(ApiError::internal)?;
+    json(&StatusView { url, received, last_received: last.map(|t| t / 1000), setup })
+}
+
+/// Writes the target and matcher into PVE's notification config (through `pvesh`, after reading the
+/// current config as a backup): only on this explicit admin action.
+async fn install(
+    State(app): State<ApiState>,
+    Extension(p): Extension<Principal>,
+) -> Result<Response, ApiError> {
+    let secret = app.notify.pve_secret().await.map_err(ApiError::internal)?;
+    let report = pve::install(&app.host, &url(&app), &secret).await.map_err(ApiError::Conflict)?;
+    tracing::info!(user = %p.user, "PVE notification target installed");
+    json(&report)
+}
+
+#[cfg(test)]
+pub(crate) fn ts_types(v: &mut impl ts_rs::TypeVisitor) {
+    v.visit::<StatusView>();
+}
