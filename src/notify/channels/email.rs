@@ -69,6 +69,7 @@ impl std::fmt::Debug for Email {
             .field("password", &self.password.as_ref().map(|_| "***"))
             .field("from", &self.from)
             .field("to", &self.to)
+            .field("accept_invalid_certs", &self.accept_invalid_certs)
             .finish()
     }
 }
