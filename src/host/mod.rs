@@ -280,6 +280,30 @@ impl Host {
 
     /// Runs a program (no shell), stdin closed, killed when the timeout passes or the future is dropped.
     pub async fn run_with_timeout(&self, argv: &[&str], timeout: Duration) -> Result<Output, ToolError> {
+        self.exec(argv, None, timeout).await
+    }
+
+    /// Runs a program (no shell) with `stdin` written to its standard input, which is then closed
+    /// (`sendmail -t` reads a message this way); killed when the timeout passes or the future is
+    /// dropped. Writing and reading go on together, so a program that answers before it has read
+    /// everything cannot deadlock on a full pipe; one that exits without reading it all is judged by
+    /// its exit status, not the broken pipe. A replayed host answers `argv` from its scenario as
+    /// [`Host::run_with_timeout`] does, and `stdin` goes nowhere.
+    pub async fn run_with_stdin(
+        &self,
+        argv: &[&str],
+        stdin: &[u8],
+        timeout: Duration,
+    ) -> Result<Output, ToolError> {
+        self.exec(argv, Some(stdin), timeout).await
+    }
+
+    async fn exec(
+        &self,
+        argv: &[&str],
+        input: Option<&[u8]>,
+        timeout: Duration,
+    ) -> Result<Output, ToolError> {
         let Some(program) = argv.first() else {
             return Err(ToolError::Failed { tool: String::new(), code: None, stderr: "empty argv".into() });
         };
@@ -288,13 +312,15 @@ impl Host {
             Runner::Replay(scenario) => scenario.answer(argv),
             Runner::System => {
                 let mut cmd = tokio::process::Command::new(program);
+                let stdin =
+                    if input.is_some() { std::process::Stdio::piped() } else { std::process::Stdio::null() };
                 cmd.args(&argv[1..])
-                    .stdin(std::process::Stdio::null())
+                    .stdin(stdin)
                     .stdout(std::process::Stdio::piped())
                     .stderr(std::process::Stdio::piped())
                     .env("LC_ALL", "C")
                     .kill_on_drop(true);
-                let child = match cmd.spawn() {
+                let mut child = match cmd.spawn() {
                     Ok(c) => c,
                     Err(e) if e.kind() == ErrorKind::NotFound => {
                         return Err(ToolError::Missing { what: (*program).to_string() });
@@ -302,7 +328,17 @@ impl Host {
                     Err(e) => return Err(ToolError::Io { path: (*program).to_string(), source: e }),
                 };
                 self.spawns.fetch_add(1, Ordering::Relaxed);
-                let out = match tokio::time::timeout(timeout, child.wait_with_output()).await {
+                let pipe = child.stdin.take();
+                let feed = async move {
+                    if let (Some(mut pipe), Some(bytes)) = (pipe, input) {
+                        use tokio::io::AsyncWriteExt;
+                        // A broken pipe means the program stopped reading: its exit status tells.
+                        let _ = pipe.write_all(bytes).await;
+                        // Dropping the pipe closes it: the program sees the end of its input.
+                    }
+                };
+                let io = async move { tokio::join!(feed, child.wait_with_output()).1 };
+                let out = match tokio::time::timeout(timeout, io).await {
                     Ok(Ok(out)) => out,
                     Ok(Err(e)) => return Err(ToolError::Io { path: (*program).to_string(), source: e }),
                     Err(_) => {
@@ -388,6 +424,26 @@ mod tests {
         assert_eq!((out.code, out.stdout.as_str(), out.stderr.as_str()), (3, "hi\n", "oops\n"));
         assert!(matches!(host.run_ok(&["false"]).await, Err(ToolError::Failed { code: Some(1), .. })));
         assert_eq!(host.spawn_count(), 2, "a tool that is not installed was never spawned");
+    }
+
+    #[tokio::test]
+    async fn system_runner_feeds_stdin() {
+        let host = Host::system(Duration::from_secs(5));
+        let t = Duration::from_secs(5);
+        let out = host.run_with_stdin(&["cat"], b"Subject: hi\n\nbody\n", t).await.unwrap();
+        assert_eq!((out.code, out.stdout.as_str()), (0, "Subject: hi\n\nbody\n"));
+        // More than a pipe holds, echoed back while it is still being written: no deadlock.
+        let big = vec![b'x'; 1 << 20];
+        let out = host.run_with_stdin(&["cat"], &big, t).await.unwrap();
+        assert_eq!(out.stdout.len(), 1 << 20);
+        // A program that reads nothing is judged by its exit status, not the broken pipe.
+        let out = host.run_with_stdin(&["sh", "-c", "exit 75"], &big, t).await.unwrap();
+        assert_eq!(out.code, 75);
+        let err = host.run_with_stdin(&["sleep", "10"], b"", Duration::from_millis(50)).await.unwrap_err();
+        assert!(matches!(err, ToolError::Timeout { .. }), "{err}");
+        assert!(
+            host.run_with_stdin(&["proxwatch-no-such-tool-xyz"], b"x", t).await.unwrap_err().is_missing()
+        );
     }
 
     #[tokio::test]

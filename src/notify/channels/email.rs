@@ -1,9 +1,39 @@
-//! E-mail over SMTP (lettre: none / STARTTLS / implicit TLS) or the local sendmail.
+//! E-mail: over SMTP with lettre (no TLS, STARTTLS or implicit TLS; optional AUTH), or handed to the
+//! host's own MTA (`/usr/sbin/sendmail -t -i`, which queues and retries: PVE hosts ship Postfix).
+//!
+//! One message is a `multipart/alternative` with a text part and an HTML part (escaped, with a
+//! colour bar for the severity), Subject `[proxwatch <host>] <title>`, a Message-ID derived from
+//! the event's fingerprint (`<fingerprint@host.proxwatch>`, so a resend after a crash is the same
+//! message to the recipient's client and to a deduplicating MTA), an `X-Proxwatch-Event:
+//! <fingerprint>` header and the event's time as Date.
+//!
+//! Security modes (notify-metrics.md §B "E-mail (SMTP)"): `tls` is implicit TLS (RFC 8314's
+//! recommendation, PVE's default, port 465); `starttls` upgrades on 587 and, as lettre's
+//! `Tls::Required` does, refuses to go on (no credentials, no mail) when the upgrade is not offered
+//! or fails, so a stripped STARTTLS cannot downgrade it; `none` is plain SMTP on 25, for a local or
+//! LAN relay (credentials configured with it do cross the network in the clear). lettre's pool is
+//! not compiled in: each send is one connection, bounded as a whole by the channel's timeout.
+//!
+//! Replies: a 5xx (lettre's `is_permanent`) is [`SendError::Permanent`] with the server's own text
+//! (`535 5.7.8 authentication failed`); lettre's client errors (no STARTTLS offered, no AUTH
+//! mechanism in common) are config problems, permanent too; a 4xx, a refused connection, a TLS
+//! failure or a timeout is [`SendError::Retry`] with the whole cause chain. The password never
+//! appears in either.
+//!
+//! The sendmail transport needs the host seam (only `host/` spawns processes): the engine calls
+//! [`send_via_sendmail`] with its `Host`; [`Channel::send`] cannot, and says so.
 
+use std::time::{Duration, SystemTime};
+
+use lettre::message::header::{HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use serde::{Deserialize, Serialize};
 
 use super::{Channel, Ctx, Delivered, SendError};
-use crate::notify::Message;
+use crate::notify::{Message, Severity};
 
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -12,6 +42,7 @@ pub struct Email {
     pub transport: Transport,
     #[serde(default)]
     pub host: String,
+    /// None: 25, 587 or 465 by [`Security`].
     #[serde(default)]
     pub port: Option<u16>,
     #[serde(default)]
@@ -27,14 +58,325 @@ pub struct Email {
     pub accept_invalid_certs: bool,
 }
 
+impl std::fmt::Debug for Email {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Email")
+            .field("transport", &self.transport)
+            .field("host", &self.host)
+            .field("port", &self.port())
+            .field("security", &self.security)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "***"))
+            .field("from", &self.from)
+            .field("to", &self.to)
+            .field("accept_invalid_certs", &self.accept_invalid_certs)
+            .finish()
+    }
+}
+
 impl Channel for Email {
     fn validate(&self) -> Result<(), String> {
+        self.from.trim().parse::<Mailbox>().map_err(|e| format!("from: not an e-mail address ({e})"))?;
+        if self.to.iter().all(|t| t.trim().is_empty()) {
+            return Err("to: at least one recipient is required".into());
+        }
+        for to in &self.to {
+            to.trim().parse::<Mailbox>().map_err(|e| format!("to: {to:?} is not an e-mail address ({e})"))?;
+        }
+        if self.transport == Transport::Smtp {
+            let host = self.host.trim();
+            if host.is_empty() {
+                return Err("host: the SMTP server is required".into());
+            }
+            if host.contains(|c: char| c.is_whitespace() || c == '/' || c == ':')
+                && host.parse::<std::net::Ipv6Addr>().is_err()
+            {
+                return Err("host: a host name or address only (the port is its own field)".into());
+            }
+            if self.port == Some(0) {
+                return Err("port: must be between 1 and 65535".into());
+            }
+            if self.password.as_deref().is_some_and(|p| !p.is_empty()) && self.user().is_none() {
+                return Err("username: required with a password".into());
+            }
+        }
         Ok(())
     }
 
-    async fn send(&self, _ctx: &Ctx, _msg: &Message) -> Result<Delivered, SendError> {
-        Err(SendError::permanent("email: not built yet"))
+    async fn send(&self, ctx: &Ctx, msg: &Message) -> Result<Delivered, SendError> {
+        match self.transport {
+            Transport::Smtp => self.send_smtp(ctx.timeout, msg).await,
+            Transport::Sendmail => Err(SendError::permanent("sendmail needs the host: engine wires it")),
+        }
     }
+}
+
+impl Email {
+    /// The port: the configured one, or the mode's standard one.
+    pub fn port(&self) -> u16 {
+        self.port.unwrap_or(match self.security {
+            Security::None => 25,
+            Security::Starttls => 587,
+            Security::Tls => 465,
+        })
+    }
+
+    fn user(&self) -> Option<&str> {
+        self.username.as_deref().map(str::trim).filter(|u| !u.is_empty())
+    }
+
+    async fn send_smtp(&self, timeout: Duration, msg: &Message) -> Result<Delivered, SendError> {
+        let email = build_message(self, msg)?;
+        let transport = self.transport_for(timeout)?;
+        // lettre's timeout is per command; the channel's bound is for the whole send.
+        let sent = match tokio::time::timeout(timeout, transport.send(email)).await {
+            Ok(sent) => sent,
+            Err(_) => {
+                return Err(SendError::retry(format!("the SMTP server did not finish within {timeout:?}")));
+            }
+        };
+        match sent {
+            Ok(response) => {
+                let lines: Vec<&str> = response.message().collect();
+                Ok(Delivered { reply: format!("{} {}", response.code(), lines.join(" ")).trim().to_string() })
+            }
+            Err(e) => Err(classify(&e, self.password.as_deref())),
+        }
+    }
+
+    fn transport_for(&self, timeout: Duration) -> Result<AsyncSmtpTransport<Tokio1Executor>, SendError> {
+        let host = self.host.trim();
+        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
+            .port(self.port())
+            .timeout(Some(timeout));
+        if self.security != Security::None {
+            let params = TlsParameters::builder(host.to_string())
+                .dangerous_accept_invalid_certs(self.accept_invalid_certs)
+                .build()
+                .map_err(|e| SendError::permanent(format!("TLS settings: {}", chain(&e))))?;
+            builder = builder.tls(match self.security {
+                // What `starttls_relay` sets: no upgrade, no credentials and no mail.
+                Security::Starttls => Tls::Required(params),
+                // What `relay` sets: TLS from the first byte.
+                _ => Tls::Wrapper(params),
+            });
+        }
+        if let Some(user) = self.user() {
+            builder = builder
+                .credentials(Credentials::new(user.to_string(), self.password.clone().unwrap_or_default()));
+        }
+        Ok(builder.build())
+    }
+}
+
+/// Sends `msg` through the host's MTA: `/usr/sbin/sendmail -t -i -f <from>` fed the formatted
+/// message (`-t`: the recipients are the To header's; `-i`: a line with a lone `.` is not the end;
+/// `-f`: bounces go to the configured sender). The MTA queues and retries, so "delivered" here
+/// means queued. Exit codes are sysexits(3): 75 (`EX_TEMPFAIL`) and unknown ones are worth a retry;
+/// usage, data, address and config errors are permanent.
+pub async fn send_via_sendmail(
+    host: &crate::host::Host,
+    cfg: &Email,
+    msg: &Message,
+    timeout: Duration,
+) -> Result<Delivered, SendError> {
+    use crate::host::ToolError;
+    let email = build_message(cfg, msg)?;
+    let from = cfg.from.trim().parse::<Mailbox>().map_err(|e| SendError::permanent(format!("from: {e}")))?;
+    let from = from.email.to_string();
+    let argv = [SENDMAIL, "-t", "-i", "-f", from.as_str()];
+    match host.run_with_stdin(&argv, &email.formatted(), timeout).await {
+        Ok(out) if out.code == 0 => {
+            let said = out.stdout.trim();
+            Ok(Delivered {
+                reply: if said.is_empty() { "sendmail: queued".into() } else { format!("sendmail: {said}") },
+            })
+        }
+        Ok(out) => {
+            let mut error = format!("sendmail exited with {}", out.code);
+            let said = out.stderr.trim();
+            if !said.is_empty() {
+                error.push_str(": ");
+                error.extend(said.chars().take(500));
+            }
+            // sysexits.h: 64 USAGE, 65 DATAERR, 67 NOUSER, 68 NOHOST, 77 NOPERM, 78 CONFIG.
+            if matches!(out.code, 64 | 65 | 67 | 68 | 77 | 78) {
+                Err(SendError::permanent(error))
+            } else {
+                Err(SendError::retry(error))
+            }
+        }
+        Err(ToolError::Missing { .. }) => Err(SendError::permanent(format!(
+            "{SENDMAIL} is not installed (install an MTA such as postfix, or use SMTP)"
+        ))),
+        Err(e) => Err(SendError::retry(e.to_string())),
+    }
+}
+
+/// Where the host's MTA takes mail (Postfix, Exim and msmtp-mta all install it here).
+pub const SENDMAIL: &str = "/usr/sbin/sendmail";
+
+/// The whole message, as it goes on the wire.
+pub fn build_message(cfg: &Email, msg: &Message) -> Result<lettre::Message, SendError> {
+    let from = cfg.from.trim().parse::<Mailbox>().map_err(|e| SendError::permanent(format!("from: {e}")))?;
+    let hostname = one_line(&msg.hostname);
+    let mut builder = lettre::Message::builder()
+        .from(from)
+        .subject(format!("[proxwatch {hostname}] {}", one_line(&msg.title)))
+        .message_id(Some(message_id(&msg.fingerprint, &msg.hostname)))
+        .date(SystemTime::UNIX_EPOCH + Duration::from_millis(u64::try_from(msg.ts_ms).unwrap_or(0)))
+        .raw_header(HeaderValue::new(
+            HeaderName::new_from_ascii_str("X-Proxwatch-Event"),
+            one_line(&msg.fingerprint),
+        ))
+        .user_agent(concat!("proxwatch/", env!("CARGO_PKG_VERSION")).to_string());
+    let mut any = false;
+    for to in cfg.to.iter().map(|t| t.trim()).filter(|t| !t.is_empty()) {
+        let mbox = to.parse::<Mailbox>().map_err(|e| SendError::permanent(format!("to: {to:?}: {e}")))?;
+        builder = builder.to(mbox);
+        any = true;
+    }
+    if !any {
+        return Err(SendError::permanent("to: no recipient"));
+    }
+    builder
+        .multipart(MultiPart::alternative_plain_html(text_body(msg), html_body(msg)))
+        .map_err(|e| SendError::permanent(format!("building the message: {e}")))
+}
+
+/// `<fingerprint@host.proxwatch>`: RFC 5322 §3.6.4 allows only dot-atom text on each side, so any
+/// other byte (and `=` itself) is written `=XX`: two fingerprints never share an id.
+fn message_id(fingerprint: &str, hostname: &str) -> String {
+    fn part(s: &str, empty: &str) -> String {
+        let bytes = s.as_bytes();
+        let mut out = String::with_capacity(s.len());
+        for (i, &b) in bytes.iter().enumerate() {
+            let atext = b.is_ascii_alphanumeric() || b"!#$%&'*+-/?^_`{|}~".contains(&b);
+            // A dot may not start, end or double.
+            let dot_ok = b == b'.' && i > 0 && i + 1 < bytes.len() && !out.ends_with('.');
+            if atext || dot_ok {
+                out.push(char::from(b));
+            } else {
+                out.push_str(&format!("={b:02X}"));
+            }
+        }
+        if out.is_empty() { empty.to_string() } else { out }
+    }
+    format!("<{}@{}.proxwatch>", part(fingerprint, "event"), part(hostname, "host"))
+}
+
+fn one_line(s: &str) -> String {
+    s.split(['\r', '\n']).map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ")
+}
+
+fn text_body(msg: &Message) -> String {
+    let mut t = format!("{}\n\n{}\n", msg.title.trim(), msg.body.trim_end());
+    if let Some(url) = &msg.url {
+        t.push_str(&format!("\n{url}\n"));
+    }
+    t.push_str(&format!("\n-- \nproxwatch on {} · {}\n", msg.hostname, msg.severity.as_str()));
+    t
+}
+
+fn colour(s: Severity) -> &'static str {
+    match s {
+        Severity::Info => "#2563eb",
+        Severity::Warning => "#d97706",
+        Severity::Critical => "#dc2626",
+    }
+}
+
+/// Escapes text for HTML content and attribute values.
+fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// A plain table layout with inline styles: what mail clients render alike (no `<style>`, no CSS
+/// the Gmail and Outlook engines drop).
+fn html_body(msg: &Message) -> String {
+    let bar = colour(msg.severity);
+    let mut lines = String::new();
+    for line in msg.body.lines() {
+        if line.trim().is_empty() {
+            lines.push_str("<div style=\"height:8px\"></div>\n");
+        } else {
+            lines.push_str(&format!("<div style=\"margin:0 0 4px\">{}</div>\n", esc(line)));
+        }
+    }
+    // Only a web link becomes a link; anything else stays text.
+    let link = match &msg.url {
+        Some(u) if u.starts_with("https://") || u.starts_with("http://") => format!(
+            "<p style=\"margin:16px 0 0\"><a href=\"{0}\" style=\"color:{bar}\">Open in proxwatch</a></p>\n",
+            esc(u)
+        ),
+        Some(u) => format!("<p style=\"margin:16px 0 0\">{}</p>\n", esc(u)),
+        None => String::new(),
+    };
+    format!(
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title></head>\n\
+         <body style=\"margin:0;padding:16px;background:#f5f5f5;font-family:-apple-system,Segoe UI,Roboto,Helvetica,Arial,sans-serif;color:#111\">\n\
+         <table role=\"presentation\" width=\"100%\" cellpadding=\"0\" cellspacing=\"0\" style=\"max-width:640px;background:#fff;border-left:6px solid {bar}\">\n\
+         <tr><td style=\"padding:16px 20px\">\n\
+         <div style=\"font-size:12px;color:#666;text-transform:uppercase;letter-spacing:.04em\">{severity} · {host}</div>\n\
+         <h1 style=\"margin:6px 0 12px;font-size:18px;line-height:1.3\">{title}</h1>\n\
+         <div style=\"font-size:14px;line-height:1.45\">\n{lines}</div>\n{link}\
+         </td></tr></table>\n\
+         <p style=\"font-size:11px;color:#888;margin:12px 0 0\">Sent by proxwatch on {host}.</p>\n\
+         </body></html>\n",
+        title = esc(msg.title.trim()),
+        severity = msg.severity.as_str(),
+        host = esc(&msg.hostname),
+    )
+}
+
+/// A failed send as the channel's outcome: the server's 5xx text, or the whole chain to retry on.
+fn classify(e: &lettre::transport::smtp::Error, password: Option<&str>) -> SendError {
+    let scrub = |s: String| match password.filter(|p| p.len() >= 4) {
+        Some(p) => s.replace(p, "***"),
+        None => s,
+    };
+    // For a reply, lettre's own text is "permanent error (535): 5.7.8 ..."; the server's reads better.
+    let text = match e.status() {
+        Some(code) => {
+            let said = std::error::Error::source(e).map(ToString::to_string).unwrap_or_default();
+            format!("{code} {said}").trim().to_string()
+        }
+        None => chain(e),
+    };
+    if e.is_permanent() || e.is_client() {
+        SendError::permanent(scrub(text))
+    } else {
+        SendError::retry(scrub(text))
+    }
+}
+
+/// An error and its sources, `: `-joined, each said once: lettre's Display already prints its
+/// direct source, and wraps its own errors (`Connection error: Connection error: tls ...`).
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let said = s.to_string();
+        if !text.contains(&said) {
+            text.push_str(": ");
+            text.push_str(&said);
+        }
+        source = s.source();
+    }
+    let mut parts: Vec<&str> = text.split(": ").collect();
+    parts.dedup();
+    parts.join(": ")
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,4 +396,391 @@ pub enum Security {
     /// Implicit TLS (port 465), what RFC 8314 recommends and PVE's default.
     #[default]
     Tls,
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+// Test peers: the aiosmtpd sink is a process this test starts (not the product reaching the host,
+// which goes through `host/`), its answers are files it writes, and the scripted SMTP servers are
+// tasks of the test's own runtime.
+#[allow(clippy::disallowed_methods)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::sync::{Arc, Mutex};
+
+    use serde_json::Value;
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+    use super::*;
+    use crate::notify::Group;
+
+    /// A real SMTP peer (PEERS.md §8): aiosmtpd on 127.0.0.1:`port`. Mode `sink` parses every
+    /// message it gets with Python's own `email` package and writes what it found as `N.json` in the
+    /// output folder before it answers 250; mode `refuse-auth` offers AUTH and refuses every login.
+    /// It stops when its stdin closes, that is, when the test drops it.
+    const PEER: &str = r#"
+import email, email.policy, json, os, sys
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
+mode, out, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+
+class Sink:
+    async def handle_DATA(self, server, session, envelope):
+        msg = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
+        parts = [{"type": p.get_content_type(), "content": p.get_content()}
+                 for p in msg.walk() if not p.is_multipart()]
+        doc = {"mail_from": envelope.mail_from, "rcpt_tos": envelope.rcpt_tos,
+               "headers": [[k, str(v)] for k, v in msg.items()],
+               "content_type": msg.get_content_type(), "parts": parts}
+        n = len([f for f in os.listdir(out) if f.endswith(".json")])
+        with open(os.path.join(out, ".tmp"), "w") as f:
+            json.dump(doc, f)
+        os.rename(os.path.join(out, ".tmp"), os.path.join(out, "%d.json" % n))
+        return "250 2.0.0 Ok: queued as PW1"
+
+def refuse(server, session, envelope, mechanism, auth_data):
+    return AuthResult(success=False, handled=False)
+
+kw = {"authenticator": refuse, "auth_require_tls": False} if mode == "refuse-auth" else {}
+c = Controller(Sink(), hostname="127.0.0.1", port=port, **kw)
+c.start()
+sys.stdin.read()
+c.stop()
+"#;
+
+    struct Peer {
+        child: std::process::Child,
+        dir: tempfile::TempDir,
+        port: u16,
+    }
+
+    impl Drop for Peer {
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+
+    impl Peer {
+        /// What the sink parsed of its `n`-th message.
+        fn received(&self, n: usize) -> Value {
+            let text = std::fs::read_to_string(self.dir.path().join(format!("{n}.json"))).unwrap();
+            serde_json::from_str(&text).unwrap()
+        }
+    }
+
+    /// A Python with aiosmtpd: Debian's (`/usr/bin/python3`; a pyenv shim in PATH may lack it).
+    fn python_with_aiosmtpd() -> Option<&'static str> {
+        ["/usr/bin/python3", "python3"].into_iter().find(|py| {
+            std::process::Command::new(py)
+                .args(["-c", "import aiosmtpd"])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        })
+    }
+
+    fn free_port() -> u16 {
+        std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    }
+
+    /// Starts the aiosmtpd peer and waits until it accepts connections. `None` (the test skips)
+    /// only when aiosmtpd is missing and `PROXWATCH_REQUIRE_PEERS` is unset.
+    async fn peer(mode: &str) -> Option<Peer> {
+        let Some(python) = python_with_aiosmtpd() else {
+            assert!(
+                std::env::var_os("PROXWATCH_REQUIRE_PEERS").is_none(),
+                "python3-aiosmtpd is not installed and PROXWATCH_REQUIRE_PEERS is set"
+            );
+            eprintln!(
+                "SKIPPED: python3-aiosmtpd is not installed (apt-get install python3-aiosmtpd); \
+                 set PROXWATCH_REQUIRE_PEERS=1 to make this a failure"
+            );
+            return None;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let child = std::process::Command::new(python)
+            .args(["-c", PEER, mode, dir.path().to_str().unwrap(), &port.to_string()])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut peer = Peer { child, dir, port };
+        // Ready when it accepts a connection; polled, at most 10 s.
+        for _ in 0..400 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+                return Some(peer);
+            }
+            if let Some(status) = peer.child.try_wait().unwrap() {
+                panic!("the aiosmtpd peer exited before it listened: {status}");
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("the aiosmtpd peer did not listen on {port} within 10 s");
+    }
+
+    fn ctx(timeout: Duration) -> Ctx {
+        Ctx::new(timeout).unwrap()
+    }
+
+    fn config(port: u16) -> Email {
+        Email {
+            transport: Transport::Smtp,
+            host: "127.0.0.1".into(),
+            port: Some(port),
+            security: Security::None,
+            username: None,
+            password: None,
+            from: "Proxwatch <alerts@example.org>".into(),
+            to: vec!["ops@example.org".into(), "Admin <admin@example.net>".into()],
+            accept_invalid_certs: false,
+        }
+    }
+
+    const FINGERPRINT: &str = "health.new:disk/sdb:1712345678";
+
+    fn message() -> Message {
+        Message {
+            title: "Disk <sdb> & \"tank\" failing".into(),
+            body: "8 reallocated sectors on /dev/sdb (was 0).\nPool 'tank' is <DEGRADED>.".into(),
+            severity: Severity::Critical,
+            kind: "health.new".into(),
+            group: Group::Health,
+            fingerprint: FINGERPRINT.into(),
+            ts_ms: 1_712_345_678_000,
+            hostname: "pve1".into(),
+            fields: BTreeMap::new(),
+            url: Some("https://pve1.lan:8443/#/disk/sdb?a=1&b=2".into()),
+        }
+    }
+
+    fn header<'a>(doc: &'a Value, name: &str) -> Vec<&'a str> {
+        doc["headers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|h| h[0].as_str().unwrap().eq_ignore_ascii_case(name))
+            .map(|h| h[1].as_str().unwrap())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_real_smtp_peer_receives_the_whole_message() {
+        let Some(peer) = peer("sink").await else { return };
+        let delivered = config(peer.port).send(&ctx(Duration::from_secs(10)), &message()).await.unwrap();
+        assert_eq!(delivered.reply, "250 2.0.0 Ok: queued as PW1");
+
+        let doc = peer.received(0);
+        assert_eq!(doc["mail_from"], "alerts@example.org");
+        assert_eq!(doc["rcpt_tos"], serde_json::json!(["ops@example.org", "admin@example.net"]));
+        assert_eq!(header(&doc, "From"), ["Proxwatch <alerts@example.org>"]);
+        assert_eq!(header(&doc, "To"), ["ops@example.org, Admin <admin@example.net>"]);
+        assert_eq!(header(&doc, "Subject"), ["[proxwatch pve1] Disk <sdb> & \"tank\" failing"]);
+        assert_eq!(header(&doc, "Message-ID"), ["<health.new=3Adisk/sdb=3A1712345678@pve1.proxwatch>"]);
+        assert_eq!(header(&doc, "X-Proxwatch-Event"), [FINGERPRINT]);
+        assert_eq!(header(&doc, "Date"), ["Fri, 05 Apr 2024 19:34:38 +0000"]);
+
+        assert_eq!(doc["content_type"], "multipart/alternative");
+        let parts = doc["parts"].as_array().unwrap();
+        let types: Vec<&str> = parts.iter().map(|p| p["type"].as_str().unwrap()).collect();
+        assert_eq!(types, ["text/plain", "text/html"]);
+        // The wire's CRLFs, as Python hands them over.
+        let text = parts[0]["content"].as_str().unwrap().replace("\r\n", "\n");
+        assert!(text.starts_with("Disk <sdb> & \"tank\" failing\n\n8 reallocated sectors"), "{text}");
+        assert!(
+            text.contains("Pool 'tank' is <DEGRADED>.")
+                && text.contains("https://pve1.lan:8443/#/disk/sdb?a=1&b=2")
+        );
+        let html = parts[1]["content"].as_str().unwrap().replace("\r\n", "\n");
+        assert!(html.contains("Disk &lt;sdb&gt; &amp; &quot;tank&quot; failing"), "{html}");
+        assert!(html.contains("Pool &#39;tank&#39; is &lt;DEGRADED&gt;."), "{html}");
+        assert!(!html.contains("<sdb>") && !html.contains("<DEGRADED>"), "nothing unescaped: {html}");
+        assert!(html.contains("border-left:6px solid #dc2626"), "the critical colour bar: {html}");
+        assert!(html.contains("href=\"https://pve1.lan:8443/#/disk/sdb?a=1&amp;b=2\""), "{html}");
+
+        // A resend (after a crash) is the same message to the recipient.
+        config(peer.port).send(&ctx(Duration::from_secs(10)), &message()).await.unwrap();
+        assert_eq!(header(&peer.received(1), "Message-ID"), header(&doc, "Message-ID"));
+    }
+
+    #[tokio::test]
+    async fn a_refused_login_is_permanent_with_the_servers_words() {
+        let Some(peer) = peer("refuse-auth").await else { return };
+        let mut cfg = config(peer.port);
+        cfg.username = Some("alerts".into());
+        cfg.password = Some("hunter2-secret".into());
+        let err = cfg.send(&ctx(Duration::from_secs(10)), &message()).await.unwrap_err();
+        let SendError::Permanent { error } = &err else { panic!("{err:?}") };
+        assert!(error.starts_with("535 5.7.8"), "{error}");
+        assert!(!error.contains("hunter2"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_retried() {
+        let port = free_port();
+        let err = config(port).send(&ctx(Duration::from_secs(5)), &message()).await.unwrap_err();
+        let SendError::Retry { error, .. } = &err else { panic!("{err:?}") };
+        assert!(error.to_lowercase().contains("refused"), "{error}");
+    }
+
+    /// A scripted SMTP server for one connection: the greeting (none: it never speaks), then each
+    /// command line answered by its verb (`None`: hang up). Every line the client sent is kept.
+    async fn scripted(
+        greeting: Option<&'static str>,
+        answer: fn(&str) -> Option<&'static str>,
+    ) -> (u16, Arc<Mutex<Vec<String>>>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
+        tokio::spawn(async move {
+            let (sock, _) = listener.accept().await.unwrap();
+            let (r, mut w) = sock.into_split();
+            let mut lines = BufReader::new(r).lines();
+            let Some(greeting) = greeting else {
+                // Silent: keep the connection open until the test is over.
+                let _keep = (lines, w);
+                std::future::pending::<()>().await;
+                return;
+            };
+            w.write_all(greeting.as_bytes()).await.unwrap();
+            while let Ok(Some(line)) = lines.next_line().await {
+                log.lock().unwrap().push(line.clone());
+                let verb = line.split(' ').next().unwrap_or_default().to_ascii_uppercase();
+                match answer(&verb) {
+                    Some(reply) if w.write_all(reply.as_bytes()).await.is_ok() => {}
+                    _ => break,
+                }
+            }
+        });
+        (port, seen)
+    }
+
+    #[tokio::test]
+    async fn a_4xx_is_retried_with_the_servers_words() {
+        let (port, _) = scripted(Some("220 fake ESMTP\r\n"), |verb| match verb {
+            "EHLO" => Some("250-fake\r\n250 8BITMIME\r\n"),
+            "MAIL" => Some("451 4.3.0 mailbox busy, try again later\r\n"),
+            "QUIT" => None,
+            _ => Some("250 ok\r\n"),
+        })
+        .await;
+        let err = config(port).send(&ctx(Duration::from_secs(5)), &message()).await.unwrap_err();
+        let SendError::Retry { error, .. } = &err else { panic!("{err:?}") };
+        assert_eq!(error, "451 4.3.0 mailbox busy, try again later");
+    }
+
+    #[tokio::test]
+    async fn a_silent_server_is_retried_within_the_timeout() {
+        let (port, _) = scripted(None, |_| None).await;
+        let started = std::time::Instant::now();
+        let err = config(port).send(&ctx(Duration::from_millis(500)), &message()).await.unwrap_err();
+        assert!(matches!(err, SendError::Retry { .. }), "{err:?}");
+        assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    }
+
+    #[tokio::test]
+    async fn starttls_never_sends_credentials_without_tls() {
+        let mut cfg = config(0);
+        cfg.security = Security::Starttls;
+        cfg.username = Some("alerts".into());
+        cfg.password = Some("hunter2-secret".into());
+
+        // Not offered: a config problem, and nothing but EHLO was said.
+        let (port, seen) = scripted(Some("220 fake ESMTP\r\n"), |verb| match verb {
+            "EHLO" => Some("250-fake\r\n250 AUTH PLAIN LOGIN\r\n"),
+            _ => Some("250 ok\r\n"),
+        })
+        .await;
+        cfg.port = Some(port);
+        let err = cfg.send(&ctx(Duration::from_secs(5)), &message()).await.unwrap_err();
+        assert!(matches!(&err, SendError::Permanent { error } if error.contains("STARTTLS")), "{err:?}");
+        assert!(seen.lock().unwrap().iter().all(|l| !l.starts_with("AUTH") && !l.starts_with("MAIL")));
+
+        // Offered but the handshake fails: retried, and still no AUTH.
+        let (port, seen) = scripted(Some("220 fake ESMTP\r\n"), |verb| match verb {
+            "EHLO" => Some("250-fake\r\n250-STARTTLS\r\n250 AUTH PLAIN LOGIN\r\n"),
+            "STARTTLS" => Some("220 2.0.0 go ahead\r\nthis is not TLS at all\r\n"),
+            _ => Some("250 ok\r\n"),
+        })
+        .await;
+        cfg.port = Some(port);
+        let err = cfg.send(&ctx(Duration::from_secs(5)), &message()).await.unwrap_err();
+        let SendError::Retry { error, .. } = &err else { panic!("{err:?}") };
+        assert!(error.to_lowercase().contains("tls"), "{error}");
+        assert!(!error.contains("hunter2"));
+        assert!(seen.lock().unwrap().iter().all(|l| !l.starts_with("AUTH")), "{:?}", seen.lock().unwrap());
+    }
+
+    #[test]
+    fn validate_names_the_field() {
+        let ok = config(25);
+        assert_eq!(ok.validate(), Ok(()));
+        let bad = |f: fn(&mut Email)| {
+            let mut c = config(25);
+            f(&mut c);
+            c.validate().unwrap_err()
+        };
+        assert!(bad(|c| c.from = "not an address".into()).starts_with("from:"));
+        assert!(bad(|c| c.to = vec![]).starts_with("to:"));
+        assert!(bad(|c| c.to.push("nope".into())).starts_with("to:"));
+        assert!(bad(|c| c.host = " ".into()).starts_with("host:"));
+        assert!(bad(|c| c.host = "smtp.example.org:587".into()).starts_with("host:"));
+        assert!(bad(|c| c.password = Some("x".into())).starts_with("username:"));
+        let mut sendmail = config(25);
+        sendmail.transport = Transport::Sendmail;
+        sendmail.host.clear();
+        assert_eq!(sendmail.validate(), Ok(()), "sendmail needs no server");
+        // Ports by mode.
+        let mut c = config(25);
+        c.port = None;
+        for (security, port) in [(Security::None, 25), (Security::Starttls, 587), (Security::Tls, 465)] {
+            c.security = security;
+            assert_eq!(c.port(), port);
+        }
+        assert!(
+            !format!("{:?}", Email { password: Some("hunter2-secret".into()), ..config(25) })
+                .contains("hunter2")
+        );
+    }
+
+    #[test]
+    fn message_ids_are_stable_and_valid() {
+        assert_eq!(message_id("a.b:c d=e", "pve1.lan"), "<a.b=3Ac=20d=3De@pve1.lan.proxwatch>");
+        assert_eq!(message_id(".x..y.", ""), "<=2Ex.=2Ey=2E@host.proxwatch>");
+        assert_ne!(message_id("a:b", "h"), message_id("a_b", "h"));
+    }
+
+    /// A replayed host stands in for the MTA: the argv proxwatch runs, and how each exit reads.
+    #[tokio::test]
+    async fn sendmail_through_the_host_seam() {
+        let cfg = Email { transport: Transport::Sendmail, ..config(25) };
+        let argv = r#"["/usr/sbin/sendmail", "-t", "-i", "-f", "alerts@example.org"]"#;
+        let host_with = |entry: &str| {
+            let dir = tempfile::tempdir().unwrap();
+            let manifest = format!("[scenario]\nname = \"mta\"\n[[command]]\nargv = {argv}\n{entry}\n");
+            std::fs::write(dir.path().join("manifest.toml"), manifest).unwrap();
+            let scenario = crate::host::Scenario::load(dir.path()).unwrap();
+            (crate::host::Host::replay(scenario, Duration::from_secs(5)), dir)
+        };
+        let t = Duration::from_secs(5);
+        let (host, _dir) = host_with("exit = 0");
+        assert_eq!(send_via_sendmail(&host, &cfg, &message(), t).await.unwrap().reply, "sendmail: queued");
+        let (host, _dir) = host_with("exit = 75\nstderr = \"queue file write error\"");
+        let err = send_via_sendmail(&host, &cfg, &message(), t).await.unwrap_err();
+        assert_eq!(err, SendError::retry("sendmail exited with 75: queue file write error"));
+        let (host, _dir) = host_with("exit = 67");
+        assert!(matches!(
+            send_via_sendmail(&host, &cfg, &message(), t).await,
+            Err(SendError::Permanent { .. })
+        ));
+        let (host, _dir) = host_with("missing = true");
+        let err = send_via_sendmail(&host, &cfg, &message(), t).await.unwrap_err();
+        assert!(matches!(&err, SendError::Permanent { error } if error.contains("not installed")), "{err:?}");
+        // The channel itself cannot reach the host.
+        let err = cfg.send(&ctx(t), &message()).await.unwrap_err();
+        assert_eq!(err, SendError::permanent("sendmail needs the host: engine wires it"));
+    }
 }
