@@ -25,7 +25,9 @@ const PAGES = [
   ['/health', '[data-testid="cat-disks"]'],
   ['/terminal', '[data-testid="terminal-disabled"]'],
   ['/security', '[data-testid="session-row"]'],
-  ['/settings', '[data-testid="page-placeholder"]'],
+  ['/settings', '[data-testid="notify-channels"]'],
+  ['/settings?tab=routing', '[data-testid="routing-matrix"]'],
+  ['/settings?tab=history', '[data-testid="notify-history"]'],
 ];
 
 /**
