@@ -31,6 +31,51 @@ pub fn routes() -> Routes {
         .get("/notifications/settings", OPERATE, settings)
         .put("/notifications/settings", ADMIN, put_settings)
         .get("/notifications/history", READ, history)
+        .get("/notifications/ai", ADMIN, ai)
+        .put("/notifications/ai", ADMIN, put_ai)
+        .post("/notifications/ai/test", ADMIN, ai_test)
+}
+
+async fn ai_view(app: &ApiState) -> Result<Response, ApiError> {
+    let mut s = app.notify.ai_settings().await.map_err(ApiError::internal)?;
+    if s.provider.api_key.as_deref().is_some_and(|k| !k.is_empty()) {
+        s.provider.api_key = Some(store::MASK.into());
+    }
+    let day = app.clock.now_ms().div_euclid(86_400_000);
+    let calls: (i64, u32) = app
+        .db
+        .call(|c| Ok(store::cursor(c, "ai_calls")?.unwrap_or((0, 0))))
+        .await
+        .map_err(ApiError::internal)?;
+    let today = if calls.0 == day { calls.1 } else { 0 };
+    json(&serde_json::json!({ "settings": s, "calls_today": today }))
+}
+
+async fn ai(State(app): State<ApiState>) -> Result<Response, ApiError> {
+    ai_view(&app).await
+}
+
+async fn put_ai(
+    State(app): State<ApiState>,
+    Extension(p): Extension<Principal>,
+    JsonBody(s): JsonBody<crate::notify::ai::Settings>,
+) -> Result<Response, ApiError> {
+    s.validate().map_err(|e| ApiError::bad_request(format!("ai: {e}")))?;
+    app.notify.set_ai_settings(s).await.map_err(ApiError::internal)?;
+    tracing::info!(user = %p.user, "AI settings changed");
+    ai_view(&app).await
+}
+
+/// A sample message through the provider: its rewrite, or the provider's exact error.
+async fn ai_test(State(app): State<ApiState>) -> Result<Response, ApiError> {
+    match app.notify.ai_test().await.map_err(ApiError::internal)? {
+        Ok(r) => {
+            json(&serde_json::json!({ "ok": true, "title": r.title, "body": r.body, "provider": r.provider,
+            "model": r.model, "latency_ms": r.latency_ms, "tokens_in": r.tokens_in, "tokens_out": r.tokens_out,
+            "redacted": r.redacted }))
+        }
+        Err(e) => json(&serde_json::json!({ "ok": false, "error": e.to_string() })),
+    }
 }
 
 fn store_error(e: anyhow::Error) -> ApiError {

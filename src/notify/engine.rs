@@ -488,7 +488,16 @@ impl Engine {
     ) -> Result<super::channels::Delivered, SendError> {
         // The whole send is bounded even if a channel forgets its own timeout.
         let bound = self.ctx.timeout + Duration::from_secs(5);
-        match tokio::time::timeout(bound, config.send(&self.ctx, msg)).await {
+        let send = async {
+            match config {
+                // The host's MTA is run through the host seam (the one door to processes).
+                ChannelConfig::Email(e) if e.transport == super::channels::email::Transport::Sendmail => {
+                    super::channels::email::send_via_sendmail(&self.host, e, msg, self.ctx.timeout).await
+                }
+                _ => config.send(&self.ctx, msg).await,
+            }
+        };
+        match tokio::time::timeout(bound, send).await {
             Ok(r) => r,
             Err(_) => Err(SendError::retry(format!("no answer within {} s", bound.as_secs()))),
         }
@@ -536,10 +545,105 @@ impl Engine {
         })
     }
 
-    /// The AI step (wired with the providers in `ai.rs`): the template text unchanged when off.
-    async fn rewrite(&self, ch: &Channel, _title: &str, _body: &str, _sev: Severity) -> AiRecord {
-        let _ = (&self.host, ch.routing.ai);
-        AiRecord::default()
+    /// The AI settings with the key open.
+    pub async fn ai_settings(&self) -> anyhow::Result<super::ai::Settings> {
+        let keys = self.keys.clone();
+        self.db
+            .call(move |c| {
+                let mut s: super::ai::Settings = store::get_json(c, "ai")?.unwrap_or_default();
+                s.provider.api_key = store::get_sealed(c, &keys, "ai_key")?;
+                Ok(s)
+            })
+            .await
+    }
+
+    /// Saves the AI settings; a key left out or sent back masked keeps the stored one.
+    pub async fn set_ai_settings(&self, mut s: super::ai::Settings) -> anyhow::Result<()> {
+        let keys = self.keys.clone();
+        self.db
+            .call(move |c| {
+                let key = s.provider.api_key.take();
+                match key.as_deref() {
+                    None | Some(store::MASK) => {}
+                    Some("") => store::set_sealed(c, &keys, "ai_key", None)?,
+                    Some(k) => store::set_sealed(c, &keys, "ai_key", Some(k))?,
+                }
+                store::set_json(c, "ai", &s)?;
+                Ok(())
+            })
+            .await
+    }
+
+    /// Counts one AI call against today's cap (UTC day); `Err` when the cap is reached.
+    async fn ai_budget(&self, cap: u32) -> anyhow::Result<Result<u32, super::ai::AiError>> {
+        let day = self.clock.now_ms().div_euclid(86_400_000);
+        self.db
+            .call(move |c| {
+                let (d, n): (i64, u32) = store::cursor(c, "ai_calls")?.unwrap_or((day, 0));
+                let used = if d == day { n } else { 0 };
+                if used >= cap {
+                    return Ok(Err(super::ai::AiError::CapReached));
+                }
+                store::set_cursor(c, "ai_calls", &(day, used + 1))?;
+                Ok(Ok(used + 1))
+            })
+            .await
+    }
+
+    /// The AI step: the channel's mode, the global settings and today's cap decide whether the
+    /// provider is asked; any failure (timeout, refusal, cap) leaves the template text, and says why.
+    async fn rewrite(&self, ch: &Channel, title: &str, body: &str, sev: Severity) -> AiRecord {
+        use super::ai;
+        if ch.routing.ai == ai::Mode::Off {
+            return AiRecord::default();
+        }
+        let settings = match self.ai_settings().await {
+            Ok(s) if s.enabled => s,
+            Ok(_) => return AiRecord::default(),
+            Err(e) => {
+                return AiRecord {
+                    error: Some(format!("AI settings unreadable: {e:#}")),
+                    ..AiRecord::default()
+                };
+            }
+        };
+        match self.ai_budget(settings.daily_cap).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => return AiRecord { error: Some(e.to_string()), ..AiRecord::default() },
+            Err(e) => return AiRecord { error: Some(format!("{e:#}")), ..AiRecord::default() },
+        }
+        let known = vec![self.hostname()];
+        let req = ai::Request {
+            title,
+            body,
+            severity: sev,
+            mode: ch.routing.ai,
+            language: &ch.routing.ai_language,
+            instruction: &ch.routing.ai_instruction,
+            known: &known,
+        };
+        let provider = format!("{} {}", settings.provider.kind.as_str(), settings.provider.model);
+        match ai::rewrite(&self.ctx.http, &settings, &req).await {
+            Ok(r) => AiRecord {
+                title: Some(r.title),
+                body: Some(r.body),
+                provider: Some(format!("{} {}", r.provider, r.model)),
+                latency_ms: Some(r.latency_ms as i64),
+                tokens_in: r.tokens_in.map(|t| t as i64),
+                tokens_out: r.tokens_out.map(|t| t as i64),
+                error: None,
+            },
+            Err(e) => {
+                tracing::info!(channel = ch.id, error = %e, "AI rewrite failed; the template text is sent");
+                AiRecord { provider: Some(provider), error: Some(e.to_string()), ..AiRecord::default() }
+            }
+        }
+    }
+
+    /// The AI "Test" button: a sample message through the configured provider.
+    pub async fn ai_test(&self) -> anyhow::Result<Result<super::ai::Rewritten, super::ai::AiError>> {
+        let s = self.ai_settings().await?;
+        Ok(super::ai::test(&self.ctx.http, &s).await)
     }
 
     /// "Send test": a `system.test` message through the channel's real path, now, answered with the
