@@ -16,6 +16,9 @@ pub enum ApiError {
     BadRequest(String),
     /// 401 `unauthorized`: no credentials, or they expired.
     Unauthorized(String),
+    /// 401 `bad_webhook_secret`: a webhook receiver (PVE's notification target) got no or the wrong
+    /// shared secret. Not a login: the auth layer's verdicts stay `unauthorized`.
+    BadWebhookSecret(String),
     /// 401 `invalid_credentials`: a login that failed (never says which part was wrong).
     InvalidCredentials,
     /// 403 `forbidden`: the caller's role or scope is not enough.
@@ -109,7 +112,7 @@ impl ApiError {
         use ApiError as E;
         match self {
             E::BadRequest(_) => StatusCode::BAD_REQUEST,
-            E::Unauthorized(_) | E::InvalidCredentials => StatusCode::UNAUTHORIZED,
+            E::Unauthorized(_) | E::InvalidCredentials | E::BadWebhookSecret(_) => StatusCode::UNAUTHORIZED,
             E::Forbidden(_)
             | E::Banned(_)
             | E::Csrf(_)
@@ -140,6 +143,7 @@ impl ApiError {
         match self {
             E::BadRequest(_) => "bad_request",
             E::Unauthorized(_) => "unauthorized",
+            E::BadWebhookSecret(_) => "bad_webhook_secret",
             E::InvalidCredentials => "invalid_credentials",
             E::Forbidden(_) => "forbidden",
             E::Banned(_) => "banned",
@@ -188,6 +192,7 @@ impl ApiError {
             E::Internal => INTERNAL,
             E::BadRequest(m)
             | E::Unauthorized(m)
+            | E::BadWebhookSecret(m)
             | E::Forbidden(m)
             | E::Banned(m)
             | E::Csrf(m)

@@ -42,7 +42,7 @@ pub(super) async fn webhook(
     let secret = app.notify.pve_secret().await.map_err(ApiError::internal)?;
     if given.is_empty() || !crate::auth::ct_eq(given, &secret) {
         tracing::warn!("PVE webhook: refused a request without the right secret");
-        return Err(ApiError::Unauthorized(format!("missing or wrong {TOKEN_HEADER} header")));
+        return Err(ApiError::BadWebhookSecret(format!("missing or wrong {TOKEN_HEADER} header")));
     }
     let max = app.config.notifications.pve_max_body;
     let bytes = http_body_util::Limited::new(body, max)

@@ -246,7 +246,9 @@ impl Engine {
                 tracing::warn!(kind = %ev.kind, "event of an unknown kind dropped by the source mapping");
                 continue;
             }
-            ev.fields.entry("hostname".into()).or_insert_with(|| hostname.to_string());
+            if !hostname.is_empty() {
+                ev.fields.entry("hostname".into()).or_insert_with(|| hostname.to_string());
+            }
             if let Some(t) = store::intake(conn, &ev, &channels, &global, &tz, now, None)? {
                 n += 1;
                 wake.extend(t.wake);
@@ -508,7 +510,9 @@ impl Engine {
     async fn message(&self, ch: &Channel, q: &Queued, global: &Global) -> anyhow::Result<Message> {
         let def = catalog::find(&q.event.kind);
         let mut fields = q.event.fields.clone();
-        fields.entry("hostname".into()).or_insert_with(|| self.hostname());
+        if fields.get("hostname").is_none_or(|h| h.is_empty()) {
+            fields.insert("hostname".into(), self.hostname());
+        }
         fields.entry("channel".into()).or_insert_with(|| ch.name.clone());
         let (title, body) = match (&q.ai_title, &q.ai_body, &q.title, &q.body) {
             (Some(t), Some(b), _, _) => (t.clone(), b.clone()),

@@ -200,22 +200,27 @@ pub fn fill(template: &str, fields: &BTreeMap<String, String>) -> String {
 
 /// Renders an event's title and body at a detail level. Lines of the `more` part whose value came out
 /// empty ("Guests: ") are dropped.
+/// The template's lines filled, without the lines whose placeholders all came out empty (a
+/// "Guests: " with no guests); lines without placeholders stay.
+fn filled_lines(template: &str, fields: &BTreeMap<String, String>) -> Vec<String> {
+    template
+        .lines()
+        .filter_map(|line| {
+            let filled = fill(line, fields);
+            let bare = fill(line, &BTreeMap::new());
+            (filled.trim() != bare.trim() || !line.contains('{')).then(|| filled.trim_end().to_string())
+        })
+        .collect()
+}
+
 pub fn render(kind: &str, lang: &str, detail: Detail, fields: &BTreeMap<String, String>) -> (String, String) {
     let Some(t) = texts(lang, kind) else {
         return (kind.to_string(), fill("{reason}{message}", fields));
     };
     let title = fill(t.title, fields).trim().to_string();
-    let mut body = fill(t.short, fields).trim_end().to_string();
+    let mut body = filled_lines(t.short, fields).join("\n");
     if detail == Detail::Full && !t.more.is_empty() {
-        let more: Vec<String> = t
-            .more
-            .lines()
-            .filter_map(|line| {
-                let filled = fill(line, fields);
-                let bare = fill(line, &BTreeMap::new());
-                (filled.trim() != bare.trim() || !line.contains('{')).then_some(filled)
-            })
-            .collect();
+        let more = filled_lines(t.more, fields);
         if !more.is_empty() {
             body.push_str("\n\n");
             body.push_str(&more.join("\n"));

@@ -23,5 +23,6 @@ mod kernel_files;
 mod logs;
 mod network;
 mod notify;
+mod notify_crash;
 mod terminal;
 mod ups;

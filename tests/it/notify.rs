@@ -391,3 +391,122 @@ async fn viewers_read_history_but_not_channels() {
     let (code, e) = common::get(&t, &token, "/api/notifications/history?status=bogus").await;
     assert_eq!(code, StatusCode::BAD_REQUEST, "{e}");
 }
+
+async fn pve_post(t: &TestApp, secret: &str, body: &str) -> (StatusCode, Value) {
+    let req = axum::http::Request::post("/api/notifications/pve/webhook")
+        .header("x-proxwatch-token", secret)
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from(body.to_string()))
+        .unwrap();
+    common::request(&t.app, req).await
+}
+
+#[tokio::test]
+async fn the_pve_receiver_takes_what_pve_sends_and_refuses_the_rest() {
+    let clock = Clock::manual(T0);
+    let t = setup(&clock).await;
+    let peer = Peer::start().await;
+    let ch = add_webhook(&t, &peer, json!({})).await;
+    // The setup text carries the URL, the target, the matcher, and the secret only when asked.
+    let (code, s) = t.get("/api/notifications/pve").await;
+    assert_eq!(code, StatusCode::OK);
+    assert!(s["url"].as_str().unwrap().ends_with("/api/notifications/pve/webhook"), "{s}");
+    assert!(s["setup"]["public_cfg"].as_str().unwrap().contains("webhook: proxwatch"));
+    let secret = t.notify.pve_secret().await.unwrap();
+    assert!(!s.to_string().contains(&secret));
+    let (_, s) = t.get("/api/notifications/pve?reveal=1").await;
+    let b64 = data_encoding::BASE64.encode(secret.as_bytes());
+    assert!(s["setup"]["private_cfg"].as_str().unwrap().contains(&b64), "{s}");
+    let ts = T0 / 1000;
+    // PVE's Test button: no fields at all.
+    let test = json!({"title": "Test notification", "message": "This is a test of the notification target 'proxwatch'.", "severity": "info", "timestamp": ts, "fields": {}}).to_string();
+    let (code, r) = pve_post(&t, &secret, &test).await;
+    assert_eq!(code, StatusCode::OK, "{r}");
+    assert_eq!(r["kind"], "pve.test");
+    // The same body again is a replay.
+    let (code, r) = pve_post(&t, &secret, &test).await;
+    assert_eq!(code, StatusCode::CONFLICT, "{r}");
+    // A vzdump failure.
+    let vz = json!({"title": "vzdump backup status (pve1.example.com): backup failed", "message": "101: error", "severity": "error", "timestamp": ts + 1, "fields": {"type": "vzdump", "hostname": "pve1", "job-id": "backup-9c1f"}}).to_string();
+    assert_eq!(pve_post(&t, &secret, &vz).await.0, StatusCode::OK);
+    // Refused: wrong secret (401), no secret, not the template (400 naming it), stale (409).
+    assert_eq!(pve_post(&t, "nope", &vz).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(pve_post(&t, "", &vz).await.0, StatusCode::UNAUTHORIZED);
+    let (code, e) = pve_post(&t, &secret, "").await;
+    assert_eq!(code, StatusCode::BAD_REQUEST);
+    assert!(e["message"].as_str().unwrap().contains("not JSON"), "{e}");
+    let old = json!({"title": "t", "timestamp": ts - 3600}).to_string();
+    assert_eq!(pve_post(&t, &secret, &old).await.0, StatusCode::CONFLICT);
+    drain(&t, ch).await;
+    let titles = peer.titles();
+    assert_eq!(titles, vec!["Test notification", "vzdump backup status (pve1.example.com): backup failed"]);
+    let got = peer.got.lock().unwrap();
+    assert_eq!(got[1].1["severity"], "critical");
+}
+
+/// A local OpenAI-compatible provider: answers after `delay`, and records what it was sent.
+async fn fake_ai(delay: std::time::Duration) -> (String, Arc<Mutex<Vec<String>>>) {
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let s = seen.clone();
+    let app = axum::Router::new().route(
+        "/v1/chat/completions",
+        axum::routing::post(move |body: String| {
+            let s = s.clone();
+            async move {
+                s.lock().unwrap().push(body);
+                tokio::time::sleep(delay).await;
+                axum::Json(json!({
+                    "choices": [{"message": {"content": "Disk HOST_1 is failing\nReplace it soon."}, "finish_reason": "stop"}],
+                    "usage": {"prompt_tokens": 42, "completion_tokens": 7},
+                }))
+            }
+        }),
+    );
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", l.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
+    (url, seen)
+}
+
+#[tokio::test]
+async fn ai_rewrites_when_asked_and_the_template_goes_out_when_it_is_slow() {
+    let clock = Clock::manual(T0);
+    let t = setup(&clock).await;
+    let peer = Peer::start().await;
+    let ch = add_webhook(&t, &peer, json!({"ai": "rewrite"})).await;
+    let (url, seen) = fake_ai(std::time::Duration::ZERO).await;
+    let ai = json!({"enabled": true, "provider": {"kind": "openai", "base_url": url, "model": "gpt-4o-mini", "api_key": "sk-test-123"}, "timeout_s": 1});
+    let (code, v) = t.call(Method::PUT, "/api/notifications/ai", Some(ai)).await;
+    assert_eq!(code, StatusCode::OK, "{v}");
+    assert_eq!(v["settings"]["provider"]["api_key"], "********");
+    let mut e = ev("health.new", 1, "disk")
+        .field("reason", "SMART failed on pve1.example.com serial WD-WCC4N1234567");
+    e.severity = Severity::Critical;
+    t.notify.take(vec![e]).await.unwrap();
+    drain(&t, ch).await;
+    // Redacted before the provider, restored after.
+    let sent = seen.lock().unwrap().join("\n");
+    assert!(!sent.contains("pve1.example.com") && !sent.contains("WD-WCC4N1234567"), "{sent}");
+    let (_, h) = t.get(&format!("/api/notifications/history?channel={ch}")).await;
+    let row = &h["rows"][0];
+    assert_eq!(row["status"], "sent");
+    assert_eq!(row["ai_tokens_in"], 42);
+    assert!(row["title"].as_str().unwrap().contains("SMART failed"), "the template text is kept: {row}");
+    assert_eq!(row["ai_title"], "Disk pve1.example.com is failing", "{row}");
+    assert_eq!(peer.titles(), vec!["Disk pve1.example.com is failing"]);
+    // A provider slower than the timeout: the template text goes out, and the history says why.
+    let (slow, _) = fake_ai(std::time::Duration::from_secs(5)).await;
+    let ai = json!({"enabled": true, "provider": {"kind": "openai", "base_url": slow, "model": "m"}, "timeout_s": 1});
+    assert_eq!(t.call(Method::PUT, "/api/notifications/ai", Some(ai)).await.0, StatusCode::OK);
+    t.notify.take(vec![ev("backup.failed", 2, "job")]).await.unwrap();
+    let started = std::time::Instant::now();
+    drain(&t, ch).await;
+    assert!(started.elapsed() < std::time::Duration::from_secs(4));
+    assert_eq!(peer.titles()[1], "Backup FAILED: job2");
+    let (_, h) = t.get(&format!("/api/notifications/history?channel={ch}")).await;
+    assert!(
+        h["rows"][0]["ai_error"].as_str().unwrap().contains("did not answer within 1s"),
+        "{}",
+        h["rows"][0]
+    );
+}
