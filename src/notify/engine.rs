@@ -447,7 +447,7 @@ impl Engine {
         if let Err(at) = self.rate(&ch, now) {
             return Ok(Step::Wait(at));
         }
-        Ok(self.attempt(&ch, q, &global).await?)
+        self.attempt(&ch, q, &global).await
     }
 
     /// Renders (once), marks the attempt durably, sends, and records the outcome.

@@ -194,8 +194,9 @@ impl Global {
         if !self.timezone.is_empty() && jiff::tz::TimeZone::get(&self.timezone).is_err() {
             return Err(format!("timezone: `{}` is not a known IANA time zone", self.timezone));
         }
-        if !self.public_url.is_empty()
-            && !(self.public_url.starts_with("https://") || self.public_url.starts_with("http://"))
+        if !(self.public_url.is_empty()
+            || self.public_url.starts_with("https://")
+            || self.public_url.starts_with("http://"))
         {
             return Err("public_url: must start with http:// or https://".into());
         }

@@ -836,17 +836,18 @@ fn lines(ms: &[Member], tz: &jiff::tz::TimeZone) -> String {
 }
 
 /// Creates one summary event with its single outbox row and links the members to it.
-fn summarize(
-    conn: &Connection,
-    channel: i64,
-    kind: &str,
+/// One summary message to write: its kind, identity, severity, fields, and the rows it stands for.
+struct Summary<'a> {
+    kind: &'static str,
     fingerprint: String,
     severity: Severity,
     fields: BTreeMap<String, String>,
-    member_ids: &[i64],
-    reason: &str,
-    now: i64,
-) -> Result<i64> {
+    members: &'a [i64],
+    reason: &'static str,
+}
+
+fn summarize(conn: &Connection, channel: i64, s: Summary, now: i64) -> Result<i64> {
+    let Summary { kind, fingerprint, severity, fields, members: member_ids, reason } = s;
     let def = catalog::find(kind).ok_or_else(|| anyhow::anyhow!("unknown summary kind {kind}"))?;
     conn.execute(
         "INSERT OR IGNORE INTO notify_events (fingerprint, kind, grp, severity, ts, received, cooldown_key, fields)
@@ -927,12 +928,14 @@ pub fn close_due(
             summarize(
                 conn,
                 ch.id,
-                "summary.burst",
-                format!("summary:burst:{}:{}", ch.id, ids[0]),
-                sev,
-                fields,
-                &ids,
-                "burst",
+                Summary {
+                    kind: "summary.burst",
+                    fingerprint: format!("summary:burst:{}:{}", ch.id, ids[0]),
+                    severity: sev,
+                    fields,
+                    members: &ids,
+                    reason: "burst",
+                },
                 now,
             )?;
             wake.push(ch.id);
@@ -955,12 +958,14 @@ pub fn close_due(
             summarize(
                 conn,
                 ch.id,
-                "summary.quiet",
-                format!("summary:quiet:{}:{}", ch.id, ids[0]),
-                sev,
-                fields,
-                &ids,
-                "quiet hours",
+                Summary {
+                    kind: "summary.quiet",
+                    fingerprint: format!("summary:quiet:{}:{}", ch.id, ids[0]),
+                    severity: sev,
+                    fields,
+                    members: &ids,
+                    reason: "quiet hours",
+                },
                 now,
             )?;
             wake.push(ch.id);
@@ -993,12 +998,14 @@ pub fn close_due(
                     summarize(
                         conn,
                         ch.id,
-                        "summary.digest",
-                        format!("summary:digest:{}:{now}", ch.id),
-                        Severity::Info,
-                        fields,
-                        &ids,
-                        "digest",
+                        Summary {
+                            kind: "summary.digest",
+                            fingerprint: format!("summary:digest:{}:{now}", ch.id),
+                            severity: Severity::Info,
+                            fields,
+                            members: &ids,
+                            reason: "digest",
+                        },
                         now,
                     )?;
                     wake.push(ch.id);

@@ -279,7 +279,7 @@ async fn cooldown_counts_repeats_and_bursts_become_one_summary() {
     let titles = peer.titles();
     assert_eq!(titles.len(), 4, "{titles:?}");
     assert_eq!(titles[3], "4 more backups events");
-    let body = &peer.got.lock().unwrap()[3].1;
+    let body = peer.got.lock().unwrap()[3].1.clone();
     assert!(body["message"].as_str().unwrap().contains("Backup FAILED: job15"), "{body}");
     let (_, h) = t.get(&format!("/api/notifications/history?channel={ch}&status=aggregated")).await;
     assert_eq!(h["rows"].as_array().unwrap().len(), 4);
@@ -321,7 +321,7 @@ async fn quiet_hours_hold_and_the_digest_collects_info() {
     let titles = peer.titles();
     assert_eq!(titles.len(), 3, "{titles:?}");
     assert_eq!(titles[2], "Daily digest: 1 events");
-    let body = &peer.got.lock().unwrap()[2].1;
+    let body = peer.got.lock().unwrap()[2].1.clone();
     assert!(body["message"].as_str().unwrap().contains("Backup OK: job4"), "{body}");
 }
 
