@@ -204,7 +204,7 @@ if [[ ${BENCH_NO_BUILD:-0} != 1 ]]; then
   for ((i = 0; i < 360; i++)); do pgrep -x cargo >/dev/null 2>&1 || break; ((i % 12)) || log "waiting for another cargo to finish"; sleep 5; done
   log "cargo build --release"
   cargo build --release
-  cargo build --release --example argon2_cost --example inventory_cost --example login_flood
+  cargo build --release --example argon2_cost --example inventory_cost --example login_flood --example notify_load
 fi
 # Password hashing cost with proxwatch's argon2id parameters (the access issue asks for 50-150 ms).
 ARGON2_LINE="n/a"
@@ -212,6 +212,10 @@ if [[ -x target/release/examples/argon2_cost ]]; then ARGON2_LINE=$(target/relea
 # Inventory poller cost at the default intervals (tool runs = spawns on a real host; CPU per step).
 INVENTORY_LINE="n/a"
 if [[ -x target/release/examples/inventory_cost ]]; then INVENTORY_LINE=$(target/release/examples/inventory_cost 2>&1 | tr '\n' ' ' || true); fi
+# The notification engine: 10 000 events through routing and burst aggregation into three local webhook peers,
+# one dead for the first half (examples/notify_load.rs).
+NOTIFY_LINE="n/a"
+if [[ -x target/release/examples/notify_load ]]; then NOTIFY_LINE=$(target/release/examples/notify_load 2>/dev/null | tail -1 || true); fi
 if [[ ! -x $PXW_BIN ]]; then NA[pxw]="binary $PXW_BIN missing"; fi
 
 # The programs, as argv builders (proxwatch takes a data dir).
@@ -543,6 +547,8 @@ TABLE=$(
   echo "Inventory poller: $INVENTORY_LINE"
   echo
   echo "Login flood: $FLOOD_LINE"
+  echo
+  echo "Notification engine (10 000 events, 3 channels, 1 dead for the first half): $NOTIFY_LINE"
   for k in "${!NOTE[@]}"; do echo "- note ${k}: ${NOTE[$k]}"; done | sort
 } >"$TMP/latest.md"
 

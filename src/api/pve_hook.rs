@@ -41,7 +41,9 @@ pub(super) async fn webhook(
     let given = headers.get(TOKEN_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
     let secret = app.notify.pve_secret().await.map_err(ApiError::internal)?;
     if given.is_empty() || !crate::auth::ct_eq(given, &secret) {
-        tracing::warn!("PVE webhook: refused a request without the right secret");
+        if let Some(total) = app.notify.pve_refused() {
+            tracing::warn!(total, "PVE webhook: refused a request without the right secret");
+        }
         return Err(ApiError::BadWebhookSecret(format!("missing or wrong {TOKEN_HEADER} header")));
     }
     let max = app.config.notifications.pve_max_body;

@@ -95,6 +95,12 @@ pub struct Engine {
     /// Asks the intake loop to run now (settings changed, a channel added).
     pub wake: Notify,
     buckets: Mutex<HashMap<i64, Bucket>>,
+    /// Passes of the intake loop and delivery steps so far (how often the engine woke up).
+    pub passes: std::sync::atomic::AtomicU64,
+    pub deliveries: std::sync::atomic::AtomicU64,
+    /// PVE webhook requests refused for their secret, and when that was last logged (unix ms).
+    pve_refused: std::sync::atomic::AtomicU64,
+    pve_refused_logged: std::sync::atomic::AtomicI64,
     last_housekeeping: Mutex<Option<i64>>,
 }
 
@@ -176,6 +182,10 @@ impl Engine {
             wakes: Mutex::new(HashMap::new()),
             wake: Notify::new(),
             buckets: Mutex::new(HashMap::new()),
+            passes: Default::default(),
+            deliveries: Default::default(),
+            pve_refused: Default::default(),
+            pve_refused_logged: Default::default(),
             last_housekeeping: Mutex::new(None),
         })
     }
@@ -390,6 +400,17 @@ impl Engine {
         }
     }
 
+    /// Counts a webhook request refused for its secret; `Some(count)` when it is time to log (at most
+    /// once a minute, so a flood of bad requests is one line a minute, not one each).
+    pub fn pve_refused(&self) -> Option<u64> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let n = self.pve_refused.fetch_add(1, Relaxed) + 1;
+        let now = self.clock.now_ms();
+        let last = self.pve_refused_logged.load(Relaxed);
+        (now - last >= 60_000 && self.pve_refused_logged.compare_exchange(last, now, Relaxed, Relaxed).is_ok())
+            .then_some(n)
+    }
+
     /// The PVE webhook's secret, made (random, sealed) on first use.
     pub async fn pve_secret(&self) -> anyhow::Result<String> {
         let keys = self.keys.clone();
@@ -423,6 +444,7 @@ impl Engine {
 
     /// One delivery step for a channel: sends the head of its queue if it is due.
     pub async fn deliver(&self, channel_id: i64) -> anyhow::Result<Step> {
+        self.deliveries.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let keys = self.keys.clone();
         let now = self.clock.now_ms();
         let (ch, head, global) = self

@@ -41,6 +41,7 @@ pub async fn run(engine: Arc<Engine>, mut inputs: Inputs, loops: Loops) {
         Err(e) => tracing::error!(error = %format!("{e:#}"), "lifecycle notifications failed"),
     }
     loop {
+        engine.passes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let node = inputs.inventory.borrow().node.clone();
         if !node.is_empty() {
             engine.set_hostname(&node);

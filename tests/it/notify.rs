@@ -510,3 +510,22 @@ async fn ai_rewrites_when_asked_and_the_template_goes_out_when_it_is_slow() {
         h["rows"][0]
     );
 }
+
+/// The budget "an idle engine wakes no more than once a minute": the real loops, with tokio's clock
+/// paused and auto-advanced over ten idle minutes with a channel configured.
+#[tokio::test(start_paused = true)]
+async fn an_idle_engine_wakes_at_most_once_a_minute() {
+    use std::sync::atomic::Ordering::Relaxed;
+    let t = TestApp::builder().build().await;
+    let peer = Peer::start().await;
+    add_webhook(&t, &peer, json!({})).await;
+    t.spawn_notify();
+    // Let it start (its first pass and the channel worker's first, empty, step).
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    let (p0, d0) = (t.notify.passes.load(Relaxed), t.notify.deliveries.load(Relaxed));
+    tokio::time::sleep(std::time::Duration::from_secs(600)).await;
+    let (p, d) = (t.notify.passes.load(Relaxed) - p0, t.notify.deliveries.load(Relaxed) - d0);
+    assert!(p <= 11, "{p} passes of the intake loop in 10 idle minutes");
+    assert_eq!(d, 0, "the idle channel worker woke {d} times");
+    t.cancel.cancel();
+}
