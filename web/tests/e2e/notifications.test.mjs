@@ -111,6 +111,46 @@ test('notifications: add a webhook channel through the form, test it, see it del
   await page.close();
 });
 
+test('notifications: a number typed in a channel form (the SMTP port) is saved', async () => {
+  const { page, errors } = await demo.open(DESKTOP, '/settings', '[data-testid="notify-channels"]', WAIT.timeout);
+  await page.waitForSelector('[data-testid="channels-empty"], [data-testid="channel-card"]', WAIT);
+  await page.click('[data-testid="channel-add"]');
+  await page.click('[data-testid="kind-email"]');
+  const form = page.locator('[data-testid="channel-form"][data-kind="email"]');
+  await form.waitFor(WAIT);
+  await form.locator('[data-testid="channel-name"]').fill('Mail');
+  if (await form.locator('[data-testid="field-transport"]').count()) await form.locator('[data-testid="field-transport"]').selectOption('smtp');
+  await form.locator('[data-testid="field-host"]').fill('smtp.example.com');
+  await form.locator('[data-testid="field-port"]').fill('2525');
+  await form.locator('[data-testid="field-from"]').fill('proxwatch@example.com');
+  await form.locator('[data-testid="field-to"]').fill('admin@example.com');
+  await form.locator('[data-testid="channel-save"]').click();
+  const card = page.locator('[data-testid="channel-card"][data-name="Mail"]');
+  await card.waitFor(WAIT);
+  await card.locator('[data-testid="channel-edit"]').click();
+  const edit = page.locator('[data-testid="channel-form"][data-kind="email"]');
+  await edit.waitFor(WAIT);
+  assert.equal(await edit.locator('[data-testid="field-port"]').inputValue(), '2525');
+  await edit.locator('button:has-text("Cancel")').click();
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('notifications: the engine settings save a changed number and a cooldown', async () => {
+  const { page, errors } = await demo.open(DESKTOP, '/settings?tab=engine', '[data-testid="engine-save"]', WAIT.timeout);
+  await page.fill('[data-testid="setting-burst_threshold"]', '7');
+  const cooldown = page.locator('[data-testid^="cooldown-"]').first();
+  await cooldown.fill('120');
+  await page.click('[data-testid="engine-save"]');
+  await page.waitForSelector('[data-testid="engine-settings"] .msg.ok', WAIT);
+  await page.reload();
+  await page.waitForSelector('[data-testid="engine-save"]', WAIT);
+  assert.equal(await page.inputValue('[data-testid="setting-burst_threshold"]'), '7');
+  assert.equal(await page.locator('[data-testid^="cooldown-"]').first().inputValue(), '120');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test('notifications: Integrations shows the Proxmox VE webhook setup', async () => {
   const { page, errors } = await demo.open(DESKTOP, '/settings?tab=integrations', '[data-testid="pve-card"]', WAIT.timeout);
   await page.waitForSelector('[data-testid="pve-url"]', WAIT);
