@@ -73,7 +73,7 @@ const trimUrl = (u: string): string => u.trim().replace(/\/+$/, '');
 export function presetOf(kind: AiProviderKind, baseUrl: string): AiPreset {
   const base = trimUrl(baseUrl);
   if (kind === 'openai') {
-    if (!base || base === DEFAULT_BASE.openai) return PRESETS[0]!;
+    if (!base || base === DEFAULT_BASE.openai || base === `${DEFAULT_BASE.openai}/v1`) return PRESETS[0]!;
     return PRESETS.find((p) => p.kind === 'openai' && p.base && (base === p.base || base === `${p.base}/v1`)) ?? PRESETS.find((p) => p.id === 'compatible')!;
   }
   return PRESETS.find((p) => p.kind === kind)!;
