@@ -34,7 +34,8 @@ export interface Header {
 }
 
 /** The form's values: strings for inputs, booleans for checkboxes, a header list for `headers`. */
-export type Values = Record<string, string | boolean | Header[]>;
+/** As typed; an `int` field's number input makes its value a number (or null when emptied). */
+export type Values = Record<string, string | number | null | boolean | Header[]>;
 
 const smtp = (v: Values) => v.transport !== 'sendmail';
 
@@ -194,7 +195,7 @@ export function buildConfig(
       }
       continue;
     }
-    const s = typeof x === 'string' ? x.trim() : '';
+    const s = typeof x === 'string' ? x.trim() : typeof x === 'number' && Number.isFinite(x) ? String(x) : '';
     if (f.type === 'secret') {
       if (s) out[f.key] = s;
       else if (stored.has(f.key) && !cleared.has(f.key)) out[f.key] = MASK;

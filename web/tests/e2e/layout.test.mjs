@@ -28,6 +28,7 @@ const PAGES = [
   ['/settings', '[data-testid="notify-channels"]'],
   ['/settings?tab=routing', '[data-testid="routing-matrix"]'],
   ['/settings?tab=history', '[data-testid="notify-history"]'],
+  ['/settings?tab=integrations', '[data-testid="pve-public-cfg"]'],
 ];
 
 /**
