@@ -96,6 +96,10 @@ async fn main() -> anyhow::Result<()> {
     async fn round(engine: &Engine, clock: &Clock, channels: &[i64], advance: bool) -> anyhow::Result<bool> {
         let mut waits = Vec::new();
         let mut busy = false;
+        // Summaries due now first, so this round sends them.
+        if let Some(t) = engine.maintain().await? {
+            waits.push(t);
+        }
         for &ch in channels {
             loop {
                 match engine.deliver(ch).await? {
@@ -107,9 +111,6 @@ async fn main() -> anyhow::Result<()> {
                     _ => busy = true,
                 }
             }
-        }
-        if let Some(t) = engine.maintain().await? {
-            waits.push(t);
         }
         if advance && !busy {
             if let Some(t) = waits.iter().min() {
@@ -162,7 +163,13 @@ async fn main() -> anyhow::Result<()> {
         })
         .await?;
     let retries: i64 = db
-        .call(|c| Ok(c.query_row("SELECT COALESCE(SUM(attempts - 1), 0) FROM notify_outbox WHERE attempts > 1", [], |r| r.get(0))?))
+        .call(|c| {
+            Ok(c.query_row(
+                "SELECT COALESCE(SUM(attempts - 1), 0) FROM notify_outbox WHERE attempts > 1",
+                [],
+                |r| r.get(0),
+            )?)
+        })
         .await?;
     let (events, rows): (i64, i64) = db
         .call(|c| {

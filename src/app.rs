@@ -153,6 +153,7 @@ impl App {
         );
         let api = ApiState(Arc::new(Shared {
             notify: notify.clone(),
+            listen: OnceLock::new(),
             config: config.clone(),
             host: host.clone(),
             db: db.clone(),
@@ -535,6 +536,7 @@ pub async fn run(app: Arc<App>, listener: std::net::TcpListener) -> anyhow::Resu
     }
     app.spawn_all();
     let listener = tokio::net::TcpListener::from_std(listener)?;
+    let _ = app.api.listen.set(listener.local_addr()?);
     let cancel = app.cancel.clone();
     let limit = Duration::from_secs(app.config.server.shutdown_timeout_s);
     let tls = if app.config.tls.enabled {

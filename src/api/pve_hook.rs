@@ -80,14 +80,21 @@ struct StatusView {
     setup: pve::Setup,
 }
 
-/// The URL PVE posts to: the loopback listener when HTTPS is on, else the main port on loopback.
+/// The URL PVE posts to: the loopback listener when HTTPS is on, else the main listener as bound
+/// (its real port), on loopback unless it listens on one other address only.
 fn url(app: &ApiState) -> String {
+    use std::net::{IpAddr, Ipv4Addr, SocketAddr};
     let c = &app.config;
     if c.tls.enabled && !c.notifications.pve_listen.is_empty() {
-        format!("http://{}/api{PATH}", c.notifications.pve_listen)
-    } else {
-        format!("http://127.0.0.1:{}{}/api{PATH}", c.server.port, c.server.base_path.trim_end_matches('/'))
+        return format!("http://{}/api{PATH}", c.notifications.pve_listen);
     }
+    let bound = app.listen.get().copied().unwrap_or(SocketAddr::new(c.server.bind, c.server.port));
+    let ip = match bound.ip() {
+        ip if ip.is_unspecified() || ip.is_loopback() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        ip => ip,
+    };
+    let base = c.server.base_path.trim_end_matches('/');
+    format!("http://{}{base}/api{PATH}", SocketAddr::new(ip, bound.port()))
 }
 
 /// The setup text; `?reveal=1` puts the real secret into it (admins only, and only when asked).

@@ -407,8 +407,9 @@ impl Engine {
         let n = self.pve_refused.fetch_add(1, Relaxed) + 1;
         let now = self.clock.now_ms();
         let last = self.pve_refused_logged.load(Relaxed);
-        (now - last >= 60_000 && self.pve_refused_logged.compare_exchange(last, now, Relaxed, Relaxed).is_ok())
-            .then_some(n)
+        (now - last >= 60_000
+            && self.pve_refused_logged.compare_exchange(last, now, Relaxed, Relaxed).is_ok())
+        .then_some(n)
     }
 
     /// The PVE webhook's secret, made (random, sealed) on first use.
