@@ -769,15 +769,7 @@ fn snippet(bytes: &[u8]) -> String {
 /// A transport error with its cause chain (DNS, TLS, refused), the URL left out. A reqwest timeout
 /// (the shared client's own) is a network error here; the settings' bound is [`AiError::Timeout`].
 fn network(e: reqwest::Error) -> AiError {
-    let e = e.without_url();
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(&e);
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    AiError::Network(text)
+    AiError::Network(super::channels::error_chain(&e.without_url()))
 }
 
 /// Takes the key out of whatever a provider or the network said, in case it echoes it (OpenAI
@@ -862,7 +854,7 @@ mod tests {
     }
 
     fn http() -> reqwest::Client {
-        crate::notify::channels::Ctx::new(Duration::from_secs(30)).unwrap().http
+        crate::notify::channels::Ctx::new(Duration::from_secs(30)).unwrap().http().clone()
     }
 
     fn settings(kind: ProviderKind, base: &str, model: &str, key: Option<&str>) -> Settings {

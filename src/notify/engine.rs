@@ -224,6 +224,15 @@ impl Engine {
         if events.is_empty() {
             return Ok(0);
         }
+        self.take_via(move |_, _| Ok(events)).await
+    }
+
+    /// Gathers events inside the intake transaction (a source that reads or marks rows of the same
+    /// database: its reads, its cursor and the events' routing commit together) and takes them in.
+    async fn take_via<F>(&self, gather: F) -> anyhow::Result<usize>
+    where
+        F: FnOnce(&Connection, i64) -> anyhow::Result<Vec<Event>> + Send + 'static,
+    {
         let keys = self.keys.clone();
         let now = self.clock.now_ms();
         let hostname = self.hostname();
@@ -231,9 +240,10 @@ impl Engine {
             .db
             .call(move |c| {
                 let tx = c.transaction()?;
-                let (n, wake) = Self::take_in(&tx, &keys, events, &hostname, now)?;
+                let events = gather(&tx, now)?;
+                let r = Self::take_in(&tx, &keys, events, &hostname, now)?;
                 tx.commit()?;
-                Ok((n, wake))
+                Ok(r)
             })
             .await?;
         self.wake_channels(&wake);
@@ -272,28 +282,17 @@ impl Engine {
     /// Moves the health outbox's undelivered events into the engine, marking them delivered in the
     /// same transaction (so each is taken exactly once).
     pub async fn take_health(&self) -> anyhow::Result<usize> {
-        let keys = self.keys.clone();
-        let now = self.clock.now_ms();
-        let hostname = self.hostname();
-        let (n, wake) = self
-            .db
-            .call(move |c| {
-                let tx = c.transaction()?;
-                let pending = crate::health::store::undelivered(&tx, HEALTH_BATCH)?;
-                let events: Vec<Event> = pending.iter().filter_map(from_health).collect();
-                let (n, wake) = Self::take_in(&tx, &keys, events, &hostname, now)?;
-                for e in &pending {
-                    tx.execute(
-                        "UPDATE health_events SET delivered_at = ?2, claimed_by = 'notify' WHERE id = ?1",
-                        rusqlite::params![e.id, now],
-                    )?;
-                }
-                tx.commit()?;
-                Ok((n, wake))
-            })
-            .await?;
-        self.wake_channels(&wake);
-        Ok(n)
+        self.take_via(|tx, now| {
+            let pending = crate::health::store::undelivered(tx, HEALTH_BATCH)?;
+            for e in &pending {
+                tx.execute(
+                    "UPDATE health_events SET delivered_at = ?2, claimed_by = 'notify' WHERE id = ?1",
+                    rusqlite::params![e.id, now],
+                )?;
+            }
+            Ok(pending.iter().filter_map(from_health).collect())
+        })
+        .await
     }
 
     /// Closes bursts, quiet hours and digests that are due. Returns the time of the next thing it
@@ -360,37 +359,24 @@ impl Engine {
     /// minute. Each source's cursor is saved in the transaction that takes its events.
     pub async fn poll_sources(&self, inv: &Arc<crate::model::inventory::Inventory>) -> anyhow::Result<usize> {
         use super::sources::{security::SecurityWatch, system, tasks::TaskWatch};
-        let keys = self.keys.clone();
-        let now = self.clock.now_ms();
-        let hostname = self.hostname();
         let inv = inv.clone();
-        let (n, wake) = self
-            .db
-            .call(move |c| {
-                let tx = c.transaction()?;
-                let mut tw: TaskWatch = store::cursor(&tx, "tasks")?.unwrap_or_default();
-                let mut events = tw.step(&inv, now);
-                store::set_cursor(&tx, "tasks", &tw)?;
-                let mut sw: SecurityWatch = store::cursor(&tx, "security")?.unwrap_or_default();
-                events.extend(sw.step(&tx)?);
-                store::set_cursor(&tx, "security", &sw)?;
-                system::heartbeat(&tx, now)?;
-                let r = Self::take_in(&tx, &keys, events, &hostname, now)?;
-                tx.commit()?;
-                Ok(r)
-            })
-            .await?;
-        self.wake_channels(&wake);
-        Ok(n)
+        self.take_via(move |tx, now| {
+            let mut tw: TaskWatch = store::cursor(tx, "tasks")?.unwrap_or_default();
+            let mut events = tw.step(&inv, now);
+            store::set_cursor(tx, "tasks", &tw)?;
+            let mut sw: SecurityWatch = store::cursor(tx, "security")?.unwrap_or_default();
+            events.extend(sw.step(tx)?);
+            store::set_cursor(tx, "security", &sw)?;
+            system::heartbeat(tx, now)?;
+            Ok(events)
+        })
+        .await
     }
 
     /// At start: proxwatch's lifecycle events (an unclean stop before this start, a reboot).
     pub async fn on_start(&self) -> anyhow::Result<usize> {
         let boot = super::sources::system::boot_id(&self.host).await;
-        let now = self.clock.now_ms();
-        let events =
-            self.db.call(move |c| Ok(super::sources::system::on_start(c, boot.as_deref(), now)?)).await?;
-        self.take(events).await
+        self.take_via(move |tx, now| Ok(super::sources::system::on_start(tx, boot.as_deref(), now)?)).await
     }
 
     /// Marks a clean stop (the next start reports no unclean stop).
@@ -650,7 +636,7 @@ impl Engine {
             known: &known,
         };
         let provider = format!("{} {}", settings.provider.kind.as_str(), settings.provider.model);
-        match ai::rewrite(&self.ctx.http, &settings, &req).await {
+        match ai::rewrite(self.ctx.http(), &settings, &req).await {
             Ok(r) => AiRecord {
                 title: Some(r.title),
                 body: Some(r.body),
@@ -670,7 +656,7 @@ impl Engine {
     /// The AI "Test" button: a sample message through the configured provider.
     pub async fn ai_test(&self) -> anyhow::Result<Result<super::ai::Rewritten, super::ai::AiError>> {
         let s = self.ai_settings().await?;
-        Ok(super::ai::test(&self.ctx.http, &s).await)
+        Ok(super::ai::test(self.ctx.http(), &s).await)
     }
 
     /// "Send test": a `system.test` message through the channel's real path, now, answered with the

@@ -73,7 +73,7 @@ impl Channel for Discord {
             body["username"] = truncate_marked(name, 80).into();
         }
 
-        let resp = ctx.http.post(url).json(&body).send().await.map_err(SendError::from_reqwest)?;
+        let resp = ctx.http().post(url).json(&body).send().await.map_err(SendError::from_reqwest)?;
         let status = resp.status().as_u16();
         let success = resp.status().is_success();
         let header_wait = retry_after(resp.headers());

@@ -45,7 +45,7 @@ impl Channel for Gotify {
     async fn send(&self, ctx: &Ctx, msg: &Message) -> Result<Delivered, SendError> {
         let url = format!("{}/message", self.server.trim().trim_end_matches('/'));
         let resp = ctx
-            .http
+            .http()
             .post(url)
             .header("X-Gotify-Key", self.token.trim())
             .json(&payload(msg))

@@ -14,6 +14,7 @@ pub mod ntfy;
 pub mod telegram;
 pub mod webhook;
 
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -24,24 +25,40 @@ use super::Message;
 /// per-send time bound.
 #[derive(Clone)]
 pub struct Ctx {
-    pub http: reqwest::Client,
+    /// Built on the first send: an appliance without channels never pays for the TLS root store and
+    /// the connection pool (idle RSS is a budget).
+    http: Arc<OnceLock<reqwest::Client>>,
     /// The whole send (connect, TLS, request, answer) is bounded by this.
     pub timeout: Duration,
 }
 
 impl Ctx {
     /// The production client: rustls with the web PKI roots, no redirects followed for POSTs, a
-    /// bounded connect and overall time, and proxwatch's User-Agent.
+    /// bounded connect and overall time, and proxwatch's User-Agent; built on the first send.
     pub fn new(timeout: Duration) -> anyhow::Result<Ctx> {
-        let http = reqwest::Client::builder()
+        Ok(Ctx { http: Arc::default(), timeout })
+    }
+
+    fn builder(timeout: Duration) -> reqwest::ClientBuilder {
+        reqwest::Client::builder()
             .user_agent(concat!("proxwatch/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(timeout.min(Duration::from_secs(10)))
             .timeout(timeout)
             .redirect(reqwest::redirect::Policy::none())
             .pool_idle_timeout(Duration::from_secs(30))
             .pool_max_idle_per_host(1)
-            .build()?;
-        Ok(Ctx { http, timeout })
+    }
+
+    /// The shared client, built on first use. rustls with ring and the bundled roots has nothing of
+    /// the host's to fail on; should the build fail anyway, reqwest's defaults (no redirect policy or
+    /// timeouts of ours, the send's own bound still applies) beat dropping the message.
+    pub fn http(&self) -> &reqwest::Client {
+        self.http.get_or_init(|| {
+            Self::builder(self.timeout).build().unwrap_or_else(|e| {
+                tracing::error!(error = %e, "HTTP client with proxwatch's settings failed; using the defaults");
+                reqwest::Client::new()
+            })
+        })
     }
 }
 
@@ -85,15 +102,7 @@ impl SendError {
     /// A transport error from reqwest: retryable, with its cause chain (DNS, TLS, refused, timeout)
     /// spelled out so the admin sees the real reason. URLs are stripped: they may carry secrets.
     pub fn from_reqwest(e: reqwest::Error) -> SendError {
-        let e = e.without_url();
-        let mut text = e.to_string();
-        let mut source = std::error::Error::source(&e);
-        while let Some(s) = source {
-            text.push_str(": ");
-            text.push_str(&s.to_string());
-            source = s.source();
-        }
-        SendError::retry(text)
+        SendError::retry(error_chain(&e.without_url()))
     }
 
     pub fn message(&self) -> &str {
@@ -101,6 +110,19 @@ impl SendError {
             SendError::Retry { error, .. } | SendError::Permanent { error } => error,
         }
     }
+}
+
+/// An error and its causes, `: `-joined (`error sending request: client error (Connect): tcp connect
+/// error: Connection refused`): the real reason, which the outermost message alone hides.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
 }
 
 /// One channel kind.

@@ -69,7 +69,7 @@ impl Channel for Ntfy {
         let url = format!("{}/", self.server.trim().trim_end_matches('/'));
         let mut ids = Vec::new();
         for body in publishes(self.topic.trim(), msg) {
-            let mut req = ctx.http.post(&url).json(&body);
+            let mut req = ctx.http().post(&url).json(&body);
             if let Some(t) = nonempty(&self.token) {
                 req = req.bearer_auth(t.trim());
             } else if let Some(u) = nonempty(&self.username) {

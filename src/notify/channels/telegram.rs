@@ -96,7 +96,7 @@ impl Channel for Telegram {
 
 impl Telegram {
     async fn send_one(&self, ctx: &Ctx, url: &str, body: &serde_json::Value) -> Result<String, SendError> {
-        let resp = ctx.http.post(url).json(body).send().await.map_err(SendError::from_reqwest)?;
+        let resp = ctx.http().post(url).json(body).send().await.map_err(SendError::from_reqwest)?;
         let status = resp.status().as_u16();
         let success = resp.status().is_success();
         let header_wait = retry_after(resp.headers());

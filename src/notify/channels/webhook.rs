@@ -157,8 +157,8 @@ impl Channel for Webhook {
         }
 
         let req = match self.method {
-            Method::Post => ctx.http.post(url),
-            Method::Put => ctx.http.put(url),
+            Method::Post => ctx.http().post(url),
+            Method::Put => ctx.http().put(url),
         };
         let resp = req.headers(headers).body(body).send().await.map_err(SendError::from_reqwest)?;
         let status = resp.status().as_u16();
