@@ -385,11 +385,13 @@ pub fn update_channel(conn: &Connection, keys: &Keys, id: i64, input: &ChannelIn
     Ok(())
 }
 
-/// Messages that failed permanently go back into the queue (the channel was fixed).
+/// Messages that failed permanently go back into the queue (the channel was fixed). A failed test
+/// stays failed: it answered the admin at the time.
 pub fn requeue_failed(conn: &Connection, id: i64, now: i64) -> Result<usize> {
     Ok(conn.execute(
         "UPDATE notify_outbox SET status = 'pending', next_at = ?2, reason = 'queued again after the channel was changed'
-         WHERE channel_id = ?1 AND status = 'failed'",
+         WHERE channel_id = ?1 AND status = 'failed'
+           AND event_id NOT IN (SELECT id FROM notify_events WHERE kind = 'system.test')",
         params![id, now],
     )?)
 }
@@ -1042,7 +1044,8 @@ pub fn housekeeping(conn: &Connection, global: &Global, now: i64) -> Result<(usi
     let expired = conn.execute(
         "UPDATE notify_outbox SET status = 'expired', next_at = NULL,
            reason = 'undelivered after ' || ?2 || ' h: ' || COALESCE(error, 'no attempt succeeded')
-         WHERE status IN ('pending', 'retrying', 'sending', 'failed') AND created < ?1",
+         WHERE status IN ('pending', 'retrying', 'sending', 'failed') AND created < ?1
+           AND NOT (status = 'failed' AND event_id IN (SELECT id FROM notify_events WHERE kind = 'system.test'))",
         params![now - max_age, global.max_age_h],
     )?;
     let cutoff = now - i64::from(global.retention_days) * 86_400_000;
