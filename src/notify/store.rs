@@ -475,7 +475,9 @@ pub fn cursor<T: DeserializeOwned>(conn: &Connection, source: &str) -> Result<Op
 pub fn set_cursor<T: Serialize>(conn: &Connection, source: &str, v: &T) -> Result<()> {
     let text = serde_json::to_string(v).map_err(anyhow::Error::from)?;
     conn.execute(
-        "INSERT INTO notify_cursors (source, value) VALUES (?1, ?2) ON CONFLICT (source) DO UPDATE SET value = ?2",
+        // An unchanged cursor writes nothing (an idle engine polls its sources every minute).
+        "INSERT INTO notify_cursors (source, value) VALUES (?1, ?2)
+         ON CONFLICT (source) DO UPDATE SET value = ?2 WHERE value IS NOT ?2",
         params![source, text],
     )?;
     Ok(())

@@ -84,9 +84,19 @@ pub fn on_start(conn: &Connection, boot_id: Option<&str>, now_ms: i64) -> rusqli
     Ok(out)
 }
 
-/// Notes that proxwatch is alive at `now_ms` (the engine calls it at most once a minute).
+/// How stale "last seen running" may get: the heartbeat writes at most this often, so an idle
+/// appliance does not write to its database every minute for it.
+pub const HEARTBEAT_MS: i64 = 10 * 60_000;
+
+/// Notes that proxwatch is alive at `now_ms` (the engine calls it once a minute; it writes at most
+/// every [`HEARTBEAT_MS`]).
 pub fn heartbeat(conn: &Connection, now_ms: i64) -> rusqlite::Result<()> {
     match read(conn)? {
+        Some(m)
+            if m.state == "running" && now_ms - m.last_seen_ms < HEARTBEAT_MS && now_ms >= m.last_seen_ms =>
+        {
+            Ok(())
+        }
         Some(mut m) => {
             m.last_seen_ms = now_ms;
             write(conn, &m)
