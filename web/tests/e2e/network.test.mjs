@@ -37,7 +37,9 @@ test('network: bond with a down slave, guests on the bridge, gateway latency cha
     null,
     WAIT,
   );
-  assert.equal(await page.getAttribute('[data-testid="gateway"]', 'data-state'), 'ok');
+  // The demo's gateway loses 0.5 % of echoes (scenarios/demo/icmp.toml), so about one probe in 70 of
+  // three echoes reports `loss`: both are a reachable gateway.
+  assert.match((await page.getAttribute('[data-testid="gateway"]', 'data-state')) ?? '', /^(ok|loss)$/);
   const pts = await pointsAbove(page, 'gw-latency', 10);
   assert.ok(pts > 10, `latency chart has ${pts} points`);
   // Switching the range reloads the chart for that range.
