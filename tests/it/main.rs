@@ -24,5 +24,6 @@ mod logs;
 mod network;
 mod notify;
 mod notify_crash;
+mod notify_email;
 mod terminal;
 mod ups;
