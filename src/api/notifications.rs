@@ -68,6 +68,7 @@ async fn put_ai(
 
 /// A sample message through the provider: its rewrite, or the provider's exact error.
 async fn ai_test(State(app): State<ApiState>) -> Result<Response, ApiError> {
+    let _slot = app.notify.probe_slot().ok_or_else(busy)?;
     match app.notify.ai_test().await.map_err(ApiError::internal)? {
         Ok(r) => {
             json(&serde_json::json!({ "ok": true, "title": r.title, "body": r.body, "provider": r.provider,
@@ -85,6 +86,11 @@ fn store_error(e: anyhow::Error) -> ApiError {
         Ok(StoreError::Internal(e)) => ApiError::internal(e),
         Err(e) => ApiError::internal(e),
     }
+}
+
+/// Too many tests running at once (each may hold a connection for its whole timeout).
+pub(super) fn busy() -> ApiError {
+    ApiError::busy("other tests are still running", std::time::Duration::from_secs(5))
 }
 
 fn store_err(e: StoreError) -> anyhow::Error {
@@ -232,6 +238,7 @@ async fn test_channel(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = parse_id(&id)?;
+    let _slot = app.notify.probe_slot().ok_or_else(busy)?;
     let r = app.notify.test(id, &p.user).await.map_err(store_error)?;
     tracing::info!(user = %p.user, channel = id, ok = r.ok, "notification test sent");
     json(&r)

@@ -131,6 +131,7 @@ async fn install(
     State(app): State<ApiState>,
     Extension(p): Extension<Principal>,
 ) -> Result<Response, ApiError> {
+    let _slot = app.notify.probe_slot().ok_or_else(super::notifications::busy)?;
     let secret = app.notify.pve_secret().await.map_err(ApiError::internal)?;
     let report = pve::install(&app.host, &url(&app), &secret).await.map_err(ApiError::Conflict)?;
     tracing::info!(user = %p.user, "PVE notification target installed");

@@ -38,6 +38,9 @@ pub const BACKOFF_MAX_MS: i64 = 30 * 60_000;
 /// Health events moved into the engine per transaction.
 const HEALTH_BATCH: usize = 500;
 
+/// Interactive calls out (tests, install) running at once at most.
+pub const PROBES: usize = 2;
+
 /// What one delivery step did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Step {
@@ -98,6 +101,9 @@ pub struct Engine {
     /// Passes of the intake loop and delivery steps so far (how often the engine woke up).
     pub passes: std::sync::atomic::AtomicU64,
     pub deliveries: std::sync::atomic::AtomicU64,
+    /// Interactive calls out (Send test, the AI test, the PVE install) at once at most: each holds
+    /// a connection to a third party for up to its timeout.
+    probes: tokio::sync::Semaphore,
     /// PVE webhook requests refused for their secret, and when that was last logged (unix ms).
     pve_refused: std::sync::atomic::AtomicU64,
     pve_refused_logged: std::sync::atomic::AtomicI64,
@@ -184,6 +190,7 @@ impl Engine {
             buckets: Mutex::new(HashMap::new()),
             passes: Default::default(),
             deliveries: Default::default(),
+            probes: tokio::sync::Semaphore::new(PROBES),
             pve_refused: Default::default(),
             pve_refused_logged: Default::default(),
             last_housekeeping: Mutex::new(None),
@@ -396,6 +403,12 @@ impl Engine {
         (now - last >= 60_000
             && self.pve_refused_logged.compare_exchange(last, now, Relaxed, Relaxed).is_ok())
         .then_some(n)
+    }
+
+    /// A slot for an interactive call out (Send test, the AI test, the PVE install); `None` when
+    /// [`PROBES`] are running (the API answers 503 busy).
+    pub fn probe_slot(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        self.probes.try_acquire().ok()
     }
 
     /// The PVE webhook's secret, made (random, sealed) on first use.

@@ -529,3 +529,22 @@ async fn an_idle_engine_wakes_at_most_once_a_minute() {
     assert_eq!(d, 0, "the idle channel worker woke {d} times");
     t.cancel.cancel();
 }
+
+#[tokio::test]
+async fn tests_calling_out_are_bounded_in_number() {
+    let t = TestApp::builder().build().await;
+    let peer = Peer::start().await;
+    let ch = add_webhook(&t, &peer, json!({})).await;
+    let held: Vec<_> =
+        (0..proxwatch::notify::engine::PROBES).map(|_| t.notify.probe_slot().unwrap()).collect();
+    let (code, e) = t.call(Method::POST, &format!("/api/notifications/channels/{ch}/test"), None).await;
+    assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE, "{e}");
+    assert!(e["message"].as_str().unwrap().contains("other tests are still running"), "{e}");
+    assert_eq!(
+        t.call(Method::POST, "/api/notifications/ai/test", None).await.0,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    drop(held);
+    let (code, r) = t.call(Method::POST, &format!("/api/notifications/channels/{ch}/test"), None).await;
+    assert_eq!(code, StatusCode::OK, "{r}");
+}
