@@ -114,20 +114,23 @@ struct AttentionView {
     error: Option<String>,
 }
 
+/// Polled by every open browser: one cheap query, no secret opened.
 async fn status(State(app): State<ApiState>) -> Result<Response, ApiError> {
-    let keys = app.notify.keys().clone();
-    let views = app.db.call(move |c| store::views(c, &keys).map_err(store_err)).await.map_err(store_error)?;
-    let attention = views
-        .iter()
-        .filter(|v| v.needs_attention)
-        .map(|v| AttentionView {
-            id: v.id,
-            name: v.name.clone(),
-            kind: v.kind.clone(),
-            error: v.last_error.clone(),
+    let (channels, attention) = app
+        .db
+        .call(|c| {
+            let n: i64 = c.query_row("SELECT COUNT(*) FROM notify_channels", [], |r| r.get(0))?;
+            let mut st = c.prepare(
+                "SELECT id, name, kind, last_error FROM notify_channels WHERE needs_attention = 1 ORDER BY id",
+            )?;
+            let rows = st
+                .query_map([], |r| Ok(AttentionView { id: r.get(0)?, name: r.get(1)?, kind: r.get(2)?, error: r.get(3)? }))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok((n as usize, rows))
         })
-        .collect();
-    json(&StatusView { channels: views.len(), attention })
+        .await
+        .map_err(ApiError::internal)?;
+    json(&StatusView { channels, attention })
 }
 
 #[derive(Serialize)]

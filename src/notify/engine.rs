@@ -124,21 +124,6 @@ fn severity_of(s: &str) -> Severity {
     }
 }
 
-/// `3 h 12 min`, `45 s`.
-pub fn human_duration(s: i64) -> String {
-    let s = s.max(0);
-    let (d, h, m) = (s / 86_400, s % 86_400 / 3600, s % 3600 / 60);
-    if d > 0 {
-        format!("{d} d {h} h")
-    } else if h > 0 {
-        format!("{h} h {m} min")
-    } else if m > 0 {
-        format!("{m} min")
-    } else {
-        format!("{s} s")
-    }
-}
-
 /// A health outbox event as a notification event.
 pub fn from_health(e: &crate::health::store::Event) -> Option<Event> {
     use crate::health::store::EventKind;
@@ -170,7 +155,7 @@ pub fn from_health(e: &crate::health::store::Event) -> Option<Event> {
         ev = ev.field("previous", p.as_str());
     }
     if let Some(d) = e.duration_s {
-        ev = ev.field("duration", human_duration(d));
+        ev = ev.field("duration", super::sources::duration(d.max(0) as u64));
     }
     ev.link = Some("/health".into());
     Some(ev)
@@ -264,6 +249,10 @@ impl Engine {
         hostname: &str,
         now: i64,
     ) -> anyhow::Result<(usize, Vec<i64>)> {
+        if events.is_empty() {
+            // The common idle pass: no channel to unseal, no settings to read.
+            return Ok((0, Vec::new()));
+        }
         let channels = store::channels(conn, keys)?;
         let global = store::global(conn)?;
         let tz = global.tz();
