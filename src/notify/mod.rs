@@ -148,6 +148,12 @@ impl Event {
         }
     }
 
+    /// The proxwatch page it is about, in a builder chain.
+    pub fn linked(mut self, path: impl Into<String>) -> Event {
+        self.link = Some(path.into());
+        self
+    }
+
     pub fn field(mut self, k: &str, v: impl Into<String>) -> Event {
         self.fields.insert(k.to_string(), v.into());
         self

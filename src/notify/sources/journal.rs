@@ -7,7 +7,7 @@
 //! entry for good, so a hit re-read after a restart is the same event. Cooldown keys are per object:
 //! the guest, the device, the daemon, the address.
 
-use super::{Linked, guest_label};
+use super::guest_label;
 use crate::health::facts::logscan::LogHit;
 use crate::model::inventory::Inventory;
 use crate::notify::Event;

@@ -21,22 +21,8 @@ pub mod security;
 pub mod system;
 pub mod tasks;
 
-use super::Event;
 use crate::civil::civil_from_days;
 use crate::model::inventory::Inventory;
-
-/// Sets an event's link in a builder chain (kept here so the sources need nothing new from
-/// [`Event`] itself).
-pub trait Linked {
-    fn linked(self, path: impl Into<String>) -> Event;
-}
-
-impl Linked for Event {
-    fn linked(mut self, path: impl Into<String>) -> Event {
-        self.link = Some(path.into());
-        self
-    }
-}
 
 /// `101 (web)`, or `101` when the guest's name is unknown (cluster resources first, then its config).
 pub fn guest_label(inv: &Inventory, vmid: u64) -> String {

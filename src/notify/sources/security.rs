@@ -11,7 +11,7 @@
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
-use super::{Linked, utc};
+use super::utc;
 use crate::notify::Event;
 
 /// Rows read per step at most; the rest wait for the next step.

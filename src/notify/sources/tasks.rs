@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::{Linked, duration, guest_label, utc};
+use super::{duration, guest_label, utc};
 use crate::model::inventory::Inventory;
 use crate::model::pve::{ReplicationJob, Task, TaskOutcome};
 use crate::model::section::SectionState;
