@@ -506,10 +506,12 @@ pub fn intake(
     only: Option<i64>,
 ) -> Result<Option<Taken>> {
     let def = catalog::find(&ev.kind).ok_or_else(|| anyhow::anyhow!("unknown event kind {}", ev.kind))?;
-    let n = conn.execute(
-        "INSERT OR IGNORE INTO notify_events (fingerprint, kind, grp, severity, ts, received, cooldown_key, fields, link)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        params![
+    let n = conn
+        .prepare_cached(
+            "INSERT OR IGNORE INTO notify_events (fingerprint, kind, grp, severity, ts, received, cooldown_key, fields, link)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )?
+        .execute(params![
             ev.fingerprint,
             ev.kind,
             def.group.as_str(),
@@ -519,8 +521,7 @@ pub fn intake(
             ev.cooldown_key,
             serde_json::to_string(&ev.fields).map_err(anyhow::Error::from)?,
             ev.link
-        ],
-    )?;
+        ])?;
     if n == 0 {
         return Ok(None);
     }
@@ -528,18 +529,12 @@ pub fn intake(
     let mut taken = Taken { event_id, wake: Vec::new() };
     for ch in channels.iter().filter(|c| only.is_none_or(|id| id == c.id)) {
         let last_sent: Option<i64> = conn
-            .query_row(
-                "SELECT last_sent FROM notify_cooldowns WHERE channel_id = ?1 AND key = ?2",
-                params![ch.id, ev.cooldown_key],
-                |r| r.get(0),
-            )
+            .prepare_cached("SELECT last_sent FROM notify_cooldowns WHERE channel_id = ?1 AND key = ?2")?
+            .query_row(params![ch.id, ev.cooldown_key], |r| r.get(0))
             .optional()?;
         let window: Option<(i64, u32)> = conn
-            .query_row(
-                "SELECT started, sent FROM notify_windows WHERE channel_id = ?1 AND grp = ?2",
-                params![ch.id, def.group.as_str()],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
+            .prepare_cached("SELECT started, sent FROM notify_windows WHERE channel_id = ?1 AND grp = ?2")?
+            .query_row(params![ch.id, def.group.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?;
         let decision = if only.is_some() {
             Decision::Send
@@ -562,41 +557,41 @@ pub fn intake(
             Decision::Aggregate { until } => ("aggregated", Some(*until), Some("burst".into())),
             Decision::Suppress(s) => ("suppressed", None, Some(s.describe())),
         };
-        conn.execute(
+        conn.prepare_cached(
             "INSERT INTO notify_outbox (event_id, channel_id, status, reason, created, next_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![event_id, ch.id, status, reason, now, next_at],
-        )?;
+        )?
+        .execute(params![event_id, ch.id, status, reason, now, next_at])?;
         if !ev.cooldown_key.is_empty() && only.is_none() {
             match &decision {
                 Decision::Suppress(Suppressed::Cooldown { .. }) => {
-                    conn.execute(
+                    conn.prepare_cached(
                         "UPDATE notify_cooldowns SET repeats = repeats + 1 WHERE channel_id = ?1 AND key = ?2",
-                        params![ch.id, ev.cooldown_key],
-                    )?;
+                    )?
+                    .execute(params![ch.id, ev.cooldown_key])?;
                 }
                 Decision::Suppress(_) => {}
                 _ => {
-                    conn.execute(
+                    conn.prepare_cached(
                         "INSERT INTO notify_cooldowns (channel_id, key, last_sent, repeats) VALUES (?1, ?2, ?3, 0)
                          ON CONFLICT (channel_id, key) DO UPDATE SET last_sent = ?3, repeats = 0",
-                        params![ch.id, ev.cooldown_key, now],
-                    )?;
+                    )?
+                    .execute(params![ch.id, ev.cooldown_key, now])?;
                 }
             }
         }
         if decision == Decision::Send && only.is_none() && !def.internal {
             let end = window.map(|(s, _)| s + i64::from(global.burst_window_s) * 1000);
             if end.is_some_and(|e| now < e) {
-                conn.execute(
+                conn.prepare_cached(
                     "UPDATE notify_windows SET sent = sent + 1 WHERE channel_id = ?1 AND grp = ?2",
-                    params![ch.id, def.group.as_str()],
-                )?;
+                )?
+                .execute(params![ch.id, def.group.as_str()])?;
             } else {
-                conn.execute(
+                conn.prepare_cached(
                     "INSERT INTO notify_windows (channel_id, grp, started, sent) VALUES (?1, ?2, ?3, 1)
                      ON CONFLICT (channel_id, grp) DO UPDATE SET started = ?3, sent = 1",
-                    params![ch.id, def.group.as_str(), now],
-                )?;
+                )?
+                .execute(params![ch.id, def.group.as_str(), now])?;
             }
         }
         if decision == Decision::Send {
@@ -804,7 +799,7 @@ fn members(
     grp: Option<&str>,
     now: i64,
 ) -> Result<Vec<Member>> {
-    let mut st = conn.prepare(
+    let mut st = conn.prepare_cached(
         "SELECT o.id, e.kind, e.fields, e.severity, e.ts FROM notify_outbox o JOIN notify_events e ON e.id = o.event_id
          WHERE o.channel_id = ?1 AND o.status = ?2 AND o.aggregated_into IS NULL AND o.next_at <= ?3
            AND (?4 IS NULL OR e.grp = ?4)

@@ -111,7 +111,9 @@ fn future_schema_db(path: &std::path::Path) {
 #[test]
 fn serve_replay_answers_healthcheck_and_stops_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut child, addr, lines) = spawn_serve(&common::scenario_dir("pve-zfs"), dir.path(), &[]);
+    // A per-target directive: the workers' debug lines show, nobody else's.
+    let log = [("PROXWATCH_LOG", "info,proxwatch::workers=debug")];
+    let (mut child, addr, lines) = spawn_serve(&common::scenario_dir("pve-zfs"), dir.path(), &log);
     let port = addr.rsplit(':').next().unwrap();
     let out = proxwatch(&["--bind", "127.0.0.1", "--port", port, "healthcheck"]);
     assert!(out.status.success(), "healthcheck: {}", String::from_utf8_lossy(&out.stderr));
@@ -123,6 +125,9 @@ fn serve_replay_answers_healthcheck_and_stops_cleanly_on_sigterm() {
     assert!(start.elapsed() < Duration::from_secs(5), "stopped in {:?}", start.elapsed());
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
     assert!(rest.iter().any(|l| l.contains("stopped cleanly")), "{rest:?}");
+    let debug: Vec<&String> = rest.iter().filter(|l| l.contains(" DEBUG ")).collect();
+    assert!(debug.iter().any(|l| l.contains("proxwatch::workers: series flushed")), "{rest:?}");
+    assert!(debug.iter().all(|l| l.contains(" proxwatch::workers")), "{debug:?}");
     // The WAL was checkpointed and truncated on close.
     let wal = dir.path().join("proxwatch.db-wal");
     assert!(!wal.exists() || std::fs::metadata(&wal).unwrap().len() == 0);
