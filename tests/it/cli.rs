@@ -341,7 +341,7 @@ fn demo_is_loopback_only_locked_and_offers_its_login() {
         .args(["demo", "--port", "0"])
         .env("PROXWATCH_LOG", "warn")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
@@ -369,4 +369,8 @@ fn demo_is_loopback_only_locked_and_offers_its_login() {
     assert!(login.contains("csrf_token"), "{login}");
     assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
     assert!(child.wait().unwrap().success());
+    // The embedded scenario answers everything the demo asks: no replay error, no other error.
+    let mut log = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut log).unwrap();
+    assert!(!log.contains(" ERROR "), "{log}");
 }
