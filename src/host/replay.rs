@@ -192,9 +192,10 @@ pub fn extract_demo_cached(dest: &Path) -> anyhow::Result<()> {
 /// Writes the embedded demo scenario into `dest` (created if missing).
 pub fn extract_demo(dest: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(dest).with_context(|| format!("creating {}", dest.display()))?;
-    tar::Archive::new(flate2::read::GzDecoder::new(DEMO_TAR_GZ))
-        .unpack(dest)
-        .with_context(|| format!("extracting the demo scenario into {}", dest.display()))
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(DEMO_TAR_GZ));
+    // Written now, as a copy of the files would be (the archive's mtimes are 0 for a reproducible build).
+    archive.set_preserve_mtime(false);
+    archive.unpack(dest).with_context(|| format!("extracting the demo scenario into {}", dest.display()))
 }
 
 #[cfg(test)]
