@@ -4,7 +4,7 @@
 //! uses an existing `web/dist` as it is.
 //!
 //! It also packs the demo scenario (`scenarios/demo`, without its generators) into one gzipped tar
-//! in `OUT_DIR`, which `src/host/replay.rs` embeds: ~0.2 MB in the binary instead of ~0.95 MB of
+//! in `OUT_DIR`, which `src/host/replay.rs` embeds: ~0.15 MB in the binary instead of ~0.95 MB of
 //! files, and extracting it touches only those pages, so the demo's resident memory does not carry
 //! the scenario's text after the first start (the bench's idle RSS, issue 13).
 

@@ -167,7 +167,7 @@ impl Scenario {
 
 /// The demo scenario, embedded in the binary so `proxwatch demo` works on any Linux machine:
 /// `scenarios/demo` without its generators and story, packed by `build.rs` into one gzipped tar.
-/// Compressed, it is a fifth of the files' size, and extracting it touches only those pages of the
+/// Compressed, it is a sixth of the files' size, and extracting it touches only those pages of the
 /// binary (the demo's idle RSS does not carry ~0.9 MB of scenario text after the first start).
 static DEMO_TAR_GZ: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/demo.tar.gz"));
 /// SHA-256 of [`DEMO_TAR_GZ`], computed by `build.rs`.
