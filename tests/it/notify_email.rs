@@ -3,12 +3,10 @@
 //! login with its own words. The peer is skipped only when aiosmtpd is missing and
 //! `PROXWATCH_REQUIRE_PEERS` is unset (`scripts/test` installs it and sets it).
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
-use proxwatch::notify::channels::email::{Email, Security, Transport};
+use proxwatch::notify::channels::email::fixture::{FINGERPRINT, config, message};
 use proxwatch::notify::channels::{Channel, Ctx, SendError};
-use proxwatch::notify::{Group, Message, Severity};
 use serde_json::Value;
 
 /// A real SMTP peer (PEERS.md §8): aiosmtpd on 127.0.0.1:`port`. Mode `sink` parses every
@@ -120,37 +118,6 @@ async fn peer(mode: &str) -> Option<Peer> {
 
 fn ctx(timeout: Duration) -> Ctx {
     Ctx::new(timeout).unwrap()
-}
-
-fn config(port: u16) -> Email {
-    Email {
-        transport: Transport::Smtp,
-        host: "127.0.0.1".into(),
-        port: Some(port),
-        security: Security::None,
-        username: None,
-        password: None,
-        from: "Proxwatch <alerts@example.org>".into(),
-        to: vec!["ops@example.org".into(), "Admin <admin@example.net>".into()],
-        accept_invalid_certs: false,
-    }
-}
-
-const FINGERPRINT: &str = "health.new:disk/sdb:1712345678";
-
-fn message() -> Message {
-    Message {
-        title: "Disk <sdb> & \"tank\" failing".into(),
-        body: "8 reallocated sectors on /dev/sdb (was 0).\nPool 'tank' is <DEGRADED>.".into(),
-        severity: Severity::Critical,
-        kind: "health.new".into(),
-        group: Group::Health,
-        fingerprint: FINGERPRINT.into(),
-        ts_ms: 1_712_345_678_000,
-        hostname: "pve1".into(),
-        fields: BTreeMap::new(),
-        url: Some("https://pve1.lan:8443/#/disk/sdb?a=1&b=2".into()),
-    }
 }
 
 fn header<'a>(doc: &'a Value, name: &str) -> Vec<&'a str> {

@@ -398,28 +398,16 @@ pub enum Security {
     Tls,
 }
 
-#[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
-// The real SMTP peer (aiosmtpd, a process) is in tests/it/notify_email.rs; the scripted servers here
-// are tasks of the test's own runtime.
-mod tests {
+/// The e-mail channel's test fixture (an SMTP config on loopback and an alert whose title and body
+/// need escaping), shared by the unit tests below and the real-peer test `tests/it/notify_email.rs`.
+#[doc(hidden)]
+pub mod fixture {
     use std::collections::BTreeMap;
-    use std::sync::{Arc, Mutex};
 
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    use super::{Email, Security, Transport};
+    use crate::notify::{Group, Message, Severity};
 
-    use super::*;
-    use crate::notify::Group;
-
-    fn free_port() -> u16 {
-        std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-    }
-
-    fn ctx(timeout: Duration) -> Ctx {
-        Ctx::new(timeout).unwrap()
-    }
-
-    fn config(port: u16) -> Email {
+    pub fn config(port: u16) -> Email {
         Email {
             transport: Transport::Smtp,
             host: "127.0.0.1".into(),
@@ -433,9 +421,9 @@ mod tests {
         }
     }
 
-    const FINGERPRINT: &str = "health.new:disk/sdb:1712345678";
+    pub const FINGERPRINT: &str = "health.new:disk/sdb:1712345678";
 
-    fn message() -> Message {
+    pub fn message() -> Message {
         Message {
             title: "Disk <sdb> & \"tank\" failing".into(),
             body: "8 reallocated sectors on /dev/sdb (was 0).\nPool 'tank' is <DEGRADED>.".into(),
@@ -448,6 +436,27 @@ mod tests {
             fields: BTreeMap::new(),
             url: Some("https://pve1.lan:8443/#/disk/sdb?a=1&b=2".into()),
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+// The real SMTP peer (aiosmtpd, a process) is in tests/it/notify_email.rs; the scripted servers here
+// are tasks of the test's own runtime.
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+    use super::fixture::{config, message};
+    use super::*;
+
+    fn free_port() -> u16 {
+        std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    }
+
+    fn ctx(timeout: Duration) -> Ctx {
+        Ctx::new(timeout).unwrap()
     }
 
     #[tokio::test]
