@@ -8,7 +8,8 @@
 //!    arithmetic), [`error`] (`ApiError`, the only HTTP-facing error), [`config`] (typed
 //!    configuration: defaults <- file <- env <- flags).
 //! 2. [`db`] (the SQLite connection and its append-only migrations), [`host`] (the only code that
-//!    spawns processes or reads `/proc`, `/sys`, `/etc`, `/dev`: live, replayed, or the demo).
+//!    spawns processes or reads `/proc`, `/sys`, `/etc`, `/dev`: live, replayed, or the demo),
+//!    [`httpc`] (the outgoing HTTP client: one bounded request per connection over hyper and rustls).
 //! 3. [`tools`]: pure parsers of host tool output and kernel files, and their argv.
 //! 4. [`history`] (live ring plus SQLite rollups), [`series`], [`wear`] (SSD endurance forecast),
 //!    [`record`] (`record-scenario`: the argv list and kernel files a scenario holds).
@@ -35,6 +36,7 @@ pub mod error;
 pub mod health;
 pub mod history;
 pub mod host;
+pub mod httpc;
 pub mod model;
 pub mod notify;
 pub mod record;

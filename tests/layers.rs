@@ -18,7 +18,7 @@ use std::path::Path;
 /// Bottom first. Modules on one floor may import each other one way (never both ways).
 const FLOORS: &[&[&str]] = &[
     &["model", "civil", "error", "config"],
-    &["db", "host"],
+    &["db", "host", "httpc"],
     &["tools"],
     &["history", "series", "wear", "record"],
     &["workers"],

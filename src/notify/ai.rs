@@ -22,6 +22,7 @@ use serde_json::{Value, json};
 
 use super::Severity;
 use super::redact::Redactions;
+use crate::httpc;
 
 /// Per channel: what the AI does with its messages.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -111,16 +112,9 @@ impl Provider {
 
     /// Whether the base URL's host is this machine (`localhost`, 127.0.0.0/8, `::1`).
     pub fn is_loopback(&self) -> bool {
-        let Ok(url) = reqwest::Url::parse(self.base()) else { return false };
-        match url.host_str() {
-            Some(h) if h.eq_ignore_ascii_case("localhost") => true,
-            Some(h) => h
-                .trim_start_matches('[')
-                .trim_end_matches(']')
-                .parse::<std::net::IpAddr>()
-                .is_ok_and(|ip| ip.is_loopback()),
-            None => false,
-        }
+        let Ok(url) = httpc::Target::parse(self.base()) else { return false };
+        let h = url.host();
+        h.eq_ignore_ascii_case("localhost") || h.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
     }
 
     fn key(&self) -> Option<&str> {
@@ -192,9 +186,8 @@ impl Settings {
         }
         let p = &self.provider;
         if !p.base_url.trim().is_empty() {
-            match reqwest::Url::parse(p.base_url.trim()) {
-                Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {}
-                _ => return Err("provider.base_url must be an http:// or https:// URL".into()),
+            if let Err(e) = httpc::Target::parse(&p.base_url) {
+                return Err(format!("provider.base_url: {e}"));
             }
         }
         if self.enabled {
@@ -286,7 +279,7 @@ pub enum AiError {
 }
 
 /// Rewrites one message. Off ([`Settings::enabled`] false or [`Mode::Off`]) is [`AiError::Disabled`].
-pub async fn rewrite(http: &reqwest::Client, s: &Settings, req: &Request<'_>) -> Result<Rewritten, AiError> {
+pub async fn rewrite(http: &httpc::Client, s: &Settings, req: &Request<'_>) -> Result<Rewritten, AiError> {
     if !s.enabled || req.mode == Mode::Off {
         return Err(AiError::Disabled);
     }
@@ -295,7 +288,7 @@ pub async fn rewrite(http: &reqwest::Client, s: &Settings, req: &Request<'_>) ->
 
 /// The settings page's Test button: a fixed sample message through the configured provider, whether
 /// or not AI is enabled yet, with the same redaction as a real message.
-pub async fn test(http: &reqwest::Client, s: &Settings) -> Result<Rewritten, AiError> {
+pub async fn test(http: &httpc::Client, s: &Settings) -> Result<Rewritten, AiError> {
     let known = vec!["pve1".to_string()];
     let req = Request {
         title: "Disk sdb on pve1: 8 reallocated sectors (was 0)",
@@ -312,7 +305,7 @@ pub async fn test(http: &reqwest::Client, s: &Settings) -> Result<Rewritten, AiE
     call(http, s, &req).await
 }
 
-async fn call(http: &reqwest::Client, s: &Settings, req: &Request<'_>) -> Result<Rewritten, AiError> {
+async fn call(http: &httpc::Client, s: &Settings, req: &Request<'_>) -> Result<Rewritten, AiError> {
     validate_instruction(req.instruction).map_err(AiError::Invalid)?;
     s.validate().map_err(AiError::Invalid)?;
     if s.provider.model.trim().is_empty() {
@@ -325,11 +318,7 @@ async fn call(http: &reqwest::Client, s: &Settings, req: &Request<'_>) -> Result
     }
 }
 
-async fn call_unbounded(
-    http: &reqwest::Client,
-    s: &Settings,
-    req: &Request<'_>,
-) -> Result<Rewritten, AiError> {
+async fn call_unbounded(http: &httpc::Client, s: &Settings, req: &Request<'_>) -> Result<Rewritten, AiError> {
     let p = &s.provider;
     // An Ollama on this machine sees the text as it is; everything else only redacted.
     let redacted = s.redact && !(p.kind == ProviderKind::Ollama && p.is_loopback());
@@ -402,7 +391,7 @@ struct Answer {
     tokens_out: Option<u64>,
 }
 
-async fn send(http: &reqwest::Client, s: &Settings, system: &str, user: &str) -> Result<Answer, AiError> {
+async fn send(http: &httpc::Client, s: &Settings, system: &str, user: &str) -> Result<Answer, AiError> {
     let p = &s.provider;
     let model = p.model.trim();
     let base = p.base();
@@ -433,14 +422,14 @@ async fn send(http: &reqwest::Client, s: &Settings, system: &str, user: &str) ->
         (ProviderKind::Ollama, Some(key)) => rb.bearer_auth(key),
         (_, None) => rb,
     };
-    let resp = rb.send().await.map_err(network)?;
+    let resp = rb.limit(MAX_ANSWER + 1).send().await.map_err(network)?;
     let status = resp.status();
-    let bytes = read_bounded(resp).await?;
+    let bytes = read_bounded(&resp)?;
     if !status.is_success() {
-        return Err(AiError::Http { status: status.as_u16(), message: error_message(&bytes) });
+        return Err(AiError::Http { status: status.as_u16(), message: error_message(bytes) });
     }
-    let v: Value = serde_json::from_slice(&bytes)
-        .map_err(|e| AiError::BadAnswer(format!("not JSON ({e}): {}", snippet(&bytes))))?;
+    let v: Value = serde_json::from_slice(bytes)
+        .map_err(|e| AiError::BadAnswer(format!("not JSON ({e}): {}", snippet(bytes))))?;
     let answer = match p.kind {
         ProviderKind::OpenAi => parse_openai(&v),
         ProviderKind::Anthropic => parse_anthropic(&v),
@@ -730,15 +719,14 @@ fn split_answer(text: &str, want_body: bool) -> Result<(String, String), AiError
 }
 
 /// Reads at most [`MAX_ANSWER`] bytes of an answer.
-async fn read_bounded(mut resp: reqwest::Response) -> Result<Vec<u8>, AiError> {
-    let mut buf = Vec::new();
-    while let Some(chunk) = resp.chunk().await.map_err(network)? {
-        if buf.len() + chunk.len() > MAX_ANSWER {
-            return Err(AiError::BadAnswer(format!("the answer is larger than {} KiB", MAX_ANSWER >> 10)));
-        }
-        buf.extend_from_slice(&chunk);
+fn read_bounded(resp: &httpc::Response) -> Result<&[u8], AiError> {
+    if let Some(e) = resp.body_error() {
+        return Err(network(e.clone()));
     }
-    Ok(buf)
+    if resp.truncated() || resp.body().len() > MAX_ANSWER {
+        return Err(AiError::BadAnswer(format!("the answer is larger than {} KiB", MAX_ANSWER >> 10)));
+    }
+    Ok(resp.body())
 }
 
 /// A provider's error text: OpenAI, Gemini and Anthropic put it at `error.message`, Ollama at
@@ -766,10 +754,10 @@ fn snippet(bytes: &[u8]) -> String {
     s
 }
 
-/// A transport error with its cause chain (DNS, TLS, refused), the URL left out. A reqwest timeout
-/// (the shared client's own) is a network error here; the settings' bound is [`AiError::Timeout`].
-fn network(e: reqwest::Error) -> AiError {
-    AiError::Network(super::channels::error_chain(&e.without_url()))
+/// A transport error with its cause chain (DNS, TLS, refused), the URL's path left out. The shared
+/// client's own timeout is a network error here; the settings' bound is [`AiError::Timeout`].
+fn network(e: httpc::Error) -> AiError {
+    AiError::Network(e.to_string())
 }
 
 /// Takes the key out of whatever a provider or the network said, in case it echoes it (OpenAI
@@ -853,7 +841,7 @@ mod tests {
         (base, seen)
     }
 
-    fn http() -> reqwest::Client {
+    fn http() -> httpc::Client {
         crate::notify::channels::Ctx::new(Duration::from_secs(30)).unwrap().http().clone()
     }
 

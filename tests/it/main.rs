@@ -18,6 +18,7 @@ mod guests_history;
 mod hardware;
 mod health;
 mod health_rules;
+mod httpc;
 mod inventory;
 mod kernel_files;
 mod logs;

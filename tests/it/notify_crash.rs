@@ -101,7 +101,7 @@ fn pve_body(title: &str, ts: i64) -> String {
 }
 
 async fn post_pve(addr: &str, secret: &str, body: String) -> (u16, String) {
-    let client = reqwest::Client::new();
+    let client = proxwatch::httpc::Client::new("test/1", std::time::Duration::from_secs(30));
     let r = client
         .post(format!("http://{addr}/api/notifications/pve/webhook"))
         .header("x-proxwatch-token", secret)
@@ -110,8 +110,7 @@ async fn post_pve(addr: &str, secret: &str, body: String) -> (u16, String) {
         .send()
         .await
         .unwrap();
-    let code = r.status().as_u16();
-    (code, r.text().await.unwrap_or_default())
+    (r.status().as_u16(), r.text())
 }
 
 async fn wait_for(rx: &mut tokio::sync::mpsc::Receiver<()>, what: &str) {

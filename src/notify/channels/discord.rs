@@ -62,22 +62,32 @@ impl Channel for Discord {
     }
 
     async fn send(&self, ctx: &Ctx, msg: &Message) -> Result<Delivered, SendError> {
-        let mut url = reqwest::Url::parse(self.webhook_url.trim())
-            .map_err(|_| SendError::permanent("the webhook URL is not a valid URL"))?;
-        url.query_pairs_mut().append_pair("wait", "true");
+        // `wait=true` makes Discord answer with the message (its id) instead of 204. The thread id
+        // is digits only (validated), so it needs no escaping.
+        let base = self.webhook_url.trim();
+        let base = base.split_once('#').map_or(base, |(u, _)| u);
+        let mut url = format!("{base}{}wait=true", if base.contains('?') { '&' } else { '?' });
         if let Some(t) = self.thread_id.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
-            url.query_pairs_mut().append_pair("thread_id", t);
+            url.push_str("&thread_id=");
+            url.push_str(t);
         }
         let mut body = json!({"embeds": embeds(msg), "allowed_mentions": {"parse": []}});
         if let Some(name) = self.username.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
             body["username"] = truncate_marked(name, 80).into();
         }
 
-        let resp = ctx.http().post(url).json(&body).send().await.map_err(SendError::from_reqwest)?;
+        let resp = ctx
+            .http()
+            .post(url)
+            .json(&body)
+            .limit(super::webhook::REPLY_LIMIT)
+            .send()
+            .await
+            .map_err(SendError::from_http)?;
         let status = resp.status().as_u16();
         let success = resp.status().is_success();
         let header_wait = retry_after(resp.headers());
-        let text = read_reply(resp).await;
+        let text = read_reply(&resp);
         let answer: Answer = serde_json::from_str(&text).unwrap_or_default();
         if success {
             let id = match answer.id {

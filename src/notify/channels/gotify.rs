@@ -49,13 +49,14 @@ impl Channel for Gotify {
             .post(url)
             .header("X-Gotify-Key", self.token.trim())
             .json(&payload(msg))
+            .limit(super::webhook::REPLY_LIMIT)
             .send()
             .await
-            .map_err(SendError::from_reqwest)?;
+            .map_err(SendError::from_http)?;
         let status = resp.status().as_u16();
         let success = resp.status().is_success();
         let after = retry_after(resp.headers());
-        let text = read_reply(resp).await;
+        let text = read_reply(&resp);
         let answer: Answer = serde_json::from_str(&text).unwrap_or_default();
         if success {
             let id = answer.id.map_or_else(|| "?".to_string(), |id| id.to_string());

@@ -14,51 +14,34 @@ pub mod ntfy;
 pub mod telegram;
 pub mod webhook;
 
-use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use super::Message;
+use crate::httpc;
 
-/// What every send needs besides the config: the shared HTTP client (rustls, timeouts set) and the
-/// per-send time bound.
+/// What every send needs besides the config: the HTTP client (timeouts set, nothing pooled or kept
+/// between sends: see [`crate::httpc`]) and the per-send time bound.
 #[derive(Clone)]
 pub struct Ctx {
-    /// Built on the first send: an appliance without channels never pays for the TLS root store and
-    /// the connection pool (idle RSS is a budget).
-    http: Arc<OnceLock<reqwest::Client>>,
+    http: httpc::Client,
     /// The whole send (connect, TLS, request, answer) is bounded by this.
     pub timeout: Duration,
 }
 
 impl Ctx {
-    /// The production client: rustls with the web PKI roots, no redirects followed for POSTs, a
-    /// bounded connect and overall time, and proxwatch's User-Agent; built on the first send.
+    /// The production client: rustls with the web PKI roots, no redirects followed, a bounded
+    /// connect and overall time, and proxwatch's User-Agent.
     pub fn new(timeout: Duration) -> anyhow::Result<Ctx> {
-        Ok(Ctx { http: Arc::default(), timeout })
-    }
-
-    fn builder(timeout: Duration) -> reqwest::ClientBuilder {
-        reqwest::Client::builder()
-            .user_agent(concat!("proxwatch/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(timeout.min(Duration::from_secs(10)))
-            .timeout(timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .pool_idle_timeout(Duration::from_secs(30))
-            .pool_max_idle_per_host(1)
-    }
-
-    /// The shared client, built on first use. rustls with ring and the bundled roots has nothing of
-    /// the host's to fail on; should the build fail anyway, reqwest's defaults (no redirect policy or
-    /// timeouts of ours, the send's own bound still applies) beat dropping the message.
-    pub fn http(&self) -> &reqwest::Client {
-        self.http.get_or_init(|| {
-            Self::builder(self.timeout).build().unwrap_or_else(|e| {
-                tracing::error!(error = %e, "HTTP client with proxwatch's settings failed; using the defaults");
-                reqwest::Client::new()
-            })
+        Ok(Ctx {
+            http: httpc::Client::new(concat!("proxwatch/", env!("CARGO_PKG_VERSION")), timeout),
+            timeout,
         })
+    }
+
+    pub fn http(&self) -> &httpc::Client {
+        &self.http
     }
 }
 
@@ -99,10 +82,14 @@ impl SendError {
         }
     }
 
-    /// A transport error from reqwest: retryable, with its cause chain (DNS, TLS, refused, timeout)
-    /// spelled out so the admin sees the real reason. URLs are stripped: they may carry secrets.
-    pub fn from_reqwest(e: reqwest::Error) -> SendError {
-        SendError::retry(error_chain(&e.without_url()))
+    /// A transport error: retryable, with its cause chain (DNS, TLS, refused, timeout) spelled out
+    /// so the admin sees the real reason. It never holds the URL's path or query (secrets); a bad
+    /// URL or header cannot get better by retrying.
+    pub fn from_http(e: httpc::Error) -> SendError {
+        match e.kind() {
+            httpc::Kind::Request => SendError::permanent(e.to_string()),
+            httpc::Kind::Network | httpc::Kind::Timeout => SendError::retry(e.to_string()),
+        }
     }
 
     pub fn message(&self) -> &str {
@@ -110,19 +97,6 @@ impl SendError {
             SendError::Retry { error, .. } | SendError::Permanent { error } => error,
         }
     }
-}
-
-/// An error and its causes, `: `-joined (`error sending request: client error (Connect): tcp connect
-/// error: Connection refused`): the real reason, which the outermost message alone hides.
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 /// One channel kind.

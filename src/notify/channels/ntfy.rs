@@ -75,11 +75,11 @@ impl Channel for Ntfy {
             } else if let Some(u) = nonempty(&self.username) {
                 req = req.basic_auth(u, self.password.as_deref());
             }
-            let resp = req.send().await.map_err(SendError::from_reqwest)?;
+            let resp = req.limit(super::webhook::REPLY_LIMIT).send().await.map_err(SendError::from_http)?;
             let status = resp.status().as_u16();
             let success = resp.status().is_success();
             let after = retry_after(resp.headers());
-            let text = read_reply(resp).await;
+            let text = read_reply(&resp);
             let answer: Answer = serde_json::from_str(&text).unwrap_or_default();
             if !success {
                 let error = match (answer.error, answer.code) {

@@ -96,11 +96,18 @@ impl Channel for Telegram {
 
 impl Telegram {
     async fn send_one(&self, ctx: &Ctx, url: &str, body: &serde_json::Value) -> Result<String, SendError> {
-        let resp = ctx.http().post(url).json(body).send().await.map_err(SendError::from_reqwest)?;
+        let resp = ctx
+            .http()
+            .post(url)
+            .json(body)
+            .limit(super::webhook::REPLY_LIMIT)
+            .send()
+            .await
+            .map_err(SendError::from_http)?;
         let status = resp.status().as_u16();
         let success = resp.status().is_success();
         let header_wait = retry_after(resp.headers());
-        let text = read_reply(resp).await;
+        let text = read_reply(&resp);
         let Ok(answer) = serde_json::from_str::<Answer>(&text) else {
             if success {
                 return Ok("?".into());

@@ -40,11 +40,12 @@
 use std::time::Duration;
 
 use hmac::{Hmac, Mac};
-use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+use hyper::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
 use super::{Channel, Ctx, Delivered, SendError, split_text};
+use crate::httpc;
 use crate::notify::{Group, Message, Severity};
 
 const PUSHOVER_URL: &str = "https://api.pushover.net/1/messages.json";
@@ -160,11 +161,12 @@ impl Channel for Webhook {
             Method::Post => ctx.http().post(url),
             Method::Put => ctx.http().put(url),
         };
-        let resp = req.headers(headers).body(body).send().await.map_err(SendError::from_reqwest)?;
+        let resp =
+            req.headers(headers).body(body).limit(REPLY_LIMIT).send().await.map_err(SendError::from_http)?;
         let status = resp.status().as_u16();
         let after = retry_after(resp.headers());
         let ok = resp.status().is_success();
-        let text = read_reply(resp).await;
+        let text = read_reply(&resp);
         if ok {
             return Ok(Delivered { reply: format!("HTTP {status}") });
         }
@@ -368,21 +370,13 @@ pub(super) const REPLY_LIMIT: usize = 64 * 1024;
 
 /// The reply body, at most [`REPLY_LIMIT`] bytes, lossily decoded. A read error ends it early: the
 /// status has already been received and decides.
-pub(super) async fn read_reply(mut resp: reqwest::Response) -> String {
-    let mut buf = Vec::new();
-    while let Ok(Some(chunk)) = resp.chunk().await {
-        let room = REPLY_LIMIT.saturating_sub(buf.len());
-        buf.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if buf.len() >= REPLY_LIMIT {
-            break;
-        }
-    }
-    String::from_utf8_lossy(&buf).into_owned()
+pub(super) fn read_reply(resp: &httpc::Response) -> String {
+    resp.text()
 }
 
 /// `Retry-After` in seconds (an integer or a float; an HTTP date is ignored), clamped to an hour.
 pub(super) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let v = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+    let v = headers.get(hyper::header::RETRY_AFTER)?.to_str().ok()?;
     secs(v.trim().parse::<f64>().ok()?)
 }
 
@@ -408,12 +402,8 @@ pub(super) fn truncate_marked(s: &str, n: usize) -> String {
 
 /// Checks that `value` is an absolute http(s) URL with a host; the message names `field` and never
 /// repeats the URL (it may be a secret).
-pub(super) fn http_url(field: &str, value: &str) -> Result<reqwest::Url, String> {
-    let url = reqwest::Url::parse(value.trim()).map_err(|e| format!("{field}: not a valid URL ({e})"))?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
-        return Err(format!("{field}: must be an http:// or https:// URL"));
-    }
-    Ok(url)
+pub(super) fn http_url(field: &str, value: &str) -> Result<httpc::Target, String> {
+    httpc::Target::parse(value).map_err(|e| format!("{field}: {e}"))
 }
 
 /// Splits `text` like [`split_text`] (line breaks, then spaces) so that `measure` of each piece is at

@@ -1,0 +1,77 @@
+//! The outgoing HTTP client against a real TLS server: a certificate no public root vouches for is
+//! refused in the handshake, before a byte of the request (which may hold a token) is sent.
+
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use proxwatch::httpc::{Client, Kind};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpListener;
+
+#[tokio::test]
+async fn a_self_signed_certificate_is_refused_before_the_request_is_sent() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (cert, key) = (tmp.path().join("c.pem"), tmp.path().join("k.pem"));
+    let ok = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"])
+        .args([
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
+        ])
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let certs: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_file_iter(&cert).unwrap().collect::<Result<_, _>>().unwrap();
+    let key = PrivateKeyDer::from_pem_file(&key).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    let server = tokio::spawn(async move {
+        let (tcp, _) = l.accept().await.unwrap();
+        match acceptor.accept(tcp).await {
+            // The client aborts the handshake: nothing decrypted ever arrives.
+            Err(_) => Vec::new(),
+            Ok(mut tls) => {
+                let mut got = Vec::new();
+                let _ = tls.read_to_end(&mut got).await;
+                got
+            }
+        }
+    });
+
+    let c = Client::new("proxwatch/test", Duration::from_secs(10));
+    let e = c
+        .post(format!("https://localhost:{port}/bot123:SECRET/sendMessage"))
+        .body("payload")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), Kind::Network);
+    let text = e.to_string();
+    assert!(text.starts_with("TLS handshake with localhost: "), "{text}");
+    assert!(text.contains("invalid peer certificate") && text.contains("UnknownIssuer"), "{text}");
+    assert!(!text.contains("SECRET"), "{text}");
+    assert!(server.await.unwrap().is_empty(), "the server received application data");
+}
