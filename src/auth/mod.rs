@@ -2,7 +2,8 @@
 //!
 //! - [`password`]: argon2id hashing, the password policy, constant-cost verification.
 //! - [`totp`]: RFC 6238 codes with replay refusal, QR codes, single-use backup codes.
-//! - [`store`]: users, sessions (signed JWT cookies checked against a session table) and API tokens,
+//! - [`store`]: users, sessions (signed JWT cookies, see [`jwt`], checked against a session table)
+//!   and API tokens,
 //!   cached in memory and written through to SQLite so revocation is immediate.
 //! - [`ratelimit`]: attempts per client IP and per user name, reserved before the check.
 //! - [`gate`]: a bound on concurrent argon2 runs, with one permit kept for known clients.
@@ -14,6 +15,7 @@
 pub mod audit;
 pub mod fail2ban;
 pub mod gate;
+pub mod jwt;
 pub mod layer;
 pub mod origin;
 pub mod password;

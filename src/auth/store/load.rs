@@ -9,7 +9,6 @@ use std::sync::{Mutex, RwLock};
 use std::time::Duration;
 
 use anyhow::Context;
-use jsonwebtoken::{DecodingKey, EncodingKey};
 use rusqlite::params;
 
 use super::{Auth, KNOWN_FOR_S, MAX_KNOWN, Session, Token, User, now_s};
@@ -42,8 +41,7 @@ impl Auth {
             db,
             backup_key: keys.derive("backup-codes"),
             keys,
-            enc: EncodingKey::from_secret(&jwt_key),
-            dec: DecodingKey::from_secret(&jwt_key),
+            jwt_key,
             limiter: Limiter::new(cfg.max_attempts, window),
             setup_ip: Limiter::new(cfg.max_attempts, window),
             setup_all: Limiter::new(cfg.setup_max_attempts_total, window),

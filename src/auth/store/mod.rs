@@ -28,8 +28,6 @@ use std::path::PathBuf;
 use std::sync::{Mutex, RwLock};
 use std::time::Duration;
 
-use jsonwebtoken::{DecodingKey, EncodingKey};
-
 use super::audit::AuditLog;
 use super::gate::Gate;
 use super::ratelimit::Limiter;
@@ -98,8 +96,8 @@ struct Token {
 pub struct Auth {
     db: Db,
     keys: Keys,
-    enc: EncodingKey,
-    dec: DecodingKey,
+    /// The session cookie's HS256 key, derived from the sealing key.
+    jwt_key: [u8; 32],
     cfg: AuthCfg,
     pub trusted: Vec<Cidr>,
     users: RwLock<HashMap<String, User>>,

@@ -4,7 +4,6 @@
 
 use std::net::IpAddr;
 
-use jsonwebtoken::{Algorithm, Header, Validation};
 use rusqlite::params;
 use serde::{Deserialize, Serialize};
 
@@ -156,17 +155,18 @@ impl Auth {
         self.sessions_w().insert(id.clone(), session);
         let claims =
             Claims { sid: id.clone(), sub: user.to_string(), iat: now as u64, exp: (now + lifetime) as u64 };
-        let jwt = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.enc)
+        let jwt = crate::auth::jwt::sign(&self.jwt_key, &claims)
             .map_err(|e| AuthError::Internal(anyhow::anyhow!("signing session: {e}")))?;
         Ok(NewSession { id, jwt, csrf, user: user.to_string(), role, max_age_s: lifetime })
     }
 
     /// The principal behind a session cookie, and its CSRF token, if the session is alive.
     pub fn check_session(&self, jwt: &str, ip: Option<IpAddr>) -> Option<(Principal, String)> {
-        let mut v = Validation::new(Algorithm::HS256);
-        v.leeway = 0;
-        let claims = jsonwebtoken::decode::<Claims>(jwt, &self.dec, &v).ok()?.claims;
+        let claims = crate::auth::jwt::verify::<Claims>(&self.jwt_key, jwt)?;
         let now = now_s();
+        if claims.exp <= now as u64 {
+            return None;
+        }
         let idle = (self.cfg.session_idle_minutes * 60) as i64;
         let role = {
             let users = self.users_r();
