@@ -44,6 +44,33 @@ fn bounded_malloc_arenas() {
     }
 }
 
+/// Once a minute, gives the allocator's free memory back to the OS. glibc keeps what a burst freed
+/// (a large API answer, a notification burst, start-up parsing) in its arenas; `malloc_trim`
+/// releases whole free pages from the top and the middle of every arena. Measured on the demo at
+/// 90 s: 4.5 -> 3.9 MiB anonymous memory (issue 13). The call walks the arenas' free lists under
+/// their locks: microseconds at this heap size, once a minute, so neither the idle CPU nor the
+/// request latency notices. A thread of its own (64 KiB stack), not a runtime task: it needs no
+/// runtime and stops with the process.
+#[allow(unsafe_code)]
+fn spawn_heap_trimmer() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        let spawned = std::thread::Builder::new().name("heap-trim".into()).stack_size(64 << 10).spawn(|| {
+            loop {
+                std::thread::sleep(std::time::Duration::from_secs(60));
+                // SAFETY: malloc_trim only returns free pages to the OS; glibc takes each arena's
+                // lock itself, so it is safe beside other threads' allocations.
+                unsafe {
+                    libc::malloc_trim(0);
+                }
+            }
+        });
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "heap trimming thread not started; idle memory stays higher");
+        }
+    }
+}
+
 fn main() -> ExitCode {
     bounded_malloc_arenas();
     let cli = Cli::parse();
@@ -75,6 +102,9 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if matches!(cli.command, Command::Serve | Command::Demo { .. }) {
+        spawn_heap_trimmer();
+    }
     let result = runtime.block_on(async {
         match &cli.command {
             Command::Serve => cli::serve(&cli, cfg).await,
