@@ -8,6 +8,7 @@
 
 pub mod addr;
 pub mod clock;
+pub mod counters;
 pub mod demo;
 pub mod dmi;
 pub mod gpu;
@@ -174,6 +175,10 @@ pub struct Sample {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[cfg_attr(test, ts(optional))]
     pub cpu_temp_c: Option<f64>,
+    /// The cumulative counters the rates came from, for `/metrics`; not part of the JSON.
+    #[serde(skip)]
+    #[cfg_attr(test, ts(skip))]
+    pub counters: counters::SharedCounters,
 }
 
 /// What the host is. Collected at start and refreshed rarely.

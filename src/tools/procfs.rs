@@ -5,30 +5,10 @@
 use std::collections::HashMap;
 
 use crate::host::ToolError;
+pub use crate::model::counters::{CpuTimes, DiskCounters, Meminfo, NetCounters, Pressure, PsiLine};
 
 fn num<T: std::str::FromStr>(what: &str, line_no: usize, line: &str, field: &str) -> Result<T, ToolError> {
     field.parse().map_err(|_| ToolError::parse(what, line_no, line, format!("`{field}` is not a number")))
-}
-
-/// Cumulative CPU times in USER_HZ ticks, as in one `cpu` line of `/proc/stat`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct CpuTimes {
-    pub user: u64,
-    pub nice: u64,
-    pub system: u64,
-    pub idle: u64,
-    pub iowait: u64,
-    pub irq: u64,
-    pub softirq: u64,
-    pub steal: u64,
-}
-
-impl CpuTimes {
-    /// Sum of all states. `guest`/`guest_nice` are already included in `user`/`nice` by the kernel,
-    /// so adding them again would double count (proc.rst).
-    pub fn total(&self) -> u64 {
-        self.user + self.nice + self.system + self.idle + self.iowait + self.irq + self.softirq + self.steal
-    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -78,20 +58,6 @@ pub fn parse_stat(text: &str) -> Result<Stat, ToolError> {
         return Err(ToolError::parse(WHAT, 1, text.lines().next().unwrap_or(""), "no aggregate `cpu` line"));
     }
     Ok(stat)
-}
-
-/// `/proc/meminfo`, in bytes.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Meminfo {
-    pub total: u64,
-    pub free: u64,
-    /// `MemAvailable`, or an estimate (free + buffers + cached) on kernels older than 3.14.
-    pub available: u64,
-    pub buffers: u64,
-    pub cached: u64,
-    pub sreclaimable: u64,
-    pub swap_total: u64,
-    pub swap_free: u64,
 }
 
 pub fn parse_meminfo(text: &str) -> Result<Meminfo, ToolError> {
@@ -150,19 +116,6 @@ pub fn parse_uptime(text: &str) -> Result<f64, ToolError> {
     num("/proc/uptime", 1, line, first)
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct NetCounters {
-    pub name: String,
-    pub rx_bytes: u64,
-    pub rx_packets: u64,
-    pub rx_errors: u64,
-    pub rx_drops: u64,
-    pub tx_bytes: u64,
-    pub tx_packets: u64,
-    pub tx_errors: u64,
-    pub tx_drops: u64,
-}
-
 pub fn parse_net_dev(text: &str) -> Result<Vec<NetCounters>, ToolError> {
     const WHAT: &str = "/proc/net/dev";
     let mut out = Vec::new();
@@ -192,17 +145,6 @@ pub fn parse_net_dev(text: &str) -> Result<Vec<NetCounters>, ToolError> {
         });
     }
     Ok(out)
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct DiskCounters {
-    pub name: String,
-    pub reads: u64,
-    pub read_sectors: u64,
-    pub writes: u64,
-    pub write_sectors: u64,
-    /// Milliseconds spent doing I/O (for utilisation).
-    pub io_ms: u64,
 }
 
 /// Whether a block device name is a whole physical (or virtual-machine) disk, not a partition, a
@@ -258,21 +200,6 @@ pub fn parse_diskstats(text: &str) -> Result<Vec<DiskCounters>, ToolError> {
         });
     }
     Ok(out)
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct PsiLine {
-    pub avg10: f64,
-    pub avg60: f64,
-    pub avg300: f64,
-    pub total_us: u64,
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct Pressure {
-    pub some: PsiLine,
-    /// Absent for `cpu` on kernels before 5.13.
-    pub full: Option<PsiLine>,
 }
 
 pub fn parse_pressure(what: &str, text: &str) -> Result<Pressure, ToolError> {

@@ -8,10 +8,11 @@ use std::sync::Arc;
 use anyhow::Context;
 
 use crate::host::{Host, ToolError};
+use crate::model::counters::Counters;
 use crate::model::{
     Cpu, CpuShare, DiskRate, DiskTotal, Identity, Memory, NetRate, NetTotal, Psi, PsiResource, Sample, Swap,
 };
-use crate::tools::procfs::{self, CpuTimes, DiskCounters, NetCounters};
+use crate::tools::procfs::{self, CpuTimes, DiskCounters, NetCounters, Pressure};
 
 /// Bytes per sector in `/proc/diskstats`: always 512, whatever the device's real sector size
 /// (Documentation/admin-guide/iostats.rst).
@@ -68,20 +69,26 @@ fn rate(now: u64, before: u64, secs: f64) -> f64 {
     now.checked_sub(before).map(|d| d as f64 / secs).unwrap_or(0.0)
 }
 
-fn psi(host: &Host) -> Result<Option<Psi>, ToolError> {
-    let read = |res: &str| -> Result<Option<PsiResource>, ToolError> {
+/// PSI averages for the sample, and the raw lines (with their stall totals) for the counters.
+type PsiRead = (Psi, [(&'static str, Pressure); 3]);
+
+fn psi(host: &Host) -> Result<Option<PsiRead>, ToolError> {
+    let read = |res: &'static str| -> Result<Option<Pressure>, ToolError> {
         let path = format!("/proc/pressure/{res}");
         let Some(text) = host.read_optional(&path)? else { return Ok(None) };
-        let p = procfs::parse_pressure(&path, &text)?;
-        Ok(Some(PsiResource {
-            some_avg10: p.some.avg10,
-            some_avg60: p.some.avg60,
-            some_avg300: p.some.avg300,
-            full_avg10: p.full.map(|f| f.avg10),
-        }))
+        Ok(Some(procfs::parse_pressure(&path, &text)?))
+    };
+    let avg = |p: &Pressure| PsiResource {
+        some_avg10: p.some.avg10,
+        some_avg60: p.some.avg60,
+        some_avg300: p.some.avg300,
+        full_avg10: p.full.map(|f| f.avg10),
     };
     match (read("cpu")?, read("memory")?, read("io")?) {
-        (Some(cpu), Some(memory), Some(io)) => Ok(Some(Psi { cpu, memory, io })),
+        (Some(cpu), Some(memory), Some(io)) => Ok(Some((
+            Psi { cpu: avg(&cpu), memory: avg(&memory), io: avg(&io) },
+            [("cpu", cpu), ("memory", memory), ("io", io)],
+        ))),
         _ => Ok(None),
     }
 }
@@ -157,7 +164,7 @@ impl Sampler {
         let uptime_s = procfs::parse_uptime(&host.read("/proc/uptime")?)?;
         let net = procfs::parse_net_dev(&host.read("/proc/net/dev")?)?;
         let disks = procfs::parse_diskstats(&host.read("/proc/diskstats")?)?;
-        let psi = psi(host)?;
+        let (psi, psi_raw) = psi(host)?.map_or((None, None), |(avg, raw)| (Some(avg), Some(raw)));
         let arc = match host.read_optional("/proc/spl/kstat/zfs/arcstats")? {
             Some(text) => Some(procfs::parse_arc_size(&text)?),
             None => None,
@@ -257,6 +264,18 @@ impl Sampler {
             arc,
             used_pct: pct(used, mem.total),
         };
+        let mut net_raw: Vec<NetCounters> = cur.net.values().cloned().collect();
+        net_raw.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut disks_raw: Vec<DiskCounters> = cur.disks.values().cloned().collect();
+        disks_raw.sort_by(|a, b| a.name.cmp(&b.name));
+        let counters = Arc::new(Counters {
+            cpu_total: cur.total,
+            cpus: cur.cores.clone(),
+            net: net_raw,
+            disks: disks_raw,
+            meminfo: mem.clone(),
+            psi: psi_raw,
+        });
         let swap_used = mem.swap_total.saturating_sub(mem.swap_free);
         let swap = Swap { total: mem.swap_total, used: swap_used, used_pct: pct(swap_used, mem.swap_total) };
 
@@ -274,6 +293,7 @@ impl Sampler {
             disk_total,
             uptime_s,
             cpu_temp_c,
+            counters,
         }))
     }
 }
