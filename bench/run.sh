@@ -461,8 +461,13 @@ if [[ -z ${NA[pxw]:-} ]]; then
   # Only a Prometheus exposition counts (an HTML page answering 200 is not an endpoint).
   if [[ $code == 200 ]] && curl -s --max-time 5 "${MH[@]}" "http://$HOST:$PXW_PORT/metrics" | grep -q '^# TYPE '; then
     run_wrk pxw.m16 "http://$HOST:$PXW_PORT/metrics" 2 16 "$WRK_S" "${AUTH[pxw]}"
+    body=$(curl -s --max-time 5 "${MH[@]}" "http://$HOST:$PXW_PORT/metrics")
+    R[pxw.m_bytes]=${#body}
+    R[pxw.m_gz]=$(curl -s --max-time 5 "${MH[@]}" -H 'accept-encoding: gzip' "http://$HOST:$PXW_PORT/metrics" | wc -c)
+    R[pxw.m_series]=$(grep -c -v '^#' <<<"$body")
+    R[pxw.m_families]=$(grep -c '^# TYPE ' <<<"$body")
   else
-    NOTE[pxw.m16]="not built yet: HTTP ${code:-000}, no exposition"; log "proxwatch /metrics: HTTP ${code:-000}, skipped"
+    NOTE[pxw.m16]="HTTP ${code:-000}, no exposition"; log "proxwatch /metrics: HTTP ${code:-000}, skipped"
   fi
   # The guests list (served from the inventory snapshot).
   run_wrk pxw.vms "http://$HOST:$PXW_PORT/api/vms" 2 16 "$WRK_S" "${AUTH[pxw]}"
@@ -568,7 +573,10 @@ TABLE=$(
   row "\`/api/vms\` (guests), 16 conns: throughput / p99" "$(cell pxw vms.rps f_rps) / $(cell pxw vms.p99 f_ms)" "—" "—" "served from the inventory snapshot"
   row "\`/metrics\`, 16 conns: throughput" "$(cell pxw m16.rps f_rps)" "$(metrics_ne rps f_rps)" "— (no Prometheus endpoint)" \
     "$(verdict "$(pv m16.rps)" '>=' 10000)≥ 10,000 req/s · ProxMenux 14 req/s$(ref "$(pv m16.rps)" 14) · node_exporter (DESIGN) ~230 req/s"
-  row "\`/metrics\`, 16 conns: p99" "$(cell pxw m16.p99 f_ms)" "$(metrics_ne p99 f_ms)" "—" "— · ProxMenux 110 ms each"
+  row "\`/metrics\`, 16 conns: p99" "$(cell pxw m16.p99 f_ms)" "$(metrics_ne p99 f_ms)" "—" "$(verdict "$(pv m16.p99)" '<' 5)< 5 ms · ProxMenux 110 ms each"
+  if is_num "$(pv m_bytes)"; then
+    row "\`/metrics\` size (demo)" "$(f_bytes "$(pv m_bytes)") ($(f_bytes "$(pv m_gz)") gzipped), $(pv m_series) series in $(pv m_families) families" "—" "—" "bounded: no per-process series"
+  fi
   if [[ -n ${NA[pxw]:-} ]]; then sq="n/a (${NA[pxw]})"; sp=$sq; else
     if is_num "$(pv wchar_h)"; then
       sq="$(f_bytes "$(pv wchar_h)")/h = $(f_bytes "$(calc "$(pv wchar_h) * 24")")/day written (wchar; of which log output $(f_bytes "$(pv log_h)")/h) · DB files grew $(f_bytes "$(pv db_h)")/h (now $(f_bytes "$(pv db_size)")) · block-layer write_bytes $(f_bytes "$(pv wbytes_h)")/h"

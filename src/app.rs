@@ -170,6 +170,19 @@ impl App {
             gpu: gpu.subscribe(),
             health: health_bus.snapshot.subscribe(),
             health_bus: health_bus.clone(),
+            metrics: Arc::new(crate::metrics::Exporter::new(
+                crate::metrics::Feeds {
+                    vitals: vitals.subscribe(),
+                    identity: identity.subscribe(),
+                    inventory: inventory.subscribe(),
+                    network: network.subscribe(),
+                    hardware: hardware.subscribe(),
+                    ups: ups.subscribe(),
+                    gpu: gpu.subscribe(),
+                    health: health_bus.snapshot.subscribe(),
+                },
+                crate::VERSION,
+            )),
             journal: journal.clone(),
             actions,
             auth: auth.clone(),
@@ -445,8 +458,14 @@ pub fn router(app: Arc<App>) -> Router {
     let state = app.api.clone();
     let gate = crate::api::gate(&state);
     let sized = axum::middleware::from_fn(crate::server::limit_request_size);
+    // Validated with the config; an unparsable allow-list would have stopped the start.
+    let metrics = crate::api::metrics::router(&state).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "metrics.public: /metrics is not served");
+        Router::new()
+    });
     Router::new()
         .nest("/api", crate::api::router(state.clone()))
+        .merge(metrics)
         .fallback(crate::web::serve)
         .layer(axum::middleware::from_fn(crate::api::log_request))
         .layer(axum::extract::DefaultBodyLimit::max(crate::api::MAX_BODY))

@@ -37,6 +37,7 @@ pub struct Config {
     pub logs: LogsCfg,
     pub health: HealthCfg,
     pub notifications: NotifyCfg,
+    pub metrics: MetricsCfg,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -156,6 +157,22 @@ impl Default for NotifyCfg {
             pve_listen: "127.0.0.1:8009".into(),
             pve_max_body: 2 * 1024 * 1024,
         }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsCfg {
+    /// Serve the Prometheus exposition at `/metrics`.
+    pub enabled: bool,
+    /// Client addresses (CIDRs) that may scrape without a token; everyone else needs a read-scoped API
+    /// token (`Authorization: Bearer …`) or a session.
+    pub public: Vec<String>,
+}
+
+impl Default for MetricsCfg {
+    fn default() -> Self {
+        MetricsCfg { enabled: true, public: Vec::new() }
     }
 }
 
@@ -546,6 +563,13 @@ startup_grace_s = 300
 mount_timeout_ms = 2000
 # Host filesystems checked at most (pseudo filesystems and bind mounts are left out first).
 max_mounts = 64
+
+[metrics]
+# Prometheus exposition at /metrics (docs/metrics.md). Scrapers send a read-scoped API token
+# (`authorization: { credentials: … }` in the scrape config).
+enabled = true
+# Client addresses (CIDRs) that may scrape without a token, e.g. ["10.0.0.5/32"].
+public = []
 "#;
 
 /// Command-line overrides (the last layer).
@@ -663,6 +687,9 @@ impl Config {
         }
         if self.server.max_live_per_user == 0 || self.server.max_live_per_ip == 0 {
             bail!("server.max_live_per_user and server.max_live_per_ip must be positive");
+        }
+        for cidr in &self.metrics.public {
+            crate::model::addr::Cidr::parse(cidr).with_context(|| format!("metrics.public: {cidr:?}"))?;
         }
         for cidr in &self.auth.trusted_proxies {
             crate::model::addr::Cidr::parse(cidr)

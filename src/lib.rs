@@ -18,7 +18,8 @@
 //! 6. [`health`]: the ten categories of rules, the cycle, findings and their events outbox.
 //! 7. [`disks`]: each physical disk's pool membership and its verdict.
 //! 8. [`auth`]: users, sessions, tokens, rate limits, the auth log.
-//! 9. [`notify`]: the notification engine (events, routing, the per-channel outbox, channels, AI).
+//! 9. [`notify`]: the notification engine (events, routing, the per-channel outbox, channels, AI);
+//!    [`metrics`]: the Prometheus exposition, rendered from the workers' snapshots.
 //! 10. [`api`] (axum routers per domain under `/api`), [`terminal`] (PTY over a websocket), [`web`]
 //!     (the embedded SPA), [`server`] (the accept loop with its timeouts and caps), [`tls`].
 //! 11. [`app`]: the composition root (shared state, the router, workers + HTTP + graceful stop).
@@ -37,6 +38,7 @@ pub mod health;
 pub mod history;
 pub mod host;
 pub mod httpc;
+pub mod metrics;
 pub mod model;
 pub mod notify;
 pub mod record;

@@ -39,7 +39,7 @@ fn content_type(name: &str) -> String {
 }
 
 /// The precompressed copies the client accepts, best first: (`Content-Encoding`, file suffix).
-fn accepted(headers: &HeaderMap) -> Vec<(&'static str, &'static str)> {
+pub(crate) fn accepted(headers: &HeaderMap) -> Vec<(&'static str, &'static str)> {
     let Some(value) = headers.get(header::ACCEPT_ENCODING).and_then(|v| v.to_str().ok()) else {
         return Vec::new();
     };
@@ -63,9 +63,11 @@ pub struct BasePath(pub Arc<str>);
 pub async fn serve(State(base): State<BasePath>, method: Method, uri: Uri, headers: HeaderMap) -> Response {
     let base = &*base.0;
     let path = uri.path().trim_start_matches('/');
-    // `/metrics` belongs to the Prometheus endpoint: never answer it with the SPA.
+    // `/metrics` belongs to the Prometheus endpoint (a method other than GET ends here): never
+    // answer it with the SPA.
     if path == "metrics" {
-        return ApiError::not_found("no Prometheus endpoint in this build").into_response();
+        return ApiError::MethodNotAllowed(format!("method {method} is not allowed on /metrics"))
+            .into_response();
     }
     if path == "api" || path.starts_with("api/") {
         return ApiError::not_found(format!("no API route {method} {}", uri.path())).into_response();

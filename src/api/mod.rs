@@ -15,6 +15,7 @@ mod health;
 mod history;
 pub mod live;
 mod logs;
+pub mod metrics;
 mod network;
 mod notifications;
 mod pve_hook;

@@ -63,6 +63,8 @@ pub struct Shared {
     pub health: watch::Receiver<Arc<HealthSnapshot>>,
     /// The health monitor's events channel, thresholds, exclusions, facts, ledger and run trigger.
     pub health_bus: Arc<Bus>,
+    /// `/metrics`: the exposition rendered from the receivers above, cached per snapshot.
+    pub metrics: Arc<crate::metrics::Exporter>,
     /// The journal reader (queries and live follows, bounded).
     pub journal: Arc<Journal>,
     /// Operator actions (guest power, self-tests) and on-demand reads run here, never in handlers.

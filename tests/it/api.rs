@@ -216,6 +216,15 @@ async fn live_streams_are_bounded() {
 async fn metrics_path_is_never_the_spa() {
     let app = TestApp::builder().sampled().build().await;
     let (status, headers, _) = app.get_raw("/metrics").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers[header::CONTENT_TYPE], "text/plain; version=0.0.4; charset=utf-8");
+    // Another method, or the endpoint turned off: a JSON error, never the dashboard's HTML.
+    let (status, headers, _) =
+        common::read(app.send(common::authed(&app.token, Method::PUT, "/metrics", None)).await).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(headers[header::CONTENT_TYPE], "application/json");
+    let off = TestApp::builder().config(|c| c.metrics.enabled = false).build().await;
+    let (status, headers, _) = off.get_raw("/metrics").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(headers[header::CONTENT_TYPE], "application/json");
 }

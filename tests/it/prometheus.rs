@@ -1,0 +1,134 @@
+//! A real Prometheus (Debian's `prometheus` package) scrapes the demo appliance with a read-scoped
+//! API token, as PEERS.md §4 describes: the target is up, and the families dashboards query hold data.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_proxwatch");
+
+struct Kill(Child);
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn curl(args: &[&str]) -> String {
+    let out = Command::new("curl").args(["-sS", "--max-time", "10"]).args(args).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Polls Prometheus' query API until `query` has a result (bounded: scrapes run every second).
+fn query_until(prom: &str, query: &str, ok: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let body =
+            curl(&["-G", "--data-urlencode", &format!("query={query}"), &format!("{prom}/api/v1/query")]);
+        let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+        let result = &v["data"]["result"];
+        if result.as_array().is_some_and(|r| !r.is_empty()) && ok(result) {
+            return result.clone();
+        }
+        assert!(Instant::now() < deadline, "no result for {query} within 60 s: {body}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+#[test]
+fn prometheus_scrapes_the_demo_with_a_read_token() {
+    if Command::new("prometheus").arg("--version").output().is_err() {
+        assert!(
+            std::env::var_os("PROXWATCH_REQUIRE_PEERS").is_none(),
+            "prometheus (Debian package) is not installed and PROXWATCH_REQUIRE_PEERS is set"
+        );
+        eprintln!("prometheus not installed: skipping (set PROXWATCH_REQUIRE_PEERS=1 to fail)");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let mut demo = Command::new(BIN)
+        .args(["demo", "--port", "0", "--data-dir"])
+        .arg(tmp.path().join("data"))
+        .env("PROXWATCH_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let line = BufReader::new(demo.stdout.take().unwrap()).lines().next().unwrap().unwrap();
+    let _demo = Kill(demo);
+    let base =
+        line.strip_prefix("proxwatch demo listening on ").expect(&line).trim_end_matches('/').to_string();
+    let target = base.strip_prefix("http://").unwrap().to_string();
+
+    // A read-scoped token, made the way an admin makes one: log in, then create it with the password.
+    let jar = tmp.path().join("jar");
+    let jar = jar.to_str().unwrap();
+    let login = curl(&[
+        "-c",
+        jar,
+        "-H",
+        "content-type: application/json",
+        "-d",
+        r#"{"username":"demo","password":"demo"}"#,
+        &format!("{base}/api/auth/login"),
+    ]);
+    let csrf =
+        serde_json::from_str::<Value>(&login).unwrap()["csrf_token"].as_str().expect(&login).to_string();
+    let made = curl(&[
+        "-b",
+        jar,
+        "-H",
+        &format!("x-csrf-token: {csrf}"),
+        "-H",
+        "content-type: application/json",
+        "-d",
+        r#"{"name":"prometheus","scope":"read","password":"demo"}"#,
+        &format!("{base}/api/auth/tokens"),
+    ]);
+    let token = serde_json::from_str::<Value>(&made).unwrap()["token"].as_str().expect(&made).to_string();
+    std::fs::write(tmp.path().join("token"), &token).unwrap();
+    assert_eq!(curl(&["-o", "/dev/null", "-w", "%{http_code}", &format!("{base}/metrics")]), "401");
+
+    let config = format!(
+        "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: proxwatch\n    \
+         static_configs:\n      - targets: [\"{target}\"]\n    authorization:\n      credentials_file: {}\n",
+        tmp.path().join("token").display()
+    );
+    std::fs::write(tmp.path().join("prometheus.yml"), config).unwrap();
+    let port = free_port();
+    let prom = Command::new("prometheus")
+        .arg(format!("--config.file={}", tmp.path().join("prometheus.yml").display()))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg(format!("--storage.tsdb.path={}", tmp.path().join("tsdb").display()))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _prom = Kill(prom);
+    let prom = format!("http://127.0.0.1:{port}");
+
+    let up = query_until(&prom, r#"up{job="proxwatch"}"#, |r| r[0]["value"][1] == "1");
+    assert_eq!(up[0]["value"][1], "1");
+    let targets: Value = serde_json::from_str(&curl(&[&format!("{prom}/api/v1/targets")])).unwrap();
+    let t = &targets["data"]["activeTargets"][0];
+    assert_eq!((t["health"].as_str(), t["lastError"].as_str()), (Some("up"), Some("")), "{t}");
+
+    // The families dashboards query, with the labels they join on.
+    let guests = query_until(&prom, r#"pve_guest_info{type="qemu"}"#, |_| true);
+    assert!(guests.as_array().unwrap().iter().any(|g| g["metric"]["id"] == "qemu/100"), "{guests}");
+    query_until(&prom, r#"pve_cpu_usage_ratio * on(id) group_left(name) pve_guest_info"#, |_| true);
+    query_until(&prom, "node_load1", |_| true);
+    query_until(&prom, r#"pve_storage_info"#, |_| true);
+    query_until(&prom, "proxwatch_build_info", |_| true);
+    // Counters move between scrapes: a rate needs two of them.
+    query_until(&prom, r#"sum(rate(node_cpu_seconds_total{mode!="idle"}[5s]))"#, |r| {
+        r[0]["value"][1].as_str().and_then(|v| v.parse::<f64>().ok()).is_some_and(|v| v > 0.0)
+    });
+}
