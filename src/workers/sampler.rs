@@ -2,7 +2,6 @@
 //! seam, turns the cumulative counters into rates, publishes the sample on a `watch` channel and
 //! feeds the history. Reading ~10 small kernel files costs microseconds; nothing is spawned.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -18,12 +17,15 @@ use crate::tools::procfs::{self, CpuTimes, DiskCounters, NetCounters, Pressure};
 /// (Documentation/admin-guide/iostats.rst).
 const SECTOR: f64 = 512.0;
 
+/// The previous read: its time and the counters (the same `Arc` the sample published carries).
 struct Prev {
     ts_ms: i64,
-    total: CpuTimes,
-    cores: Vec<CpuTimes>,
-    net: HashMap<String, NetCounters>,
-    disks: HashMap<String, DiskCounters>,
+    counters: Arc<Counters>,
+}
+
+/// The entry of `name` in a list sorted by name.
+fn by_name<'a, T>(list: &'a [T], name: &str, key: fn(&T) -> &str) -> Option<&'a T> {
+    list.binary_search_by(|x| key(x).cmp(name)).ok().map(|i| &list[i])
 }
 
 /// Where the CPU temperature is read from, found once and re-checked when it stops answering.
@@ -171,32 +173,42 @@ impl Sampler {
         };
         let cpu_temp_c = self.cpu_temp(host, now_ms);
 
-        let net: HashMap<String, NetCounters> =
-            net.into_iter().filter(|n| n.name != "lo").map(|n| (n.name.clone(), n)).collect();
-        let disks: HashMap<String, DiskCounters> = disks.into_iter().map(|d| (d.name.clone(), d)).collect();
-        let next = Prev { ts_ms: now_ms, total: stat.total, cores: stat.cores, net, disks };
+        let mut net: Vec<NetCounters> = net.into_iter().filter(|n| n.name != "lo").collect();
+        net.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut disks = disks;
+        disks.sort_by(|a, b| a.name.cmp(&b.name));
+        let counters = Arc::new(Counters {
+            cpu_total: stat.total,
+            cpus: stat.cores,
+            net,
+            disks,
+            meminfo: mem,
+            psi: psi_raw,
+        });
+        let next = Prev { ts_ms: now_ms, counters: counters.clone() };
         let Some(prev) = self.prev.replace(next) else { return Ok(None) };
-        let Some(cur) = self.prev.as_ref() else { return Ok(None) };
+        let (cur, before) = (&*counters, &*prev.counters);
+        let mem = &cur.meminfo;
         let secs = (now_ms - prev.ts_ms) as f64 / 1000.0;
         if secs <= 0.0 {
             anyhow::bail!("clock went backwards or did not advance ({} ms)", now_ms - prev.ts_ms);
         }
 
         let cpu = Cpu {
-            total: share(&cur.total, &prev.total),
+            total: share(&cur.cpu_total, &before.cpu_total),
             cores: cur
-                .cores
+                .cpus
                 .iter()
                 .enumerate()
-                .map(|(i, c)| prev.cores.get(i).map(|p| share(c, p)).unwrap_or_default())
+                .map(|(i, c)| before.cpus.get(i).map(|p| share(c, p)).unwrap_or_default())
                 .collect(),
         };
 
-        let mut net_rates: Vec<NetRate> = cur
+        let net_rates: Vec<NetRate> = cur
             .net
-            .values()
+            .iter()
             .map(|n| {
-                let p = prev.net.get(&n.name);
+                let p = by_name(&before.net, &n.name, |c| &c.name);
                 let r = |f: fn(&NetCounters) -> u64| p.map(|p| rate(f(n), f(p), secs)).unwrap_or(0.0);
                 NetRate {
                     name: n.name.clone(),
@@ -209,7 +221,6 @@ impl Sampler {
                 }
             })
             .collect();
-        net_rates.sort_by(|a, b| a.name.cmp(&b.name));
         // The host's traffic is what crosses its NICs; counting bridges, bonds, VLANs, taps, veths and
         // firewall bridges as well would count the same packet two or three times.
         let counted = |name: &str| {
@@ -226,11 +237,11 @@ impl Sampler {
             NetTotal { rx_bps: t.rx_bps + n.rx_bps, tx_bps: t.tx_bps + n.tx_bps }
         });
 
-        let mut disk_rates: Vec<DiskRate> = cur
+        let disk_rates: Vec<DiskRate> = cur
             .disks
-            .values()
+            .iter()
             .map(|d| {
-                let p = prev.disks.get(&d.name);
+                let p = by_name(&before.disks, &d.name, |c| &c.name);
                 let r = |f: fn(&DiskCounters) -> u64, scale: f64| {
                     p.map(|p| rate(f(d), f(p), secs) * scale).unwrap_or(0.0)
                 };
@@ -243,7 +254,6 @@ impl Sampler {
                 }
             })
             .collect();
-        disk_rates.sort_by(|a, b| a.name.cmp(&b.name));
         let disk_total = disk_rates.iter().fold(DiskTotal::default(), |t, d| DiskTotal {
             read_bps: t.read_bps + d.read_bps,
             write_bps: t.write_bps + d.write_bps,
@@ -264,18 +274,6 @@ impl Sampler {
             arc,
             used_pct: pct(used, mem.total),
         };
-        let mut net_raw: Vec<NetCounters> = cur.net.values().cloned().collect();
-        net_raw.sort_by(|a, b| a.name.cmp(&b.name));
-        let mut disks_raw: Vec<DiskCounters> = cur.disks.values().cloned().collect();
-        disks_raw.sort_by(|a, b| a.name.cmp(&b.name));
-        let counters = Arc::new(Counters {
-            cpu_total: cur.total,
-            cpus: cur.cores.clone(),
-            net: net_raw,
-            disks: disks_raw,
-            meminfo: mem.clone(),
-            psi: psi_raw,
-        });
         let swap_used = mem.swap_total.saturating_sub(mem.swap_free);
         let swap = Swap { total: mem.swap_total, used: swap_used, used_pct: pct(swap_used, mem.swap_total) };
 
