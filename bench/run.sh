@@ -459,9 +459,10 @@ if [[ -z ${NA[pxw]:-} ]]; then
   [[ -z ${AUTH[pxw]} ]] || MH=(-H "${AUTH[pxw]}")
   code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "${MH[@]}" "http://$HOST:$PXW_PORT/metrics" 2>/dev/null || true)
   # Only a Prometheus exposition counts (an HTML page answering 200 is not an endpoint).
-  if [[ $code == 200 ]] && curl -s --max-time 5 "${MH[@]}" "http://$HOST:$PXW_PORT/metrics" | grep -q '^# TYPE '; then
+  # (Read whole, then matched: `curl | grep -q` fails under pipefail when grep stops reading early.)
+  body=$(curl -s --max-time 5 "${MH[@]}" "http://$HOST:$PXW_PORT/metrics" 2>/dev/null || true)
+  if [[ $code == 200 ]] && grep -q '^# TYPE ' <<<"$body"; then
     run_wrk pxw.m16 "http://$HOST:$PXW_PORT/metrics" 2 16 "$WRK_S" "${AUTH[pxw]}"
-    body=$(curl -s --max-time 5 "${MH[@]}" "http://$HOST:$PXW_PORT/metrics")
     R[pxw.m_bytes]=${#body}
     R[pxw.m_gz]=$(curl -s --max-time 5 "${MH[@]}" -H 'accept-encoding: gzip' "http://$HOST:$PXW_PORT/metrics" | wc -c)
     R[pxw.m_series]=$(grep -c -v '^#' <<<"$body")
