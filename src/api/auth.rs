@@ -281,6 +281,12 @@ struct TokenReq {
     scope: String,
     #[serde(default)]
     expires_in_days: Option<u32>,
+    /// What the token is for (shown in the list).
+    #[serde(default)]
+    description: String,
+    /// Client addresses or CIDRs the token is accepted from; empty or absent: any.
+    #[serde(default)]
+    allowed_ips: Vec<String>,
     password: String,
     #[serde(default)]
     totp: Option<String>,
@@ -295,7 +301,14 @@ async fn create_token(
         ApiError::bad_request(format!("scope must be one of: read, operate, admin (got {:?})", req.scope))
     })?;
     app.auth.reauthenticate(&p, &req.password, req.totp.as_deref()).await?;
-    let (id, token) = app.auth.create_token(&p, &req.name, scope, req.expires_in_days).await?;
+    let spec = crate::auth::store::TokenSpec {
+        name: req.name,
+        scope: Some(scope),
+        expires_in_days: req.expires_in_days,
+        description: req.description,
+        allowed_ips: req.allowed_ips,
+    };
+    let (id, token) = app.auth.create_token_with(&p, &spec).await?;
     let mut resp = json(&serde_json::json!({"id": id, "token": token}))?;
     *resp.status_mut() = StatusCode::CREATED;
     Ok(resp)

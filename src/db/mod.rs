@@ -18,6 +18,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0006_auth_hardening", include_str!("migrations/0006_auth_hardening.sql")),
     ("0007_notify", include_str!("migrations/0007_notify.sql")),
     ("0008_notify_open", include_str!("migrations/0008_notify_open.sql")),
+    ("0009_token_limits", include_str!("migrations/0009_token_limits.sql")),
 ];
 
 /// The schema version this build writes.

@@ -12,6 +12,12 @@ pub struct Cidr {
     bits: u8,
 }
 
+impl std::fmt::Display for Cidr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.net, self.bits)
+    }
+}
+
 impl Cidr {
     pub fn parse(s: &str) -> anyhow::Result<Cidr> {
         let (addr, bits) = match s.split_once('/') {

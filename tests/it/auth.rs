@@ -355,6 +355,58 @@ async fn cookie_mutations_need_the_csrf_header_and_json() {
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
 }
 
+/// A token for automation: a description, an address allow-list that refuses every other address
+/// (and a request whose address is unknown), and the list showing both.
+#[tokio::test]
+async fn a_token_with_an_allow_list_works_only_from_those_addresses() {
+    let app = TestApp::builder().build_app();
+    set_up(&app).await;
+    let s = login(&app, common::ADMIN, common::ADMIN_PASSWORD, None).await.unwrap();
+    let make = |extra: Value| {
+        let mut body = json!({"name": "prom", "scope": "read", "password": common::ADMIN_PASSWORD});
+        body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        body
+    };
+    for (bad, why) in [
+        (json!({"allowed_ips": ["10.0.0.0/33"]}), "allowed_ips"),
+        (json!({"allowed_ips": ["not-an-ip"]}), "allowed_ips"),
+        (json!({"allowed_ips": vec!["10.0.0.1"; 17]}), "at most 16"),
+        (json!({"description": "two\nlines"}), "description"),
+        (json!({"description": "x".repeat(201)}), "description"),
+    ] {
+        let r = call(&app, Method::POST, "/api/auth/tokens", &s, Some(make(bad))).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+        assert!(r.body["message"].as_str().unwrap().contains(why), "{}", r.body);
+    }
+    let r = call(
+        &app,
+        Method::POST,
+        "/api/auth/tokens",
+        &s,
+        Some(make(
+            json!({"description": "Prometheus on mon1", "allowed_ips": ["10.9.0.0/16", "2001:db8::7"]}),
+        )),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let token = r.body["token"].as_str().unwrap().to_string();
+    let from = |ip: &'static str| Creds { token: Some(token.clone()), ip: Some(ip), ..Default::default() };
+    assert_eq!(call(&app, Method::GET, "/api/system", &from("10.9.4.2"), None).await.status, StatusCode::OK);
+    assert_eq!(
+        call(&app, Method::GET, "/api/system", &from("2001:db8::7"), None).await.status,
+        StatusCode::OK
+    );
+    for other in ["10.8.4.2", "2001:db8::8", "192.0.2.1"] {
+        let r = call(&app, Method::GET, "/api/system", &from(other), None).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{other}");
+    }
+    let list = call(&app, Method::GET, "/api/auth/tokens", &s, None).await;
+    let t = &list.body["tokens"][0];
+    assert_eq!(t["description"], "Prometheus on mon1");
+    assert_eq!(t["allowed_ips"], json!(["10.9.0.0/16", "2001:db8::7/128"]));
+    assert_eq!((t["expired"].as_bool(), t["last_ip"].as_str()), (Some(false), Some("2001:db8::7")));
+}
+
 #[tokio::test]
 async fn tokens_need_reauthentication_respect_scope_and_revoke_at_once() {
     let app = TestApp::builder().build_app();

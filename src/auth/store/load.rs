@@ -163,7 +163,8 @@ fn read_state(c: &mut rusqlite::Connection, keys: &Keys, now: i64) -> anyhow::Re
     }
     let mut tokens = HashMap::new();
     let mut stmt = c.prepare(
-        "SELECT id, user, name, scope, hash, created, expires, last_used, last_ip FROM api_tokens",
+        "SELECT id, user, name, scope, hash, created, expires, last_used, last_ip, description, allowed_ips
+         FROM api_tokens",
     )?;
     let rows = stmt.query_map([], |r| {
         Ok((
@@ -176,10 +177,14 @@ fn read_state(c: &mut rusqlite::Connection, keys: &Keys, now: i64) -> anyhow::Re
             r.get::<_, Option<i64>>(6)?,
             r.get::<_, Option<i64>>(7)?,
             r.get::<_, Option<String>>(8)?,
+            r.get::<_, String>(9)?,
+            r.get::<_, String>(10)?,
         ))
     })?;
     for row in rows {
-        let (id, user, name, scope, hash, created, expires, last_used, last_ip) = row?;
+        let (id, user, name, scope, hash, created, expires, last_used, last_ip, description, allowed) = row?;
+        let allowed = super::tokens::parse_allowed(&allowed)
+            .with_context(|| format!("token {id} has an unreadable address list"))?;
         let scope = Level::from_scope(&scope).with_context(|| format!("token {id} has unknown scope"))?;
         tokens.insert(
             id,
@@ -193,6 +198,8 @@ fn read_state(c: &mut rusqlite::Connection, keys: &Keys, now: i64) -> anyhow::Re
                 last_used,
                 persisted_used: last_used.unwrap_or(0),
                 last_ip,
+                description,
+                allowed,
             },
         );
     }

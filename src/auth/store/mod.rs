@@ -39,7 +39,7 @@ use crate::db::Db;
 pub use checks::Purpose;
 pub use error::AuthError;
 pub use sessions::{LoginOutcome, NewSession, SessionInfo};
-pub use tokens::{TokenInfo, TokenRefusal, token_label};
+pub use tokens::{MAX_ALLOWED, MAX_DESCRIPTION, TokenInfo, TokenRefusal, TokenSpec, token_label};
 pub use users::UserInfo;
 
 pub const MAX_NAME: usize = 64;
@@ -91,6 +91,9 @@ struct Token {
     last_used: Option<i64>,
     persisted_used: i64,
     last_ip: Option<String>,
+    description: String,
+    /// Client addresses the token is accepted from; empty accepts any.
+    allowed: Vec<crate::model::addr::Cidr>,
 }
 
 pub struct Auth {

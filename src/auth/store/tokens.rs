@@ -11,6 +11,7 @@ use serde::Serialize;
 use super::{Auth, AuthError, MAX_NAME, TOKEN_PREFIX, TOUCH_EVERY_S, Token, now_s, random_id};
 use crate::auth::audit::Kind;
 use crate::auth::{Level, Principal, Via, ct_eq, random_bytes, sha256_hex};
+use crate::model::addr::Cidr;
 
 /// Why a bearer token was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +33,32 @@ pub struct TokenInfo {
     pub expires: Option<i64>,
     pub last_used: Option<i64>,
     pub last_ip: Option<String>,
+    pub description: String,
+    /// Client addresses (CIDRs) the token is accepted from; empty: any.
+    pub allowed_ips: Vec<String>,
+    /// Past its expiry: refused, kept in the list until revoked so that a script's failure has a
+    /// visible reason.
+    pub expired: bool,
+}
+
+/// What a new token is: its name, scope, lifetime, description and address allow-list.
+#[derive(Debug, Clone, Default)]
+pub struct TokenSpec {
+    pub name: String,
+    pub scope: Option<Level>,
+    pub expires_in_days: Option<u32>,
+    pub description: String,
+    /// CIDRs (`10.0.0.5`, `10.0.0.0/24`, `fd00::/8`); empty accepts any address.
+    pub allowed_ips: Vec<String>,
+}
+
+/// The most addresses one token's allow-list holds, and the longest description.
+pub const MAX_ALLOWED: usize = 16;
+pub const MAX_DESCRIPTION: usize = 200;
+
+/// The stored allow-list (comma-separated CIDRs, `''` for any) parsed.
+pub(super) fn parse_allowed(text: &str) -> anyhow::Result<Vec<Cidr>> {
+    text.split(',').map(str::trim).filter(|c| !c.is_empty()).map(Cidr::parse).collect()
 }
 
 impl Auth {
@@ -63,6 +90,10 @@ impl Auth {
             let mut tokens = self.tokens_w();
             let t = tokens.get_mut(id)?;
             if !ct_eq(&t.hash, &hash) || t.expires.is_some_and(|e| now >= e) {
+                return None;
+            }
+            // An allow-list refuses every other address, and a request whose address is unknown.
+            if !t.allowed.is_empty() && !ip.is_some_and(|ip| t.allowed.iter().any(|c| c.contains(ip))) {
                 return None;
             }
             let ip_s = ip.map(|i| i.to_string());
@@ -102,6 +133,36 @@ impl Auth {
         scope: Level,
         expires_in_days: Option<u32>,
     ) -> Result<(String, String), AuthError> {
+        let spec = TokenSpec { name: name.into(), scope: Some(scope), expires_in_days, ..Default::default() };
+        self.create_token_with(p, &spec).await
+    }
+
+    /// Creates an API token with a description and an address allow-list.
+    pub async fn create_token_with(
+        &self,
+        p: &Principal,
+        spec: &TokenSpec,
+    ) -> Result<(String, String), AuthError> {
+        let (name, expires_in_days) = (spec.name.as_str(), spec.expires_in_days);
+        let scope = spec.scope.ok_or_else(|| AuthError::BadRequest("scope is required".into()))?;
+        if spec.description.chars().count() > MAX_DESCRIPTION
+            || spec.description.chars().any(char::is_control)
+        {
+            return Err(AuthError::BadRequest(format!(
+                "description must be at most {MAX_DESCRIPTION} characters on one line"
+            )));
+        }
+        if spec.allowed_ips.len() > MAX_ALLOWED {
+            return Err(AuthError::BadRequest(format!("allowed_ips holds at most {MAX_ALLOWED} addresses")));
+        }
+        let mut allowed = Vec::new();
+        for a in &spec.allowed_ips {
+            let c = Cidr::parse(a.trim()).map_err(|_| {
+                AuthError::BadRequest(format!("allowed_ips: {a:?} is not an address or CIDR"))
+            })?;
+            allowed.push(c);
+        }
+        let allowed_text = spec.allowed_ips.iter().map(|a| a.trim()).collect::<Vec<_>>().join(",");
         if name.trim().is_empty() || name.len() > MAX_NAME {
             return Err(AuthError::BadRequest(format!("name must be 1 to {MAX_NAME} characters")));
         }
@@ -130,13 +191,26 @@ impl Auth {
             last_used: None,
             persisted_used: 0,
             last_ip: None,
+            description: spec.description.trim().to_string(),
+            allowed,
         };
         let (tid, row) = (id.clone(), t.clone());
         self.db
             .call(move |c| {
                 c.execute(
-                    "INSERT INTO api_tokens (id, user, name, scope, hash, created, expires) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                    params![tid, row.user, row.name, row.scope.scope(), row.hash, row.created, row.expires],
+                    "INSERT INTO api_tokens (id, user, name, scope, hash, created, expires, description, allowed_ips)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                    params![
+                        tid,
+                        row.user,
+                        row.name,
+                        row.scope.scope(),
+                        row.hash,
+                        row.created,
+                        row.expires,
+                        row.description,
+                        allowed_text
+                    ],
                 )?;
                 Ok(())
             })
@@ -150,6 +224,7 @@ impl Auth {
 
     /// Tokens of `user` (all when `None`).
     pub fn list_tokens(&self, user: Option<&str>) -> Vec<TokenInfo> {
+        let now = now_s();
         let tokens = self.tokens.read().unwrap_or_else(|p| p.into_inner());
         let mut v: Vec<TokenInfo> = tokens
             .iter()
@@ -163,6 +238,9 @@ impl Auth {
                 expires: t.expires,
                 last_used: t.last_used,
                 last_ip: t.last_ip.clone(),
+                description: t.description.clone(),
+                allowed_ips: t.allowed.iter().map(|c| c.to_string()).collect(),
+                expired: t.expires.is_some_and(|e| now >= e),
             })
             .collect();
         v.sort_by_key(|t| std::cmp::Reverse(t.created));

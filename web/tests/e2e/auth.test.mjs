@@ -214,6 +214,9 @@ test('setup wizard, login, two-factor, API token, logout', { timeout: 180_000 },
   await page.fill('[data-testid="token-name"]', 'ci-read');
   await page.selectOption('[data-testid="token-scope"]', 'read');
   await page.selectOption('[data-testid="token-expiry"]', '30');
+  await page.fill('[data-testid="token-description"]', 'CI scraper');
+  // Limited to loopback, where this test's requests come from.
+  await page.fill('[data-testid="token-allowed"]', '127.0.0.0/8, ::1');
   await page.fill('[data-testid="token-password"]', PASSWORD);
   await page.fill('[data-testid="token-totp"]', state.backup.shift());
   await page.click('[data-testid="token-create"]');
@@ -221,6 +224,9 @@ test('setup wizard, login, two-factor, API token, logout', { timeout: 180_000 },
   const token = (await page.textContent('[data-testid="token-value"]'))?.trim() ?? '';
   assert.ok(token.length > 20, `token looks like a token: ${token.slice(0, 8)}…`);
   await page.waitForSelector('[data-testid="token-row"][data-name="ci-read"]');
+  const row = page.locator('[data-testid="token-row"][data-name="ci-read"]');
+  assert.equal((await row.locator('[data-testid="token-description-text"]').textContent())?.trim(), 'CI scraper');
+  assert.equal((await row.locator('[data-testid="token-allowed-text"]').textContent())?.trim(), 'only from 127.0.0.0/8, ::1/128');
 
   const bearer = { Authorization: `Bearer ${token}` };
   assert.equal((await api('/api/system', { headers: bearer })).status, 200);
