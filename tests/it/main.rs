@@ -19,6 +19,7 @@ mod hardware;
 mod health;
 mod health_rules;
 mod httpc;
+mod integrations;
 mod inventory;
 mod kernel_files;
 mod logs;
