@@ -131,4 +131,27 @@ fn prometheus_scrapes_the_demo_with_a_read_token() {
     query_until(&prom, r#"sum(rate(node_cpu_seconds_total{mode!="idle"}[5s]))"#, |r| {
         r[0]["value"][1].as_str().and_then(|v| v.parse::<f64>().ok()).is_some_and(|v| v > 0.0)
     });
+
+    // The shipped Grafana dashboard: every panel's every query answers, with data, on the demo
+    // (Grafana's variables set as "All" would set them).
+    let dash: Value = serde_json::from_str(include_str!("../../packaging/grafana/proxwatch.json"))
+        .expect("the dashboard is JSON");
+    let mut checked = 0;
+    for panel in dash["panels"].as_array().unwrap() {
+        if panel["type"] == "row" {
+            continue;
+        }
+        let targets = panel["targets"].as_array().unwrap();
+        assert!(!targets.is_empty(), "panel {} has no query", panel["title"]);
+        for t in targets {
+            let expr = t["expr"].as_str().unwrap();
+            let q = expr
+                .replace(r#"instance=~"$instance""#, r#"instance=~".+""#)
+                .replace("$__rate_interval", "5s");
+            assert!(!q.contains('$'), "panel {}: an unknown variable in {expr}", panel["title"]);
+            query_until(&prom, &q, |_| true);
+            checked += 1;
+        }
+    }
+    assert!(checked >= 20, "{checked} queries");
 }
