@@ -27,10 +27,15 @@ struct MetricsGate {
     enabled: bool,
 }
 
+/// This route's access rule (the route × scope matrix test checks it with the API's).
+pub fn rule() -> super::Rule {
+    super::Rule { method: Method::GET, path: PATH.into(), access: Access::At(Level::Read) }
+}
+
 /// The access table of this one route: it needs the read level (scope `read`); a method other than
 /// GET is then answered 405, after the login, like the API's.
 fn access(_method: &Method, path: &str) -> Option<Access> {
-    (path == PATH).then_some(Access::At(Level::Read))
+    (path == PATH).then(|| rule().access)
 }
 
 /// The `/metrics` route with its own access check, to merge into the top router.
