@@ -172,13 +172,7 @@ impl App {
             health_bus: health_bus.clone(),
             metrics: Arc::new(crate::metrics::Exporter::new(
                 crate::metrics::Feeds {
-                    vitals: vitals.subscribe(),
-                    identity: identity.subscribe(),
-                    inventory: inventory.subscribe(),
-                    network: network.subscribe(),
-                    hardware: hardware.subscribe(),
-                    ups: ups.subscribe(),
-                    gpu: gpu.subscribe(),
+                    workers: worker_feeds(&vitals, &identity, &inventory, &network, &hardware, &ups, &gpu),
                     health: health_bus.snapshot.subscribe(),
                 },
                 crate::VERSION,
@@ -250,15 +244,15 @@ impl App {
     /// The health cycle's inputs and outputs.
     pub fn health_io(&self) -> crate::health::Io {
         crate::health::Io {
-            feeds: crate::health::Feeds {
-                vitals: self.vitals.subscribe(),
-                identity: self.identity.subscribe(),
-                inventory: self.inventory.subscribe(),
-                network: self.network.subscribe(),
-                hardware: self.hardware.subscribe(),
-                ups: self.ups.subscribe(),
-                gpu: self.gpu.subscribe(),
-            },
+            feeds: worker_feeds(
+                &self.vitals,
+                &self.identity,
+                &self.inventory,
+                &self.network,
+                &self.hardware,
+                &self.ups,
+                &self.gpu,
+            ),
             db: self.db.clone(),
             bus: self.health_bus.clone(),
         }
@@ -473,6 +467,27 @@ pub fn router(app: Arc<App>) -> Router {
         .layer(axum::middleware::map_response_with_state(state.clone(), security_headers))
         .layer(sized)
         .with_state(state)
+}
+
+/// Receivers of the workers' channels, for a reader of all of them (the health cycle, `/metrics`).
+fn worker_feeds(
+    vitals: &watch::Sender<Option<Arc<LiveSample>>>,
+    identity: &watch::Sender<Option<Arc<Identity>>>,
+    inventory: &watch::Sender<Arc<Inventory>>,
+    network: &watch::Sender<Arc<NetworkSnapshot>>,
+    hardware: &watch::Sender<Arc<HardwareSnapshot>>,
+    ups: &watch::Sender<Arc<UpsSnapshot>>,
+    gpu: &watch::Sender<Arc<GpuSnapshot>>,
+) -> crate::health::Feeds {
+    crate::health::Feeds {
+        vitals: vitals.subscribe(),
+        identity: identity.subscribe(),
+        inventory: inventory.subscribe(),
+        network: network.subscribe(),
+        hardware: hardware.subscribe(),
+        ups: ups.subscribe(),
+        gpu: gpu.subscribe(),
+    }
 }
 
 /// Headers every response carries; HSTS only when proxwatch itself serves TLS.

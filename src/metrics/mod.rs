@@ -33,16 +33,11 @@ use crate::model::{Identity, LiveSample};
 /// `Content-Type` of the text format; Prometheus 3 refuses a scrape without one it knows.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// The snapshots the exposition is rendered from.
+/// The snapshots the exposition is rendered from: the workers' (the same receivers the health cycle
+/// reads) and the health cycle's own.
 #[derive(Clone)]
 pub struct Feeds {
-    pub vitals: watch::Receiver<Option<Arc<LiveSample>>>,
-    pub identity: watch::Receiver<Option<Arc<Identity>>>,
-    pub inventory: watch::Receiver<Arc<Inventory>>,
-    pub network: watch::Receiver<Arc<NetworkSnapshot>>,
-    pub hardware: watch::Receiver<Arc<HardwareSnapshot>>,
-    pub ups: watch::Receiver<Arc<UpsSnapshot>>,
-    pub gpu: watch::Receiver<Arc<GpuSnapshot>>,
+    pub workers: crate::health::Feeds,
     pub health: watch::Receiver<Arc<HealthSnapshot>>,
 }
 
@@ -83,14 +78,15 @@ impl View {
 
 impl Feeds {
     pub fn view(&self) -> View {
+        let w = &self.workers;
         View {
-            vitals: self.vitals.borrow().clone(),
-            identity: self.identity.borrow().clone(),
-            inventory: self.inventory.borrow().clone(),
-            network: self.network.borrow().clone(),
-            hardware: self.hardware.borrow().clone(),
-            ups: self.ups.borrow().clone(),
-            gpu: self.gpu.borrow().clone(),
+            vitals: w.vitals.borrow().clone(),
+            identity: w.identity.borrow().clone(),
+            inventory: w.inventory.borrow().clone(),
+            network: w.network.borrow().clone(),
+            hardware: w.hardware.borrow().clone(),
+            ups: w.ups.borrow().clone(),
+            gpu: w.gpu.borrow().clone(),
             health: self.health.borrow().clone(),
         }
     }

@@ -173,51 +173,45 @@ fn node(e: &mut Expo, v: &View) {
     }
     if let Some(psi) = &c.psi {
         for (res, p) in psi {
-            let us = |v: u64| v as f64 / 1e6;
-            match *res {
-                "cpu" => e.counter(
-                    "node_pressure_cpu_waiting_seconds_total",
-                    "Total time in seconds that processes have waited for CPU time.",
-                    &[],
-                    us(p.some.total_us),
-                ),
-                "memory" => {
-                    e.counter(
-                        "node_pressure_memory_waiting_seconds_total",
-                        "Total time in seconds that processes have waited for memory.",
-                        &[],
-                        us(p.some.total_us),
-                    );
-                    if let Some(f) = p.full {
-                        e.counter(
-                            "node_pressure_memory_stalled_seconds_total",
-                            "Total time in seconds no process could make progress due to memory congestion.",
-                            &[],
-                            us(f.total_us),
-                        );
-                    }
-                }
-                "io" => {
-                    e.counter(
-                        "node_pressure_io_waiting_seconds_total",
-                        "Total time in seconds that processes have waited due to IO congestion.",
-                        &[],
-                        us(p.some.total_us),
-                    );
-                    if let Some(f) = p.full {
-                        e.counter(
-                            "node_pressure_io_stalled_seconds_total",
-                            "Total time in seconds no process could make progress due to IO congestion.",
-                            &[],
-                            us(f.total_us),
-                        );
-                    }
-                }
-                _ => {}
+            let Some((_, waiting, waiting_help, stalled)) = PSI.iter().find(|r| r.0 == *res) else {
+                continue;
+            };
+            e.counter(waiting, waiting_help, &[], p.some.total_us as f64 / 1e6);
+            if let (Some((name, help)), Some(full)) = (stalled, p.full) {
+                e.counter(name, help, &[], full.total_us as f64 / 1e6);
             }
         }
     }
 }
+
+/// PSI resource -> node_exporter's "waiting" (some) counter and, where it has one, "stalled" (full).
+type PsiNames = (&'static str, &'static str, &'static str, Option<(&'static str, &'static str)>);
+const PSI: [PsiNames; 3] = [
+    (
+        "cpu",
+        "node_pressure_cpu_waiting_seconds_total",
+        "Total time in seconds that processes have waited for CPU time.",
+        None,
+    ),
+    (
+        "memory",
+        "node_pressure_memory_waiting_seconds_total",
+        "Total time in seconds that processes have waited for memory.",
+        Some((
+            "node_pressure_memory_stalled_seconds_total",
+            "Total time in seconds no process could make progress due to memory congestion.",
+        )),
+    ),
+    (
+        "io",
+        "node_pressure_io_waiting_seconds_total",
+        "Total time in seconds that processes have waited due to IO congestion.",
+        Some((
+            "node_pressure_io_stalled_seconds_total",
+            "Total time in seconds no process could make progress due to IO congestion.",
+        )),
+    ),
+];
 
 fn modes(t: &CpuTimes) -> [(&'static str, u64); 8] {
     [

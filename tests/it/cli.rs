@@ -271,26 +271,7 @@ fn serves_https_with_the_proxmox_certificate() {
     let pve = scenario.join("etc/pve/local");
     std::fs::create_dir_all(&pve).unwrap();
     let (cert, key) = (pve.join("pveproxy-ssl.pem"), pve.join("pveproxy-ssl.key"));
-    let ok = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-days",
-            "2",
-        ])
-        .args(["-subj", "/CN=pve-zfs", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout"])
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .stderr(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(ok.success());
+    common::self_signed(&cert, &key, "pve-zfs", "IP:127.0.0.1", &[]);
     let data = tmp.path().join("data");
     let (mut child, addr, _startup, _lines) =
         spawn_serve(&scenario, &data, &[("PROXWATCH_TLS_ENABLED", "true")]);

@@ -360,3 +360,33 @@ pub async fn call(
 ) -> (StatusCode, Value) {
     request(app, authed(token, method, uri, body)).await
 }
+
+/// A self-signed EC certificate and key made by openssl, valid for two days: `cn`, the
+/// subjectAltName `san` (`IP:127.0.0.1`, `DNS:localhost,IP:127.0.0.1`), and `extra` `-addext` values.
+pub fn self_signed(cert: &Path, key: &Path, cn: &str, san: &str, extra: &[&str]) {
+    let mut cmd = std::process::Command::new("openssl");
+    cmd.args([
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-days",
+        "2",
+    ])
+    .args(["-subj", &format!("/CN={cn}"), "-addext", &format!("subjectAltName={san}")]);
+    for e in extra {
+        cmd.args(["-addext", e]);
+    }
+    let ok = cmd
+        .arg("-keyout")
+        .arg(key)
+        .arg("-out")
+        .arg(cert)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(ok.success(), "openssl req failed");
+}

@@ -1,7 +1,6 @@
 //! The outgoing HTTP client against a real TLS server: a certificate no public root vouches for is
 //! refused in the handshake, before a byte of the request (which may hold a token) is sent.
 
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,25 +14,14 @@ use tokio::net::TcpListener;
 async fn a_self_signed_certificate_is_refused_before_the_request_is_sent() {
     let tmp = tempfile::tempdir().unwrap();
     let (cert, key) = (tmp.path().join("c.pem"), tmp.path().join("k.pem"));
-    let ok = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"])
-        .args([
-            "-days",
-            "2",
-            "-subj",
-            "/CN=localhost",
-            "-addext",
-            "subjectAltName=DNS:localhost,IP:127.0.0.1",
-        ])
-        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .stderr(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(ok.success());
+    // An end-entity certificate (CA:FALSE), so that rustls' verdict is "unknown issuer".
+    crate::common::self_signed(
+        &cert,
+        &key,
+        "localhost",
+        "DNS:localhost,IP:127.0.0.1",
+        &["basicConstraints=critical,CA:FALSE"],
+    );
     let certs: Vec<CertificateDer<'static>> =
         CertificateDer::pem_file_iter(&cert).unwrap().collect::<Result<_, _>>().unwrap();
     let key = PrivateKeyDer::from_pem_file(&key).unwrap();
