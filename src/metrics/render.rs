@@ -22,6 +22,7 @@ pub fn all(e: &mut Expo, v: &View, version: &'static str) {
     e.gauge("proxwatch_build_info", "proxwatch's version (value 1).", &[("version", version)], 1.0);
     node(e, v);
     pve(e, v);
+    backups(e, v);
     smart(e, v);
     zfs(e, v);
     ups(e, v);
@@ -533,6 +534,48 @@ fn guest(e: &mut Expo, g: &Guest, inv: &crate::model::inventory::Inventory) {
             &[("id", &id), ("node", &g.node), ("type", g.kind.as_str())],
             if cfg.onboot { 1.0 } else { 0.0 },
         );
+    }
+}
+
+/// Backups: pve-exporter's `pve_not_backed_up_info` (a guest no enabled backup job covers; its
+/// `pve_not_backed_up_total` is a gauge named like a counter, which promtool refuses: `count()` of the
+/// info gives it), and the last good backup per guest as the health cycle found it in the task
+/// history (a job run that failed for this guest does not count).
+fn backups(e: &mut Expo, v: &View) {
+    let inv = &v.inventory;
+    let Some(resources) = &inv.resources.data else { return };
+    let last: std::collections::HashMap<u64, i64> = v
+        .health
+        .results
+        .get("backup_age")
+        .into_iter()
+        .flatten()
+        .filter_map(|f| {
+            let vmid = f.key.strip_prefix("backup_age:")?.parse().ok()?;
+            Some((vmid, f.details.get("last_backup_s")?.as_i64()?))
+        })
+        .collect();
+    let jobs = inv.backup_jobs.data.as_deref();
+    for g in resources.iter().filter_map(ClusterResource::as_guest).filter(|g| !g.template) {
+        let id = format!("{}/{}", g.kind.as_str(), g.vmid);
+        if let Some(t) = last.get(&g.vmid) {
+            e.gauge(
+                "proxwatch_guest_last_backup_timestamp_seconds",
+                "When the guest's last successful backup finished.",
+                &[("id", &id)],
+                *t as f64,
+            );
+        }
+        if let Some(jobs) = jobs
+            && !jobs.iter().any(|j| j.enabled && j.covers(g.vmid, g.pool.as_deref()))
+        {
+            e.gauge(
+                "pve_not_backed_up_info",
+                "Guests not covered by any backup job (value 1).",
+                &[("id", &id)],
+                1.0,
+            );
+        }
     }
 }
 

@@ -22,6 +22,10 @@ async fn app(adjust: impl FnOnce(&mut proxwatch::config::Config) + 'static) -> T
     let t = TestApp::builder().demo().inventory(T0_MS, 10).config(adjust).build().await;
     // The demo's /proc is synthesised live; the recorded pve-zfs pair gives a fixed sample.
     t.vitals.send_replace(Some(Arc::new(LiveSample::new(sample_pair()).unwrap())));
+    // One full health cycle over it, for the findings and the last backups.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let mut engine = proxwatch::health::cycle::Engine::new(proxwatch::health::rules::RULES, now, 0);
+    engine.step_full(&t.health_io(), now).await.unwrap();
     t
 }
 
@@ -152,6 +156,23 @@ async fn a_read_token_scrapes_text_promtool_accepts_with_the_names_dashboards_us
     // ZFS pools (one-hot state, as node_exporter) and the findings.
     assert!(text.lines().any(|l| l.starts_with("node_zfs_zpool_state{state=\"online\",zpool=\"")));
     assert!(types.contains_key("proxwatch_health_findings"));
+    assert!(value(&text, "proxwatch_health_last_full_cycle_timestamp_seconds").is_some());
+    let findings: f64 = text
+        .lines()
+        .filter(|l| l.starts_with("proxwatch_health_findings{"))
+        .map(|l| l.rsplit_once(' ').unwrap().1.parse::<f64>().unwrap())
+        .sum();
+    let listed = text.lines().filter(|l| l.starts_with("proxwatch_health_finding{")).count();
+    assert!(
+        findings > 0.0 && findings as usize == listed,
+        "the demo has findings: {findings} counted, {listed} listed"
+    );
+    // Backups: the last good one per guest (from the health cycle), and pve-exporter's "not covered".
+    assert!(
+        text.lines().any(|l| l.starts_with("proxwatch_guest_last_backup_timestamp_seconds{id=\"")),
+        "{text}"
+    );
+    assert!(text.lines().any(|l| l.starts_with("pve_not_backed_up_info{id=\"")));
     assert_eq!(
         value(&text, "proxwatch_metrics_series").map(|v| v as usize),
         Some(text.lines().filter(|l| !l.starts_with('#')).count())
