@@ -174,6 +174,7 @@ impl App {
                 crate::metrics::Feeds {
                     workers: worker_feeds(&vitals, &identity, &inventory, &network, &hardware, &ups, &gpu),
                     health: health_bus.snapshot.subscribe(),
+                    facts: health_bus.facts.subscribe(),
                 },
                 crate::VERSION,
             )),

@@ -23,6 +23,7 @@ use tokio::sync::watch;
 pub use expo::{Expo, Type};
 
 use crate::health::HealthSnapshot;
+use crate::health::facts::Facts;
 use crate::model::gpu::GpuSnapshot;
 use crate::model::hardware::HardwareSnapshot;
 use crate::model::inventory::Inventory;
@@ -39,6 +40,8 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 pub struct Feeds {
     pub workers: crate::health::Feeds,
     pub health: watch::Receiver<Arc<HealthSnapshot>>,
+    /// The facts collector's slow reads (filesystems, updates, reboot, certificates).
+    pub facts: watch::Receiver<Arc<Facts>>,
 }
 
 /// One borrowed view of every feed, and the identity of each snapshot (its `Arc`'s address).
@@ -51,9 +54,10 @@ pub struct View {
     pub ups: Arc<UpsSnapshot>,
     pub gpu: Arc<GpuSnapshot>,
     pub health: Arc<HealthSnapshot>,
+    pub facts: Arc<Facts>,
 }
 
-type Key = [usize; 8];
+type Key = [usize; 9];
 
 impl View {
     fn key(&self) -> Key {
@@ -72,6 +76,7 @@ impl View {
             p(&self.ups),
             p(&self.gpu),
             p(&self.health),
+            p(&self.facts),
         ]
     }
 }
@@ -88,6 +93,7 @@ impl Feeds {
             ups: w.ups.borrow().clone(),
             gpu: w.gpu.borrow().clone(),
             health: self.health.borrow().clone(),
+            facts: self.facts.borrow().clone(),
         }
     }
 }

@@ -30,6 +30,7 @@ pub fn all(e: &mut Expo, v: &View, version: &'static str) {
     network(e, v);
     gpu(e, v);
     health(e, v);
+    facts(e, v);
     sources(e, v);
 }
 
@@ -1122,6 +1123,84 @@ fn health(e: &mut Expo, v: &View) {
             &[("category", cat), ("severity", sev)],
             n as f64,
         );
+    }
+}
+
+// ---- the facts collector: filesystems (node_exporter's names), updates and reboot (the names of
+// Debian's prometheus-node-exporter-collectors apt_info.py), certificates ----
+
+fn facts(e: &mut Expo, v: &View) {
+    use crate::health::facts::MountUsage;
+    use crate::health::model::Source;
+    let f = &v.facts;
+    if let Source::Ok { data } = &f.filesystems {
+        for m in &data.mounts {
+            let MountUsage::Ok { size, used, avail, files, files_free, .. } = &m.usage else { continue };
+            let l = [
+                ("device", m.source.as_str()),
+                ("fstype", m.fstype.as_str()),
+                ("mountpoint", m.mountpoint.as_str()),
+            ];
+            e.gauge("node_filesystem_size_bytes", "Filesystem size in bytes.", &l, *size as f64);
+            e.gauge(
+                "node_filesystem_avail_bytes",
+                "Filesystem space available to non-root users in bytes.",
+                &l,
+                *avail as f64,
+            );
+            e.gauge(
+                "node_filesystem_free_bytes",
+                "Filesystem free space in bytes.",
+                &l,
+                size.saturating_sub(*used) as f64,
+            );
+            e.gauge("node_filesystem_files", "Filesystem total file nodes.", &l, *files as f64);
+            e.gauge(
+                "node_filesystem_files_free",
+                "Filesystem total free file nodes.",
+                &l,
+                *files_free as f64,
+            );
+            e.gauge(
+                "node_filesystem_readonly",
+                "Filesystem read-only status.",
+                &l,
+                if m.readonly { 1.0 } else { 0.0 },
+            );
+        }
+    }
+    if let Source::Ok { data: u } = &f.updates {
+        e.gauge("apt_upgrades_pending", "Apt packages pending updates.", &[], u.pending as f64);
+        e.gauge(
+            "proxwatch_apt_upgrades_security_pending",
+            "Pending updates from a security origin.",
+            &[],
+            u.security as f64,
+        );
+        e.gauge(
+            "proxwatch_apt_upgrades_pve_pending",
+            "Pending updates of Proxmox VE packages.",
+            &[],
+            u.pve as f64,
+        );
+    }
+    if let Source::Ok { data: r } = &f.reboot {
+        e.gauge(
+            "node_reboot_required",
+            "Node reboot is required for software updates.",
+            &[],
+            if r.required { 1.0 } else { 0.0 },
+        );
+    }
+    for c in &f.certs {
+        if let Source::Ok { data } = &c.cert {
+            e.gauge(
+                "proxwatch_certificate_expiry_timestamp_seconds",
+                "When the certificate stops being valid (notAfter).",
+                &[("name", &c.name), ("path", &c.path)],
+                data.not_after as f64,
+            );
+        }
     }
 }
 

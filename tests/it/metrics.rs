@@ -22,8 +22,12 @@ async fn app(adjust: impl FnOnce(&mut proxwatch::config::Config) + 'static) -> T
     let t = TestApp::builder().demo().inventory(T0_MS, 10).config(adjust).build().await;
     // The demo's /proc is synthesised live; the recorded pve-zfs pair gives a fixed sample.
     t.vitals.send_replace(Some(Arc::new(LiveSample::new(sample_pair()).unwrap())));
-    // One full health cycle over it, for the findings and the last backups.
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    // The facts (filesystems, updates, certificates) and one full health cycle over it all, for the
+    // findings and the last backups.
+    let now = proxwatch::workers::wall_ms();
+    let mut facts = proxwatch::health::facts::FactsCollector::new(None);
+    facts.step(&t.host, now).await;
+    t.health_bus.facts.send_replace(Arc::new(facts.facts.clone()));
     let mut engine = proxwatch::health::cycle::Engine::new(proxwatch::health::rules::RULES, now, 0);
     engine.step_full(&t.health_io(), now).await.unwrap();
     t
@@ -167,6 +171,9 @@ async fn a_read_token_scrapes_text_promtool_accepts_with_the_names_dashboards_us
         findings > 0.0 && findings as usize == listed,
         "the demo has findings: {findings} counted, {listed} listed"
     );
+    // The facts: node_exporter's filesystem names, apt_info.py's update names.
+    assert!(text.lines().any(|l| l.starts_with("node_filesystem_avail_bytes{device=\"") && l.contains("mountpoint=\"/\"")), "{text}");
+    assert_eq!(types["apt_upgrades_pending"], "gauge");
     // Backups: the last good one per guest (from the health cycle), and pve-exporter's "not covered".
     assert!(
         text.lines().any(|l| l.starts_with("proxwatch_guest_last_backup_timestamp_seconds{id=\"")),
