@@ -277,9 +277,14 @@ for p in "${PROGS[@]}"; do
     T0_NS=$(now_ns)
     spawn pxw-idle strace -f --seccomp-bpf -qq -ttt -e trace=execve,clone,clone3,fork,vfork -e signal=none -o "$STRACE_OUT" -- "${CMD[@]}"
     STRACE_PID=$SPAWN_PID
-    child="" i=0
+    # strace's child that has become proxwatch (by its executable): strace may first fork a
+    # short-lived child of its own to probe seccomp support, and taking that one made the bench
+    # report "exited before answering 200" for a proxwatch that was running (and left it behind).
+    child="" i=0 pxw_exe=$(readlink -f "$PXW_BIN")
     while [[ -z $child ]] && ((i++ < 500)); do
-      child=$(cat "/proc/$STRACE_PID/task/$STRACE_PID/children" 2>/dev/null || true); child=${child%% *}
+      for c in $(cat "/proc/$STRACE_PID/task/$STRACE_PID/children" 2>/dev/null || true); do
+        [[ $(readlink "/proc/$c/exe" 2>/dev/null) == "$pxw_exe" ]] && { child=$c; break; }
+      done
       [[ -n $child ]] || nap 0.01
     done
     [[ -n $child ]] || { NA[pxw]="did not start under strace"; continue; }
