@@ -220,38 +220,17 @@ async fn run_until_signal(app: Arc<App>, listener: std::net::TcpListener) -> any
 
 /// Asks the local service for `/api/health/live`; Ok when it answers 200 within 3 s.
 pub async fn healthcheck(cfg: &Config) -> anyhow::Result<()> {
-    use http_body_util::{BodyExt, Empty};
     let ip = if cfg.server.bind.is_unspecified() { IpAddr::from([127, 0, 0, 1]) } else { cfg.server.bind };
     let addr = SocketAddr::new(ip, cfg.server.port);
-    let check = async {
-        let stream =
-            tokio::net::TcpStream::connect(addr).await.with_context(|| format!("connecting to {addr}"))?;
-        let (mut sender, conn) =
-            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
-        let req = hyper::Request::get("/api/health/live")
-            .header(hyper::header::HOST, addr.to_string())
-            .body(Empty::<bytes::Bytes>::new())?;
-        let exchange = async {
-            let resp = sender.send_request(req).await?;
-            let status = resp.status();
-            let body = resp.into_body().collect().await?.to_bytes();
-            if !status.is_success() {
-                bail!("{addr} answered {status}: {}", String::from_utf8_lossy(&body));
-            }
-            anyhow::Ok(())
-        };
-        // The connection is driven here, beside the one request (no task to spawn for it); a broken
-        // connection fails the request itself.
-        let drive = async {
-            let _ = conn.await;
-            std::future::pending::<std::convert::Infallible>().await
-        };
-        tokio::select! {
-            r = exchange => r,
-            never = drive => match never {},
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(3), check).await.context("no answer within 3 s")?
+    let client = crate::httpc::Client::new(
+        concat!("proxwatch-healthcheck/", env!("CARGO_PKG_VERSION")),
+        Duration::from_secs(3),
+    );
+    let resp = client.get(format!("http://{addr}/api/health/live")).send().await?;
+    if !resp.status().is_success() {
+        bail!("{addr} answered {}: {}", resp.status(), resp.text());
+    }
+    Ok(())
 }
 
 pub async fn record(out: &std::path::Path, cfg: &Config) -> anyhow::Result<()> {
