@@ -27,8 +27,9 @@ struct Family {
     help: &'static str,
     kind: Type,
     body: String,
-    /// The label sets written, to refuse a duplicate series.
-    seen: std::collections::HashSet<String>,
+    /// Hashes of the label sets written, to refuse a duplicate series (a hash, not a copy of each
+    /// label set: this runs for every series of every rendering).
+    seen: std::collections::HashSet<u64>,
 }
 
 /// An exposition being built.
@@ -86,7 +87,9 @@ impl Expo {
             self.label_buf.push('}');
         }
         let f = &mut self.families[i];
-        if !f.seen.insert(self.label_buf.clone()) {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        std::hash::Hash::hash(&self.label_buf, &mut h);
+        if !f.seen.insert(std::hash::Hasher::finish(&h)) {
             self.duplicates += 1;
             return;
         }

@@ -255,31 +255,86 @@ const LOCK_STATES: [&str; 9] = [
     "suspending",
 ];
 
+/// The per-resource gauges pve-exporter writes for nodes, guests and storages alike; a `None` is
+/// left out (a storage has no memory, an offline node no usage).
+#[derive(Default)]
+struct Usage {
+    up: bool,
+    disk: Option<u64>,
+    maxdisk: Option<u64>,
+    mem: Option<u64>,
+    maxmem: Option<u64>,
+    cpu: Option<f64>,
+    maxcpu: Option<f64>,
+    uptime: Option<u64>,
+}
+
+fn usage(e: &mut Expo, id: &str, u: Usage) {
+    let l = [("id", id)];
+    let f = |v: Option<u64>| v.map(|x| x as f64);
+    e.gauge(
+        "pve_up",
+        "Node/VM/CT-Status is online/running/available (1) or not (0).",
+        &l,
+        if u.up { 1.0 } else { 0.0 },
+    );
+    e.gauge_opt(
+        "pve_disk_size_bytes",
+        "Storage size in bytes (for type 'storage'), root image size for VMs (for types 'qemu' and 'lxc').",
+        &l,
+        f(u.maxdisk),
+    );
+    e.gauge_opt(
+        "pve_disk_usage_bytes",
+        "Disk usage in bytes (for type 'storage'), used root image space for VMs (for types 'qemu' and 'lxc').",
+        &l,
+        f(u.disk),
+    );
+    e.gauge_opt(
+        "pve_memory_size_bytes",
+        "Number of available memory in bytes (for types 'node', 'qemu' and 'lxc').",
+        &l,
+        f(u.maxmem),
+    );
+    e.gauge_opt(
+        "pve_memory_usage_bytes",
+        "Memory usage in bytes (for types 'node', 'qemu' and 'lxc').",
+        &l,
+        f(u.mem),
+    );
+    e.gauge_opt("pve_cpu_usage_ratio", "CPU utilization (for types 'node', 'qemu' and 'lxc').", &l, u.cpu);
+    e.gauge_opt(
+        "pve_cpu_usage_limit",
+        "Number of available CPUs (for types 'node', 'qemu' and 'lxc').",
+        &l,
+        u.maxcpu,
+    );
+    e.gauge_opt(
+        "pve_uptime_seconds",
+        "Number of seconds since the last boot (for types 'node', 'qemu' and 'lxc').",
+        &l,
+        f(u.uptime),
+    );
+}
+
 fn pve(e: &mut Expo, v: &View) {
     let inv = &v.inventory;
     let Some(resources) = &inv.resources.data else { return };
-    const UP: &str = "Node/VM/CT-Status is online/running/available (1) or not (0).";
-    const DISK_SIZE: &str =
-        "Storage size in bytes (for type 'storage'), root image size for VMs (for types 'qemu' and 'lxc').";
-    const DISK_USE: &str = "Disk usage in bytes (for type 'storage'), used root image space for VMs (for types 'qemu' and 'lxc').";
-    const MEM_SIZE: &str = "Number of available memory in bytes (for types 'node', 'qemu' and 'lxc').";
-    const MEM_USE: &str = "Memory usage in bytes (for types 'node', 'qemu' and 'lxc').";
-    const CPU_RATIO: &str = "CPU utilization (for types 'node', 'qemu' and 'lxc').";
-    const CPU_LIMIT: &str = "Number of available CPUs (for types 'node', 'qemu' and 'lxc').";
-    const UPTIME: &str = "Number of seconds since the last boot (for types 'node', 'qemu' and 'lxc').";
     for r in resources {
         match r {
             ClusterResource::Node(n) => {
                 let id = format!("node/{}", n.node);
-                let l = [("id", id.as_str())];
-                e.gauge("pve_up", UP, &l, if n.is_online() { 1.0 } else { 0.0 });
-                e.gauge_opt("pve_disk_size_bytes", DISK_SIZE, &l, n.maxdisk.map(|x| x as f64));
-                e.gauge_opt("pve_disk_usage_bytes", DISK_USE, &l, n.disk.map(|x| x as f64));
-                e.gauge_opt("pve_memory_size_bytes", MEM_SIZE, &l, n.maxmem.map(|x| x as f64));
-                e.gauge_opt("pve_memory_usage_bytes", MEM_USE, &l, n.mem.map(|x| x as f64));
-                e.gauge_opt("pve_cpu_usage_ratio", CPU_RATIO, &l, n.cpu);
-                e.gauge_opt("pve_cpu_usage_limit", CPU_LIMIT, &l, n.maxcpu);
-                e.gauge_opt("pve_uptime_seconds", UPTIME, &l, n.uptime.map(|x| x as f64));
+                let u = Usage {
+                    up: n.is_online(),
+                    disk: n.disk,
+                    maxdisk: n.maxdisk,
+                    mem: n.mem,
+                    maxmem: n.maxmem,
+                    cpu: n.cpu,
+                    maxcpu: n.maxcpu,
+                    uptime: n.uptime,
+                };
+                usage(e, &id, u);
                 let nodeid = inv
                     .cluster
                     .data
@@ -304,9 +359,13 @@ fn pve(e: &mut Expo, v: &View) {
             ClusterResource::Storage(s) => {
                 let id = format!("storage/{}/{}", s.node, s.storage);
                 let l = [("id", id.as_str())];
-                e.gauge("pve_up", UP, &l, if s.status == "available" { 1.0 } else { 0.0 });
-                e.gauge_opt("pve_disk_size_bytes", DISK_SIZE, &l, s.maxdisk.map(|x| x as f64));
-                e.gauge_opt("pve_disk_usage_bytes", DISK_USE, &l, s.disk.map(|x| x as f64));
+                let u = Usage {
+                    up: s.status == "available",
+                    disk: s.disk,
+                    maxdisk: s.maxdisk,
+                    ..Default::default()
+                };
+                usage(e, &id, u);
                 e.gauge(
                     "pve_storage_shared",
                     "Whether or not the storage is shared among cluster nodes.",
@@ -419,44 +478,18 @@ fn pve_version(line: &str) -> Option<(&str, &str)> {
 fn guest(e: &mut Expo, g: &Guest, inv: &crate::model::inventory::Inventory) {
     let id = format!("{}/{}", g.kind.as_str(), g.vmid);
     let l = [("id", id.as_str())];
-    e.gauge(
-        "pve_up",
-        "Node/VM/CT-Status is online/running/available (1) or not (0).",
-        &l,
-        if g.is_running() { 1.0 } else { 0.0 },
-    );
-    e.gauge(
-        "pve_disk_size_bytes",
-        "Storage size in bytes (for type 'storage'), root image size for VMs (for types 'qemu' and 'lxc').",
-        &l,
-        g.maxdisk as f64,
-    );
-    e.gauge("pve_disk_usage_bytes", "Disk usage in bytes (for type 'storage'), used root image space for VMs (for types 'qemu' and 'lxc').", &l, g.disk as f64);
-    e.gauge(
-        "pve_memory_size_bytes",
-        "Number of available memory in bytes (for types 'node', 'qemu' and 'lxc').",
-        &l,
-        g.maxmem as f64,
-    );
-    e.gauge(
-        "pve_memory_usage_bytes",
-        "Memory usage in bytes (for types 'node', 'qemu' and 'lxc').",
-        &l,
-        g.mem as f64,
-    );
-    e.gauge("pve_cpu_usage_ratio", "CPU utilization (for types 'node', 'qemu' and 'lxc').", &l, g.cpu);
-    e.gauge(
-        "pve_cpu_usage_limit",
-        "Number of available CPUs (for types 'node', 'qemu' and 'lxc').",
-        &l,
-        g.maxcpu,
-    );
-    e.gauge(
-        "pve_uptime_seconds",
-        "Number of seconds since the last boot (for types 'node', 'qemu' and 'lxc').",
-        &l,
-        g.uptime.unwrap_or(0) as f64,
-    );
+    let u = Usage {
+        up: g.is_running(),
+        disk: Some(g.disk),
+        maxdisk: Some(g.maxdisk),
+        mem: Some(g.mem),
+        maxmem: Some(g.maxmem),
+        cpu: Some(g.cpu),
+        maxcpu: Some(g.maxcpu),
+        // pve-exporter writes 0 for a stopped guest.
+        uptime: Some(g.uptime.unwrap_or(0)),
+    };
+    usage(e, &id, u);
     e.counter(
         "pve_network_transmit_bytes_total",
         "The amount of traffic in bytes that was sent from the guest over the network since it was started.",
