@@ -50,16 +50,13 @@ impl Client {
     }
 
     pub fn request(&self, method: Method, url: impl AsRef<str>) -> RequestBuilder {
-        let req = match parse_url(url.as_ref()) {
-            Ok(target) => Ok(Request {
-                method,
-                target,
-                headers: HeaderMap::new(),
-                body: Bytes::new(),
-                limit: DEFAULT_LIMIT,
-            }),
-            Err(e) => Err(e),
-        };
+        let req = parse_url(url.as_ref()).map(|target| Request {
+            method,
+            target,
+            headers: HeaderMap::new(),
+            body: Bytes::new(),
+            limit: DEFAULT_LIMIT,
+        });
         RequestBuilder { client: self.clone(), req }
     }
 
