@@ -66,6 +66,8 @@ pub struct App {
     /// The notification engine.
     pub notify: Arc<crate::notify::engine::Engine>,
     notify_started: Mutex<bool>,
+    /// The MQTT client for Home Assistant (off until configured).
+    pub mqtt: Arc<crate::mqtt::Mqtt>,
     /// The journal reader (queries and live follows, bounded).
     pub journal: Arc<Journal>,
     pub auth: Arc<Auth>,
@@ -114,6 +116,7 @@ impl App {
             config.auth.auth_log_max_bytes,
         );
         let notify_keys = keys.clone();
+        let mqtt = crate::mqtt::Mqtt::new(db.clone(), keys.clone(), clock.clone());
         let mut auth = Auth::load(db.clone(), keys, config.auth.clone(), Some(data_dir), audit)?;
         auth.demo = demo.is_some();
         auth.tasks = loops.tracker.clone();
@@ -153,6 +156,7 @@ impl App {
         );
         let api = ApiState(Arc::new(Shared {
             notify: notify.clone(),
+            mqtt: mqtt.clone(),
             listen: OnceLock::new(),
             config: config.clone(),
             host: host.clone(),
@@ -198,6 +202,7 @@ impl App {
         }));
         Ok(Arc::new(App {
             notify,
+            mqtt,
             notify_started: Mutex::new(false),
             health: health_bus.snapshot.clone(),
             health_bus,
@@ -395,6 +400,11 @@ impl App {
         );
         loops.spawn("host names", watch_host_names(self.clone()));
         self.spawn_notify();
+        let mqtt_inputs = crate::mqtt::Inputs {
+            feeds: self.health_io().feeds,
+            health: self.health_bus.snapshot.subscribe(),
+        };
+        loops.spawn("mqtt", crate::mqtt::run(self.mqtt.clone(), mqtt_inputs, self.cancel.clone()));
     }
 
     /// Starts the notification engine (once): its intake loop and one worker per channel.

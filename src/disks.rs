@@ -25,6 +25,7 @@ pub use crate::model::storage::{Placement, resolve};
 
 /// A disk's place in a ZFS pool.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Membership {
     pub pool: String,
@@ -102,6 +103,7 @@ pub fn memberships(inv: &Inventory) -> Vec<(String, Membership)> {
 
 /// A finding about a disk, as the disk's page lists it (worst first).
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct DiskFinding {
     pub key: String,

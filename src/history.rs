@@ -183,11 +183,13 @@ pub type Point = (i64, Option<f64>, Option<f64>, Option<f64>);
 
 /// `/api/history`'s answer (an auxiliary series, [`crate::series::NamedSeries`], has the same shape).
 #[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "History"))]
 #[cfg_attr(test, derive(ts_rs::TS), ts(rename = "History"))]
 pub struct Series {
     pub metric: &'static str,
     /// One of [`Range::ALL`]'s names.
     #[cfg_attr(test, ts(type = "\"live\" | \"1h\" | \"6h\" | \"24h\" | \"7d\" | \"30d\" | \"1y\""))]
+    #[cfg_attr(test, schemars(extend("enum" = ["live", "1h", "6h", "24h", "7d", "30d", "1y"])))]
     pub range: &'static str,
     pub step_s: f64,
     /// `[ts (unix s), avg, min, max]`; nulls mark gaps.

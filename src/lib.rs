@@ -19,7 +19,8 @@
 //! 7. [`disks`]: each physical disk's pool membership and its verdict.
 //! 8. [`auth`]: users, sessions, tokens, rate limits, the auth log.
 //! 9. [`notify`]: the notification engine (events, routing, the per-channel outbox, channels, AI);
-//!    [`metrics`]: the Prometheus exposition, rendered from the workers' snapshots.
+//!    [`metrics`]: the Prometheus exposition, rendered from the workers' snapshots; [`mqtt`]: Home
+//!    Assistant's MQTT discovery and states.
 //! 10. [`api`] (axum routers per domain under `/api`), [`terminal`] (PTY over a websocket), [`web`]
 //!     (the embedded SPA), [`server`] (the accept loop with its timeouts and caps), [`tls`].
 //! 11. [`app`]: the composition root (shared state, the router, workers + HTTP + graceful stop).
@@ -40,6 +41,7 @@ pub mod host;
 pub mod httpc;
 pub mod metrics;
 pub mod model;
+pub mod mqtt;
 pub mod notify;
 pub mod record;
 pub mod series;

@@ -25,7 +25,7 @@ const FLOORS: &[&[&str]] = &[
     &["health"],
     &["disks"],
     &["auth"],
-    &["notify", "metrics"],
+    &["notify", "metrics", "mqtt"],
     &["api", "terminal", "web", "server", "tls"],
     &["app"],
     &["cli", "main", "lib", "ts_bindings"],

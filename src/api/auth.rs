@@ -55,6 +55,7 @@ fn session_cookie(app: &ApiState, value: &str, max_age: i64) -> HeaderValue {
 }
 
 #[derive(Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "AuthStatus"))]
 #[cfg_attr(test, derive(ts_rs::TS), ts(rename = "AuthStatus"))]
 struct Status {
     setup_required: bool,
@@ -79,6 +80,7 @@ struct Status {
 }
 
 #[derive(Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 struct DemoLogin {
     username: &'static str,
@@ -106,10 +108,14 @@ async fn status(State(app): State<ApiState>, headers: HeaderMap, peer: Peer) -> 
 }
 
 #[derive(Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 struct SetupReq {
+    /// The one-time code from the service log or `<data-dir>/setup-code` (case and spaces ignored).
     setup_code: String,
+    /// The first admin's name: 1 to 64 letters, digits and `. _ - @`.
     username: String,
+    /// Must pass the password policy.
     password: String,
 }
 
@@ -126,18 +132,22 @@ async fn setup(
 }
 
 #[derive(Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 struct LoginReq {
     username: String,
     password: String,
+    /// A TOTP or backup code: the second step, for a user with two-factor on.
     #[serde(default)]
     totp: Option<String>,
 }
 
 #[derive(Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "LoginSession"))]
 struct LoginResp {
     user: String,
     role: Level,
+    /// Send it as `X-CSRF-Token` on every change made with the session cookie.
     csrf_token: String,
 }
 
@@ -202,9 +212,11 @@ async fn revoke_session(
 }
 
 #[derive(Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 struct PasswordReq {
     current_password: String,
+    /// Must pass the password policy.
     new_password: String,
 }
 
@@ -218,9 +230,11 @@ async fn change_password(
 }
 
 #[derive(Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 struct TotpSetupReq {
     password: String,
+    /// A current TOTP or backup code: required when two-factor is already on.
     #[serde(default)]
     code: Option<String>,
 }
@@ -236,8 +250,10 @@ async fn totp_setup(
 }
 
 #[derive(Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 struct CodeReq {
+    /// A code from the secret that `/api/auth/totp/setup` answered.
     code: String,
 }
 
@@ -251,9 +267,11 @@ async fn totp_enable(
 }
 
 #[derive(Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 struct TotpDisableReq {
     password: String,
+    /// A current TOTP or backup code.
     code: String,
 }
 
@@ -275,10 +293,15 @@ async fn tokens(
 }
 
 #[derive(Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 struct TokenReq {
+    /// 1 to 64 characters.
     name: String,
+    /// At most the caller's own role.
+    #[cfg_attr(test, schemars(extend("enum" = ["read", "operate", "admin"])))]
     scope: String,
+    /// 1 to 3650; absent or null: the token never expires.
     #[serde(default)]
     expires_in_days: Option<u32>,
     /// What the token is for (shown in the list).
@@ -287,7 +310,9 @@ struct TokenReq {
     /// Client addresses or CIDRs the token is accepted from; empty or absent: any.
     #[serde(default)]
     allowed_ips: Vec<String>,
+    /// The caller's password: creating a token needs it again.
     password: String,
+    /// A current TOTP or backup code: required when two-factor is on.
     #[serde(default)]
     totp: Option<String>,
 }
@@ -328,9 +353,12 @@ async fn users(State(app): State<ApiState>) -> Result<Response, ApiError> {
 }
 
 #[derive(Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 struct NewUserReq {
+    /// 1 to 64 letters, digits and `. _ - @`.
     username: String,
+    /// Must pass the password policy.
     password: String,
     role: Level,
 }
@@ -361,12 +389,15 @@ async fn create_user(
 }
 
 #[derive(Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 struct PatchUserReq {
     #[serde(default)]
     role: Option<Level>,
+    /// Disabling ends the user's sessions at once.
     #[serde(default)]
     disabled: Option<bool>,
+    /// A new password (policy-checked); every session of the user is ended.
     #[serde(default)]
     password: Option<String>,
 }
@@ -477,4 +508,155 @@ pub(super) fn ts_types(v: &mut impl ts_rs::TypeVisitor) {
     v.visit::<crate::auth::store::TokenInfo>();
     v.visit::<crate::auth::store::UserInfo>();
     v.visit::<crate::auth::audit::Event>();
+}
+
+/// This module's routes in the OpenAPI description (`openapi.rs`).
+#[cfg(test)]
+pub(super) fn docs(d: &mut super::openapi::spec::Doc) {
+    use super::openapi::spec::*;
+    use crate::auth::audit::Event;
+    use crate::auth::store::{SessionInfo, TokenInfo, UserInfo};
+    use serde_json::json;
+    let checked = "The password or code is wrong (the answer never says which).";
+    let limited = "Too many wrong attempts from this address or for this user; see Retry-After.";
+    let busy = "Too many password checks at once (`busy`); see Retry-After.";
+
+    d.get("/auth/status", "Whether setup is needed, and who is logged in")
+        .about(
+            "Reads the session cookie if there is one; `user`, `role`, `totp_enabled` and `csrf_token` \
+             are present only for a live session. `demo_login` only in the demo, to a page opened by a \
+             loopback name.",
+        )
+        .ok(out::<Status>());
+    d.post("/auth/setup", "Create the first admin with the one-time setup code")
+        .about(
+            "Only until an enabled admin exists. Wrong codes are limited per address and for everyone \
+             together. Log in afterwards.",
+        )
+        .body(input::<SetupReq>())
+        .status(201)
+        .ok(obj(&[("status", one_of(&["created"]))]))
+        .error(400, "The user name or password is not acceptable (policy, length, characters).")
+        .error(403, "The setup code is wrong (`forbidden`), or the address is banned.")
+        .error(409, "Setup is already done (`already_set_up`).")
+        .error(429, "Too many wrong setup codes from this address or from everyone; see Retry-After.");
+    d.post("/auth/login", "Log in: password, then a TOTP or backup code when two-factor is on")
+        .about(
+            "With two-factor on and no `totp`, a right password answers `{\"totp_required\": true}`; \
+             send the request again with `totp`. Success sets the `pxw_session` cookie (HttpOnly, \
+             SameSite=Strict) and answers the CSRF token for the `X-CSRF-Token` header. Attempts are \
+             limited per address and per user name (unless the address logged in as that user lately).",
+        )
+        .body(input::<LoginReq>())
+        .ok(json!({ "oneOf": [
+            out::<LoginResp>(),
+            { "type": "object", "properties": { "totp_required": { "const": true } }, "required": ["totp_required"] }
+        ] }))
+        .error(400, "The user name or password is too long.")
+        .error(401, "The credentials are wrong (`invalid_credentials`; never says which part).")
+        .error(403, "The address is banned by fail2ban.")
+        .error(429, limited)
+        .error(503, busy);
+    d.post("/auth/logout", "Log out: end this session and clear its cookie").no_content();
+    d.get("/auth/sessions", "Browser sessions: the caller's own, or everyone's for an admin")
+        .about("`current` marks the session making the request. Newest activity first.")
+        .ok(obj(&[("sessions", arr(out::<SessionInfo>()))]));
+    d.delete("/auth/sessions", "Log out everywhere else: end the caller's other sessions")
+        .ok(obj(&[("revoked", int())]));
+    d.delete("/auth/sessions/{id}", "End one session")
+        .about("A non-admin may end only their own sessions; anyone else's answers 404.")
+        .path_param("id", string(), "The session's id (from the list).")
+        .no_content()
+        .error(404, "No such session, or not the caller's.");
+    d.post("/auth/password", "Change the caller's password")
+        .about("Needs the current password; the caller's other sessions are ended.")
+        .body(input::<PasswordReq>())
+        .no_content()
+        .error(400, "The new password fails the policy or is too long.")
+        .error(401, "The current password is wrong (`invalid_credentials`).")
+        .error(429, limited)
+        .error(503, busy);
+    d.post("/auth/totp/setup", "Start (or restart) two-factor setup: a new secret and its QR code")
+        .about(
+            "Needs the password, and a current code when two-factor is already on. The new secret waits \
+             until `/api/auth/totp/enable` confirms a code from it; an enabled one stays in force until then.",
+        )
+        .body(input::<TotpSetupReq>())
+        .ok(obj(&[("otpauth_uri", string()), ("qr_svg", string())]))
+        .error(401, checked)
+        .error(429, limited)
+        .error(503, busy);
+    d.post("/auth/totp/enable", "Confirm two-factor with a code from the new secret")
+        .about("Turns two-factor on (replacing an older secret) and answers 10 new single-use backup codes, shown only now.")
+        .body(input::<CodeReq>())
+        .ok(obj(&[("backup_codes", arr(string()))]))
+        .error(400, "No setup was started (`/api/auth/totp/setup` first).")
+        .error(401, "The code is wrong (`invalid_credentials`).")
+        .error(429, limited);
+    d.post("/auth/totp/disable", "Turn two-factor off")
+        .about("Needs the password and a current TOTP or backup code; the backup codes are deleted.")
+        .body(input::<TotpDisableReq>())
+        .no_content()
+        .error(401, checked)
+        .error(409, "Two-factor is not on.")
+        .error(429, limited)
+        .error(503, busy);
+    d.get("/auth/tokens", "API tokens: the caller's own, or everyone's for an admin")
+        .about("Never their secret. Expired tokens stay listed (`expired`) until revoked. Newest first.")
+        .ok(obj(&[("tokens", arr(out::<TokenInfo>()))]));
+    d.post("/auth/tokens", "Create an API token (its text is shown only now)")
+        .about(
+            "Needs the password again (and a code when two-factor is on). The scope may not exceed the \
+             caller's role; a token's level is also capped by its owner's role when used. Tokens cannot \
+             use the account, token, user or terminal routes.",
+        )
+        .body(input::<TokenReq>())
+        .status(201)
+        .ok(obj(&[("id", string()), ("token", string())]))
+        .error(400, "A field is invalid: scope, name, description, allowed_ips or expires_in_days.")
+        .error(401, checked)
+        .error(403, "The scope is above the caller's role.")
+        .error(429, limited)
+        .error(503, busy);
+    d.delete("/auth/tokens/{id}", "Revoke an API token")
+        .about("A non-admin may revoke only their own tokens; anyone else's answers 404.")
+        .path_param("id", string(), "The token's id (the 12 hex digits after `pxw_`).")
+        .no_content()
+        .error(404, "No such token, or not the caller's.");
+    d.get("/auth/users", "Users, by name").ok(obj(&[("users", arr(out::<UserInfo>()))]));
+    d.post("/auth/users", "Create a user")
+        .body(input::<NewUserReq>())
+        .status(201)
+        .ok(obj(&[("name", string()), ("role", out::<Level>())]))
+        .error(400, "The user name or password is not acceptable (policy, length, characters).")
+        .error(409, "The user already exists.")
+        .error(503, busy);
+    d.patch("/auth/users/{name}", "Change a user's role, disabled state or password")
+        .about(
+            "Send at least one field. Disabling or a new password ends every session of the user \
+             (the caller's own too, when changing their own password here). The last enabled admin \
+             cannot be demoted or disabled.",
+        )
+        .path_param("name", string(), "The user's name.")
+        .body(input::<PatchUserReq>())
+        .no_content()
+        .error(400, "Nothing to change, or the password fails the policy or is too long.")
+        .error(409, "This is the last enabled admin.")
+        .error(503, busy);
+    d.delete("/auth/users/{name}", "Delete a user with their sessions and tokens")
+        .about("The last enabled admin cannot be deleted.")
+        .path_param("name", string(), "The user's name.")
+        .no_content()
+        .error(409, "This is the last enabled admin.");
+    d.get("/auth/events", "The auth event log: logins, failures, lockouts, account changes")
+        .about(
+            "Newest first. An admin sees everyone's events, anyone else only their own. A burst of \
+             identical failures is one row with `count` and `last_ts`.",
+        )
+        .query(
+            "limit",
+            json!({ "type": "integer", "minimum": 1, "maximum": 1000, "default": 100 }),
+            "At most this many (default 100, 1 to 1000).",
+        )
+        .ok(obj(&[("events", arr(out::<Event>()))]));
 }

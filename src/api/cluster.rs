@@ -13,6 +13,7 @@ pub fn routes() -> Routes {
 }
 
 #[derive(Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "ClusterNodeStatus"))]
 struct NodeView<'a> {
     name: &'a str,
     cpu_model: &'a str,
@@ -26,6 +27,7 @@ struct NodeView<'a> {
 }
 
 #[derive(Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "NodeMemory"))]
 struct MemView {
     total: u64,
     used: u64,
@@ -52,4 +54,36 @@ async fn cluster(State(app): State<ApiState>) -> Result<Response, ApiError> {
         })
     });
     json(&serde_json::json!({"node": node, "cluster": cluster, "replication": inv.replication}))
+}
+
+/// This module's routes in the OpenAPI description (`openapi.rs`).
+#[cfg(test)]
+pub(super) fn docs(d: &mut super::openapi::spec::Doc) {
+    use super::openapi::spec::*;
+    use crate::model::pve::{ClusterNode, ReplicationJob};
+    use crate::model::section::Section;
+
+    /// The `cluster` object the handler builds with `json!`.
+    #[derive(schemars::JsonSchema)]
+    #[schemars(rename = "ClusterMembership")]
+    #[allow(dead_code)]
+    struct Membership {
+        /// `null` for a standalone node.
+        name: Option<String>,
+        /// A standalone node is trivially quorate.
+        quorate: bool,
+        nodes: Vec<ClusterNode>,
+    }
+
+    d.get("/cluster", "This node's status, the cluster's membership and quorum, and replication")
+        .about(
+            "Three inventory sections (each `{state, reason, updated, data}`, `data` `null` until read): \
+             `node` (this node's status, `cpu_pct` in percent of all its CPUs), `cluster` (membership; \
+             a standalone node lists only itself) and `replication` (the storage replication jobs).",
+        )
+        .ok(obj(&[
+            ("node", out::<Section<NodeView<'static>>>()),
+            ("cluster", out::<Section<Membership>>()),
+            ("replication", out::<Section<Vec<ReplicationJob>>>()),
+        ]));
 }

@@ -22,6 +22,7 @@ pub fn routes() -> Routes {
 }
 
 #[derive(Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "HardwareLive"))]
 #[cfg_attr(test, derive(ts_rs::TS), ts(rename = "HardwareLive"))]
 struct Live<'a> {
     sensors: &'a Section<Sensors>,
@@ -33,6 +34,7 @@ struct Live<'a> {
 }
 
 #[derive(Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "HardwareFull"))]
 #[cfg_attr(test, derive(ts_rs::TS), ts(rename = "HardwareFull"))]
 struct Full<'a> {
     #[serde(flatten)]
@@ -81,4 +83,19 @@ async fn live(State(app): State<ApiState>) -> Result<Response, ApiError> {
 pub(super) fn ts_types(v: &mut impl ts_rs::TypeVisitor) {
     v.visit::<Live<'static>>();
     v.visit::<Full<'static>>();
+}
+
+/// This module's routes in the OpenAPI description (`openapi.rs`).
+#[cfg(test)]
+pub(super) fn docs(d: &mut super::openapi::spec::Doc) {
+    use super::openapi::spec::*;
+    d.get("/hardware", "The hardware: CPU, board, memory, PCI, sensors, IPMI, UPS and GPU")
+        .about(
+            "The static inventory (DMI, PCI) plus everything `/api/hardware/live` serves, from the \
+             hardware, UPS and GPU workers' snapshots.",
+        )
+        .ok(out::<Full<'static>>());
+    d.get("/hardware/live", "The live hardware readings: sensors, IPMI, SEL, UPS and GPU")
+        .about("The cheap part of `/api/hardware` that the page polls.")
+        .ok(out::<Live<'static>>());
 }

@@ -39,6 +39,7 @@ pub fn routes() -> Routes {
 
 /// A finding as the API serves it.
 #[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "HealthFinding"))]
 #[cfg_attr(test, derive(ts_rs::TS), ts(rename = "HealthFinding"))]
 pub struct FindingView<'a> {
     pub key: &'a str,
@@ -93,6 +94,7 @@ fn record_view(r: &Record) -> FindingView<'_> {
 }
 
 #[derive(Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "HealthCheck"))]
 #[cfg_attr(test, derive(ts_rs::TS), ts(rename = "HealthCheck"))]
 struct CheckView<'a> {
     id: &'a str,
@@ -101,6 +103,7 @@ struct CheckView<'a> {
         test,
         ts(type = "\"ok\" | \"info\" | \"unknown\" | \"warning\" | \"critical\" | \"pending\"")
     )]
+    #[cfg_attr(test, schemars(extend("enum" = ["ok", "info", "unknown", "warning", "critical", "pending"])))]
     status: &'static str,
     reason: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -111,6 +114,7 @@ struct CheckView<'a> {
 }
 
 #[derive(Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "HealthCategory"))]
 #[cfg_attr(test, derive(ts_rs::TS), ts(rename = "HealthCategory"))]
 struct CategoryView<'a> {
     id: &'static str,
@@ -119,6 +123,7 @@ struct CategoryView<'a> {
         test,
         ts(type = "\"ok\" | \"info\" | \"unknown\" | \"warning\" | \"critical\" | \"pending\"")
     )]
+    #[cfg_attr(test, schemars(extend("enum" = ["ok", "info", "unknown", "warning", "critical", "pending"])))]
     status: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     #[cfg_attr(test, ts(optional))]
@@ -127,6 +132,7 @@ struct CategoryView<'a> {
 }
 
 #[derive(Serialize, Default)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "HealthCounts"))]
 #[cfg_attr(test, derive(ts_rs::TS), ts(rename = "HealthCounts"))]
 struct Counts {
     critical: usize,
@@ -137,12 +143,14 @@ struct Counts {
 }
 
 #[derive(Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "HealthOverview"))]
 #[cfg_attr(test, derive(ts_rs::TS), ts(rename = "HealthOverview"))]
 struct Overview<'a> {
     #[cfg_attr(
         test,
         ts(type = "\"ok\" | \"info\" | \"unknown\" | \"warning\" | \"critical\" | \"pending\"")
     )]
+    #[cfg_attr(test, schemars(extend("enum" = ["ok", "info", "unknown", "warning", "critical", "pending"])))]
     status: &'static str,
     summary: String,
     counts: Counts,
@@ -157,6 +165,7 @@ struct Overview<'a> {
 }
 
 #[derive(Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "HealthGrace"))]
 #[cfg_attr(test, derive(ts_rs::TS), ts(rename = "HealthGrace"))]
 struct Grace {
     /// How many checks wait.
@@ -351,9 +360,22 @@ const MAX_KEY: usize = 512;
 const MAX_DISMISS_S: u64 = 366 * 86_400;
 
 #[derive(Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 struct DismissReq {
+    /// `"24h"`, `"7d"`, `"90m"`, `"permanent"`, or a number of seconds (60 s to 366 days).
+    #[cfg_attr(test, schemars(with = "DurationSchema"))]
     duration: serde_json::Value,
+}
+
+/// The `duration` of a dismissal, for the OpenAPI description.
+#[cfg(test)]
+#[derive(schemars::JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum DurationSchema {
+    Text(#[schemars(regex(pattern = r"^([1-9][0-9]*[mhd]|permanent)$"))] String),
+    Seconds(#[schemars(range(min = 60, max = 31_622_400))] u64),
 }
 
 /// `"permanent"` → None; `"24h"`, `"7d"`, `"90m"` or a number of seconds → the seconds.
@@ -430,6 +452,7 @@ async fn events(State(app): State<ApiState>, RawQuery(raw): RawQuery) -> Result<
 }
 
 #[derive(Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "ThresholdRow"))]
 #[cfg_attr(test, derive(ts_rs::TS), ts(rename = "ThresholdRow"))]
 struct ThresholdView {
     key: &'static str,
@@ -530,6 +553,7 @@ async fn exclusions(State(app): State<ApiState>) -> Result<Response, ApiError> {
 }
 
 #[derive(Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 struct ExclusionsReq {
     exclusions: Vec<Exclusion>,
@@ -590,6 +614,61 @@ pub(super) fn ts_types(v: &mut impl ts_rs::TypeVisitor) {
     v.visit::<store::Event>();
     v.visit::<ThresholdView>();
     v.visit::<crate::health::store::Exclusion>();
+}
+
+/// This module's routes in the OpenAPI description (`openapi.rs`).
+#[cfg(test)]
+pub(super) fn docs(d: &mut super::openapi::spec::Doc) {
+    use super::openapi::spec::*;
+    d.get("/health", "The health verdict: every category and check with its worst finding")
+        .ok(out::<Overview<'static>>());
+    d.post("/health/run", "Run the health cycle now")
+        .status(202)
+        .ok(flag("queued"))
+        .error(429, "A run was requested moments ago; see Retry-After.");
+    d.get("/health/findings", "Findings by state (active, dismissed or resolved)")
+        .query("state", one_of(&["active", "dismissed", "resolved"]), "Which findings (default active).")
+        .query(
+            "limit",
+            serde_json::json!({ "type": "integer", "minimum": 1, "maximum": 2000 }),
+            "At most this many (default 500).",
+        )
+        .ok(obj(&[
+            ("state", one_of(&["active", "dismissed", "resolved"])),
+            ("findings", arr(out::<FindingView<'static>>())),
+        ]));
+    d.post("/health/findings/{key}/dismiss", "Dismiss a finding for a while or for good")
+        .path_param("key", string(), "The finding's key, percent-encoded (`smart%3A%2Fdev%2Fsdb`).")
+        .body(input::<DismissReq>())
+        .ok(out::<FindingView<'static>>());
+    d.post("/health/findings/{key}/undismiss", "Make a dismissed finding active again")
+        .path_param("key", string(), "The finding's key, percent-encoded.")
+        .ok(out::<FindingView<'static>>());
+    d.get("/health/events", "The findings' history: appeared, changed severity, resolved, dismissed")
+        .query(
+            "limit",
+            serde_json::json!({ "type": "integer", "minimum": 1, "maximum": 1000 }),
+            "At most this many (default 100).",
+        )
+        .query("key", string(), "Only this finding's events.")
+        .ok(obj(&[("events", arr(out::<store::Event>()))]));
+    d.get("/health/thresholds", "The thresholds the checks use, with their defaults and bounds")
+        .ok(obj(&[("thresholds", arr(out::<ThresholdView>()))]));
+    d.put("/health/thresholds", "Override thresholds (`null` restores a default)")
+        .about("The body maps threshold keys to a number within the threshold's bounds, or `null` for the default.")
+        .body({
+            let props: serde_json::Map<String, serde_json::Value> = THRESHOLDS
+                .iter()
+                .map(|t| (t.key.to_string(), serde_json::json!({ "type": ["number", "null"], "minimum": t.min, "maximum": t.max })))
+                .collect();
+            serde_json::json!({ "type": "object", "properties": props, "additionalProperties": false })
+        })
+        .ok(obj(&[("thresholds", arr(out::<ThresholdView>()))]));
+    d.get("/health/exclusions", "Objects excluded from health checks or notifications")
+        .ok(obj(&[("exclusions", arr(out::<Exclusion>()))]));
+    d.put("/health/exclusions", "Replace the exclusions")
+        .body(input::<ExclusionsReq>())
+        .ok(obj(&[("exclusions", arr(out::<Exclusion>()))]));
 }
 
 #[cfg(test)]

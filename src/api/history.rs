@@ -106,3 +106,36 @@ async fn history(
         .map_err(ApiError::internal)?;
     super::json(&series)
 }
+
+/// This module's routes in the OpenAPI description (`openapi.rs`).
+#[cfg(test)]
+pub(super) fn docs(d: &mut super::openapi::spec::Doc) {
+    use super::openapi::spec::*;
+    let ranges: Vec<&str> = Range::ALL.iter().map(|(n, _)| *n).collect();
+    d.get("/history", "One metric's history over a range, downsampled to the tier that fits")
+        .about(
+            "`metric` is required (a 400 without it): a vitals metric or an auxiliary series listed by \
+             `/api/history/metrics`. `live` is the in-memory ring of recent samples; the other ranges \
+             read the database. Points are `[ts (unix s), avg, min, max]` with `null` for gaps. An \
+             unknown parameter is a 400.",
+        )
+        .required_query(
+            "metric",
+            string(),
+            &format!(
+                "A vitals metric ({}) or an auxiliary series from /api/history/metrics.",
+                valid_metrics()
+            ),
+        )
+        .query("range", one_of(&ranges), "The span (default 1h).")
+        .ok(out::<crate::history::Series>());
+    d.get("/history/metrics", "The metrics and series /api/history serves, and its ranges")
+        .about(
+            "The vitals metrics first, then the auxiliary series the workers have recorded so far \
+             (sorted by name).",
+        )
+        .ok(obj(&[
+            ("metrics", arr(obj(&[("name", string()), ("label", string()), ("unit", string())]))),
+            ("ranges", arr(one_of(&ranges))),
+        ]));
+}

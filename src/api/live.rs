@@ -96,6 +96,23 @@ async fn live(
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 
+/// This module's routes in the OpenAPI description (`openapi.rs`).
+#[cfg(test)]
+pub(super) fn docs(d: &mut super::openapi::spec::Doc) {
+    d.get("/live", "Live vitals: a server-sent event per new sample")
+        .event_stream(
+            "`text/event-stream`. Each new vitals sample is one `event: vitals` whose data is the sample's \
+         JSON (the `Sample` schema, as `/api/system` serves it under `vitals`); the latest one is sent \
+         first. Keep-alive comments keep it open; the stream ends when proxwatch stops. Streams are \
+         bounded in total, per user and per client address (log follows share the slots): over the \
+         bound is a 503 with Retry-After 5.",
+        )
+        .error(
+            503,
+            "Too many live streams open (in total, for this user or from this address); see Retry-After.",
+        );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

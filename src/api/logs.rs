@@ -154,10 +154,12 @@ fn parse_query(app: &ApiState, raw: Option<&str>) -> Result<Query, ApiError> {
 }
 
 #[derive(Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 struct LogsAnswer<'a> {
     /// `ok`, or `unavailable` (no journal on this host) with the reason.
     #[cfg_attr(test, ts(type = "\"ok\" | \"unavailable\""))]
+    #[cfg_attr(test, schemars(extend("enum" = ["ok", "unavailable"])))]
     state: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     #[cfg_attr(test, ts(optional))]
@@ -174,22 +176,27 @@ struct LogsAnswer<'a> {
 
 /// One boot of `/api/logs/boots`.
 #[derive(Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 struct BootView<'a> {
     /// 0 is the current (newest) boot, -1 the one before, ...
     index: i64,
     boot_id: &'a str,
     /// Unix seconds of its first and last entry.
+    #[cfg_attr(test, schemars(description = "Unix milliseconds of its first entry."))]
     first: i64,
+    #[cfg_attr(test, schemars(description = "Unix milliseconds of its last entry."))]
     last: i64,
 }
 
 /// `/api/logs/boots`.
 #[derive(Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 struct BootsAnswer<'a> {
     /// `ok`, or `unavailable` (no journal on this host) with the reason.
     #[cfg_attr(test, ts(type = "\"ok\" | \"unavailable\""))]
+    #[cfg_attr(test, schemars(extend("enum" = ["ok", "unavailable"])))]
     state: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     #[cfg_attr(test, ts(optional))]
@@ -316,6 +323,7 @@ async fn stream(
 // ---------------------------------------------------------------------------------------------------
 
 #[derive(Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 struct TaskRow<'a> {
     upid: &'a str,
@@ -329,6 +337,7 @@ struct TaskRow<'a> {
     /// PVE's status text: `OK`, `WARNINGS: 2`, the error, or `null` while running.
     status: Option<&'a str>,
     /// `ok`, `warnings`, `failed`, `running`.
+    #[cfg_attr(test, schemars(extend("enum" = ["ok", "warnings", "failed", "running"])))]
     outcome: &'static str,
     /// Unix seconds.
     start: u64,
@@ -339,6 +348,7 @@ struct TaskRow<'a> {
 
 /// `/api/tasks`: the inventory's task section, its rows filtered and reshaped.
 #[derive(Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 struct TasksAnswer<'a> {
     state: SectionState,
@@ -455,4 +465,111 @@ pub(super) fn ts_types(v: &mut impl ts_rs::TypeVisitor) {
     v.visit::<LogsAnswer<'static>>();
     v.visit::<BootsAnswer<'static>>();
     v.visit::<TasksAnswer<'static>>();
+}
+
+/// This module's routes in the OpenAPI description (`openapi.rs`).
+#[cfg(test)]
+pub(super) fn docs(d: &mut super::openapi::spec::Doc) {
+    use super::openapi::spec::*;
+    use serde_json::json;
+    let priority = || {
+        json!({ "anyOf": [
+            { "type": "integer", "minimum": 0, "maximum": 7 },
+            { "type": "string", "enum": [
+                "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug",
+                "emergency", "critical", "error", "warn"
+            ] }
+        ] })
+    };
+    const BOOT: &str = "A boot: an offset (0 the current one, -1 the one before, … down to -10000) or a \
+                        32-hex-digit boot id (dashes allowed).";
+    const PRIORITY: &str = "At this priority or more urgent: 0 to 7 or emerg, alert, crit, err, warning, \
+                            notice, info, debug (also error, warn, emergency, critical; any case).";
+    const UNIT: &str = "Only this systemd unit (`pveproxy` means `pveproxy.service`); unit-name characters \
+                        only, at most 256.";
+    const Q: &str = "Only entries whose message contains this text, ignoring case (at most 200 characters, \
+                     no control characters).";
+    d.get("/logs", "A page of the system journal, newest first")
+        .about(
+            "Pages go back in time: pass `next_cursor` as `cursor` for the next one (`null` at the end). \
+             A cursor no longer in the journal starts again from the newest entry, with `cursor_reset` and \
+             a `note`. A host without a journal answers 200 with `state: unavailable` and the reason. \
+             An empty value counts as absent; unknown parameters are ignored. Every filter combines. The \
+             journal service bounds concurrent reads: a 503 `busy` (Retry-After 1) when they are all taken.",
+        )
+        .query("priority", priority(), PRIORITY)
+        .query("unit", string(), UNIT)
+        .query("boot", string(), BOOT)
+        .query(
+            "since",
+            string(),
+            "From this time: unix milliseconds or RFC 3339 (`2024-08-01T08:00:00Z`). With `until` (or \
+             now) it may span at most `logs.max_range_days` days (31 by default).",
+        )
+        .query("until", string(), "Up to this time: unix milliseconds or RFC 3339; not before `since`.")
+        .query("q", string(), Q)
+        .query("cursor", string(), "Continue after this entry: the previous page's `next_cursor`.")
+        .query(
+            "limit",
+            json!({ "type": "integer", "minimum": 1 }),
+            "Entries per page: default 100, at most `logs.max_page` (500 by default).",
+        )
+        .ok(out::<LogsAnswer<'static>>())
+        .error(503, "Every journal reader is busy (`busy`, Retry-After 1).");
+    d.get("/logs/boots", "The boots the journal knows, newest first")
+        .about("A host without a journal answers 200 with `state: unavailable`, the reason and no boots.")
+        .ok(out::<BootsAnswer<'static>>())
+        .error(503, "Every journal reader is busy (`busy`, Retry-After 1).");
+    d.get("/logs/stream", "Follow the journal: a server-sent event per batch of new entries")
+        .event_stream(
+            "`text/event-stream` of the entries from now on that pass this stream's filters (`priority`, \
+             `unit`, `q`; `boot`, `since` and `until` are checked but ignored). Events: `entries`, a JSON \
+             array of journal entries (oldest first, the `JournalEntry` schema); `reset`, data `{}`, when \
+             the follower lost its place in the journal; `lagged`, data `{\"missed_batches\": N}`, when this \
+             client fell behind and missed entries. Keep-alive comments keep it open; it ends when \
+             proxwatch stops. It takes one of the live-stream slots (shared with `/api/live`: bounded in \
+             total, per user and per address): over the bound is a 503 with Retry-After 5.",
+        )
+        .query("priority", priority(), PRIORITY)
+        .query("unit", string(), UNIT)
+        .query("q", string(), Q)
+        .query("boot", string(), "Checked like `/api/logs`' but ignored: a follow is from now on.")
+        .query("since", string(), "Checked like `/api/logs`' but ignored.")
+        .query("until", string(), "Checked like `/api/logs`' but ignored.")
+        .error(
+            503,
+            "Too many live streams open (in total, for this user or from this address); see Retry-After.",
+        );
+    d.get("/tasks", "Proxmox tasks, newest first, filtered")
+        .about(
+            "The inventory's task section (`{state, reason, updated}` and the rows). An empty value counts \
+             as absent; unknown parameters are ignored.",
+        )
+        .query(
+            "status",
+            one_of(&["ok", "warnings", "failed", "running", "error"]),
+            "Only tasks with this outcome (`error` means `failed`).",
+        )
+        .query(
+            "type",
+            string(),
+            "Only this task type (`vzdump`, `qmstart`, …): letters, digits, `_` and `-`, at most 32.",
+        )
+        .query(
+            "vmid",
+            json!({ "type": "integer", "minimum": 100, "maximum": 999_999_999 }),
+            "Only tasks about this guest.",
+        )
+        .query(
+            "user",
+            string(),
+            "Only tasks by this user (`root@pam` also matches its tokens `root@pam!name`); at most 128 \
+             characters.",
+        )
+        .query(
+            "limit",
+            json!({ "type": "integer", "minimum": 1, "maximum": MAX_TASKS }),
+            "At most this many (default 200, max 1000).",
+        )
+        .ok(out::<TasksAnswer<'static>>());
 }

@@ -13,11 +13,13 @@ mod cluster;
 mod hardware;
 mod health;
 mod history;
+mod integrations;
 pub mod live;
 mod logs;
 pub mod metrics;
 mod network;
 mod notifications;
+pub mod openapi;
 mod pve_hook;
 pub mod rrd_cache;
 mod state;
@@ -137,6 +139,8 @@ fn routes() -> Routes {
         .merge(health::routes())
         .merge(notifications::routes())
         .merge(pve_hook::routes())
+        .merge(openapi::routes())
+        .merge(integrations::routes())
 }
 
 /// The access table: every API route with the level it needs.
@@ -298,6 +302,29 @@ pub(crate) fn query_pairs(raw: Option<&str>) -> Result<Vec<(String, String)>, Ap
         .map_err(|e| ApiError::bad_request(format!("malformed query: {e}")))
 }
 
+/// Every route's description, for the OpenAPI document (`openapi.rs`).
+#[cfg(test)]
+pub(crate) fn docs(d: &mut openapi::spec::Doc) {
+    system::docs(d);
+    history::docs(d);
+    live::docs(d);
+    auth::docs(d);
+    vms::docs(d);
+    cluster::docs(d);
+    storage::docs(d);
+    tasks::docs(d);
+    terminal::docs(d);
+    network::docs(d);
+    hardware::docs(d);
+    logs::docs(d);
+    health::docs(d);
+    notifications::docs(d);
+    pve_hook::docs(d);
+    integrations::docs(d);
+    d.get("/openapi.json", "This description (OpenAPI 3.1)")
+        .ok(serde_json::json!({ "type": "object", "description": "An OpenAPI 3.1 document." }));
+}
+
 /// Visits the API's own view structs, for the generated TypeScript types (`ts_bindings.rs`).
 #[cfg(test)]
 pub(crate) fn ts_types(v: &mut impl ts_rs::TypeVisitor) {
@@ -312,4 +339,5 @@ pub(crate) fn ts_types(v: &mut impl ts_rs::TypeVisitor) {
     health::ts_types(v);
     notifications::ts_types(v);
     pve_hook::ts_types(v);
+    integrations::ts_types(v);
 }

@@ -22,6 +22,7 @@ pub fn routes() -> Routes {
 }
 
 #[derive(Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "IfaceGroup"))]
 #[cfg_attr(test, derive(ts_rs::TS), ts(rename = "IfaceGroup"))]
 struct Group<'a> {
     kind: IfKind,
@@ -30,6 +31,7 @@ struct Group<'a> {
 }
 
 #[derive(Serialize, Default)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "NetworkSummary"))]
 #[cfg_attr(test, derive(ts_rs::TS), ts(rename = "NetworkSummary"))]
 struct Summary {
     interfaces: usize,
@@ -41,6 +43,7 @@ struct Summary {
 }
 
 #[derive(Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "NetworkView"))]
 #[cfg_attr(test, derive(ts_rs::TS), ts(rename = "NetworkView"))]
 struct View<'a> {
     state: SectionState,
@@ -121,4 +124,17 @@ async fn network(State(app): State<ApiState>) -> Result<Response, ApiError> {
 #[cfg(test)]
 pub(super) fn ts_types(v: &mut impl ts_rs::TypeVisitor) {
     v.visit::<View<'static>>();
+}
+
+/// This module's routes in the OpenAPI description (`openapi.rs`).
+#[cfg(test)]
+pub(super) fn docs(d: &mut super::openapi::spec::Doc) {
+    use super::openapi::spec::*;
+    d.get("/network", "Interfaces by kind, the bridge topology and the gateway probe")
+        .about(
+            "The network worker's snapshot with the vitals sampler's latest per-interface rates \
+             overlaid. `state`, `reason` and `updated` are the interface section's; kinds without \
+             interfaces are left out of `groups`.",
+        )
+        .ok(out::<View<'static>>());
 }

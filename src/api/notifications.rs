@@ -99,6 +99,7 @@ fn store_err(e: StoreError) -> anyhow::Error {
 
 /// For the header indicator: channels that need the admin, without their configs.
 #[derive(Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "NotifyStatus"))]
 #[cfg_attr(test, derive(ts_rs::TS), ts(rename = "NotifyStatus"))]
 struct StatusView {
     channels: usize,
@@ -106,6 +107,7 @@ struct StatusView {
 }
 
 #[derive(Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "NotifyAttention"))]
 #[cfg_attr(test, derive(ts_rs::TS), ts(rename = "NotifyAttention"))]
 struct AttentionView {
     id: i64,
@@ -134,6 +136,7 @@ async fn status(State(app): State<ApiState>) -> Result<Response, ApiError> {
 }
 
 #[derive(Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "NotifyEvents"))]
 #[cfg_attr(test, derive(ts_rs::TS), ts(rename = "NotifyEvents"))]
 struct EventsView {
     events: Vec<EventView>,
@@ -141,6 +144,7 @@ struct EventsView {
 }
 
 #[derive(Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "NotifyEventView"))]
 #[cfg_attr(test, derive(ts_rs::TS), ts(rename = "NotifyEventView"))]
 struct EventView {
     #[serde(flatten)]
@@ -248,6 +252,7 @@ async fn test_channel(
 }
 
 #[derive(Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "NotifyRoutingMatrix"))]
 #[cfg_attr(test, derive(ts_rs::TS), ts(rename = "NotifyRoutingMatrix"))]
 struct MatrixView {
     groups: Vec<Group>,
@@ -256,6 +261,7 @@ struct MatrixView {
 }
 
 #[derive(Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "NotifyMatrixChannel"))]
 #[cfg_attr(test, derive(ts_rs::TS), ts(rename = "NotifyMatrixChannel"))]
 #[serde(deny_unknown_fields)]
 struct MatrixChannel {
@@ -278,6 +284,7 @@ async fn routing(State(app): State<ApiState>) -> Result<Response, ApiError> {
 }
 
 #[derive(Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "NotifyRoutingPut"))]
 #[serde(deny_unknown_fields)]
 struct MatrixPut {
     channels: Vec<MatrixChannel>,
@@ -366,4 +373,174 @@ pub(crate) fn ts_types(v: &mut impl ts_rs::TypeVisitor) {
     v.visit::<store::HistoryRow>();
     v.visit::<Global>();
     v.visit::<crate::notify::engine::TestResult>();
+}
+
+/// This module's routes in the OpenAPI description (`openapi.rs`).
+#[cfg(test)]
+pub(super) fn docs(d: &mut super::openapi::spec::Doc) {
+    use super::openapi::spec::*;
+    use serde_json::json;
+
+    let channel_id = || json!({ "type": "integer", "format": "int64", "minimum": 1 });
+    let kinds = || one_of(&ChannelConfig::KINDS);
+    let busy =
+        "Other tests (channel tests, the AI test, the PVE install) are still running; see Retry-After.";
+
+    d.get(
+        "/notifications/status",
+        "Channel count and the channels that need attention (for the header indicator)",
+    )
+    .ok(out::<StatusView>());
+    d.get(
+        "/notifications/events",
+        "Every event type with its group, defaults and effective cooldown, and the groups",
+    )
+    .ok(out::<EventsView>());
+    d.get("/notifications/channels", "Every channel, secrets masked, with its delivery status")
+        .about("Every secret field that is set reads as `********`.")
+        .ok(obj(&[("channels", arr(out::<store::ChannelView>())), ("kinds", arr(kinds()))]));
+    d.post("/notifications/channels", "Add a channel")
+        .about(
+            "`config` holds `kind` and that kind's fields (all secrets given in full: `********` is refused \
+             for a new channel). The config is checked as the kind's settings; at most 32 channels. The \
+             answer is the new channel, secrets masked.",
+        )
+        .status(201)
+        .body(input::<ChannelInput>())
+        .ok(out::<store::ChannelView>());
+    d.get("/notifications/channels/{id}", "One channel, secrets masked, with its delivery status")
+        .path_param("id", channel_id(), "The channel's id.")
+        .ok(out::<store::ChannelView>());
+    d.put("/notifications/channels/{id}", "Change a channel")
+        .about(
+            "`config.kind` must stay the channel's kind. A secret field left out, or sent back as the mask \
+             `********`, keeps its stored value (`\"\"` or `null` where the kind allows it clears it); the \
+             other fields are the kind's as in `NotifyChannelConfig`. Clears the channel's \"needs \
+             attention\" and queues its permanently failed messages again.",
+        )
+        .path_param("id", channel_id(), "The channel's id.")
+        .body(json!({
+            "type": "object",
+            "description": "A channel's new name, state, config and routing.",
+            "properties": {
+                "name": { "type": "string", "description": "1 to 64 printable characters." },
+                "enabled": { "type": "boolean", "default": true },
+                "config": {
+                    "type": "object",
+                    "description": "`kind` and the kind's fields (see `NotifyChannelConfig`); secrets may be left out or sent as `********` to keep them.",
+                    "properties": { "kind": kinds() },
+                    "required": ["kind"],
+                },
+                "routing": input::<crate::notify::settings::Routing>(),
+            },
+            "required": ["name", "config"],
+            "additionalProperties": false,
+        }))
+        .ok(out::<store::ChannelView>());
+    d.delete("/notifications/channels/{id}", "Delete a channel")
+        .about("What was still queued for it is marked expired and stays in the history.")
+        .path_param("id", channel_id(), "The channel's id.")
+        .no_content();
+    d.post("/notifications/channels/{id}/test", "Send a test message through the channel now")
+        .about(
+            "Sends a `system.test` message through the channel's real path and answers with the \
+             service's exact reply or error (`ok: false` is still a 200). Recorded in the history. A few \
+             tests at once at most (503 `busy` beyond).",
+        )
+        .path_param("id", channel_id(), "The channel's id.")
+        .ok(out::<crate::notify::engine::TestResult>())
+        .error(503, busy);
+    d.get(
+        "/notifications/routing",
+        "The routing matrix: groups, routable event types and each channel's routing",
+    )
+    .ok(out::<MatrixView>());
+    d.put("/notifications/routing", "Replace the routing of the listed channels (all or nothing)")
+        .about(
+            "Each listed channel's `routing` replaces its stored one; `name` is ignored and channels not \
+             listed keep theirs. Answers the new matrix.",
+        )
+        .body(input::<MatrixPut>())
+        .ok(out::<MatrixView>())
+        .error(404, "A listed channel does not exist (nothing was changed).");
+    d.get(
+        "/notifications/settings",
+        "The engine's settings: cooldowns, bursts, expiry, retention, time zone",
+    )
+    .ok(out::<Global>());
+    d.put("/notifications/settings", "Replace the engine's settings")
+        .about("A field left out takes its default. Answers the settings as saved.")
+        .body(input::<Global>())
+        .ok(out::<Global>());
+    d.get("/notifications/history", "Messages, newest first, with their delivery status")
+        .about(
+            "One row per (event, channel). Event types that name users and addresses are left out unless \
+             the caller is an admin. Unknown query parameters are refused. Page with `before=next_before` \
+             while `next_before` is not null.",
+        )
+        .query("event", string(), "Only this event type (a catalog id, e.g. `backup.failed`; an unknown one is refused).")
+        .query("channel", int(), "Only this channel's messages.")
+        .query("status", one_of(store::STATUSES), "Only messages in this state.")
+        .query("since", int(), "Only events at or after this time (unix seconds).")
+        .query("until", int(), "Only events before this time (unix seconds).")
+        .query("before", int(), "Only rows older than this row id (the previous page's `next_before`).")
+        .query("limit", json!({ "type": "integer", "minimum": 0 }), "At most this many (default 100, clamped to 1..=500).")
+        .ok(obj(&[
+            ("rows", arr(out::<store::HistoryRow>())),
+            (
+                "next_before",
+                json!({ "type": ["integer", "null"], "description": "The id to pass as `before` for the next page; null on the last page." }),
+            ),
+        ]));
+    let ai_view = || {
+        obj(&[
+            ("settings", out::<crate::notify::ai::Settings>()),
+            (
+                "calls_today",
+                json!({ "type": "integer", "minimum": 0, "description": "AI calls made today (UTC day)." }),
+            ),
+        ])
+    };
+    d.get("/notifications/ai", "The AI rewriting settings (key masked) and today's call count")
+        .about("`provider.api_key` reads as `********` when a key is stored, else null.")
+        .ok(ai_view());
+    d.put("/notifications/ai", "Replace the AI rewriting settings")
+        .about(
+            "`provider.api_key` left out, null or sent back as `********` keeps the stored key; `\"\"` \
+             removes it. Answers the settings as saved, key masked.",
+        )
+        .body(input::<crate::notify::ai::Settings>())
+        .ok(ai_view());
+    d.post("/notifications/ai/test", "Rewrite a sample message through the configured AI provider")
+        .about(
+            "Works whether or not AI rewriting is enabled yet. A provider failure is still a 200, with \
+             `ok: false` and the provider's exact error. A few tests at once at most (503 `busy` beyond).",
+        )
+        .ok(json!({
+            "oneOf": [
+                {
+                    "type": "object",
+                    "description": "The provider's rewrite.",
+                    "properties": {
+                        "ok": { "const": true },
+                        "title": { "type": "string" },
+                        "body": { "type": "string" },
+                        "provider": one_of(&["openai", "anthropic", "gemini", "ollama"]),
+                        "model": { "type": "string" },
+                        "latency_ms": { "type": "integer", "minimum": 0 },
+                        "tokens_in": { "type": ["integer", "null"], "minimum": 0 },
+                        "tokens_out": { "type": ["integer", "null"], "minimum": 0 },
+                        "redacted": { "type": "boolean", "description": "Whether the text was redacted before it left." },
+                    },
+                    "required": ["ok", "title", "body", "provider", "model", "latency_ms", "tokens_in", "tokens_out", "redacted"],
+                },
+                {
+                    "type": "object",
+                    "description": "Why there is no rewrite.",
+                    "properties": { "ok": { "const": false }, "error": { "type": "string" } },
+                    "required": ["ok", "error"],
+                },
+            ],
+        }))
+        .error(503, busy);
 }

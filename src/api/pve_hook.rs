@@ -69,6 +69,7 @@ pub(super) async fn webhook(
 }
 
 #[derive(Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "PveHookStatus"))]
 #[cfg_attr(test, derive(ts_rs::TS), ts(rename = "PveHookStatus"))]
 struct StatusView {
     /// Where PVE should post.
@@ -141,4 +142,71 @@ async fn install(
 #[cfg(test)]
 pub(crate) fn ts_types(v: &mut impl ts_rs::TypeVisitor) {
     v.visit::<StatusView>();
+}
+
+/// This module's routes in the OpenAPI description (`openapi.rs`).
+#[cfg(test)]
+pub(super) fn docs(d: &mut super::openapi::spec::Doc) {
+    use super::openapi::spec::*;
+    use serde_json::json;
+
+    let kinds = [
+        "pve.test",
+        "pve.vzdump",
+        "pve.replication",
+        "pve.fencing",
+        "pve.package_updates",
+        "pve.system_mail",
+        "pve.other",
+    ];
+    d.post(PATH, "Receive a notification from Proxmox VE (its webhook target)")
+        .about(
+            "Called by PVE, not by people: authenticated by the per-install shared secret in the \
+             `X-Proxwatch-Token` header (checked before the body is read; missing or wrong: 401 \
+             `bad_webhook_secret`). The body is what PVE renders from proxwatch's template (see `GET \
+             /api/notifications/pve`), at most `notifications.pve_max_body` bytes; its content type is not \
+             checked. No `fields` (or `{}`) is PVE's Test button. A timestamp more than 15 minutes old or \
+             5 minutes ahead, or the same notification again (same timestamp, type, job and title), is a 409.",
+        )
+        .body(json!({
+            "type": "object",
+            "description": "PVE's rendering of proxwatch's body template.",
+            "properties": {
+                "title": { "type": "string" },
+                "message": { "type": "string", "default": "" },
+                "severity": { "type": ["string", "null"], "description": "PVE's severity: `info`, `notice`, `warning`, `error` or `unknown`." },
+                "timestamp": { "type": "integer", "format": "int64", "description": "Unix seconds." },
+                "fields": {
+                    "type": ["object", "null"],
+                    "description": "PVE's metadata fields (`type`, `job-id`, `hostname`, ...), string values.",
+                },
+            },
+            "required": ["title", "timestamp"],
+        }))
+        .ok(obj(&[("ok", json!({ "const": true })), ("kind", one_of(&kinds))]))
+        .error(401, "No or the wrong `X-Proxwatch-Token` (`bad_webhook_secret`).")
+        .error(409, "A replay of a notification already received, or a timestamp outside the accepted window.");
+    d.get("/notifications/pve", "How to point PVE's notifications at proxwatch, and what was received")
+        .about(
+            "The setup text shows the secret as `<secret>` unless `reveal` asks for the real one (logged).",
+        )
+        .query(
+            "reveal",
+            string(),
+            "`1` or `true`: put the real secret into the setup text (any other value: not).",
+        )
+        .ok(out::<StatusView>());
+    d.post(
+        "/notifications/pve/install",
+        "Add proxwatch's webhook target and matcher to PVE's notification config",
+    )
+    .about(
+        "Runs `pvesh create` for the target and the matcher, after reading `/etc/pve/notifications.cfg` \
+             as a backup (in the answer). A step that fails is reported in `steps` with a 200; a 409 means \
+             nothing was changed (the config unreadable, pvesh missing). One of a few interactive probes at \
+             once (503 `busy` beyond).",
+    )
+    .ok(out::<pve::InstallReport>())
+    .error(409, "Nothing was changed: the current config could not be read, or pvesh is missing.")
+    .error(503, "Other tests or installs are still running; see Retry-After.");
 }

@@ -35,6 +35,8 @@ pub type SystemCache = std::sync::Mutex<Option<((Option<i64>, Option<usize>), by
 pub struct Shared {
     /// The notification engine (channels, test sends, history).
     pub notify: Arc<crate::notify::engine::Engine>,
+    /// The MQTT client's settings and status (Home Assistant).
+    pub mqtt: Arc<crate::mqtt::Mqtt>,
     /// The address the main listener is bound to, once it is (the configured port may be 0).
     pub listen: std::sync::OnceLock<std::net::SocketAddr>,
     pub config: Config,

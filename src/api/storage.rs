@@ -32,6 +32,7 @@ pub fn routes() -> Routes {
 }
 
 #[derive(Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 struct PoolView<'a> {
     name: &'a str,
@@ -49,6 +50,7 @@ struct PoolView<'a> {
 
 /// The disk behind a pool member.
 #[derive(Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 struct MemberDisk {
     disk: String,
@@ -90,8 +92,10 @@ fn member_disks(inv: &Inventory, pool: &str) -> BTreeMap<String, MemberDisk> {
 }
 
 #[derive(Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 struct SmartSummary {
+    #[cfg_attr(test, schemars(extend("enum" = ["pending", "unavailable", "standby", "ok", "failed"])))]
     state: &'static str,
     reason: Option<String>,
     passed: Option<bool>,
@@ -103,6 +107,7 @@ struct SmartSummary {
 }
 
 #[derive(Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 struct DiskView<'a> {
     id: &'a str,
@@ -115,6 +120,10 @@ struct DiskView<'a> {
     used_by: Option<String>,
     /// The disk's verdict from everything known about it (`crate::disks::verdict`), not SMART's
     /// overall-health bit alone.
+    #[cfg_attr(
+        test,
+        schemars(extend("enum" = ["ok", "info", "unknown", "warning", "critical", "standby", "pending"]))
+    )]
     state: &'static str,
     reason: String,
     /// The health findings about the disk, worst first (dismissed ones last).
@@ -310,6 +319,7 @@ async fn storage(State(app): State<ApiState>) -> Result<Response, ApiError> {
 
 /// `GET /api/storage`.
 #[derive(Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 struct StorageAll<'a> {
     storages: Section<&'a [NodeStorage]>,
@@ -319,6 +329,7 @@ struct StorageAll<'a> {
 }
 
 #[derive(Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 struct LvmView<'a> {
     thin_pools: Vec<ThinPoolView<'a>>,
@@ -326,6 +337,7 @@ struct LvmView<'a> {
 }
 
 #[derive(Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 struct ThinPoolView<'a> {
     name: &'a str,
@@ -336,6 +348,7 @@ struct ThinPoolView<'a> {
 }
 
 #[derive(Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 #[cfg_attr(test, ts(rename = "VolumeGroupView"))]
 struct VgView<'a> {
@@ -346,6 +359,7 @@ struct VgView<'a> {
 
 /// `GET /api/storage/disks/{id}`: the disk and its whole SMART reading.
 #[derive(Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 struct DiskDetail<'a> {
     disk: DiskView<'a>,
@@ -368,8 +382,11 @@ async fn disk(State(app): State<ApiState>, Path(id): Path<String>) -> Result<Res
 }
 
 #[derive(Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 struct SelfTestReq {
+    /// `short` (a couple of minutes) or `long` (hours).
+    #[cfg_attr(test, schemars(extend("enum" = ["short", "long"])))]
     kind: String,
 }
 
@@ -407,4 +424,37 @@ pub(super) fn ts_types(v: &mut impl ts_rs::TypeVisitor) {
     v.visit::<DiskView<'static>>();
     v.visit::<StorageAll<'static>>();
     v.visit::<DiskDetail<'static>>();
+}
+
+/// This module's routes in the OpenAPI description (`openapi.rs`).
+#[cfg(test)]
+pub(super) fn docs(d: &mut super::openapi::spec::Doc) {
+    use super::openapi::spec::*;
+    d.get("/storage", "Storages, ZFS pools, LVM and the physical disks with their verdict")
+        .about(
+            "Four inventory sections (each `{state, reason, updated, data}`, `data` `null` until read): \
+             Proxmox's storages, the ZFS pools with their `zpool status` and member disks, LVM thin pools \
+             and volume groups, and the physical disks with their SMART summary, pool memberships, \
+             health findings and verdict.",
+        )
+        .ok(out::<StorageAll<'static>>());
+    d.get("/storage/disks/{id}", "One physical disk with its whole SMART reading")
+        .path_param("id", string(), "The disk's kernel name (`sda`, `nvme0n1`), as `/api/storage` lists it.")
+        .about("`smart` is `null` when smartctl has not read the disk (or does not list it).")
+        .ok(out::<DiskDetail<'static>>());
+    d.post("/storage/disks/{id}/selftest", "Start a SMART self-test on a disk")
+        .path_param(
+            "id",
+            string(),
+            "The disk's kernel name (`sda`, `nvme0n1`); it must be one smartctl lists.",
+        )
+        .about(
+            "Starts `smartctl -t short|long` and answers 202 once the disk has accepted it; `disk` is \
+             the device smartctl was run on (`/dev/nvme0` for `nvme0n1`). The result shows in the disk's \
+             SMART reading later. A disk smartctl does not list is a 404; a refusal is a 502, a busy \
+             action runner a 503.",
+        )
+        .body(input::<SelfTestReq>())
+        .status(202)
+        .ok(obj(&[("started", boolean()), ("disk", string())]));
 }

@@ -36,12 +36,14 @@ async fn live() -> Json<Live> {
 }
 
 #[derive(Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "SystemInfo"))]
 #[cfg_attr(test, derive(ts_rs::TS), ts(rename = "SystemInfo"))]
 struct System<'a> {
     identity: Option<&'a Identity>,
     demo: Option<&'a DemoInfo>,
     /// The latest vitals sample, passed through as the live stream serialized it.
     #[cfg_attr(test, ts(as = "Option<crate::model::Sample>"))]
+    #[cfg_attr(test, schemars(with = "Option<crate::model::Sample>"))]
     vitals: Option<&'a RawValue>,
 }
 
@@ -83,9 +85,11 @@ fn json_bytes(bytes: Bytes) -> Response {
 }
 
 #[derive(Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "ProcessList"))]
 #[cfg_attr(test, derive(ts_rs::TS), ts(rename = "ProcessList"))]
 struct Processes<'a> {
     sampled_at: i64,
+    #[cfg_attr(test, schemars(extend("enum" = ["cpu", "mem"])))]
     sort: &'static str,
     total: usize,
     processes: Vec<std::borrow::Cow<'a, Process>>,
@@ -156,4 +160,35 @@ async fn processes(
 pub(super) fn ts_types(v: &mut impl ts_rs::TypeVisitor) {
     v.visit::<System<'static>>();
     v.visit::<Processes<'static>>();
+}
+
+/// This module's routes in the OpenAPI description (`openapi.rs`).
+#[cfg(test)]
+pub(super) fn docs(d: &mut super::openapi::spec::Doc) {
+    use super::openapi::spec::*;
+    d.get("/health/live", "Liveness: proxwatch answers, with its version")
+        .about(
+            "Public, for uptime checks and load balancers: no credentials, no host data. Always \
+             `{\"status\": \"ok\", \"version\": …}` while the server runs.",
+        )
+        .ok(obj(&[("status", one_of(&["ok"])), ("version", string())]));
+    d.get("/system", "The host's identity and its latest vitals sample")
+        .about(
+            "`identity` is `null` until it has been read at start, `vitals` until the first sample \
+             (the same object `/api/live` pushes), `demo` outside the demo.",
+        )
+        .ok(out::<System<'static>>());
+    d.get("/processes", "The top processes by CPU or memory")
+        .about(
+            "Asks the sampler for process scans for a while (the first call after a quiet spell may \
+             answer the last scan, or an empty list with `sampled_at` 0). Only admins see whole command \
+             lines; everyone else gets the program's name in `command`. An unknown parameter is a 400.",
+        )
+        .query("sort", one_of(&["cpu", "mem"]), "Order by CPU share or resident memory (default cpu).")
+        .query(
+            "limit",
+            serde_json::json!({ "type": "integer", "minimum": 1, "maximum": MAX_LIMIT }),
+            "At most this many processes (default 25, max 500); `total` counts them all.",
+        )
+        .ok(out::<Processes<'static>>());
 }

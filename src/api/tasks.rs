@@ -45,6 +45,7 @@ async fn task_log(
 
 /// `/api/tasks/{upid}/log`: the task's log, one line each.
 #[derive(serde::Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 struct TaskLogAnswer<'a> {
     upid: &'a str,
@@ -55,4 +56,22 @@ struct TaskLogAnswer<'a> {
 #[cfg(test)]
 pub(super) fn ts_types(v: &mut impl ts_rs::TypeVisitor) {
     v.visit::<TaskLogAnswer<'static>>();
+}
+
+/// This module's routes in the OpenAPI description (`openapi.rs`).
+#[cfg(test)]
+pub(super) fn docs(d: &mut super::openapi::spec::Doc) {
+    use super::openapi::spec::*;
+    d.get("/tasks/{upid}/log", "One Proxmox task's log")
+        .path_param(
+            "upid",
+            serde_json::json!({ "type": "string", "pattern": "^UPID:[^:]+:[0-9A-Fa-f]+:[0-9A-Fa-f]+:[0-9A-Fa-f]+:[^:]*:[^:]*:[^:]+:" }),
+            "The task's UPID (`UPID:node:pid:pstart:starttime:type:id:user:`), percent-encoded. A \
+             malformed one is a 400.",
+        )
+        .about(
+            "Read from Proxmox on demand. A task of another node, or one Proxmox has no log for, is a \
+             404.",
+        )
+        .ok(out::<TaskLogAnswer<'static>>());
 }

@@ -84,3 +84,52 @@ async fn ws(
         .on_upgrade(move |socket| crate::terminal::serve(state, socket, grant))
         .into_response())
 }
+
+/// This module's routes in the OpenAPI description (`openapi.rs`).
+#[cfg(test)]
+pub(super) fn docs(d: &mut super::openapi::spec::Doc) {
+    use super::openapi::spec::*;
+    d.post("/terminal/ticket", "Get a single-use ticket for the root terminal")
+        .about(
+            "Admins only, through an interactive login (never an API token). The ticket is bound to \
+             this login session, expires after `expires_in_s` seconds and is spent by the first \
+             `GET /api/terminal/ws` that shows it, whatever the outcome.",
+        )
+        .ok(obj(&[("ticket", string()), ("expires_in_s", int())]))
+        .error(403, "The terminal is disabled (`terminal_disabled`).")
+        .error(429, "Too many unused tickets (`too_many_tickets`); see Retry-After.")
+        .error(503, "Every terminal session is in use (`too_many_sessions`); see Retry-After.");
+    d.get("/terminal/ws", "Open the root terminal (websocket)")
+        .about(
+            "Redeems the ticket from `POST /api/terminal/ticket` (same user and login session) before \
+             upgrading, so a refusal is an ordinary JSON error. The websocket: client → server binary \
+             frames are input bytes, text frames JSON control messages \
+             (`{\"type\":\"resize\",\"cols\":120,\"rows\":40}`); server → client binary frames are the \
+             PTY's output, and the text `{\"type\":\"exit\",\"code\":N}` when the shell exits. Close \
+             codes: 4000 idle timeout, 4001 the login lost its authority, 1009 message too big, 1001 \
+             proxwatch stops, 1011 the shell could not start.",
+        )
+        .required_query(
+            "ticket",
+            string(),
+            "The single-use ticket from POST /api/terminal/ticket (a 403 `bad_ticket` without a valid one).",
+        )
+        .query(
+            "cols",
+            serde_json::json!({ "type": "integer", "minimum": 1, "maximum": 1000 }),
+            "Initial width in columns (1 to 1000; anything else is ignored).",
+        )
+        .query(
+            "rows",
+            serde_json::json!({ "type": "integer", "minimum": 1, "maximum": 1000 }),
+            "Initial height in rows (1 to 1000; anything else is ignored).",
+        )
+        .websocket()
+        .error(400, "Not a websocket upgrade (the ticket is spent all the same).")
+        .error(
+            403,
+            "The ticket is unknown, used, expired or another login's (`bad_ticket`), or the terminal is \
+             disabled (`terminal_disabled`).",
+        )
+        .error(503, "Every terminal session is in use (`too_many_sessions`); see Retry-After.");
+}

@@ -27,9 +27,11 @@ pub fn routes() -> Routes {
 }
 
 #[derive(Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 struct BackupRef {
     time: u64,
+    #[cfg_attr(test, schemars(extend("enum" = ["ok", "warnings", "failed"])))]
     status: &'static str,
     /// This guest's error in a backup-job run (from the run's log).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -39,9 +41,11 @@ struct BackupRef {
 }
 
 #[derive(Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 struct GuestView<'a> {
     vmid: u64,
+    #[cfg_attr(test, schemars(extend("enum" = ["qemu", "lxc"])))]
     kind: &'static str,
     name: &'a str,
     node: &'a str,
@@ -160,6 +164,7 @@ pub(super) fn guests(inv: &Inventory) -> impl Iterator<Item = &Guest> {
 }
 
 #[derive(Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "VmList"))]
 #[cfg_attr(test, derive(ts_rs::TS), ts(rename = "VmList"))]
 struct Vms<'a> {
     node: &'a str,
@@ -180,12 +185,14 @@ async fn vms(State(app): State<ApiState>) -> Result<Response, ApiError> {
 }
 
 #[derive(Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 struct TaskView<'a> {
     upid: &'a str,
     #[serde(rename = "type")]
     kind: &'a str,
     status: Option<&'a str>,
+    #[cfg_attr(test, schemars(extend("enum" = ["ok", "warnings", "running", "failed"])))]
     outcome: &'static str,
     starttime: u64,
     endtime: Option<u64>,
@@ -216,6 +223,7 @@ fn guest_task_view<'a>(inv: &'a Inventory, t: &'a Task, vmid: u64) -> TaskView<'
 }
 
 #[derive(Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 struct VmDetail<'a> {
     guest: GuestView<'a>,
@@ -300,6 +308,7 @@ async fn vm_action(
 /// One RRD row as served: `cpu` is a fraction of the guest's CPUs, `mem`/`maxmem` bytes, the rest
 /// bytes per second; all `null` for steps when the guest was not running.
 #[derive(Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 struct RrdRow {
     time: u64,
@@ -313,6 +322,7 @@ struct RrdRow {
 }
 
 #[derive(Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 struct RrdAnswer<'a> {
     vmid: u64,
@@ -390,6 +400,46 @@ pub(super) fn ts_types(v: &mut impl ts_rs::TypeVisitor) {
     v.visit::<Vms<'static>>();
     v.visit::<VmDetail<'static>>();
     v.visit::<RrdAnswer<'static>>();
+}
+
+/// This module's routes in the OpenAPI description (`openapi.rs`).
+#[cfg(test)]
+pub(super) fn docs(d: &mut super::openapi::spec::Doc) {
+    use super::openapi::spec::*;
+    let vmid = || serde_json::json!({ "type": "integer", "minimum": 100, "maximum": 999_999_999 });
+    const VMID: &str = "The guest's id (100 to 999999999); anything else is a 400.";
+    d.get("/vms", "The guests (VMs and containers), with their usage, rates and last backup")
+        .about(
+            "From the inventory snapshot: `guests` is its cluster-resources section (its `data` is \
+             `null` until the first read), sorted by vmid. Rates are `null` until two readings exist and \
+             for a guest that is not running.",
+        )
+        .ok(out::<Vms<'static>>());
+    d.get("/vms/{vmid}", "One guest: its config, last 50 tasks, backups and replication jobs")
+        .path_param("vmid", vmid(), VMID)
+        .about("`config` is `null` until the guest's config has been read.")
+        .ok(out::<VmDetail<'static>>());
+    d.post("/vms/{vmid}/{action}", "Start, shut down, stop or reboot a guest")
+        .about(
+            "Hands the power action to Proxmox (`pvesh create …/status/{action}`) and answers 202 with \
+             the task's UPID as soon as Proxmox has accepted it (follow it with \
+             `/api/tasks/{upid}/log`). A locked guest (backup, migration, snapshot…) is a 409. A refusal \
+             by Proxmox is a 502, a busy action runner a 503.",
+        )
+        .path_param("vmid", vmid(), VMID)
+        .path_param("action", one_of(POWER_ACTIONS), "The power action.")
+        .status(202)
+        .ok(obj(&[("upid", string())]))
+        .error(409, "The guest is locked by another operation.");
+    d.get("/vms/{vmid}/rrd", "A guest's usage history (Proxmox RRD) over a timeframe")
+        .about(
+            "Read from Proxmox on demand and cached for a minute. Rows when the guest was not running \
+             carry only `time` (the rest `null`). `stale` says the newest point is more than three steps \
+             (and two minutes) old.",
+        )
+        .path_param("vmid", vmid(), VMID)
+        .query("timeframe", one_of(TIMEFRAMES), "The span (default hour); the last one given counts.")
+        .ok(out::<RrdAnswer<'static>>());
 }
 
 #[cfg(test)]

@@ -111,6 +111,7 @@ impl Kind {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "AuthEvent"))]
 #[cfg_attr(test, derive(ts_rs::TS), ts(rename = "AuthEvent"))]
 pub struct Event {
     pub id: i64,

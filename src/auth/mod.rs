@@ -67,13 +67,25 @@ impl Level {
 
 /// A [`Level`] as the API writes it, by its role name: the generated TypeScript type only.
 #[cfg(test)]
-#[derive(ts_rs::TS)]
+#[derive(ts_rs::TS, schemars::JsonSchema)]
 #[ts(rename_all = "lowercase")]
+#[schemars(rename_all = "lowercase")]
 #[allow(dead_code)]
 pub(crate) enum Role {
     Viewer,
     Operator,
     Admin,
+}
+
+/// Served as its role name; accepted as a role or a scope name.
+#[cfg(test)]
+impl schemars::JsonSchema for Level {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Role".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({ "type": "string", "enum": ["viewer", "operator", "admin"] })
+    }
 }
 
 impl Serialize for Level {

@@ -19,6 +19,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0007_notify", include_str!("migrations/0007_notify.sql")),
     ("0008_notify_open", include_str!("migrations/0008_notify_open.sql")),
     ("0009_token_limits", include_str!("migrations/0009_token_limits.sql")),
+    ("0010_mqtt", include_str!("migrations/0010_mqtt.sql")),
 ];
 
 /// The schema version this build writes.

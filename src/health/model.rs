@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 /// The ten categories, in their fixed display order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "HealthCategoryId"))]
 #[cfg_attr(test, derive(ts_rs::TS), ts(rename = "HealthCategoryId"))]
 #[serde(rename_all = "snake_case")]
 pub enum Category {
@@ -78,6 +79,7 @@ impl Category {
 
 /// Ordered from best to worst, so `max()` is the worst.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
@@ -159,6 +161,7 @@ impl Finding {
 
 /// The kinds of object an exclusion can name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum ObjectKind {

@@ -23,6 +23,7 @@ pub const MAX_EVENTS: i64 = 20_000;
 pub const MAX_EXCLUSIONS: usize = 1_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "FindingState"))]
 #[cfg_attr(test, derive(ts_rs::TS), ts(rename = "FindingState"))]
 #[serde(rename_all = "snake_case")]
 pub enum State {
@@ -166,6 +167,7 @@ pub fn open(conn: &Connection) -> anyhow::Result<BTreeMap<String, Record>> {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "HealthEventKind"))]
 #[cfg_attr(test, derive(ts_rs::TS), ts(rename = "HealthEventKind"))]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
@@ -200,6 +202,7 @@ impl EventKind {
 
 /// One row of the `health_events` outbox.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "HealthEvent"))]
 #[cfg_attr(test, derive(ts_rs::TS), ts(rename = "HealthEvent"))]
 pub struct Event {
     pub id: i64,
@@ -692,10 +695,12 @@ pub fn set_thresholds(
 
 /// One excluded object.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct Exclusion {
     pub kind: ObjectKind,
+    #[cfg_attr(test, schemars(length(min = 1, max = 200)))]
     pub id: String,
     /// Its findings are not active (not counted, not shown as problems).
     pub health: bool,

@@ -4,6 +4,7 @@ use serde::Serialize;
 
 /// What the demo tells the UI about itself.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct DemoInfo {
     pub scenario: String,

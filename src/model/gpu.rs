@@ -11,6 +11,7 @@ pub const MAX_GPUS: usize = 32;
 pub const MAX_PROCESSES: usize = 64;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(default)]
 pub struct Clocks {
@@ -22,6 +23,7 @@ pub struct Clocks {
 
 /// ECC error counts (volatile = since the driver loaded, aggregate = the board's lifetime).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(default)]
 pub struct Ecc {
@@ -33,6 +35,7 @@ pub struct Ecc {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(default)]
 pub struct GpuProcess {
@@ -48,6 +51,7 @@ pub struct GpuProcess {
 
 /// One GPU, whatever the source.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(default)]
 pub struct Gpu {
@@ -82,6 +86,7 @@ pub struct Gpu {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "GpuPollState"))]
 #[cfg_attr(test, derive(ts_rs::TS), ts(rename = "GpuPollState"))]
 #[serde(rename_all = "snake_case")]
 pub enum State {
@@ -96,6 +101,7 @@ pub enum State {
 
 /// What the GPU worker publishes (`app.gpu`).
 #[derive(Debug, Clone, Default, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct GpuSnapshot {
     pub state: State,

@@ -10,6 +10,7 @@ use super::sensors::Sensors;
 
 /// A temperature history key the page can ask `/api/history` for.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct TempSeries {
     pub key: String,

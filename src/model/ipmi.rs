@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "IpmiStatus"))]
 #[cfg_attr(test, derive(ts_rs::TS), ts(rename = "IpmiStatus"))]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
@@ -22,6 +23,7 @@ pub enum Status {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "IpmiSensor"))]
 #[cfg_attr(test, derive(ts_rs::TS), ts(rename = "IpmiSensor"))]
 pub struct Sensor {
     pub name: String,
@@ -40,6 +42,7 @@ pub struct Sensor {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct SensorList {
     pub sensors: Vec<Sensor>,
@@ -48,6 +51,7 @@ pub struct SensorList {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct SelEntry {
     /// The record id as ipmitool prints it (hex).

@@ -46,6 +46,7 @@ pub struct CpuInfo {
 
 /// A Proxmox guest's kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
 pub enum GuestKind {
@@ -55,6 +56,7 @@ pub enum GuestKind {
 
 /// CPU time shares over the last interval, in percent (0–100).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct CpuShare {
     pub user: f64,
@@ -67,6 +69,7 @@ pub struct CpuShare {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "CpuUsage"))]
 #[cfg_attr(test, derive(ts_rs::TS), ts(rename = "CpuUsage"))]
 pub struct Cpu {
     pub total: CpuShare,
@@ -74,6 +77,7 @@ pub struct Cpu {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "MemoryUsage"))]
 #[cfg_attr(test, derive(ts_rs::TS), ts(rename = "MemoryUsage"))]
 pub struct Memory {
     pub total: u64,
@@ -90,6 +94,7 @@ pub struct Memory {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Swap {
     pub total: u64,
@@ -98,6 +103,7 @@ pub struct Swap {
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct PsiResource {
     pub some_avg10: f64,
@@ -107,6 +113,7 @@ pub struct PsiResource {
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Psi {
     pub cpu: PsiResource,
@@ -115,6 +122,7 @@ pub struct Psi {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct NetRate {
     pub name: String,
@@ -127,6 +135,7 @@ pub struct NetRate {
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct NetTotal {
     pub rx_bps: f64,
@@ -134,6 +143,7 @@ pub struct NetTotal {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct DiskRate {
     pub name: String,
@@ -144,6 +154,7 @@ pub struct DiskRate {
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct DiskTotal {
     pub read_bps: f64,
@@ -154,6 +165,7 @@ pub struct DiskTotal {
 
 /// One vitals sample: what the sampler publishes every interval and `/api/live` pushes.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Sample {
     /// Unix time in milliseconds.
@@ -183,6 +195,7 @@ pub struct Sample {
 
 /// What the host is. Collected at start and refreshed rarely.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Identity {
     pub hostname: String,
@@ -199,6 +212,7 @@ pub struct Identity {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Process {
     pub pid: u32,
@@ -214,6 +228,7 @@ pub struct Process {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct ProcessSnapshot {
     /// Unix ms of the scan; 0 before the first scan.

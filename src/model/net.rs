@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 /// What an interface is, for grouping and for the topology view.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum IfKind {
@@ -216,6 +217,7 @@ impl Bonding {
 
 /// Interface counters from sysfs `statistics/`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Counters {
     pub rx_bytes: u64,

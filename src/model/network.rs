@@ -8,6 +8,7 @@ use super::pve::GuestKind;
 use super::section::Section;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum GatewayState {
@@ -26,6 +27,7 @@ pub enum GatewayState {
 
 /// The guest an interface belongs to.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct GuestRef {
     pub vmid: u64,
@@ -38,6 +40,7 @@ pub struct GuestRef {
 
 /// A bond slave as the page shows it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct BondSlaveView {
     pub name: String,
@@ -51,6 +54,7 @@ pub struct BondSlaveView {
 
 /// A bond's state: from `/proc/net/bonding` when present, else from iproute2's details.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct BondView {
     /// `active-backup`, `802.3ad`, `balance-rr`, ...
@@ -68,6 +72,7 @@ pub struct BondView {
 
 /// One interface with everything the page and the health rules need.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Interface {
     pub name: String,
@@ -104,6 +109,7 @@ pub struct Interface {
 
 /// A guest NIC hanging off a bridge, possibly through its firewall bridge.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct TopologyGuest {
     pub interface: String,
@@ -114,6 +120,7 @@ pub struct TopologyGuest {
 
 /// A bridge's uplink: a NIC, a bond (with its slaves) or a VLAN.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Uplink {
     pub name: String,
@@ -126,6 +133,7 @@ pub struct Uplink {
 
 /// One bridge of the topology view: bridge → uplinks (bond → NICs) and guest ports.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct BridgeNode {
     pub name: String,
@@ -146,6 +154,7 @@ pub struct Interfaces {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Gateway {
     pub address: Option<String>,

@@ -5,6 +5,7 @@ use serde::Serialize;
 
 /// One `ups.status` flag (docs/developer-guide, "Status data").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "UpsFlag"))]
 #[cfg_attr(test, derive(ts_rs::TS), ts(rename = "UpsFlag"))]
 pub enum Flag {
     OL,
@@ -80,6 +81,7 @@ impl Flag {
 
 /// A decoded `ups.status`: known flags in their given order, unknown words kept apart.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "UpsStatus"))]
 #[cfg_attr(test, derive(ts_rs::TS), ts(rename = "UpsStatus"))]
 pub struct Status {
     pub raw: String,
@@ -98,6 +100,7 @@ impl Status {
 /// The usual variables of one UPS, decoded. Numbers tolerate `92.00`, `089.0`, `01406` and
 /// surrounding spaces; anything unparsable is `None`, never a made-up value.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "UpsReading"))]
 #[cfg_attr(test, derive(ts_rs::TS), ts(rename = "UpsReading"))]
 pub struct Reading {
     pub status: Status,

@@ -244,6 +244,7 @@ pub struct ClusterInfo {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct ClusterNode {
     pub name: String,
     pub nodeid: Option<u64>,
@@ -264,6 +265,7 @@ impl ClusterStatus {
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "PveGuestKind"))]
 #[cfg_attr(test, derive(ts_rs::TS), ts(rename = "PveGuestKind"))]
 #[serde(rename_all = "lowercase")]
 pub enum GuestKind {
@@ -370,6 +372,7 @@ pub struct GuestConfig {
 
 /// One storage as seen by this node. Inactive or disabled storages carry no sizes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct NodeStorage {
     pub storage: String,
@@ -597,6 +600,7 @@ pub struct GuestBackupResult {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct ReplicationJob {
     /// `<vmid>-<jobnum>`, e.g. `100-0`.

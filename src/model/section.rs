@@ -5,6 +5,7 @@
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum SectionState {
@@ -21,6 +22,7 @@ pub enum SectionState {
 
 /// One source's latest result.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "Section_for_{T}"))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Section<T> {
     pub state: SectionState,

@@ -5,6 +5,7 @@ use serde::Serialize;
 
 /// The sensor kinds hwmon has, with the file prefix and the divisor to SI units.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "ReadingKind"))]
 #[cfg_attr(test, derive(ts_rs::TS), ts(rename = "ReadingKind"))]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
@@ -46,6 +47,7 @@ impl Kind {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum Level {
@@ -56,6 +58,7 @@ pub enum Level {
 
 /// One sensor in SI units.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Reading {
     pub kind: Kind,
@@ -74,6 +77,7 @@ pub struct Reading {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Chip {
     /// Stable within a boot: the `name`, suffixed `-0`, `-1`, ... when several chips share it.
@@ -86,6 +90,7 @@ pub struct Chip {
 
 /// A reading that was dropped as bogus, with why.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Ignored {
     pub chip: String,
@@ -96,6 +101,7 @@ pub struct Ignored {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Sensors {
     pub chips: Vec<Chip>,

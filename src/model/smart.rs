@@ -38,6 +38,7 @@ impl ScanDevice {
 
 /// The outcome of one `smartctl -a -j -n standby` run.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "SmartReading"))]
 #[cfg_attr(test, derive(ts_rs::TS), ts(rename = "SmartReading"))]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum Reading {
@@ -56,6 +57,7 @@ pub enum Reading {
 
 /// Broad class of the disk, for display and for choosing which health rules apply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "SmartDiskKind"))]
 #[cfg_attr(test, derive(ts_rs::TS), ts(rename = "SmartDiskKind"))]
 #[serde(rename_all = "snake_case")]
 pub enum DiskKind {
@@ -69,6 +71,7 @@ pub enum DiskKind {
 
 /// How smartctl talks to the disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "SmartInterface"))]
 #[cfg_attr(test, derive(ts_rs::TS), ts(rename = "SmartInterface"))]
 #[serde(rename_all = "snake_case")]
 pub enum Interface {
@@ -85,6 +88,7 @@ pub enum Interface {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct DeviceId {
     pub name: String,
@@ -96,6 +100,7 @@ pub struct DeviceId {
 
 /// One disk's SMART data, normalised across ATA, NVMe and SCSI.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct SmartData {
     pub device: DeviceId,
@@ -141,6 +146,7 @@ pub struct SmartData {
 
 /// One row of the ATA attribute table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct AtaAttribute {
     pub id: u8,
@@ -162,6 +168,7 @@ pub struct AtaAttribute {
 
 /// A lifetime transfer counter and the unit it counts in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct TransferCounter {
     /// `attribute 241 Host_Writes_32MiB`, `device statistics: Logical Sectors Written` ...
@@ -177,6 +184,7 @@ impl TransferCounter {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct AtaData {
     pub attributes: Vec<AtaAttribute>,
@@ -267,6 +275,20 @@ impl ts_rs::TS for CriticalWarning {
     }
 }
 
+#[cfg(test)]
+impl schemars::JsonSchema for CriticalWarning {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "CriticalWarning".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "object",
+            "properties": { "value": { "type": "integer", "minimum": 0 }, "flags": { "type": "array", "items": { "type": "string" } } },
+            "required": ["value", "flags"]
+        })
+    }
+}
+
 impl Serialize for CriticalWarning {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
@@ -279,6 +301,7 @@ impl Serialize for CriticalWarning {
 
 /// The NVMe SMART / Health Information log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct NvmeData {
     pub critical_warning: CriticalWarning,
@@ -302,6 +325,7 @@ pub struct NvmeData {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct ScsiErrorCounters {
     pub total_errors_corrected: Option<u64>,
@@ -311,6 +335,7 @@ pub struct ScsiErrorCounters {
 
 /// SCSI/SAS log pages.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct ScsiData {
     /// Elements in the grown defect list: sectors the drive has remapped since manufacture.
@@ -355,6 +380,7 @@ impl SelfTestKind {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct SelfTest {
     /// "Short offline", "Extended offline", "Background long" ...
@@ -368,6 +394,7 @@ pub struct SelfTest {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct SelfTestProgress {
     pub description: Option<String>,
@@ -376,12 +403,14 @@ pub struct SelfTestProgress {
 
 /// smartctl's exit status, a bit mask (smartctl(8), "RETURN VALUES"). Serialised as the number.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(transparent)]
 pub struct ExitStatus(pub u8);
 
 /// What bits 2–7 of the exit status say about a disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum ExitFinding {

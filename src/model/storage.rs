@@ -86,6 +86,7 @@ pub struct VolumeGroup {
 
 /// What kind of physical disk a `disk` row is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum DiskKind {

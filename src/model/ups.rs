@@ -8,6 +8,7 @@ use serde::Serialize;
 use super::nut::Reading;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "UpsPollState"))]
 #[cfg_attr(test, derive(ts_rs::TS), ts(rename = "UpsPollState"))]
 #[serde(rename_all = "snake_case")]
 pub enum State {
@@ -21,6 +22,7 @@ pub enum State {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum UpsState {
@@ -38,6 +40,7 @@ pub enum UpsState {
 
 /// One status transition (e.g. `OL` -> `OB DISCHRG`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct StatusChange {
     /// Unix ms.
@@ -47,6 +50,7 @@ pub struct StatusChange {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Ups {
     /// `<name>@<server>`, unique across servers.
@@ -68,6 +72,7 @@ pub struct Ups {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "UpsServer"))]
 #[cfg_attr(test, derive(ts_rs::TS), ts(rename = "UpsServer"))]
 pub struct Server {
     pub addr: String,
@@ -81,6 +86,7 @@ pub struct Server {
 
 /// What the UPS worker publishes (`app.ups`).
 #[derive(Debug, Clone, Default, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct UpsSnapshot {
     /// `ok` when at least one server answered; `unavailable` when none listens (or monitoring is off).

@@ -89,6 +89,16 @@ impl ts_rs::TS for VdevState {
     }
 }
 
+#[cfg(test)]
+impl schemars::JsonSchema for VdevState {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "VdevState".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({ "type": "string", "description": "The vdev or pool state as `zpool status` prints it (ONLINE, DEGRADED, FAULTED, …)." })
+    }
+}
+
 impl Serialize for VdevState {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(self.as_str())
@@ -97,6 +107,7 @@ impl Serialize for VdevState {
 
 /// One pool of `zpool status`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct PoolStatus {
     pub name: String,
@@ -149,6 +160,7 @@ impl PoolStatus {
 
 /// A vdev group below the main tree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum VdevClass {
@@ -174,6 +186,7 @@ impl VdevClass {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct VdevSection {
     pub class: VdevClass,
@@ -188,6 +201,7 @@ pub struct VdevSection {
 /// READ / WRITE / CKSUM counters (abbreviated counters such as `1.88K` are expanded, base 1024 as
 /// `zfs_nicenum()` prints them, so they are approximate).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct ErrorCounts {
     pub read: u64,
@@ -203,6 +217,7 @@ impl ErrorCounts {
 
 /// One node of the vdev tree.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Vdev {
     pub name: String,
@@ -241,6 +256,7 @@ impl Vdev {
 /// What a node is, from its name (`mirror-0`, `raidz2-1`, `draid1:4d:11c:1s-0`, `spare-6`,
 /// `replacing-0`, `draid1-0-0`, `indirect-2`) or, in JSON, its `vdev_type`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum VdevKind {
@@ -318,6 +334,7 @@ impl VdevKind {
 
 /// The `errors:` line(s).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct DataErrors {
     /// 0 for `No known data errors`, N for `N data errors, use '-v' for a list`, the number of files
@@ -369,6 +386,7 @@ pub struct ListVdev {
 
 /// The state of the last or current scrub/resilver, decoded from the `scan:` line.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum Scan {
@@ -388,6 +406,7 @@ pub enum Scan {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum ScanFunction {
@@ -399,6 +418,7 @@ pub enum ScanFunction {
 
 /// A scrub or resilver under way. All amounts are bytes; rates bytes per second.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct ScanProgress {
     pub function: Option<ScanFunction>,
@@ -417,6 +437,7 @@ pub struct ScanProgress {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct ScanFinished {
     pub function: ScanFunction,
@@ -432,6 +453,7 @@ pub struct ScanFinished {
 /// A time printed by `zpool status`. The text form is local time in ctime layout
 /// (`Sun Feb 11 04:00:01 2024`), decoded into `local`; `--json-int` gives Unix seconds in `unix`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct ScanTime {
     pub text: String,
@@ -441,6 +463,7 @@ pub struct ScanTime {
 
 /// A wall-clock time without zone (the host's local time).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct CivilTime {
     pub year: i32,

@@ -26,6 +26,7 @@ use crate::httpc;
 
 /// Per channel: what the AI does with its messages.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "AiMode"))]
 #[cfg_attr(test, derive(ts_rs::TS), ts(rename = "AiMode"))]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
@@ -38,6 +39,7 @@ pub enum Mode {
 
 /// Which API shape a provider speaks.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "AiProviderKind"))]
 #[cfg_attr(test, derive(ts_rs::TS), ts(rename = "AiProviderKind"))]
 #[serde(rename_all = "snake_case")]
 pub enum ProviderKind {
@@ -74,6 +76,7 @@ impl ProviderKind {
 
 /// One provider: its API shape, where it is, which model, and the key. `Debug` never prints the key.
 #[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "AiProvider"))]
 #[serde(deny_unknown_fields)]
 pub struct Provider {
     #[serde(default)]
@@ -137,6 +140,7 @@ fn default_max_tokens() -> u32 {
 
 /// The AI settings (one provider for the whole appliance; each channel picks its [`Mode`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "AiSettings"))]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
     #[serde(default)]
@@ -145,6 +149,7 @@ pub struct Settings {
     pub provider: Provider,
     /// The whole call, connect to last byte.
     #[serde(default = "default_timeout_s")]
+    #[cfg_attr(test, schemars(range(min = 1, max = 120)))]
     pub timeout_s: u32,
     /// Calls per day at most; the engine counts them ([`Settings::check_cap`]).
     #[serde(default = "default_daily_cap")]
@@ -154,6 +159,7 @@ pub struct Settings {
     pub redact: bool,
     /// The output cap sent to the provider.
     #[serde(default = "default_max_tokens")]
+    #[cfg_attr(test, schemars(range(min = 16, max = 8192)))]
     pub max_tokens: u32,
 }
 

@@ -7,6 +7,7 @@ use serde::Serialize;
 use super::{Group, Severity};
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "NotifyEventType"))]
 #[cfg_attr(test, derive(ts_rs::TS), ts(rename = "NotifyEventType"))]
 pub struct EventDef {
     pub id: &'static str,

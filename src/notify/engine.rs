@@ -70,6 +70,7 @@ pub enum Step {
 
 /// The answer of "Send test".
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "NotifyTestResult"))]
 #[cfg_attr(test, derive(ts_rs::TS), ts(rename = "NotifyTestResult"))]
 pub struct TestResult {
     pub ok: bool,

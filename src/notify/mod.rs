@@ -38,6 +38,7 @@ use serde::{Deserialize, Serialize};
 
 /// How bad an event is. PVE's `notice` maps to info, `error` to critical, `unknown` to info.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "NotifySeverity"))]
 #[cfg_attr(test, derive(ts_rs::TS), ts(rename = "NotifySeverity"))]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
@@ -67,6 +68,7 @@ impl Severity {
 
 /// The groups events are toggled by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "NotifyGroup"))]
 #[cfg_attr(test, derive(ts_rs::TS), ts(rename = "NotifyGroup"))]
 #[serde(rename_all = "snake_case")]
 pub enum Group {

@@ -14,15 +14,19 @@ use super::{Group, Severity};
 
 /// A daily window in local time, `HH:MM`; `start > end` spans midnight.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "NotifyWindow"))]
 #[cfg_attr(test, derive(ts_rs::TS), ts(rename = "NotifyWindow"))]
 #[serde(deny_unknown_fields)]
 pub struct Window {
+    #[cfg_attr(test, schemars(regex(pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9]$")))]
     pub start: String,
+    #[cfg_attr(test, schemars(regex(pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9]$")))]
     pub end: String,
 }
 
 /// Per channel.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "NotifyRouting"))]
 #[cfg_attr(test, derive(ts_rs::TS), ts(rename = "NotifyRouting"))]
 #[serde(default, deny_unknown_fields)]
 pub struct Routing {
@@ -32,17 +36,21 @@ pub struct Routing {
     /// Per-event overrides; an event missing here follows its group and the catalog's default.
     pub events: BTreeMap<String, bool>,
     pub detail: Detail,
+    #[cfg_attr(test, schemars(extend("enum" = ["en"])))]
     pub language: String,
     /// Non-critical events are held during the window and sent as one summary when it ends.
     pub quiet: Option<Window>,
     /// `HH:MM` local: info-level events wait for one daily digest (with what is still open).
     pub digest: Option<String>,
     /// Messages a minute at most; more wait their turn (never dropped).
+    #[cfg_attr(test, schemars(range(min = 1, max = 600)))]
     pub rate_per_minute: u32,
     pub ai: AiMode,
     /// The language the AI writes in (`English`, `Deutsch`, ...).
+    #[cfg_attr(test, schemars(length(min = 1, max = 40)))]
     pub ai_language: String,
     /// Extra instruction to the AI (bounded).
+    #[cfg_attr(test, schemars(length(max = 500)))]
     pub ai_instruction: String,
 }
 
@@ -118,6 +126,7 @@ impl Routing {
 
 /// For the whole engine.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "NotifyGlobal"))]
 #[cfg_attr(test, derive(ts_rs::TS), ts(rename = "NotifyGlobal"))]
 #[serde(default, deny_unknown_fields)]
 pub struct Global {
@@ -126,12 +135,17 @@ pub struct Global {
     /// Overrides per event type, seconds.
     pub event_cooldown_s: BTreeMap<String, u32>,
     /// More than this many events of a group within the window: the rest become one summary.
+    #[cfg_attr(test, schemars(range(min = 1, max = 1000)))]
     pub burst_threshold: u32,
+    #[cfg_attr(test, schemars(range(min = 10, max = 3600)))]
     pub burst_window_s: u32,
     /// A message still undelivered after this long is marked expired (shown, never silent).
+    #[cfg_attr(test, schemars(range(min = 1, max = 720)))]
     pub max_age_h: u32,
+    #[cfg_attr(test, schemars(range(min = 1, max = 3650)))]
     pub retention_days: u32,
     /// History rows kept at most (oldest first).
+    #[cfg_attr(test, schemars(range(min = 1000, max = 1_000_000)))]
     pub max_rows: u32,
     /// IANA zone for quiet hours and the digest; empty: the host's.
     pub timezone: String,

@@ -63,6 +63,7 @@ impl std::fmt::Debug for Channel {
 
 /// A channel as the API shows it: secrets masked, with its delivery status.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "NotifyChannel"))]
 #[cfg_attr(test, derive(ts_rs::TS), ts(rename = "NotifyChannel"))]
 pub struct ChannelView {
     pub id: i64,
@@ -86,11 +87,14 @@ pub struct ChannelView {
 
 /// What the API sends to create or change a channel. `config` holds `kind` and the kind's fields.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "NotifyChannelInput"))]
 #[serde(deny_unknown_fields)]
 pub struct ChannelInput {
+    #[cfg_attr(test, schemars(length(min = 1, max = 64)))]
     pub name: String,
     #[serde(default = "yes")]
     pub enabled: bool,
+    #[cfg_attr(test, schemars(with = "ChannelConfig"))]
     pub config: Value,
     #[serde(default)]
     pub routing: Routing,
@@ -1106,6 +1110,7 @@ pub const STATUSES: &[&str] = &[
 ];
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "NotifyHistoryRow"))]
 #[cfg_attr(test, derive(ts_rs::TS), ts(rename = "NotifyHistoryRow"))]
 pub struct HistoryRow {
     pub id: i64,

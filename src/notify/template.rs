@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 /// How much a channel wants.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "NotifyDetail"))]
 #[cfg_attr(test, derive(ts_rs::TS), ts(rename = "NotifyDetail"))]
 #[serde(rename_all = "snake_case")]
 pub enum Detail {

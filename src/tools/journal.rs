@@ -23,6 +23,7 @@ pub const OUTPUT_FIELDS: &str =
 
 /// One journal entry, as served by the API.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "JournalEntry"))]
 #[cfg_attr(test, derive(ts_rs::TS), ts(rename = "JournalEntry"))]
 pub struct Entry {
     pub cursor: String,

@@ -13,6 +13,7 @@ use crate::auth::audit::Kind;
 use crate::auth::{Level, Principal, Via};
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct SessionInfo {
     pub id: String,

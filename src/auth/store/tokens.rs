@@ -22,12 +22,14 @@ pub enum TokenRefusal {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct TokenInfo {
     pub id: String,
     pub user: String,
     pub name: String,
     #[cfg_attr(test, ts(type = "\"read\" | \"operate\" | \"admin\""))]
+    #[cfg_attr(test, schemars(extend("enum" = ["read", "operate", "admin"])))]
     pub scope: &'static str,
     pub created: i64,
     pub expires: Option<i64>,

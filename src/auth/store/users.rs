@@ -11,6 +11,7 @@ use crate::auth::audit::Kind;
 use crate::auth::{Level, Principal, Via, password};
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct UserInfo {
     pub name: String,

@@ -30,6 +30,7 @@ const TOTAL_MAX: usize = 6000;
 const MARKER: &str = "\n… (truncated)";
 
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "NotifyDiscord"))]
 #[serde(deny_unknown_fields)]
 pub struct Discord {
     /// `https://discord.com/api/webhooks/<id>/<token>`: the URL is the secret.

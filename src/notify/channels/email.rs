@@ -36,6 +36,7 @@ use super::{Channel, Ctx, Delivered, SendError};
 use crate::notify::{Message, Severity};
 
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "NotifyEmail"))]
 #[serde(deny_unknown_fields)]
 pub struct Email {
     #[serde(default)]
@@ -380,6 +381,7 @@ fn chain(e: &dyn std::error::Error) -> String {
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "NotifyEmailTransport"))]
 #[serde(rename_all = "snake_case")]
 pub enum Transport {
     #[default]
@@ -389,6 +391,7 @@ pub enum Transport {
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "NotifyEmailSecurity"))]
 #[serde(rename_all = "snake_case")]
 pub enum Security {
     None,

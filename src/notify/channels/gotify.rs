@@ -23,6 +23,7 @@ use super::{Channel, Ctx, Delivered, SendError};
 use crate::notify::{Message, Severity};
 
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "NotifyGotify"))]
 #[serde(deny_unknown_fields)]
 pub struct Gotify {
     pub server: String,

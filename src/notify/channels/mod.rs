@@ -115,6 +115,7 @@ pub trait Channel {
 /// A channel's config, tagged by kind. Secret fields live in the same struct; the store seals them
 /// apart (see [`ChannelConfig::secret_fields`]).
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "NotifyChannelConfig"))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ChannelConfig {
     Telegram(telegram::Telegram),

@@ -26,6 +26,7 @@ use crate::notify::{Message, Severity};
 const MESSAGE_MAX: usize = 4096;
 
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "NotifyNtfy"))]
 #[serde(deny_unknown_fields)]
 pub struct Ntfy {
     #[serde(default = "default_server")]

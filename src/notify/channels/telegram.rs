@@ -25,6 +25,7 @@ use crate::notify::{Message, Severity};
 const MAX_TEXT: usize = 4096;
 
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "NotifyTelegram"))]
 #[serde(deny_unknown_fields)]
 pub struct Telegram {
     /// `https://api.telegram.org` unless a test or a proxy says otherwise.

@@ -51,6 +51,7 @@ use crate::notify::{Group, Message, Severity};
 const PUSHOVER_URL: &str = "https://api.pushover.net/1/messages.json";
 
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "NotifyWebhook"))]
 #[serde(deny_unknown_fields)]
 pub struct Webhook {
     #[serde(default)]
@@ -237,6 +238,7 @@ impl Webhook {
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "NotifyWebhookPreset"))]
 #[serde(rename_all = "snake_case")]
 pub enum Preset {
     #[default]
@@ -277,6 +279,7 @@ impl Preset {
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "NotifyWebhookMethod"))]
 #[serde(rename_all = "lowercase")]
 pub enum Method {
     #[default]
@@ -285,6 +288,7 @@ pub enum Method {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "NotifyWebhookHeader"))]
 pub struct Header {
     pub name: String,
     pub value: String,

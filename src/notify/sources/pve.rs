@@ -169,6 +169,7 @@ fn bounded_message(m: &str) -> String {
 
 /// What to add to PVE for proxwatch to receive its notifications.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "PveHookSetup"))]
 pub struct Setup {
     /// The receiver's URL (on loopback: PVE's client verifies TLS against the system store only).
     pub url: String,
@@ -290,6 +291,7 @@ pub fn setup_with_secret(url: &str, secret: Option<&str>) -> Setup {
 
 /// How one `pvesh create` went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "PveInstallStepStatus"))]
 #[serde(rename_all = "snake_case")]
 pub enum StepStatus {
     Done,
@@ -301,6 +303,7 @@ pub enum StepStatus {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "PveInstallStep"))]
 pub struct InstallStep {
     /// The command as run, the secret shown as `<secret>`.
     pub command: String,
@@ -310,6 +313,7 @@ pub struct InstallStep {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "PveInstallReport"))]
 pub struct InstallReport {
     /// `/etc/pve/notifications.cfg` as it was before; `None` when it did not exist (PVE's built-in
     /// default applied).

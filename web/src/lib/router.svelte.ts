@@ -66,6 +66,12 @@ export const routes: RouteDef[] = [
     icon: 'M12 2l8 3v6c0 5-3.5 9-8 11-4.5-2-8-6-8-11V5z',
   },
   {
+    path: '/apidocs',
+    title: 'API',
+    about: 'The REST API: every operation, who may call it, its shapes, and copy as curl.',
+    icon: 'M8 6l-6 6 6 6M16 6l6 6-6 6M14 4l-4 16',
+  },
+  {
     path: '/settings',
     title: 'Settings',
     about: 'Notification channels, AI rewriting and retention.',
