@@ -94,9 +94,25 @@ fn pack_demo(root: &Path) {
     println!("cargo:rustc-env=PROXWATCH_DEMO_SHA256={digest}");
 }
 
+/// Gzips the committed OpenAPI description (`src/api/openapi.json`, ~0.5 MB of pretty JSON) into
+/// `$OUT_DIR/openapi.json.gz`, which `src/api/openapi.rs` embeds and serves as it is (~35 KB).
+fn pack_openapi(root: &Path) {
+    use std::io::Write;
+    let src = root.join("src/api/openapi.json");
+    println!("cargo:rerun-if-changed=src/api/openapi.json");
+    let text = std::fs::read(&src).unwrap_or_else(|e| panic!("reading {}: {e}", src.display()));
+    let mut gz = flate2::GzBuilder::new().mtime(0).write(Vec::new(), flate2::Compression::best());
+    gz.write_all(&text).unwrap_or_else(|e| panic!("packing openapi.json: {e}"));
+    let blob = gz.finish().unwrap_or_else(|e| panic!("packing openapi.json: {e}"));
+    let out = PathBuf::from(std::env::var("OUT_DIR").unwrap_or_else(|_| panic!("OUT_DIR is not set")));
+    std::fs::write(out.join("openapi.json.gz"), &blob)
+        .unwrap_or_else(|e| panic!("writing openapi.json.gz: {e}"));
+}
+
 fn main() {
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| ".".into()));
     pack_demo(&root);
+    pack_openapi(&root);
     for s in SOURCES {
         println!("cargo:rerun-if-changed={s}");
     }

@@ -94,6 +94,39 @@ struct Entity<'a> {
     state_topic: &'a str,
 }
 
+/// The entities of one device, all reading one state topic, keyed `<prefix><key>`.
+struct Device<'a> {
+    device: &'a Value,
+    topic: &'a str,
+    prefix: &'a str,
+}
+
+impl<'a> Device<'a> {
+    fn entity(
+        &self,
+        component: &'static str,
+        key: &str,
+        name: &str,
+        template: String,
+        extra: Value,
+    ) -> Entity<'a> {
+        Entity {
+            component,
+            key: format!("{}{key}", self.prefix),
+            name: name.to_string(),
+            template,
+            extra,
+            device: self.device,
+            state_topic: self.topic,
+        }
+    }
+}
+
+/// The template that reads `key` of the JSON state.
+fn value(key: &str) -> String {
+    format!("{{{{ value_json.{key} }}}}")
+}
+
 fn push(t: &Topics, m: &mut Messages, e: Entity<'_>) {
     let unique = format!("proxwatch_{}_{}", t.node_id, e.key);
     let mut cfg = json!({
@@ -184,15 +217,8 @@ pub fn build(t: &Topics, input: &Input<'_>) -> Messages {
         host.insert(format!("health_{c}"), json!(s));
     }
 
-    let sensor = |key: &str, name: &str, extra: Value| Entity {
-        component: "sensor",
-        key: key.to_string(),
-        name: name.to_string(),
-        template: format!("{{{{ value_json.{key} }}}}"),
-        extra,
-        device: &host_device,
-        state_topic: &host_topic,
-    };
+    let hostdev = Device { device: &host_device, topic: &host_topic, prefix: "" };
+    let sensor = |key: &str, name: &str, extra: Value| hostdev.entity("sensor", key, name, value(key), extra);
     let measurement = |unit: &str, icon: &str| json!({ "unit_of_measurement": unit, "state_class": "measurement", "icon": icon });
     let mut entities = Vec::new();
     if host.contains_key("cpu") {
@@ -253,15 +279,13 @@ pub fn build(t: &Topics, input: &Input<'_>) -> Messages {
             json!({ "device_class": "enum", "options": SEVERITIES, "entity_category": "diagnostic" }),
         ));
     }
-    entities.push(Entity {
-        component: "binary_sensor",
-        key: "problem".into(),
-        name: "Problem".into(),
-        template: "{{ 'ON' if value_json.health in ['warning', 'critical'] else 'OFF' }}".into(),
-        extra: json!({ "device_class": "problem" }),
-        device: &host_device,
-        state_topic: &host_topic,
-    });
+    entities.push(hostdev.entity(
+        "binary_sensor",
+        "problem",
+        "Problem",
+        "{{ 'ON' if value_json.health in ['warning', 'critical'] else 'OFF' }}".into(),
+        json!({ "device_class": "problem" }),
+    ));
     for e in entities {
         push(t, &mut m, e);
     }
@@ -299,17 +323,9 @@ pub fn build(t: &Topics, input: &Input<'_>) -> Messages {
                 "type": kind,
             });
             m.states.insert(topic.clone(), state.to_string());
-            let ent =
-                |component: &'static str, key: &str, name: &str, template: String, extra: Value| Entity {
-                    component,
-                    key: format!("{gid}_{key}"),
-                    name: name.to_string(),
-                    template,
-                    extra,
-                    device: &device,
-                    state_topic: &topic,
-                };
-            let v = |k: &str| format!("{{{{ value_json.{k} }}}}");
+            let prefix = format!("{gid}_");
+            let d = Device { device: &device, topic: &topic, prefix: &prefix };
+            let (ent, v) = (|c, k, n, tpl, x| d.entity(c, k, n, tpl, x), value);
             let list = [
                 ent("sensor", "status", "Status", v("status"), json!({ "icon": "mdi:server" })),
                 ent(
@@ -362,16 +378,9 @@ pub fn build(t: &Topics, input: &Input<'_>) -> Messages {
             "load": r.and_then(|r| r.load_pct),
         });
         m.states.insert(topic.clone(), state.to_string());
-        let ent = |component: &'static str, key: &str, name: &str, template: String, extra: Value| Entity {
-            component,
-            key: format!("ups_{uid}_{key}"),
-            name: name.to_string(),
-            template,
-            extra,
-            device: &device,
-            state_topic: &topic,
-        };
-        let v = |k: &str| format!("{{{{ value_json.{k} }}}}");
+        let prefix = format!("ups_{uid}_");
+        let d = Device { device: &device, topic: &topic, prefix: &prefix };
+        let (ent, v) = (|c, k, n, tpl, x| d.entity(c, k, n, tpl, x), value);
         let list = [
             ent("sensor", "status", "Status", v("status"), json!({ "icon": "mdi:power-plug-battery" })),
             ent(

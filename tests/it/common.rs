@@ -390,3 +390,99 @@ pub fn self_signed(cert: &Path, key: &Path, cn: &str, san: &str, extra: &[&str])
         .unwrap();
     assert!(ok.success(), "openssl req failed");
 }
+
+/// The real `proxwatch demo` binary on a free port, logged in as the demo admin with curl's cookie
+/// jar: for the tests that put a real peer (Prometheus, mosquitto) in front of the appliance. Killed
+/// on drop.
+pub struct DemoProcess {
+    child: std::process::Child,
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+    jar: PathBuf,
+    csrf: String,
+}
+
+impl DemoProcess {
+    /// Starts the demo with its data in `dir/data` and logs in (its first stdout line says where it
+    /// listens: no polling).
+    pub fn start(dir: &Path) -> DemoProcess {
+        use std::io::{BufRead, BufReader};
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_proxwatch"))
+            .args(["demo", "--port", "0", "--data-dir"])
+            .arg(dir.join("data"))
+            .env("PROXWATCH_LOG", "warn")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let line = BufReader::new(child.stdout.take().unwrap()).lines().next().unwrap().unwrap();
+        let base =
+            line.strip_prefix("proxwatch demo listening on ").expect(&line).trim_end_matches('/').to_string();
+        let jar = dir.join("jar");
+        let mut d = DemoProcess { child, base, jar, csrf: String::new() };
+        let login = d.curl(&[
+            "-c",
+            d.jar.to_str().unwrap(),
+            "-H",
+            "content-type: application/json",
+            "-d",
+            r#"{"username":"demo","password":"demo"}"#,
+            &format!("{}/api/auth/login", d.base),
+        ]);
+        d.csrf =
+            serde_json::from_str::<Value>(&login).unwrap()["csrf_token"].as_str().expect(&login).to_string();
+        d
+    }
+
+    /// curl with a 10 s limit; its stdout.
+    pub fn curl(&self, args: &[&str]) -> String {
+        let out =
+            std::process::Command::new("curl").args(["-sS", "--max-time", "10"]).args(args).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).to_string()
+    }
+
+    /// A JSON call to `path` in the admin's session (with the CSRF header); the answer as JSON.
+    pub fn api(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let csrf = format!("x-csrf-token: {}", self.csrf);
+        let url = format!("{}{path}", self.base);
+        let body = body.map(|b| b.to_string());
+        let mut args = vec![
+            "-b",
+            self.jar.to_str().unwrap(),
+            "-X",
+            method,
+            "-H",
+            "content-type: application/json",
+            "-H",
+            &csrf,
+        ];
+        if let Some(b) = &body {
+            args.extend(["-d", b.as_str()]);
+        }
+        args.push(&url);
+        let out = self.curl(&args);
+        serde_json::from_str(&out).unwrap_or_else(|_| panic!("{method} {path}: not JSON: {out}"))
+    }
+
+    /// A new API token of `scope`, made the way an admin makes one (with the password again).
+    pub fn token(&self, scope: &str) -> String {
+        let made = self.api(
+            "POST",
+            "/api/auth/tokens",
+            Some(serde_json::json!({ "name": format!("test-{scope}"), "scope": scope, "password": "demo" })),
+        );
+        made["token"].as_str().unwrap_or_else(|| panic!("no token: {made}")).to_string()
+    }
+
+    /// Stops the appliance now (SIGKILL: no goodbye, as a crash).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for DemoProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

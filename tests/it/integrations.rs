@@ -33,3 +33,36 @@ async fn the_fields_the_recipes_read_exist() {
     let (status, live) = crate::common::get(&t, "", "/api/health/live").await;
     assert_eq!((status.as_u16(), live["status"].as_str()), (200, Some("ok")), "no token needed");
 }
+
+/// `/api/openapi.json` serves the committed description: plain, or gzipped as built into the binary.
+#[tokio::test]
+async fn the_openapi_description_is_served_plain_and_gzipped() {
+    use std::io::Read;
+    let t = TestApp::builder().build().await;
+    let committed: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/api/openapi.json")).unwrap(),
+    )
+    .unwrap();
+    let (status, headers, body) = t.get_raw("/api/openapi.json").await;
+    assert_eq!(status, 200);
+    assert_eq!(headers["content-type"], "application/json");
+    assert_eq!(serde_json::from_slice::<Value>(&body).unwrap(), committed);
+    assert_eq!(committed["openapi"], "3.1.0");
+
+    let req = axum::http::Request::get("/api/openapi.json")
+        .header("authorization", format!("Bearer {}", t.token))
+        .header("accept-encoding", "gzip, br")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let (status, headers, gz) = crate::common::read(t.send(req).await).await;
+    assert_eq!(status, 200);
+    assert_eq!(headers["content-encoding"], "gzip");
+    assert!(gz.len() * 5 < body.len(), "gzipped {} of {} bytes", gz.len(), body.len());
+    let mut text = Vec::new();
+    flate2::read::GzDecoder::new(&gz[..]).read_to_end(&mut text).unwrap();
+    assert_eq!(text, body);
+
+    // Like the rest of /api: not without credentials.
+    let anon = axum::http::Request::get("/api/openapi.json").body(axum::body::Body::empty()).unwrap();
+    assert_eq!(t.send(anon).await.status(), 401);
+}

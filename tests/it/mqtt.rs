@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-const BIN: &str = env!("CARGO_BIN_EXE_proxwatch");
 const USER: &str = "homeassistant";
 const PASS: &str = "broker-pass-1";
 
@@ -25,11 +24,6 @@ impl Drop for Kill {
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn curl(args: &[&str]) -> String {
-    let out = Command::new("curl").args(["-sS", "--max-time", "10"]).args(args).output().unwrap();
-    String::from_utf8_lossy(&out.stdout).to_string()
 }
 
 /// mosquitto on `port`, returned once it says it runs (its own log line, not a sleep).
@@ -131,46 +125,8 @@ fn home_assistant_sees_the_host_over_mqtt_and_a_broker_restart_is_survived() {
     let mut mosq = broker(tmp.path(), port);
     let (sub, rx) = subscribe(port);
 
-    let mut demo = Command::new(BIN)
-        .args(["demo", "--port", "0", "--data-dir"])
-        .arg(tmp.path().join("data"))
-        .env("PROXWATCH_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let line = BufReader::new(demo.stdout.take().unwrap()).lines().next().unwrap().unwrap();
-    let demo = Kill(demo);
-    let base =
-        line.strip_prefix("proxwatch demo listening on ").expect(&line).trim_end_matches('/').to_string();
-
-    // An admin configures the broker through the API (the password goes in the body, sealed at rest).
-    let jar = tmp.path().join("jar");
-    let jar = jar.to_str().unwrap();
-    let login = curl(&[
-        "-c",
-        jar,
-        "-H",
-        "content-type: application/json",
-        "-d",
-        r#"{"username":"demo","password":"demo"}"#,
-        &format!("{base}/api/auth/login"),
-    ]);
-    let csrf =
-        serde_json::from_str::<Value>(&login).unwrap()["csrf_token"].as_str().expect(&login).to_string();
-    let api = |method: &str, body: Option<Value>| -> Value {
-        let mut args = vec!["-b", jar, "-X", method, "-H", "content-type: application/json"];
-        let h = format!("x-csrf-token: {csrf}");
-        args.extend(["-H", &h]);
-        let b = body.map(|b| b.to_string());
-        if let Some(b) = &b {
-            args.extend(["-d", b]);
-        }
-        let url = format!("{base}/api/integrations/mqtt");
-        args.push(&url);
-        let out = curl(&args);
-        serde_json::from_str(&out).unwrap_or_else(|_| panic!("not JSON: {out}"))
-    };
+    let mut demo = crate::common::DemoProcess::start(tmp.path());
+    let api = |method: &str, body: Option<Value>| demo.api(method, "/api/integrations/mqtt", body);
     let off = api("GET", None);
     assert_eq!(off["settings"]["enabled"], false, "{off}");
     assert_eq!(off["status"]["state"], "disabled", "{off}");
@@ -245,7 +201,7 @@ fn home_assistant_sees_the_host_over_mqtt_and_a_broker_restart_is_survived() {
     assert_eq!(api("GET", None)["status"]["state"], "connected");
 
     // The appliance dies: the broker publishes its last will.
-    drop(demo);
+    demo.kill();
     expect(
         &rx,
         &[&|t: &str, p: &str| t.starts_with("proxwatch/") && t.ends_with("/status") && p == "offline"],

@@ -1,13 +1,10 @@
 //! A real Prometheus (Debian's `prometheus` package) scrapes the demo appliance with a read-scoped
 //! API token, as PEERS.md §4 describes: the target is up, and the families dashboards query hold data.
 
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-
-const BIN: &str = env!("CARGO_BIN_EXE_proxwatch");
 
 struct Kill(Child);
 impl Drop for Kill {
@@ -53,46 +50,11 @@ fn prometheus_scrapes_the_demo_with_a_read_token() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let mut demo = Command::new(BIN)
-        .args(["demo", "--port", "0", "--data-dir"])
-        .arg(tmp.path().join("data"))
-        .env("PROXWATCH_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let line = BufReader::new(demo.stdout.take().unwrap()).lines().next().unwrap().unwrap();
-    let _demo = Kill(demo);
-    let base =
-        line.strip_prefix("proxwatch demo listening on ").expect(&line).trim_end_matches('/').to_string();
+    let demo = crate::common::DemoProcess::start(tmp.path());
+    let base = demo.base.clone();
     let target = base.strip_prefix("http://").unwrap().to_string();
-
     // A read-scoped token, made the way an admin makes one: log in, then create it with the password.
-    let jar = tmp.path().join("jar");
-    let jar = jar.to_str().unwrap();
-    let login = curl(&[
-        "-c",
-        jar,
-        "-H",
-        "content-type: application/json",
-        "-d",
-        r#"{"username":"demo","password":"demo"}"#,
-        &format!("{base}/api/auth/login"),
-    ]);
-    let csrf =
-        serde_json::from_str::<Value>(&login).unwrap()["csrf_token"].as_str().expect(&login).to_string();
-    let made = curl(&[
-        "-b",
-        jar,
-        "-H",
-        &format!("x-csrf-token: {csrf}"),
-        "-H",
-        "content-type: application/json",
-        "-d",
-        r#"{"name":"prometheus","scope":"read","password":"demo"}"#,
-        &format!("{base}/api/auth/tokens"),
-    ]);
-    let token = serde_json::from_str::<Value>(&made).unwrap()["token"].as_str().expect(&made).to_string();
+    let token = demo.token("read");
     std::fs::write(tmp.path().join("token"), &token).unwrap();
     assert_eq!(curl(&["-o", "/dev/null", "-w", "%{http_code}", &format!("{base}/metrics")]), "401");
 
