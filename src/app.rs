@@ -157,6 +157,7 @@ impl App {
         let api = ApiState(Arc::new(Shared {
             notify: notify.clone(),
             mqtt: mqtt.clone(),
+            started: std::time::Instant::now(),
             listen: OnceLock::new(),
             config: config.clone(),
             host: host.clone(),

@@ -124,6 +124,21 @@ pub async fn record(host: &Host, out: &Path) -> anyhow::Result<String> {
         }
     }
     let mut paths: Vec<String> = FILES.iter().map(|s| s.to_string()).collect();
+    // Proxmox's own status and task files (what the inventory reads before pvesh); never `priv/`.
+    paths.extend(
+        [
+            crate::tools::pmxcfs::VMLIST,
+            crate::tools::pmxcfs::MEMBERS,
+            crate::tools::pmxcfs::RRD,
+            crate::tools::pvetasks::INDEX,
+            crate::tools::pvetasks::INDEX_OLD,
+            crate::tools::pvetasks::ACTIVE,
+        ]
+        .map(String::from),
+    );
+    if let Ok(tasks) = crate::tools::pvetasks::read_list(host) {
+        paths.extend(tasks.iter().filter_map(|t| crate::tools::pvetasks::log_path(&t.upid)));
+    }
     if let Ok(chips) = host.list_dir("/sys/class/hwmon") {
         for chip in chips {
             let dir = format!("/sys/class/hwmon/{chip}");

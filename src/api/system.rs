@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::response::{IntoResponse, Response};
 
-use super::{PUBLIC, READ, Routes};
+use super::{ADMIN, PUBLIC, READ, Routes, json};
 use bytes::Bytes;
 use serde::Serialize;
 use serde_json::value::RawValue;
@@ -18,17 +18,44 @@ use crate::model::DemoInfo;
 use crate::model::{Identity, Process};
 
 pub fn routes() -> Routes {
-    Routes::new().get("/health/live", PUBLIC, live).get("/system", READ, system).get(
-        "/processes",
-        READ,
-        processes,
-    )
+    Routes::new()
+        .get("/health/live", PUBLIC, live)
+        .get("/system", READ, system)
+        .get("/system/self", ADMIN, self_view)
+        .get("/processes", READ, processes)
 }
 
 #[derive(Serialize)]
 struct Live {
     status: &'static str,
     version: &'static str,
+}
+
+/// What proxwatch itself costs the host: the programs it ran since start.
+#[derive(Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "SelfView"))]
+#[cfg_attr(test, derive(ts_rs::TS), ts(rename = "SelfView"))]
+struct SelfView {
+    version: &'static str,
+    /// Seconds since proxwatch started.
+    uptime_s: u64,
+    /// Programs asked for (replayed answers included: on a real host each is a process).
+    runs: u64,
+    /// Processes actually spawned (0 on a replayed or demo host).
+    spawns: u64,
+    /// By program name (`pvesh`, `smartctl`, …).
+    #[cfg_attr(test, ts(type = "Record<string, ProgramRuns>"))]
+    by_program: std::collections::BTreeMap<String, crate::host::ProgramRuns>,
+}
+
+async fn self_view(State(app): State<ApiState>) -> Result<Response, ApiError> {
+    json(&SelfView {
+        version: crate::VERSION,
+        uptime_s: app.started.elapsed().as_secs(),
+        runs: app.host.run_count(),
+        spawns: app.host.spawn_count(),
+        by_program: app.host.runs_by_program(),
+    })
 }
 
 async fn live() -> Json<Live> {
@@ -160,6 +187,8 @@ async fn processes(
 pub(super) fn ts_types(v: &mut impl ts_rs::TypeVisitor) {
     v.visit::<System<'static>>();
     v.visit::<Processes<'static>>();
+    v.visit::<SelfView>();
+    v.visit::<crate::host::ProgramRuns>();
 }
 
 /// This module's routes in the OpenAPI description (`openapi.rs`).
@@ -172,6 +201,13 @@ pub(super) fn docs(d: &mut super::openapi::spec::Doc) {
              `{\"status\": \"ok\", \"version\": …}` while the server runs.",
         )
         .ok(obj(&[("status", one_of(&["ok"])), ("version", string())]));
+    d.get("/system/self", "What proxwatch costs the host: the programs it ran since start, by program")
+        .about(
+            "`runs` counts every program proxwatch asked for (a replayed scenario answers them without a \
+             process; on a real host each is one); `spawns` counts the processes really started. Divide by \
+             `uptime_s` for a rate.",
+        )
+        .ok(out::<SelfView>());
     d.get("/system", "The host's identity and its latest vitals sample")
         .about(
             "`identity` is `null` until it has been read at start, `vitals` until the first sample \

@@ -180,6 +180,7 @@ async fn vms(State(app): State<ApiState>) -> Result<Response, ApiError> {
         reason: inv.resources.reason.clone(),
         updated: inv.resources.updated,
         data: inv.resources.data.as_ref().map(|_| list),
+        source: inv.resources.source.clone(),
     };
     json(&Vms { node: &inv.node, guests: section })
 }

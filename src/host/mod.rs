@@ -86,12 +86,24 @@ pub struct Host {
     max_output: usize,
     spawns: AtomicU64,
     runs: AtomicU64,
+    /// Per program (its file name): how often it was asked for, and how often spawned.
+    by_program: std::sync::Mutex<std::collections::BTreeMap<String, ProgramRuns>>,
     /// Paths whose statvfs is still blocked (see [`statvfs`]).
     statvfs_busy: statvfs::Busy,
     /// The demo's generated live files ([`synth`]); `None` on a live or replayed host.
     synth: Option<synth::Live>,
     /// NVML, loaded on first use (a live host only, see [`nvml`]).
     nvml: nvml::Live,
+}
+
+/// How often one program was asked for (`runs`, replayed answers included: on a real host each is a
+/// process) and actually spawned (`spawns`: a live host only).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct ProgramRuns {
+    pub runs: u64,
+    pub spawns: u64,
 }
 
 /// Where a replayed scenario keeps its recorded journal (JSON lines, as `journalctl -o json` prints
@@ -134,6 +146,7 @@ impl Host {
             max_output: 16 << 20,
             spawns: AtomicU64::new(0),
             runs: AtomicU64::new(0),
+            by_program: std::sync::Mutex::default(),
             statvfs_busy: statvfs::Busy::default(),
             synth: None,
             nvml: nvml::Live::default(),
@@ -177,6 +190,16 @@ impl Host {
         }
     }
 
+    /// How far a replayed recording's timestamps are moved forward (the demo; see [`timeshift`]): what
+    /// a reader of recorded files with timestamps of their own (the task index) adds to them. 0 on a
+    /// live host and in tests.
+    pub fn time_shift_s(&self) -> i64 {
+        match &self.runner {
+            Runner::Replay(s) => s.shift_s(),
+            Runner::System => 0,
+        }
+    }
+
     /// How many processes this host handle has spawned (the benchmark reports spawns per minute).
     pub fn spawn_count(&self) -> u64 {
         self.spawns.load(Ordering::Relaxed)
@@ -185,6 +208,26 @@ impl Host {
     /// How many programs were asked for, replayed ones included (on a real host each is a spawn).
     pub fn run_count(&self) -> u64 {
         self.runs.load(Ordering::Relaxed)
+    }
+
+    /// Runs and spawns by program (`pvesh`, `smartctl`, …) since this handle was made.
+    pub fn runs_by_program(&self) -> std::collections::BTreeMap<String, ProgramRuns> {
+        self.by_program.lock().map(|m| m.clone()).unwrap_or_default()
+    }
+
+    fn count(&self, program: &str, spawned: bool) {
+        let name = program.rsplit('/').next().unwrap_or(program);
+        if let Ok(mut m) = self.by_program.lock() {
+            // Bounded: the programs are proxwatch's own argv lists, a few dozen names at most.
+            if m.len() < 256 || m.contains_key(name) {
+                let e = m.entry(name.to_string()).or_default();
+                if spawned {
+                    e.spawns += 1;
+                } else {
+                    e.runs += 1;
+                }
+            }
+        }
     }
 
     fn resolve(&self, path: &str) -> impl Iterator<Item = PathBuf> + '_ {
@@ -217,6 +260,35 @@ impl Host {
             }
         }
         Err(ToolError::Missing { what: path.to_string() })
+    }
+
+    /// Reads at most the first `max` bytes of a file (a log that may be large); `Ok(None)` when it is
+    /// absent. The text ends on a whole line when the file was cut.
+    pub fn read_head(&self, path: &str, max: usize) -> Result<Option<String>, ToolError> {
+        use std::io::Read;
+        if let Some(bytes) = self.synth.as_ref().and_then(|s| s.file(path)) {
+            let end = bytes.len().min(max);
+            return Ok(Some(String::from_utf8_lossy(&bytes[..end]).into_owned()));
+        }
+        for candidate in self.resolve(path) {
+            match std::fs::File::open(&candidate) {
+                Ok(f) => {
+                    let mut buf = Vec::new();
+                    f.take(max as u64)
+                        .read_to_end(&mut buf)
+                        .map_err(|e| ToolError::Io { path: path.to_string(), source: e })?;
+                    if buf.len() == max
+                        && let Some(nl) = buf.iter().rposition(|b| *b == b'\n')
+                    {
+                        buf.truncate(nl + 1);
+                    }
+                    return Ok(Some(String::from_utf8_lossy(&buf).into_owned()));
+                }
+                Err(e) if e.kind() == ErrorKind::NotFound || e.kind() == ErrorKind::NotADirectory => {}
+                Err(e) => return Err(ToolError::Io { path: path.to_string(), source: e }),
+            }
+        }
+        Ok(None)
     }
 
     /// Reads a file if it exists: `Ok(None)` when it is absent (e.g. `/proc/pressure` on old kernels).
@@ -308,6 +380,7 @@ impl Host {
             return Err(ToolError::Failed { tool: String::new(), code: None, stderr: "empty argv".into() });
         };
         self.runs.fetch_add(1, Ordering::Relaxed);
+        self.count(program, false);
         match &self.runner {
             Runner::Replay(scenario) => scenario.answer(argv),
             Runner::System => {
@@ -328,6 +401,7 @@ impl Host {
                     Err(e) => return Err(ToolError::Io { path: (*program).to_string(), source: e }),
                 };
                 self.spawns.fetch_add(1, Ordering::Relaxed);
+                self.count(program, true);
                 let pipe = child.stdin.take();
                 let feed = async move {
                     if let (Some(mut pipe), Some(bytes)) = (pipe, input) {

@@ -114,6 +114,11 @@ impl Scenario {
         self.shift_s
     }
 
+    /// How far the recording's timestamps are moved (seconds; 0 unless the demo shifted it).
+    pub fn shift_s(&self) -> i64 {
+        self.shift_s
+    }
+
     /// When the recording appears to have been made (unix s): `recorded_at` moved by the shift.
     pub fn presented_at(&self) -> Option<i64> {
         self.recorded_at.map(|at| at + self.shift_s)

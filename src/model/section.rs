@@ -30,11 +30,16 @@ pub struct Section<T> {
     /// Unix seconds of the data (every `updated` the API serves is unix seconds).
     pub updated: Option<i64>,
     pub data: Option<T>,
+    /// Where the data came from when a source has more than one way in: `task files`, or
+    /// `pvesh (why not the files)`. Absent for single-source sections.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
+    pub source: Option<String>,
 }
 
 impl<T> Default for Section<T> {
     fn default() -> Self {
-        Section { state: SectionState::Pending, reason: None, updated: None, data: None }
+        Section { state: SectionState::Pending, reason: None, updated: None, data: None, source: None }
     }
 }
 
@@ -69,6 +74,7 @@ impl<T> Section<T> {
             reason: self.reason.clone(),
             updated: self.updated,
             data: self.data.as_ref().map(f),
+            source: self.source.clone(),
         }
     }
 }

@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::host::{Host, ToolError};
 use crate::tools::pvesh::{self, ClusterResource, GuestKind};
+use crate::tools::pvetasks;
 use crate::tools::smartctl::{self, Reading, ScanDevice};
 use crate::tools::storage;
 use crate::tools::zpool::{self, StatusFormat};
@@ -141,8 +142,18 @@ impl InventoryPoller {
             ran = true;
         }
         if self.due("tasks", iv.tasks, now) {
-            let r = pvesh::tasks(host, &node).await;
-            self.state.tasks.apply("pvesh tasks", r, now);
+            // PVE's own task files first; pvesh (a Perl start per poll) only where they are missing.
+            match pvetasks::read_list(host) {
+                Ok(list) => {
+                    self.state.tasks.apply("task files", Ok(list), now);
+                    self.state.tasks.source = Some("task files".into());
+                }
+                Err(why) => {
+                    let r = pvesh::tasks(host, &node).await;
+                    self.state.tasks.apply("pvesh tasks", r, now);
+                    self.state.tasks.source = Some(format!("pvesh ({why})"));
+                }
+            }
             ran = true;
         }
         if self.due("backup_jobs", iv.backup_jobs, now) {
@@ -215,7 +226,11 @@ impl InventoryPoller {
             .take(JOB_LOGS_PER_STEP)
             .collect();
         for upid in todo {
-            match pvesh::task_log(host, node, &upid).await {
+            let lines = match pvetasks::read_log(host, &upid, pvesh::TASK_LOG_LINES) {
+                Ok(lines) => Ok(lines),
+                Err(_) => pvesh::task_log(host, node, &upid).await,
+            };
+            match lines {
                 Ok(lines) => {
                     self.state.job_results.insert(upid, pvesh::parse_vzdump_results(&lines));
                 }

@@ -29,7 +29,7 @@ fn local(rel: &str) -> String {
 }
 
 fn ok<T>(data: T) -> Section<T> {
-    Section { state: SectionState::Ok, reason: None, updated: Some(0), data: Some(data) }
+    Section { state: SectionState::Ok, reason: None, updated: Some(0), data: Some(data), source: None }
 }
 
 /// Runs every rule, keyed by finding key.

@@ -66,3 +66,19 @@ async fn the_openapi_description_is_served_plain_and_gzipped() {
     let anon = axum::http::Request::get("/api/openapi.json").body(axum::body::Body::empty()).unwrap();
     assert_eq!(t.send(anon).await.status(), 401);
 }
+
+/// `GET /api/system/self`: what proxwatch ran, by program (the demo's inventory replays pvesh and
+/// the disk tools; a replayed host spawns nothing).
+#[tokio::test]
+async fn self_counts_the_programs_run_by_program() {
+    let t = TestApp::builder().demo().inventory(crate::common::T0_MS, 3).build().await;
+    let (status, v) = t.get("/api/system/self").await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["spawns"], 0, "a replayed host starts no process: {v}");
+    let by = v["by_program"].as_object().unwrap();
+    let total: u64 = by.values().map(|p| p["runs"].as_u64().unwrap()).sum();
+    assert_eq!(total, v["runs"].as_u64().unwrap(), "{v}");
+    assert!(by["pvesh"]["runs"].as_u64().unwrap() > 0, "{v}");
+    assert!(by.contains_key("smartctl"), "{v}");
+    assert!(v["uptime_s"].is_u64());
+}

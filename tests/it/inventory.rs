@@ -90,6 +90,41 @@ async fn a_failing_source_keeps_the_last_good_data_as_stale() {
     assert_eq!(r.updated, Some(T0 / 1000), "and its age shows");
 }
 
+/// Tasks and task logs come from PVE's own files where they exist (the demo carries them, written
+/// from its pvesh recordings), the same list pvesh gives; pvesh is the fallback, named with its reason.
+#[tokio::test]
+async fn tasks_come_from_the_task_files_and_pvesh_is_the_fallback() {
+    let host = demo_host();
+    let p = filled(&host).await;
+    let t = &p.state.tasks;
+    assert_eq!(t.state, SectionState::Ok);
+    assert_eq!(t.source.as_deref(), Some("task files"));
+    let recorded = std::fs::read_to_string(demo_dir().join("commands/pvesh/nodes_tasks.json")).unwrap();
+    let from_pvesh = proxwatch::tools::pvesh::parse_tasks(&recorded).unwrap();
+    assert_eq!(t.data.as_ref().unwrap(), &from_pvesh, "the files give what pvesh gives");
+    // The backup jobs' verdicts were read from their log files.
+    assert!(!p.state.job_results.is_empty());
+    let log = proxwatch::tools::pvetasks::read_log(
+        &host,
+        "UPID:pve-demo:002BFDA1:07309085:66AB1FB0:vzdump:104:root@pam:",
+        1000,
+    )
+    .unwrap();
+    assert!(log[0].starts_with("INFO: starting new backup job"), "{log:?}");
+
+    // The same host without the files: pvesh, and why.
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = std::fs::read_to_string(demo_dir().join("manifest.toml")).unwrap();
+    let moved =
+        manifest.replace("stdout = \"commands/", &format!("stdout = \"{}/commands/", demo_dir().display()));
+    std::fs::write(dir.path().join("manifest.toml"), moved).unwrap();
+    let mut p = InventoryPoller::new("pve-demo".into(), Intervals::default());
+    p.step(&common::replay_dir(dir.path()), T0).await;
+    assert_eq!(p.state.tasks.state, SectionState::Ok);
+    assert_eq!(p.state.tasks.source.as_deref(), Some("pvesh (no /var/log/pve/tasks/index)"));
+    assert_eq!(p.state.tasks.data.as_ref().unwrap(), &from_pvesh);
+}
+
 /// A host without Proxmox and ZFS (whatever the machine running the test has): those sections are
 /// `unavailable`, not errors.
 #[tokio::test]

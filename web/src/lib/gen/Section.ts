@@ -8,4 +8,9 @@ export type Section<T> = { state: SectionState, reason: string | null,
 /**
  * Unix seconds of the data (every `updated` the API serves is unix seconds).
  */
-updated: number | null, data: T | null, };
+updated: number | null, data: T | null, 
+/**
+ * Where the data came from when a source has more than one way in: `task files`, or
+ * `pvesh (why not the files)`. Absent for single-source sections.
+ */
+source?: string, };

@@ -1,0 +1,431 @@
+//! The cluster filesystem's status files (`/etc/pve/.vmlist`, `/etc/pve/.members`, `/etc/pve/.rrd`):
+//! what PVE's own API reads for `/cluster/resources`, without starting a `pvesh` (issue 15). Pure
+//! parsers, each following its writer:
+//! - `.vmlist`: pve-cluster `src/pmxcfs/status.c`, `cfs_create_vmlist_msg` — JSON, `{"version": N}`
+//!   alone when there is no guest, else `"ids": {"<vmid>": {"node", "type", "version"}}`;
+//! - `.members`: the same file, `cfs_create_memberlist_msg` — JSON; `nodename` and `version` alone on a
+//!   host that is not in a cluster, else `cluster: {name, version, nodes, quorate}` and
+//!   `nodelist: {"<name>": {id, online, ip?}}`;
+//! - `.rrd`: `cfs_rrd_dump` — one `key:data` line per entry (then a NUL), where `data` is what
+//!   pvestatd broadcast (pve-manager `PVE/Service/pvestatd.pm`): values joined by `:`, `U` for
+//!   undefined. Read the way `PVE::Cluster::rrd_dump` reads it (split on `:`; a line with fewer than
+//!   two values is skipped) and interpreted the way `PVE::API2Tools::extract_{node,vm,storage}_stats`
+//!   do, preferring the PVE 9 keys (`pve-node-9.0/`, `pve-vm-9.0/`, `pve-storage-9.0/`) over the
+//!   PVE 8 ones (`pve2-node/`, `pve2.3-vm/`, `pve2-storage/`) like `get_rrd_key`.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use crate::host::ToolError;
+use crate::model::GuestKind;
+
+pub const VMLIST: &str = "/etc/pve/.vmlist";
+pub const MEMBERS: &str = "/etc/pve/.members";
+pub const RRD: &str = "/etc/pve/.rrd";
+
+/// One guest of `.vmlist`: where it lives and what it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VmlistEntry {
+    pub vmid: u64,
+    pub node: String,
+    pub kind: GuestKind,
+    /// The config file's version (bumped on every write).
+    pub version: u64,
+}
+
+#[derive(Deserialize)]
+struct RawVmlist {
+    #[serde(default)]
+    ids: BTreeMap<String, RawVm>,
+}
+
+#[derive(Deserialize)]
+struct RawVm {
+    node: String,
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    version: u64,
+}
+
+/// Parses `.vmlist`, sorted by vmid. `type` is `qemu` or `lxc` (`vminfo_type_to_string`); anything
+/// else is a parse error naming the guest.
+pub fn parse_vmlist(text: &str) -> Result<Vec<VmlistEntry>, ToolError> {
+    let raw: RawVmlist = serde_json::from_str(text.trim_end_matches('\0')).map_err(|e| {
+        ToolError::parse(
+            VMLIST,
+            e.line(),
+            text.lines().nth(e.line().saturating_sub(1)).unwrap_or(""),
+            e.to_string(),
+        )
+    })?;
+    let mut out = Vec::with_capacity(raw.ids.len());
+    for (id, vm) in raw.ids {
+        let vmid: u64 =
+            id.parse().map_err(|_| ToolError::parse(VMLIST, 1, &id, "a guest id that is not a number"))?;
+        let kind = match vm.kind.as_str() {
+            "qemu" => GuestKind::Qemu,
+            "lxc" => GuestKind::Lxc,
+            other => {
+                return Err(ToolError::parse(
+                    VMLIST,
+                    1,
+                    &id,
+                    format!("guest {vmid} has an unknown type {other:?}"),
+                ));
+            }
+        };
+        out.push(VmlistEntry { vmid, node: vm.node, kind, version: vm.version });
+    }
+    out.sort_by_key(|v| v.vmid);
+    Ok(out)
+}
+
+/// `.members`: the cluster as corosync sees it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Members {
+    /// This node's name.
+    pub nodename: String,
+    /// `None` on a host that is not in a cluster.
+    pub cluster: Option<ClusterInfo>,
+    pub nodes: Vec<Member>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ClusterInfo {
+    pub name: String,
+    pub version: i64,
+    pub nodes: u32,
+    /// 0 or 1.
+    pub quorate: u8,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub name: String,
+    pub id: u32,
+    pub online: bool,
+    pub ip: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawMembers {
+    nodename: String,
+    cluster: Option<ClusterInfo>,
+    #[serde(default)]
+    nodelist: BTreeMap<String, RawMember>,
+}
+
+#[derive(Deserialize)]
+struct RawMember {
+    id: u32,
+    online: u8,
+    ip: Option<String>,
+}
+
+/// Parses `.members`, nodes sorted by name.
+pub fn parse_members(text: &str) -> Result<Members, ToolError> {
+    let raw: RawMembers = serde_json::from_str(text.trim_end_matches('\0')).map_err(|e| {
+        ToolError::parse(
+            MEMBERS,
+            e.line(),
+            text.lines().nth(e.line().saturating_sub(1)).unwrap_or(""),
+            e.to_string(),
+        )
+    })?;
+    let nodes = raw
+        .nodelist
+        .into_iter()
+        .map(|(name, m)| Member { name, id: m.id, online: m.online != 0, ip: m.ip })
+        .collect();
+    Ok(Members { nodename: raw.nodename, cluster: raw.cluster, nodes })
+}
+
+/// A node's status broadcast (`extract_node_stats`' columns).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NodeStats {
+    pub uptime: u64,
+    /// The subscription level (`c`, `b`, `s`, `p`), `None` without one.
+    pub level: Option<String>,
+    /// When pvestatd sent it (unix seconds).
+    pub time: Option<i64>,
+    pub loadavg: Option<f64>,
+    pub maxcpu: u32,
+    /// 0..1 of all CPUs.
+    pub cpu: f64,
+    pub iowait: Option<f64>,
+    pub maxmem: u64,
+    pub mem: u64,
+    pub maxswap: Option<u64>,
+    pub swap: Option<u64>,
+    /// The root filesystem's size and use.
+    pub maxdisk: u64,
+    pub disk: u64,
+    pub netin: Option<u64>,
+    pub netout: Option<u64>,
+    /// PVE 9 only.
+    pub memavailable: Option<u64>,
+    pub arcsize: Option<u64>,
+}
+
+/// A guest's status broadcast (`extract_vm_stats`' columns). A stopped guest's live columns are `U`
+/// (read as 0, as PVE's API does).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct VmStats {
+    pub uptime: u64,
+    pub name: Option<String>,
+    /// `running`, `stopped`, `paused`, … (the QMP status where there is one).
+    pub status: String,
+    pub template: bool,
+    pub time: Option<i64>,
+    pub maxcpu: f64,
+    pub cpu: f64,
+    pub maxmem: u64,
+    pub mem: u64,
+    pub maxdisk: u64,
+    pub disk: u64,
+    pub netin: u64,
+    pub netout: u64,
+    pub diskread: u64,
+    pub diskwrite: u64,
+    /// PVE 9 only: the memory the guest's process holds on the host.
+    pub memhost: Option<u64>,
+}
+
+/// A storage's status broadcast (`extract_storage_stats`: time, total, used).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StorageStats {
+    pub time: Option<i64>,
+    pub maxdisk: u64,
+    pub disk: u64,
+}
+
+/// Every entry of `.rrd`, by object, each from its newest key format.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Rrd {
+    pub nodes: BTreeMap<String, NodeStats>,
+    pub vms: BTreeMap<u64, VmStats>,
+    /// By (node, storage id).
+    pub storages: BTreeMap<(String, String), StorageStats>,
+}
+
+/// One value: `U` (or nothing) is undefined.
+fn val<'a>(v: Option<&&'a str>) -> Option<&'a str> {
+    v.copied().filter(|s| !s.is_empty() && *s != "U")
+}
+
+fn num<T: std::str::FromStr>(v: Option<&&str>) -> Option<T> {
+    val(v).and_then(|s| s.parse().ok())
+}
+
+/// A counter or size as Perl's `($x || 0) + 0` reads it: a float text such as `1.2e+10` too.
+fn int(v: Option<&&str>) -> u64 {
+    val(v)
+        .and_then(|s| s.parse::<u64>().ok().or_else(|| s.parse::<f64>().ok().map(|f| f.max(0.0) as u64)))
+        .unwrap_or(0)
+}
+
+fn float(v: Option<&&str>) -> f64 {
+    num(v).unwrap_or(0.0)
+}
+
+/// Parses `.rrd`. Lines whose key is not a node, guest or storage of a known format are left out (the
+/// file may gain formats); a known key with a malformed id is a parse error naming the line.
+pub fn parse_rrd(text: &str) -> Result<Rrd, ToolError> {
+    let mut rrd = Rrd::default();
+    // Which key format each object came from (true: PVE 9), so a PVE 9 entry wins whatever the order.
+    let mut node_new: BTreeMap<String, bool> = BTreeMap::new();
+    let mut vm_new: BTreeMap<u64, bool> = BTreeMap::new();
+    let mut storage_new: BTreeMap<(String, String), bool> = BTreeMap::new();
+    for (i, line) in text.split('\n').enumerate() {
+        let line = line.trim_end_matches(['\0', '\r']);
+        let mut parts = line.split(':');
+        let Some(key) = parts.next().filter(|k| !k.is_empty()) else { continue };
+        // Perl's split drops trailing empty fields; `U` stands for undefined values, so none are lost.
+        let mut v: Vec<&str> = parts.collect();
+        while v.last().is_some_and(|s| s.is_empty()) {
+            v.pop();
+        }
+        if v.len() < 2 {
+            continue;
+        }
+        let bad = |m: &str| ToolError::parse(RRD, i + 1, line, m);
+        let (kind, id) = key.split_once('/').ok_or_else(|| bad("a key without a /"))?;
+        match kind {
+            "pve-node-9.0" | "pve2-node" => {
+                let new = kind == "pve-node-9.0";
+                if node_new.get(id).is_some_and(|n| *n && !new) {
+                    continue;
+                }
+                node_new.insert(id.to_string(), new);
+                rrd.nodes.insert(
+                    id.to_string(),
+                    NodeStats {
+                        uptime: int(v.first()),
+                        level: val(v.get(1)).map(str::to_string),
+                        time: num(v.get(2)),
+                        loadavg: num(v.get(3)),
+                        maxcpu: int(v.get(4)) as u32,
+                        cpu: float(v.get(5)),
+                        iowait: num(v.get(6)),
+                        maxmem: int(v.get(7)),
+                        mem: int(v.get(8)),
+                        maxswap: num(v.get(9)),
+                        swap: num(v.get(10)),
+                        maxdisk: int(v.get(11)),
+                        disk: int(v.get(12)),
+                        netin: num(v.get(13)),
+                        netout: num(v.get(14)),
+                        memavailable: if new { num(v.get(15)) } else { None },
+                        arcsize: if new { num(v.get(16)) } else { None },
+                    },
+                );
+            }
+            "pve-vm-9.0" | "pve2.3-vm" => {
+                let new = kind == "pve-vm-9.0";
+                let vmid: u64 = id.parse().map_err(|_| bad("a guest key whose id is not a number"))?;
+                if vm_new.get(&vmid).is_some_and(|n| *n && !new) {
+                    continue;
+                }
+                vm_new.insert(vmid, new);
+                rrd.vms.insert(
+                    vmid,
+                    VmStats {
+                        uptime: int(v.first()),
+                        name: val(v.get(1)).map(str::to_string),
+                        status: val(v.get(2)).unwrap_or("unknown").to_string(),
+                        template: int(v.get(3)) != 0,
+                        time: num(v.get(4)),
+                        maxcpu: float(v.get(5)),
+                        cpu: float(v.get(6)),
+                        maxmem: int(v.get(7)),
+                        mem: int(v.get(8)),
+                        maxdisk: int(v.get(9)),
+                        disk: int(v.get(10)),
+                        netin: int(v.get(11)),
+                        netout: int(v.get(12)),
+                        diskread: int(v.get(13)),
+                        diskwrite: int(v.get(14)),
+                        memhost: if new { Some(int(v.get(15))) } else { None },
+                    },
+                );
+            }
+            "pve-storage-9.0" | "pve2-storage" => {
+                let new = kind == "pve-storage-9.0";
+                let (node, store) =
+                    id.split_once('/').ok_or_else(|| bad("a storage key without node/storage"))?;
+                let k = (node.to_string(), store.to_string());
+                if storage_new.get(&k).is_some_and(|n| *n && !new) {
+                    continue;
+                }
+                storage_new.insert(k.clone(), new);
+                rrd.storages.insert(
+                    k,
+                    StorageStats { time: num(v.first()), maxdisk: int(v.get(1)), disk: int(v.get(2)) },
+                );
+            }
+            _ => {}
+        }
+    }
+    Ok(rrd)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `.vmlist` as `cfs_create_vmlist_msg` writes it (its exact spacing and line breaks).
+    const VMLIST_TEXT: &str = "{\n\"version\": 41,\n\"ids\": {\n\"100\": { \"node\": \"pve1\", \"type\": \"qemu\", \"version\": 12 },\n\"201\": { \"node\": \"pve1\", \"type\": \"lxc\", \"version\": 3 },\n\"105\": { \"node\": \"pve2\", \"type\": \"qemu\", \"version\": 7 }}\n\n}\n";
+
+    #[test]
+    fn vmlist_as_pmxcfs_writes_it() {
+        let v = parse_vmlist(VMLIST_TEXT).unwrap();
+        assert_eq!(v.iter().map(|e| e.vmid).collect::<Vec<_>>(), [100, 105, 201]);
+        assert_eq!(v[2], VmlistEntry { vmid: 201, node: "pve1".into(), kind: GuestKind::Lxc, version: 3 });
+        assert_eq!(v[1].node, "pve2");
+        // No guest at all: the version alone.
+        assert_eq!(parse_vmlist("{\n\"version\": 3\n\n}\n").unwrap(), []);
+        let e = parse_vmlist("{\n\"version\": 3,\n\"ids\": {\n\"100\": { \"node\": \"a\", \"type\": \"openvz\", \"version\": 1 }}\n\n}\n")
+            .unwrap_err();
+        assert!(e.to_string().contains("unknown type"), "{e}");
+        assert!(matches!(parse_vmlist("{\n\"version\": "), Err(ToolError::Parse { .. })));
+    }
+
+    #[test]
+    fn members_of_a_cluster_and_of_a_lone_node() {
+        // `cfs_create_memberlist_msg` in a three-node cluster with one node down.
+        let text = "{\n\"nodename\": \"pve1\",\n\"version\": 9,\n\"cluster\": { \"name\": \"lab\", \"version\": 3, \"nodes\": 3, \"quorate\": 1 },\n\"nodelist\": {\n  \"pve1\": { \"id\": 1, \"online\": 1, \"ip\": \"10.0.0.11\"},\n  \"pve3\": { \"id\": 3, \"online\": 0},\n  \"pve2\": { \"id\": 2, \"online\": 1, \"ip\": \"10.0.0.12\"}\n  }\n}\n";
+        let m = parse_members(text).unwrap();
+        assert_eq!(m.nodename, "pve1");
+        assert_eq!(m.cluster, Some(ClusterInfo { name: "lab".into(), version: 3, nodes: 3, quorate: 1 }));
+        assert_eq!(m.nodes.iter().map(|n| n.name.as_str()).collect::<Vec<_>>(), ["pve1", "pve2", "pve3"]);
+        assert_eq!(m.nodes[2], Member { name: "pve3".into(), id: 3, online: false, ip: None });
+        // A host outside any cluster.
+        let lone = parse_members("{\n\"nodename\": \"pve\",\n\"version\": 0\n}\n").unwrap();
+        assert_eq!(lone, Members { nodename: "pve".into(), cluster: None, nodes: vec![] });
+    }
+
+    /// `.rrd` as `cfs_rrd_dump` writes it: PVE 8 and PVE 9 keys side by side (a cluster mid-upgrade),
+    /// a stopped guest with its `U` columns, a template, a name with a dash, a storage, an unknown key,
+    /// and the closing NUL.
+    const RRD_TEXT: &str = concat!(
+        "pve2-node/pve2:86400:c:1733400000:0.52:8:0.031:0.002:33554432000:12884901888:8589930496:0:100861726720:21474836480:123456789:98765432\n",
+        "pve-node-9.0/pve1:1209600:U:1733400001:1.25:16:0.12:0.01:67108864000:40265318400:8589930496:1048576:100861726720:30064771072:987654321:123456789:25769803776:4294967296:0.5:1.1:0.3:0:0\n",
+        "pve2-node/pve1:1:U:1:1:1:1:1:1:1:1:1:1:1:1:1\n",
+        "pve-vm-9.0/100:3600:router:running:0:1733400001:2:0.0425:2147483648:1073741824:34359738368:0:1234567:7654321:111111:222222:1181116006:0.1:0:0.2:0:0:0\n",
+        "pve-vm-9.0/101:0:web-01:stopped:0:1733400001:4:U:4294967296:U:68719476736:0:U:U:U:U:U:U:U:U:U:U:U\n",
+        "pve2.3-vm/9000:0:debian-12-template:stopped:1:1733400000:2:U:2147483648:U:10737418240:0:U:U:U:U\n",
+        "pve-storage-9.0/pve1/local-zfs:1733400001:1888469831680:512110190592\n",
+        "pve2-storage/pve2/local:1733400000:100861726720:21474836480\n",
+        "pve-future-10/x:1:2:3\n",
+        "broken-line\n",
+        "\0"
+    );
+
+    #[test]
+    fn rrd_as_pvestatd_broadcasts_it() {
+        let r = parse_rrd(RRD_TEXT).unwrap();
+        // The PVE 9 entry wins over the older key of the same node, wherever it stands.
+        let n = &r.nodes["pve1"];
+        assert_eq!(n.uptime, 1_209_600);
+        assert_eq!(n.level, None);
+        assert_eq!(n.maxcpu, 16);
+        assert!((n.cpu - 0.12).abs() < 1e-9);
+        assert_eq!((n.maxmem, n.mem), (67_108_864_000, 40_265_318_400));
+        assert_eq!((n.maxdisk, n.disk), (100_861_726_720, 30_064_771_072));
+        assert_eq!(n.memavailable, Some(25_769_803_776));
+        let old = &r.nodes["pve2"];
+        assert_eq!(old.level.as_deref(), Some("c"));
+        assert_eq!(old.memavailable, None);
+        assert_eq!(old.netout, Some(98_765_432));
+
+        let vm = &r.vms[&100];
+        assert_eq!(vm.name.as_deref(), Some("router"));
+        assert_eq!(vm.status, "running");
+        assert!((vm.cpu - 0.0425).abs() < 1e-9);
+        assert_eq!(
+            (vm.maxmem, vm.mem, vm.netin, vm.diskwrite),
+            (2_147_483_648, 1_073_741_824, 1_234_567, 222_222)
+        );
+        assert_eq!(vm.memhost, Some(1_181_116_006));
+        // A stopped guest: its live columns are undefined, read as 0 (as PVE's API does).
+        let stopped = &r.vms[&101];
+        assert_eq!(
+            (stopped.status.as_str(), stopped.uptime, stopped.cpu, stopped.mem),
+            ("stopped", 0, 0.0, 0)
+        );
+        assert_eq!(stopped.maxmem, 4_294_967_296);
+        let tpl = &r.vms[&9000];
+        assert!(tpl.template);
+        assert_eq!(tpl.memhost, None);
+
+        assert_eq!(r.storages[&("pve1".into(), "local-zfs".into())].disk, 512_110_190_592);
+        assert_eq!(r.storages[&("pve2".into(), "local".into())].maxdisk, 100_861_726_720);
+        assert_eq!(r.storages.len(), 2);
+
+        // A guest key with a bad id is an error naming its line.
+        let e = parse_rrd("pve-vm-9.0/abc:1:x:running\n").unwrap_err();
+        assert!(matches!(e, ToolError::Parse { line: 1, .. }), "{e}");
+    }
+}
