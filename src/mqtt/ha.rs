@@ -48,6 +48,18 @@ impl Topics {
     pub fn availability(&self) -> String {
         format!("{}/status", self.root)
     }
+    /// Every discovery config of this node (a subscription filter).
+    pub fn own_configs(&self) -> String {
+        format!("{}/+/{}/+/config", self.prefix, self.node_id)
+    }
+    /// Whether `topic` is one of this node's discovery configs.
+    pub fn is_own_config(&self, topic: &str) -> bool {
+        let Some(rest) = topic.strip_prefix(&self.prefix).and_then(|r| r.strip_prefix('/')) else {
+            return false;
+        };
+        let parts: Vec<&str> = rest.split('/').collect();
+        matches!(parts.as_slice(), [_, node, _, "config"] if *node == self.node_id)
+    }
     /// Home Assistant's own birth and will topic: `online` there means "send your configs again".
     pub fn ha_status(&self) -> String {
         format!("{}/status", self.prefix)
@@ -425,6 +437,11 @@ mod tests {
         assert_eq!(t.root, "proxwatch/pve_1");
         assert_eq!(t.availability(), "proxwatch/pve_1/status");
         assert_eq!(t.ha_status(), "homeassistant/status");
+        assert_eq!(t.own_configs(), "homeassistant/+/pve_1/+/config");
+        assert!(t.is_own_config("homeassistant/sensor/pve_1/cpu/config"));
+        assert!(!t.is_own_config("homeassistant/sensor/pve_2/cpu/config"));
+        assert!(!t.is_own_config("homeassistant/sensor/pve_1/cpu/state"));
+        assert!(!t.is_own_config("other/sensor/pve_1/cpu/config"));
     }
 
     #[test]

@@ -429,6 +429,9 @@ impl<'a> Session<'a> {
                         // The broker may have lost everything (a restart without persistence).
                         self.sent.clear();
                         let _ = self.client.try_subscribe(self.topics.ha_status(), QoS::AtMostOnce);
+                        // The broker's retained configs of this node: entities of guests destroyed
+                        // while proxwatch was away (or of a toggle turned off) are removed.
+                        let _ = self.client.try_subscribe(self.topics.own_configs(), QoS::AtMostOnce);
                         self.send(self.topics.availability(), "online".into());
                         self.publish_changes();
                     }
@@ -438,6 +441,8 @@ impl<'a> Session<'a> {
                             self.sent.clear();
                             self.send(self.topics.availability(), "online".into());
                             self.publish_changes();
+                        } else if p.retain && !p.payload.is_empty() && p.topic.ends_with("/config") {
+                            self.drop_if_stale(&p.topic);
                         }
                     }
                     Ok(_) => {}
@@ -494,6 +499,21 @@ impl<'a> Session<'a> {
         for (t, p) in m.configs.into_iter().chain(m.states) {
             if self.sent.get(&t) != Some(&p) {
                 self.send(t, p);
+            }
+        }
+    }
+
+    /// A retained config of this node that the current entities do not have: cleared (an empty
+    /// retained message), so Home Assistant removes the entity.
+    fn drop_if_stale(&mut self, topic: &str) {
+        if !self.topics.is_own_config(topic) {
+            return;
+        }
+        let m = self.inputs.messages(&self.topics, self.settings);
+        if !m.configs.contains_key(topic) {
+            tracing::debug!(topic, "removing a stale Home Assistant entity");
+            if let Err(e) = self.client.try_publish(topic, QoS::AtLeastOnce, true, Vec::new()) {
+                tracing::debug!(error = %e, "MQTT removal deferred");
             }
         }
     }

@@ -125,6 +125,14 @@ fn home_assistant_sees_the_host_over_mqtt_and_a_broker_restart_is_survived() {
     let mut mosq = broker(tmp.path(), port);
     let (sub, rx) = subscribe(port);
 
+    // A retained entity of a guest destroyed while proxwatch was away: it must be cleared.
+    let stale = "homeassistant/sensor/pve_demo/qemu_999_cpu/config";
+    let st = Command::new("mosquitto_pub")
+        .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-u", USER, "-P", PASS, "-r", "-t", stale])
+        .args(["-m", r#"{"name":"CPU","unique_id":"proxwatch_pve_demo_qemu_999_cpu","state_topic":"proxwatch/pve_demo/guest/999"}"#])
+        .status()
+        .unwrap();
+    assert!(st.success());
     let mut demo = crate::common::DemoProcess::start(tmp.path());
     let api = |method: &str, body: Option<Value>| demo.api(method, "/api/integrations/mqtt", body);
     let off = api("GET", None);
@@ -166,9 +174,20 @@ fn home_assistant_sees_the_host_over_mqtt_and_a_broker_restart_is_survived() {
     };
     let guest_state = |t: &str, p: &str| t.ends_with("/guest/100") && p.contains("\"status\"");
     let online = |t: &str, p: &str| t.starts_with("proxwatch/") && t.ends_with("/status") && p == "online";
+    // mosquitto_sub -v prints an empty message as `(null)`.
+    let cleared = |t: &str, p: &str| t == stale && (p.is_empty() || p == "(null)");
     let got = expect(
         &rx,
-        &[&cpu_config, &guest_config, &health_config, &ups_config, &host_state, &guest_state, &online],
+        &[
+            &cpu_config,
+            &guest_config,
+            &health_config,
+            &ups_config,
+            &host_state,
+            &guest_state,
+            &online,
+            &cleared,
+        ],
     );
     // Every config points at a state topic proxwatch publishes and at the availability topic.
     let (_, cpu) = got.iter().find(|(t, p)| cpu_config(t, p)).unwrap();
