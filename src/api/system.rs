@@ -44,7 +44,6 @@ struct SelfView {
     /// Processes actually spawned (0 on a replayed or demo host).
     spawns: u64,
     /// By program name (`pvesh`, `smartctl`, …).
-    #[cfg_attr(test, ts(type = "Record<string, ProgramRuns>"))]
     by_program: std::collections::BTreeMap<String, crate::host::ProgramRuns>,
 }
 

@@ -63,6 +63,43 @@ fn guests(stdout: &str, elapsed_s: i64) -> Option<String> {
     serde_json::to_string(&v).ok()
 }
 
+/// The cluster filesystem's `.rrd` dump (`tools::pmxcfs`): what pvestatd last broadcast, moved the
+/// same way as the guest lists (a running guest's uptime and I/O counters grow at its lifetime
+/// average; the node's uptime grows).
+pub fn rrd_dump(text: &str, elapsed_s: i64) -> Option<String> {
+    if elapsed_s <= 0 {
+        return None;
+    }
+    let mut out = String::with_capacity(text.len() + 256);
+    for (i, line) in text.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        let Some((key, data)) = line.split_once(':') else {
+            out.push_str(line);
+            continue;
+        };
+        let mut v: Vec<String> = data.split(':').map(str::to_string).collect();
+        let uptime = v.first().and_then(|u| u.parse::<f64>().ok()).unwrap_or(0.0);
+        if key.starts_with("pve2.3-vm/") || key.starts_with("pve-vm-9.0/") {
+            if v.get(2).map(String::as_str) == Some("running") && uptime > 0.0 {
+                for c in v.iter_mut().take(15).skip(11) {
+                    if let Ok(n) = c.parse::<f64>() {
+                        *c = ((n + n / uptime * elapsed_s as f64).round() as u64).to_string();
+                    }
+                }
+                v[0] = (uptime as i64 + elapsed_s).to_string();
+            }
+        } else if (key.starts_with("pve2-node/") || key.starts_with("pve-node-9.0/")) && uptime > 0.0 {
+            v[0] = (uptime as i64 + elapsed_s).to_string();
+        }
+        out.push_str(key);
+        out.push(':');
+        out.push_str(&v.join(":"));
+    }
+    Some(out)
+}
+
 fn rrd(stdout: &str, now_s: i64) -> Option<String> {
     let mut v: Value = serde_json::from_str(stdout).ok()?;
     let rows = rows(&mut v)?;
@@ -113,5 +150,21 @@ mod tests {
         assert_eq!((v[0]["time"].as_i64(), v[2]["time"].as_i64()), (Some(2200), Some(2320)));
         assert_eq!(v[2]["cpu"], 0.3);
         assert!(animate(&argv, rrd, 1150, 0).is_none(), "already current");
+    }
+
+    #[test]
+    fn the_rrd_dump_moves_like_the_guest_lists() {
+        let text = "pve2-node/pve:1000:U:1:0.5:8:0.1:0:1:1:0:0:1:1:1:1\npve2.3-vm/100:1000:web:running:0:1:2:0.1:2:1:3:0:5000:1000:200:100\npve2.3-vm/101:0:db:stopped:0:1:2:U:2:U:3:0:U:U:U:U\n\0";
+        let moved = rrd_dump(text, 100).unwrap();
+        let lines: Vec<&str> = moved.split('\n').collect();
+        assert!(lines[0].starts_with("pve2-node/pve:1100:U:"), "{}", lines[0]);
+        // Counters grow at their lifetime average (5000 over 1000 s: +500 in 100 s).
+        assert_eq!(lines[1], "pve2.3-vm/100:1100:web:running:0:1:2:0.1:2:1:3:0:5500:1100:220:110");
+        assert_eq!(
+            lines[2], "pve2.3-vm/101:0:db:stopped:0:1:2:U:2:U:3:0:U:U:U:U",
+            "a stopped guest stands still"
+        );
+        assert_eq!(lines[3], "\0");
+        assert_eq!(rrd_dump(text, 0), None);
     }
 }

@@ -244,7 +244,11 @@ impl Host {
     /// (Kernel pseudo-files answer from memory; no timeout is needed for them.)
     pub fn read(&self, path: &str) -> Result<String, ToolError> {
         let bytes = self.read_bytes(path)?;
-        Ok(String::from_utf8_lossy(&bytes).into_owned())
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        Ok(match &self.runner {
+            Runner::Replay(s) => s.animate_file(path, text),
+            Runner::System => text,
+        })
     }
 
     /// Reads a file as bytes (for `cmdline` and other NUL-separated files).

@@ -130,6 +130,21 @@ impl Scenario {
         self.animated_since = Some(now_s);
     }
 
+    /// A recorded file as the demo shows it: `.rrd` kept moving like the guest lists; anything else
+    /// as recorded.
+    pub fn animate_file(&self, path: &str, text: String) -> String {
+        match self.animated_since {
+            // `tools::pmxcfs::RRD` (the host sits below the parsers).
+            Some(since) if path == "/etc/pve/.rrd" => {
+                let now_s = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs() as i64);
+                super::animate::rrd_dump(&text, now_s - since).unwrap_or(text)
+            }
+            _ => text,
+        }
+    }
+
     /// Answers a command from the recording.
     pub fn answer(&self, argv: &[&str]) -> Result<Output, ToolError> {
         let key: Vec<String> = argv.iter().map(|s| s.to_string()).collect();

@@ -42,7 +42,11 @@ const GIB: f64 = (1u64 << 30) as f64;
 /// Whether `path` belongs to the recorded host alone: the demo's kernel and processes are the
 /// scenario's, so the machine running the demo must not show through under these.
 pub fn owns(path: &str) -> bool {
-    ["/proc", "/boot"].iter().any(|p| path == *p || path.strip_prefix(p).is_some_and(|r| r.starts_with('/')))
+    // `/etc/pve` and `/var/log/pve` too: the demo's Proxmox is the recorded one, never the cluster
+    // files or tasks of a real PVE host the demo happens to run on.
+    ["/proc", "/boot", "/etc/pve", "/var/log/pve"]
+        .iter()
+        .any(|p| path == *p || path.strip_prefix(p).is_some_and(|r| r.starts_with('/')))
 }
 
 /// A clock in unix ms; the demo reads the wall clock, tests pass their own.

@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use crate::host::ToolError;
-use crate::model::GuestKind;
+use crate::model::pve::GuestKind;
 
 pub const VMLIST: &str = "/etc/pve/.vmlist";
 pub const MEMBERS: &str = "/etc/pve/.members";
@@ -263,7 +263,8 @@ pub fn parse_rrd(text: &str) -> Result<Rrd, ToolError> {
                     id.to_string(),
                     NodeStats {
                         uptime: int(v.first()),
-                        level: val(v.get(1)).map(str::to_string),
+                        // `''` without a subscription (not undefined): kept as PVE's API passes it on.
+                        level: v.get(1).filter(|s| **s != "U").map(|s| s.to_string()),
                         time: num(v.get(2)),
                         loadavg: num(v.get(3)),
                         maxcpu: int(v.get(4)) as u32,
@@ -329,6 +330,156 @@ pub fn parse_rrd(text: &str) -> Result<Rrd, ToolError> {
         }
     }
     Ok(rrd)
+}
+
+/// What `/cluster/resources` is made of (`PVE::API2::Cluster` `resources`), read from files.
+pub struct Files<'a> {
+    pub vmlist: &'a [VmlistEntry],
+    pub members: &'a Members,
+    pub rrd: &'a Rrd,
+    /// `lock` and `tags` of each guest's current configuration.
+    pub props: &'a BTreeMap<u64, crate::tools::pveconf::GuestProps>,
+    pub ha: &'a crate::tools::pveconf::Ha,
+    /// The pools and each guest's pool (`user.cfg`).
+    pub pools: &'a (Vec<String>, BTreeMap<u64, String>),
+    pub storages: &'a [crate::tools::pveconf::StorageDef],
+}
+
+/// The cluster's nodes: corosync's node list, or this node alone outside a cluster
+/// (`PVE::Cluster::get_nodelist`), sorted.
+pub fn nodelist(members: &Members) -> Vec<String> {
+    if members.cluster.is_some() && !members.nodes.is_empty() {
+        members.nodes.iter().map(|n| n.name.clone()).collect()
+    } else {
+        vec![members.nodename.clone()]
+    }
+}
+
+/// `/cluster/resources` from the files, entry for entry as PVE's API builds it (`extract_vm_stats`,
+/// `extract_node_stats`, `extract_storage_stats`): pools, guests by vmid, nodes, storages per node
+/// where enabled. SDN and network entries are left out (the monitor does not use them).
+pub fn cluster_resources(f: &Files<'_>) -> Vec<crate::model::pve::ClusterResource> {
+    use crate::model::pve::{ClusterResource, Guest, NodeResource, StorageResource};
+    let mut out = Vec::new();
+    for p in &f.pools.0 {
+        out.push(ClusterResource::Other { kind: "pool".into(), id: format!("/pool/{p}") });
+    }
+    for v in f.vmlist {
+        let d = f.rrd.vms.get(&v.vmid);
+        let props = f.props.get(&v.vmid);
+        out.push(ClusterResource::Guest(Guest {
+            kind: v.kind,
+            vmid: v.vmid,
+            name: d.and_then(|d| d.name.clone()).unwrap_or_default(),
+            node: v.node.clone(),
+            status: d.map_or_else(|| "unknown".to_string(), |d| d.status.clone()),
+            cpu: d.map_or(0.0, |d| d.cpu),
+            maxcpu: d.map_or(0.0, |d| d.maxcpu),
+            mem: d.map_or(0, |d| d.mem),
+            maxmem: d.map_or(0, |d| d.maxmem),
+            disk: d.map_or(0, |d| d.disk),
+            maxdisk: d.map_or(0, |d| d.maxdisk),
+            netin: d.map_or(0, |d| d.netin),
+            netout: d.map_or(0, |d| d.netout),
+            diskread: d.map_or(0, |d| d.diskread),
+            diskwrite: d.map_or(0, |d| d.diskwrite),
+            uptime: d.map(|d| d.uptime),
+            pid: None,
+            template: d.is_some_and(|d| d.template),
+            tags: props
+                .and_then(|p| p.tags.as_deref())
+                .map(crate::model::pve::de::split_tags)
+                .unwrap_or_default(),
+            lock: props.and_then(|p| p.lock.clone()),
+            hastate: f.ha.guest_state(v.kind, v.vmid),
+            pool: f.pools.1.get(&v.vmid).cloned(),
+        }));
+    }
+    let nodes = nodelist(f.members);
+    let clustered = f.members.cluster.is_some();
+    for node in &nodes {
+        let d = f.rrd.nodes.get(node);
+        let member_online = f.members.nodes.iter().find(|m| &m.name == node).map(|m| m.online);
+        let online = d.is_some() && (!clustered || member_online == Some(true));
+        let status = if clustered && member_online == Some(false) {
+            "offline"
+        } else if online {
+            "online"
+        } else {
+            "unknown"
+        };
+        let live = |x: u64| online.then_some(x);
+        out.push(ClusterResource::Node(NodeResource {
+            node: node.clone(),
+            status: status.into(),
+            cpu: d.and_then(|d| online.then_some(d.cpu)),
+            maxcpu: d.map(|d| f64::from(d.maxcpu)),
+            mem: d.and_then(|d| live(d.mem)),
+            maxmem: d.map(|d| d.maxmem),
+            disk: d.and_then(|d| live(d.disk)),
+            maxdisk: d.map(|d| d.maxdisk),
+            uptime: d.and_then(|d| live(d.uptime)),
+            level: d.and_then(|d| d.level.clone()),
+        }));
+    }
+    for s in f.storages {
+        for node in nodes.iter().filter(|n| s.enabled_on(n)) {
+            let d = f.rrd.storages.get(&(node.clone(), s.id.clone()));
+            out.push(ClusterResource::Storage(StorageResource {
+                storage: s.id.clone(),
+                node: node.clone(),
+                plugintype: s.kind.clone(),
+                content: s.content.clone(),
+                status: if d.is_some() { "available" } else { "unknown" }.into(),
+                shared: s.shared,
+                disk: d.map(|d| d.disk),
+                maxdisk: d.map(|d| d.maxdisk),
+            }));
+        }
+    }
+    out
+}
+
+/// Reads `/cluster/resources` from the cluster filesystem, or says why it cannot (the caller falls
+/// back to `pvesh`): `.vmlist` or `.rrd` missing (not a PVE host, or pmxcfs not running), or a file
+/// that does not parse. The guest configs, HA, pools and storage files are optional, as on a host
+/// that has none.
+pub fn read_resources(host: &crate::host::Host) -> Result<Vec<crate::model::pve::ClusterResource>, String> {
+    use crate::tools::pveconf;
+    let need = |p: &str| match host.read_optional(p) {
+        Ok(Some(t)) => Ok(t),
+        Ok(None) => Err(format!("no {p}")),
+        Err(e) => Err(format!("{p}: {e}")),
+    };
+    let opt = |p: &str| host.read_optional(p).map_err(|e| format!("{p}: {e}"));
+    let vmlist = parse_vmlist(&need(VMLIST)?).map_err(|e| e.to_string())?;
+    let rrd = parse_rrd(&need(RRD)?).map_err(|e| e.to_string())?;
+    let members = match opt(MEMBERS)? {
+        Some(t) => parse_members(&t).map_err(|e| e.to_string())?,
+        None => return Err(format!("no {MEMBERS}")),
+    };
+    let mut props = BTreeMap::new();
+    for v in &vmlist {
+        if let Some(conf) = opt(&pveconf::guest_config_path(&v.node, v.kind, v.vmid))? {
+            props.insert(v.vmid, pveconf::guest_props(&conf));
+        }
+    }
+    let ha = pveconf::parse_ha(
+        opt(pveconf::HA_MANAGER_STATUS)?.as_deref(),
+        opt(pveconf::HA_RESOURCES)?.as_deref(),
+    )
+    .map_err(|e| e.to_string())?;
+    let pools = pveconf::parse_user_pools(&opt(pveconf::USER_CFG)?.unwrap_or_default());
+    let storages = pveconf::parse_storage_cfg(&opt(pveconf::STORAGE_CFG)?.unwrap_or_default());
+    Ok(cluster_resources(&Files {
+        vmlist: &vmlist,
+        members: &members,
+        rrd: &rrd,
+        props: &props,
+        ha: &ha,
+        pools: &pools,
+        storages: &storages,
+    }))
 }
 
 #[cfg(test)]
@@ -424,8 +575,78 @@ mod tests {
         assert_eq!(r.storages[&("pve2".into(), "local".into())].maxdisk, 100_861_726_720);
         assert_eq!(r.storages.len(), 2);
 
-        // A guest key with a bad id is an error naming its line.
+        // A guest key with a bad id is an error naming its line (a test of the resources follows).
         let e = parse_rrd("pve-vm-9.0/abc:1:x:running\n").unwrap_err();
         assert!(matches!(e, ToolError::Parse { line: 1, .. }), "{e}");
+    }
+
+    #[test]
+    fn cluster_resources_as_pves_api_builds_them() {
+        use crate::model::pve::ClusterResource;
+        use crate::tools::pveconf::{self, GuestProps};
+        let vmlist = parse_vmlist(VMLIST_TEXT).unwrap();
+        let members = parse_members("{\n\"nodename\": \"pve1\",\n\"version\": 9,\n\"cluster\": { \"name\": \"lab\", \"version\": 3, \"nodes\": 3, \"quorate\": 1 },\n\"nodelist\": {\n  \"pve1\": { \"id\": 1, \"online\": 1, \"ip\": \"10.0.0.11\"},\n  \"pve3\": { \"id\": 3, \"online\": 0},\n  \"pve2\": { \"id\": 2, \"online\": 1, \"ip\": \"10.0.0.12\"}\n  }\n}\n").unwrap();
+        let rrd = parse_rrd(RRD_TEXT).unwrap();
+        let props = BTreeMap::from([(
+            100,
+            GuestProps { lock: Some("backup".into()), tags: Some("prod;web".into()) },
+        )]);
+        let ha =
+            pveconf::parse_ha(Some(r#"{"service_status":{"vm:100":{"state":"started"}}}"#), None).unwrap();
+        let pools = pveconf::parse_user_pools("pool:prod::100,105::\n");
+        let storages = pveconf::parse_storage_cfg(
+            "dir: local\n\tpath /var/lib/vz\n\tcontent iso,backup\n\nzfspool: local-zfs\n\tpool rpool/data\n\tnodes pve1\n",
+        );
+        let r = cluster_resources(&Files {
+            vmlist: &vmlist,
+            members: &members,
+            rrd: &rrd,
+            props: &props,
+            ha: &ha,
+            pools: &pools,
+            storages: &storages,
+        });
+        assert_eq!(r[0], ClusterResource::Other { kind: "pool".into(), id: "/pool/prod".into() });
+        let g: Vec<_> = r.iter().filter_map(ClusterResource::as_guest).collect();
+        assert_eq!(g.iter().map(|g| g.vmid).collect::<Vec<_>>(), [100, 105, 201]);
+        assert_eq!(
+            (g[0].name.as_str(), g[0].status.as_str(), g[0].node.as_str()),
+            ("router", "running", "pve1")
+        );
+        assert_eq!(
+            (g[0].lock.as_deref(), g[0].tags.clone()),
+            (Some("backup"), vec!["prod".to_string(), "web".to_string()])
+        );
+        assert_eq!((g[0].hastate.as_deref(), g[0].pool.as_deref()), (Some("started"), Some("prod")));
+        assert_eq!(g[0].uptime, Some(3600));
+        // A guest the RRD has no entry for yet: `unknown`, as PVE's API says.
+        assert_eq!(
+            (g[1].status.as_str(), g[1].uptime, g[1].pool.as_deref()),
+            ("unknown", None, Some("prod"))
+        );
+        let n: Vec<_> = r.iter().filter_map(ClusterResource::as_node).collect();
+        assert_eq!(
+            n.iter().map(|n| (n.node.as_str(), n.status.as_str())).collect::<Vec<_>>(),
+            [("pve1", "online"), ("pve2", "online"), ("pve3", "offline")]
+        );
+        assert_eq!((n[0].maxcpu, n[0].mem), (Some(16.0), Some(40_265_318_400)));
+        assert_eq!(n[2].mem, None, "no live figures for an offline node");
+        let st: Vec<(&str, &str, &str)> = r
+            .iter()
+            .filter_map(|x| match x {
+                ClusterResource::Storage(s) => Some((s.storage.as_str(), s.node.as_str(), s.status.as_str())),
+                _ => None,
+            })
+            .collect();
+        // `local` on every node; `local-zfs` only where it is enabled; `available` where the RRD has it.
+        assert_eq!(
+            st,
+            [
+                ("local", "pve1", "unknown"),
+                ("local", "pve2", "available"),
+                ("local", "pve3", "unknown"),
+                ("local-zfs", "pve1", "available")
+            ]
+        );
     }
 }

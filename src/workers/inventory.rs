@@ -12,10 +12,10 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::host::{Host, ToolError};
 use crate::tools::pvesh::{self, ClusterResource, GuestKind};
-use crate::tools::pvetasks;
 use crate::tools::smartctl::{self, Reading, ScanDevice};
 use crate::tools::storage;
 use crate::tools::zpool::{self, StatusFormat};
+use crate::tools::{pmxcfs, pvetasks};
 
 pub use crate::model::inventory::{GuestRates, Inventory};
 pub use crate::model::section::{Section, SectionState};
@@ -119,11 +119,17 @@ impl InventoryPoller {
         let iv = self.intervals.clone();
         let mut ran = false;
         if self.due("resources", iv.resources, now) {
-            let r = pvesh::cluster_resources(host).await;
+            // The cluster filesystem's status and config files first (what PVE's API reads for this
+            // answer); pvesh only where they are missing.
+            let (r, source) = match pmxcfs::read_resources(host) {
+                Ok(list) => (Ok(list), "cluster files".to_string()),
+                Err(why) => (pvesh::cluster_resources(host).await, format!("pvesh ({why})")),
+            };
             if let Ok(list) = &r {
                 self.update_rates(list, now_ms);
             }
-            self.state.resources.apply("pvesh /cluster/resources", r, now);
+            self.state.resources.apply("cluster resources", r, now);
+            self.state.resources.source = Some(source);
             ran = true;
         }
         if self.due("node_status", iv.node_status, now) {

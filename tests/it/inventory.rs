@@ -125,6 +125,160 @@ async fn tasks_come_from_the_task_files_and_pvesh_is_the_fallback() {
     assert_eq!(p.state.tasks.data.as_ref().unwrap(), &from_pvesh);
 }
 
+/// Writes the cluster filesystem files that hold `resources` (what pvestatd broadcasts into `.rrd`,
+/// pmxcfs's `.vmlist` and `.members`, the guest configs' `lock` and `tags`, HA's manager status), in
+/// their writers' formats (PVE 8 keys), into the scenario folder `dir`.
+fn write_cluster_files(
+    dir: &std::path::Path,
+    node: &str,
+    resources: &[proxwatch::model::pve::ClusterResource],
+) {
+    use proxwatch::model::pve::{ClusterResource, GuestKind};
+    let pve = dir.join("etc/pve");
+    std::fs::create_dir_all(pve.join(format!("nodes/{node}/qemu-server"))).unwrap();
+    std::fs::create_dir_all(pve.join(format!("nodes/{node}/lxc"))).unwrap();
+    std::fs::create_dir_all(pve.join("ha")).unwrap();
+    let mut ids = Vec::new();
+    let mut rrd = String::new();
+    let mut services = Vec::new();
+    let u = |x: Option<String>| x.unwrap_or_else(|| "U".into());
+    for r in resources {
+        match r {
+            ClusterResource::Guest(g) => {
+                let t = if g.kind == GuestKind::Qemu { "qemu" } else { "lxc" };
+                ids.push(format!(
+                    "\"{}\": {{ \"node\": \"{}\", \"type\": \"{t}\", \"version\": 1 }}",
+                    g.vmid, g.node
+                ));
+                let live = g.status == "running" || g.status == "paused";
+                let v = |x: String| if live { x } else { "U".into() };
+                rrd.push_str(&format!(
+                    "pve2.3-vm/{}:{}:{}:{}:{}:1722500000:{}:{}:{}:{}:{}:{}:{}:{}:{}:{}\n",
+                    g.vmid,
+                    g.uptime.unwrap_or(0),
+                    g.name,
+                    g.status,
+                    u8::from(g.template),
+                    g.maxcpu,
+                    v(g.cpu.to_string()),
+                    g.maxmem,
+                    v(g.mem.to_string()),
+                    g.maxdisk,
+                    g.disk,
+                    v(g.netin.to_string()),
+                    v(g.netout.to_string()),
+                    v(g.diskread.to_string()),
+                    v(g.diskwrite.to_string()),
+                ));
+                let mut conf = format!("name: {}\n", g.name);
+                if let Some(l) = &g.lock {
+                    conf.push_str(&format!("lock: {l}\n"));
+                }
+                if !g.tags.is_empty() {
+                    conf.push_str(&format!("tags: {}\n", g.tags.join(";")));
+                }
+                conf.push_str("\n[snapshot]\nlock: none\n");
+                let dirname = if g.kind == GuestKind::Qemu { "qemu-server" } else { "lxc" };
+                std::fs::write(pve.join(format!("nodes/{node}/{dirname}/{}.conf", g.vmid)), conf).unwrap();
+                if let Some(h) = &g.hastate {
+                    let t = if g.kind == GuestKind::Qemu { "vm" } else { "ct" };
+                    services.push(format!("\"{t}:{}\":{{\"node\":\"{node}\",\"state\":\"{h}\"}}", g.vmid));
+                }
+            }
+            ClusterResource::Node(n) => rrd.push_str(&format!(
+                "pve2-node/{}:{}:{}:1722500000:0.5:{}:{}:0.01:{}:{}:0:0:{}:{}:1:1\n",
+                n.node,
+                n.uptime.unwrap_or(0),
+                n.level.clone().unwrap_or_else(|| "U".into()),
+                n.maxcpu.unwrap_or(0.0),
+                u(n.cpu.map(|c| c.to_string())),
+                n.maxmem.unwrap_or(0),
+                n.mem.unwrap_or(0),
+                n.maxdisk.unwrap_or(0),
+                n.disk.unwrap_or(0),
+            )),
+            ClusterResource::Storage(s) => rrd.push_str(&format!(
+                "pve2-storage/{}/{}:1722500000:{}:{}\n",
+                s.node,
+                s.storage,
+                s.maxdisk.unwrap_or(0),
+                s.disk.unwrap_or(0)
+            )),
+            ClusterResource::Other { .. } => {}
+        }
+    }
+    rrd.push('\0');
+    std::fs::write(pve.join(".rrd"), rrd).unwrap();
+    std::fs::write(
+        pve.join(".vmlist"),
+        format!("{{\n\"version\": 3,\n\"ids\": {{\n{}}}\n\n}}\n", ids.join(",\n")),
+    )
+    .unwrap();
+    std::fs::write(pve.join(".members"), format!("{{\n\"nodename\": \"{node}\",\n\"version\": 0\n}}\n"))
+        .unwrap();
+    std::fs::write(
+        pve.join("ha/manager_status"),
+        format!("{{\"service_status\":{{{}}}}}", services.join(",")),
+    )
+    .unwrap();
+}
+
+/// `/cluster/resources` from the cluster files is what pvesh answers: the demo's recorded answer,
+/// written into the files its writers write, reads back the same guests, node and storages (with
+/// HA state, lock, tags); without `.vmlist` the poller falls back to pvesh and says why.
+#[tokio::test]
+async fn resources_from_the_cluster_files_equal_pveshs_answer() {
+    use proxwatch::model::pve::ClusterResource;
+    let recorded = std::fs::read_to_string(demo_dir().join("commands/pvesh/cluster_resources.json")).unwrap();
+    let from_pvesh = proxwatch::tools::pvesh::parse_cluster_resources(&recorded).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = std::fs::read_to_string(demo_dir().join("manifest.toml")).unwrap();
+    let moved =
+        manifest.replace("stdout = \"commands/", &format!("stdout = \"{}/commands/", demo_dir().display()));
+    std::fs::write(dir.path().join("manifest.toml"), moved).unwrap();
+    write_cluster_files(dir.path(), "pve-demo", &from_pvesh);
+    std::fs::copy(demo_dir().join("etc/pve/storage.cfg"), dir.path().join("etc/pve/storage.cfg")).unwrap();
+    let host = common::replay_dir(dir.path());
+    let mut p = InventoryPoller::new("pve-demo".into(), Intervals::default());
+    p.step(&host, T0).await;
+    let r = &p.state.resources;
+    assert_eq!(r.state, SectionState::Ok, "{:?}", r.reason);
+    assert_eq!(r.source.as_deref(), Some("cluster files"));
+    let from_files = r.data.as_ref().unwrap();
+    let norm = |list: &[ClusterResource]| -> Vec<ClusterResource> {
+        let mut v: Vec<ClusterResource> = list
+            .iter()
+            .filter(|x| !matches!(x, ClusterResource::Other { .. }))
+            .cloned()
+            .map(|mut x| {
+                if let ClusterResource::Storage(s) = &mut x {
+                    s.content.sort();
+                }
+                x
+            })
+            .collect();
+        v.sort_by_key(|x| format!("{x:?}"));
+        v
+    };
+    assert_eq!(norm(from_files), norm(&from_pvesh));
+    let g: Vec<_> = from_files.iter().filter_map(ClusterResource::as_guest).collect();
+    assert_eq!(g.len(), 12);
+    assert!(g.iter().any(|g| g.hastate.as_deref() == Some("error") && g.vmid == 104));
+
+    // The demo carries its own cluster files (scenarios/demo/generate_cluster_files.py): the same.
+    let mut p = InventoryPoller::new("pve-demo".into(), Intervals::default());
+    p.step(&demo_host(), T0).await;
+    assert_eq!(p.state.resources.source.as_deref(), Some("cluster files"));
+    assert_eq!(norm(p.state.resources.data.as_ref().unwrap()), norm(&from_pvesh));
+
+    // Without `.vmlist` (not a PVE host, or pmxcfs down): pvesh, and why.
+    std::fs::remove_file(dir.path().join("etc/pve/.vmlist")).unwrap();
+    let mut p = InventoryPoller::new("pve-demo".into(), Intervals::default());
+    p.step(&common::replay_dir(dir.path()), T0).await;
+    assert_eq!(p.state.resources.source.as_deref(), Some("pvesh (no /etc/pve/.vmlist)"));
+    assert_eq!(norm(p.state.resources.data.as_ref().unwrap()), norm(&from_pvesh));
+}
+
 /// A host without Proxmox and ZFS (whatever the machine running the test has): those sections are
 /// `unavailable`, not errors.
 #[tokio::test]

@@ -1,0 +1,382 @@
+//! The cluster filesystem's configuration files that `/cluster/resources` reads beside the status
+//! files (issue 15): pure parsers, each following its writer and PVE's own reader.
+//! - guest configs (`/etc/pve/nodes/<node>/{qemu-server,lxc}/<vmid>.conf`): only `lock` and `tags`
+//!   of the current configuration, as pmxcfs's `_get_property_values` (pve-cluster
+//!   `src/pmxcfs/status.c`) reads them for `get_guest_config_properties`: lines `key: value` before
+//!   the first `[snapshot]`/`[PENDING]` section, surrounding spaces trimmed, the last occurrence wins;
+//! - section-config files (`storage.cfg`, `ha/resources.cfg`): pve-common `PVE::SectionConfig`
+//!   (`type: id` headers, indented `key value` lines, a blank line ends a section, `#` comments);
+//!   `storage.cfg` with pve-storage `PVE::Storage::Plugin::parse_config`'s additions (a `local` dir
+//!   storage always exists, shared plugin types are shared, each type's default content);
+//! - `ha/manager_status`: pve-ha-manager's JSON (`service_status`, `node_status`);
+//! - `user.cfg`'s pools (pve-access-control `parse_user_config`: `pool:<id>:<comment>:<vmids>:<storages>:`).
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use crate::host::ToolError;
+
+pub const STORAGE_CFG: &str = "/etc/pve/storage.cfg";
+pub const HA_MANAGER_STATUS: &str = "/etc/pve/ha/manager_status";
+pub const HA_RESOURCES: &str = "/etc/pve/ha/resources.cfg";
+pub const USER_CFG: &str = "/etc/pve/user.cfg";
+
+/// A guest config's path on `node`.
+pub fn guest_config_path(node: &str, kind: crate::model::pve::GuestKind, vmid: u64) -> String {
+    let dir = match kind {
+        crate::model::pve::GuestKind::Qemu => "qemu-server",
+        crate::model::pve::GuestKind::Lxc => "lxc",
+    };
+    format!("/etc/pve/nodes/{node}/{dir}/{vmid}.conf")
+}
+
+/// `lock` and `tags` of a guest's current configuration.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GuestProps {
+    pub lock: Option<String>,
+    pub tags: Option<String>,
+}
+
+/// Reads `lock` and `tags` the way pmxcfs does (see the module comment). Only lines that end with a
+/// newline count, as there.
+pub fn guest_props(conf: &str) -> GuestProps {
+    let mut out = GuestProps::default();
+    let complete = match conf.rfind('\n') {
+        Some(i) => &conf[..i],
+        None => return out,
+    };
+    for line in complete.split('\n') {
+        if line.starts_with('[') {
+            break;
+        }
+        for (prop, slot) in [("lock", &mut out.lock), ("tags", &mut out.tags)] {
+            if line.len() > prop.len() + 1 && line.as_bytes()[prop.len()] == b':' && line.starts_with(prop) {
+                let value = line[prop.len() + 1..].trim();
+                if !value.is_empty() {
+                    *slot = Some(value.to_string());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// One section of a section-config file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Section {
+    pub kind: String,
+    pub id: String,
+    /// `key` → values (array properties repeat; a flag without a value reads `""`).
+    pub props: BTreeMap<String, Vec<String>>,
+}
+
+impl Section {
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.props.get(key).and_then(|v| v.first()).map(String::as_str)
+    }
+    /// A boolean property: present without a value, or `1`.
+    pub fn flag(&self, key: &str) -> bool {
+        self.get(key).is_some_and(|v| v.is_empty() || v == "1")
+    }
+}
+
+/// Parses a section-config file like `PVE::SectionConfig::parse_config` (lines it would warn about
+/// and ignore are ignored here too).
+pub fn parse_sections(text: &str) -> Vec<Section> {
+    let mut out = Vec::new();
+    let mut lines = text.split('\n').filter(|l| !l.trim_start().starts_with('#')).peekable();
+    while let Some(line) = lines.next() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let Some((kind, id)) = header(line) else { continue };
+        let mut props: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        while let Some(next) = lines.peek() {
+            if next.trim().is_empty() {
+                break;
+            }
+            let next = lines.next().unwrap_or_default();
+            if !next.starts_with(char::is_whitespace) {
+                continue; // "ignore config line"
+            }
+            let body = next.trim();
+            let (k, v) = match body.split_once(char::is_whitespace) {
+                Some((k, v)) => (k, v.trim()),
+                None => (body, ""),
+            };
+            props.entry(k.to_string()).or_default().push(v.to_string());
+        }
+        out.push(Section { kind: kind.to_string(), id: id.to_string(), props });
+    }
+    out
+}
+
+/// `^(\S+):\s*(\S+)\s*$`.
+fn header(line: &str) -> Option<(&str, &str)> {
+    let (kind, rest) = line.split_once(':')?;
+    let id = rest.trim();
+    if kind.is_empty()
+        || kind.contains(char::is_whitespace)
+        || id.is_empty()
+        || id.contains(char::is_whitespace)
+    {
+        return None;
+    }
+    Some((kind, id))
+}
+
+/// PVE's `split_list`: items separated by `,`, `;` or spaces.
+pub fn split_list(s: &str) -> Vec<String> {
+    s.split([',', ';', ' ', '\t']).filter(|x| !x.is_empty()).map(str::to_string).collect()
+}
+
+/// A storage as `PVE::Storage::config()` gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StorageDef {
+    pub id: String,
+    /// The plugin type (`dir`, `zfspool`, `nfs`, …).
+    pub kind: String,
+    /// Sorted, as `content_hash_to_string` writes them.
+    pub content: Vec<String>,
+    pub shared: bool,
+    pub disabled: bool,
+    /// `None`: every node.
+    pub nodes: Option<Vec<String>>,
+}
+
+impl StorageDef {
+    /// `PVE::Storage::storage_check_enabled`.
+    pub fn enabled_on(&self, node: &str) -> bool {
+        !self.disabled && self.nodes.as_ref().is_none_or(|n| n.iter().any(|x| x == node))
+    }
+}
+
+/// pve-storage's `@SHARED_STORAGE`.
+const SHARED: &[&str] = &["iscsi", "nfs", "cifs", "rbd", "cephfs", "iscsidirect", "zfs", "drbd", "pbs"];
+
+/// Each plugin's default content (the second element of its `plugindata` `content`).
+fn default_content(kind: &str) -> &'static [&'static str] {
+    match kind {
+        "dir" | "btrfs" | "lvmthin" | "zfspool" => &["images", "rootdir"],
+        "lvm" | "nfs" | "cifs" | "rbd" | "iscsi" | "zfs" | "iscsidirect" => &["images"],
+        "pbs" | "cephfs" => &["backup"],
+        "esxi" => &["import"],
+        _ => &[],
+    }
+}
+
+/// Parses `storage.cfg` with `PVE::Storage::Plugin::parse_config`'s additions, in file order (the
+/// ensured `local` first when the file lacks it).
+pub fn parse_storage_cfg(text: &str) -> Vec<StorageDef> {
+    let mut out: Vec<StorageDef> = parse_sections(text)
+        .into_iter()
+        .map(|s| {
+            let mut content: Vec<String> = s
+                .get("content")
+                .map(split_list)
+                .unwrap_or_else(|| default_content(&s.kind).iter().map(|c| c.to_string()).collect());
+            content.sort();
+            content.dedup();
+            StorageDef {
+                shared: SHARED.contains(&s.kind.as_str()) || s.flag("shared"),
+                disabled: s.flag("disable"),
+                nodes: s.get("nodes").map(split_list),
+                content,
+                kind: s.kind,
+                id: s.id,
+            }
+        })
+        .collect();
+    let local_ok = out.iter().any(|s| s.id == "local" && s.kind == "dir");
+    if !local_ok {
+        out.retain(|s| s.id != "local");
+        let content = ["backup", "images", "iso", "rootdir", "snippets", "vztmpl"].map(String::from).to_vec();
+        out.insert(
+            0,
+            StorageDef {
+                id: "local".into(),
+                kind: "dir".into(),
+                content,
+                shared: false,
+                disabled: false,
+                nodes: None,
+            },
+        );
+    }
+    // "remove node restrictions for local storage"
+    if let Some(local) = out.iter_mut().find(|s| s.id == "local") {
+        local.nodes = None;
+    }
+    out
+}
+
+/// HA: the CRM's view (`ha/manager_status`) and the configured resources (`ha/resources.cfg`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Ha {
+    /// `vm:100` → `started`, `stopped`, `error`, `fence`, …
+    pub services: BTreeMap<String, String>,
+    /// Node → `online`, `maintenance`, `fence`, …
+    pub nodes: BTreeMap<String, String>,
+    /// Configured resources and their requested state, where written.
+    pub configured: BTreeMap<String, Option<String>>,
+}
+
+#[derive(Deserialize)]
+struct RawManager {
+    #[serde(default)]
+    service_status: BTreeMap<String, RawService>,
+    #[serde(default)]
+    node_status: BTreeMap<String, String>,
+}
+
+#[derive(Deserialize)]
+struct RawService {
+    state: Option<String>,
+}
+
+/// Reads HA's two files (either may be missing: no HA configured).
+pub fn parse_ha(manager_status: Option<&str>, resources: Option<&str>) -> Result<Ha, ToolError> {
+    let mut ha = Ha::default();
+    if let Some(text) = manager_status.filter(|t| !t.trim().is_empty()) {
+        let raw: RawManager = serde_json::from_str(text).map_err(|e| {
+            ToolError::parse(
+                HA_MANAGER_STATUS,
+                e.line(),
+                text.lines().nth(e.line().saturating_sub(1)).unwrap_or(""),
+                e.to_string(),
+            )
+        })?;
+        ha.services = raw.service_status.into_iter().filter_map(|(k, v)| Some((k, v.state?))).collect();
+        ha.nodes = raw.node_status;
+    }
+    for s in parse_sections(resources.unwrap_or("")) {
+        ha.configured.insert(format!("{}:{}", s.kind, s.id), s.get("state").map(str::to_string));
+    }
+    Ok(ha)
+}
+
+impl Ha {
+    /// `/cluster/resources`' `hastate` of a guest (`qemu` → `vm:`, `lxc` → `ct:`).
+    pub fn guest_state(&self, kind: crate::model::pve::GuestKind, vmid: u64) -> Option<String> {
+        let t = match kind {
+            crate::model::pve::GuestKind::Qemu => "vm",
+            crate::model::pve::GuestKind::Lxc => "ct",
+        };
+        let sid = format!("{t}:{vmid}");
+        match self.services.get(&sid) {
+            Some(s) => Some(s.clone()),
+            None => self.configured.get(&sid).cloned().flatten(),
+        }
+    }
+}
+
+/// The pools of `user.cfg` and which pool each guest is in (the first pool that lists it).
+pub fn parse_user_pools(text: &str) -> (Vec<String>, BTreeMap<u64, String>) {
+    let mut pools = Vec::new();
+    let mut vms = BTreeMap::new();
+    for line in text.lines() {
+        let fields: Vec<&str> = line.trim().split(':').map(str::trim).collect();
+        let ["pool", pool, rest @ ..] = fields.as_slice() else { continue };
+        if pool.is_empty() {
+            continue;
+        }
+        if !pools.iter().any(|p| p == pool) {
+            pools.push(pool.to_string());
+        }
+        for v in split_list(rest.get(1).copied().unwrap_or("")) {
+            if let Ok(vmid) = v.parse::<u64>() {
+                vms.entry(vmid).or_insert_with(|| pool.to_string());
+            }
+        }
+    }
+    pools.sort();
+    (pools, vms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::pve::GuestKind;
+
+    #[test]
+    fn guest_config_lock_and_tags_of_the_current_config_only() {
+        // As qm writes a config: the current settings, then a pending and a snapshot section.
+        let conf = "boot: order=scsi0\ncores: 2\nlock: backup\nname: web-01\ntags: prod;web\n\n[PENDING]\nlock: migrate\n\n[before-upgrade]\nlock: snapshot\ntags: old\n";
+        assert_eq!(
+            guest_props(conf),
+            GuestProps { lock: Some("backup".into()), tags: Some("prod;web".into()) }
+        );
+        // Spaces around the value; a key that only starts with the property's name; no trailing newline.
+        let conf = "lockdown: x\nlock:   suspended  \ntags:\nname: a";
+        assert_eq!(guest_props(conf), GuestProps { lock: Some("suspended".into()), tags: None });
+        assert_eq!(
+            guest_props("lock: backup"),
+            GuestProps::default(),
+            "a line without its newline does not count"
+        );
+        assert_eq!(guest_path_example(), "/etc/pve/nodes/pve1/lxc/201.conf");
+    }
+
+    fn guest_path_example() -> String {
+        guest_config_path("pve1", GuestKind::Lxc, 201)
+    }
+
+    #[test]
+    fn storage_cfg_as_pve_reads_it() {
+        // As pvesm writes it, plus a comment, a disabled NFS share limited to two nodes.
+        let text = "dir: local\n\tpath /var/lib/vz\n\tcontent iso,vztmpl,backup\n\nzfspool: local-zfs\n\tpool rpool/data\n\tsparse\n\tcontent images,rootdir\n\n# old share\nnfs: nas\n\texport /export/pve\n\tpath /mnt/pve/nas\n\tserver 10.0.0.5\n\tdisable\n\tnodes pve1,pve2\n\npbs: pbs-backup\n\tdatastore main\n\tserver 10.0.0.6\n\tusername backup@pbs\n\nlvmthin: thin\n\tthinpool data\n\tvgname pve\n";
+        let s = parse_storage_cfg(text);
+        assert_eq!(
+            s.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(),
+            ["local", "local-zfs", "nas", "pbs-backup", "thin"]
+        );
+        assert_eq!(s[0].content, ["backup", "iso", "vztmpl"]);
+        let nas = &s[2];
+        assert!(nas.shared && nas.disabled);
+        assert_eq!(nas.nodes.as_deref(), Some(&["pve1".to_string(), "pve2".to_string()][..]));
+        assert!(!nas.enabled_on("pve1"));
+        assert_eq!(s[3].content, ["backup"], "pbs's default content");
+        assert!(s[3].shared);
+        assert_eq!(s[4].content, ["images", "rootdir"], "lvmthin's default content");
+        assert!(s[1].enabled_on("pve9"));
+        // Without a `local` dir storage, PVE adds its own first.
+        let s = parse_storage_cfg("zfspool: local-zfs\n\tpool rpool/data\n");
+        assert_eq!(s[0].id, "local");
+        assert_eq!(s[0].content, ["backup", "images", "iso", "rootdir", "snippets", "vztmpl"]);
+    }
+
+    #[test]
+    fn ha_state_from_the_manager_then_the_configuration() {
+        let status = r#"{"master_node":"pve1","node_status":{"pve1":"online","pve2":"maintenance"},"service_status":{"vm:100":{"node":"pve1","state":"started","uid":"abc"},"ct:201":{"node":"pve2","state":"error","uid":"d"}},"timestamp":1733400000}"#;
+        let resources =
+            "vm: 100\n\tstate started\n\tmax_restart 1\n\nvm: 102\n\tstate stopped\n\nct: 203\n\tgroup g1\n";
+        let ha = parse_ha(Some(status), Some(resources)).unwrap();
+        assert_eq!(ha.guest_state(GuestKind::Qemu, 100).as_deref(), Some("started"));
+        assert_eq!(ha.guest_state(GuestKind::Lxc, 201).as_deref(), Some("error"));
+        assert_eq!(
+            ha.guest_state(GuestKind::Qemu, 102).as_deref(),
+            Some("stopped"),
+            "configured, not yet seen by the CRM"
+        );
+        assert_eq!(
+            ha.guest_state(GuestKind::Lxc, 203),
+            None,
+            "configured without a state: none, as PVE's API has it"
+        );
+        assert_eq!(ha.guest_state(GuestKind::Qemu, 105), None);
+        assert_eq!(ha.nodes["pve2"], "maintenance");
+        assert_eq!(parse_ha(None, None).unwrap(), Ha::default());
+        assert!(parse_ha(Some("{\"service_status\": ["), None).is_err());
+    }
+
+    #[test]
+    fn pools_of_user_cfg() {
+        let text = "user:root@pam:1:0:::root@example.com:::\n\ngroup:admins:root@pam::\n\npool:prod:Production%20VMs:100,101,105::\npool:lab::101,200:local-zfs:\npool:empty::::\n";
+        let (pools, vms) = parse_user_pools(text);
+        assert_eq!(pools, ["empty", "lab", "prod"]);
+        assert_eq!(vms[&100], "prod");
+        assert_eq!(vms[&101], "prod", "the first pool that lists a guest keeps it");
+        assert_eq!(vms[&200], "lab");
+    }
+}
