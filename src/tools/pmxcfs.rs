@@ -146,7 +146,7 @@ pub fn parse_members(text: &str) -> Result<Members, ToolError> {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct NodeStats {
     pub uptime: u64,
-    /// The subscription level (`c`, `b`, `s`, `p`), `None` without one.
+    /// The subscription level (`c`, `b`, `s`, `p`); `""` without a subscription, `None` when undefined.
     pub level: Option<String>,
     /// When pvestatd sent it (unix seconds).
     pub time: Option<i64>,
