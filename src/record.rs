@@ -136,6 +136,27 @@ pub async fn record(host: &Host, out: &Path) -> anyhow::Result<String> {
         ]
         .map(String::from),
     );
+    paths.extend(
+        [crate::tools::pveconf::HA_MANAGER_STATUS, crate::tools::pveconf::HA_RESOURCES].map(String::from),
+    );
+    // user.cfg's pools only (the guest list names each guest's pool); its users, groups and ACLs name
+    // people and stay out.
+    if let Ok(Some(text)) = host.read_optional(crate::tools::pveconf::USER_CFG) {
+        let pools: String =
+            text.lines().filter(|l| l.trim_start().starts_with("pool:")).map(|l| format!("{l}\n")).collect();
+        let dest = out.join(crate::tools::pveconf::USER_CFG.trim_start_matches('/'));
+        if let Some(parent) = dest.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(&dest, pools)?;
+        files += 1;
+    }
+    // Guest configs (their `lock` and `tags` feed the guest list).
+    if let Ok(Some(text)) = host.read_optional(crate::tools::pmxcfs::VMLIST)
+        && let Ok(list) = crate::tools::pmxcfs::parse_vmlist(&text)
+    {
+        paths.extend(list.iter().map(|v| crate::tools::pveconf::guest_config_path(&v.node, v.kind, v.vmid)));
+    }
     if let Ok(tasks) = crate::tools::pvetasks::read_list(host) {
         paths.extend(tasks.iter().filter_map(|t| crate::tools::pvetasks::log_path(&t.upid)));
     }

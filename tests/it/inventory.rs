@@ -476,3 +476,54 @@ async fn the_demo_wear_history_makes_a_forecast() {
         proxwatch::wear::parse_history("serial,days_before,bytes_written,wear_pct\nX,abc,1,2\n").unwrap_err();
     assert!(err.to_string().contains("line 2"), "{err}");
 }
+
+/// record-scenario keeps what the inventory reads before pvesh: the cluster files, the guest configs,
+/// HA, user.cfg's pools (and nothing else of it), the task index and the tasks' logs.
+#[tokio::test]
+async fn record_scenario_keeps_the_pve_files() {
+    let out = tempfile::tempdir().unwrap();
+    let demo = demo_dir();
+    // The demo with a user.cfg that names a person besides its pool.
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = std::fs::read_to_string(demo.join("manifest.toml")).unwrap();
+    let moved = manifest.replace("stdout = \"commands/", &format!("stdout = \"{}/commands/", demo.display()));
+    std::fs::write(dir.path().join("manifest.toml"), moved).unwrap();
+    let copy = |rel: &str| {
+        let to = dir.path().join(rel);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(demo.join(rel), to).unwrap();
+    };
+    for rel in [
+        "etc/pve/.vmlist",
+        "etc/pve/.members",
+        "etc/pve/.rrd",
+        "etc/pve/ha/manager_status",
+        "var/log/pve/tasks/index",
+    ] {
+        copy(rel);
+    }
+    copy("etc/pve/nodes/pve-demo/qemu-server/105.conf");
+    std::fs::write(
+        dir.path().join("etc/pve/user.cfg"),
+        "user:alice@pve:1:0:Alice:Doe:alice@example.com:::\npool:prod::100,101::\n",
+    )
+    .unwrap();
+    let host = common::replay_dir(dir.path());
+    proxwatch::record::record(&host, out.path()).await.unwrap();
+    let has = |rel: &str| out.path().join(rel).exists();
+    for rel in [
+        "etc/pve/.vmlist",
+        "etc/pve/.members",
+        "etc/pve/.rrd",
+        "etc/pve/ha/manager_status",
+        "var/log/pve/tasks/index",
+    ] {
+        assert!(has(rel), "{rel} recorded");
+    }
+    assert!(has("etc/pve/nodes/pve-demo/qemu-server/105.conf"));
+    assert_eq!(
+        std::fs::read_to_string(out.path().join("etc/pve/user.cfg")).unwrap(),
+        "pool:prod::100,101::\n"
+    );
+    assert!(!has("etc/pve/priv"));
+}
