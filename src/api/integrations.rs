@@ -56,8 +56,8 @@ pub(super) fn docs(d: &mut super::openapi::spec::Doc) {
     .ok(out::<MqttView>());
     d.put("/integrations/mqtt", "Change the MQTT settings; the client reconnects with them at once")
         .about(
-            "Send the password back as `********` to keep the stored one, or as an empty string to remove it. \
-             The password is sealed at rest and never answered.",
+            "Send the password back as `********` (or leave it out) to keep the stored one, or as an empty \
+             string to remove it. The password is sealed at rest and never answered.",
         )
         .body(input::<Settings>())
         .ok(out::<MqttView>());

@@ -40,8 +40,8 @@ pub struct Settings {
     pub url: String,
     /// Empty: connect without credentials.
     pub username: String,
-    /// Write-only: answers show `********` when one is stored; sending that back keeps it, and an
-    /// empty string removes it.
+    /// Write-only: answers show `********` when one is stored; sending that back (or leaving it out)
+    /// keeps it, and an empty string removes it.
     #[cfg_attr(test, ts(type = "string | null"))]
     pub password: Option<String>,
     /// Home Assistant's discovery prefix.
@@ -171,12 +171,12 @@ pub fn load(c: &rusqlite::Connection, keys: &Keys) -> anyhow::Result<Settings> {
     Ok(s)
 }
 
-/// Stores `new`: a masked password keeps the stored one, an empty one removes it.
+/// Stores `new`: a masked or absent password keeps the stored one, an empty one removes it.
 pub fn save(c: &rusqlite::Connection, keys: &Keys, new: &Settings) -> anyhow::Result<Settings> {
     let old = load(c, keys)?;
     let password = match new.password.as_deref() {
-        Some(MASK) => old.password,
-        Some("") | None => None,
+        Some(MASK) | None => old.password,
+        Some("") => None,
         Some(p) => Some(p.to_string()),
     };
     let stored = Settings { password: None, ..new.clone() };
@@ -597,6 +597,8 @@ mod tests {
         // The mask keeps the stored password; an empty one removes it.
         save(&db, &keys, &Settings { password: Some(MASK.into()), ..s.clone() }).unwrap();
         assert_eq!(load(&db, &keys).unwrap().password.as_deref(), Some("s3cret"));
+        save(&db, &keys, &Settings { password: None, ..s.clone() }).unwrap();
+        assert_eq!(load(&db, &keys).unwrap().password.as_deref(), Some("s3cret"), "left out: kept");
         save(&db, &keys, &Settings { password: Some(String::new()), ..s.clone() }).unwrap();
         assert_eq!(load(&db, &keys).unwrap().password, None);
 

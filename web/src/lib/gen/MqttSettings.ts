@@ -13,8 +13,8 @@ url: string,
  */
 username: string, 
 /**
- * Write-only: answers show `********` when one is stored; sending that back keeps it, and an
- * empty string removes it.
+ * Write-only: answers show `********` when one is stored; sending that back (or leaving it out)
+ * keeps it, and an empty string removes it.
  */
 password: string | null, 
 /**
