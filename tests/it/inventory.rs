@@ -90,6 +90,17 @@ async fn a_failing_source_keeps_the_last_good_data_as_stale() {
     assert_eq!(r.updated, Some(T0 / 1000), "and its age shows");
 }
 
+/// A folder holding the demo's commands (its manifest pointing at the demo's recordings) and none of
+/// its files: a test adds the files it wants.
+fn demo_commands_only() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = std::fs::read_to_string(demo_dir().join("manifest.toml")).unwrap();
+    let moved =
+        manifest.replace("stdout = \"commands/", &format!("stdout = \"{}/commands/", demo_dir().display()));
+    std::fs::write(dir.path().join("manifest.toml"), moved).unwrap();
+    dir
+}
+
 /// Tasks and task logs come from PVE's own files where they exist (the demo carries them, written
 /// from its pvesh recordings), the same list pvesh gives; pvesh is the fallback, named with its reason.
 #[tokio::test]
@@ -113,11 +124,7 @@ async fn tasks_come_from_the_task_files_and_pvesh_is_the_fallback() {
     assert!(log[0].starts_with("INFO: starting new backup job"), "{log:?}");
 
     // The same host without the files: pvesh, and why.
-    let dir = tempfile::tempdir().unwrap();
-    let manifest = std::fs::read_to_string(demo_dir().join("manifest.toml")).unwrap();
-    let moved =
-        manifest.replace("stdout = \"commands/", &format!("stdout = \"{}/commands/", demo_dir().display()));
-    std::fs::write(dir.path().join("manifest.toml"), moved).unwrap();
+    let dir = demo_commands_only();
     let mut p = InventoryPoller::new("pve-demo".into(), Intervals::default());
     p.step(&common::replay_dir(dir.path()), T0).await;
     assert_eq!(p.state.tasks.state, SectionState::Ok);
@@ -231,11 +238,7 @@ async fn resources_from_the_cluster_files_equal_pveshs_answer() {
     use proxwatch::model::pve::ClusterResource;
     let recorded = std::fs::read_to_string(demo_dir().join("commands/pvesh/cluster_resources.json")).unwrap();
     let from_pvesh = proxwatch::tools::pvesh::parse_cluster_resources(&recorded).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let manifest = std::fs::read_to_string(demo_dir().join("manifest.toml")).unwrap();
-    let moved =
-        manifest.replace("stdout = \"commands/", &format!("stdout = \"{}/commands/", demo_dir().display()));
-    std::fs::write(dir.path().join("manifest.toml"), moved).unwrap();
+    let dir = demo_commands_only();
     write_cluster_files(dir.path(), "pve-demo", &from_pvesh);
     std::fs::copy(demo_dir().join("etc/pve/storage.cfg"), dir.path().join("etc/pve/storage.cfg")).unwrap();
     let host = common::replay_dir(dir.path());
@@ -484,10 +487,7 @@ async fn record_scenario_keeps_the_pve_files() {
     let out = tempfile::tempdir().unwrap();
     let demo = demo_dir();
     // The demo with a user.cfg that names a person besides its pool.
-    let dir = tempfile::tempdir().unwrap();
-    let manifest = std::fs::read_to_string(demo.join("manifest.toml")).unwrap();
-    let moved = manifest.replace("stdout = \"commands/", &format!("stdout = \"{}/commands/", demo.display()));
-    std::fs::write(dir.path().join("manifest.toml"), moved).unwrap();
+    let dir = demo_commands_only();
     let copy = |rel: &str| {
         let to = dir.path().join(rel);
         std::fs::create_dir_all(to.parent().unwrap()).unwrap();
