@@ -134,4 +134,22 @@ mod tests {
             problems.join("\n  ")
         );
     }
+
+    #[test]
+    // The test reads (and on request writes) the repository's own src/api/openapi.json.
+    #[allow(clippy::disallowed_methods)]
+    fn openapi_json_matches_the_committed_file() {
+        let text = serde_json::to_string_pretty(&crate::api::openapi::document()).expect("json") + "\n";
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/api/openapi.json");
+        if std::env::var("UPDATE_OPENAPI").is_ok_and(|v| v == "1") {
+            std::fs::write(&path, &text).expect("writing openapi.json");
+            return;
+        }
+        let old = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            old == text,
+            "src/api/openapi.json is out of date with the code; regenerate it with \
+             `UPDATE_OPENAPI=1 cargo test --lib openapi` and commit the result"
+        );
+    }
 }

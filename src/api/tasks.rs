@@ -31,13 +31,7 @@ async fn task_log(
     let not_found = || ApiError::not_found(format!("no task {upid} on this node"));
     // pvesh answers a task it has no log for with an error: that is a 404, not a gateway failure;
     // so is a task the host has no recording of (a replayed host knows only its recorded tasks).
-    // The task's own log file first (PVE's writer, no process); pvesh where the file is missing.
-    let from_file = crate::tools::pvetasks::read_log(&app.host, upid, crate::tools::pvesh::TASK_LOG_LINES);
-    let lines = match from_file {
-        Ok(lines) => Ok(lines),
-        Err(_) => pve::task_log(&app.actions, &node, upid).await,
-    };
-    let lines = match lines {
+    let lines = match pve::task_log(&app.actions, &node, upid).await {
         Ok(lines) => lines,
         Err(OpError::Refused { detail, .. }) => {
             tracing::debug!(upid, stderr = detail.trim(), "task log refused");

@@ -133,6 +133,9 @@ pub fn log_path(upid: &str) -> Option<String> {
     Some(format!("/var/log/pve/tasks/{last}/{upid}"))
 }
 
+/// A task log's line is short: this many bytes a line bound the read of a huge log.
+pub const LOG_LINE_BYTES: usize = 256;
+
 /// Tasks listed at most (PVE's API default).
 pub const LIST_LIMIT: usize = 50;
 
@@ -167,8 +170,7 @@ pub fn read_list(host: &crate::host::Host) -> Result<Vec<Task>, String> {
 /// `Err` says why the file cannot serve (the caller falls back to `pvesh`).
 pub fn read_log(host: &crate::host::Host, upid: &str, max: usize) -> Result<Vec<String>, String> {
     let path = log_path(upid).ok_or_else(|| "not a UPID".to_string())?;
-    // A line of a task log is short; 256 bytes a line bounds the read of a huge log.
-    match host.read_head(&path, max.saturating_mul(256)) {
+    match host.read_head(&path, max.saturating_mul(LOG_LINE_BYTES)) {
         Ok(Some(text)) => Ok(text.lines().take(max).map(str::to_string).collect()),
         Ok(None) => Err(format!("no {path}")),
         Err(e) => Err(format!("{path}: {e}")),

@@ -17,9 +17,21 @@ use tokio::task::JoinSet;
 
 use crate::host::{Host, Output, ToolError};
 
-/// An argv to run through the host seam.
+/// An argv to run through the host seam, or a file to read through it (a task's log).
 pub struct Action {
     pub argv: Vec<String>,
+    /// Instead of running `argv`: the first `max` bytes of this file, as the output's stdout (a file
+    /// that does not exist answers [`ToolError::Missing`]).
+    pub file: Option<(String, usize)>,
+}
+
+impl Action {
+    pub fn run(argv: Vec<String>) -> Action {
+        Action { argv, file: None }
+    }
+    pub fn read_file(path: String, max: usize) -> Action {
+        Action { argv: Vec::new(), file: Some((path, max)) }
+    }
 }
 
 type Job = (Action, oneshot::Sender<Result<Output, ToolError>>);
@@ -75,6 +87,12 @@ impl Actions {
 }
 
 async fn exec(host: &Host, action: Action, timeout: Duration) -> Result<Output, ToolError> {
+    if let Some((path, max)) = &action.file {
+        return match host.read_head(path, *max)? {
+            Some(stdout) => Ok(Output { code: 0, stdout, stderr: String::new() }),
+            None => Err(ToolError::Missing { what: path.clone() }),
+        };
+    }
     let argv: Vec<&str> = action.argv.iter().map(String::as_str).collect();
     host.run_with_timeout(&argv, timeout).await
 }
@@ -134,14 +152,14 @@ mod tests {
         let runner = tokio::spawn(run(host, queue, cancel.clone()));
         let slow = actions.clone();
         let change =
-            tokio::spawn(async move { slow.run(Action { argv: vec!["sleep".into(), "30".into()] }).await });
+            tokio::spawn(async move { slow.run(Action::run(vec!["sleep".into(), "30".into()])).await });
         // Let the change start: the lane has taken it once the queue is empty again.
         while actions.changes.capacity() < QUEUE {
             tokio::task::yield_now().await;
         }
         let out = tokio::time::timeout(
             Duration::from_secs(10),
-            actions.read(Action { argv: vec!["echo".into(), "rrd".into()] }),
+            actions.read(Action::run(vec!["echo".into(), "rrd".into()])),
         )
         .await
         .expect("the read answered while the change runs")

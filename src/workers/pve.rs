@@ -30,12 +30,12 @@ pub enum OpError {
 }
 
 async fn change(actions: &Actions, argv: Vec<String>) -> Result<Result<Output, ToolError>, OpError> {
-    actions.run(Action { argv }).await.map_err(|e| OpError::Busy(e.to_string()))
+    actions.run(Action::run(argv)).await.map_err(|e| OpError::Busy(e.to_string()))
 }
 
 /// Runs a read in the reads lane; a zero exit gives stdout.
 async fn read(actions: &Actions, argv: Vec<String>, tool: &str) -> Result<String, OpError> {
-    let out = actions.read(Action { argv }).await.map_err(|e| OpError::Busy(e.to_string()))?;
+    let out = actions.read(Action::run(argv)).await.map_err(|e| OpError::Busy(e.to_string()))?;
     match out {
         Ok(o) if o.code == 0 => Ok(o.stdout),
         Ok(o) => Err(OpError::Refused { code: o.code, detail: o.stderr }),
@@ -80,8 +80,19 @@ pub async fn guest_rrd(
         .map_err(|e| OpError::Failed { summary: "unreadable RRD data", detail: e.to_string() })
 }
 
-/// A task's log lines (the task ran on `node`, this one).
+/// A task's log lines (the task ran on `node`, this one): its own log file (PVE's writer, no
+/// process), through the reads lane like any read; `pvesh` where the file is missing.
 pub async fn task_log(actions: &Actions, node: &str, upid: &str) -> Result<Vec<String>, OpError> {
+    if let Some(path) = crate::tools::pvetasks::log_path(upid) {
+        let max = pvesh::TASK_LOG_LINES.saturating_mul(crate::tools::pvetasks::LOG_LINE_BYTES);
+        match actions.read(Action::read_file(path, max)).await.map_err(|e| OpError::Busy(e.to_string()))? {
+            Ok(out) => {
+                return Ok(out.stdout.lines().take(pvesh::TASK_LOG_LINES).map(str::to_string).collect());
+            }
+            Err(ToolError::Missing { .. }) => {}
+            Err(e) => tracing::debug!(upid, error = %e, "task log file unreadable; asking pvesh"),
+        }
+    }
     let text = read(actions, pvesh::task_log_argv(node, upid), "pvesh").await?;
     pvesh::parse_task_log(&text)
         .map_err(|e| OpError::Failed { summary: "unreadable task log", detail: e.to_string() })
