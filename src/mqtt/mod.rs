@@ -397,6 +397,9 @@ struct Session<'a> {
     events: EventLoop,
     /// What the broker holds from this session: topic → payload (configs and states).
     sent: BTreeMap<String, String>,
+    /// The config topics of the entities as of the last build (what a retained config is checked
+    /// against on connect, without building every message again for each).
+    current: std::collections::BTreeSet<String>,
     connected: bool,
 }
 
@@ -410,7 +413,17 @@ impl<'a> Session<'a> {
     ) -> Self {
         let (client, mut events) = AsyncClient::new(o, QUEUE);
         events.network_options.set_connection_timeout(10);
-        Session { mqtt, inputs, settings, topics, client, events, sent: BTreeMap::new(), connected: false }
+        Session {
+            mqtt,
+            inputs,
+            settings,
+            topics,
+            client,
+            events,
+            sent: BTreeMap::new(),
+            current: Default::default(),
+            connected: false,
+        }
     }
 
     async fn run(&mut self, settings_rx: &mut watch::Receiver<Arc<Settings>>, cancel: &CancellationToken) {
@@ -484,6 +497,7 @@ impl<'a> Session<'a> {
     fn publish_changes(&mut self) {
         let m = self.inputs.messages(&self.topics, self.settings);
         self.mqtt.set_status(|s| s.entities = m.configs.len());
+        self.current = m.configs.keys().cloned().collect();
         let gone: Vec<String> = self
             .sent
             .keys()
@@ -509,8 +523,7 @@ impl<'a> Session<'a> {
         if !self.topics.is_own_config(topic) {
             return;
         }
-        let m = self.inputs.messages(&self.topics, self.settings);
-        if !m.configs.contains_key(topic) {
+        if !self.current.contains(topic) {
             tracing::debug!(topic, "removing a stale Home Assistant entity");
             if let Err(e) = self.client.try_publish(topic, QoS::AtLeastOnce, true, Vec::new()) {
                 tracing::debug!(error = %e, "MQTT removal deferred");
