@@ -56,7 +56,14 @@ pub const FILES: &[&str] = &[
     "/proc/spl/kstat/zfs/arcstats",
     "/proc/sys/kernel/hostname",
     "/proc/sys/kernel/osrelease",
+    "/proc/sys/kernel/ostype",
+    "/proc/sys/kernel/version",
+    crate::tools::pvenode::KSM_SHARING,
+    crate::tools::pvenode::SECURE_BOOT_VAR,
+    crate::tools::pvenode::PVECFG,
+    crate::tools::pvenode::REPLICATION_STATE,
     "/etc/hostname",
+    "/etc/hosts",
     "/etc/os-release",
     crate::tools::mounts::MOUNTINFO,
     crate::tools::mounts::FSTAB,
@@ -130,6 +137,12 @@ pub async fn record(host: &Host, out: &Path) -> anyhow::Result<String> {
             crate::tools::pmxcfs::VMLIST,
             crate::tools::pmxcfs::MEMBERS,
             crate::tools::pmxcfs::RRD,
+            crate::tools::pmxcfs::VERSION,
+            crate::tools::pmxcfs::CLUSTERLOG,
+            crate::tools::pveconf::JOBS_CFG,
+            crate::tools::pveconf::VZDUMP_CRON,
+            crate::tools::pveconf::REPLICATION_CFG,
+            crate::tools::pveconf::DATACENTER_CFG,
             crate::tools::pvetasks::INDEX,
             crate::tools::pvetasks::INDEX_OLD,
             crate::tools::pvetasks::ACTIVE,
@@ -149,6 +162,24 @@ pub async fn record(host: &Host, out: &Path) -> anyhow::Result<String> {
             std::fs::create_dir_all(parent)?;
         }
         std::fs::write(&dest, pools)?;
+        files += 1;
+    }
+    // dpkg's database: the Proxmox packages' paragraphs only (the installed version); the rest lists
+    // every package on the host and is not read.
+    if let Ok(Some(text)) =
+        host.read_head(crate::tools::pvenode::DPKG_STATUS, crate::tools::pvenode::DPKG_STATUS_MAX)
+    {
+        let keep: Vec<&str> = text
+            .split("\n\n")
+            .filter(|p| {
+                p.lines().next().is_some_and(|l| l == "Package: pve-manager" || l == "Package: proxmox-ve")
+            })
+            .collect();
+        let dest = out.join(crate::tools::pvenode::DPKG_STATUS.trim_start_matches('/'));
+        if let Some(parent) = dest.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(&dest, keep.join("\n\n") + "\n")?;
         files += 1;
     }
     // Guest configs (their `lock` and `tags` feed the guest list).

@@ -368,6 +368,10 @@ pub struct GuestConfig {
     pub lock: Option<String>,
     pub tags: Vec<String>,
     pub raw: BTreeMap<String, Value>,
+    /// Snapshot names, in file order (from the config file; `pvesh`'s config answer has none).
+    pub snapshots: Vec<String>,
+    /// Keys with a pending change (set or deleted), applied at the next start.
+    pub pending: Vec<String>,
 }
 
 /// One storage as seen by this node. Inactive or disabled storages carry no sizes.

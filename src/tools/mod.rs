@@ -16,6 +16,7 @@ pub mod pmxcfs;
 pub mod procfs;
 pub mod pve;
 pub mod pveconf;
+pub mod pvenode;
 pub mod pvesh;
 pub mod pvetasks;
 pub mod services;

@@ -440,46 +440,108 @@ pub fn cluster_resources(f: &Files<'_>) -> Vec<crate::model::pve::ClusterResourc
     out
 }
 
-/// Reads `/cluster/resources` from the cluster filesystem, or says why it cannot (the caller falls
-/// back to `pvesh`): `.vmlist` or `.rrd` missing (not a PVE host, or pmxcfs not running), or a file
-/// that does not parse. The guest configs, HA, pools and storage files are optional, as on a host
-/// that has none.
-pub fn read_resources(host: &crate::host::Host) -> Result<Vec<crate::model::pve::ClusterResource>, String> {
-    use crate::tools::pveconf;
-    let need = |p: &str| match host.read_optional(p) {
-        Ok(Some(t)) => Ok(t),
-        Ok(None) => Err(format!("no {p}")),
-        Err(e) => Err(format!("{p}: {e}")),
+pub const VERSION: &str = "/etc/pve/.version";
+pub const CLUSTERLOG: &str = "/etc/pve/.clusterlog";
+
+/// `.version` (`cfs_create_version_msg`): pmxcfs's start time, the version of `.vmlist` and
+/// `.members` (`vmlist`, `clinfo`), and one change counter per watched config file (its
+/// `memdb_change_array`: `storage.cfg`, `user.cfg`, `jobs.cfg`, `replication.cfg`, `ha/…`,
+/// `datacenter.cfg`, …), bumped on every write. A reader re-reads a file only when its counter moved.
+/// The nested `kvstore` object is left out.
+pub fn parse_versions(text: &str) -> Result<BTreeMap<String, u64>, ToolError> {
+    let raw: serde_json::Map<String, serde_json::Value> = serde_json::from_str(text.trim_end_matches('\0'))
+        .map_err(|e| {
+        ToolError::parse(
+            VERSION,
+            e.line(),
+            text.lines().nth(e.line().saturating_sub(1)).unwrap_or(""),
+            e.to_string(),
+        )
+    })?;
+    Ok(raw.into_iter().filter_map(|(k, v)| Some((k, v.as_u64()?))).collect())
+}
+
+/// `/cluster/status` from `.members` (`PVE::API2::ClusterConfig`/`Cluster.pm` `status` builds it from
+/// the same `get_members` and `get_clinfo`): the cluster entry when there is a cluster, and each
+/// node; a standalone host is its own single, local, online node with node id 0 and the address its
+/// name resolves to (`remote_node_ip`: `/etc/hosts` on a PVE host, as the installer writes it).
+pub fn cluster_status(members: &Members, local_ip: Option<String>) -> crate::model::pve::ClusterStatus {
+    use crate::model::pve::{ClusterInfo as Info, ClusterNode, ClusterStatus};
+    let Some(c) = &members.cluster else {
+        return ClusterStatus {
+            cluster: None,
+            nodes: vec![ClusterNode {
+                name: members.nodename.clone(),
+                nodeid: Some(0),
+                online: true,
+                local: true,
+                ip: local_ip,
+            }],
+        };
     };
-    let opt = |p: &str| host.read_optional(p).map_err(|e| format!("{p}: {e}"));
-    let vmlist = parse_vmlist(&need(VMLIST)?).map_err(|e| e.to_string())?;
-    let rrd = parse_rrd(&need(RRD)?).map_err(|e| e.to_string())?;
-    let members = match opt(MEMBERS)? {
-        Some(t) => parse_members(&t).map_err(|e| e.to_string())?,
-        None => return Err(format!("no {MEMBERS}")),
-    };
-    let mut props = BTreeMap::new();
-    for v in &vmlist {
-        if let Some(conf) = opt(&pveconf::guest_config_path(&v.node, v.kind, v.vmid))? {
-            props.insert(v.vmid, pveconf::guest_props(&conf));
-        }
+    ClusterStatus {
+        cluster: Some(Info {
+            name: c.name.clone(),
+            quorate: c.quorate != 0,
+            nodes: Some(u64::from(c.nodes)),
+            version: u64::try_from(c.version).ok(),
+        }),
+        nodes: members
+            .nodes
+            .iter()
+            .map(|m| ClusterNode {
+                name: m.name.clone(),
+                nodeid: Some(u64::from(m.id)),
+                online: m.online,
+                local: m.name == members.nodename,
+                ip: m.ip.clone(),
+            })
+            .collect(),
     }
-    let ha = pveconf::parse_ha(
-        opt(pveconf::HA_MANAGER_STATUS)?.as_deref(),
-        opt(pveconf::HA_RESOURCES)?.as_deref(),
-    )
-    .map_err(|e| e.to_string())?;
-    let pools = pveconf::parse_user_pools(&opt(pveconf::USER_CFG)?.unwrap_or_default());
-    let storages = pveconf::parse_storage_cfg(&opt(pveconf::STORAGE_CFG)?.unwrap_or_default());
-    Ok(cluster_resources(&Files {
-        vmlist: &vmlist,
-        members: &members,
-        rrd: &rrd,
-        props: &props,
-        ha: &ha,
-        pools: &pools,
-        storages: &storages,
-    }))
+}
+
+/// The address `/etc/hosts` gives `name` (the first line that lists it; `#` comments ignored).
+pub fn hosts_ip(hosts: &str, name: &str) -> Option<String> {
+    hosts.lines().find_map(|l| {
+        let mut f = l.split('#').next().unwrap_or("").split_whitespace();
+        let ip = f.next()?;
+        f.any(|n| n == name || n.split('.').next() == Some(name)).then(|| ip.to_string())
+    })
+}
+
+/// One entry of the cluster log (`.clusterlog`, `clog_dump_json`: the newest 50, newest first).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct ClusterLogEntry {
+    pub uid: u64,
+    /// Unix seconds.
+    pub time: i64,
+    /// syslog priority (0 emerg … 7 debug).
+    pub pri: u8,
+    pub tag: String,
+    pub pid: u64,
+    pub node: String,
+    pub user: String,
+    pub msg: String,
+}
+
+#[derive(Deserialize)]
+struct RawClusterLog {
+    data: Vec<ClusterLogEntry>,
+}
+
+/// Parses `.clusterlog`; a malformed file is an error naming the line.
+pub fn parse_clusterlog(text: &str) -> Result<Vec<ClusterLogEntry>, ToolError> {
+    let raw: RawClusterLog = serde_json::from_str(text.trim_end_matches('\0')).map_err(|e| {
+        ToolError::parse(
+            CLUSTERLOG,
+            e.line(),
+            text.lines().nth(e.line().saturating_sub(1)).unwrap_or(""),
+            e.to_string(),
+        )
+    })?;
+    Ok(raw.data)
 }
 
 #[cfg(test)]
@@ -648,5 +710,54 @@ mod tests {
                 ("local-zfs", "pve1", "available")
             ]
         );
+    }
+
+    /// `.version` as `cfs_create_version_msg` writes it, with a node's kvstore counters.
+    #[test]
+    fn versions_as_pmxcfs_writes_them() {
+        let text = "{\n\"starttime\": 1733300000,\n\"clinfo\": 5,\n\"vmlist\": 41,\n\"corosync.conf\": 3,\n\"storage.cfg\": 7,\n\"jobs.cfg\": 2,\n\"kvstore\": {\n\"pve1\": {\n\"tasklist\": 12,\n\"ssh-rsa\": 1}\n}\n}\n";
+        let v = parse_versions(text).unwrap();
+        assert_eq!((v["vmlist"], v["storage.cfg"], v["jobs.cfg"]), (41, 7, 2));
+        assert!(!v.contains_key("kvstore"));
+        let e = parse_versions("{\n\"vmlist\": 4,\n").unwrap_err();
+        assert!(e.to_string().contains(".version"), "{e}");
+    }
+
+    /// `.clusterlog` as `clog_dump_json` writes it (a quote in a message escaped by
+    /// `utf8_to_ascii`), and an empty log.
+    #[test]
+    fn clusterlog_as_pmxcfs_writes_it() {
+        let text = "{\n\"data\": [\n{\"uid\": 7, \"time\": 1733400100, \"pri\": 6, \"tag\": \"pvedaemon\", \"pid\": 1234, \"node\": \"pve1\", \"user\": \"root@pam\", \"msg\": \"end task UPID:pve1:000004D2:0001E240:6751A000:qmstart:100:root@pam: OK\"},\n{\"uid\": 6, \"time\": 1733400000, \"pri\": 3, \"tag\": \"pvescheduler\", \"pid\": 99, \"node\": \"pve2\", \"user\": \"root@pam\", \"msg\": \"job \\\"backup-1\\\" failed\"}\n]\n}\n";
+        let log = parse_clusterlog(text).unwrap();
+        assert_eq!(log.len(), 2);
+        assert_eq!(
+            (log[1].pri, log[1].node.as_str(), log[1].msg.as_str()),
+            (3, "pve2", "job \"backup-1\" failed")
+        );
+        assert_eq!(parse_clusterlog("{\n\"data\": [\n]\n}\n").unwrap(), []);
+        assert!(parse_clusterlog("{\n\"data\": [\n{\"uid\": 1,\n").is_err());
+    }
+
+    #[test]
+    fn cluster_status_from_members() {
+        let standalone = parse_members("{\n\"nodename\": \"pve-demo\",\n\"version\": 0\n}\n").unwrap();
+        let s = cluster_status(
+            &standalone,
+            hosts_ip("127.0.0.1 localhost\n192.168.1.5 pve-demo.lan pve-demo # the node\n", "pve-demo"),
+        );
+        assert!(s.cluster.is_none() && s.quorate());
+        assert_eq!(s.nodes.len(), 1);
+        assert_eq!(
+            (s.nodes[0].nodeid, s.nodes[0].ip.as_deref(), s.nodes[0].local),
+            (Some(0), Some("192.168.1.5"), true)
+        );
+        let clustered = parse_members("{\n\"nodename\": \"pve1\",\n\"version\": 5,\n\"cluster\": { \"name\": \"lab\", \"version\": 3, \"nodes\": 3, \"quorate\": 0 },\n\"nodelist\": {\n  \"pve1\": { \"id\": 1, \"online\": 1, \"ip\": \"10.0.0.1\"},\n  \"pve2\": { \"id\": 2, \"online\": 0, \"ip\": \"10.0.0.2\"},\n  \"pve3\": { \"id\": 3, \"online\": 0}\n  }\n}\n").unwrap();
+        let s = cluster_status(&clustered, None);
+        let c = s.cluster.as_ref().unwrap();
+        assert_eq!((c.name.as_str(), c.quorate, c.nodes, c.version), ("lab", false, Some(3), Some(3)));
+        assert!(!s.quorate());
+        assert_eq!(s.local_node().map(|n| n.name.as_str()), Some("pve1"));
+        assert_eq!(s.nodes.iter().filter(|n| n.online).count(), 1);
+        assert_eq!(s.nodes[2].ip, None);
     }
 }

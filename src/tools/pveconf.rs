@@ -294,6 +294,243 @@ pub fn parse_user_pools(text: &str) -> (Vec<String>, BTreeMap<u64, String>) {
     (pools, vms)
 }
 
+pub const JOBS_CFG: &str = "/etc/pve/jobs.cfg";
+pub const VZDUMP_CRON: &str = "/etc/pve/vzdump.cron";
+pub const REPLICATION_CFG: &str = "/etc/pve/replication.cfg";
+pub const DATACENTER_CFG: &str = "/etc/pve/datacenter.cfg";
+
+/// `PVE::Tools::decode_text`: `%XX` escapes (how section configs store a comment's newlines and
+/// special characters) back to text.
+pub fn decode_text(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let (Some(h), Some(l)) = ((b[i + 1] as char).to_digit(16), (b[i + 2] as char).to_digit(16))
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+            continue;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The backup jobs of `jobs.cfg` (pve-manager `PVE::Jobs::Plugin` section config, `vzdump:` sections
+/// as `PVE::Jobs::VZDump` writes them), shaped as `/cluster/backup` answers them. `next-run` is left
+/// out: PVE computes it from the calendar event and the job state file, and nothing here uses it.
+/// Sections of other job types (`realm-sync:`) are not backup jobs and are skipped.
+pub fn parse_backup_jobs(text: &str) -> Vec<crate::model::pve::BackupJob> {
+    parse_sections(text)
+        .into_iter()
+        .filter(|s| s.kind == "vzdump")
+        .map(|s| {
+            let ids = |k: &str| -> Vec<u64> {
+                s.get(k).map(split_list).unwrap_or_default().iter().filter_map(|v| v.parse().ok()).collect()
+            };
+            let text = |k: &str| s.get(k).filter(|v| !v.is_empty()).map(str::to_string);
+            crate::model::pve::BackupJob {
+                schedule: text("schedule"),
+                starttime: text("starttime"),
+                dow: text("dow"),
+                storage: text("storage"),
+                // The schema default is enabled; `enabled 0` turns a job off.
+                enabled: s.get("enabled").is_none_or(|v| v != "0"),
+                all: s.flag("all"),
+                vmids: ids("vmid"),
+                pool: text("pool"),
+                exclude: ids("exclude"),
+                mode: text("mode"),
+                node: text("node"),
+                next_run: None,
+                comment: s.get("comment").map(decode_text),
+                id: s.id,
+            }
+        })
+        .collect()
+}
+
+/// Whether `vzdump.cron` (backup jobs from before PVE 7.1, still honoured) holds a job: a line that
+/// is neither blank, a comment, nor a variable assignment (`PATH="…"`).
+pub fn vzdump_cron_has_jobs(text: &str) -> bool {
+    text.lines().map(str::trim).any(|l| {
+        !l.is_empty() && !l.starts_with('#') && !l.split_whitespace().next().is_some_and(|w| w.contains('='))
+    })
+}
+
+/// One replication job of `replication.cfg` (pve-guest-common `PVE::ReplicationConfig`: `local:
+/// <vmid>-<jobnum>` sections; the header's id is read as integers, `parse_section_header`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplicationDef {
+    pub id: String,
+    pub guest: u64,
+    pub kind: String,
+    pub target: String,
+    pub schedule: Option<String>,
+    pub source: Option<String>,
+    pub disable: bool,
+    pub remove_job: bool,
+    pub comment: Option<String>,
+}
+
+/// Parses `replication.cfg`. A header whose id is not `<vmid>-<jobnum>` is skipped, as PVE skips it.
+pub fn parse_replication_cfg(text: &str) -> Vec<ReplicationDef> {
+    parse_sections(text)
+        .into_iter()
+        .filter_map(|s| {
+            let (g, n) = s.id.split_once('-')?;
+            let (guest, num) = (g.parse::<u64>().ok()?, n.parse::<u64>().ok()?);
+            let get = |k: &str| s.get(k).filter(|v| !v.is_empty()).map(str::to_string);
+            Some(ReplicationDef {
+                id: format!("{guest}-{num}"),
+                guest,
+                target: get("target").unwrap_or_default(),
+                schedule: get("schedule"),
+                source: get("source"),
+                disable: s.flag("disable"),
+                remove_job: s.get("remove_job").is_some(),
+                comment: s.get("comment").map(decode_text),
+                kind: s.kind,
+            })
+        })
+        .collect()
+}
+
+/// A guest's configuration file as its writer lays it out (qemu-server
+/// `PVE::QemuServer::parse_vm_config`, pve-container `PVE::LXC::Config::parse_pct_config`): the
+/// current configuration, the `[PENDING]` changes (with their `delete:` list), and each
+/// `[snapshot]` section. `#` lines are the description (`decode_text`d).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GuestConf {
+    pub current: BTreeMap<String, String>,
+    pub pending: BTreeMap<String, String>,
+    pub pending_delete: Vec<String>,
+    pub snapshots: Vec<SnapshotConf>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SnapshotConf {
+    pub name: String,
+    pub props: BTreeMap<String, String>,
+}
+
+/// `^([a-z][a-z_]*\d*):\s*(.+?)\s*$`, and for containers the raw `lxc.*` keys (`lxc.x: v` or
+/// `lxc.x = v`).
+fn conf_line(line: &str) -> Option<(&str, &str)> {
+    if line.starts_with("lxc.") {
+        let i = line.find([':', '='])?;
+        let key = line[..i].trim_end();
+        return Some((key, line[i + 1..].trim()));
+    }
+    let (key, value) = line.split_once(':')?;
+    let letters = key.trim_end_matches(|c: char| c.is_ascii_digit());
+    let ok = letters.starts_with(|c: char| c.is_ascii_lowercase())
+        && letters.chars().all(|c| c.is_ascii_lowercase() || c == '_');
+    let value = value.trim();
+    (ok && !value.is_empty()).then_some((key, value))
+}
+
+/// Where a guest config's line goes.
+#[derive(Clone, Copy)]
+enum Part {
+    Current,
+    Pending,
+    /// `[special:cloudinit]`: qemu-server's record of the cloud-init drive, not configuration.
+    Special,
+    Snapshot(usize),
+}
+
+fn map_of(conf: &mut GuestConf, part: Part) -> Option<&mut BTreeMap<String, String>> {
+    match part {
+        Part::Current => Some(&mut conf.current),
+        Part::Pending => Some(&mut conf.pending),
+        Part::Special => None,
+        Part::Snapshot(i) => conf.snapshots.get_mut(i).map(|s| &mut s.props),
+    }
+}
+
+/// Parses a guest config. Lines the writers' readers would warn about are skipped, as there.
+pub fn parse_guest_conf(text: &str) -> GuestConf {
+    let mut conf = GuestConf::default();
+    let mut part = Part::Current;
+    let mut descr: Option<String> = None;
+    fn finish(conf: &mut GuestConf, part: Part, descr: &mut Option<String>) {
+        if let Some(d) = descr.take()
+            && let Some(map) = map_of(conf, part)
+        {
+            map.insert("description".into(), d.trim_end().to_string());
+        }
+    }
+    for line in text.split('\n') {
+        if line.trim().is_empty() {
+            continue;
+        }
+        if let Some(name) = line.trim_end().strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            finish(&mut conf, part, &mut descr);
+            part = if name.eq_ignore_ascii_case("PENDING") {
+                Part::Pending
+            } else if name.to_ascii_lowercase().starts_with("special:") {
+                Part::Special
+            } else {
+                conf.snapshots.push(SnapshotConf { name: name.to_string(), props: BTreeMap::new() });
+                Part::Snapshot(conf.snapshots.len() - 1)
+            };
+            continue;
+        }
+        if let Some(d) = line.strip_prefix('#') {
+            let text = descr.get_or_insert_with(String::new);
+            text.push_str(&decode_text(d));
+            text.push('\n');
+            continue;
+        }
+        if matches!(part, Part::Pending)
+            && let Some(list) = line.strip_prefix("delete:")
+        {
+            conf.pending_delete.extend(split_list(list.trim()));
+            continue;
+        }
+        let Some((key, value)) = conf_line(line) else { continue };
+        if key == "description" {
+            descr.get_or_insert_with(String::new).push_str(&decode_text(value));
+        } else if let Some(map) = map_of(&mut conf, part) {
+            map.insert(key.to_string(), value.to_string());
+        }
+    }
+    finish(&mut conf, part, &mut descr);
+    conf
+}
+
+impl GuestConf {
+    /// The shape the inventory keeps (`GuestConfig`, as `GET …/config?current=1` gives it): the
+    /// current configuration; `memory` may be qemu-server's property string `[current=]<MiB>`.
+    pub fn to_config(&self) -> crate::model::pve::GuestConfig {
+        let c = &self.current;
+        let num = |k: &str| c.get(k).and_then(|v| v.parse::<u64>().ok());
+        let flag = |k: &str| c.get(k).is_some_and(|v| v == "1");
+        let memory = c.get("memory").and_then(|s| {
+            let first = s.split(',').next().unwrap_or("");
+            first.strip_prefix("current=").unwrap_or(first).trim().parse().ok()
+        });
+        crate::model::pve::GuestConfig {
+            onboot: flag("onboot"),
+            name: c.get("name").or_else(|| c.get("hostname")).cloned(),
+            cores: num("cores"),
+            sockets: num("sockets"),
+            memory,
+            template: flag("template"),
+            lock: c.get("lock").cloned(),
+            tags: c.get("tags").map(|t| crate::model::pve::de::split_tags(t)).unwrap_or_default(),
+            raw: c.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect(),
+            snapshots: self.snapshots.iter().map(|s| s.name.clone()).collect(),
+            pending: self.pending.keys().cloned().chain(self.pending_delete.iter().cloned()).collect(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -378,5 +615,65 @@ mod tests {
         assert_eq!(vms[&100], "prod");
         assert_eq!(vms[&101], "prod", "the first pool that lists a guest keeps it");
         assert_eq!(vms[&200], "lab");
+    }
+
+    /// A VM config as qemu-server writes it: the description as `#` lines, the current config, a
+    /// `[PENDING]` section with a `delete:` list, the cloud-init record, two snapshots.
+    const VM_CONF: &str = "#Web server%0A with a %25 sign\n#second line\nagent: 1\nboot: order=scsi0;net0\ncores: 4\nmemory: current=8192\nname: web 01\nnet0: virtio=BC:24:11:00:00:01,bridge=vmbr0\nonboot: 1\nparent: before-upgrade\nscsi0: local-zfs:vm-100-disk-0,size=32G\ntags: prod;web\n\n[PENDING]\ncores: 8\ndelete: net1,agent\n\n[special:cloudinit]\nipconfig0: ip=dhcp\n\n[before-upgrade]\ncores: 2\nmemory: 4096\nsnaptime: 1733300000\nvmstate: local-zfs:vm-100-state-before-upgrade\n\n[weekly]\n#taken by cron\ncores: 2\nparent: before-upgrade\nsnaptime: 1733400000\n";
+
+    #[test]
+    fn guest_conf_with_pending_and_snapshots() {
+        let c = parse_guest_conf(VM_CONF);
+        assert_eq!(c.current["description"], "Web server\n with a % sign\nsecond line");
+        assert_eq!(c.current["name"], "web 01");
+        assert_eq!(c.current["cores"], "4");
+        assert!(!c.current.contains_key("ipconfig0"), "the cloud-init record is not config");
+        assert_eq!(c.pending.get("cores").map(String::as_str), Some("8"));
+        assert_eq!(c.pending_delete, ["net1", "agent"]);
+        assert_eq!(
+            c.snapshots.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(),
+            ["before-upgrade", "weekly"]
+        );
+        assert_eq!(c.snapshots[1].props["description"], "taken by cron");
+        assert_eq!(c.snapshots[0].props["snaptime"], "1733300000");
+        let cfg = c.to_config();
+        assert_eq!((cfg.cores, cfg.memory, cfg.onboot, cfg.template), (Some(4), Some(8192), true, false));
+        assert_eq!(cfg.name.as_deref(), Some("web 01"));
+        assert_eq!(cfg.tags, ["prod", "web"]);
+        assert_eq!(cfg.snapshots, ["before-upgrade", "weekly"]);
+        assert_eq!(cfg.pending, ["cores", "net1", "agent"]);
+        // A container: `hostname`, raw `lxc.` keys in both forms, a line no reader accepts.
+        let ct = parse_guest_conf(
+            "arch: amd64\nhostname: db\nlxc.apparmor.profile: unconfined\nlxc.cgroup2.devices.allow = c 10:200 rwm\nmemory: 2048\nNot A Key: x\nswap: 512\n",
+        );
+        assert_eq!(ct.current["lxc.cgroup2.devices.allow"], "c 10:200 rwm");
+        assert_eq!(ct.current["lxc.apparmor.profile"], "unconfined");
+        assert!(!ct.current.contains_key("Not A Key"));
+        assert_eq!(ct.to_config().name.as_deref(), Some("db"));
+        assert_eq!(ct.to_config().memory, Some(2048));
+        assert_eq!(parse_guest_conf(""), GuestConf::default());
+    }
+
+    #[test]
+    fn backup_jobs_from_jobs_cfg() {
+        // As PVE::Jobs::Plugin writes it, with a realm-sync job beside (not a backup job).
+        let text = "vzdump: backup-5a2c9e41-7d3b\n\tschedule 02:00\n\tall 1\n\texclude 105,106\n\tcomment nightly%20all%0Aguests\n\tmode snapshot\n\tstorage pbs\n\tnotes-template {{guestname}}\n\nvzdump: backup-off\n\tschedule sat 03:00\n\tenabled 0\n\tpool lab\n\tnode pve2\n\nrealm-sync: ldap-sync\n\tschedule daily\n\trealm corp\n";
+        let jobs = parse_backup_jobs(text);
+        assert_eq!(jobs.len(), 2);
+        let j = &jobs[0];
+        assert_eq!(
+            (j.id.as_str(), j.schedule.as_deref(), j.all, j.enabled),
+            ("backup-5a2c9e41-7d3b", Some("02:00"), true, true)
+        );
+        assert_eq!(j.exclude, [105, 106]);
+        assert_eq!(j.comment.as_deref(), Some("nightly all\nguests"));
+        assert_eq!(
+            (jobs[1].enabled, jobs[1].pool.as_deref(), jobs[1].node.as_deref()),
+            (false, Some("lab"), Some("pve2"))
+        );
+        assert!(vzdump_cron_has_jobs("PATH=\"/usr/sbin:/usr/bin\"\n\n0 2 * * 6 root vzdump 100 --quiet 1\n"));
+        assert!(!vzdump_cron_has_jobs(
+            "# cluster wide vzdump cron schedule\n# Automatically generated file - do not edit\n\nPATH=\"/usr/sbin:/usr/bin:/sbin:/bin\"\n\n"
+        ));
     }
 }

@@ -15,7 +15,8 @@ use crate::tools::pvesh::{self, ClusterResource, GuestKind};
 use crate::tools::smartctl::{self, Reading, ScanDevice};
 use crate::tools::storage;
 use crate::tools::zpool::{self, StatusFormat};
-use crate::tools::{pmxcfs, pvetasks};
+use crate::tools::{pvenode, pvetasks};
+use crate::workers::clusterfs::ClusterFs;
 
 pub use crate::model::inventory::{GuestRates, Inventory};
 pub use crate::model::section::{Section, SectionState};
@@ -86,6 +87,14 @@ pub struct InventoryPoller {
     guest_writes: HashMap<u64, u64>,
     wear_done_ms: Option<i64>,
     job_log_failed: HashMap<String, i64>,
+    /// The cluster filesystem's files, read with their change counters.
+    fs: ClusterFs,
+    /// The installed PVE version line (`None`: not read yet; `Some(None)`: none installed).
+    pveversion: Option<Option<String>>,
+    /// The last `/proc/stat` totals, for the CPU fraction where `.rrd` has none.
+    prev_stat: Option<(u64, u64, u64)>,
+    /// The `ClusterFs` guest generation `state.configs` was built from.
+    configs_generation: Option<u64>,
 }
 
 impl InventoryPoller {
@@ -101,6 +110,10 @@ impl InventoryPoller {
             guest_writes: HashMap::new(),
             wear_done_ms: None,
             job_log_failed: HashMap::new(),
+            fs: ClusterFs::new(),
+            pveversion: None,
+            prev_stat: None,
+            configs_generation: None,
         }
     }
 
@@ -121,7 +134,8 @@ impl InventoryPoller {
         if self.due("resources", iv.resources, now) {
             // The cluster filesystem's status and config files first (what PVE's API reads for this
             // answer); pvesh only where they are missing.
-            let (r, source) = match pmxcfs::read_resources(host) {
+            let files = self.fs.refresh(host).and_then(|()| self.fs.resources(host));
+            let (r, source) = match files {
                 Ok(list) => (Ok(list), "cluster files".to_string()),
                 Err(why) => (pvesh::cluster_resources(host).await, format!("pvesh ({why})")),
             };
@@ -132,19 +146,57 @@ impl InventoryPoller {
             self.state.resources.source = Some(source);
             ran = true;
         }
+        let files = self.fs.is_ok();
         if self.due("node_status", iv.node_status, now) {
-            let r = pvesh::node_status(host, &node).await;
-            self.state.node_status.apply("pvesh node status", r, now);
+            if self.due("pveversion", iv.config, now) || self.pveversion.is_none() {
+                self.pveversion = Some(read_pveversion(host));
+            }
+            let from_files = match (files, self.pveversion.clone().flatten()) {
+                (false, _) => Err("no cluster files".to_string()),
+                (true, None) => Err(format!("no pve-manager in {}", pvenode::DPKG_STATUS)),
+                (true, Some(v)) => self.node_status_from_files(host, &node, v).await,
+            };
+            let (r, source) = match from_files {
+                Ok(s) => (Ok(s), "node files".to_string()),
+                Err(why) => (pvesh::node_status(host, &node).await, format!("pvesh ({why})")),
+            };
+            self.state.node_status.apply("node status", r, now);
+            self.state.node_status.source = Some(source);
             ran = true;
         }
         if self.due("cluster", iv.cluster, now) {
-            let r = pvesh::cluster_status(host).await;
-            self.state.cluster.apply("pvesh /cluster/status", r, now);
+            let (r, source) = if files {
+                (Ok(self.fs.cluster_status(host)), "cluster files".to_string())
+            } else {
+                (pvesh::cluster_status(host).await, "pvesh (no cluster files)".to_string())
+            };
+            self.state.cluster.apply("cluster status", r, now);
+            self.state.cluster.source = Some(source);
             ran = true;
         }
         if self.due("storage", iv.storage, now) {
-            let r = pvesh::node_storage(host, &node).await;
-            self.state.storage.apply("pvesh node storage", r, now);
+            let from_files =
+                if files { self.fs.node_storage(host, &node) } else { Err("no cluster files".into()) };
+            let (r, source) = match from_files {
+                Ok((list, missing)) if missing.is_empty() => (Ok(list), "cluster files".to_string()),
+                Ok((mut list, missing)) => {
+                    // Storages pvestatd found inactive have no broadcast: ask PVE about those.
+                    let why = format!("{} not in .rrd", missing.join(", "));
+                    match pvesh::node_storage(host, &node).await {
+                        Ok(full) => {
+                            list.extend(full.into_iter().filter(|s| missing.contains(&s.storage)));
+                            (Ok(list), format!("cluster files + pvesh ({why})"))
+                        }
+                        Err(e) => {
+                            tracing::debug!(error = %e, "inactive storages not read");
+                            (Ok(list), format!("cluster files ({why}; pvesh: {e})"))
+                        }
+                    }
+                }
+                Err(why) => (pvesh::node_storage(host, &node).await, format!("pvesh ({why})")),
+            };
+            self.state.storage.apply("node storage", r, now);
+            self.state.storage.source = Some(source);
             ran = true;
         }
         if self.due("tasks", iv.tasks, now) {
@@ -163,13 +215,35 @@ impl InventoryPoller {
             ran = true;
         }
         if self.due("backup_jobs", iv.backup_jobs, now) {
-            let r = pvesh::backup_jobs(host).await;
-            self.state.backup_jobs.apply("pvesh /cluster/backup", r, now);
+            let from_files = if files { self.fs.backup_jobs(host) } else { Err("no cluster files".into()) };
+            let (r, source) = match from_files {
+                Ok(jobs) => (Ok(jobs), "cluster files".to_string()),
+                Err(why) => (pvesh::backup_jobs(host).await, format!("pvesh ({why})")),
+            };
+            self.state.backup_jobs.apply("backup jobs", r, now);
+            self.state.backup_jobs.source = Some(source);
             ran = true;
         }
         if self.due("replication", iv.replication, now) {
-            let r = pvesh::replication(host, &node).await;
-            self.state.replication.apply("pvesh replication", r, now);
+            let from_files =
+                if files { self.fs.replication(host, &node) } else { Err("no cluster files".into()) };
+            let (r, source) = match from_files {
+                Ok(mut jobs) => {
+                    // A replayed recording moved in time moves the state's times with it.
+                    let shift = host.time_shift_s();
+                    let moved =
+                        |t: Option<u64>| t.map(|t| if t > 1 { t.saturating_add_signed(shift) } else { t });
+                    for j in &mut jobs {
+                        j.last_sync = moved(j.last_sync);
+                        j.last_try = moved(j.last_try);
+                        j.next_sync = moved(j.next_sync);
+                    }
+                    (Ok(jobs), "cluster files".to_string())
+                }
+                Err(why) => (pvesh::replication(host, &node).await, format!("pvesh ({why})")),
+            };
+            self.state.replication.apply("replication", r, now);
+            self.state.replication.source = Some(source);
             ran = true;
         }
         if self.due("zfs", iv.zfs, now) {
@@ -293,6 +367,16 @@ impl InventoryPoller {
     }
 
     async fn poll_configs(&mut self, host: &Host, node: &str, now: i64) -> bool {
+        if self.fs.is_ok() {
+            // The config files themselves, read again only when `.vmlist` says one changed.
+            if self.configs_generation == Some(self.fs.guests_generation) {
+                return false;
+            }
+            self.configs_generation = Some(self.fs.guests_generation);
+            self.state.configs = self.fs.guest_configs(node);
+            return true;
+        }
+        self.configs_generation = None;
         let guests: Vec<(GuestKind, u64)> = self
             .state
             .resources
@@ -319,6 +403,66 @@ impl InventoryPoller {
             }
         }
         !due.is_empty()
+    }
+
+    /// The node status from the files `Nodes.pm` reads (see `tools::pvenode`).
+    async fn node_status_from_files(
+        &mut self,
+        host: &Host,
+        node: &str,
+        pveversion: String,
+    ) -> Result<crate::model::pve::NodeStatus, String> {
+        use crate::tools::procfs;
+        let read = |p: &str| host.read(p).map_err(|e| format!("{p}: {e}"));
+        let cpuinfo_text = read("/proc/cpuinfo")?;
+        let cpu = procfs::parse_cpuinfo(&cpuinfo_text);
+        let uptime_s = procfs::parse_uptime(&read("/proc/uptime")?).map_err(|e| e.to_string())?;
+        let loadavg = procfs::parse_loadavg(&read("/proc/loadavg")?).map_err(|e| e.to_string())?;
+        let mem = procfs::parse_meminfo(&read("/proc/meminfo")?).map_err(|e| e.to_string())?;
+        let kernel_file = |f: &str| host.read(&format!("/proc/sys/kernel/{f}")).map(|s| s.trim().to_string());
+        let kernel = crate::model::pve::CurrentKernel {
+            sysname: kernel_file("ostype").unwrap_or_else(|_| "Linux".into()),
+            release: kernel_file("osrelease").map_err(|e| format!("kernel release: {e}"))?,
+            version: kernel_file("version").unwrap_or_default(),
+            machine: kernel_file("arch").unwrap_or_else(|_| std::env::consts::ARCH.to_string()),
+        };
+        let ksm_pages = host.read(pvenode::KSM_SHARING).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0);
+        let efi = host.exists(pvenode::EFI_DIR);
+        let secureboot = if efi { host.read_bytes(pvenode::SECURE_BOOT_VAR).ok() } else { None };
+        let rootfs = match host.statvfs("/", std::time::Duration::from_secs(5)).await {
+            Ok(fs) => Some((fs.size, fs.size.saturating_sub(fs.free), fs.avail)),
+            Err(e) => {
+                tracing::debug!(error = %e, "statvfs / failed");
+                None
+            }
+        };
+        // The CPU fraction pvestatd broadcast; where it has none, from /proc/stat since the last read.
+        let rrd = self.fs.rrd.nodes.get(node).cloned().or_else(|| {
+            let stat = procfs::parse_stat(&host.read("/proc/stat").ok()?).ok()?;
+            let t = &stat.total;
+            let now = (t.total(), t.idle + t.iowait, t.iowait);
+            let prev = self.prev_stat.replace(now)?;
+            let total = now.0.saturating_sub(prev.0).max(1) as f64;
+            Some(crate::tools::pmxcfs::NodeStats {
+                cpu: 1.0 - now.1.saturating_sub(prev.1) as f64 / total,
+                iowait: Some(now.2.saturating_sub(prev.2) as f64 / total),
+                ..Default::default()
+            })
+        });
+        Ok(pvenode::node_status(&pvenode::NodeInputs {
+            uptime_s,
+            loadavg,
+            cpu: &cpu,
+            mhz: pvenode::cpu_mhz(&cpuinfo_text),
+            mem: &mem,
+            ksm_pages,
+            kernel,
+            efi,
+            secureboot_var: secureboot.as_deref(),
+            rootfs,
+            rrd: rrd.as_ref(),
+            pveversion,
+        }))
     }
 
     fn update_rates(&mut self, list: &[ClusterResource], now_ms: i64) {
@@ -418,4 +562,20 @@ pub fn node_name(host: &Host) -> String {
     host.read("/proc/sys/kernel/hostname")
         .map(|h| h.trim().split('.').next().unwrap_or("").to_string())
         .unwrap_or_default()
+}
+
+/// The installed PVE version line from dpkg's database and `pvecfg.pm` (`None` when pve-manager is not
+/// installed or the database cannot be read).
+pub fn read_pveversion(host: &Host) -> Option<String> {
+    let status = match host.read_head(pvenode::DPKG_STATUS, pvenode::DPKG_STATUS_MAX) {
+        Ok(Some(t)) => t,
+        Ok(None) => return None,
+        Err(e) => {
+            tracing::debug!(error = %e, "dpkg status unreadable");
+            return None;
+        }
+    };
+    let version = pvenode::installed_version(&status, "pve-manager")?;
+    let repoid = host.read(pvenode::PVECFG).ok().and_then(|t| pvenode::pvecfg_repoid(&t));
+    Some(pvenode::pveversion_line(&version, repoid.as_deref()))
 }

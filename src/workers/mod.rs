@@ -3,6 +3,7 @@
 //! token (DESIGN.md §3.7). A failed step is logged with context and the loop goes on.
 
 pub mod actions;
+pub mod clusterfs;
 pub mod gpu;
 pub mod hardware;
 pub mod inventory;

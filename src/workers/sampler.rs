@@ -301,17 +301,23 @@ pub async fn identity(host: &Host) -> anyhow::Result<Identity> {
     let cpu = procfs::parse_cpuinfo(&host.read("/proc/cpuinfo").context("reading CPU model")?);
     let stat = procfs::parse_stat(&host.read("/proc/stat")?)?;
     let uptime_s = procfs::parse_uptime(&host.read("/proc/uptime")?)?;
-    let pve_version = match crate::tools::pve::version(host).await {
-        Ok(v) => v,
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot read the Proxmox VE version");
-            None
-        }
+    let kernel = host.read("/proc/sys/kernel/osrelease").map(|s| s.trim().to_string()).unwrap_or_default();
+    // dpkg's database and pvecfg.pm first (what `pveversion` itself reads); the command where they
+    // cannot be read.
+    let pve_version = match super::inventory::read_pveversion(host) {
+        Some(v) => Some(format!("{v} (running kernel: {kernel})")),
+        None => match crate::tools::pve::version(host).await {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the Proxmox VE version");
+                None
+            }
+        },
     };
     Ok(Identity {
         hostname: host.read("/proc/sys/kernel/hostname").map(|s| s.trim().to_string()).unwrap_or_default(),
         pve_version,
-        kernel: host.read("/proc/sys/kernel/osrelease").map(|s| s.trim().to_string()).unwrap_or_default(),
+        kernel,
         cpu_model: cpu.model,
         sockets: cpu.sockets,
         cores: cpu.cores,

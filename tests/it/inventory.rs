@@ -527,3 +527,151 @@ async fn record_scenario_keeps_the_pve_files() {
     );
     assert!(!has("etc/pve/priv"));
 }
+
+/// Every Proxmox section of the demo comes from the files PVE's own readers read, and says so; each
+/// equals the demo's recorded pvesh answer for it; and after the first minute no `pvesh` runs at all
+/// (issue 15: 0 pvesh spawns a minute at steady state where the files are there).
+#[tokio::test]
+async fn the_demo_reads_proxmox_from_files_and_runs_no_pvesh() {
+    use proxwatch::tools::pvesh;
+    // The demo as it runs (its kernel files generated), on a fixed clock.
+    let host =
+        Host::demo_with_clock(Scenario::load(&demo_dir()).unwrap(), Duration::from_secs(5), Arc::new(|| T0));
+    let mut p = InventoryPoller::new("pve-demo".into(), Intervals::default());
+    let mut now = T0;
+    // An hour at the production cadence: every source has run many times.
+    for _ in 0..1800 {
+        p.step(&host, now).await;
+        now += 2000;
+    }
+    let s = &p.state;
+    let sources = [
+        ("resources", &s.resources.source, s.resources.state),
+        ("node_status", &s.node_status.source, s.node_status.state),
+        ("cluster", &s.cluster.source, s.cluster.state),
+        ("storage", &s.storage.source, s.storage.state),
+        ("tasks", &s.tasks.source, s.tasks.state),
+        ("backup_jobs", &s.backup_jobs.source, s.backup_jobs.state),
+        ("replication", &s.replication.source, s.replication.state),
+    ];
+    for (name, source, state) in sources {
+        assert_eq!(state, SectionState::Ok, "{name}");
+        let source = source.as_deref().unwrap_or("");
+        assert!(source.ends_with("files"), "{name} came from {source:?}");
+    }
+    let runs = host.runs_by_program();
+    assert!(!runs.contains_key("pvesh"), "no pvesh at all: {runs:?}");
+    assert!(!runs.contains_key("pveversion"), "{runs:?}");
+
+    let recorded = |f: &str| std::fs::read_to_string(demo_dir().join("commands/pvesh").join(f)).unwrap();
+    // The node status: what Nodes.pm reads, read from the same files.
+    let want = pvesh::parse_node_status(&recorded("nodes_status.json")).unwrap();
+    let got = s.node_status.data.as_ref().unwrap();
+    assert_eq!(got.pveversion, want.pveversion);
+    assert_eq!(got.kversion, want.kversion);
+    assert_eq!(got.current_kernel, want.current_kernel);
+    assert_eq!(got.boot_info, want.boot_info);
+    assert_eq!(got.ksm, want.ksm);
+    assert_eq!(got.cpuinfo.model, want.cpuinfo.model);
+    assert_eq!((got.cpuinfo.cpus, got.cpuinfo.sockets), (want.cpuinfo.cpus, want.cpuinfo.sockets));
+    assert_eq!(got.rootfs.total, want.rootfs.total);
+    assert_eq!(got.memory.total, want.memory.total);
+    assert!(got.uptime > 0 && got.loadavg.len() == 3);
+    // Storages, the cluster, the backup jobs: the recorded answers (storage content sorted, as
+    // storage.cfg's reader writes it; jobs without `next-run`, which PVE computes).
+    let mut want = pvesh::parse_node_storage(&recorded("nodes_storage.json")).unwrap();
+    let mut got = s.storage.data.clone().unwrap();
+    for l in [&mut want, &mut got] {
+        l.iter_mut().for_each(|s| s.content.sort());
+        l.sort_by(|a, b| a.storage.cmp(&b.storage));
+    }
+    assert_eq!(got, want);
+    let want = pvesh::parse_cluster_status(&recorded("cluster_status.json")).unwrap();
+    assert_eq!(s.cluster.data.as_ref().unwrap(), &want);
+    let mut want = pvesh::parse_backup_jobs(&recorded("cluster_backup.json")).unwrap();
+    want.iter_mut().for_each(|j| j.next_run = None);
+    assert_eq!(s.backup_jobs.data.as_ref().unwrap(), &want);
+    assert_eq!(s.replication.data.as_ref().unwrap(), &[]);
+    // Each local guest's config: the values the monitor uses, as pvesh gives them.
+    assert_eq!(s.configs.len(), 12);
+    for (vmid, cfg) in &s.configs {
+        let kind = if *vmid >= 200 && *vmid < 300 { "lxc" } else { "qemu" };
+        let want = pvesh::parse_guest_config(&recorded(&format!("nodes_{kind}_{vmid}_config.json"))).unwrap();
+        assert_eq!(
+            (&cfg.name, cfg.onboot, cfg.cores, cfg.memory, cfg.template),
+            (&want.name, want.onboot, want.cores, want.memory, want.template),
+            "guest {vmid}"
+        );
+    }
+}
+
+/// Without the files, each Proxmox section falls back to pvesh and names why.
+#[tokio::test]
+async fn without_the_files_each_section_falls_back_to_pvesh_with_the_reason() {
+    let dir = demo_commands_only();
+    let host = common::replay_dir(dir.path());
+    let mut p = InventoryPoller::new("pve-demo".into(), Intervals::default());
+    p.step(&host, T0).await;
+    let s = &p.state;
+    for (name, source, state) in [
+        ("node_status", &s.node_status.source, s.node_status.state),
+        ("cluster", &s.cluster.source, s.cluster.state),
+        ("storage", &s.storage.source, s.storage.state),
+        ("backup_jobs", &s.backup_jobs.source, s.backup_jobs.state),
+        ("replication", &s.replication.source, s.replication.state),
+    ] {
+        assert_eq!(state, SectionState::Ok, "{name}");
+        let source = source.as_deref().unwrap_or("");
+        assert!(source.starts_with("pvesh (no "), "{name}: {source:?}");
+    }
+    assert!(host.runs_by_program()["pvesh"].runs >= 6);
+}
+
+/// The cluster filesystem is read at the cost of its status files: after the first refresh, config
+/// files are read again only when their `.version` counter moves, guest configs only when their
+/// `.vmlist` version moves.
+#[tokio::test]
+async fn cluster_files_are_read_again_only_when_their_version_moves() {
+    use proxwatch::workers::clusterfs::ClusterFs;
+    let dir = tempfile::tempdir().unwrap();
+    let copy = |rel: &str| {
+        let to = dir.path().join(rel);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(demo_dir().join(rel), &to).unwrap();
+    };
+    std::fs::write(dir.path().join("manifest.toml"), "[scenario]\nname = \"files\"\n").unwrap();
+    for f in
+        ["etc/pve/.version", "etc/pve/.vmlist", "etc/pve/.members", "etc/pve/.rrd", "etc/pve/storage.cfg"]
+    {
+        copy(f);
+    }
+    for e in std::fs::read_dir(demo_dir().join("etc/pve/nodes/pve-demo/qemu-server")).unwrap() {
+        copy(&format!("etc/pve/nodes/pve-demo/qemu-server/{}", e.unwrap().file_name().to_string_lossy()));
+    }
+    let host = common::replay_dir(dir.path());
+    let mut fs = ClusterFs::new();
+    fs.refresh(&host).unwrap();
+    let first = fs.resources(&host).unwrap();
+    let after_first = fs.reads;
+    assert!(after_first > 10, "{after_first}");
+    fs.refresh(&host).unwrap();
+    assert_eq!(fs.resources(&host).unwrap(), first);
+    assert_eq!(fs.reads - after_first, 4, "only .version, .vmlist, .rrd and .members");
+
+    // storage.cfg changes and its counter moves: read again, and the new storage shows.
+    let cfg = dir.path().join("etc/pve/storage.cfg");
+    let mut text = std::fs::read_to_string(&cfg).unwrap();
+    text.push_str("\ndir: scratch\n\tpath /srv/scratch\n\tcontent iso\n");
+    std::fs::write(&cfg, text).unwrap();
+    fs.refresh(&host).unwrap();
+    let unchanged = fs.resources(&host).unwrap();
+    assert!(!format!("{unchanged:?}").contains("scratch"), "the counter did not move: not read");
+    let version = dir.path().join("etc/pve/.version");
+    let v = std::fs::read_to_string(&version).unwrap();
+    let bumped = v.replace("\"storage.cfg\": ", "\"storage.cfg\": 9");
+    assert_ne!(v, bumped);
+    std::fs::write(&version, bumped).unwrap();
+    fs.refresh(&host).unwrap();
+    let changed = fs.resources(&host).unwrap();
+    assert!(format!("{changed:?}").contains("scratch"));
+}

@@ -86,6 +86,8 @@ pub fn parse_guest_config(text: &str) -> Result<GuestConfig, ToolError> {
         lock: string("lock"),
         tags: string("tags").map(|t| de::split_tags(&t)).unwrap_or_default(),
         raw,
+        snapshots: Vec::new(),
+        pending: Vec::new(),
     })
 }
 
