@@ -191,6 +191,20 @@ pub async fn record(host: &Host, out: &Path) -> anyhow::Result<String> {
     if let Ok(tasks) = crate::tools::pvetasks::read_list(host) {
         paths.extend(tasks.iter().filter_map(|t| crate::tools::pvetasks::log_path(&t.upid)));
     }
+    // The pools' kernel states (what the inventory watches between its zpool runs).
+    if let Some(states) = crate::tools::zpool::kstat_states(host) {
+        paths.extend(states.keys().map(|p| format!("{}/{p}/state", crate::tools::zpool::KSTAT_DIR)));
+    }
+    // The services' cgroups (whether each has processes: what the services check watches between
+    // its systemctl runs).
+    if let Ok(units) = host.list_dir(crate::tools::services::SYSTEM_SLICE) {
+        paths.extend(
+            units
+                .iter()
+                .filter(|u| u.ends_with(".service"))
+                .map(|u| format!("{}/{u}/cgroup.events", crate::tools::services::SYSTEM_SLICE)),
+        );
+    }
     if let Ok(chips) = host.list_dir("/sys/class/hwmon") {
         for chip in chips {
             let dir = format!("/sys/class/hwmon/{chip}");

@@ -266,6 +266,9 @@ pub struct FactsCollector {
     dump_scanned: bool,
     /// Where new journal hits go ([`super::Bus::log_hits`]); `None`: nowhere.
     hits: Option<broadcast::Sender<Arc<LogHit>>>,
+    /// Which watched units' cgroups had processes when `systemctl` last ran (`None`: no cgroup v2
+    /// hierarchy to watch, or not asked yet).
+    units_populated: Option<Vec<bool>>,
 }
 
 impl FactsCollector {
@@ -282,6 +285,7 @@ impl FactsCollector {
             storage_dirs: Vec::new(),
             dump_scanned: false,
             hits: None,
+            units_populated: None,
         }
     }
 
@@ -348,9 +352,17 @@ impl FactsCollector {
             fold(&mut self.facts.reboot, "reboot", r);
             changed = true;
         }
-        if self.due("services", 60_000, now_ms) {
+        // The units' cgroups every minute (file reads); `systemctl` every 10 minutes, or at once when
+        // a unit's cgroup gained or lost its processes (a service stopped, crashed or started).
+        let populated =
+            if self.due("cgroups", 60_000, now_ms) { services::populated(host, UNITS) } else { None };
+        let moved = populated.as_ref().is_some_and(|p| self.units_populated.as_ref() != Some(p));
+        let every = if self.units_populated.is_some() { 600_000 } else { 60_000 };
+        if self.due("services", every, now_ms) || moved {
+            self.last.insert("services", now_ms);
             let r = services::states(host, UNITS).await;
             fold(&mut self.facts.services, "systemctl", r);
+            self.units_populated = populated.or_else(|| services::populated(host, UNITS));
             changed = true;
         }
         if self.due("timesync", 300_000, now_ms) {

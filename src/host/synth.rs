@@ -44,7 +44,8 @@ const GIB: f64 = (1u64 << 30) as f64;
 pub fn owns(path: &str) -> bool {
     // `/etc/pve` and `/var/log/pve` too: the demo's Proxmox is the recorded one, never the cluster
     // files or tasks of a real PVE host the demo happens to run on.
-    ["/proc", "/boot", "/etc/pve", "/var/log/pve"]
+    // `/sys/class/net` as well: its links are the recorded `ip` answer's, not this machine's.
+    ["/proc", "/boot", "/etc/pve", "/var/log/pve", "/sys/class/net"]
         .iter()
         .any(|p| path == *p || path.strip_prefix(p).is_some_and(|r| r.starts_with('/')))
 }

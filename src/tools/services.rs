@@ -67,6 +67,27 @@ pub async fn states(host: &Host, units: &[&str]) -> Result<Vec<UnitState>, ToolE
         .collect())
 }
 
+/// systemd's cgroup v2 slice of system services.
+pub const SYSTEM_SLICE: &str = "/sys/fs/cgroup/system.slice";
+
+/// Whether each unit's cgroup holds processes (`cgroup.events` says `populated 1`; a unit that is not
+/// running has no cgroup): a file read per unit, where asking systemd is a process. `None` on a host
+/// without systemd's cgroup v2 hierarchy.
+pub fn populated(host: &Host, units: &[&str]) -> Option<Vec<bool>> {
+    if !host.exists(SYSTEM_SLICE) {
+        return None;
+    }
+    Some(
+        units
+            .iter()
+            .map(|u| {
+                host.read(&format!("{SYSTEM_SLICE}/{u}/cgroup.events"))
+                    .is_ok_and(|t| t.lines().any(|l| l.trim() == "populated 1"))
+            })
+            .collect(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

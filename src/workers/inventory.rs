@@ -57,7 +57,7 @@ impl Default for Intervals {
             tasks: 60,
             backup_jobs: 600,
             replication: 300,
-            zfs: 60,
+            zfs: 300,
             lvm: 300,
             blockdevs: 600,
             smart: 1800,
@@ -95,6 +95,8 @@ pub struct InventoryPoller {
     prev_stat: Option<(u64, u64, u64)>,
     /// The `ClusterFs` guest generation `state.configs` was built from.
     configs_generation: Option<u64>,
+    /// The pools' kernel states when `zpool` last ran.
+    zfs_states: Option<BTreeMap<String, String>>,
 }
 
 impl InventoryPoller {
@@ -114,6 +116,7 @@ impl InventoryPoller {
             pveversion: None,
             prev_stat: None,
             configs_generation: None,
+            zfs_states: None,
         }
     }
 
@@ -246,7 +249,15 @@ impl InventoryPoller {
             self.state.replication.source = Some(source);
             ran = true;
         }
+        // The pools' states from the kernel every minute (file reads); `zpool` on its own interval, or
+        // at once when a pool's state moved (a disk faulted, a pool imported or exported).
+        let states = if self.due("zfs_state", 60, now) { zpool::kstat_states(host) } else { None };
+        let moved = states.as_ref().is_some_and(|s| self.zfs_states.as_ref() != Some(s));
+        if moved {
+            self.last.remove("zfs");
+        }
         if self.due("zfs", iv.zfs, now) {
+            self.zfs_states = states.or_else(|| zpool::kstat_states(host));
             let r = zpool::list(host).await;
             let missing = matches!(r, Err(ToolError::Missing { .. }));
             self.state.pool_list.apply("zpool list", r, now);

@@ -46,6 +46,29 @@ pub struct NetworkWorker {
     /// (sent, received) of the last probes, newest last.
     probes: std::collections::VecDeque<(u16, u16)>,
     unreachable_streak: u16,
+    /// The last `ip` answer and when it was read: reused between reads while `/sys/class/net` says
+    /// the same links exist in the same states.
+    links: Option<(i64, Vec<Link>)>,
+}
+
+/// `ip` runs at least this often even when sysfs shows no change (an address can change without a
+/// link changing state: a DHCP lease, an address added by hand).
+const IP_EVERY_MS: i64 = 600_000;
+
+/// Whether `links` (an earlier `ip` answer) still describes the host's links: `/sys/class/net` lists
+/// the same names, and each link's `operstate` there is the one `ip` reported. File reads only.
+fn links_unchanged(host: &Host, links: &[Link]) -> bool {
+    let Ok(mut names) = host.list_dir("/sys/class/net") else { return false };
+    names.retain(|n| n != "bonding_masters");
+    let mut known: Vec<&str> = links.iter().map(|l| l.name.as_str()).collect();
+    known.sort_unstable();
+    if names != known {
+        return false;
+    }
+    links.iter().all(|l| {
+        host.read(&format!("/sys/class/net/{}/operstate", l.name))
+            .is_ok_and(|s| s.trim().eq_ignore_ascii_case(&l.operstate))
+    })
 }
 
 /// Probes the windowed loss covers (15 minutes at the default interval).
@@ -67,6 +90,7 @@ impl NetworkWorker {
             points: Vec::new(),
             probes: std::collections::VecDeque::new(),
             unreachable_streak: 0,
+            links: None,
         }
     }
 
@@ -92,7 +116,20 @@ impl NetworkWorker {
         let read_due = self.last_read.is_none_or(|t| now_ms - t >= self.cfg.interval_s.max(1) as i64 * 1000);
         if read_due {
             self.last_read = Some(now_ms);
-            let r = net::links(host).await.map(|links| self.build(host, &links, now_ms, vitals));
+            // `ip` (a process) when a link appeared, went or changed state, and every 10 minutes;
+            // between those its last answer with sysfs read fresh.
+            let cached = self.links.take().filter(|(at, links)| {
+                now_ms - at < IP_EVERY_MS && now_ms >= *at && links_unchanged(host, links)
+            });
+            let links = match cached {
+                Some(c) => Ok(c),
+                None => net::links(host).await.map(|l| (now_ms, l)),
+            };
+            let r = links.map(|(at, links)| {
+                let built = self.build(host, &links, now_ms, vitals);
+                self.links = Some((at, links));
+                built
+            });
             apply(&mut self.state.interfaces, "ip -j -d addr", r, now_ms);
             changed = true;
         }

@@ -967,3 +967,33 @@ async fn the_startup_grace_says_what_waits_and_until_when() {
     assert!(h.get("grace").is_none(), "{h}");
     assert_eq!(h["counts"]["warning"], 2);
 }
+
+/// The services check asks systemd every 10 minutes, not every minute: between its runs it watches
+/// each unit's cgroup (a file read), and asks at once when one gains or loses its processes.
+#[tokio::test]
+async fn systemctl_runs_every_ten_minutes_and_at_once_when_a_service_cgroup_empties() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = std::fs::read_to_string(common::demo_dir().join("manifest.toml")).unwrap();
+    let moved = manifest
+        .replace("stdout = \"commands/", &format!("stdout = \"{}/commands/", common::demo_dir().display()));
+    std::fs::write(dir.path().join("manifest.toml"), moved).unwrap();
+    let slice = dir.path().join("sys/fs/cgroup/system.slice");
+    for u in ["pveproxy", "pvedaemon", "pvestatd"] {
+        std::fs::create_dir_all(slice.join(format!("{u}.service"))).unwrap();
+        std::fs::write(slice.join(format!("{u}.service/cgroup.events")), "populated 1\nfrozen 0\n").unwrap();
+    }
+    let host = common::replay_dir(dir.path());
+    let runs = |h: &proxwatch::host::Host| h.runs_by_program().get("systemctl").map_or(0, |r| r.runs);
+    let mut c = proxwatch::health::facts::FactsCollector::new(None);
+    let t0 = common::T0_MS;
+    for m in 0..30 {
+        c.step(&host, t0 + m * 60_000).await;
+    }
+    assert_eq!(runs(&host), 3, "at 0, 10 and 20 minutes");
+    // pvestatd dies: its cgroup empties, and the next minute asks systemd.
+    std::fs::write(slice.join("pvestatd.service/cgroup.events"), "populated 0\nfrozen 0\n").unwrap();
+    c.step(&host, t0 + 30 * 60_000 + 1).await;
+    assert_eq!(runs(&host), 4);
+    c.step(&host, t0 + 31 * 60_000 + 1).await;
+    assert_eq!(runs(&host), 4, "nothing moved since");
+}

@@ -55,12 +55,14 @@ async fn sources_run_on_their_own_intervals() {
     assert!(p.step(&host, T0).await);
     assert_eq!(p.state.smart.len(), 8, "all disks read at the first pass");
     let first = p.state.pools.updated;
-    // 10 s later: resources (10 s) again, ZFS (60 s) not yet.
+    // 10 s later: resources (10 s) again, ZFS (300 s) not yet.
     p.step(&host, T0 + 10_000).await;
     assert_eq!(p.state.resources.updated, Some(T0 / 1000 + 10));
     assert_eq!(p.state.pools.updated, first);
     p.step(&host, T0 + 60_000).await;
-    assert_eq!(p.state.pools.updated, Some(T0 / 1000 + 60));
+    assert_eq!(p.state.pools.updated, first);
+    p.step(&host, T0 + 300_000).await;
+    assert_eq!(p.state.pools.updated, Some(T0 / 1000 + 300));
 }
 
 /// A source that starts failing keeps its last good data, marked stale with the reason.
@@ -674,4 +676,32 @@ async fn cluster_files_are_read_again_only_when_their_version_moves() {
     fs.refresh(&host).unwrap();
     let changed = fs.resources(&host).unwrap();
     assert!(format!("{changed:?}").contains("scratch"));
+}
+
+/// `zpool` runs every 5 minutes, not every minute: between its runs the poller reads the pools'
+/// states from the kernel (`/proc/spl/kstat/zfs/<pool>/state`) and runs it at once when one moves.
+#[tokio::test]
+async fn zpool_runs_on_its_interval_and_at_once_when_a_pool_state_moves() {
+    let dir = demo_commands_only();
+    let kstat = dir.path().join("proc/spl/kstat/zfs");
+    for (pool, state) in [("rpool", "ONLINE"), ("tank", "DEGRADED")] {
+        std::fs::create_dir_all(kstat.join(pool)).unwrap();
+        std::fs::write(kstat.join(pool).join("state"), format!("{state}\n")).unwrap();
+    }
+    let host = common::replay_dir(dir.path());
+    let runs = |h: &Host| h.runs_by_program().get("zpool").map_or(0, |r| r.runs);
+    let mut p = InventoryPoller::new("pve-demo".into(), Intervals::default());
+    p.step(&host, T0).await;
+    let first = runs(&host);
+    assert!(first >= 2, "list and status");
+    for m in 1..3 {
+        p.step(&host, T0 + m * 60_000).await;
+    }
+    assert_eq!(runs(&host), first, "nothing moved in 2 minutes");
+    std::fs::write(kstat.join("rpool/state"), "DEGRADED\n").unwrap();
+    p.step(&host, T0 + 3 * 60_000).await;
+    let after = runs(&host);
+    assert!(after >= first + 2, "the state moved: zpool list and status at once ({first} then {after})");
+    p.step(&host, T0 + 4 * 60_000).await;
+    assert_eq!(runs(&host), after);
 }

@@ -289,3 +289,38 @@ async fn an_unanswered_target_is_unreachable() {
     let pts = w.take_points();
     assert_eq!(pts, vec![(LOSS_KEY, T0, 100.0)], "no latency point for a lost probe");
 }
+
+/// `ip` runs every 10 minutes, not on every read: between its runs the worker reuses its answer while
+/// `/sys/class/net` lists the same links in the same states, and runs it at once when one changes.
+#[tokio::test]
+async fn ip_runs_every_ten_minutes_and_at_once_when_a_link_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = std::fs::read_to_string(common::demo_dir().join("manifest.toml")).unwrap();
+    let moved = manifest
+        .replace("stdout = \"commands/", &format!("stdout = \"{}/commands/", common::demo_dir().display()));
+    std::fs::write(dir.path().join("manifest.toml"), moved).unwrap();
+    std::fs::create_dir_all(dir.path().join("sys/class")).unwrap();
+    let ok = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(common::demo_dir().join("sys/class/net"))
+        .arg(dir.path().join("sys/class/net"))
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let host = common::replay_dir(dir.path());
+    let runs = |h: &Host| h.runs_by_program().get("ip").map_or(0, |r| r.runs);
+    let cfg = NetworkCfg { probe_interval_s: 0, ..NetworkCfg::default() };
+    let mut w = NetworkWorker::new(cfg);
+    let t0 = common::T0_MS;
+    for k in 0..19 {
+        w.step(&host, t0 + k * 30_000, None).await;
+    }
+    assert_eq!(runs(&host), 1, "9 minutes of reads, one ip");
+    w.step(&host, t0 + 600_000, None).await;
+    assert_eq!(runs(&host), 2, "every 10 minutes");
+    // eno1 loses its link: the next read runs ip at once.
+    std::fs::write(dir.path().join("sys/class/net/eno1/operstate"), "down\n").unwrap();
+    w.step(&host, t0 + 630_000, None).await;
+    assert_eq!(runs(&host), 3);
+    assert!(w.state.interfaces.data.as_ref().unwrap().interfaces.iter().any(|i| i.name == "eno1"));
+}

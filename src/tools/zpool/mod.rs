@@ -84,6 +84,25 @@ pub async fn status_best(
     Ok((StatusFormat::Text, status(host).await?))
 }
 
+/// Where OpenZFS (0.8 and later) publishes each imported pool's state (`<pool>/state`: `ONLINE`,
+/// `DEGRADED`, `FAULTED`, `SUSPENDED`, …).
+pub const KSTAT_DIR: &str = "/proc/spl/kstat/zfs";
+
+/// Each imported pool's state from the kernel's kstat files: a few file reads, where `zpool status`
+/// is a process. `None` when the ZFS module is not loaded.
+pub fn kstat_states(host: &Host) -> Option<std::collections::BTreeMap<String, String>> {
+    let names = host.list_dir(KSTAT_DIR).ok()?;
+    Some(
+        names
+            .into_iter()
+            .filter_map(|n| {
+                let state = host.read(&format!("{KSTAT_DIR}/{n}/state")).ok()?;
+                Some((n, state.trim().to_string()))
+            })
+            .collect(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     // Tests read their fixtures directly (clippy.toml bans it elsewhere).
