@@ -10,6 +10,7 @@ use serde::Deserialize;
 use super::{ADMIN, ApiState, JsonBody, Routes, SESSION_ADMIN, json};
 use crate::auth::Principal;
 use crate::error::ApiError;
+#[cfg(test)]
 use crate::pveconn::{PveConnection, PveReport};
 
 pub fn routes() -> Routes {
