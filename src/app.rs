@@ -68,6 +68,10 @@ pub struct App {
     notify_started: Mutex<bool>,
     /// The MQTT client for Home Assistant (off until configured).
     pub mqtt: Arc<crate::mqtt::Mqtt>,
+    /// The PVE API token proxwatch uses (`None` until connected), shared with whoever calls the API.
+    pub pve: crate::host::pveapi::PveLink,
+    /// The connect step: the stored token, `pveum`, and the link above.
+    pub pve_conn: Arc<crate::pveconn::PveConn>,
     /// The journal reader (queries and live follows, bounded).
     pub journal: Arc<Journal>,
     pub auth: Arc<Auth>,
@@ -117,11 +121,15 @@ impl App {
         );
         let notify_keys = keys.clone();
         let mqtt = crate::mqtt::Mqtt::new(db.clone(), keys.clone(), clock.clone());
+        let pve_keys = keys.clone();
         let mut auth = Auth::load(db.clone(), keys, config.auth.clone(), Some(data_dir), audit)?;
         auth.demo = demo.is_some();
         auth.tasks = loops.tracker.clone();
         let auth = Arc::new(auth);
         let host = Arc::new(host);
+        let pve = crate::host::pveapi::PveLink::default();
+        let pve_conn =
+            crate::pveconn::PveConn::new(db.clone(), pve_keys, host.clone(), pve.clone(), clock.clone());
         let bans = Bans::new(&config.auth.fail2ban_jail, host.clone());
         let history = Arc::new(History::new(config.history.live_minutes, config.sampler.interval_ms));
         let series = Arc::new(Series::new(config.history.live_minutes));
@@ -157,6 +165,7 @@ impl App {
         let api = ApiState(Arc::new(Shared {
             notify: notify.clone(),
             mqtt: mqtt.clone(),
+            pve: pve_conn.clone(),
             started: std::time::Instant::now(),
             listen: OnceLock::new(),
             config: config.clone(),
@@ -204,6 +213,8 @@ impl App {
         Ok(Arc::new(App {
             notify,
             mqtt,
+            pve,
+            pve_conn,
             notify_started: Mutex::new(false),
             health: health_bus.snapshot.clone(),
             health_bus,
@@ -378,6 +389,10 @@ impl App {
             ),
         );
         self.spawn_services();
+        loops.spawn(
+            "pve link",
+            crate::pveconn::run(self.pve_conn.clone(), self.loops.every(Duration::from_secs(5))),
+        );
         loops.spawn(
             "health cycle",
             crate::health::run(

@@ -1,4 +1,5 @@
-//! The command line: `serve`, `demo`, `check-config`, `print-config`, `healthcheck`, `record-scenario`.
+//! The command line: `serve`, `demo`, `check-config`, `print-config`, `healthcheck`, `user`, `pve`,
+//! `record-scenario`.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -64,11 +65,33 @@ pub enum Command {
         #[command(subcommand)]
         action: UserCmd,
     },
+    /// Connect proxwatch to this node's PVE API (an API token made with `pveum`), or disconnect.
+    Pve {
+        #[command(subcommand)]
+        action: PveCmd,
+    },
     /// Record this host's tool outputs and kernel files as a replay scenario.
     RecordScenario {
         #[arg(long)]
         out: PathBuf,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PveCmd {
+    /// Create the user proxwatch@pve, the role ProxwatchMonitor (Sys.Audit, VM.Audit,
+    /// Datastore.Audit, Pool.Audit; VM.PowerMgmt with --actions), their ACL on / and the
+    /// privilege-separated token proxwatch@pve!proxwatch; store its secret sealed. Run again to
+    /// change --actions or to replace the token. The running service picks it up within seconds.
+    Connect {
+        /// Allow guest power actions (start, shutdown, stop, reboot, suspend, resume).
+        #[arg(long)]
+        actions: bool,
+    },
+    /// Remove the token, the ACLs, the user and the role from PVE, and the stored token.
+    Disconnect,
+    /// Show the connection (never the secret) and check the token with one API call.
+    Status,
 }
 
 #[derive(Debug, Subcommand)]
@@ -192,6 +215,8 @@ pub async fn demo(cli: &Cli, mut cfg: Config) -> anyhow::Result<()> {
     use std::io::Write;
     std::io::stdout().flush().ok();
     let app = App::new(cfg, host, db, Some(demo))?;
+    // The demo is connected to its (replayed) PVE API, so guest actions go through it.
+    app.pve_conn.seed_demo().await?;
     if app.auth.user_role(DemoInfo::USER).is_none() {
         // The demo's only account; it bypasses the password policy on purpose and is shown on the
         // login page. The demo listens on 127.0.0.1 only.
@@ -307,4 +332,72 @@ pub async fn user(cfg: &Config, action: &UserCmd) -> anyhow::Result<()> {
     };
     db.close()?;
     result
+}
+
+fn print_connection(c: &crate::pveconn::PveConnection) {
+    if !c.connected {
+        println!("not connected to the PVE API: {}", crate::tools::pveapi::CONNECT_HINT);
+        return;
+    }
+    println!("connected: token {}", c.token_id.as_deref().unwrap_or("?"));
+    println!("privileges: {}", c.privileges.join(", "));
+    println!("guest power actions: {}", if c.actions { "allowed" } else { "not allowed" });
+    if let Some(created) = &c.created {
+        println!(
+            "in PVE: user {}, role {}, ACL on {} for the user and the token (privilege-separated: {})",
+            created.user,
+            created.role,
+            created.acl_paths.join(", "),
+            created.privsep
+        );
+    }
+    if let Some(check) = &c.last_check {
+        println!("check: {} {}", if check.ok { "ok," } else { "FAILED:" }, check.message);
+    }
+}
+
+/// `proxwatch pve connect|disconnect|status`, on this host (or the `--replay` scenario).
+pub async fn pve(cli: &Cli, cfg: &Config, action: &PveCmd) -> anyhow::Result<()> {
+    let host = match &cli.replay {
+        Some(dir) => Host::replay(Scenario::load(dir)?, tool_timeout(cfg)),
+        None => Host::system(tool_timeout(cfg)),
+    };
+    let dir = &cfg.server.data_dir;
+    let db = open_db(dir)?;
+    let keys = crate::auth::seal::Keys::load_or_create(&dir.join("secret.key"))?;
+    let link = crate::host::pveapi::PveLink::default();
+    let conn =
+        crate::pveconn::PveConn::new(db.clone(), keys, Arc::new(host), link, crate::model::Clock::system());
+    conn.reload().await?;
+    let result = match action {
+        PveCmd::Connect { actions } => conn.connect(*actions).await.map(|r| {
+            for argv in &r.commands {
+                println!("ran: {}", argv.join(" "));
+            }
+            print_connection(&r.connection);
+            r.connection.last_check.is_none_or(|c| c.ok)
+        }),
+        PveCmd::Disconnect => conn.disconnect().await.map(|r| {
+            for argv in &r.commands {
+                println!("ran: {}", argv.join(" "));
+            }
+            for w in &r.warnings {
+                println!("warning: {w}");
+            }
+            println!("disconnected: the token, its ACLs, the user and the role are removed");
+            r.warnings.is_empty()
+        }),
+        PveCmd::Status => {
+            let check = conn.check().await;
+            conn.status().await.map(|c| {
+                print_connection(&c);
+                !c.connected || check.ok
+            })
+        }
+    };
+    db.close()?;
+    if !result? {
+        bail!("the PVE API connection is not working (see above)");
+    }
+    Ok(())
 }

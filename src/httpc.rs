@@ -56,6 +56,7 @@ impl Client {
             headers: HeaderMap::new(),
             body: Bytes::new(),
             limit: DEFAULT_LIMIT,
+            roots_pem: None,
         });
         RequestBuilder { client: self.clone(), req }
     }
@@ -95,6 +96,8 @@ struct Request {
     headers: HeaderMap,
     body: Bytes,
     limit: usize,
+    /// PEM certificates that replace the web PKI roots for this send (a private CA: PVE's cluster CA).
+    roots_pem: Option<Vec<u8>>,
 }
 
 /// A request being built; an invalid URL or header is reported by [`RequestBuilder::send`].
@@ -147,6 +150,18 @@ impl RequestBuilder {
         })
     }
 
+    /// `Authorization: <value>` as given (a scheme of the service's own, such as PVE's
+    /// `PVEAPIToken=…`), marked sensitive; the value is never echoed in an error.
+    pub fn authorization(self, value: &str) -> RequestBuilder {
+        self.with(|r| {
+            let mut v = HeaderValue::from_str(value)
+                .map_err(|_| Error::new(Kind::Request, "the credentials cannot be sent in a header"))?;
+            v.set_sensitive(true);
+            r.headers.insert(header::AUTHORIZATION, v);
+            Ok(())
+        })
+    }
+
     /// `Authorization: Basic …` (RFC 7617), marked sensitive.
     pub fn basic_auth(self, user: &str, password: Option<&str>) -> RequestBuilder {
         self.with(|r| {
@@ -187,6 +202,16 @@ impl RequestBuilder {
         })
     }
 
+    /// Verifies the server against the certificates in `pem` (one or more PEM `CERTIFICATE` blocks)
+    /// instead of the web PKI roots, for this send only: a private CA such as Proxmox VE's cluster
+    /// CA (`/etc/pve/pve-root-ca.pem`). PEM that holds no certificate fails the send.
+    pub fn roots_pem(self, pem: &[u8]) -> RequestBuilder {
+        self.with(|r| {
+            r.roots_pem = Some(pem.to_vec());
+            Ok(())
+        })
+    }
+
     /// Sends the request and reads the answer (up to the limit), all within the client's timeout.
     pub async fn send(self) -> Result<Response, Error> {
         let req = self.req?;
@@ -209,6 +234,9 @@ impl RequestBuilder {
 #[derive(Debug)]
 pub struct Response {
     status: StatusCode,
+    /// The status line's reason phrase when it is not the canonical one (PVE's API says why it
+    /// refused there: `403 Permission check failed (/vms/100, VM.PowerMgmt)`).
+    reason: Option<String>,
     headers: HeaderMap,
     body: Bytes,
     truncated: bool,
@@ -221,6 +249,11 @@ impl Response {
     }
     pub fn headers(&self) -> &HeaderMap {
         &self.headers
+    }
+    /// The reason phrase of the status line, when the server sent one other than the canonical
+    /// phrase for the status (`None` otherwise).
+    pub fn reason(&self) -> Option<&str> {
+        self.reason.as_deref()
     }
     pub fn body(&self) -> &Bytes {
         &self.body
@@ -357,7 +390,7 @@ async fn exchange(client: &Client, req: Request) -> Result<Response, Error> {
             )
         })??;
     if t.tls {
-        let tls = tls_connect(&t.host, tcp).await?;
+        let tls = tls_connect(&t.host, tcp, req.roots_pem.as_deref()).await?;
         over(client, req, tls).await
     } else {
         over(client, req, tcp).await
@@ -387,15 +420,32 @@ async fn connect(host: &str, port: u16) -> Result<TcpStream, Error> {
     })
 }
 
-/// The TLS handshake, verified against the web PKI roots (built for this send, dropped after).
+/// The TLS handshake, verified against the web PKI roots, or the certificates of `roots_pem` instead
+/// (built for this send, dropped after).
 async fn tls_connect(
     host: &str,
     tcp: TcpStream,
+    roots_pem: Option<&[u8]>,
 ) -> Result<tokio_rustls::client::TlsStream<TcpStream>, Error> {
     let name = rustls::pki_types::ServerName::try_from(host.to_string())
         .map_err(|e| Error::chain(Kind::Request, format!("TLS name {host}"), &e))?;
     let mut roots = rustls::RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    match roots_pem {
+        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+        Some(pem) => {
+            use rustls::pki_types::CertificateDer;
+            use rustls::pki_types::pem::PemObject;
+            for cert in CertificateDer::pem_slice_iter(pem) {
+                let cert = cert.map_err(|e| Error::new(Kind::Request, format!("the CA certificate: {e}")))?;
+                roots
+                    .add(cert)
+                    .map_err(|e| Error::chain(Kind::Request, "the CA certificate".to_string(), &e))?;
+            }
+            if roots.is_empty() {
+                return Err(Error::new(Kind::Request, "the CA file holds no certificate"));
+            }
+        }
+    }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -437,6 +487,10 @@ where
             .await
             .map_err(|e| Error::chain(Kind::Network, format!("HTTP to {place}"), &e))?;
         let (parts, mut body) = resp.into_parts();
+        let reason = parts
+            .extensions
+            .get::<hyper::ext::ReasonPhrase>()
+            .map(|r| String::from_utf8_lossy(r.as_bytes()).into_owned());
         let mut buf = Vec::new();
         let (mut truncated, mut body_error) = (false, None);
         while let Some(frame) = body.frame().await {
@@ -463,6 +517,7 @@ where
         drop(sender);
         Ok(Response {
             status: parts.status,
+            reason,
             headers: parts.headers,
             body: Bytes::from(buf),
             truncated,

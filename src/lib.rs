@@ -20,7 +20,8 @@
 //! 8. [`auth`]: users, sessions, tokens, rate limits, the auth log.
 //! 9. [`notify`]: the notification engine (events, routing, the per-channel outbox, channels, AI);
 //!    [`metrics`]: the Prometheus exposition, rendered from the workers' snapshots; [`mqtt`]: Home
-//!    Assistant's MQTT discovery and states.
+//!    Assistant's MQTT discovery and states; [`pveconn`]: the connect step to the PVE API (the
+//!    `proxwatch@pve` token, made with `pveum`, stored sealed, loaded into the shared link).
 //! 10. [`api`] (axum routers per domain under `/api`), [`terminal`] (PTY over a websocket), [`web`]
 //!     (the embedded SPA), [`server`] (the accept loop with its timeouts and caps), [`tls`].
 //! 11. [`app`]: the composition root (shared state, the router, workers + HTTP + graceful stop).
@@ -43,6 +44,7 @@ pub mod metrics;
 pub mod model;
 pub mod mqtt;
 pub mod notify;
+pub mod pveconn;
 pub mod record;
 pub mod series;
 pub mod server;

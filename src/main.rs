@@ -117,6 +117,7 @@ fn main() -> ExitCode {
             Command::Healthcheck => cli::healthcheck(&cfg).await,
             Command::RecordScenario { out } => cli::record(out, &cfg).await,
             Command::User { action } => cli::user(&cfg, action).await,
+            Command::Pve { action } => cli::pve(&cli, &cfg, action).await,
         }
     });
     match result {

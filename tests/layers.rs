@@ -25,7 +25,7 @@ const FLOORS: &[&[&str]] = &[
     &["health"],
     &["disks"],
     &["auth"],
-    &["notify", "metrics", "mqtt"],
+    &["notify", "metrics", "mqtt", "pveconn"],
     &["api", "terminal", "web", "server", "tls"],
     &["app"],
     &["cli", "main", "lib", "ts_bindings"],

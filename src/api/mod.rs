@@ -20,6 +20,7 @@ pub mod metrics;
 mod network;
 mod notifications;
 pub mod openapi;
+mod pve;
 mod pve_hook;
 pub mod rrd_cache;
 mod state;
@@ -139,6 +140,7 @@ fn routes() -> Routes {
         .merge(health::routes())
         .merge(notifications::routes())
         .merge(pve_hook::routes())
+        .merge(pve::routes())
         .merge(openapi::routes())
         .merge(integrations::routes())
 }
@@ -287,6 +289,24 @@ pub(crate) fn op_error(
         }
         OpError::Refused { code, detail } => tool_error(&refused(code), &detail, caller),
         OpError::Failed { summary, detail } => tool_error(summary, &detail, caller),
+        OpError::Api(fault) => {
+            use crate::tools::pveapi::ApiFault;
+            match fault {
+                // What to do about it, for whoever asked: no host detail in these.
+                ApiFault::NotConnected => ApiError::unavailable(fault.to_string()),
+                ApiFault::Rejected { .. } | ApiFault::Forbidden { .. } => {
+                    tracing::warn!(code = "tool_failed", "{fault}");
+                    ApiError::ToolFailed(format!("Proxmox refused: {fault}"))
+                }
+                ApiFault::Http { reason, .. } => tool_error("Proxmox refused", &reason, caller),
+                ApiFault::Transport(detail) => {
+                    tool_error("the PVE API could not be reached", &detail, caller)
+                }
+                ApiFault::Unreadable(detail) => {
+                    tool_error("unreadable answer from the PVE API", &detail, caller)
+                }
+            }
+        }
     }
 }
 
@@ -310,6 +330,7 @@ pub(crate) fn docs(d: &mut openapi::spec::Doc) {
     live::docs(d);
     auth::docs(d);
     vms::docs(d);
+    pve::docs(d);
     cluster::docs(d);
     storage::docs(d);
     tasks::docs(d);
@@ -329,6 +350,7 @@ pub(crate) fn docs(d: &mut openapi::spec::Doc) {
 #[cfg(test)]
 pub(crate) fn ts_types(v: &mut impl ts_rs::TypeVisitor) {
     vms::ts_types(v);
+    pve::ts_types(v);
     storage::ts_types(v);
     network::ts_types(v);
     hardware::ts_types(v);

@@ -37,6 +37,8 @@ pub struct Shared {
     pub notify: Arc<crate::notify::engine::Engine>,
     /// The MQTT client's settings and status (Home Assistant).
     pub mqtt: Arc<crate::mqtt::Mqtt>,
+    /// The PVE API connection: the token (its link, for guest actions) and connect/disconnect.
+    pub pve: Arc<crate::pveconn::PveConn>,
     /// When the app was made (`GET /api/system/self`).
     pub started: std::time::Instant,
     /// The address the main listener is bound to, once it is (the configured port may be 0).

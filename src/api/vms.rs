@@ -290,10 +290,14 @@ async fn vm_action(
         return Err(ApiError::Locked(format!("guest {vmid} is locked ({lock})")));
     }
     tracing::info!(user = %p.user, vmid, action, "guest action");
-    match pve::guest_power(&app.actions, &node, kind, vmid, &action).await {
-        Ok(upid) => {
-            let mut resp = json(&serde_json::json!({"upid": upid}))?;
-            *resp.status_mut() = StatusCode::ACCEPTED;
+    match pve::guest_power(&app.actions, app.pve.link(), &node, kind, vmid, &action, pve::FOLLOW).await {
+        Ok(task) => {
+            let running = task.ok.is_none();
+            tracing::info!(vmid, action, upid = %task.upid, status = %task.status, exitstatus = ?task.exitstatus, "guest action task");
+            let mut resp = json(&task)?;
+            if running {
+                *resp.status_mut() = StatusCode::ACCEPTED;
+            }
             Ok(resp)
         }
         Err(OpError::Locked) => Err(ApiError::Locked(format!("guest {vmid} is locked"))),
@@ -371,7 +375,7 @@ async fn vm_rrd(
     let body = app
         .rrd_cache
         .get_or_fill(vmid, timeframe, || async {
-            let rows = pve::guest_rrd(&app.actions, &node, kind, vmid, timeframe)
+            let rows = pve::guest_rrd(&app.actions, app.pve.link(), &node, kind, vmid, timeframe)
                 .await
                 .map_err(|e| super::op_error(e, |code| format!("pvesh exited with code {code}"), p.level))?;
             let times: Vec<u64> = rows.iter().map(|r| r.time).collect();
@@ -401,6 +405,7 @@ pub(super) fn ts_types(v: &mut impl ts_rs::TypeVisitor) {
     v.visit::<Vms<'static>>();
     v.visit::<VmDetail<'static>>();
     v.visit::<RrdAnswer<'static>>();
+    v.visit::<pve::PowerTask>();
 }
 
 /// This module's routes in the OpenAPI description (`openapi.rs`).
@@ -420,17 +425,20 @@ pub(super) fn docs(d: &mut super::openapi::spec::Doc) {
         .path_param("vmid", vmid(), VMID)
         .about("`config` is `null` until the guest's config has been read.")
         .ok(out::<VmDetail<'static>>());
-    d.post("/vms/{vmid}/{action}", "Start, shut down, stop or reboot a guest")
+    d.post("/vms/{vmid}/{action}", "Start, shut down, stop, reboot, suspend or resume a guest")
         .about(
-            "Hands the power action to Proxmox (`pvesh create …/status/{action}`) and answers 202 with \
-             the task's UPID as soon as Proxmox has accepted it (follow it with \
-             `/api/tasks/{upid}/log`). A locked guest (backup, migration, snapshot…) is a 409. A refusal \
-             by Proxmox is a 502, a busy action runner a 503.",
+            "Asks the PVE API (`POST /nodes/{node}/{qemu|lxc}/{vmid}/status/{action}`, with proxwatch's \
+             API token: pvedaemon runs the task, not proxwatch) and follows the task it started for up to \
+             15 s: 200 with the UPID, `status: stopped`, the task's `exitstatus` and `ok` once it ended \
+             (`ok: false` for a task that failed: its log is at `/api/tasks/{upid}/log`), or 202 with \
+             `status: running` and `ok: null` when it had not. Without a token it is a 503 that says how to \
+             connect (`proxwatch pve connect`, or Settings → Proxmox); a token that PVE rejects or that \
+             lacks the privilege (VM.PowerMgmt: connected without actions) is a 502 naming it. A locked \
+             guest (backup, migration, snapshot…) is a 409; a busy action runner a 503.",
         )
         .path_param("vmid", vmid(), VMID)
         .path_param("action", one_of(POWER_ACTIONS), "The power action.")
-        .status(202)
-        .ok(obj(&[("upid", string())]))
+        .ok(out::<pve::PowerTask>())
         .error(409, "The guest is locked by another operation.");
     d.get("/vms/{vmid}/rrd", "A guest's usage history (Proxmox RRD) over a timeframe")
         .about(

@@ -20,6 +20,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0008_notify_open", include_str!("migrations/0008_notify_open.sql")),
     ("0009_token_limits", include_str!("migrations/0009_token_limits.sql")),
     ("0010_mqtt", include_str!("migrations/0010_mqtt.sql")),
+    ("0011_pve_api", include_str!("migrations/0011_pve_api.sql")),
 ];
 
 /// The schema version this build writes.

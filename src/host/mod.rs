@@ -17,6 +17,7 @@ pub mod icmp;
 pub mod nut;
 pub mod nvml;
 pub mod pty;
+pub mod pveapi;
 pub mod replay;
 pub mod statvfs;
 pub mod synth;
@@ -94,6 +95,8 @@ pub struct Host {
     synth: Option<synth::Live>,
     /// NVML, loaded on first use (a live host only, see [`nvml`]).
     nvml: nvml::Live,
+    /// Where the live PVE API transport connects ([`pveapi`]).
+    pve_endpoint: pveapi::Endpoint,
 }
 
 /// How often one program was asked for (`runs`, replayed answers included: on a real host each is a
@@ -150,6 +153,7 @@ impl Host {
             statvfs_busy: statvfs::Busy::default(),
             synth: None,
             nvml: nvml::Live::default(),
+            pve_endpoint: pveapi::Endpoint::default(),
         }
     }
 

@@ -15,6 +15,7 @@ pub mod nut;
 pub mod pmxcfs;
 pub mod procfs;
 pub mod pve;
+pub mod pveapi;
 pub mod pveconf;
 pub mod pvenode;
 pub mod pvesh;

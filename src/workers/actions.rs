@@ -15,22 +15,30 @@ use std::time::Duration;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::task::JoinSet;
 
+use crate::host::pveapi::PveRequest;
 use crate::host::{Host, Output, ToolError};
 
-/// An argv to run through the host seam, or a file to read through it (a task's log).
+/// An argv to run through the host seam, a file to read through it (a task's log), or a request to
+/// the PVE API (a guest's power action, its RRD).
 pub struct Action {
     pub argv: Vec<String>,
     /// Instead of running `argv`: the first `max` bytes of this file, as the output's stdout (a file
     /// that does not exist answers [`ToolError::Missing`]).
     pub file: Option<(String, usize)>,
+    /// Instead of running `argv`: this API request ([`Host::pve_api`]); the output's `code` is the
+    /// HTTP status, `stdout` the body and `stderr` the status line's reason phrase.
+    pub api: Option<PveRequest>,
 }
 
 impl Action {
     pub fn run(argv: Vec<String>) -> Action {
-        Action { argv, file: None }
+        Action { argv, file: None, api: None }
     }
     pub fn read_file(path: String, max: usize) -> Action {
-        Action { argv: Vec::new(), file: Some((path, max)) }
+        Action { argv: Vec::new(), file: Some((path, max)), api: None }
+    }
+    pub fn api(req: PveRequest) -> Action {
+        Action { argv: Vec::new(), file: None, api: Some(req) }
     }
 }
 
@@ -87,6 +95,14 @@ impl Actions {
 }
 
 async fn exec(host: &Host, action: Action, timeout: Duration) -> Result<Output, ToolError> {
+    if let Some(req) = action.api {
+        let a = host.pve_api(req).await?;
+        return Ok(Output {
+            code: i32::from(a.status),
+            stdout: a.body,
+            stderr: a.reason.unwrap_or_default(),
+        });
+    }
     if let Some((path, max)) = &action.file {
         return match host.read_head(path, *max)? {
             Some(stdout) => Ok(Output { code: 0, stdout, stderr: String::new() }),

@@ -350,16 +350,25 @@ async fn guests_api_lists_details_and_acts() {
     assert_eq!(app.get("/api/vms/999").await.0, StatusCode::NOT_FOUND);
     assert_eq!(app.get("/api/vms/abc").await.0, StatusCode::BAD_REQUEST);
 
+    // Power actions go through the PVE API: none without a token, then the (replayed) API's task.
     let (status, body) = app.call(Method::POST, "/api/vms/102/start", Some(json!({}))).await;
-    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert!(body["message"].as_str().unwrap().contains("proxwatch pve connect"), "{body}");
+    app.pve_conn.seed_demo().await.unwrap();
+    let (status, body) = app.call(Method::POST, "/api/vms/102/start", Some(json!({}))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     assert!(body["upid"].as_str().unwrap().starts_with("UPID:pve-demo:"));
+    assert_eq!(
+        (body["status"].as_str(), body["exitstatus"].as_str(), body["ok"].as_bool()),
+        (Some("stopped"), Some("OK"), Some(true))
+    );
     let (status, body) = app.call(Method::POST, "/api/vms/201/stop", Some(json!({}))).await;
     assert_eq!((status, body["error"].as_str()), (StatusCode::CONFLICT, Some("locked")));
     assert!(body["message"].as_str().unwrap().contains("backup"));
     assert_eq!(app.call(Method::POST, "/api/vms/999/start", Some(json!({}))).await.0, StatusCode::NOT_FOUND);
     let (status, body) = app.call(Method::POST, "/api/vms/102/explode", Some(json!({}))).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(body["message"].as_str().unwrap().contains("start, shutdown, stop, reboot"));
+    assert!(body["message"].as_str().unwrap().contains("start, shutdown, stop, reboot, suspend, resume"));
 }
 
 #[tokio::test]

@@ -30,5 +30,6 @@ mod notify;
 mod notify_crash;
 mod notify_email;
 mod prometheus;
+mod pveapi;
 mod terminal;
 mod ups;
