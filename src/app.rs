@@ -348,6 +348,7 @@ impl App {
                 self.host.clone(),
                 self.db.clone(),
                 self.inventory.clone(),
+                self.pve.clone(),
                 self.loops.every(Duration::from_secs(2)),
             ),
         );

@@ -10,6 +10,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use crate::host::pveapi::{PveLink, PveRequest};
 use crate::host::{Host, ToolError};
 use crate::tools::pvesh::{self, ClusterResource, GuestKind};
 use crate::tools::smartctl::{self, Reading, ScanDevice};
@@ -97,6 +98,8 @@ pub struct InventoryPoller {
     configs_generation: Option<u64>,
     /// The pools' kernel states when `zpool` last ran.
     zfs_states: Option<BTreeMap<String, String>>,
+    /// The PVE API token, where proxwatch is connected: the second source after the files.
+    pve: PveLink,
 }
 
 impl InventoryPoller {
@@ -117,6 +120,51 @@ impl InventoryPoller {
             prev_stat: None,
             configs_generation: None,
             zfs_states: None,
+            pve: PveLink::default(),
+        }
+    }
+
+    /// Asks the PVE API (with this link's token) where the files cannot serve.
+    pub fn with_pve(mut self, pve: PveLink) -> Self {
+        self.pve = pve;
+        self
+    }
+
+    /// A `GET` of the PVE API, its `data` parsed with `parse` (the pvesh parsers: pvesh prints the
+    /// same `data`). `Err` says why not: no token, or the API's refusal.
+    async fn via_api<T>(
+        &self,
+        host: &Host,
+        path: &str,
+        parse: fn(&str) -> Result<T, ToolError>,
+    ) -> Result<T, String> {
+        self.via_api_req(host, PveRequest::get(path), parse).await
+    }
+
+    async fn via_api_req<T>(
+        &self,
+        host: &Host,
+        req: PveRequest,
+        parse: fn(&str) -> Result<T, ToolError>,
+    ) -> Result<T, String> {
+        let token = self.pve.token().ok_or_else(|| "no API token".to_string())?;
+        let answer = host.pve_api(req.auth(token.header())).await.map_err(|e| format!("API: {e}"))?;
+        let data = crate::tools::pveapi::data(&answer).map_err(|e| format!("API: {e}"))?;
+        parse(&data).map_err(|e| format!("API: {e}"))
+    }
+
+    /// The files could not serve (`why`): the PVE API, else pvesh, with the source named.
+    async fn second<T>(
+        &self,
+        host: &Host,
+        why: String,
+        path: &str,
+        parse: fn(&str) -> Result<T, ToolError>,
+        pvesh: impl std::future::Future<Output = Result<T, ToolError>>,
+    ) -> (Result<T, ToolError>, String) {
+        match self.via_api(host, path, parse).await {
+            Ok(v) => (Ok(v), format!("PVE API ({why})")),
+            Err(api) => (pvesh.await, format!("pvesh ({why}; {api})")),
         }
     }
 
@@ -140,7 +188,10 @@ impl InventoryPoller {
             let files = self.fs.refresh(host).and_then(|()| self.fs.resources(host));
             let (r, source) = match files {
                 Ok(list) => (Ok(list), "cluster files".to_string()),
-                Err(why) => (pvesh::cluster_resources(host).await, format!("pvesh ({why})")),
+                Err(why) => {
+                    let pvesh = pvesh::cluster_resources(host);
+                    self.second(host, why, "/cluster/resources", pvesh::parse_cluster_resources, pvesh).await
+                }
             };
             if let Ok(list) = &r {
                 self.update_rates(list, now_ms);
@@ -161,7 +212,11 @@ impl InventoryPoller {
             };
             let (r, source) = match from_files {
                 Ok(s) => (Ok(s), "node files".to_string()),
-                Err(why) => (pvesh::node_status(host, &node).await, format!("pvesh ({why})")),
+                Err(why) => {
+                    let path = format!("/nodes/{node}/status");
+                    self.second(host, why, &path, pvesh::parse_node_status, pvesh::node_status(host, &node))
+                        .await
+                }
             };
             self.state.node_status.apply("node status", r, now);
             self.state.node_status.source = Some(source);
@@ -171,7 +226,8 @@ impl InventoryPoller {
             let (r, source) = if files {
                 (Ok(self.fs.cluster_status(host)), "cluster files".to_string())
             } else {
-                (pvesh::cluster_status(host).await, "pvesh (no cluster files)".to_string())
+                let (why, pvesh) = ("no cluster files".to_string(), pvesh::cluster_status(host));
+                self.second(host, why, "/cluster/status", pvesh::parse_cluster_status, pvesh).await
             };
             self.state.cluster.apply("cluster status", r, now);
             self.state.cluster.source = Some(source);
@@ -185,18 +241,24 @@ impl InventoryPoller {
                 Ok((mut list, missing)) => {
                     // Storages pvestatd found inactive have no broadcast: ask PVE about those.
                     let why = format!("{} not in .rrd", missing.join(", "));
-                    match pvesh::node_storage(host, &node).await {
-                        Ok(full) => {
+                    let path = format!("/nodes/{node}/storage");
+                    let pvesh = pvesh::node_storage(host, &node);
+                    match self.second(host, why.clone(), &path, pvesh::parse_node_storage, pvesh).await {
+                        (Ok(full), source) => {
                             list.extend(full.into_iter().filter(|s| missing.contains(&s.storage)));
-                            (Ok(list), format!("cluster files + pvesh ({why})"))
+                            (Ok(list), format!("cluster files + {source}"))
                         }
-                        Err(e) => {
+                        (Err(e), source) => {
                             tracing::debug!(error = %e, "inactive storages not read");
-                            (Ok(list), format!("cluster files ({why}; pvesh: {e})"))
+                            (Ok(list), format!("cluster files ({why}; {source}: {e})"))
                         }
                     }
                 }
-                Err(why) => (pvesh::node_storage(host, &node).await, format!("pvesh ({why})")),
+                Err(why) => {
+                    let path = format!("/nodes/{node}/storage");
+                    self.second(host, why, &path, pvesh::parse_node_storage, pvesh::node_storage(host, &node))
+                        .await
+                }
             };
             self.state.storage.apply("node storage", r, now);
             self.state.storage.source = Some(source);
@@ -210,9 +272,11 @@ impl InventoryPoller {
                     self.state.tasks.source = Some("task files".into());
                 }
                 Err(why) => {
-                    let r = pvesh::tasks(host, &node).await;
-                    self.state.tasks.apply("pvesh tasks", r, now);
-                    self.state.tasks.source = Some(format!("pvesh ({why})"));
+                    let path = format!("/nodes/{node}/tasks");
+                    let (r, source) =
+                        self.second(host, why, &path, pvesh::parse_tasks, pvesh::tasks(host, &node)).await;
+                    self.state.tasks.apply("tasks", r, now);
+                    self.state.tasks.source = Some(source);
                 }
             }
             ran = true;
@@ -221,7 +285,10 @@ impl InventoryPoller {
             let from_files = if files { self.fs.backup_jobs(host) } else { Err("no cluster files".into()) };
             let (r, source) = match from_files {
                 Ok(jobs) => (Ok(jobs), "cluster files".to_string()),
-                Err(why) => (pvesh::backup_jobs(host).await, format!("pvesh ({why})")),
+                Err(why) => {
+                    let pvesh = pvesh::backup_jobs(host);
+                    self.second(host, why, "/cluster/backup", pvesh::parse_backup_jobs, pvesh).await
+                }
             };
             self.state.backup_jobs.apply("backup jobs", r, now);
             self.state.backup_jobs.source = Some(source);
@@ -243,7 +310,11 @@ impl InventoryPoller {
                     }
                     (Ok(jobs), "cluster files".to_string())
                 }
-                Err(why) => (pvesh::replication(host, &node).await, format!("pvesh ({why})")),
+                Err(why) => {
+                    let path = format!("/nodes/{node}/replication");
+                    self.second(host, why, &path, pvesh::parse_replication, pvesh::replication(host, &node))
+                        .await
+                }
             };
             self.state.replication.apply("replication", r, now);
             self.state.replication.source = Some(source);
@@ -319,7 +390,14 @@ impl InventoryPoller {
         for upid in todo {
             let lines = match pvetasks::read_log(host, &upid, pvesh::TASK_LOG_LINES) {
                 Ok(lines) => Ok(lines),
-                Err(_) => pvesh::task_log(host, node, &upid).await,
+                Err(_) => {
+                    let req = PveRequest::get(format!("/nodes/{node}/tasks/{upid}/log"))
+                        .param("limit", &pvesh::TASK_LOG_LINES.to_string());
+                    match self.via_api_req(host, req, pvesh::parse_task_log).await {
+                        Ok(lines) => Ok(lines),
+                        Err(_) => pvesh::task_log(host, node, &upid).await,
+                    }
+                }
             };
             match lines {
                 Ok(lines) => {
@@ -406,7 +484,9 @@ impl InventoryPoller {
             .collect();
         for (kind, vmid) in &due {
             self.config_fetched.insert(*vmid, now);
-            match pvesh::guest_config(host, node, *kind, *vmid).await {
+            let path = format!("/nodes/{node}/{}/{vmid}/config", kind.as_str());
+            let pvesh = pvesh::guest_config(host, node, *kind, *vmid);
+            match self.second(host, String::new(), &path, pvesh::parse_guest_config, pvesh).await.0 {
                 Ok(cfg) => {
                     self.state.configs.insert(*vmid, cfg);
                 }

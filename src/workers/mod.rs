@@ -202,10 +202,11 @@ pub async fn run_inventory(
     host: Arc<Host>,
     db: Db,
     out: watch::Sender<Arc<inventory::Inventory>>,
+    pve: crate::host::pveapi::PveLink,
     mut tick: Periodic,
 ) {
     let node = out.borrow().node.clone();
-    let mut poller = inventory::InventoryPoller::new(node, inventory::Intervals::default());
+    let mut poller = inventory::InventoryPoller::new(node, inventory::Intervals::default()).with_pve(pve);
     while tick.next().await {
         let now = tick.now_ms();
         let mut changed = poller.step(&host, now).await;

@@ -130,7 +130,7 @@ async fn tasks_come_from_the_task_files_and_pvesh_is_the_fallback() {
     let mut p = InventoryPoller::new("pve-demo".into(), Intervals::default());
     p.step(&common::replay_dir(dir.path()), T0).await;
     assert_eq!(p.state.tasks.state, SectionState::Ok);
-    assert_eq!(p.state.tasks.source.as_deref(), Some("pvesh (no /var/log/pve/tasks/index)"));
+    assert_eq!(p.state.tasks.source.as_deref(), Some("pvesh (no /var/log/pve/tasks/index; no API token)"));
     assert_eq!(p.state.tasks.data.as_ref().unwrap(), &from_pvesh);
 }
 
@@ -280,7 +280,7 @@ async fn resources_from_the_cluster_files_equal_pveshs_answer() {
     std::fs::remove_file(dir.path().join("etc/pve/.vmlist")).unwrap();
     let mut p = InventoryPoller::new("pve-demo".into(), Intervals::default());
     p.step(&common::replay_dir(dir.path()), T0).await;
-    assert_eq!(p.state.resources.source.as_deref(), Some("pvesh (no /etc/pve/.vmlist)"));
+    assert_eq!(p.state.resources.source.as_deref(), Some("pvesh (no /etc/pve/.vmlist; no API token)"));
     assert_eq!(norm(p.state.resources.data.as_ref().unwrap()), norm(&from_pvesh));
 }
 
@@ -636,6 +636,33 @@ async fn without_the_files_each_section_falls_back_to_pvesh_with_the_reason() {
         assert!(source.starts_with("pvesh (no "), "{name}: {source:?}");
     }
     assert!(host.runs_by_program()["pvesh"].runs >= 6);
+
+    // Connected to the PVE API: the API is the second source, and pvesh does not run at all.
+    use proxwatch::host::pveapi::{PveLink, Token};
+    let host = common::replay_dir(dir.path());
+    let link = PveLink::new(Some(Token::new("proxwatch@pve!proxwatch", "not-a-real-secret", false)));
+    let mut p = InventoryPoller::new("pve-demo".into(), Intervals::default()).with_pve(link);
+    for k in 0..10 {
+        p.step(&host, T0 + k * 2000).await;
+    }
+    let s = &p.state;
+    for (name, source, state) in [
+        ("resources", &s.resources.source, s.resources.state),
+        ("node_status", &s.node_status.source, s.node_status.state),
+        ("cluster", &s.cluster.source, s.cluster.state),
+        ("storage", &s.storage.source, s.storage.state),
+        ("tasks", &s.tasks.source, s.tasks.state),
+        ("backup_jobs", &s.backup_jobs.source, s.backup_jobs.state),
+        ("replication", &s.replication.source, s.replication.state),
+    ] {
+        assert_eq!(state, SectionState::Ok, "{name}");
+        let source = source.as_deref().unwrap_or("");
+        assert!(source.starts_with("PVE API (no "), "{name}: {source:?}");
+    }
+    assert!(!s.configs.is_empty(), "guest configs through the API");
+    let runs = host.runs_by_program();
+    assert!(!runs.contains_key("pvesh"), "{runs:?}");
+    assert!(runs["pve-api"].runs >= 7 && runs["pve-api"].spawns == 0);
 }
 
 /// The cluster filesystem is read at the cost of its status files: after the first refresh, config
