@@ -115,7 +115,7 @@ impl Default for NetworkCfg {
 }
 impl Default for HardwareCfg {
     fn default() -> Self {
-        HardwareCfg { interval_s: 5, ipmi: "auto".into(), ipmi_interval_s: 60, ipmi_timeout_s: 10 }
+        HardwareCfg { interval_s: 5, ipmi: "auto".into(), ipmi_interval_s: 120, ipmi_timeout_s: 10 }
     }
 }
 impl Default for NutCfg {
@@ -530,9 +530,10 @@ probe_target = ""
 [hardware]
 # hwmon sensors (temperatures, fans, voltages) and GPUs are read this often, seconds.
 interval_s = 5
-# IPMI sensors and event log: "auto" (when /dev/ipmi0 exists) or "off".
+# IPMI sensors and event log: "auto" (when /dev/ipmi0 exists) or "off". Read every ipmi_interval_s
+# (two ipmitool runs, each a process and a slow round trip to the BMC).
 ipmi = "auto"
-ipmi_interval_s = 60
+ipmi_interval_s = 120
 ipmi_timeout_s = 10
 
 [nut]
