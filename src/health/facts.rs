@@ -66,6 +66,12 @@ pub const AUTH_FAILURE_KINDS: [&str; 4] = ["login_failed", "setup_failed", "toke
 pub const AUTH_BOUND: usize = 5000;
 
 const APT_HISTORY: &str = "/var/log/apt/history.log";
+/// Where `apt update` (PVE's daily `pveupdate`, the apt-daily timer) writes the package lists: its
+/// modification time moves when new lists arrive.
+const APT_LISTS: &str = "/var/lib/apt/lists";
+/// Pending updates change only when the lists or the installed packages do; without either this
+/// often, the check runs anyway.
+const APT_EVERY_MS: i64 = 6 * 3_600_000;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Updates {
@@ -324,10 +330,11 @@ impl FactsCollector {
     /// Runs every source that is due. Returns whether the facts changed.
     pub async fn step(&mut self, host: &Host, now_ms: i64) -> bool {
         let mut changed = false;
-        // Updates: hourly, or as soon as apt's history changes (an upgrade or install just ran).
-        let mtime = host.modified_ms(APT_HISTORY);
+        // Updates (`apt-get -s dist-upgrade`: over a second of CPU): as soon as apt's history (an
+        // upgrade or install just ran) or its package lists (an `apt update`) change, else every 6 h.
+        let mtime = [APT_HISTORY, APT_LISTS].map(|p| host.modified_ms(p)).into_iter().flatten().max();
         let apt_changed = mtime.is_some() && mtime != self.apt_history_mtime;
-        if apt_changed || self.last.get("apt").is_none_or(|t| now_ms - t >= 3_600_000) {
+        if apt_changed || self.last.get("apt").is_none_or(|t| now_ms - t >= APT_EVERY_MS) {
             self.last.insert("apt", now_ms);
             self.apt_history_mtime = mtime;
             let r = apt::pending(host).await.map(|u| Updates {
