@@ -205,6 +205,16 @@ def write_config(r, configs):
         lines += ["#" + l for l in str(desc).split("\n")]
     for k in sorted(conf):
         lines.append("%s: %s" % (k, num(conf[k])))
+    # A snapshot on VM 100 (the parent line in the current config, the snapshot's own section after),
+    # and a pending memory change on VM 101, as qm writes them.
+    extra = []
+    if r["vmid"] == 100:
+        lines.append("parent: before-pve-8-2")
+        snap = ["%s: %s" % (k, num(conf[k])) for k in sorted(conf) if k not in ("parent", "lock")]
+        extra = ["", "[before-pve-8-2]"] + snap + ["snaptime: %d" % (RECORDED_AT - 30 * 86400)]
+    if r["vmid"] == 101:
+        extra = ["", "[PENDING]", "memory: %d" % (int(str(conf.get("memory", 2048)).split("=")[-1]) * 2)]
+    lines = sorted(lines, key=lambda l: (not l.startswith("#"), l)) + extra
     with open(os.path.join(d, "%d.conf" % r["vmid"]), "w") as f:
         f.write("\n".join(lines) + "\n")
 

@@ -229,6 +229,10 @@ fn guest_task_view<'a>(inv: &'a Inventory, t: &'a Task, vmid: u64) -> TaskView<'
 struct VmDetail<'a> {
     guest: GuestView<'a>,
     config: Option<&'a serde_json::Map<String, serde_json::Value>>,
+    /// Snapshot names, oldest first (from the config file; empty where it was read through pvesh).
+    snapshots: &'a [String],
+    /// Config keys with a pending change (set or deleted), applied at the next start.
+    pending: &'a [String],
     tasks: Vec<TaskView<'a>>,
     backups: Vec<TaskView<'a>>,
     /// This guest's storage replication jobs.
@@ -257,9 +261,12 @@ async fn vm(State(app): State<ApiState>, Path(vmid): Path<String>) -> Result<Res
     tasks.sort_by_key(|t| std::cmp::Reverse(t.starttime));
     let backups =
         tasks.iter().filter(|t| t.kind == "vzdump").map(|t| guest_task_view(&inv, t, vmid)).collect();
+    let cfg = inv.configs.get(&vmid);
     let body = VmDetail {
         guest: guest_view(&inv, g),
         config: config.as_ref(),
+        snapshots: cfg.map_or(&[], |c| c.snapshots.as_slice()),
+        pending: cfg.map_or(&[], |c| c.pending.as_slice()),
         tasks: tasks.iter().take(50).map(|t| guest_task_view(&inv, t, vmid)).collect(),
         backups,
         replication: inv.replication.data.iter().flatten().filter(|j| j.guest == vmid).collect(),

@@ -603,8 +603,11 @@ async fn the_demo_reads_proxmox_from_files_and_runs_no_pvesh() {
     want.iter_mut().for_each(|j| j.next_run = None);
     assert_eq!(s.backup_jobs.data.as_ref().unwrap(), &want);
     assert_eq!(s.replication.data.as_ref().unwrap(), &[]);
-    // Each local guest's config: the values the monitor uses, as pvesh gives them.
+    // Each local guest's config: the values the monitor uses, as pvesh gives them; the snapshot and
+    // pending sections the files carry (pvesh's answer has neither).
     assert_eq!(s.configs.len(), 12);
+    assert_eq!(s.configs[&100].snapshots, ["before-pve-8-2"]);
+    assert_eq!(s.configs[&101].pending, ["memory"]);
     for (vmid, cfg) in &s.configs {
         let kind = if *vmid >= 200 && *vmid < 300 { "lxc" } else { "qemu" };
         let want = pvesh::parse_guest_config(&recorded(&format!("nodes_{kind}_{vmid}_config.json"))).unwrap();

@@ -85,12 +85,14 @@ export function normalizePool(p: PoolView): Pool {
 export function sectionNote<T>(s: Section<T> | null | undefined, now = Date.now() / 1000): string | null {
   if (!s) return 'not reported by this proxwatch version';
   const why = s.reason ? `: ${s.reason}` : '';
+  // Read the expensive way (the files PVE's daemons use were not there): say from where and why.
+  const fallback = s.source && !s.source.endsWith('files') ? ` (read from ${s.source})` : '';
   switch (s.state) {
     case 'ok':
-      return null;
+      return fallback ? `read from ${s.source}` : null;
     case 'stale': {
       const age = s.updated ? Math.max(0, Math.round((now - s.updated) / 60)) : null;
-      return `stale${age !== null ? `, ${age} min old` : ''}${why}`;
+      return `stale${age !== null ? `, ${age} min old` : ''}${why}${fallback}`;
     }
     case 'unavailable':
       return `not available on this host${why}`;

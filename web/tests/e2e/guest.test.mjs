@@ -52,6 +52,9 @@ test('guest: RRD charts over the timeframes, then a task log', async () => {
 test('guest: a backup task log with its ERROR lines highlighted', async (t) => {
   const { page, errors } = await openGuest(101);
   await page.waitForSelector('[data-testid="guest-config"]', WAIT);
+  // The config file's [PENDING] section (read from /etc/pve, issue 15).
+  const pending = await page.$eval('[data-testid="guest-pending"]', (e) => e.textContent);
+  assert.match(pending, /Pending changes \(applied at the next start\): memory/);
   await page.waitForSelector('[data-testid="guest-backups"]');
   const lines = await openLog(page, 'guest-backups');
   assert.ok(lines.some((l) => l.startsWith('INFO: ')), 'vzdump log lines');

@@ -4,7 +4,15 @@ import type { ReplicationJob } from "./ReplicationJob";
 import type { TaskView } from "./TaskView";
 import type { JsonValue } from "./serde_json/JsonValue";
 
-export type VmDetail = { guest: GuestView, config: { [key in string]: JsonValue } | null, tasks: Array<TaskView>, backups: Array<TaskView>, 
+export type VmDetail = { guest: GuestView, config: { [key in string]: JsonValue } | null, 
+/**
+ * Snapshot names, oldest first (from the config file; empty where it was read through pvesh).
+ */
+snapshots: Array<string>, 
+/**
+ * Config keys with a pending change (set or deleted), applied at the next start.
+ */
+pending: Array<string>, tasks: Array<TaskView>, backups: Array<TaskView>, 
 /**
  * This guest's storage replication jobs.
  */
