@@ -70,6 +70,7 @@ pub(crate) fn bindings() -> BTreeMap<PathBuf, String> {
     b.add::<model::smart::Reading>();
     b.add::<model::pve::NodeStorage>();
     b.add::<model::pve::ReplicationJob>();
+    b.add::<model::pve::ClusterLogEntry>();
     b.add::<model::wear::Forecast>();
     b.add::<model::wear::GuestWrites>();
     b.add::<crate::history::Series>();

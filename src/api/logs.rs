@@ -28,6 +28,14 @@ pub fn routes() -> Routes {
         .get("/logs/boots", READ, boots)
         .get("/logs/stream", READ, stream)
         .get("/tasks", READ, tasks)
+        .get("/logs/cluster", READ, cluster_log)
+}
+
+/// The cluster log (every node's task starts and ends, HA and job messages): the inventory's section,
+/// newest first, as `/etc/pve/.clusterlog` holds it.
+async fn cluster_log(State(app): State<ApiState>) -> Result<Response, ApiError> {
+    let inv = app.inventory.borrow().clone();
+    json(&inv.clusterlog)
 }
 
 /// Entries per page when the request does not say.
@@ -572,4 +580,11 @@ pub(super) fn docs(d: &mut super::openapi::spec::Doc) {
             "At most this many (default 200, max 1000).",
         )
         .ok(out::<TasksAnswer<'static>>());
+    d.get("/logs/cluster", "The cluster log: the newest entries of every node, newest first")
+        .about(
+            "The inventory's section of `/etc/pve/.clusterlog` (what `GET /cluster/log` of the PVE API \
+             answers): `{state, reason, updated, source}` and its entries. Unavailable on a host without \
+             the cluster filesystem.",
+        )
+        .ok(out::<crate::model::section::Section<Vec<crate::model::pve::ClusterLogEntry>>>());
 }

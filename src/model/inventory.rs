@@ -57,4 +57,6 @@ pub struct Inventory {
     pub forecasts: BTreeMap<String, Forecast>,
     /// Bytes each guest wrote in the last 7 and 30 days.
     pub guest_writes: Vec<GuestWrites>,
+    /// The cluster log's newest entries (every node's task starts and ends, HA and job messages).
+    pub clusterlog: Section<Vec<crate::model::pve::ClusterLogEntry>>,
 }

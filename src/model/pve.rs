@@ -669,3 +669,21 @@ pub struct RrdPoint {
     #[serde(default, deserialize_with = "de::opt_f64")]
     pub diskwrite: Option<f64>,
 }
+
+/// One entry of the cluster log (`/etc/pve/.clusterlog`, pve-cluster `clog_dump_json`: the newest 50,
+/// newest first; what `GET /cluster/log` answers).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct ClusterLogEntry {
+    pub uid: u64,
+    /// Unix seconds.
+    pub time: i64,
+    /// syslog priority (0 emerg … 7 debug).
+    pub pri: u8,
+    pub tag: String,
+    pub pid: u64,
+    pub node: String,
+    pub user: String,
+    pub msg: String,
+}

@@ -509,22 +509,7 @@ pub fn hosts_ip(hosts: &str, name: &str) -> Option<String> {
     })
 }
 
-/// One entry of the cluster log (`.clusterlog`, `clog_dump_json`: the newest 50, newest first).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
-#[cfg_attr(test, derive(schemars::JsonSchema))]
-#[cfg_attr(test, derive(ts_rs::TS))]
-pub struct ClusterLogEntry {
-    pub uid: u64,
-    /// Unix seconds.
-    pub time: i64,
-    /// syslog priority (0 emerg … 7 debug).
-    pub pri: u8,
-    pub tag: String,
-    pub pid: u64,
-    pub node: String,
-    pub user: String,
-    pub msg: String,
-}
+pub use crate::model::pve::ClusterLogEntry;
 
 #[derive(Deserialize)]
 struct RawClusterLog {

@@ -16,7 +16,7 @@ use crate::tools::pvesh::{self, ClusterResource, GuestKind};
 use crate::tools::smartctl::{self, Reading, ScanDevice};
 use crate::tools::storage;
 use crate::tools::zpool::{self, StatusFormat};
-use crate::tools::{pvenode, pvetasks};
+use crate::tools::{pmxcfs, pvenode, pvetasks};
 use crate::workers::clusterfs::ClusterFs;
 
 pub use crate::model::inventory::{GuestRates, Inventory};
@@ -318,6 +318,20 @@ impl InventoryPoller {
             };
             self.state.replication.apply("replication", r, now);
             self.state.replication.source = Some(source);
+            ran = true;
+        }
+        if files && self.due("clusterlog", iv.tasks, now) {
+            let r = match host.read_optional(pmxcfs::CLUSTERLOG) {
+                Ok(Some(text)) => pmxcfs::parse_clusterlog(&text).map(|mut log| {
+                    let shift = host.time_shift_s();
+                    log.iter_mut().for_each(|e| e.time += shift);
+                    log
+                }),
+                Ok(None) => Err(ToolError::Missing { what: pmxcfs::CLUSTERLOG.into() }),
+                Err(e) => Err(e),
+            };
+            self.state.clusterlog.apply("cluster log", r, now);
+            self.state.clusterlog.source = Some("cluster files".into());
             ran = true;
         }
         // The pools' states from the kernel every minute (file reads); `zpool` on its own interval, or

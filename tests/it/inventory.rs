@@ -603,6 +603,11 @@ async fn the_demo_reads_proxmox_from_files_and_runs_no_pvesh() {
     want.iter_mut().for_each(|j| j.next_run = None);
     assert_eq!(s.backup_jobs.data.as_ref().unwrap(), &want);
     assert_eq!(s.replication.data.as_ref().unwrap(), &[]);
+    // The cluster log: the starts and ends of the recorded tasks, newest first.
+    let log = s.clusterlog.data.as_ref().unwrap();
+    assert_eq!(log.len(), 30);
+    assert!(log.windows(2).all(|w| w[0].time >= w[1].time));
+    assert!(log.iter().any(|e| e.msg.ends_with("vzdump:104:root@pam: job errors")));
     // Each local guest's config: the values the monitor uses, as pvesh gives them; the snapshot and
     // pending sections the files carry (pvesh's answer has neither).
     assert_eq!(s.configs.len(), 12);

@@ -80,6 +80,15 @@ test('tasks: the failed vzdump, its log, and the phone layout', async () => {
     WAIT,
   );
 
+  // The cluster log (/etc/pve/.clusterlog): the failed backup's end, on a phone without sideways scrolling.
+  await page.click('[data-testid="tab-cluster"]');
+  await page.waitForSelector('[data-testid="cluster-log"] li', WAIT);
+  assert.match(page.url(), /tab=cluster/);
+  const clog = (await page.textContent('[data-testid="cluster-log"]')) ?? '';
+  assert.match(clog, /end task UPID:pve-demo:[0-9A-F:]+vzdump:104:root@pam: job errors/);
+  const cwidth = await page.evaluate(() => document.documentElement.scrollWidth);
+  assert.ok(cwidth <= 375, `the cluster log is ${cwidth}px wide at a 375px viewport`);
+
   // The journal on a phone: no sideways scrolling.
   await page.click('[data-testid="tab-journal"]');
   await page.waitForSelector('[data-testid="journal-entry"]', WAIT);
