@@ -749,3 +749,105 @@ async fn zpool_runs_on_its_interval_and_at_once_when_a_pool_state_moves() {
     p.step(&host, T0 + 4 * 60_000).await;
     assert_eq!(runs(&host), after);
 }
+
+/// A PVE 9 cluster of three nodes, one offline, read from its files as pmxcfs and pvestatd write them
+/// (the PVE 9 `.rrd` keys): every node's guests and numbers, the offline node without them, quorum,
+/// and `/api/cluster` with each member's numbers and guest counts; no pvesh.
+#[tokio::test]
+async fn a_pve9_cluster_is_read_from_its_files_for_every_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let pve = dir.path().join("etc/pve");
+    std::fs::create_dir_all(pve.join("nodes/pve1/qemu-server")).unwrap();
+    std::fs::create_dir_all(pve.join("nodes/pve2/lxc")).unwrap();
+    std::fs::write(dir.path().join("manifest.toml"), "[scenario]\nname = \"pve9-cluster\"\n").unwrap();
+    std::fs::write(
+        pve.join(".members"),
+        "{\n\"nodename\": \"pve1\",\n\"version\": 9,\n\"cluster\": { \"name\": \"lab\", \"version\": 4, \"nodes\": 3, \"quorate\": 1 },\n\"nodelist\": {\n  \"pve1\": { \"id\": 1, \"online\": 1, \"ip\": \"10.0.0.1\"},\n  \"pve2\": { \"id\": 2, \"online\": 1, \"ip\": \"10.0.0.2\"},\n  \"pve3\": { \"id\": 3, \"online\": 0, \"ip\": \"10.0.0.3\"}\n  }\n}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        pve.join(".vmlist"),
+        "{\n\"version\": 12,\n\"ids\": {\n\"100\": { \"node\": \"pve1\", \"type\": \"qemu\", \"version\": 3 },\n\"101\": { \"node\": \"pve1\", \"type\": \"qemu\", \"version\": 2 },\n\"200\": { \"node\": \"pve2\", \"type\": \"lxc\", \"version\": 5 },\n\"300\": { \"node\": \"pve3\", \"type\": \"qemu\", \"version\": 1 }}\n\n}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        pve.join(".rrd"),
+        concat!(
+            "pve-node-9.0/pve1:1209600::1733400001:1.25:16:0.12:0.01:67108864000:40265318400:8589930496:1048576:100861726720:30064771072:987654321:123456789:25769803776:4294967296:0.5:1.1:0.3:0:0\n",
+            "pve-node-9.0/pve2:86400::1733400001:0.52:8:0.031:0.002:33554432000:12884901888:8589930496:0:100861726720:21474836480:123456789:98765432:20000000000:0:0.1:0.2:0:0:0\n",
+            "pve-vm-9.0/100:3600:router:running:0:1733400001:2:0.0425:2147483648:1073741824:34359738368:0:1234567:7654321:111111:222222:1181116006:0.1:0:0.2:0:0:0\n",
+            "pve-vm-9.0/101:0:web-01:stopped:0:1733400001:4:U:4294967296:U:68719476736:0:U:U:U:U:U:U:U:U:U:U:U\n",
+            "pve-vm-9.0/200:7200:db:running:0:1733400001:2:0.01:2147483648:536870912:8589934592:1073741824:1000:2000:3000:4000:536870912:0:0:0:0:0:0\n",
+            "pve-storage-9.0/pve1/local:1733400001:100861726720:30064771072\n",
+            "pve-storage-9.0/pve2/local:1733400001:100861726720:21474836480\n",
+            "\0"
+        ),
+    )
+    .unwrap();
+    std::fs::write(pve.join("nodes/pve1/qemu-server/100.conf"), "cores: 2\nname: router\nonboot: 1\n")
+        .unwrap();
+    std::fs::write(pve.join("nodes/pve1/qemu-server/101.conf"), "cores: 4\nname: web-01\n").unwrap();
+    std::fs::write(pve.join("nodes/pve2/lxc/200.conf"), "hostname: db\nmemory: 2048\n").unwrap();
+    let host = common::replay_dir(dir.path());
+    let mut p = InventoryPoller::new("pve1".into(), Intervals::default());
+    p.step(&host, T0).await;
+    let s = &p.state;
+    assert_eq!(s.resources.source.as_deref(), Some("cluster files"));
+    let res = s.resources.data.as_ref().unwrap();
+    let guests: Vec<(u64, &str, &str)> = res
+        .iter()
+        .filter_map(proxwatch::model::pve::ClusterResource::as_guest)
+        .map(|g| (g.vmid, g.node.as_str(), g.status.as_str()))
+        .collect();
+    assert_eq!(
+        guests,
+        [
+            (100, "pve1", "running"),
+            (101, "pve1", "stopped"),
+            (200, "pve2", "running"),
+            (300, "pve3", "unknown")
+        ]
+    );
+    let nodes: Vec<_> = res
+        .iter()
+        .filter_map(|r| match r {
+            proxwatch::model::pve::ClusterResource::Node(n) => Some(n),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        nodes.iter().map(|n| (n.node.as_str(), n.status.as_str())).collect::<Vec<_>>(),
+        [("pve1", "online"), ("pve2", "online"), ("pve3", "offline")]
+    );
+    assert_eq!((nodes[1].maxcpu, nodes[1].mem), (Some(8.0), Some(12_884_901_888)));
+    assert_eq!((nodes[2].cpu, nodes[2].mem), (None, None), "an offline node has no live numbers");
+    let c = s.cluster.data.as_ref().unwrap();
+    assert!(c.quorate());
+    assert_eq!(c.local_node().map(|n| n.name.as_str()), Some("pve1"));
+    assert_eq!(s.configs.keys().copied().collect::<Vec<_>>(), [100, 101], "this node's guests' configs");
+    for (name, source) in [
+        ("cluster", &s.cluster.source),
+        ("storage", &s.storage.source),
+        ("backup_jobs", &s.backup_jobs.source),
+        ("replication", &s.replication.source),
+    ] {
+        assert_eq!(source.as_deref(), Some("cluster files"), "{name}");
+    }
+
+    // The cluster API: each member with its numbers and guests.
+    let app = TestApp::builder().host(common::replay_dir(dir.path())).inventory(T0, 1).build().await;
+    let (status, body) = app.get("/api/cluster").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let members = body["cluster"]["data"]["nodes"].as_array().unwrap();
+    assert_eq!(body["cluster"]["data"]["name"], "lab");
+    let pve2 = members.iter().find(|m| m["name"] == "pve2").unwrap();
+    assert_eq!(
+        (pve2["status"].as_str(), pve2["guests_running"].as_u64(), pve2["ip"].as_str()),
+        (Some("online"), Some(1), Some("10.0.0.2"))
+    );
+    let pve3 = members.iter().find(|m| m["name"] == "pve3").unwrap();
+    assert_eq!(
+        (pve3["online"].as_bool(), pve3["cpu"].is_null(), pve3["guests_total"].as_u64()),
+        (Some(false), true, Some(1))
+    );
+}
