@@ -19,6 +19,8 @@ Each file in its writer's format (the demo is a PVE 8 host, so the PVE 8 `.rrd` 
 - etc/pve/jobs.cfg: the backup jobs of commands/pvesh/cluster_backup.json as PVE::Jobs::Plugin writes
   its section config (`vzdump: <id>` then tab-indented `key value` lines; a comment encoded with
   PVE::Tools::encode_text);
+- etc/pve/datacenter.cfg (hand-written, not generated: the keyboard, the sender and the tag colours of
+  `prod` and `dev`, as pve-cluster's PVE/DataCenterConfig.pm writes `key: value` lines);
 - etc/pve/.clusterlog: clog_dump_json, the newest entries first: the "starting task" and "end task"
   lines PVE::RESTEnvironment logs for each recorded task;
 - the node-local files the node status reads (pve-manager PVE/API2/Nodes.pm `status`):

@@ -169,6 +169,9 @@ pub(super) fn guests(inv: &Inventory) -> impl Iterator<Item = &Guest> {
 struct Vms<'a> {
     node: &'a str,
     guests: Section<Vec<GuestView<'a>>>,
+    /// Tag colours the admin set in PVE (`datacenter.cfg` `tag-style`), by tag; tags not listed use
+    /// the default look.
+    tag_colors: &'a std::collections::BTreeMap<String, crate::model::pve::TagColor>,
 }
 
 async fn vms(State(app): State<ApiState>) -> Result<Response, ApiError> {
@@ -182,7 +185,7 @@ async fn vms(State(app): State<ApiState>) -> Result<Response, ApiError> {
         data: inv.resources.data.as_ref().map(|_| list),
         source: inv.resources.source.clone(),
     };
-    json(&Vms { node: &inv.node, guests: section })
+    json(&Vms { node: &inv.node, guests: section, tag_colors: &inv.tag_colors })
 }
 
 #[derive(Serialize)]

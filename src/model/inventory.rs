@@ -59,4 +59,6 @@ pub struct Inventory {
     pub guest_writes: Vec<GuestWrites>,
     /// The cluster log's newest entries (every node's task starts and ends, HA and job messages).
     pub clusterlog: Section<Vec<crate::model::pve::ClusterLogEntry>>,
+    /// Tag colours the admin chose in PVE (`datacenter.cfg`), by tag.
+    pub tag_colors: BTreeMap<String, crate::model::pve::TagColor>,
 }

@@ -687,3 +687,14 @@ pub struct ClusterLogEntry {
     pub user: String,
     pub msg: String,
 }
+
+/// A tag's colours from `datacenter.cfg`'s `tag-style: color-map=…` (hex without `#`): the admin's
+/// choice in PVE's own UI, shown the same way here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct TagColor {
+    pub bg: String,
+    /// The text colour, where set (else PVE picks black or white for contrast).
+    pub fg: Option<String>,
+}

@@ -531,6 +531,33 @@ impl GuestConf {
     }
 }
 
+/// `datacenter.cfg`'s `tag-style` colour map (pve-cluster `PVE/DataCenterConfig.pm`: the file is
+/// `key: value` lines read by `PVE::JSONSchema::parse_config`, `#` lines are the description;
+/// `tag-style` is a property string whose `color-map` is `<tag>:<hex-color>[:<hex-color-for-text>]`
+/// entries joined by `;`). A malformed entry is skipped, as an invalid colour cannot be shown.
+pub fn parse_tag_colors(text: &str) -> BTreeMap<String, crate::model::pve::TagColor> {
+    let hex = |c: &str| c.len() == 6 && c.bytes().all(|b| b.is_ascii_hexdigit());
+    let mut out = BTreeMap::new();
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let Some(style) = line.strip_prefix("tag-style:") else { continue };
+        for prop in style.trim().split(',') {
+            let Some(map) = prop.trim().strip_prefix("color-map=") else { continue };
+            for entry in map.split(';') {
+                let mut f = entry.split(':');
+                let (Some(tag), Some(bg)) = (f.next(), f.next()) else { continue };
+                let fg = f.next().filter(|c| hex(c)).map(|c| c.to_ascii_lowercase());
+                if !tag.is_empty() && hex(bg) {
+                    out.insert(
+                        tag.to_string(),
+                        crate::model::pve::TagColor { bg: bg.to_ascii_lowercase(), fg },
+                    );
+                }
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -675,5 +702,16 @@ mod tests {
         assert!(!vzdump_cron_has_jobs(
             "# cluster wide vzdump cron schedule\n# Automatically generated file - do not edit\n\nPATH=\"/usr/sbin:/usr/bin:/sbin:/bin\"\n\n"
         ));
+    }
+
+    #[test]
+    fn tag_colors_from_datacenter_cfg() {
+        let text = "#cluster notes\nkeyboard: en-us\ntag-style: case-sensitive=1,color-map=prod:FF0000:FFFFFF;lab:00aa00;bad:zz0000;web:0000ff:nothex,ordering=config,shape=full\nemail_from: pve@example.invalid\n";
+        let c = parse_tag_colors(text);
+        assert_eq!(c.keys().collect::<Vec<_>>(), ["lab", "prod", "web"]);
+        assert_eq!((c["prod"].bg.as_str(), c["prod"].fg.as_deref()), ("ff0000", Some("ffffff")));
+        assert_eq!(c["lab"].fg, None);
+        assert_eq!(c["web"].fg, None, "an invalid text colour is left out");
+        assert!(parse_tag_colors("keyboard: de\n").is_empty());
     }
 }

@@ -186,6 +186,12 @@ impl InventoryPoller {
             // The cluster filesystem's status and config files first (what PVE's API reads for this
             // answer); pvesh only where they are missing.
             let files = self.fs.refresh(host).and_then(|()| self.fs.resources(host));
+            if files.is_ok() {
+                match self.fs.tag_colors(host) {
+                    Ok(c) => self.state.tag_colors = c,
+                    Err(e) => tracing::debug!(error = %e, "datacenter.cfg not read"),
+                }
+            }
             let (r, source) = match files {
                 Ok(list) => (Ok(list), "cluster files".to_string()),
                 Err(why) => {

@@ -603,6 +603,9 @@ async fn the_demo_reads_proxmox_from_files_and_runs_no_pvesh() {
     want.iter_mut().for_each(|j| j.next_run = None);
     assert_eq!(s.backup_jobs.data.as_ref().unwrap(), &want);
     assert_eq!(s.replication.data.as_ref().unwrap(), &[]);
+    // datacenter.cfg's tag colours.
+    assert_eq!(s.tag_colors["prod"].bg, "c62828");
+    assert_eq!(s.tag_colors["dev"].fg, None);
     // The cluster log: the starts and ends of the recorded tasks, newest first.
     let log = s.clusterlog.data.as_ref().unwrap();
     assert_eq!(log.len(), 30);

@@ -64,6 +64,10 @@ test('VMs & CTs: the table, sorting and filtering, then a guest\'s detail', asyn
   assert.deepEqual(await rowIds(), [...all].sort((a, b) => b - a), 'ID descending');
   await page.click('th:first-child button');
 
+  // Tags wear the colours the admin chose in PVE (datacenter.cfg tag-style: prod red on white).
+  const prodTag = page.locator('[data-testid="guest-row-100"] .tag', { hasText: 'prod' });
+  assert.equal(await prodTag.evaluate((e) => getComputedStyle(e).backgroundColor), 'rgb(198, 40, 40)');
+
   // The text filter matches the vmid.
   const pick = all[0];
   await page.fill('[data-testid="vm-filter"]', 'no-guest-is-called-this');
