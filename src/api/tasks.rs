@@ -31,7 +31,7 @@ async fn task_log(
     let not_found = || ApiError::not_found(format!("no task {upid} on this node"));
     // pvesh answers a task it has no log for with an error: that is a 404, not a gateway failure;
     // so is a task the host has no recording of (a replayed host knows only its recorded tasks).
-    let lines = match pve::task_log(&app.actions, &node, upid).await {
+    let lines = match pve::task_log(&app.actions, app.pve.link(), &node, upid).await {
         Ok(lines) => lines,
         Err(OpError::Refused { detail, .. }) => {
             tracing::debug!(upid, stderr = detail.trim(), "task log refused");

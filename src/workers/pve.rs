@@ -171,7 +171,12 @@ pub async fn guest_rrd(
 
 /// A task's log lines (the task ran on `node`, this one): its own log file (PVE's writer, no
 /// process), through the reads lane like any read; `pvesh` where the file is missing.
-pub async fn task_log(actions: &Actions, node: &str, upid: &str) -> Result<Vec<String>, OpError> {
+pub async fn task_log(
+    actions: &Actions,
+    link: &PveLink,
+    node: &str,
+    upid: &str,
+) -> Result<Vec<String>, OpError> {
     if let Some(path) = crate::tools::pvetasks::log_path(upid) {
         let max = pvesh::TASK_LOG_LINES.saturating_mul(crate::tools::pvetasks::LOG_LINE_BYTES);
         match actions.read(Action::read_file(path, max)).await.map_err(|e| OpError::Busy(e.to_string()))? {
@@ -179,7 +184,22 @@ pub async fn task_log(actions: &Actions, node: &str, upid: &str) -> Result<Vec<S
                 return Ok(out.stdout.lines().take(pvesh::TASK_LOG_LINES).map(str::to_string).collect());
             }
             Err(ToolError::Missing { .. }) => {}
-            Err(e) => tracing::debug!(upid, error = %e, "task log file unreadable; asking pvesh"),
+            Err(e) => tracing::debug!(upid, error = %e, "task log file unreadable; asking the API or pvesh"),
+        }
+    }
+    // A task of another node (its log is on that node) or a host without the files: the PVE API
+    // where connected (it proxies to the task's node), else pvesh.
+    if let Some(token) = link.token() {
+        let req = PveRequest::get(format!("/nodes/{node}/tasks/{upid}/log"))
+            .param("limit", &pvesh::TASK_LOG_LINES.to_string())
+            .auth(token.header());
+        match api(actions, req, false).await {
+            Ok(data) => {
+                return pvesh::parse_task_log(&data)
+                    .map_err(|e| OpError::Failed { summary: "unreadable task log", detail: e.to_string() });
+            }
+            Err(OpError::Busy(why)) => return Err(OpError::Busy(why)),
+            Err(e) => tracing::debug!(upid, error = ?e, "task log through the PVE API failed; asking pvesh"),
         }
     }
     let text = read(actions, pvesh::task_log_argv(node, upid), "pvesh").await?;
