@@ -142,7 +142,6 @@ pub async fn record(host: &Host, out: &Path) -> anyhow::Result<String> {
             crate::tools::pveconf::JOBS_CFG,
             crate::tools::pveconf::VZDUMP_CRON,
             crate::tools::pveconf::REPLICATION_CFG,
-            crate::tools::pveconf::DATACENTER_CFG,
             crate::tools::pvetasks::INDEX,
             crate::tools::pvetasks::INDEX_OLD,
             crate::tools::pvetasks::ACTIVE,
@@ -180,6 +179,17 @@ pub async fn record(host: &Host, out: &Path) -> anyhow::Result<String> {
             std::fs::create_dir_all(parent)?;
         }
         std::fs::write(&dest, keep.join("\n\n") + "\n")?;
+        files += 1;
+    }
+    // datacenter.cfg's tag colours only: the file may hold an `http_proxy` with a password in it.
+    if let Ok(Some(text)) = host.read_optional(crate::tools::pveconf::DATACENTER_CFG) {
+        let kept: String =
+            text.lines().filter(|l| l.starts_with("tag-style:")).map(|l| format!("{l}\n")).collect();
+        let dest = out.join(crate::tools::pveconf::DATACENTER_CFG.trim_start_matches('/'));
+        if let Some(parent) = dest.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(&dest, kept)?;
         files += 1;
     }
     // Guest configs (their `lock` and `tags` feed the guest list).
