@@ -20,6 +20,19 @@ use serde::Deserialize;
 use crate::host::ToolError;
 use crate::model::pve::GuestKind;
 
+/// A JSON file of pmxcfs or PVE read with serde: the text without pmxcfs's closing NUL, and a parse
+/// error naming the file, the line and what is wrong there.
+pub(crate) fn json<T: serde::de::DeserializeOwned>(path: &str, text: &str) -> Result<T, ToolError> {
+    serde_json::from_str(text.trim_end_matches('\0')).map_err(|e| {
+        ToolError::parse(
+            path,
+            e.line(),
+            text.lines().nth(e.line().saturating_sub(1)).unwrap_or(""),
+            e.to_string(),
+        )
+    })
+}
+
 pub const VMLIST: &str = "/etc/pve/.vmlist";
 pub const MEMBERS: &str = "/etc/pve/.members";
 pub const RRD: &str = "/etc/pve/.rrd";
@@ -52,14 +65,7 @@ struct RawVm {
 /// Parses `.vmlist`, sorted by vmid. `type` is `qemu` or `lxc` (`vminfo_type_to_string`); anything
 /// else is a parse error naming the guest.
 pub fn parse_vmlist(text: &str) -> Result<Vec<VmlistEntry>, ToolError> {
-    let raw: RawVmlist = serde_json::from_str(text.trim_end_matches('\0')).map_err(|e| {
-        ToolError::parse(
-            VMLIST,
-            e.line(),
-            text.lines().nth(e.line().saturating_sub(1)).unwrap_or(""),
-            e.to_string(),
-        )
-    })?;
+    let raw: RawVmlist = json(VMLIST, text)?;
     let mut out = Vec::with_capacity(raw.ids.len());
     for (id, vm) in raw.ids {
         let vmid: u64 =
@@ -126,14 +132,7 @@ struct RawMember {
 
 /// Parses `.members`, nodes sorted by name.
 pub fn parse_members(text: &str) -> Result<Members, ToolError> {
-    let raw: RawMembers = serde_json::from_str(text.trim_end_matches('\0')).map_err(|e| {
-        ToolError::parse(
-            MEMBERS,
-            e.line(),
-            text.lines().nth(e.line().saturating_sub(1)).unwrap_or(""),
-            e.to_string(),
-        )
-    })?;
+    let raw: RawMembers = json(MEMBERS, text)?;
     let nodes = raw
         .nodelist
         .into_iter()
@@ -449,15 +448,7 @@ pub const CLUSTERLOG: &str = "/etc/pve/.clusterlog";
 /// `datacenter.cfg`, …), bumped on every write. A reader re-reads a file only when its counter moved.
 /// The nested `kvstore` object is left out.
 pub fn parse_versions(text: &str) -> Result<BTreeMap<String, u64>, ToolError> {
-    let raw: serde_json::Map<String, serde_json::Value> = serde_json::from_str(text.trim_end_matches('\0'))
-        .map_err(|e| {
-        ToolError::parse(
-            VERSION,
-            e.line(),
-            text.lines().nth(e.line().saturating_sub(1)).unwrap_or(""),
-            e.to_string(),
-        )
-    })?;
+    let raw: serde_json::Map<String, serde_json::Value> = json(VERSION, text)?;
     Ok(raw.into_iter().filter_map(|(k, v)| Some((k, v.as_u64()?))).collect())
 }
 
@@ -518,14 +509,7 @@ struct RawClusterLog {
 
 /// Parses `.clusterlog`; a malformed file is an error naming the line.
 pub fn parse_clusterlog(text: &str) -> Result<Vec<ClusterLogEntry>, ToolError> {
-    let raw: RawClusterLog = serde_json::from_str(text.trim_end_matches('\0')).map_err(|e| {
-        ToolError::parse(
-            CLUSTERLOG,
-            e.line(),
-            text.lines().nth(e.line().saturating_sub(1)).unwrap_or(""),
-            e.to_string(),
-        )
-    })?;
+    let raw: RawClusterLog = json(CLUSTERLOG, text)?;
     Ok(raw.data)
 }
 

@@ -239,14 +239,7 @@ struct RawService {
 pub fn parse_ha(manager_status: Option<&str>, resources: Option<&str>) -> Result<Ha, ToolError> {
     let mut ha = Ha::default();
     if let Some(text) = manager_status.filter(|t| !t.trim().is_empty()) {
-        let raw: RawManager = serde_json::from_str(text).map_err(|e| {
-            ToolError::parse(
-                HA_MANAGER_STATUS,
-                e.line(),
-                text.lines().nth(e.line().saturating_sub(1)).unwrap_or(""),
-                e.to_string(),
-            )
-        })?;
+        let raw: RawManager = crate::tools::pmxcfs::json(HA_MANAGER_STATUS, text)?;
         ha.services = raw.service_status.into_iter().filter_map(|(k, v)| Some((k, v.state?))).collect();
         ha.nodes = raw.node_status;
     }

@@ -168,14 +168,7 @@ pub fn parse_replication_state(
     if text.trim().is_empty() {
         return Ok(BTreeMap::new());
     }
-    serde_json::from_str(text).map_err(|e| {
-        ToolError::parse(
-            REPLICATION_STATE,
-            e.line(),
-            text.lines().nth(e.line().saturating_sub(1)).unwrap_or(""),
-            e.to_string(),
-        )
-    })
+    crate::tools::pmxcfs::json(REPLICATION_STATE, text)
 }
 
 /// This node's replication jobs as `GET /nodes/{node}/replication` lists them (`job_status`): jobs

@@ -130,11 +130,6 @@ impl ClusterFs {
         self.ok
     }
 
-    /// The change counter of `file` (relative to `/etc/pve`), where `.version` has one.
-    fn version_of(&self, file: &str) -> Option<u64> {
-        self.versions.as_ref().and_then(|v| v.get(file).copied())
-    }
-
     /// `/cluster/resources`, from the last refresh.
     pub fn resources(&mut self, host: &Host) -> Result<Vec<ClusterResource>, String> {
         let storages = self.storage_defs(host)?.to_vec();
@@ -236,15 +231,11 @@ impl ClusterFs {
 
     /// This node's replication jobs with their state (`GET /nodes/{node}/replication`).
     pub fn replication(&mut self, host: &Host, node: &str) -> Result<Vec<ReplicationJob>, String> {
-        let version = self.version_of("replication.cfg");
-        if self.replication.as_ref().is_none_or(|c| c.version.is_none() || c.version != version) {
-            let text = read_opt(host, pveconf::REPLICATION_CFG, &mut self.reads)?;
-            self.replication = Some(Cached {
-                version,
-                value: pveconf::parse_replication_cfg(text.as_deref().unwrap_or("")),
-            });
-        }
-        let defs = self.replication.as_ref().map(|c| c.value.as_slice()).unwrap_or(&[]);
+        let file = &pveconf::REPLICATION_CFG["/etc/pve/".len()..];
+        let defs = cached(&mut self.replication, self.versions.as_ref(), host, file, &mut self.reads, |t| {
+            pveconf::parse_replication_cfg(t.unwrap_or(""))
+        })?
+        .clone();
         if defs.is_empty() {
             return Ok(Vec::new());
         }
@@ -253,30 +244,22 @@ impl ClusterFs {
             Some(t) => pvenode::parse_replication_state(&t).map_err(|e| e.to_string())?,
             None => BTreeMap::new(),
         };
-        Ok(pvenode::replication_jobs(defs, &state, &self.vmlist, &self.members, node))
+        Ok(pvenode::replication_jobs(&defs, &state, &self.vmlist, &self.members, node))
     }
 
     fn storage_defs(&mut self, host: &Host) -> Result<&[StorageDef], String> {
-        let version = self.version_of("storage.cfg");
-        if self.storage.as_ref().is_none_or(|c| c.version.is_none() || c.version != version) {
-            let text = read_opt(host, pveconf::STORAGE_CFG, &mut self.reads)?;
-            self.storage =
-                Some(Cached { version, value: pveconf::parse_storage_cfg(text.as_deref().unwrap_or("")) });
-        }
-        Ok(self.storage.as_ref().map(|c| c.value.as_slice()).unwrap_or(&[]))
+        let file = &pveconf::STORAGE_CFG["/etc/pve/".len()..];
+        cached(&mut self.storage, self.versions.as_ref(), host, file, &mut self.reads, |t| {
+            pveconf::parse_storage_cfg(t.unwrap_or(""))
+        })
+        .map(Vec::as_slice)
     }
 
     fn pools(&mut self, host: &Host) -> Result<&Pools, String> {
-        let version = self.version_of("user.cfg");
-        if self.pools.as_ref().is_none_or(|c| c.version.is_none() || c.version != version) {
-            let text = read_opt(host, pveconf::USER_CFG, &mut self.reads)?;
-            self.pools =
-                Some(Cached { version, value: pveconf::parse_user_pools(text.as_deref().unwrap_or("")) });
-        }
-        match &self.pools {
-            Some(c) => Ok(&c.value),
-            None => Err("user.cfg not read".into()),
-        }
+        let file = &pveconf::USER_CFG["/etc/pve/".len()..];
+        cached(&mut self.pools, self.versions.as_ref(), host, file, &mut self.reads, |t| {
+            pveconf::parse_user_pools(t.unwrap_or(""))
+        })
     }
 
     fn ha(&mut self, host: &Host) -> Result<Ha, String> {
@@ -299,8 +282,28 @@ impl ClusterFs {
     }
 }
 
-/// A config file's text (`None`: the file does not exist), read again only when its `.version`
-/// counter moved.
+/// A config file parsed with `parse` (given `None` when the file does not exist), read and parsed
+/// again only when its `.version` counter moved (every time where there is no counter).
+fn cached<'a, T>(
+    slot: &'a mut Option<Cached<T>>,
+    versions: Option<&BTreeMap<String, u64>>,
+    host: &Host,
+    file: &str,
+    reads: &mut u64,
+    parse: impl FnOnce(Option<&str>) -> T,
+) -> Result<&'a T, String> {
+    let version = versions.and_then(|v| v.get(file).copied());
+    if slot.as_ref().is_none_or(|c| c.version.is_none() || c.version != version) {
+        let text = read_opt(host, &format!("/etc/pve/{file}"), reads)?;
+        *slot = Some(Cached { version, value: parse(text.as_deref()) });
+    }
+    match slot {
+        Some(c) => Ok(&c.value),
+        None => Err(format!("/etc/pve/{file} not read")),
+    }
+}
+
+/// A config file's text (`None`: the file does not exist), read again only when its counter moved.
 fn cached_text<'a>(
     slot: &'a mut Option<Cached<Option<String>>>,
     versions: Option<&BTreeMap<String, u64>>,
@@ -308,10 +311,5 @@ fn cached_text<'a>(
     file: &str,
     reads: &mut u64,
 ) -> Result<Option<&'a str>, String> {
-    let version = versions.and_then(|v| v.get(file).copied());
-    if slot.as_ref().is_none_or(|c| c.version.is_none() || c.version != version) {
-        let text = read_opt(host, &format!("/etc/pve/{file}"), reads)?;
-        *slot = Some(Cached { version, value: text });
-    }
-    Ok(slot.as_ref().and_then(|c| c.value.as_deref()))
+    cached(slot, versions, host, file, reads, |t| t.map(str::to_string)).map(Option::as_deref)
 }

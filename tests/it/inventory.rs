@@ -539,6 +539,22 @@ async fn record_scenario_keeps_the_pve_files() {
     assert!(!has("etc/pve/priv"));
 }
 
+/// Each Proxmox section of an inventory: its name, where it was read from, and its state.
+fn proxmox_sources(s: &proxwatch::workers::inventory::Inventory) -> [(&'static str, &str, SectionState); 7] {
+    fn src(o: &Option<String>) -> &str {
+        o.as_deref().unwrap_or("")
+    }
+    [
+        ("resources", src(&s.resources.source), s.resources.state),
+        ("node_status", src(&s.node_status.source), s.node_status.state),
+        ("cluster", src(&s.cluster.source), s.cluster.state),
+        ("storage", src(&s.storage.source), s.storage.state),
+        ("tasks", src(&s.tasks.source), s.tasks.state),
+        ("backup_jobs", src(&s.backup_jobs.source), s.backup_jobs.state),
+        ("replication", src(&s.replication.source), s.replication.state),
+    ]
+}
+
 /// Every Proxmox section of the demo comes from the files PVE's own readers read, and says so; each
 /// equals the demo's recorded pvesh answer for it; and after the first minute no `pvesh` runs at all
 /// (issue 15: 0 pvesh spawns a minute at steady state where the files are there).
@@ -556,18 +572,8 @@ async fn the_demo_reads_proxmox_from_files_and_runs_no_pvesh() {
         now += 2000;
     }
     let s = &p.state;
-    let sources = [
-        ("resources", &s.resources.source, s.resources.state),
-        ("node_status", &s.node_status.source, s.node_status.state),
-        ("cluster", &s.cluster.source, s.cluster.state),
-        ("storage", &s.storage.source, s.storage.state),
-        ("tasks", &s.tasks.source, s.tasks.state),
-        ("backup_jobs", &s.backup_jobs.source, s.backup_jobs.state),
-        ("replication", &s.replication.source, s.replication.state),
-    ];
-    for (name, source, state) in sources {
+    for (name, source, state) in proxmox_sources(s) {
         assert_eq!(state, SectionState::Ok, "{name}");
-        let source = source.as_deref().unwrap_or("");
         assert!(source.ends_with("files"), "{name} came from {source:?}");
     }
     let runs = host.runs_by_program();
@@ -634,16 +640,11 @@ async fn without_the_files_each_section_falls_back_to_pvesh_with_the_reason() {
     let host = common::replay_dir(dir.path());
     let mut p = InventoryPoller::new("pve-demo".into(), Intervals::default());
     p.step(&host, T0).await;
-    let s = &p.state;
-    for (name, source, state) in [
-        ("node_status", &s.node_status.source, s.node_status.state),
-        ("cluster", &s.cluster.source, s.cluster.state),
-        ("storage", &s.storage.source, s.storage.state),
-        ("backup_jobs", &s.backup_jobs.source, s.backup_jobs.state),
-        ("replication", &s.replication.source, s.replication.state),
-    ] {
+    // (Resources and tasks fall back as well; their own tests check it.)
+    for (name, source, state) in
+        proxmox_sources(&p.state).into_iter().filter(|(n, ..)| !["resources", "tasks"].contains(n))
+    {
         assert_eq!(state, SectionState::Ok, "{name}");
-        let source = source.as_deref().unwrap_or("");
         assert!(source.starts_with("pvesh (no "), "{name}: {source:?}");
     }
     assert!(host.runs_by_program()["pvesh"].runs >= 6);
@@ -657,17 +658,8 @@ async fn without_the_files_each_section_falls_back_to_pvesh_with_the_reason() {
         p.step(&host, T0 + k * 2000).await;
     }
     let s = &p.state;
-    for (name, source, state) in [
-        ("resources", &s.resources.source, s.resources.state),
-        ("node_status", &s.node_status.source, s.node_status.state),
-        ("cluster", &s.cluster.source, s.cluster.state),
-        ("storage", &s.storage.source, s.storage.state),
-        ("tasks", &s.tasks.source, s.tasks.state),
-        ("backup_jobs", &s.backup_jobs.source, s.backup_jobs.state),
-        ("replication", &s.replication.source, s.replication.state),
-    ] {
+    for (name, source, state) in proxmox_sources(s) {
         assert_eq!(state, SectionState::Ok, "{name}");
-        let source = source.as_deref().unwrap_or("");
         assert!(source.starts_with("PVE API (no "), "{name}: {source:?}");
     }
     assert!(!s.configs.is_empty(), "guest configs through the API");
