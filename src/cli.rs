@@ -70,6 +70,16 @@ pub enum Command {
         #[command(subcommand)]
         action: PveCmd,
     },
+    /// Write the database (a consistent copy, taken while the service runs) and the secret key into
+    /// one archive, mode 0600.
+    Backup {
+        /// The archive to create (it must not exist).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Restore a backup into the data directory (the service must be stopped). The archive is checked
+    /// first (entries, integrity, schema version); the current files are moved to before-restore-<time>/.
+    Restore { file: PathBuf },
     /// Record this host's tool outputs and kernel files as a replay scenario.
     RecordScenario {
         #[arg(long)]
@@ -134,6 +144,44 @@ fn open_db(dir: &std::path::Path) -> anyhow::Result<Db> {
             .with_context(|| format!("restricting {}", dir.display()))?;
     }
     Db::open(&dir.join("proxwatch.db"))
+}
+
+/// `proxwatch backup --out FILE`.
+pub fn backup(cfg: &Config, out: &std::path::Path) -> anyhow::Result<()> {
+    let now = crate::model::Clock::system().now_ms() / 1000;
+    let s = crate::backup::backup(&cfg.server.data_dir, out, now)?;
+    println!(
+        "backup written to {} (database {} KiB at schema {}, and the secret key; mode 0600: keep it private)",
+        s.archive.display(),
+        s.db_bytes / 1024,
+        s.schema
+    );
+    Ok(())
+}
+
+/// `proxwatch restore FILE`: refused while the service answers on its port.
+pub async fn restore(cfg: &Config, file: &std::path::Path) -> anyhow::Result<()> {
+    // Anything accepting connections on the service's port (HTTP or HTTPS) counts as the service.
+    let ip = if cfg.server.bind.is_unspecified() { IpAddr::from([127, 0, 0, 1]) } else { cfg.server.bind };
+    let addr = SocketAddr::new(ip, cfg.server.port);
+    if let Ok(Ok(_)) =
+        tokio::time::timeout(Duration::from_secs(2), tokio::net::TcpStream::connect(addr)).await
+    {
+        anyhow::bail!(
+            "something accepts connections on {addr}, the service's address: stop proxwatch first \
+             (systemctl stop proxwatch), then restore"
+        );
+    }
+    let now = crate::model::Clock::system().now_ms() / 1000;
+    let s = crate::backup::restore(file, &cfg.server.data_dir, now)?;
+    println!(
+        "restored {} (database {} KiB at schema {}); the previous files are in {}",
+        file.display(),
+        s.db_bytes / 1024,
+        s.schema,
+        s.archive.display()
+    );
+    Ok(())
 }
 
 pub async fn serve(cli: &Cli, cfg: Config) -> anyhow::Result<()> {

@@ -12,7 +12,8 @@
 //!    [`httpc`] (the outgoing HTTP client: one bounded request per connection over hyper and rustls).
 //! 3. [`tools`]: pure parsers of host tool output and kernel files, and their argv.
 //! 4. [`history`] (live ring plus SQLite rollups), [`series`], [`wear`] (SSD endurance forecast),
-//!    [`record`] (`record-scenario`: the argv list and kernel files a scenario holds).
+//!    [`record`] (`record-scenario`: the argv list and kernel files a scenario holds), [`backup`]
+//!    (`backup` / `restore`: the database and the key in one archive).
 //! 5. [`workers`]: background loops (sampler, inventory, network, hardware, UPS, GPU, journal), each
 //!    steppable.
 //! 6. [`health`]: the ten categories of rules, the cycle, findings and their events outbox.
@@ -30,6 +31,7 @@
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod backup;
 pub mod civil;
 pub mod cli;
 pub mod config;

@@ -118,6 +118,8 @@ fn main() -> ExitCode {
             Command::RecordScenario { out } => cli::record(out, &cfg).await,
             Command::User { action } => cli::user(&cfg, action).await,
             Command::Pve { action } => cli::pve(&cli, &cfg, action).await,
+            Command::Backup { out } => cli::backup(&cfg, out),
+            Command::Restore { file } => cli::restore(&cfg, file).await,
         }
     });
     match result {

@@ -20,7 +20,7 @@ const FLOORS: &[&[&str]] = &[
     &["model", "civil", "error", "config"],
     &["db", "host", "httpc"],
     &["tools"],
-    &["history", "series", "wear", "record"],
+    &["history", "series", "wear", "record", "backup"],
     &["workers"],
     &["health"],
     &["disks"],
