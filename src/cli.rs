@@ -70,6 +70,13 @@ pub enum Command {
         #[command(subcommand)]
         action: PveCmd,
     },
+    /// Check this host for what proxwatch needs: a verdict and a fix per row. Exit 0 when all pass, 1
+    /// with warnings, 2 with failures.
+    Doctor {
+        /// Print the checks as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Write the database (a consistent copy, taken while the service runs) and the secret key into
     /// one archive, mode 0600.
     Backup {
@@ -131,7 +138,7 @@ impl Cli {
     }
 }
 
-fn tool_timeout(cfg: &Config) -> Duration {
+pub fn tool_timeout(cfg: &Config) -> Duration {
     Duration::from_secs(cfg.tools.timeout_s)
 }
 

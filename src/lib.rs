@@ -26,7 +26,8 @@
 //! 10. [`api`] (axum routers per domain under `/api`), [`terminal`] (PTY over a websocket), [`web`]
 //!     (the embedded SPA), [`server`] (the accept loop with its timeouts and caps), [`tls`].
 //! 11. [`app`]: the composition root (shared state, the router, workers + HTTP + graceful stop).
-//! 12. [`cli`] and `main` (and, in test builds, `ts_bindings`: the TypeScript types for the web).
+//! 12. [`cli`], [`doctor`] (`proxwatch doctor`: this host checked for what proxwatch needs) and `main`
+//!     (and, in test builds, `ts_bindings`: the TypeScript types for the web).
 
 pub mod api;
 pub mod app;
@@ -37,6 +38,7 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod disks;
+pub mod doctor;
 pub mod error;
 pub mod health;
 pub mod history;

@@ -105,6 +105,26 @@ fn main() -> ExitCode {
     if matches!(cli.command, Command::Serve | Command::Demo { .. }) {
         spawn_heap_trimmer();
     }
+    if let Command::Doctor { json } = cli.command {
+        let host = match &cli.replay {
+            Some(dir) => match proxwatch::host::Scenario::load(dir) {
+                Ok(s) => proxwatch::host::Host::replay(s, cli::tool_timeout(&cfg)),
+                Err(e) => {
+                    eprintln!("proxwatch: {e:#}");
+                    return ExitCode::FAILURE;
+                }
+            },
+            None => proxwatch::host::Host::system(cli::tool_timeout(&cfg)),
+        };
+        let now = proxwatch::model::Clock::system().now_ms() / 1000;
+        let checks = runtime.block_on(proxwatch::doctor::run(&host, &cfg, now));
+        if json {
+            println!("{}", serde_json::to_string_pretty(&checks).unwrap_or_default());
+        } else {
+            print!("{}", proxwatch::doctor::table(&checks));
+        }
+        return ExitCode::from(proxwatch::doctor::exit_code(&checks));
+    }
     let result = runtime.block_on(async {
         match &cli.command {
             Command::Serve => cli::serve(&cli, cfg).await,
@@ -118,6 +138,7 @@ fn main() -> ExitCode {
             Command::RecordScenario { out } => cli::record(out, &cfg).await,
             Command::User { action } => cli::user(&cfg, action).await,
             Command::Pve { action } => cli::pve(&cli, &cfg, action).await,
+            Command::Doctor { .. } => Ok(()),
             Command::Backup { out } => cli::backup(&cfg, out),
             Command::Restore { file } => cli::restore(&cfg, file).await,
         }

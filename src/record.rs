@@ -37,6 +37,12 @@ pub const COMMANDS: &[&[&str]] = &[
     &crate::tools::timesync::CHRONY_ARGV,
     &crate::tools::timesync::TIMEDATECTL_ARGV,
     &["fail2ban-client", "banned"],
+    // The tools' versions (`proxwatch doctor`).
+    &["smartctl", "--version"],
+    &["zpool", "version"],
+    &["ipmitool", "-V"],
+    &["upsc", "-V"],
+    &["journalctl", "--version"],
 ];
 
 /// Kernel and config files read directly (plus the hwmon tree, walked below).

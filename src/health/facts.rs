@@ -637,7 +637,8 @@ fn reboot(host: &Host) -> Result<Reboot, ToolError> {
     Ok(Reboot { running, newest_installed: newest, flag_file, required: older || flag_file })
 }
 
-async fn time_sync(host: &Host) -> Result<timesync::TimeSync, ToolError> {
+/// The clock's synchronisation: chrony's view, else systemd-timesyncd's.
+pub async fn time_sync(host: &Host) -> Result<timesync::TimeSync, ToolError> {
     match host.run(&timesync::CHRONY_ARGV).await {
         Ok(out) if out.code == 0 => return timesync::parse_chrony(&out.stdout),
         Ok(_) | Err(ToolError::Missing { .. }) => {}

@@ -358,3 +358,43 @@ fn demo_is_loopback_only_locked_and_offers_its_login() {
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut log).unwrap();
     assert!(!log.contains(" ERROR "), "{log}");
 }
+
+/// `proxwatch doctor` on the demo host: every check answers, the Proxmox version and the cluster
+/// files are found, and the exit code follows the worst verdict.
+#[test]
+fn doctor_checks_the_demo_host() {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
+    let demo = common::demo_dir();
+    let args = [
+        "--replay",
+        demo.to_str().unwrap(),
+        "--data-dir",
+        tmp.path().to_str().unwrap(),
+        "--port",
+        &port,
+        "doctor",
+        "--json",
+    ];
+    let res = proxwatch(&args);
+    let stdout = String::from_utf8_lossy(&res.stdout);
+    let rows: serde_json::Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    let rows = rows.as_array().unwrap();
+    let get = |name: &str| {
+        rows.iter().find(|r| r["check"] == name).unwrap_or_else(|| panic!("no {name} in {rows:?}"))
+    };
+    assert_eq!(get("Proxmox VE")["detail"], "pve-manager/8.2.4/faa83925c9641325");
+    assert_eq!(get("cluster filesystem")["verdict"], "ok");
+    assert_eq!(get("smartctl")["verdict"], "ok");
+    assert_eq!(get("clock")["verdict"], "ok");
+    assert_eq!(get("port")["verdict"], "ok");
+    assert_eq!(get("data directory")["verdict"], "ok");
+    let worst = rows.iter().map(|r| r["verdict"].as_str().unwrap()).fold(0, |w, v| {
+        w.max(match v {
+            "fail" => 2,
+            "warn" => 1,
+            _ => 0,
+        })
+    });
+    assert_eq!(res.status.code(), Some(worst), "{stdout}");
+}
