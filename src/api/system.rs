@@ -31,7 +31,8 @@ struct Live {
     version: &'static str,
 }
 
-/// What proxwatch itself costs the host: the programs it ran since start.
+/// What proxwatch itself costs the host: the programs it ran since start, its own memory and CPU, and
+/// its database on disk.
 #[derive(Serialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "SelfView"))]
 #[cfg_attr(test, derive(ts_rs::TS), ts(rename = "SelfView"))]
@@ -45,6 +46,10 @@ struct SelfView {
     spawns: u64,
     /// By program name (`pvesh`, `smartctl`, …).
     by_program: std::collections::BTreeMap<String, crate::host::ProgramRuns>,
+    /// proxwatch's own memory, CPU time and threads (`null` without procfs).
+    process: Option<crate::host::OwnUsage>,
+    /// The database on disk (file and write-ahead log), bytes.
+    db_bytes: u64,
 }
 
 async fn self_view(State(app): State<ApiState>) -> Result<Response, ApiError> {
@@ -54,6 +59,8 @@ async fn self_view(State(app): State<ApiState>) -> Result<Response, ApiError> {
         runs: app.host.run_count(),
         spawns: app.host.spawn_count(),
         by_program: app.host.runs_by_program(),
+        process: crate::host::own_usage(),
+        db_bytes: app.db.size_bytes(),
     })
 }
 

@@ -114,6 +114,18 @@ impl Db {
         &self.path
     }
 
+    /// The database's size on disk: the file and its write-ahead log.
+    pub fn size_bytes(&self) -> u64 {
+        ["", "-wal"]
+            .iter()
+            .filter_map(|suffix| {
+                let mut p = self.path.as_os_str().to_owned();
+                p.push(suffix);
+                std::fs::metadata(PathBuf::from(p)).ok().map(|m| m.len())
+            })
+            .sum()
+    }
+
     /// Runs `f` with the connection on the blocking pool.
     pub async fn call<T, F>(&self, f: F) -> anyhow::Result<T>
     where

@@ -109,6 +109,38 @@ pub struct ProgramRuns {
     pub spawns: u64,
 }
 
+/// proxwatch's own process, as the kernel accounts it: always the live process, whatever host it
+/// watches or replays (issue 16's self-monitoring).
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct OwnUsage {
+    /// Resident memory (`VmRSS`), bytes.
+    pub rss_bytes: u64,
+    /// CPU time used since start (user + system), seconds.
+    pub cpu_s: f64,
+    pub threads: u64,
+}
+
+/// Reads [`OwnUsage`] from `/proc/self` (`None` where there is no procfs).
+pub fn own_usage() -> Option<OwnUsage> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let field = |name: &str| -> Option<u64> {
+        status.lines().find_map(|l| l.strip_prefix(name))?.split_whitespace().next()?.parse().ok()
+    };
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the `)` that ends the command name: utime and stime are the 12th and 13th.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r)?;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    Some(OwnUsage {
+        rss_bytes: field("VmRSS:")?.saturating_mul(1024),
+        // USER_HZ is 100 on every Linux architecture proxwatch builds for.
+        cpu_s: (ticks(11) + ticks(12)) / 100.0,
+        threads: field("Threads:").unwrap_or(0),
+    })
+}
+
 /// Where a replayed scenario keeps its recorded journal (JSON lines, as `journalctl -o json` prints
 /// them); see [`Host::recorded_journal`].
 pub const JOURNAL_DUMP: &str = "/journal/journal.jsonl";

@@ -67,8 +67,8 @@ async fn the_openapi_description_is_served_plain_and_gzipped() {
     assert_eq!(t.send(anon).await.status(), 401);
 }
 
-/// `GET /api/system/self`: what proxwatch ran, by program (the demo's inventory replays pvesh and
-/// the disk tools; a replayed host spawns nothing).
+/// `GET /api/system/self`: what proxwatch ran, by program (the demo's inventory replays the disk
+/// tools; a replayed host spawns nothing), and proxwatch's own memory, CPU and database size.
 #[tokio::test]
 async fn self_counts_the_programs_run_by_program() {
     let t = TestApp::builder().demo().inventory(crate::common::T0_MS, 3).build().await;
@@ -78,7 +78,10 @@ async fn self_counts_the_programs_run_by_program() {
     let by = v["by_program"].as_object().unwrap();
     let total: u64 = by.values().map(|p| p["runs"].as_u64().unwrap()).sum();
     assert_eq!(total, v["runs"].as_u64().unwrap(), "{v}");
-    assert!(by["pvesh"]["runs"].as_u64().unwrap() > 0, "{v}");
     assert!(by.contains_key("smartctl"), "{v}");
     assert!(v["uptime_s"].is_u64());
+    // The test process itself: some memory, some threads.
+    assert!(v["process"]["rss_bytes"].as_u64().unwrap() > 1 << 20, "{v}");
+    assert!(v["process"]["threads"].as_u64().unwrap() >= 1, "{v}");
+    assert!(v["db_bytes"].is_u64(), "{v}");
 }
