@@ -56,7 +56,7 @@ pub struct ClusterFs {
     jobs: Option<Cached<Option<String>>>,
     vzdump_cron: Option<Cached<Option<String>>>,
     replication: Option<Cached<Vec<ReplicationDef>>>,
-    datacenter: Option<Cached<Option<String>>>,
+    datacenter: Option<Cached<BTreeMap<String, crate::model::pve::TagColor>>>,
     /// Files read since start (for the tests and the bench: reads, not spawns).
     pub reads: u64,
     /// Bumped whenever a guest config was read again or dropped.
@@ -148,19 +148,14 @@ impl ClusterFs {
         }))
     }
 
-    /// The tag colours of `datacenter.cfg`'s `tag-style`.
+    /// The tag colours of `datacenter.cfg`'s `tag-style`, parsed again only when the file changed.
     pub fn tag_colors(
         &mut self,
         host: &Host,
-    ) -> Result<BTreeMap<String, crate::model::pve::TagColor>, String> {
-        let text = cached_text(
-            &mut self.datacenter,
-            self.versions.as_ref(),
-            host,
-            "datacenter.cfg",
-            &mut self.reads,
-        )?;
-        Ok(text.map(pveconf::parse_tag_colors).unwrap_or_default())
+    ) -> Result<&BTreeMap<String, crate::model::pve::TagColor>, String> {
+        cached(&mut self.datacenter, self.versions.as_ref(), host, "datacenter.cfg", &mut self.reads, |t| {
+            t.map(pveconf::parse_tag_colors).unwrap_or_default()
+        })
     }
 
     /// `/cluster/status`, from `.members` (and `/etc/hosts` for a standalone node's address).

@@ -188,7 +188,8 @@ impl InventoryPoller {
             let files = self.fs.refresh(host).and_then(|()| self.fs.resources(host));
             if files.is_ok() {
                 match self.fs.tag_colors(host) {
-                    Ok(c) => self.state.tag_colors = c,
+                    Ok(c) if *c != self.state.tag_colors => self.state.tag_colors = c.clone(),
+                    Ok(_) => {}
                     Err(e) => tracing::debug!(error = %e, "datacenter.cfg not read"),
                 }
             }

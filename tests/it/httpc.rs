@@ -1,12 +1,9 @@
 //! The outgoing HTTP client against a real TLS server: a certificate no public root vouches for is
 //! refused in the handshake, before a byte of the request (which may hold a token) is sent.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use proxwatch::httpc::{Client, Kind};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;
 
@@ -22,17 +19,7 @@ async fn a_self_signed_certificate_is_refused_before_the_request_is_sent() {
         "DNS:localhost,IP:127.0.0.1",
         &["basicConstraints=critical,CA:FALSE"],
     );
-    let certs: Vec<CertificateDer<'static>> =
-        CertificateDer::pem_file_iter(&cert).unwrap().collect::<Result<_, _>>().unwrap();
-    let key = PrivateKeyDer::from_pem_file(&key).unwrap();
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .unwrap();
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let acceptor = crate::common::tls_acceptor(&cert, &key);
 
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = l.local_addr().unwrap().port();

@@ -504,13 +504,16 @@ async fn record_scenario_keeps_the_pve_files() {
         std::fs::create_dir_all(to.parent().unwrap()).unwrap();
         std::fs::copy(demo.join(rel), to).unwrap();
     };
-    for rel in [
+    const FILES: [&str; 7] = [
         "etc/pve/.vmlist",
         "etc/pve/.members",
         "etc/pve/.rrd",
+        "etc/pve/.version",
+        "etc/pve/jobs.cfg",
         "etc/pve/ha/manager_status",
         "var/log/pve/tasks/index",
-    ] {
+    ];
+    for rel in FILES {
         copy(rel);
     }
     copy("etc/pve/nodes/pve-demo/qemu-server/105.conf");
@@ -519,22 +522,26 @@ async fn record_scenario_keeps_the_pve_files() {
         "user:alice@pve:1:0:Alice:Doe:alice@example.com:::\npool:prod::100,101::\n",
     )
     .unwrap();
+    // datacenter.cfg with a proxy password: only the tag colours are recorded.
+    std::fs::write(
+        dir.path().join("etc/pve/datacenter.cfg"),
+        "http_proxy: http://bob:s3cret@proxy.lan:3128\ntag-style: color-map=prod:c62828\n",
+    )
+    .unwrap();
     let host = common::replay_dir(dir.path());
     proxwatch::record::record(&host, out.path()).await.unwrap();
     let has = |rel: &str| out.path().join(rel).exists();
-    for rel in [
-        "etc/pve/.vmlist",
-        "etc/pve/.members",
-        "etc/pve/.rrd",
-        "etc/pve/ha/manager_status",
-        "var/log/pve/tasks/index",
-    ] {
+    for rel in FILES {
         assert!(has(rel), "{rel} recorded");
     }
     assert!(has("etc/pve/nodes/pve-demo/qemu-server/105.conf"));
     assert_eq!(
         std::fs::read_to_string(out.path().join("etc/pve/user.cfg")).unwrap(),
         "pool:prod::100,101::\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.path().join("etc/pve/datacenter.cfg")).unwrap(),
+        "tag-style: color-map=prod:c62828\n"
     );
     assert!(!has("etc/pve/priv"));
 }

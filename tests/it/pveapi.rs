@@ -13,10 +13,8 @@ use proxwatch::host::pveapi::{Endpoint, PveLink, PveRequest, Token};
 use proxwatch::tools::pvesh::GuestKind;
 use proxwatch::workers::actions::Actions;
 use proxwatch::workers::pve::{OpError, guest_power};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 
 use crate::common::{TestApp, replay_dir};
@@ -90,20 +88,10 @@ async fn pve_server(
     name: &str,
     answer: impl Fn(&str, &str, &str) -> Answer + Send + Sync + 'static,
 ) -> (u16, Arc<Mutex<Vec<String>>>) {
-    let certs: Vec<CertificateDer<'static>> =
-        CertificateDer::pem_file_iter(dir.join(format!("{name}-srv.pem")))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
-    let key = PrivateKeyDer::from_pem_file(dir.join(format!("{name}-srv.key"))).unwrap();
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .unwrap();
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let acceptor = crate::common::tls_acceptor(
+        &dir.join(format!("{name}-srv.pem")),
+        &dir.join(format!("{name}-srv.key")),
+    );
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = l.local_addr().unwrap().port();
     let seen = Arc::new(Mutex::new(Vec::new()));
@@ -117,28 +105,7 @@ async fn pve_server(
                     log.lock().unwrap().push("<handshake failed>".to_string());
                     return;
                 };
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 4096];
-                loop {
-                    let n = tls.read(&mut chunk).await.unwrap_or(0);
-                    buf.extend_from_slice(&chunk[..n]);
-                    let text = String::from_utf8_lossy(&buf).to_string();
-                    if let Some(end) = text.find("\r\n\r\n") {
-                        let len = text[..end]
-                            .lines()
-                            .find_map(|l| {
-                                l.to_ascii_lowercase().strip_prefix("content-length: ").map(str::to_string)
-                            })
-                            .map_or(0, |v| v.trim().parse::<usize>().unwrap());
-                        if buf.len() >= end + 4 + len {
-                            break;
-                        }
-                    }
-                    if n == 0 {
-                        break;
-                    }
-                }
-                let text = String::from_utf8_lossy(&buf).to_string();
+                let text = crate::common::read_http_request(&mut tls).await;
                 log.lock().unwrap().push(text.clone());
                 let first = text.lines().next().unwrap_or("").to_string();
                 let mut parts = first.split(' ');
@@ -347,27 +314,29 @@ fn pveum_scenario(dir: &Path, connected: bool) {
         add(&["pveum", "acl", "delete", "/", who, id, "--roles", "ProxwatchMonitor"], None);
     }
     add(&["pveum", "user", "token", "remove", "proxwatch@pve", "proxwatch"], None);
-    add(
-        &[
-            "pveum",
-            "user",
-            "token",
-            "add",
-            "proxwatch@pve",
-            "proxwatch",
-            "--privsep",
-            "1",
-            "--comment",
-            COMMENT,
-            "--output-format",
-            "json",
-        ],
-        Some("out/token.json"),
-    );
+    add(&token_add_argv(), Some("out/token.json"));
     add(&["pveum", "user", "delete", "proxwatch@pve"], None);
     add(&["pveum", "role", "delete", "ProxwatchMonitor"], None);
     add(&["pvesh", "get", "/version", "--output-format", "json"], Some("out/version.json"));
     std::fs::write(dir.join("manifest.toml"), m).unwrap();
+}
+
+/// `pveum user token add` as connect must run it: privilege-separated, the secret on stdout as JSON.
+fn token_add_argv() -> [&'static str; 12] {
+    [
+        "pveum",
+        "user",
+        "token",
+        "add",
+        "proxwatch@pve",
+        "proxwatch",
+        "--privsep",
+        "1",
+        "--comment",
+        COMMENT,
+        "--output-format",
+        "json",
+    ]
 }
 
 fn v(parts: &[&str]) -> Vec<String> {
@@ -398,20 +367,7 @@ fn connect_argv(fresh: bool, actions: bool) -> Vec<Vec<String>> {
     if !fresh {
         out.push(v(&["pveum", "user", "token", "remove", "proxwatch@pve", "proxwatch"]));
     }
-    out.push(v(&[
-        "pveum",
-        "user",
-        "token",
-        "add",
-        "proxwatch@pve",
-        "proxwatch",
-        "--privsep",
-        "1",
-        "--comment",
-        COMMENT,
-        "--output-format",
-        "json",
-    ]));
+    out.push(v(&token_add_argv()));
     out.push(v(&[
         "pveum",
         "acl",
