@@ -451,6 +451,16 @@ async fn connect_runs_pveum_and_stores_the_secret_sealed_and_disconnect_removes_
     // Connect and disconnect need an interactive admin session: an API token is refused.
     let (status, _) = app.call(Method::POST, "/api/pve/connect", Some(json!({"actions": true}))).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+    // A malformed body from an admin session: a 400 saying what is wrong, and nothing run.
+    let admin =
+        crate::auth::login(&app, crate::common::ADMIN, crate::common::ADMIN_PASSWORD, None).await.unwrap();
+    for (bad, says) in
+        [(json!({"actions": "yes"}), "expected a boolean"), (json!({"actoins": true}), "actoins")]
+    {
+        let r = crate::auth::call(&app, Method::POST, "/api/pve/connect", &admin, Some(bad)).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+        assert!(r.body["message"].as_str().unwrap().contains(says), "{}", r.body);
+    }
 
     // Again on a node where it all exists: updated, the token made again; then disconnected.
     drop(app);
