@@ -513,7 +513,9 @@ pub fn strip_base<B>(base: &str, req: &mut axum::http::Request<B>) -> Option<axu
     if path == bare || path == "/" {
         return Some(axum::response::Redirect::permanent(base).into_response());
     }
-    let Some(rest) = path.strip_prefix(bare) else {
+    // On a segment boundary only: `/proxwatchfoo` is outside `/proxwatch/` (and its `foo` would
+    // otherwise parse as an authority, which the Host check would then read as the request's host).
+    let Some(rest) = path.strip_prefix(bare).filter(|r| r.starts_with('/')) else {
         return Some(
             crate::error::ApiError::not_found(format!("proxwatch is served under {base}")).into_response(),
         );

@@ -10,7 +10,6 @@ use std::sync::{Arc, Mutex};
 use super::{READ, Routes};
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
-use futures_util::Stream;
 use futures_util::StreamExt;
 use tokio_stream::wrappers::WatchStream;
 
@@ -83,17 +82,20 @@ impl Slots {
 async fn live(
     State(app): State<ApiState>,
     axum::Extension(p): axum::Extension<Principal>,
-) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+) -> Result<impl axum::response::IntoResponse, ApiError> {
     let permit = app.live_clients.take(&p.user, p.ip)?;
     let stop = app.cancel.clone().cancelled_owned();
     let stream = WatchStream::new(super::state::follow(&app.vitals))
         .filter_map(move |sample| {
             // The permit lives as long as the stream.
             let _held = &permit;
-            std::future::ready(sample.map(|s| Ok(Event::default().event("vitals").data(s.json.get()))))
+            std::future::ready(
+                sample.map(|s| Ok::<_, Infallible>(Event::default().event("vitals").data(s.json.get()))),
+            )
         })
         .take_until(stop);
-    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+    // nginx buffers a proxied answer unless told not to (docs/reverse-proxy.md).
+    Ok(([("x-accel-buffering", "no")], Sse::new(stream).keep_alive(KeepAlive::default())))
 }
 
 /// This module's routes in the OpenAPI description (`openapi.rs`).

@@ -8,7 +8,7 @@ use std::convert::Infallible;
 use axum::extract::{RawQuery, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use futures_util::{Stream, StreamExt};
+use futures_util::StreamExt;
 use serde::Serialize;
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
@@ -287,7 +287,7 @@ async fn stream(
     State(app): State<ApiState>,
     axum::Extension(p): axum::Extension<crate::auth::Principal>,
     RawQuery(raw): RawQuery,
-) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+) -> Result<impl axum::response::IntoResponse, ApiError> {
     let pairs = query_pairs(raw.as_deref())?;
     let mut filter = parse_filter(&pairs, u64::MAX, app.clock.now_ms() * 1000)?;
     filter.boot = None;
@@ -320,10 +320,11 @@ async fn stream(
                     Some(Event::default().event("lagged").data(format!("{{\"missed_batches\":{n}}}")))
                 }
             };
-            std::future::ready(event.map(Ok))
+            std::future::ready(event.map(Ok::<Event, Infallible>))
         })
         .take_until(stop);
-    Ok(Sse::new(events).keep_alive(KeepAlive::default()))
+    // nginx buffers a proxied answer unless told not to (docs/reverse-proxy.md).
+    Ok(([("x-accel-buffering", "no")], Sse::new(events).keep_alive(KeepAlive::default())))
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -183,6 +183,8 @@ async fn live_stream_pushes_each_new_sample() {
     let resp = app.send(common::authed(&app.token, Method::GET, "/api/live", None)).await;
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(resp.headers()[header::CONTENT_TYPE], "text/event-stream");
+    // A proxy (nginx) must pass events on at once, not buffer them.
+    assert_eq!(resp.headers()["x-accel-buffering"], "no");
     let mut body = resp.into_body();
     // The current sample first, then the next one published.
     let first = body.frame().await.unwrap().unwrap().into_data().unwrap();
@@ -254,6 +256,12 @@ async fn works_behind_a_reverse_proxy_sub_path() {
     assert_eq!(status, StatusCode::BAD_REQUEST, "query strings survive the rewrite");
     let (status, _, _) = call("/api/health/live").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    // The prefix ends on a segment boundary: what follows a bare `/proxwatch` is not a path (nor,
+    // parsed as an authority, the request's host).
+    for outside in ["/proxwatchapi/health/live", "/proxwatchlocalhost", "/proxwatch.example.com"] {
+        let (status, _, body) = call(outside).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{outside}: {body}");
+    }
     let (status, headers, _) = call("/").await;
     assert_eq!(status, StatusCode::PERMANENT_REDIRECT);
     assert_eq!(headers[header::LOCATION], "/proxwatch/");

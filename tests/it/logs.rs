@@ -165,6 +165,7 @@ async fn stream_is_an_event_stream_and_validates_its_filters() {
         app.send(common::authed(&app.token, Method::GET, "/api/logs/stream?priority=warning", None)).await;
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(resp.headers()[header::CONTENT_TYPE], "text/event-stream");
+    assert_eq!(resp.headers()["x-accel-buffering"], "no");
     assert_eq!(app.journal.followers(), 1, "subscribed while the stream is open");
     drop(resp);
     assert_eq!(app.journal.followers(), 0, "and gone when the client leaves");

@@ -30,6 +30,7 @@ mod notify;
 mod notify_crash;
 mod notify_email;
 mod prometheus;
+mod proxy;
 mod pveapi;
 mod terminal;
 mod ups;
