@@ -3,6 +3,7 @@
 //! <- command-line flags. Unknown keys in the file are an error naming the key, the file and the line;
 //! an unknown `PROXWATCH_*` variable is warned about (a typo must not pass silently).
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
@@ -241,6 +242,9 @@ pub struct TerminalCfg {
     /// An open terminal re-checks its login (session alive, user enabled and still an admin) this
     /// often, seconds; revocations through proxwatch itself close it at once.
     pub recheck_s: u64,
+    /// "auto": under systemd, each session is a transient unit started with `systemd-run --pty`,
+    /// outside proxwatch's own sandbox; "always"; "never" (a child of proxwatch).
+    pub outside_sandbox: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -385,6 +389,7 @@ impl Default for TerminalCfg {
             max_frame_bytes: 64 * 1024,
             ticket_ttl_s: 30,
             recheck_s: 10,
+            outside_sandbox: "auto".into(),
         }
     }
 }
@@ -407,6 +412,7 @@ pub const DEFAULT_TOML: &str = r#"# proxwatch configuration (/etc/proxwatch/conf
 [server]
 # Address to listen on. "::" listens on IPv6 and IPv4 (falls back to 0.0.0.0 without IPv6).
 bind = "::"
+# TCP port of the dashboard and the API.
 port = 8008
 # Where the SQLite database and other state live.
 data_dir = "/var/lib/proxwatch"
@@ -509,6 +515,11 @@ ticket_ttl_s = 30
 # An open terminal re-checks its login this often; logout, revocation, password change, disabling,
 # demoting or deleting the user close it at once.
 recheck_s = 10
+# Where the shell runs. "auto": when proxwatch runs as a systemd service (whose sandbox makes /etc
+# read-only and drops capabilities), each session is a transient unit of its own started with
+# `systemd-run --pty` (proxwatch-terminal-*.service), a full root shell; elsewhere a child of
+# proxwatch. "always" insists on systemd-run; "never" always starts a child of proxwatch.
+outside_sandbox = "auto"
 
 [tls]
 # Serve HTTPS (then cookies are Secure and HSTS is sent). The certificate is re-read every minute.
@@ -571,6 +582,19 @@ max_mounts = 64
 enabled = true
 # Client addresses (CIDRs) that may scrape without a token, e.g. ["10.0.0.5/32"].
 public = []
+
+[notifications]
+# Run the notification engine (channels, routing and history are set on the Settings page;
+# docs/notifications.md).
+enabled = true
+# One send to a channel (connect, TLS, request, answer) is bounded by this, seconds.
+send_timeout_s = 15
+# A plain-HTTP loopback listener for Proxmox VE's webhook target when the main port serves HTTPS
+# (PVE checks certificates against the system store, so it cannot post to a self-signed proxwatch);
+# only /api/notifications/pve/webhook is served there. "" turns it off.
+pve_listen = "127.0.0.1:8009"
+# The largest PVE webhook body accepted, bytes (a vzdump message with its log can be ~1 MiB).
+pve_max_body = 2097152
 "#;
 
 /// Command-line overrides (the last layer).
@@ -589,23 +613,8 @@ impl Config {
         env: impl IntoIterator<Item = (String, String)>,
         overrides: &Overrides,
     ) -> anyhow::Result<(Config, Vec<String>)> {
-        let mut cfg = match path {
-            Some(p) => Self::from_file(p)?,
-            None if Path::new(DEFAULT_PATH).exists() => Self::from_file(Path::new(DEFAULT_PATH))?,
-            None => Config::default(),
-        };
-        let warnings = cfg.apply_env(env)?;
-        if let Some(b) = overrides.bind {
-            cfg.server.bind = b;
-        }
-        if let Some(p) = overrides.port {
-            cfg.server.port = p;
-        }
-        if let Some(d) = &overrides.data_dir {
-            cfg.server.data_dir = d.clone();
-        }
-        cfg.validate()?;
-        Ok((cfg, warnings))
+        let loaded = Layers::read(path, env, overrides)?.compose(&BTreeMap::new())?;
+        Ok((loaded.config, loaded.warnings))
     }
 
     // proxwatch's own configuration file, read before any host exists: read directly.
@@ -628,39 +637,9 @@ impl Config {
         env: impl IntoIterator<Item = (String, String)>,
     ) -> anyhow::Result<Vec<String>> {
         let mut table = toml::Table::try_from(&*self).context("serialising config")?;
-        let mut warnings = Vec::new();
-        let mut changed = false;
-        for (name, value) in env {
-            let Some(rest) = name.strip_prefix("PROXWATCH_") else { continue };
-            if OTHER_ENV.contains(&name.as_str()) {
-                continue;
-            }
-            let rest = rest.to_ascii_lowercase();
-            let slot = table.iter_mut().find_map(|(section, inner)| {
-                let key = rest.strip_prefix(section.as_str())?.strip_prefix('_')?;
-                inner.as_table_mut()?.get_mut(key)
-            });
-            let Some(slot) = slot else {
-                warnings
-                    .push(format!("unknown environment variable {name} ignored (not a proxwatch setting)"));
-                continue;
-            };
-            let parsed: toml::Value = match toml::from_str::<toml::Table>(&format!("v = {value}")) {
-                Ok(mut t) if !matches!(slot, toml::Value::String(_)) => {
-                    t.remove("v").unwrap_or(toml::Value::from(value))
-                }
-                _ => toml::Value::String(value),
-            };
-            *slot = parsed;
-            changed = true;
-            let candidate: Result<Config, _> = table.clone().try_into();
-            if let Err(e) = candidate {
-                bail!("environment variable {name}: {e}");
-            }
-        }
-        if changed {
-            *self = table.try_into().context("applying environment")?;
-        }
+        let env: Vec<(String, String)> = env.into_iter().collect();
+        let warnings = apply_env_table(&mut table, &env, &mut BTreeMap::new())?;
+        *self = table.try_into().context("applying environment")?;
         Ok(warnings)
     }
 
@@ -719,6 +698,12 @@ impl Config {
         if self.terminal.recheck_s == 0 {
             bail!("terminal.recheck_s must be positive");
         }
+        if !["auto", "always", "never"].contains(&self.terminal.outside_sandbox.as_str()) {
+            bail!(
+                "terminal.outside_sandbox must be \"auto\", \"always\" or \"never\" (got {:?})",
+                self.terminal.outside_sandbox
+            );
+        }
         let h = &self.health;
         if !(100..=60_000).contains(&h.mount_timeout_ms) || !(1..=1000).contains(&h.max_mounts) {
             bail!(
@@ -747,6 +732,173 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// Where a setting's value comes from. Later layers win: default <- file <- UI <- environment <- flag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS, schemars::JsonSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    Default,
+    /// The config file.
+    File,
+    /// The Settings page (stored in the database; `settings.rs`).
+    Ui,
+    /// A `PROXWATCH_<SECTION>_<KEY>` variable.
+    Env,
+    /// A command-line flag (`--bind`, `--port`, `--data-dir`).
+    Flag,
+}
+
+/// The layers one configuration is made of, kept after start so the UI layer can be (re)applied
+/// and every value's source named.
+#[derive(Debug, Clone, Default)]
+pub struct Layers {
+    /// The file read, if any.
+    pub file: Option<PathBuf>,
+    file_table: toml::Table,
+    env: Vec<(String, String)>,
+    flags: Overrides,
+    /// Where composing starts instead of the defaults (an app made from a plain `Config`: tests).
+    base: Option<Box<Config>>,
+}
+
+/// A composed configuration, with the source of every value that is not a default
+/// (`"section.key"`) and warnings to log.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub config: Config,
+    pub sources: BTreeMap<String, Source>,
+    pub warnings: Vec<String>,
+}
+
+impl Layers {
+    /// Reads the file (`path` is `--config`: when given it must exist; the default path is
+    /// optional) and keeps the environment's `PROXWATCH_*` variables and the flags.
+    pub fn read(
+        path: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+        overrides: &Overrides,
+    ) -> anyhow::Result<Layers> {
+        let file = match path {
+            Some(p) => Some(p.to_path_buf()),
+            None if Path::new(DEFAULT_PATH).exists() => Some(PathBuf::from(DEFAULT_PATH)),
+            None => None,
+        };
+        let file_table = match &file {
+            Some(p) => {
+                // Parsed as a Config first: its errors name the unknown key and the line.
+                let text = read_config_file(p)?;
+                Config::parse(&text).with_context(|| format!("in config file {}", p.display()))?;
+                toml::from_str(&text).with_context(|| format!("in config file {}", p.display()))?
+            }
+            None => toml::Table::new(),
+        };
+        let env = env.into_iter().filter(|(k, _)| k.starts_with("PROXWATCH_")).collect();
+        Ok(Layers { file, file_table, env, flags: overrides.clone(), base: None })
+    }
+
+    /// Layers that compose to `config` (plus whatever UI layer is given): for an app made from a
+    /// plain configuration.
+    pub fn from_config(config: &Config) -> Layers {
+        Layers { base: Some(Box::new(config.clone())), ..Layers::default() }
+    }
+
+    /// The configuration with `ui` (`"section.key"` -> value, from the database) between the file
+    /// and the environment, validated.
+    pub fn compose(&self, ui: &BTreeMap<String, toml::Value>) -> anyhow::Result<Loaded> {
+        let start = self.base.as_deref().cloned().unwrap_or_default();
+        let mut table = toml::Table::try_from(start).context("serialising the defaults")?;
+        let mut sources = BTreeMap::new();
+        for (section, inner) in &self.file_table {
+            let Some(inner) = inner.as_table() else { continue };
+            for (key, value) in inner {
+                set(&mut table, section, key, value.clone())?;
+                sources.insert(format!("{section}.{key}"), Source::File);
+            }
+        }
+        for (path, value) in ui {
+            let (section, key) = path.split_once('.').with_context(|| format!("setting {path:?}"))?;
+            set(&mut table, section, key, value.clone()).with_context(|| format!("stored setting {path}"))?;
+            let candidate: Result<Config, _> = table.clone().try_into();
+            if let Err(e) = candidate {
+                bail!("stored setting {path}: {e}");
+            }
+            sources.insert(path.clone(), Source::Ui);
+        }
+        let warnings = apply_env_table(&mut table, &self.env, &mut sources)?;
+        let flags = &self.flags;
+        if let Some(b) = flags.bind {
+            set(&mut table, "server", "bind", toml::Value::String(b.to_string()))?;
+            sources.insert("server.bind".into(), Source::Flag);
+        }
+        if let Some(p) = flags.port {
+            set(&mut table, "server", "port", toml::Value::Integer(i64::from(p)))?;
+            sources.insert("server.port".into(), Source::Flag);
+        }
+        if let Some(d) = &flags.data_dir {
+            set(&mut table, "server", "data_dir", toml::Value::String(d.display().to_string()))?;
+            sources.insert("server.data_dir".into(), Source::Flag);
+        }
+        let config: Config = table.try_into().map_err(|e| anyhow::anyhow!("{e}"))?;
+        config.validate()?;
+        Ok(Loaded { config, sources, warnings })
+    }
+}
+
+/// Sets `section.key` in a serialised config; a key the config does not have is an error.
+fn set(table: &mut toml::Table, section: &str, key: &str, value: toml::Value) -> anyhow::Result<()> {
+    let slot = table
+        .get_mut(section)
+        .and_then(|s| s.as_table_mut())
+        .and_then(|s| s.get_mut(key))
+        .with_context(|| format!("unknown setting {section}.{key}"))?;
+    *slot = value;
+    Ok(())
+}
+
+/// `PROXWATCH_<SECTION>_<KEY>` variables onto a serialised config; the names set go to `sources`.
+fn apply_env_table(
+    table: &mut toml::Table,
+    env: &[(String, String)],
+    sources: &mut BTreeMap<String, Source>,
+) -> anyhow::Result<Vec<String>> {
+    let mut warnings = Vec::new();
+    for (name, value) in env {
+        let Some(rest) = name.strip_prefix("PROXWATCH_") else { continue };
+        if OTHER_ENV.contains(&name.as_str()) {
+            continue;
+        }
+        let rest = rest.to_ascii_lowercase();
+        let slot = table.iter_mut().find_map(|(section, inner)| {
+            let key = rest.strip_prefix(section.as_str())?.strip_prefix('_')?;
+            let slot = inner.as_table_mut()?.get_mut(key)?;
+            Some((format!("{section}.{key}"), slot))
+        });
+        let Some((path, slot)) = slot else {
+            warnings.push(format!("unknown environment variable {name} ignored (not a proxwatch setting)"));
+            continue;
+        };
+        let parsed: toml::Value = match toml::from_str::<toml::Table>(&format!("v = {value}")) {
+            Ok(mut t) if !matches!(slot, toml::Value::String(_)) => {
+                t.remove("v").unwrap_or(toml::Value::from(value.clone()))
+            }
+            _ => toml::Value::String(value.clone()),
+        };
+        *slot = parsed;
+        sources.insert(path, Source::Env);
+        let candidate: Result<Config, _> = table.clone().try_into();
+        if let Err(e) = candidate {
+            bail!("environment variable {name}: {e}");
+        }
+    }
+    Ok(warnings)
+}
+
+// proxwatch's own configuration file, read before any host exists: read directly.
+#[allow(clippy::disallowed_methods)]
+fn read_config_file(path: &Path) -> anyhow::Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("reading config file {}", path.display()))
 }
 
 #[cfg(test)]

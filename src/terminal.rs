@@ -82,6 +82,8 @@ pub struct Limits {
     pub ticket_ttl: Duration,
     /// How often an open session re-checks its login (changes through proxwatch are seen at once).
     pub recheck: Duration,
+    /// Whether sessions start outside proxwatch's sandbox, as transient systemd units.
+    pub outside: crate::host::pty::Outside,
 }
 
 impl Limits {
@@ -93,6 +95,7 @@ impl Limits {
             max_frame_bytes: cfg.max_frame_bytes,
             ticket_ttl: Duration::from_secs(cfg.ticket_ttl_s),
             recheck: Duration::from_secs(cfg.recheck_s.max(1)),
+            outside: crate::host::pty::Outside::detect(&cfg.outside_sandbox),
         }
     }
 }
@@ -134,6 +137,8 @@ pub struct Terminal {
     live: Mutex<BTreeMap<u64, SessionInfo>>,
     slots: Arc<Semaphore>,
     next_id: AtomicU64,
+    /// Unix seconds when this manager was made: with the session id, a transient unit's unique name.
+    started_unix: i64,
 }
 
 /// Permission to run one session: a redeemed ticket holding one of the `max_sessions` slots until the
@@ -176,6 +181,9 @@ impl Terminal {
             tickets: Mutex::new(HashMap::new()),
             live: Mutex::new(BTreeMap::new()),
             next_id: AtomicU64::new(1),
+            started_unix: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64),
         }
     }
 
@@ -357,13 +365,19 @@ async fn serve_tracked(app: Ctx, mut socket: WebSocket, grant: Grant) {
     let started = Instant::now();
     app.terminal.register(&grant);
     let (id, user, ip) = (grant.id, grant.user.clone(), grant.ip);
-    app.auth.audit.record(app.auth.db(), Kind::TerminalOpen, Some(&user), ip, &format!("session {id}")).await;
+    let limits = &app.terminal.limits;
+    let (argv, unit) =
+        limits.outside.wrap(&limits.command, &format!("{}-{id}", app.terminal.started_unix), &user);
+    let opened = match &unit {
+        Some(unit) => format!("session {id} (unit {unit})"),
+        None => format!("session {id}"),
+    };
+    app.auth.audit.record(app.auth.db(), Kind::TerminalOpen, Some(&user), ip, &opened).await;
 
-    let argv = app.terminal.limits.command.clone();
     let (cols, rows) = (grant.cols, grant.rows);
     // Forking and starting threads block (briefly); a failure may have to kill what it started.
     let bridge = tokio::task::spawn_blocking(move || {
-        crate::host::pty::spawn_pty(&argv, cols, rows).and_then(|pty| Bridge::start(pty, id))
+        crate::host::pty::spawn_pty_in(&argv, cols, rows, unit).and_then(|pty| Bridge::start(pty, id))
     })
     .await
     .map_err(anyhow::Error::from)
@@ -671,6 +685,7 @@ mod tests {
                 max_frame_bytes: 1024,
                 ticket_ttl: Duration::from_secs(30),
                 recheck: Duration::from_secs(10),
+                outside: crate::host::pty::Outside::Direct,
             },
         )
     }

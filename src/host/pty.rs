@@ -9,10 +9,17 @@
 //! root. [`SessionKiller`] signals the process group and every process whose session id is the
 //! leader's. Only a process that deliberately left the session (`setsid`, a daemon) survives, as it
 //! would survive an SSH logout.
+//!
+//! Under systemd the shell is not started inside proxwatch's own sandbox (a read-only `/etc`, a
+//! reduced capability set and a system-call filter make a useless root shell): [`Outside`] wraps the
+//! command in `systemd-run --pty`, so PID 1 starts it as a transient unit of its own, with the
+//! system's full root, and `systemd-run` forwards between that unit's PTY and ours. Ending the
+//! session ends `systemd-run` (the unit's PTY hangs up, its shell gets SIGHUP) and stops the unit.
 
 use std::ffi::OsString;
 use std::io::{Read, Write};
-use std::path::Path;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -30,6 +37,7 @@ pub struct PtySession {
     master: Box<dyn MasterPty + Send>,
     child: Option<Box<dyn Child + Send + Sync>>,
     killer: Box<dyn ChildKiller + Send + Sync>,
+    unit: Option<String>,
 }
 
 impl std::fmt::Debug for PtySession {
@@ -50,6 +58,86 @@ pub struct Exit {
 /// `/root` (or `/` where there is no `/root`). The environment is proxwatch's own, less its
 /// `PROXWATCH_*` variables (configuration, possibly secrets, that a shell has no business seeing).
 pub fn spawn_pty(argv: &[String], cols: u16, rows: u16) -> anyhow::Result<PtySession> {
+    spawn_pty_in(argv, cols, rows, None)
+}
+
+/// How terminal sessions are started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outside {
+    /// As a child of proxwatch (inheriting its sandbox, if any).
+    Direct,
+    /// As a transient systemd unit, through this `systemd-run`.
+    SystemdRun(PathBuf),
+}
+
+/// Where `systemd-run` would be found.
+const SYSTEMD_RUN: &[&str] = &["/usr/bin/systemd-run", "/bin/systemd-run"];
+
+impl Outside {
+    /// `mode` is `terminal.outside_sandbox`: "auto" starts sessions through `systemd-run` when
+    /// proxwatch is itself a systemd service (`INVOCATION_ID` set, systemd is PID 1), runs as root and
+    /// `systemd-run` exists; "always" insists (a session fails without systemd-run); "never" starts
+    /// them directly.
+    pub fn detect(mode: &str) -> Outside {
+        let tool = SYSTEMD_RUN.iter().map(PathBuf::from).find(|p| p.is_file());
+        match (mode, tool) {
+            ("never", _) => Outside::Direct,
+            ("always", tool) => Outside::SystemdRun(tool.unwrap_or_else(|| PathBuf::from(SYSTEMD_RUN[0]))),
+            (_, Some(tool))
+                if std::env::var_os("INVOCATION_ID").is_some()
+                    && Path::new("/run/systemd/system").is_dir()
+                    // /proc/self belongs to the effective user.
+                    && std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0) =>
+            {
+                Outside::SystemdRun(tool)
+            }
+            _ => Outside::Direct,
+        }
+    }
+
+    /// The argv that starts `command` this way, and the transient unit's name when there is one.
+    /// `tag` makes the unit name unique (proxwatch's start time and the session id).
+    pub fn wrap(&self, command: &[String], tag: &str, user: &str) -> (Vec<String>, Option<String>) {
+        match self {
+            Outside::Direct => (command.to_vec(), None),
+            Outside::SystemdRun(tool) => {
+                let unit = format!("proxwatch-terminal-{tag}.service");
+                // The login name is proxwatch's own (validated at creation), yet keep the
+                // description to plain characters.
+                let who: String = user
+                    .chars()
+                    .filter(|c| c.is_ascii_alphanumeric() || "._@-".contains(*c))
+                    .take(64)
+                    .collect();
+                let mut argv = vec![
+                    tool.display().to_string(),
+                    "--quiet".into(),
+                    "--pty".into(),
+                    "--collect".into(),
+                    format!("--unit={unit}"),
+                    format!("--description=proxwatch root terminal of {who}"),
+                    // A login environment: HOME, USER, LOGNAME and SHELL as for a root login, in /root.
+                    "--uid=root".into(),
+                    "--property=WorkingDirectory=~".into(),
+                    // On stop, the shell gets SIGHUP like a hung-up terminal, then SIGTERM/SIGKILL.
+                    "--property=SendSIGHUP=yes".into(),
+                    "--".into(),
+                ];
+                argv.extend(command.iter().cloned());
+                (argv, Some(unit))
+            }
+        }
+    }
+}
+
+/// Like [`spawn_pty`]; `unit` is the transient unit the command starts (see [`Outside::wrap`]),
+/// which ending the session stops too.
+pub fn spawn_pty_in(
+    argv: &[String],
+    cols: u16,
+    rows: u16,
+    unit: Option<String>,
+) -> anyhow::Result<PtySession> {
     anyhow::ensure!(!argv.is_empty(), "the terminal command is empty");
     let pair = portable_pty::native_pty_system()
         .openpty(PtySize { rows, cols, pixel_width: 0, pixel_height: 0 })
@@ -72,7 +160,7 @@ pub fn spawn_pty(argv: &[String], cols: u16, rows: u16) -> anyhow::Result<PtySes
     drop(pair.slave);
     let pid = child.process_id().context("the PTY child has no pid")?;
     let killer = child.clone_killer();
-    Ok(PtySession { pid, master: pair.master, child: Some(child), killer })
+    Ok(PtySession { pid, master: pair.master, child: Some(child), killer, unit })
 }
 
 impl PtySession {
@@ -107,7 +195,7 @@ impl PtySession {
 
     /// A handle that ends the whole session (see the module docs).
     pub fn killer(&self) -> SessionKiller {
-        SessionKiller { leader: self.pid, child: self.killer.clone_killer() }
+        SessionKiller { leader: self.pid, child: self.killer.clone_killer(), unit: self.unit.clone() }
     }
 }
 
@@ -128,6 +216,9 @@ impl PtyChild {
 pub struct SessionKiller {
     leader: u32,
     child: Box<dyn ChildKiller + Send + Sync>,
+    /// The transient unit the session runs in, stopped at the end (what outlived the hang-up, such
+    /// as a `nohup` job, ends with it).
+    unit: Option<String>,
 }
 
 impl std::fmt::Debug for SessionKiller {
@@ -165,6 +256,34 @@ impl SessionKiller {
         let left = self.signal_all(Signal::SIGKILL);
         if left > 0 {
             tracing::debug!(pid = self.leader, processes = left, "terminal session killed with SIGKILL");
+        }
+        self.stop_unit();
+    }
+
+    /// `systemctl stop --no-block UNIT` (bounded: it only queues the job), for a session that ran
+    /// as a transient unit.
+    fn stop_unit(&self) {
+        let Some(unit) = &self.unit else { return };
+        #[allow(clippy::disallowed_methods)] // host/ is the one door to processes
+        let child = std::process::Command::new("systemctl")
+            .args(["stop", "--no-block", "--", unit])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn();
+        let Ok(mut child) = child else { return };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            match child.try_wait() {
+                Ok(Some(_)) | Err(_) => return,
+                Ok(None) if Instant::now() >= deadline => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    tracing::warn!(unit, "systemctl stop of the terminal's unit did not return in 5 s");
+                    return;
+                }
+                Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            }
         }
     }
 
@@ -227,6 +346,24 @@ fn parse_stat_ids(text: &str) -> Option<StatIds> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_session_outside_the_sandbox_is_a_transient_unit_with_a_login_environment() {
+        let cmd = vec!["/bin/bash".to_string(), "-l".to_string()];
+        assert_eq!(Outside::Direct.wrap(&cmd, "1-2", "root"), (cmd.clone(), None));
+        let (argv, unit) =
+            Outside::SystemdRun("/usr/bin/systemd-run".into()).wrap(&cmd, "1700000000-7", "ad min;x");
+        assert_eq!(unit.as_deref(), Some("proxwatch-terminal-1700000000-7.service"));
+        assert_eq!(argv[0], "/usr/bin/systemd-run");
+        assert!(argv.contains(&"--pty".to_string()) && argv.contains(&"--uid=root".to_string()));
+        assert!(argv.contains(&"--unit=proxwatch-terminal-1700000000-7.service".to_string()));
+        assert!(argv.contains(&"--description=proxwatch root terminal of adminx".to_string()), "{argv:?}");
+        // The command follows `--`, unchanged.
+        let dashes = argv.iter().position(|a| a == "--").unwrap();
+        assert_eq!(&argv[dashes + 1..], &cmd[..]);
+        assert_eq!(Outside::detect("never"), Outside::Direct);
+        assert!(matches!(Outside::detect("always"), Outside::SystemdRun(_)));
+    }
 
     #[test]
     fn stat_ids_survive_odd_command_names() {
