@@ -109,10 +109,41 @@ fn pack_openapi(root: &Path) {
         .unwrap_or_else(|e| panic!("writing openapi.json.gz: {e}"));
 }
 
+/// `PROXWATCH_GIT_REVISION`: the checkout's commit (12 hex digits) for `/api/about`, read from
+/// `.git` itself (no git needed); "unknown" outside a checkout. Rebuilt when HEAD moves.
+fn git_revision(root: &Path) {
+    let git = root.join(".git");
+    let head_path = git.join("HEAD");
+    println!("cargo:rerun-if-changed={}", head_path.display());
+    let head = std::fs::read_to_string(&head_path).unwrap_or_default();
+    let head = head.trim();
+    let rev = match head.strip_prefix("ref: ") {
+        Some(r) => {
+            let ref_path = git.join(r);
+            println!("cargo:rerun-if-changed={}", ref_path.display());
+            std::fs::read_to_string(&ref_path).ok().or_else(|| {
+                // A packed ref (a fresh clone).
+                let packed = std::fs::read_to_string(git.join("packed-refs")).ok()?;
+                packed
+                    .lines()
+                    .find(|l| l.ends_with(&format!(" {r}")))
+                    .map(|l| l[..40.min(l.len())].to_string())
+            })
+        }
+        None => Some(head.to_string()),
+    };
+    let rev = rev
+        .map(|r| r.trim().chars().take(12).collect::<String>())
+        .filter(|r| r.len() == 12 && r.chars().all(|c| c.is_ascii_hexdigit()))
+        .unwrap_or_else(|| "unknown".into());
+    println!("cargo:rustc-env=PROXWATCH_GIT_REVISION={rev}");
+}
+
 fn main() {
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| ".".into()));
     pack_demo(&root);
     pack_openapi(&root);
+    git_revision(&root);
     for s in SOURCES {
         println!("cargo:rerun-if-changed={s}");
     }

@@ -40,6 +40,8 @@ pub use crate::model::{DemoInfo, LiveSample};
 /// floor sees it.
 pub struct App {
     pub config: Config,
+    /// The configuration's layers and sources, the Settings page's stored layer, the restart request.
+    pub settings: Arc<crate::settings::Settings>,
     pub host: Arc<Host>,
     pub db: Db,
     pub history: Arc<History>,
@@ -102,6 +104,17 @@ impl App {
         App::with_clock(config, host, db, demo, Clock::system())
     }
 
+    /// [`App::new`] with the configuration's layers (the Settings page shows each value's source and
+    /// stores its own layer; `cli::serve`).
+    pub fn with_settings(
+        settings: crate::settings::Settings,
+        host: Host,
+        db: Db,
+        demo: Option<DemoInfo>,
+    ) -> anyhow::Result<Arc<App>> {
+        App::build(settings.config().clone(), host, db, demo, Clock::system(), Some(settings))
+    }
+
     /// [`App::new`] with the clock every loop and handler reads (tests pass a manual one).
     pub fn with_clock(
         config: Config,
@@ -110,6 +123,18 @@ impl App {
         demo: Option<DemoInfo>,
         clock: Clock,
     ) -> anyhow::Result<Arc<App>> {
+        App::build(config, host, db, demo, clock, None)
+    }
+
+    fn build(
+        config: Config,
+        host: Host,
+        db: Db,
+        demo: Option<DemoInfo>,
+        clock: Clock,
+        settings: Option<crate::settings::Settings>,
+    ) -> anyhow::Result<Arc<App>> {
+        let settings = Arc::new(settings.unwrap_or_else(|| crate::settings::Settings::plain(&config)));
         // Every loop, and the database writes requests leave behind (session touches), run on
         // one tracker, so that shutdown waits for them before the database closes.
         let loops = Loops { clock: clock.clone(), ..Loops::default() };
@@ -163,6 +188,7 @@ impl App {
             host.clone(),
         );
         let api = ApiState(Arc::new(Shared {
+            settings: settings.clone(),
             notify: notify.clone(),
             mqtt: mqtt.clone(),
             pve: pve_conn.clone(),
@@ -211,6 +237,7 @@ impl App {
             clock,
         }));
         Ok(Arc::new(App {
+            settings,
             notify,
             mqtt,
             pve,

@@ -10,9 +10,10 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 
 use crate::app::{self, App, DemoInfo};
-use crate::config::{Config, Overrides};
+use crate::config::{Config, Layers, Loaded, Overrides};
 use crate::db::Db;
 use crate::host::{Host, Scenario};
+use crate::settings::Settings;
 
 #[derive(Debug, Parser)]
 #[command(name = "proxwatch", version, about = "Monitoring appliance for Proxmox VE hosts")]
@@ -191,15 +192,23 @@ pub async fn restore(cfg: &Config, file: &std::path::Path) -> anyhow::Result<()>
     Ok(())
 }
 
-pub async fn serve(cli: &Cli, cfg: Config) -> anyhow::Result<()> {
+pub async fn serve(cli: &Cli, layers: Layers, base: Loaded) -> anyhow::Result<()> {
+    let db = open_db(&base.config.server.data_dir)?;
+    // The Settings page's stored layer, between the file and the environment.
+    let (loaded, stored_error) = Settings::start(layers.clone(), base, crate::settings::read(&db).await);
+    if let Some(e) = &stored_error {
+        tracing::error!(
+            "the values stored on the Settings page were not applied (fix or reset them there): {e}"
+        );
+    }
+    let cfg = loaded.config.clone();
     let host = match &cli.replay {
         Some(dir) => Host::replay(Scenario::load(dir)?, tool_timeout(&cfg)),
         None => Host::system(tool_timeout(&cfg)),
     };
-    let db = open_db(&cfg.server.data_dir)?;
     let listener = app::bind(SocketAddr::new(cfg.server.bind, cfg.server.port))?;
     tracing::info!(addr = %listener.local_addr()?, data = %cfg.server.data_dir.display(), "proxwatch listening");
-    let app = App::new(cfg, host, db, None)?;
+    let app = App::with_settings(Settings::new(layers, loaded, stored_error, true), host, db, None)?;
     if let Some(code) = app.auth.setup_code()? {
         let path = app.config.server.data_dir.join("setup-code");
         tracing::warn!(
@@ -208,16 +217,25 @@ pub async fn serve(cli: &Cli, cfg: Config) -> anyhow::Result<()> {
             path.display()
         );
     }
-    run_until_signal(app, listener).await
+    let settings = app.settings.clone();
+    run_until_signal(app, listener).await?;
+    if settings.restart_requested() {
+        // A restart from the Settings page: the same program and arguments, in place (same pid, so
+        // systemd sees no exit); the new process reads the stored settings.
+        tracing::info!("restarting to apply the settings");
+        return Err(crate::host::reexec()).context("restarting proxwatch");
+    }
+    Ok(())
 }
 
 fn cli_terminal(cli: &Cli) -> bool {
     matches!(cli.command, Command::Demo { terminal: true })
 }
 
-pub async fn demo(cli: &Cli, mut cfg: Config) -> anyhow::Result<()> {
+pub async fn demo(cli: &Cli, layers: Layers, base: Loaded) -> anyhow::Result<()> {
     let tmp = tempfile::Builder::new().prefix("proxwatch-demo-").tempdir()?;
     let data_dir = cli.data_dir.clone().unwrap_or_else(|| tmp.path().join("data"));
+    let mut cfg = base.config.clone();
     cfg.server.data_dir = data_dir.clone();
     let (mut scenario, info) = match &cli.replay {
         Some(dir) => (Scenario::load(dir)?, None),
@@ -269,7 +287,24 @@ pub async fn demo(cli: &Cli, mut cfg: Config) -> anyhow::Result<()> {
     println!("proxwatch demo listening on http://{addr}/");
     use std::io::Write;
     std::io::stdout().flush().ok();
-    let app = App::new(cfg, host, db, Some(demo))?;
+    // The Settings page shows the demo's configuration and stores changes, but cannot restart it
+    // (its data lives in a temporary directory).
+    let stored = crate::settings::read(&db).await;
+    let (mut loaded, stored_error) = Settings::start(layers.clone(), base, stored);
+    // What the demo decides for itself (where it writes, its terminal) is what runs.
+    let demo_cfg = cfg;
+    let mut cfg = loaded.config.clone();
+    cfg.server.data_dir = demo_cfg.server.data_dir.clone();
+    cfg.auth.auth_log = demo_cfg.auth.auth_log.clone();
+    cfg.terminal.enabled = demo_cfg.terminal.enabled;
+    loaded.config = cfg;
+    // Decided by the demo's command line.
+    let pinned = ["server.data_dir", "auth.auth_log", "terminal.enabled"];
+    for key in pinned {
+        loaded.sources.insert(key.to_string(), crate::config::Source::Flag);
+    }
+    let settings = Settings::new(layers, loaded, stored_error, false).with_pinned(&pinned);
+    let app = App::with_settings(settings, host, db, Some(demo))?;
     // The demo is connected to its (replayed) PVE API, so guest actions go through it.
     app.pve_conn.seed_demo().await?;
     if app.auth.user_role(DemoInfo::USER).is_none() {
@@ -285,6 +320,22 @@ pub async fn demo(cli: &Cli, mut cfg: Config) -> anyhow::Result<()> {
 
 async fn run_until_signal(app: Arc<App>, listener: std::net::TcpListener) -> anyhow::Result<()> {
     let cancel = app.cancel.clone();
+    // SIGHUP (`systemctl reload proxwatch`): restart in place, re-reading the configuration, where
+    // proxwatch can restart itself (not the demo, whose data is temporary).
+    if app.settings.request_restart_possible() {
+        let (settings, cancel) = (app.settings.clone(), app.cancel.clone());
+        let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+        app.tracker.spawn(async move {
+            tokio::select! {
+                Some(()) = hup.recv() => {
+                    tracing::info!("SIGHUP: restarting to re-read the configuration");
+                    settings.request_restart();
+                    cancel.cancel();
+                }
+                _ = cancel.cancelled() => {}
+            }
+        });
+    }
     // On the app's tracker, so it also ends when the app stops for another reason.
     app.tracker.spawn(async move {
         tokio::select! {

@@ -13,7 +13,8 @@
 //! 3. [`tools`]: pure parsers of host tool output and kernel files, and their argv.
 //! 4. [`history`] (live ring plus SQLite rollups), [`series`], [`wear`] (SSD endurance forecast),
 //!    [`record`] (`record-scenario`: the argv list and kernel files a scenario holds), [`backup`]
-//!    (`backup` / `restore`: the database and the key in one archive).
+//!    (`backup` / `restore`: the database and the key in one archive), [`settings`] (the Settings
+//!    page's layer of the configuration, stored in the database).
 //! 5. [`workers`]: background loops (sampler, inventory, network, hardware, UPS, GPU, journal), each
 //!    steppable.
 //! 6. [`health`]: the ten categories of rules, the cycle, findings and their events outbox.
@@ -52,6 +53,7 @@ pub mod pveconn;
 pub mod record;
 pub mod series;
 pub mod server;
+pub mod settings;
 pub mod terminal;
 pub mod tls;
 pub mod tools;

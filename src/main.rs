@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use proxwatch::cli::{self, Cli, Command};
-use proxwatch::config::{self, Config};
+use proxwatch::config::{self, Layers};
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::prelude::*;
 
@@ -23,7 +23,56 @@ fn init_tracing(level: &str) {
     tracing_subscriber::registry()
         .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_ansi(ansi))
         .with(filter)
+        .with(CountLayer)
         .init();
+}
+
+/// Counts proxwatch's own warnings and errors for the self-monitoring (`/api/system/self`).
+struct CountLayer;
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for CountLayer {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        use std::sync::atomic::Ordering;
+        let meta = event.metadata();
+        let counts = &*proxwatch::host::LOG_COUNTS;
+        if *meta.level() == tracing::Level::WARN {
+            counts.warnings.fetch_add(1, Ordering::Relaxed);
+        } else if *meta.level() == tracing::Level::ERROR {
+            counts.errors.fetch_add(1, Ordering::Relaxed);
+            let mut message = Message(String::new());
+            event.record(&mut message);
+            let mut text = message.0;
+            if text.len() > 300 {
+                let cut = (0..=300).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0);
+                text.truncate(cut);
+            }
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64);
+            if let Ok(mut last) = counts.last_error.lock() {
+                *last = Some((now, meta.target().to_string(), text));
+            }
+        }
+    }
+}
+
+/// The event's message and fields, as one line.
+struct Message(String);
+
+impl tracing::field::Visit for Message {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        if self.0.len() > 300 {
+            return;
+        }
+        if !self.0.is_empty() {
+            self.0.push(' ');
+        }
+        if field.name() == "message" {
+            self.0.push_str(&format!("{value:?}"));
+        } else {
+            self.0.push_str(&format!("{}={value:?}", field.name()));
+        }
+    }
 }
 
 /// Two malloc arenas, one per runtime worker thread, instead of glibc's default of up to eight per
@@ -78,14 +127,22 @@ fn main() -> ExitCode {
         print!("{}", config::DEFAULT_TOML);
         return ExitCode::SUCCESS;
     }
-    let loaded = Config::load(cli.config.as_deref(), std::env::vars(), &cli.overrides());
-    let (cfg, warnings) = match loaded {
-        Ok(c) => c,
+    let layers = match Layers::read(cli.config.as_deref(), std::env::vars(), &cli.overrides()) {
+        Ok(l) => l,
         Err(e) => {
             eprintln!("proxwatch: configuration error: {e:#}");
             return ExitCode::from(2);
         }
     };
+    // The Settings page's stored layer joins these once the database is open (cli::serve).
+    let base = match layers.compose(&Default::default()) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("proxwatch: configuration error: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let (cfg, warnings) = (base.config.clone(), base.warnings.clone());
     init_tracing(&cfg.log.level);
     for w in warnings {
         tracing::warn!("{w}");
@@ -127,8 +184,8 @@ fn main() -> ExitCode {
     }
     let result = runtime.block_on(async {
         match &cli.command {
-            Command::Serve => cli::serve(&cli, cfg).await,
-            Command::Demo { .. } => cli::demo(&cli, cfg).await,
+            Command::Serve => cli::serve(&cli, layers, base).await,
+            Command::Demo { .. } => cli::demo(&cli, layers, base).await,
             Command::CheckConfig => {
                 println!("configuration ok");
                 Ok(())

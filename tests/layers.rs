@@ -20,7 +20,7 @@ const FLOORS: &[&[&str]] = &[
     &["model", "civil", "error", "config"],
     &["db", "host", "httpc"],
     &["tools"],
-    &["history", "series", "wear", "record", "backup"],
+    &["history", "series", "wear", "record", "backup", "settings"],
     &["workers"],
     &["health"],
     &["disks"],

@@ -23,6 +23,7 @@ pub mod openapi;
 mod pve;
 mod pve_hook;
 pub mod rrd_cache;
+mod settings;
 mod state;
 mod storage;
 mod system;
@@ -141,6 +142,7 @@ fn routes() -> Routes {
         .merge(notifications::routes())
         .merge(pve_hook::routes())
         .merge(pve::routes())
+        .merge(settings::routes())
         .merge(openapi::routes())
         .merge(integrations::routes())
 }
@@ -331,6 +333,7 @@ pub(crate) fn docs(d: &mut openapi::spec::Doc) {
     auth::docs(d);
     vms::docs(d);
     pve::docs(d);
+    settings::docs(d);
     cluster::docs(d);
     storage::docs(d);
     tasks::docs(d);
@@ -351,6 +354,7 @@ pub(crate) fn docs(d: &mut openapi::spec::Doc) {
 pub(crate) fn ts_types(v: &mut impl ts_rs::TypeVisitor) {
     vms::ts_types(v);
     pve::ts_types(v);
+    settings::ts_types(v);
     storage::ts_types(v);
     network::ts_types(v);
     hardware::ts_types(v);

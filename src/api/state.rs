@@ -33,6 +33,8 @@ pub type SystemCache = std::sync::Mutex<Option<((Option<i64>, Option<usize>), by
 
 /// Everything a handler may touch.
 pub struct Shared {
+    /// The configuration's layers and sources (the Settings page), and the restart request.
+    pub settings: Arc<crate::settings::Settings>,
     /// The notification engine (channels, test sends, history).
     pub notify: Arc<crate::notify::engine::Engine>,
     /// The MQTT client's settings and status (Home Assistant).

@@ -50,6 +50,21 @@ struct SelfView {
     process: Option<crate::host::OwnUsage>,
     /// The database on disk (file and write-ahead log), bytes.
     db_bytes: u64,
+    /// Tool runs killed at their timeout, all programs together (`by_program` has each).
+    timeouts: u64,
+    /// Warnings and errors proxwatch logged since start (its loops log what failed and go on).
+    log_warnings: u64,
+    log_errors: u64,
+    /// The last error logged: when (unix seconds), where (module) and what.
+    last_error: Option<LastError>,
+}
+
+#[derive(Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema, ts_rs::TS))]
+struct LastError {
+    ts: i64,
+    target: String,
+    message: String,
 }
 
 async fn self_view(State(app): State<ApiState>) -> Result<Response, ApiError> {
@@ -61,6 +76,15 @@ async fn self_view(State(app): State<ApiState>) -> Result<Response, ApiError> {
         by_program: app.host.runs_by_program(),
         process: crate::host::own_usage(),
         db_bytes: app.db.size_bytes(),
+        timeouts: app.host.runs_by_program().values().map(|p| p.timeouts).sum(),
+        log_warnings: crate::host::LOG_COUNTS.warnings.load(std::sync::atomic::Ordering::Relaxed),
+        log_errors: crate::host::LOG_COUNTS.errors.load(std::sync::atomic::Ordering::Relaxed),
+        last_error: crate::host::LOG_COUNTS
+            .last_error
+            .lock()
+            .ok()
+            .and_then(|l| l.clone())
+            .map(|(ts, target, message)| LastError { ts, target, message }),
     })
 }
 

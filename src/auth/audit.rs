@@ -63,6 +63,8 @@ pub enum Kind {
     TerminalClose,
     /// An open terminal was closed because its login lost its authority.
     TerminalRevoked,
+    /// Settings stored on the Settings page, or a restart asked for there.
+    SettingsChanged,
 }
 
 impl Kind {
@@ -93,6 +95,7 @@ impl Kind {
             Kind::TerminalOpen => "terminal_open",
             Kind::TerminalClose => "terminal_close",
             Kind::TerminalRevoked => "terminal_revoked",
+            Kind::SettingsChanged => "settings_changed",
         }
     }
 

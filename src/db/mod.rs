@@ -21,6 +21,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0009_token_limits", include_str!("migrations/0009_token_limits.sql")),
     ("0010_mqtt", include_str!("migrations/0010_mqtt.sql")),
     ("0011_pve_api", include_str!("migrations/0011_pve_api.sql")),
+    ("0012_settings", include_str!("migrations/0012_settings.sql")),
 ];
 
 /// The schema version this build writes.

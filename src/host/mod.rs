@@ -107,6 +107,8 @@ pub struct Host {
 pub struct ProgramRuns {
     pub runs: u64,
     pub spawns: u64,
+    /// Runs killed at their timeout.
+    pub timeouts: u64,
 }
 
 /// proxwatch's own process, as the kernel accounts it: always the live process, whatever host it
@@ -122,6 +124,68 @@ pub struct OwnUsage {
     pub threads: u64,
 }
 
+/// Warnings and errors proxwatch itself logged since start (a tracing layer in `main` counts them):
+/// the self-monitoring's "worker errors", since every loop logs what went wrong and goes on.
+#[derive(Debug, Default)]
+pub struct LogCounts {
+    pub warnings: std::sync::atomic::AtomicU64,
+    pub errors: std::sync::atomic::AtomicU64,
+    /// The last error: unix seconds, the module that logged it, its message (at most 300 bytes).
+    pub last_error: std::sync::Mutex<Option<(i64, String, String)>>,
+}
+
+pub static LOG_COUNTS: std::sync::LazyLock<LogCounts> = std::sync::LazyLock::new(LogCounts::default);
+
+/// This machine's TCP socket tables (`/proc/net/tcp`, `/proc/net/tcp6`: the live ones, whatever host
+/// is watched), for `proxwatch doctor` to find who listens on a port.
+#[allow(clippy::disallowed_methods)] // host/ is the one door to /proc
+pub fn live_tcp_tables() -> Vec<String> {
+    ["/proc/net/tcp", "/proc/net/tcp6"].iter().filter_map(|p| std::fs::read_to_string(p).ok()).collect()
+}
+
+/// The processes on this machine holding any of these socket inodes: each one's pid and program name,
+/// from the processes' `fd` links (a process whose descriptors this one may not read is left out; at
+/// most 8).
+#[allow(clippy::disallowed_methods)] // host/ is the one door to /proc
+pub fn socket_holders(inodes: &[u64]) -> Vec<(u32, String)> {
+    let mut out = Vec::new();
+    if inodes.is_empty() {
+        return out;
+    }
+    let wanted: Vec<String> = inodes.iter().map(|i| format!("socket:[{i}]")).collect();
+    let Ok(procs) = std::fs::read_dir("/proc") else { return out };
+    for entry in procs.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+        let Ok(fds) = std::fs::read_dir(entry.path().join("fd")) else { continue };
+        let holds = fds.flatten().any(|fd| {
+            std::fs::read_link(fd.path()).is_ok_and(|t| wanted.iter().any(|w| t.as_os_str() == w.as_str()))
+        });
+        if holds {
+            let comm = std::fs::read_to_string(entry.path().join("comm")).unwrap_or_default();
+            out.push((pid, comm.trim().to_string()));
+            if out.len() >= 8 {
+                break;
+            }
+        }
+    }
+    out
+}
+
+/// Replaces this process with a fresh run of the same program and arguments (same pid: a systemd
+/// service sees no exit). Returns only on failure. The listening socket and the database are closed
+/// on exec (both are opened close-on-exec).
+pub fn reexec() -> std::io::Error {
+    use std::os::unix::process::CommandExt;
+    let mut args = std::env::args_os();
+    let argv0 = args.next().unwrap_or_default();
+    // After a package upgrade /proc/self/exe names the deleted binary; the path run is the new one.
+    let exe = std::env::current_exe()
+        .ok()
+        .filter(|p| !p.to_string_lossy().ends_with(" (deleted)"))
+        .unwrap_or_else(|| argv0.into());
+    #[allow(clippy::disallowed_methods)] // host/ is the one door to processes
+    std::process::Command::new(exe).args(args).exec()
+}
 /// Reads [`OwnUsage`] from `/proc/self` (`None` where there is no procfs).
 pub fn own_usage() -> Option<OwnUsage> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -249,6 +313,15 @@ impl Host {
     /// Runs and spawns by program (`pvesh`, `smartctl`, …) since this handle was made.
     pub fn runs_by_program(&self) -> std::collections::BTreeMap<String, ProgramRuns> {
         self.by_program.lock().map(|m| m.clone()).unwrap_or_default()
+    }
+
+    fn count_timeout(&self, program: &str) {
+        let name = program.rsplit('/').next().unwrap_or(program);
+        if let Ok(mut m) = self.by_program.lock() {
+            if let Some(e) = m.get_mut(name) {
+                e.timeouts += 1;
+            }
+        }
     }
 
     fn count(&self, program: &str, spawned: bool) {
@@ -456,6 +529,7 @@ impl Host {
                     Ok(Ok(out)) => out,
                     Ok(Err(e)) => return Err(ToolError::Io { path: (*program).to_string(), source: e }),
                     Err(_) => {
+                        self.count_timeout(program);
                         return Err(ToolError::Timeout { tool: (*program).to_string(), after: timeout });
                     }
                 };

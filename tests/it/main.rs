@@ -32,5 +32,6 @@ mod notify_email;
 mod prometheus;
 mod proxy;
 mod pveapi;
+mod settings;
 mod terminal;
 mod ups;

@@ -4,4 +4,8 @@
  * How often one program was asked for (`runs`, replayed answers included: on a real host each is a
  * process) and actually spawned (`spawns`: a live host only).
  */
-export type ProgramRuns = { runs: number, spawns: number, };
+export type ProgramRuns = { runs: number, spawns: number, 
+/**
+ * Runs killed at their timeout.
+ */
+timeouts: number, };
