@@ -118,7 +118,11 @@ pub fn restore(archive: &Path, data_dir: &Path, now_s: i64) -> anyhow::Result<Su
             bail!("{name} in {} is larger than {MAX_DB_BYTES} bytes", archive.display());
         }
         let dest = staging.path().join(&name);
-        let mut out = std::fs::File::create(&dest)?;
+        // 0600 whatever the caller's umask: the key and the database are root's alone.
+        let mut out = {
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&dest)?
+        };
         std::io::copy(&mut (&mut entry).take(MAX_DB_BYTES), &mut out)
             .with_context(|| format!("extracting {name}"))?;
         seen.push(name);
@@ -199,6 +203,10 @@ mod tests {
         let r = restore(&out, &data, 1_733_500_000).unwrap();
         assert!(r.archive.ends_with("before-restore-1733500000"));
         assert_eq!(std::fs::read(data.join(KEY_FILE)).unwrap(), [7u8; 32]);
+        // Restored 0600 whatever the umask (022 here would have made the key world-readable).
+        for f in [KEY_FILE, DB_FILE] {
+            assert_eq!(std::fs::metadata(data.join(f)).unwrap().permissions().mode() & 0o777, 0o600, "{f}");
+        }
         assert_eq!(std::fs::read(r.archive.join(KEY_FILE)).unwrap(), [9u8; 32], "the old key kept aside");
         let db = crate::db::Db::open(&data.join(DB_FILE)).unwrap();
         let n: i64 =

@@ -242,13 +242,26 @@ async fn port(cfg: &Config) -> Check {
     if !taken {
         return row("port", Verdict::Ok, format!("{addr} is free"), None);
     }
+    let inodes: Vec<u64> = crate::host::live_tcp_tables()
+        .iter()
+        .flat_map(|t| crate::tools::procfs::listening_inodes(t, cfg.server.port))
+        .collect();
+    let holders = crate::host::socket_holders(&inodes);
+    let named: Vec<String> = holders.iter().map(|(pid, comm)| format!("{comm} (pid {pid})")).collect();
+    let ours = holders.iter().any(|(_, comm)| comm == "proxwatch");
     match crate::cli::healthcheck(cfg).await {
         Ok(()) => row("port", Verdict::Ok, format!("proxwatch answers on {addr}"), None),
+        // With TLS on, the plain-HTTP health check cannot talk to it; the holder's name can.
+        Err(_) if ours => row("port", Verdict::Ok, format!("{addr} is held by {}", named.join(", ")), None),
         Err(_) => row(
             "port",
             Verdict::Fail,
-            format!("{addr} is held by another program"),
-            Some("find it with `ss -ltnp`; or move proxwatch with server.port"),
+            if named.is_empty() {
+                format!("{addr} is held by another program (which one is not visible to this user)")
+            } else {
+                format!("{addr} is held by {}", named.join(", "))
+            },
+            Some("stop that program, or move proxwatch with server.port"),
         ),
     }
 }

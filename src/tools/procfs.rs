@@ -413,9 +413,37 @@ pub fn parse_millicelsius(text: &str) -> Option<f64> {
     (-40.0..=150.0).contains(&v).then_some(v)
 }
 
+/// The socket inodes listening on TCP `port`, from `/proc/net/tcp` or `/proc/net/tcp6` (proc(5):
+/// `sl local_address rem_address st … uid timeout inode`; `st` 0A is LISTEN; addresses are hex
+/// `ADDR:PORT`).
+pub fn listening_inodes(text: &str, port: u16) -> Vec<u64> {
+    text.lines()
+        .skip(1)
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let local_port = u16::from_str_radix(f.get(1)?.rsplit(':').next()?, 16).ok()?;
+            (local_port == port && *f.get(3)? == "0A").then(|| f.get(9)?.parse().ok())?
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn listening_sockets_by_port() {
+        // In /proc/net/tcp's format (proc(5)): a LISTEN on 22, a connection to 8008, a LISTEN on 8008.
+        let text = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 00000000:0016 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 18642 1 0000000000000000 100 0 0 10 0
+   1: 0100007F:1F48 0100007F:A2C4 01 00000000:00000000 00:00000000 00000000     0        0 99121 1 0000000000000000 20 4 30 10 -1
+   2: 00000000:1F48 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 77001 1 0000000000000000 100 0 0 10 0
+";
+        assert_eq!(listening_inodes(text, 22), vec![18642]);
+        assert_eq!(listening_inodes(text, 8008), vec![77001]);
+        assert!(listening_inodes(text, 8009).is_empty());
+        assert!(listening_inodes("garbage\nnot a table", 22).is_empty());
+    }
 
     #[test]
     fn stat_parses_total_cores_and_btime() {

@@ -398,3 +398,34 @@ fn doctor_checks_the_demo_host() {
     });
     assert_eq!(res.status.code(), Some(worst), "{stdout}");
 }
+
+/// `proxwatch doctor` names who holds the port when it is not proxwatch: here, this test process.
+#[test]
+fn doctor_names_who_holds_the_port() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Held for the whole run, accepting nothing: not proxwatch, so the health check fails.
+    let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = held.local_addr().unwrap().port().to_string();
+    let demo = common::demo_dir();
+    let args = [
+        "--replay",
+        demo.to_str().unwrap(),
+        "--data-dir",
+        tmp.path().to_str().unwrap(),
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        &port,
+        "doctor",
+        "--json",
+    ];
+    let res = proxwatch(&args);
+    let stdout = String::from_utf8_lossy(&res.stdout);
+    let rows: serde_json::Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    let row = rows.as_array().unwrap().iter().find(|r| r["check"] == "port").unwrap().clone();
+    assert_eq!(row["verdict"], "fail", "{row}");
+    let me = format!("(pid {})", std::process::id());
+    assert!(row["detail"].as_str().unwrap().contains(&me), "{row} should name {me}");
+    assert_eq!(res.status.code(), Some(2), "{stdout}");
+    drop(held);
+}
