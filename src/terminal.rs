@@ -436,7 +436,15 @@ struct Bridge {
     output: mpsc::Receiver<Bytes>,
     input: mpsc::Sender<Bytes>,
     exited: oneshot::Receiver<Option<Exit>>,
+    /// The shell runs in a transient unit behind `systemd-run --pty`: client input waits for the
+    /// first output (see [`FIRST_OUTPUT_WAIT`]).
+    hold_input: bool,
 }
+
+/// Input that reaches `systemd-run --pty` before its forwarding is set up can leave the session
+/// without output (seen with systemd 252 under systemd-nspawn: no prompt, ever). A person types
+/// after the prompt; keystrokes sent earlier wait for the first output, or this long.
+const FIRST_OUTPUT_WAIT: Duration = Duration::from_secs(5);
 
 impl Bridge {
     fn start(mut pty: PtySession, id: u64) -> anyhow::Result<Bridge> {
@@ -483,7 +491,8 @@ impl Bridge {
         })();
         match started {
             Ok((output, input, exited)) => {
-                Ok(Bridge { id, pty, killer: Some(killer), output, input, exited })
+                let hold_input = pty.in_unit();
+                Ok(Bridge { id, pty, killer: Some(killer), output, input, exited, hold_input })
             }
             Err(e) => {
                 let mut killer = killer;
@@ -551,6 +560,14 @@ impl Bridge {
         // read (backpressure to the client), but output keeps flowing: a shell that is blocked writing
         // output cannot read input, so stalling output here too would deadlock.
         let mut pending: Option<Bytes> = None;
+        if self.hold_input {
+            // The socket is not read meanwhile: what the client sends waits in its buffers.
+            if let Ok(Some(bytes)) = tokio::time::timeout(FIRST_OUTPUT_WAIT, self.output.recv()).await {
+                if socket.send(Message::Binary(bytes)).await.is_err() {
+                    return End::ClientClosed;
+                }
+            }
+        }
         loop {
             tokio::select! {
                 exit = &mut self.exited => {

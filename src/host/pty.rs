@@ -164,6 +164,11 @@ pub fn spawn_pty_in(
 }
 
 impl PtySession {
+    /// Whether the command runs as a transient unit (`systemd-run --pty`).
+    pub fn in_unit(&self) -> bool {
+        self.unit.is_some()
+    }
+
     /// The shell's pid, which is also its process group and session id.
     pub fn pid(&self) -> u32 {
         self.pid
