@@ -83,7 +83,9 @@ pub fn editable(key: &str) -> Option<&'static Editable> {
 /// Keys whose values are never answered (only whether they are set).
 fn secret(key: &str) -> bool {
     let name = key.rsplit('.').next().unwrap_or(key);
-    ["password", "secret", "token"].iter().any(|s| name.contains(s))
+    // Whole words at the end only: `auth.max_token_failures` is a number, not a token.
+    ["password", "secret", "token", "key"].iter().any(|s| name == *s || name.ends_with(&format!("_{s}")))
+        && key != "tls.key"
 }
 
 /// Checks one value from the UI against its setting's kind; the error names the field and what it
@@ -416,6 +418,14 @@ mod tests {
             assert!(!d.is_null(), "{} is not a config key", e.key);
             assert!(check(e.key, d).is_ok(), "{}'s default {d} is out of its own range", e.key);
         }
+    }
+
+    #[test]
+    fn only_secret_keys_are_hidden() {
+        assert!(secret("nut.password"));
+        assert!(!secret("auth.max_token_failures") && !secret("auth.token_failure_window_s"));
+        // A path to the key file, not a key.
+        assert!(!secret("tls.key"));
     }
 
     #[test]
