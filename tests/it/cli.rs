@@ -363,22 +363,8 @@ fn demo_is_loopback_only_locked_and_offers_its_login() {
 /// files are found, and the exit code follows the worst verdict.
 #[test]
 fn doctor_checks_the_demo_host() {
-    let tmp = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
-    let demo = common::demo_dir();
-    let args = [
-        "--replay",
-        demo.to_str().unwrap(),
-        "--data-dir",
-        tmp.path().to_str().unwrap(),
-        "--port",
-        &port,
-        "doctor",
-        "--json",
-    ];
-    let res = proxwatch(&args);
-    let stdout = String::from_utf8_lossy(&res.stdout);
-    let rows: serde_json::Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let (rows, code, stdout) = doctor_on_demo(port);
     let rows = rows.as_array().unwrap();
     let get = |name: &str| {
         rows.iter().find(|r| r["check"] == name).unwrap_or_else(|| panic!("no {name} in {rows:?}"))
@@ -396,36 +382,33 @@ fn doctor_checks_the_demo_host() {
             _ => 0,
         })
     });
-    assert_eq!(res.status.code(), Some(worst), "{stdout}");
+    assert_eq!(code, Some(worst), "{stdout}");
+}
+
+/// `proxwatch doctor --json` on the demo host with `port` (on 127.0.0.1): the rows, the exit code and
+/// the raw output.
+fn doctor_on_demo(port: u16) -> (serde_json::Value, Option<i32>, String) {
+    let tmp = tempfile::tempdir().unwrap();
+    let (demo, port) = (common::demo_dir(), port.to_string());
+    let data = tmp.path().to_str().unwrap();
+    let args =
+        ["--replay", demo.to_str().unwrap(), "--data-dir", data, "--bind", "127.0.0.1", "--port", &port];
+    let res = proxwatch(&[&args[..], &["doctor", "--json"]].concat());
+    let stdout = String::from_utf8_lossy(&res.stdout).into_owned();
+    let rows = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    (rows, res.status.code(), stdout)
 }
 
 /// `proxwatch doctor` names who holds the port when it is not proxwatch: here, this test process.
 #[test]
 fn doctor_names_who_holds_the_port() {
-    let tmp = tempfile::tempdir().unwrap();
     // Held for the whole run, accepting nothing: not proxwatch, so the health check fails.
     let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = held.local_addr().unwrap().port().to_string();
-    let demo = common::demo_dir();
-    let args = [
-        "--replay",
-        demo.to_str().unwrap(),
-        "--data-dir",
-        tmp.path().to_str().unwrap(),
-        "--bind",
-        "127.0.0.1",
-        "--port",
-        &port,
-        "doctor",
-        "--json",
-    ];
-    let res = proxwatch(&args);
-    let stdout = String::from_utf8_lossy(&res.stdout);
-    let rows: serde_json::Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    let (rows, code, stdout) = doctor_on_demo(held.local_addr().unwrap().port());
     let row = rows.as_array().unwrap().iter().find(|r| r["check"] == "port").unwrap().clone();
     assert_eq!(row["verdict"], "fail", "{row}");
     let me = format!("(pid {})", std::process::id());
     assert!(row["detail"].as_str().unwrap().contains(&me), "{row} should name {me}");
-    assert_eq!(res.status.code(), Some(2), "{stdout}");
+    assert_eq!(code, Some(2), "{stdout}");
     drop(held);
 }
