@@ -604,7 +604,15 @@ pub fn bind(addr: SocketAddr) -> anyhow::Result<std::net::TcpListener> {
     };
     match try_bind(addr) {
         Ok(l) => Ok(l),
-        Err(e) if addr.ip().is_unspecified() && addr.is_ipv6() => {
+        // A port in use or a permission refused is the same on IPv4: say that, not "IPv6 unavailable".
+        Err(e)
+            if addr.ip().is_unspecified()
+                && addr.is_ipv6()
+                && !matches!(
+                    e.kind(),
+                    std::io::ErrorKind::AddrInUse | std::io::ErrorKind::PermissionDenied
+                ) =>
+        {
             let v4 = SocketAddr::from(([0, 0, 0, 0], addr.port()));
             tracing::warn!(error = %e, "IPv6 unavailable; listening on IPv4 only");
             try_bind(v4).with_context(|| format!("binding {v4}"))
@@ -738,5 +746,21 @@ pub async fn shutdown_signal() {
     tokio::select! {
         _ = term => {}
         _ = tokio::signal::ctrl_c() => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_port_in_use_is_reported_as_in_use_not_as_missing_ipv6() {
+        let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = held.local_addr().unwrap().port();
+        let addr = std::net::SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, port));
+        let err = format!("{:#}", super::bind(addr).unwrap_err());
+        assert!(err.contains("in use"), "{err}");
+        // Where IPv6 exists, the error names the address asked for, not an IPv4 fallback.
+        if std::net::TcpListener::bind("[::1]:0").is_ok() {
+            assert!(err.starts_with(&format!("binding [::]:{port}")), "{err}");
+        }
     }
 }
