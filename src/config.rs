@@ -617,30 +617,9 @@ impl Config {
         Ok((loaded.config, loaded.warnings))
     }
 
-    // proxwatch's own configuration file, read before any host exists: read directly.
-    #[allow(clippy::disallowed_methods)]
-    pub fn from_file(path: &Path) -> anyhow::Result<Config> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading config file {}", path.display()))?;
-        Self::parse(&text).with_context(|| format!("in config file {}", path.display()))
-    }
-
     /// Parses TOML text; errors name the key and the line (toml's span report).
     pub fn parse(text: &str) -> anyhow::Result<Config> {
         toml::from_str(text).map_err(|e| anyhow::anyhow!("{e}"))
-    }
-
-    /// Applies `PROXWATCH_<SECTION>_<KEY>` variables. Values are read as TOML (numbers, booleans),
-    /// else as strings. Returns warnings for unknown `PROXWATCH_*` names.
-    pub fn apply_env(
-        &mut self,
-        env: impl IntoIterator<Item = (String, String)>,
-    ) -> anyhow::Result<Vec<String>> {
-        let mut table = toml::Table::try_from(&*self).context("serialising config")?;
-        let env: Vec<(String, String)> = env.into_iter().collect();
-        let warnings = apply_env_table(&mut table, &env, &mut BTreeMap::new())?;
-        *self = table.try_into().context("applying environment")?;
-        Ok(warnings)
     }
 
     pub fn validate(&self) -> anyhow::Result<()> {

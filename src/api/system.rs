@@ -68,15 +68,16 @@ struct LastError {
 }
 
 async fn self_view(State(app): State<ApiState>) -> Result<Response, ApiError> {
+    let by_program = app.host.runs_by_program();
     json(&SelfView {
         version: crate::VERSION,
         uptime_s: app.started.elapsed().as_secs(),
         runs: app.host.run_count(),
         spawns: app.host.spawn_count(),
-        by_program: app.host.runs_by_program(),
+        timeouts: by_program.values().map(|p| p.timeouts).sum(),
+        by_program,
         process: crate::host::own_usage(),
         db_bytes: app.db.size_bytes(),
-        timeouts: app.host.runs_by_program().values().map(|p| p.timeouts).sum(),
         log_warnings: crate::host::LOG_COUNTS.warnings.load(std::sync::atomic::Ordering::Relaxed),
         log_errors: crate::host::LOG_COUNTS.errors.load(std::sync::atomic::Ordering::Relaxed),
         last_error: crate::host::LOG_COUNTS

@@ -124,6 +124,11 @@ pub struct OwnUsage {
     pub threads: u64,
 }
 
+/// The name a program is counted under: its path's last part (`/usr/sbin/smartctl` -> `smartctl`).
+fn program_name(program: &str) -> &str {
+    program.rsplit('/').next().unwrap_or(program)
+}
+
 /// Warnings and errors proxwatch itself logged since start (a tracing layer in `main` counts them):
 /// the self-monitoring's "worker errors", since every loop logs what went wrong and goes on.
 #[derive(Debug, Default)]
@@ -316,16 +321,15 @@ impl Host {
     }
 
     fn count_timeout(&self, program: &str) {
-        let name = program.rsplit('/').next().unwrap_or(program);
         if let Ok(mut m) = self.by_program.lock() {
-            if let Some(e) = m.get_mut(name) {
+            if let Some(e) = m.get_mut(program_name(program)) {
                 e.timeouts += 1;
             }
         }
     }
 
     fn count(&self, program: &str, spawned: bool) {
-        let name = program.rsplit('/').next().unwrap_or(program);
+        let name = program_name(program);
         if let Ok(mut m) = self.by_program.lock() {
             // Bounded: the programs are proxwatch's own argv lists, a few dozen names at most.
             if m.len() < 256 || m.contains_key(name) {
