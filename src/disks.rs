@@ -16,7 +16,10 @@ use crate::health::HealthSnapshot;
 use crate::health::model::{Finding, ObjectKind, Severity};
 use crate::health::store::State as FState;
 use crate::model::inventory::Inventory;
-use crate::model::smart::Reading;
+use crate::model::section::{Section, SectionState};
+use crate::model::smart::{Reading, ScanDevice};
+use crate::model::storage::BlockDevice;
+use crate::model::wear::Forecast;
 use crate::model::zfs::{PoolStatus, Vdev};
 
 pub use crate::model::storage::LINK_DIRS;
@@ -177,6 +180,69 @@ pub fn findings_for(health: &HealthSnapshot, kname: &str) -> Vec<DiskFinding> {
         a.dismissed.cmp(&b.dismissed).then(b.severity.cmp(&a.severity)).then(a.key.cmp(&b.key))
     });
     out
+}
+
+/// The smartctl device of the disk `kname` and its reading: smartctl names an NVMe disk by its
+/// controller (`/dev/nvme0`) where lsblk names the namespace (`nvme0n1`).
+pub fn smart_of<'a>(
+    inv: &'a Inventory,
+    kname: &str,
+) -> Option<(&'a ScanDevice, Option<&'a Section<Reading>>)> {
+    let devices = inv.smart_devices.data.as_ref()?;
+    let dev = devices.iter().find(|d| {
+        let base = d.name.trim_start_matches("/dev/");
+        base == kname
+            || (base.starts_with("nvme") && kname.strip_prefix(base).is_some_and(|r| r.starts_with('n')))
+    })?;
+    Some((dev, inv.smart.get(&dev.name)))
+}
+
+/// SMART's state for a disk (`ok`, `standby`, `failed`, `unavailable` or `pending`) and whether its
+/// overall self-assessment passed, from its reading (`scanned`: smartctl lists the device, or the
+/// scan has not run yet).
+pub fn smart_state(section: Option<&Section<Reading>>, scanned: bool) -> (&'static str, Option<bool>) {
+    let initial = if scanned { "pending" } else { "unavailable" };
+    let Some(section) = section else { return (initial, None) };
+    match (&section.data, section.state) {
+        (_, SectionState::Unavailable) => ("unavailable", None),
+        (Some(Reading::Data(d)), _) => {
+            let standby = section.reason.as_deref().is_some_and(|r| r.contains("not woken"));
+            (if standby { "standby" } else { "ok" }, d.smart_passed)
+        }
+        (Some(Reading::Standby { .. }), _) => ("standby", None),
+        (Some(Reading::Failed { .. }), _) => ("failed", None),
+        (None, SectionState::Error | SectionState::Stale) => ("failed", None),
+        (None, _) => (initial, None),
+    }
+}
+
+/// The SSD endurance forecast of a disk, by its smartctl name or its path.
+pub fn forecast_of<'a>(inv: &'a Inventory, disk: &BlockDevice) -> Option<&'a Forecast> {
+    let path = disk.path.clone().unwrap_or_else(|| format!("/dev/{}", disk.kname));
+    smart_of(inv, &disk.kname)
+        .and_then(|(dev, _)| inv.forecasts.get(&dev.name))
+        .or_else(|| inv.forecasts.get(&path))
+}
+
+/// Every physical disk with its verdict, from the SMART reading, its pool memberships and the health
+/// findings about it.
+pub fn verdicts<'a>(
+    inv: &'a Inventory,
+    devs: &'a [BlockDevice],
+    health: &HealthSnapshot,
+) -> Vec<(&'a BlockDevice, Verdict)> {
+    let members = memberships(inv);
+    crate::model::storage::physical_disks(devs)
+        .into_iter()
+        .map(|d| {
+            let smart = smart_of(inv, &d.kname);
+            let (state, passed) =
+                smart_state(smart.and_then(|(_, s)| s), smart.is_some() || inv.smart_devices.data.is_none());
+            let pools: Vec<&Membership> =
+                members.iter().filter(|(k, _)| *k == d.kname).map(|(_, m)| m).collect();
+            (d, verdict(state, passed, &pools, findings_for(health, &d.kname)))
+        })
+        .collect()
 }
 
 /// The verdict from the SMART reading's state (`ok`, `standby`, `failed`, `unavailable`,

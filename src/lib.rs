@@ -18,7 +18,8 @@
 //! 5. [`workers`]: background loops (sampler, inventory, network, hardware, UPS, GPU, journal), each
 //!    steppable.
 //! 6. [`health`]: the ten categories of rules, the cycle, findings and their events outbox.
-//! 7. [`disks`]: each physical disk's pool membership and its verdict.
+//! 7. [`disks`]: each physical disk's pool membership and its verdict; [`overview`]: the Overview's
+//!    summary (the worst findings, the summary cards, what changed), built from the snapshots.
 //! 8. [`auth`]: users, sessions, tokens, rate limits, the auth log.
 //! 9. [`notify`]: the notification engine (events, routing, the per-channel outbox, channels, AI);
 //!    [`metrics`]: the Prometheus exposition, rendered from the workers' snapshots; [`mqtt`]: Home
@@ -49,6 +50,7 @@ pub mod metrics;
 pub mod model;
 pub mod mqtt;
 pub mod notify;
+pub mod overview;
 pub mod pveconn;
 pub mod record;
 pub mod series;

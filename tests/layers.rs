@@ -23,7 +23,7 @@ const FLOORS: &[&[&str]] = &[
     &["history", "series", "wear", "record", "backup", "settings"],
     &["workers"],
     &["health"],
-    &["disks"],
+    &["disks", "overview"],
     &["auth"],
     &["notify", "metrics", "mqtt", "pveconn"],
     &["api", "terminal", "web", "server", "tls"],

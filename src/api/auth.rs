@@ -77,6 +77,11 @@ struct Status {
     #[cfg_attr(test, ts(optional))]
     demo_login: Option<DemoLogin>,
     terminal_enabled: bool,
+    /// The health verdict, for a logged-in caller: the shell shows the health pill's count from its
+    /// first render (the live stream keeps it current).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
+    health: Option<crate::health::Summary>,
 }
 
 #[derive(Serialize)]
@@ -91,9 +96,10 @@ async fn status(State(app): State<ApiState>, headers: HeaderMap, peer: Peer) -> 
     let ip = ip(&app, &headers, &peer);
     let session = cookie(&headers, COOKIE).and_then(|jwt| app.auth.check_session(jwt, ip));
     let demo = app.auth.demo;
+    let authenticated = session.is_some();
     let body = Status {
         setup_required: app.auth.setup_required(),
-        authenticated: session.is_some(),
+        authenticated,
         user: session.as_ref().map(|(p, _)| p.user.clone()),
         role: session.as_ref().map(|(p, _)| p.level),
         totp_enabled: session.as_ref().map(|(p, _)| app.auth.totp_enabled(&p.user)),
@@ -103,6 +109,7 @@ async fn status(State(app): State<ApiState>, headers: HeaderMap, peer: Peer) -> 
         demo_login: (demo && crate::auth::layer::is_loopback_request(&headers))
             .then_some(DemoLogin { username: DemoInfo::USER, password: DemoInfo::PASSWORD }),
         terminal_enabled: app.terminal.enabled(),
+        health: authenticated.then(|| app.health.borrow().summary()),
     };
     json(&body)
 }

@@ -21,7 +21,7 @@ use crate::error::ApiError;
 use crate::health::model::{Category, Finding, Severity};
 use crate::health::store::{self, Exclusion, Record, State as FState};
 use crate::health::thresholds::THRESHOLDS;
-use crate::health::{self, CheckDef, HealthSnapshot};
+use crate::health::{self, CheckDef, Counts, HealthSnapshot};
 
 pub fn routes() -> Routes {
     Routes::new()
@@ -131,17 +131,6 @@ struct CategoryView<'a> {
     checks: Vec<CheckView<'a>>,
 }
 
-#[derive(Serialize, Default)]
-#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "HealthCounts"))]
-#[cfg_attr(test, derive(ts_rs::TS), ts(rename = "HealthCounts"))]
-struct Counts {
-    critical: usize,
-    warning: usize,
-    unknown: usize,
-    info: usize,
-    dismissed: usize,
-}
-
 #[derive(Serialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "HealthOverview"))]
 #[cfg_attr(test, derive(ts_rs::TS), ts(rename = "HealthOverview"))]
@@ -157,6 +146,11 @@ struct Overview<'a> {
     categories: Vec<CategoryView<'a>>,
     evaluated_at: Option<i64>,
     full_at: Option<i64>,
+    /// Before the first cycle since a restart: the counts are the findings persisted before, as of
+    /// this time (unix ms).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
+    restored_at: Option<i64>,
     /// Findings a grace holds back (guests still starting after a boot, services after proxwatch's
     /// own start): the count changes by itself when it ends, so the page says so beforehand.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -186,12 +180,7 @@ fn grace_of(snap: &HealthSnapshot, now: i64) -> Option<Grace> {
     Some(Grace { checks: ends.len(), until: *ends.iter().max()? })
 }
 
-fn check_view<'a>(
-    snap: &'a HealthSnapshot,
-    id: &'a str,
-    label: &'a str,
-    counts: &mut Counts,
-) -> (CheckView<'a>, Severity) {
+fn check_view<'a>(snap: &'a HealthSnapshot, id: &'a str, label: &'a str) -> (CheckView<'a>, Severity) {
     let found: &[Finding] = snap.results.get(id).map_or(&[], |v| v.as_slice());
     // Before the first full cycle only the fast rules have spoken.
     let pending = snap.full_at.is_none() && found.is_empty();
@@ -200,19 +189,6 @@ fn check_view<'a>(
     problems.sort_by(|a, b| b.0.severity.cmp(&a.0.severity).then_with(|| a.0.key.cmp(&b.0.key)));
     let active = |r: &Option<&Record>| r.is_none_or(|r| r.state == FState::Active);
     let worst = problems.iter().find(|(_, r)| active(r));
-    for (f, r) in &problems {
-        if !active(r) {
-            counts.dismissed += 1;
-            continue;
-        }
-        match f.severity {
-            Severity::Critical => counts.critical += 1,
-            Severity::Warning => counts.warning += 1,
-            Severity::Unknown => counts.unknown += 1,
-            Severity::Info => counts.info += 1,
-            Severity::Ok => {}
-        }
-    }
     let (severity, reason, key) = match worst {
         Some((f, _)) => (f.severity, f.reason.clone(), Some(f.key.as_str())),
         None => {
@@ -240,8 +216,6 @@ fn check_view<'a>(
 
 async fn overview(State(app): State<ApiState>) -> Result<Response, ApiError> {
     let snap = app.health.borrow().clone();
-    let mut counts = Counts::default();
-    let mut worst_all = Severity::Ok;
     let mut categories = Vec::with_capacity(10);
     for cat in Category::ALL {
         let mut ids: Vec<(&str, &str)> =
@@ -255,14 +229,13 @@ async fn overview(State(app): State<ApiState>) -> Result<Response, ApiError> {
         let mut checks = Vec::with_capacity(ids.len());
         let mut worst: Option<(Severity, String)> = None;
         for (id, label) in ids {
-            let (view, sev) = check_view(&snap, id, label, &mut counts);
+            let (view, sev) = check_view(&snap, id, label);
             if sev > Severity::Ok && worst.as_ref().is_none_or(|(w, _)| sev > *w) {
                 worst = Some((sev, view.reason.clone()));
             }
             checks.push(view);
         }
         let sev = worst.as_ref().map_or(Severity::Ok, |w| w.0);
-        worst_all = worst_all.max(sev);
         categories.push(CategoryView {
             id: cat.id(),
             name: cat.name(),
@@ -272,38 +245,12 @@ async fn overview(State(app): State<ApiState>) -> Result<Response, ApiError> {
         });
     }
     let grace = grace_of(&snap, app.clock.now_ms());
-    let problems = counts.critical + counts.warning + counts.unknown;
-    let summary = if snap.full_at.is_none() {
-        "waiting for the first health cycle".to_string()
-    } else if problems == 0 {
-        let n = snap.checks.len();
-        let mut s = format!("all {n} checks pass");
-        if counts.info > 0 {
-            s += &format!(" ({} notices)", counts.info);
-        }
-        if counts.dismissed > 0 {
-            s += &format!("; {} dismissed", counts.dismissed);
-        }
-        s
-    } else {
-        let mut parts = Vec::new();
-        for (n, what) in
-            [(counts.critical, "critical"), (counts.warning, "warning"), (counts.unknown, "unknown")]
-        {
-            if n > 0 {
-                parts.push(format!("{n} {what}"));
-            }
-        }
-        format!(
-            "{problems} active {}: {}",
-            if problems == 1 { "problem" } else { "problems" },
-            parts.join(", ")
-        )
-    };
+    let tally = snap.summary();
     json(&Overview {
-        status: if snap.full_at.is_none() { "pending" } else { worst_all.as_str() },
-        summary,
-        counts,
+        status: tally.status,
+        summary: tally.summary,
+        counts: tally.counts,
+        restored_at: tally.restored_at,
         categories,
         evaluated_at: snap.evaluated_at,
         full_at: snap.full_at,

@@ -85,15 +85,27 @@ async fn live(
 ) -> Result<impl axum::response::IntoResponse, ApiError> {
     let permit = app.live_clients.take(&p.user, p.ip)?;
     let stop = app.cancel.clone().cancelled_owned();
-    let stream = WatchStream::new(super::state::follow(&app.vitals))
-        .filter_map(move |sample| {
-            // The permit lives as long as the stream.
-            let _held = &permit;
-            std::future::ready(
-                sample.map(|s| Ok::<_, Infallible>(Event::default().event("vitals").data(s.json.get()))),
-            )
-        })
-        .take_until(stop);
+    let vitals = WatchStream::new(super::state::follow(&app.vitals)).filter_map(move |sample| {
+        // The permit lives as long as the stream.
+        let _held = &permit;
+        std::future::ready(
+            sample.map(|s| Ok::<_, Infallible>(Event::default().event("vitals").data(s.json.get()))),
+        )
+    });
+    // The health verdict: sent first, then whenever it moves (a fast evaluation that only refreshes
+    // the numbers in a reason is not a move).
+    let mut last = None;
+    let health = WatchStream::new(app.health.clone()).filter_map(move |snap| {
+        let s = snap.summary();
+        let key = (s.status, s.counts, s.full_at, s.restored_at, s.checks);
+        let event = (last != Some(key)).then(|| {
+            last = Some(key);
+            let data = serde_json::to_string(&s).unwrap_or_default();
+            Ok::<_, Infallible>(Event::default().event("health").data(data))
+        });
+        std::future::ready(event)
+    });
+    let stream = futures_util::stream::select(vitals, health).take_until(stop);
     // nginx buffers a proxied answer unless told not to (docs/reverse-proxy.md).
     Ok(([("x-accel-buffering", "no")], Sse::new(stream).keep_alive(KeepAlive::default())))
 }
@@ -105,7 +117,8 @@ pub(super) fn docs(d: &mut super::openapi::spec::Doc) {
         .event_stream(
             "`text/event-stream`. Each new vitals sample is one `event: vitals` whose data is the sample's \
          JSON (the `Sample` schema, as `/api/system` serves it under `vitals`); the latest one is sent \
-         first. Keep-alive comments keep it open; the stream ends when proxwatch stops. Streams are \
+         first. The health verdict is an `event: health` whose data is the `HealthSummary` JSON: sent \
+         at once, then whenever the status, the counts or the last full cycle change. Keep-alive comments keep it open; the stream ends when proxwatch stops. Streams are \
          bounded in total, per user and per client address (log follows share the slots): over the \
          bound is a 503 with Retry-After 5.",
         )

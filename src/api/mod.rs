@@ -20,6 +20,7 @@ pub mod metrics;
 mod network;
 mod notifications;
 pub mod openapi;
+mod overview;
 mod pve;
 mod pve_hook;
 pub mod rrd_cache;
@@ -139,6 +140,7 @@ fn routes() -> Routes {
         .merge(hardware::routes())
         .merge(logs::routes())
         .merge(health::routes())
+        .merge(overview::routes())
         .merge(notifications::routes())
         .merge(pve_hook::routes())
         .merge(pve::routes())
@@ -342,6 +344,7 @@ pub(crate) fn docs(d: &mut openapi::spec::Doc) {
     hardware::docs(d);
     logs::docs(d);
     health::docs(d);
+    overview::docs(d);
     notifications::docs(d);
     pve_hook::docs(d);
     integrations::docs(d);
@@ -363,6 +366,7 @@ pub(crate) fn ts_types(v: &mut impl ts_rs::TypeVisitor) {
     tasks::ts_types(v);
     auth::ts_types(v);
     health::ts_types(v);
+    overview::ts_types(v);
     notifications::ts_types(v);
     pve_hook::ts_types(v);
     integrations::ts_types(v);

@@ -17,7 +17,7 @@ use crate::error::ApiError;
 use crate::model::inventory::Inventory;
 use crate::model::pve::NodeStorage;
 use crate::model::section::{Section, SectionState};
-use crate::model::smart::{Reading, ScanDevice, SelfTestKind};
+use crate::model::smart::{Reading, SelfTestKind};
 use crate::model::storage::{BlockDevice, LvKind};
 use crate::model::wear::GuestWrites;
 use crate::model::zfs::{PoolStatus, PoolSummary};
@@ -138,21 +138,12 @@ struct DiskView<'a> {
 }
 
 /// The SMART reading for a block device: `/dev/sda` for `sda`, `/dev/nvme0` for `nvme0n1`.
-fn smart_for<'a>(inv: &'a Inventory, kname: &str) -> Option<(&'a ScanDevice, Option<&'a Section<Reading>>)> {
-    let devices = inv.smart_devices.data.as_ref()?;
-    let dev = devices.iter().find(|d| {
-        let base = d.name.trim_start_matches("/dev/");
-        base == kname
-            || (base.starts_with("nvme") && kname.strip_prefix(base).is_some_and(|r| r.starts_with('n')))
-    })?;
-    Some((dev, inv.smart.get(&dev.name)))
-}
-
 fn smart_summary(section: Option<&Section<Reading>>, scanned: bool) -> SmartSummary {
+    let (state, passed) = crate::disks::smart_state(section, scanned);
     let mut s = SmartSummary {
-        state: if scanned { "pending" } else { "unavailable" },
+        state,
         reason: if scanned { None } else { Some("smartctl does not list this device".into()) },
-        passed: None,
+        passed,
         temperature_c: None,
         power_on_hours: None,
         wear_used_pct: None,
@@ -162,27 +153,16 @@ fn smart_summary(section: Option<&Section<Reading>>, scanned: bool) -> SmartSumm
     let Some(section) = section else { return s };
     s.reason = section.reason.clone();
     match (&section.data, section.state) {
-        (_, SectionState::Unavailable) => s.state = "unavailable",
+        (_, SectionState::Unavailable) => {}
         (Some(Reading::Data(d)), _) => {
-            s.state = if section.reason.as_deref().is_some_and(|r| r.contains("not woken")) {
-                "standby"
-            } else {
-                "ok"
-            };
-            s.passed = d.smart_passed;
             s.temperature_c = d.temperature_c;
             s.power_on_hours = d.power_on_hours;
             s.wear_used_pct = d.wear_used_pct;
             s.bytes_written = d.bytes_written;
             s.findings = d.findings.iter().map(|f| f.description()).collect();
         }
-        (Some(Reading::Standby { .. }), _) => s.state = "standby",
-        (Some(Reading::Failed { reason, .. }), _) => {
-            s.state = "failed";
-            s.reason = Some(reason.clone());
-        }
-        (None, SectionState::Error | SectionState::Stale) => s.state = "failed",
-        (None, _) => {}
+        (Some(Reading::Failed { reason, .. }), _) => s.reason = Some(reason.clone()),
+        _ => {}
     }
     s
 }
@@ -229,7 +209,7 @@ fn disk_views<'a>(
     crate::model::storage::physical_disks(devs)
         .into_iter()
         .map(|d| {
-            let smart = smart_for(inv, &d.kname);
+            let smart = crate::disks::smart_of(inv, &d.kname);
             let smart = smart_summary(
                 smart.and_then(|(_, s)| s),
                 smart.is_some() || inv.smart_devices.data.is_none(),
@@ -243,7 +223,6 @@ fn disk_views<'a>(
                 crate::disks::findings_for(health, &d.kname),
             );
             let path = d.path.clone().unwrap_or_else(|| format!("/dev/{}", d.kname));
-            let smart_path = smart_for(inv, &d.kname).map(|(dev, _)| dev.name.clone());
             DiskView {
                 id: &d.kname,
                 model: d.model.as_deref(),
@@ -265,7 +244,7 @@ fn disk_views<'a>(
                     .filter(|(k, t)| k.starts_with("by-id/") && **t == d.kname)
                     .map(|(k, _)| format!("/dev/disk/{k}"))
                     .collect(),
-                forecast: smart_path.and_then(|p| inv.forecasts.get(&p)).or_else(|| inv.forecasts.get(&path)),
+                forecast: crate::disks::forecast_of(inv, d),
                 path,
                 smart,
             }
@@ -377,7 +356,7 @@ async fn disk(State(app): State<ApiState>, Path(id): Path<String>) -> Result<Res
         .into_iter()
         .find(|d| d.id == id)
         .ok_or_else(|| ApiError::not_found(format!("no disk {id:?}")))?;
-    let reading = smart_for(&inv, &id).and_then(|(_, s)| s).and_then(|s| s.data.as_ref());
+    let reading = crate::disks::smart_of(&inv, &id).and_then(|(_, s)| s).and_then(|s| s.data.as_ref());
     json(&DiskDetail { disk: view, smart: reading, guest_writes: &inv.guest_writes })
 }
 
@@ -403,7 +382,7 @@ async fn selftest(
     };
     let dev = {
         let inv = app.inventory.borrow();
-        smart_for(&inv, &id)
+        crate::disks::smart_of(&inv, &id)
             .map(|(d, _)| d.clone())
             .ok_or_else(|| ApiError::not_found(format!("no SMART disk {id:?}")))?
     };

@@ -74,6 +74,8 @@ struct GuestView<'a> {
     /// Stopped although it should start with the host: worth a look.
     onboot_stopped: bool,
     last_backup: Option<BackupRef>,
+    /// Active problems about the guest (critical, warning and unknown health findings).
+    problems: usize,
 }
 
 pub(super) fn outcome_name(o: &TaskOutcome) -> &'static str {
@@ -110,7 +112,7 @@ fn guest_outcome<'a>(inv: &'a Inventory, t: &'a Task, vmid: u64) -> (&'static st
     (outcome_name(&t.outcome()), None)
 }
 
-fn guest_view<'a>(inv: &'a Inventory, g: &'a Guest) -> GuestView<'a> {
+fn guest_view<'a>(inv: &'a Inventory, g: &'a Guest, problems: usize) -> GuestView<'a> {
     let config = inv.configs.get(&g.vmid);
     let rates = inv.rates.get(&g.vmid).filter(|_| g.status == "running");
     let onboot = config.map(|c| c.onboot);
@@ -156,6 +158,7 @@ fn guest_view<'a>(inv: &'a Inventory, g: &'a Guest) -> GuestView<'a> {
         onboot,
         onboot_stopped: onboot == Some(true) && g.status == "stopped" && !g.template,
         last_backup,
+        problems,
     }
 }
 
@@ -176,7 +179,9 @@ struct Vms<'a> {
 
 async fn vms(State(app): State<ApiState>) -> Result<Response, ApiError> {
     let inv = app.inventory.borrow().clone();
-    let mut list: Vec<GuestView<'_>> = guests(&inv).map(|g| guest_view(&inv, g)).collect();
+    let problems = crate::overview::guest_problems(&app.health.borrow());
+    let mut list: Vec<GuestView<'_>> =
+        guests(&inv).map(|g| guest_view(&inv, g, problems.get(&g.vmid).map_or(0, |p| p.0))).collect();
     list.sort_by_key(|g| g.vmid);
     let section = Section {
         state: inv.resources.state,
@@ -266,7 +271,11 @@ async fn vm(State(app): State<ApiState>, Path(vmid): Path<String>) -> Result<Res
         tasks.iter().filter(|t| t.kind == "vzdump").map(|t| guest_task_view(&inv, t, vmid)).collect();
     let cfg = inv.configs.get(&vmid);
     let body = VmDetail {
-        guest: guest_view(&inv, g),
+        guest: guest_view(
+            &inv,
+            g,
+            crate::overview::guest_problems(&app.health.borrow()).get(&vmid).map_or(0, |p| p.0),
+        ),
         config: config.as_ref(),
         snapshots: cfg.map_or(&[], |c| c.snapshots.as_slice()),
         pending: cfg.map_or(&[], |c| c.pending.as_slice()),

@@ -216,6 +216,31 @@ impl Engine {
         changed
     }
 
+    /// Before the first cycle: publishes the checks and the findings persisted before a restart, so
+    /// that the verdict (and the health pill's count) is there from the first request, not only after
+    /// the first cycle.
+    pub async fn restore(&mut self, io: &Io) -> anyhow::Result<usize> {
+        let ledger = io.bus.ledger.clone();
+        let n = io
+            .db
+            .call(move |c| {
+                let records = store::open(c)?;
+                let n = records.len();
+                ledger.replace(records);
+                Ok(n)
+            })
+            .await?;
+        let snap = HealthSnapshot {
+            evaluated_at: None,
+            full_at: None,
+            checks: self.checks.clone(),
+            results: BTreeMap::new(),
+            records: BTreeMap::new(),
+        };
+        io.bus.ledger.publish(&io.bus.snapshot, snap);
+        Ok(n)
+    }
+
     /// A full cycle at `now`: every rule, an occurrence counted for each open finding, retention
     /// once an hour. Thresholds and exclusions are re-read from the database first.
     pub async fn step_full(&mut self, io: &Io, now: i64) -> anyhow::Result<()> {

@@ -30,7 +30,7 @@ use crate::model::inventory::Inventory;
 use crate::model::network::NetworkSnapshot;
 use crate::model::ups::UpsSnapshot;
 use crate::model::{Clock, Identity, LiveSample};
-use model::{Category, Finding, Thresholds};
+use model::{Category, Finding, Severity, Thresholds};
 use store::{Event, Exclusions, Record};
 
 /// One check of a category, as the rules declare it.
@@ -55,6 +55,139 @@ pub struct HealthSnapshot {
     pub results: BTreeMap<String, Vec<Finding>>,
     /// The open (active or dismissed) findings as persisted, by key.
     pub records: BTreeMap<String, Record>,
+}
+
+/// How many active problems of each severity (and how many are dismissed).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "HealthCounts"))]
+#[cfg_attr(test, derive(ts_rs::TS), ts(rename = "HealthCounts"))]
+pub struct Counts {
+    pub critical: usize,
+    pub warning: usize,
+    pub unknown: usize,
+    pub info: usize,
+    pub dismissed: usize,
+}
+
+impl Counts {
+    /// Counts one non-ok finding: dismissed ones apart.
+    pub fn add(&mut self, severity: Severity, active: bool) {
+        if !active {
+            self.dismissed += 1;
+            return;
+        }
+        match severity {
+            Severity::Critical => self.critical += 1,
+            Severity::Warning => self.warning += 1,
+            Severity::Unknown => self.unknown += 1,
+            Severity::Info => self.info += 1,
+            Severity::Ok => {}
+        }
+    }
+
+    /// Active problems: critical, warning and unknown (notices are not problems).
+    pub fn problems(&self) -> usize {
+        self.critical + self.warning + self.unknown
+    }
+}
+
+/// The verdict in one line, as the health pill, the Overview and the live stream show it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "HealthSummary"))]
+#[cfg_attr(test, derive(ts_rs::TS), ts(rename = "HealthSummary"))]
+pub struct Summary {
+    /// The worst active severity, or `pending` before anything is known.
+    #[cfg_attr(
+        test,
+        ts(type = "\"ok\" | \"info\" | \"unknown\" | \"warning\" | \"critical\" | \"pending\"")
+    )]
+    #[cfg_attr(test, schemars(extend("enum" = ["ok", "info", "unknown", "warning", "critical", "pending"])))]
+    pub status: &'static str,
+    /// "3 active problems: 1 critical, 2 warning", "all 37 checks pass", ...
+    pub summary: String,
+    pub counts: Counts,
+    /// How many checks the rules declare.
+    pub checks: usize,
+    /// The last evaluation (full or fast), unix ms.
+    pub evaluated_at: Option<i64>,
+    /// The last full cycle, unix ms.
+    pub full_at: Option<i64>,
+    /// No cycle has run since proxwatch started: the counts are the findings it persisted before,
+    /// as of `restored_at` (unix ms, their newest `last_seen`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
+    pub restored_at: Option<i64>,
+}
+
+impl HealthSnapshot {
+    /// Whether a finding (by its persisted record) is active rather than dismissed.
+    fn active(&self, key: &str) -> bool {
+        self.records.get(key).is_none_or(|r| r.state == store::State::Active)
+    }
+
+    /// The counts and the one-line verdict. After a full cycle they come from its results; before
+    /// the first cycle since a restart, from the findings the database kept (`restored_at`).
+    pub fn summary(&self) -> Summary {
+        let mut counts = Counts::default();
+        let mut worst = Severity::Ok;
+        let mut restored_at = None;
+        if self.full_at.is_some() {
+            for f in self.results.values().flatten().filter(|f| f.severity != Severity::Ok) {
+                let active = self.active(&f.key);
+                counts.add(f.severity, active);
+                if active {
+                    worst = worst.max(f.severity);
+                }
+            }
+        } else if !self.records.is_empty() {
+            for r in self.records.values().filter(|r| r.severity != Severity::Ok) {
+                let active = r.state == store::State::Active;
+                counts.add(r.severity, active);
+                if active {
+                    worst = worst.max(r.severity);
+                }
+            }
+            restored_at = self.records.values().map(|r| r.last_seen).max();
+        }
+        let known = self.full_at.is_some() || restored_at.is_some();
+        let problems = counts.problems();
+        let summary = if !known {
+            "waiting for the first health cycle".to_string()
+        } else if problems == 0 {
+            let mut s = format!("all {} checks pass", self.checks.len());
+            if restored_at.is_some() {
+                s = "no active problem".to_string();
+            }
+            if counts.info > 0 {
+                s += &format!(" ({} notices)", counts.info);
+            }
+            if counts.dismissed > 0 {
+                s += &format!("; {} dismissed", counts.dismissed);
+            }
+            s
+        } else {
+            let parts: Vec<String> =
+                [(counts.critical, "critical"), (counts.warning, "warning"), (counts.unknown, "unknown")]
+                    .into_iter()
+                    .filter(|(n, _)| *n > 0)
+                    .map(|(n, what)| format!("{n} {what}"))
+                    .collect();
+            format!(
+                "{problems} active {}: {}",
+                if problems == 1 { "problem" } else { "problems" },
+                parts.join(", ")
+            )
+        };
+        Summary {
+            status: if known { worst.as_str() } else { "pending" },
+            summary,
+            counts,
+            checks: self.checks.len(),
+            evaluated_at: self.evaluated_at,
+            full_at: self.full_at,
+            restored_at,
+        }
+    }
 }
 
 /// Manual runs (`POST /api/health/run`) are refused more often than this.
@@ -241,12 +374,40 @@ impl Bus {
 
 /// The health cycle loop (spawned by `app::run` after the workers): a full cycle shortly after start and
 /// then every `health.interval_s` or on request, fast rules on every fresh vitals sample.
+/// The longest the first full cycle waits for the workers' first snapshots.
+const FIRST_CYCLE_WAIT: Duration = Duration::from_secs(10);
+
+/// Returns once every feed the rules read has been published at least once since start (a worker
+/// that has gone away counts as published), and the facts collector has collected.
+async fn first_snapshots(io: &Io) {
+    let f = &io.feeds;
+    let _ = f.identity.clone().changed().await;
+    let _ = f.inventory.clone().changed().await;
+    let _ = f.network.clone().changed().await;
+    let _ = f.hardware.clone().changed().await;
+    let _ = f.ups.clone().changed().await;
+    let _ = f.gpu.clone().changed().await;
+    let mut facts = io.bus.facts.subscribe();
+    while facts.borrow_and_update().collected_ms == 0 {
+        if facts.changed().await.is_err() {
+            break;
+        }
+    }
+}
+
 pub async fn run(io: Io, cfg: HealthCfg, clock: Clock, cancel: CancellationToken) {
     let mut engine = cycle::Engine::new(rules::RULES, clock.now_ms(), cfg.startup_grace_s);
+    if let Err(e) = engine.restore(&io).await {
+        tracing::warn!(error = %format!("{e:#}"), "could not read the persisted health findings");
+    }
     let period = Duration::from_secs(cfg.interval_s.max(10));
-    // Let the other workers publish their first snapshots before the first full cycle.
-    let first = tokio::time::Instant::now() + Duration::from_secs(10).min(period);
-    let mut tick = tokio::time::interval_at(first, period);
+    // The first full cycle runs as soon as the other workers (and the facts) have published their
+    // first snapshots, and 10 s after start at the latest.
+    tokio::select! {
+        _ = cancel.cancelled() => return,
+        _ = tokio::time::timeout(FIRST_CYCLE_WAIT.min(period), first_snapshots(&io)) => {}
+    }
+    let mut tick = tokio::time::interval(period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut vitals = io.feeds.vitals.clone();
     vitals.mark_unchanged();

@@ -193,9 +193,13 @@ async fn live_stream_pushes_each_new_sample() {
     let mut next = common::sample_pair();
     next.ts += 1000;
     app.vitals.send_replace(Some(Arc::new(LiveSample::new(next).unwrap())));
+    // The health verdict comes once in between (`event: health`), then only when it moves.
     let second = body.frame().await.unwrap().unwrap().into_data().unwrap();
     let second = String::from_utf8_lossy(&second).to_string();
-    assert!(second.contains(&format!("\"ts\":{}", common::T0_MS + 2000)), "{second}");
+    assert!(second.starts_with("event: health\ndata: {\"status\":\"pending\""), "{second}");
+    let third = body.frame().await.unwrap().unwrap().into_data().unwrap();
+    let third = String::from_utf8_lossy(&third).to_string();
+    assert!(third.contains(&format!("\"ts\":{}", common::T0_MS + 2000)), "{third}");
     // Stopping the app ends the stream (so graceful shutdown is not held up).
     app.cancel.cancel();
     assert!(body.frame().await.is_none());

@@ -29,6 +29,7 @@ mod network;
 mod notify;
 mod notify_crash;
 mod notify_email;
+mod overview;
 mod prometheus;
 mod proxy;
 mod pveapi;

@@ -550,8 +550,14 @@ impl Browser {
         let now_ms = || SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64;
         // (ts, arrival) of each event, in order.
         let mut seen: Vec<(i64, i64)> = Vec::new();
+        let mut event = String::new();
         for line in lines.map_while(Result::ok) {
-            let Some(data) = line.strip_prefix("data:") else { continue };
+            if let Some(name) = line.strip_prefix("event:") {
+                event = name.trim().to_string();
+                continue;
+            }
+            // The health verdict (`event: health`) comes too; the vitals carry the timestamps.
+            let Some(data) = line.strip_prefix("data:").filter(|_| event == "vitals") else { continue };
             let arrived = now_ms();
             let v: Value =
                 serde_json::from_str(data.trim()).unwrap_or_else(|e| panic!("{ctx}: event data: {e}"));

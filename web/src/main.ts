@@ -2,8 +2,12 @@ import { mount } from 'svelte';
 import './app.css';
 import App from './App.svelte';
 import { initTheme } from './lib/theme.svelte';
+import { prefetchOverview } from './lib/overview.svelte';
+import { appPath } from './lib/router.svelte';
 
 initTheme();
+// The Overview's summary is asked for beside the login status, not after it.
+if (appPath(location.pathname) === '/') prefetchOverview();
 
 const target = document.getElementById('app');
 if (!target) throw new Error('#app missing from index.html');

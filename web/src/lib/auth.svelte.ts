@@ -3,6 +3,7 @@
 // token lives in api.ts (memory only) and is refreshed from every status.
 
 import { ApiError, getJSON, onAuthFailure, postJSON, setCsrf } from './api';
+import { setHealthSummary } from './health.svelte';
 
 import type { AuthStatus } from './gen/AuthStatus';
 import type { Role } from './gen/Role';
@@ -30,6 +31,8 @@ export async function loadStatus(): Promise<AuthStatus | null> {
   try {
     const s = await getJSON<AuthStatus>('/api/auth/status');
     setCsrf(s.csrf_token ?? null);
+    // Before the gate opens, so that the shell's first render has the health pill's count.
+    setHealthSummary(s.health);
     auth.status = s;
     auth.error = null;
     return s;

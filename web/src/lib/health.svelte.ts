@@ -6,6 +6,7 @@ import * as fmt from './format';
 
 import type { HealthFinding } from './gen/HealthFinding';
 import type { HealthOverview } from './gen/HealthOverview';
+import type { HealthSummary } from './gen/HealthSummary';
 
 export type { Severity } from './gen/Severity';
 export type { FindingState } from './gen/FindingState';
@@ -15,7 +16,7 @@ export type { HealthEvent } from './gen/HealthEvent';
 export type { ThresholdRow } from './gen/ThresholdRow';
 export type { ObjectKind } from './gen/ObjectKind';
 export type { Exclusion as ExclusionRow } from './gen/Exclusion';
-export type { HealthFinding, HealthOverview };
+export type { HealthFinding, HealthOverview, HealthSummary };
 /** A check's, category's or the overview's status: a severity, or `pending` before the first run. */
 export type Status = HealthOverview['status'];
 
@@ -49,6 +50,17 @@ export function findingPath(key: string, action: 'dismiss' | 'undismiss'): strin
 
 export const health = $state<{ overview: HealthOverview | null; error: string | null }>({ overview: null, error: null });
 
+/**
+ * The verdict in one line, for the health pill and the Overview: from the login status (so the pill
+ * has its count at the shell's first render), then pushed by the live stream (`event: health`) and
+ * taken from every `/api/health` answer. No poll of its own.
+ */
+export const healthSummary = $state<{ value: HealthSummary | null }>({ value: null });
+
+export function setHealthSummary(s: HealthSummary | null | undefined): void {
+  if (s) healthSummary.value = s;
+}
+
 let users = 0;
 let timer: ReturnType<typeof setInterval> | null = null;
 let ctrl: AbortController | null = null;
@@ -60,8 +72,18 @@ export async function refreshHealth(): Promise<void> {
   const c = new AbortController();
   ctrl = c;
   try {
-    health.overview = await getJSON<HealthOverview>('/api/health', c.signal);
+    const o = await getJSON<HealthOverview>('/api/health', c.signal);
+    health.overview = o;
     health.error = null;
+    setHealthSummary({
+      status: o.status,
+      summary: o.summary,
+      counts: o.counts,
+      checks: o.categories.reduce((n, c) => n + c.checks.length, 0),
+      evaluated_at: o.evaluated_at,
+      full_at: o.full_at,
+      restored_at: o.restored_at,
+    });
     // Right after start the first cycle is seconds away: ask again soon rather than in 45 s.
     if (health.overview.status === 'pending' && users > 0) {
       if (soon) clearTimeout(soon);

@@ -4,6 +4,8 @@
 
 import type { Sample } from './types';
 import { url } from './api';
+import { setHealthSummary } from './health.svelte';
+import type { HealthSummary } from './gen/HealthSummary';
 
 export type ConnState = 'connecting' | 'live' | 'reconnecting' | 'unreachable';
 
@@ -86,6 +88,13 @@ function open(): void {
     live.latest = s;
     live.receivedAt = lastMessage;
     for (const fn of listeners) fn(s);
+  });
+  src.addEventListener('health', (ev: MessageEvent<string>) => {
+    try {
+      setHealthSummary(JSON.parse(ev.data) as HealthSummary);
+    } catch {
+      // A malformed event changes nothing; the next one will do.
+    }
   });
   src.onerror = () => {
     trouble();

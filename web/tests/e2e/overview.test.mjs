@@ -62,6 +62,8 @@ test('overview at phone size has no horizontal overflow', async () => {
   await page.goto(base);
   await demoLogin(page);
   await page.waitForSelector('[data-testid="page-overview"]');
+  // On a phone the charts wait behind one tap (the strip and the cards come first).
+  await page.tap('[data-testid="show-charts"]');
   await pointsAbove(page, 'cpu', 0);
   await page.waitForSelector('[data-testid="processes"] tbody td.name');
   const width = await page.evaluate(() => document.documentElement.scrollWidth);

@@ -18,4 +18,8 @@ onboot: boolean | null,
 /**
  * Stopped although it should start with the host: worth a look.
  */
-onboot_stopped: boolean, last_backup: BackupRef | null, };
+onboot_stopped: boolean, last_backup: BackupRef | null, 
+/**
+ * Active problems about the guest (critical, warning and unknown health findings).
+ */
+problems: number, };

@@ -5,6 +5,11 @@ import type { HealthGrace } from "./HealthGrace";
 
 export type HealthOverview = { status: "ok" | "info" | "unknown" | "warning" | "critical" | "pending", summary: string, counts: HealthCounts, categories: Array<HealthCategory>, evaluated_at: number | null, full_at: number | null, 
 /**
+ * Before the first cycle since a restart: the counts are the findings persisted before, as of
+ * this time (unix ms).
+ */
+restored_at?: number, 
+/**
  * Findings a grace holds back (guests still starting after a boot, services after proxwatch's
  * own start): the count changes by itself when it ends, so the page says so beforehand.
  */
