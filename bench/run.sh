@@ -477,6 +477,8 @@ if [[ -z ${NA[pxw]:-} ]]; then
   fi
   # The guests list (served from the inventory snapshot).
   run_wrk pxw.vms "http://$HOST:$PXW_PORT/api/vms" 2 16 "$WRK_S" "${AUTH[pxw]}"
+  # The Overview's one summary read (snapshots plus the newest health events from SQLite).
+  run_wrk pxw.ov "http://$HOST:$PXW_PORT/api/overview" 2 16 "$WRK_S" "${AUTH[pxw]}"
 fi
 
 # ---------------------------------------------------------------- 3b. login flood
@@ -591,6 +593,7 @@ TABLE=$(
   row "main endpoint, sequential: p99" "$(cell pxw c1.p99 f_ms)" "$(cell ne c1.p99 f_ms)" "$(cell gl c1.p99 f_ms)" "—"
   row "main endpoint, sequential: throughput" "$(cell pxw c1.rps f_rps)" "$(cell ne c1.rps f_rps)" "$(cell gl c1.rps f_rps)" "—"
   row "\`/api/vms\` (guests), 16 conns: throughput / p99" "$(cell pxw vms.rps f_rps) / $(cell pxw vms.p99 f_ms)" "—" "—" "served from the inventory snapshot"
+  row "\`/api/overview\` (the Overview's summary), 16 conns: throughput / p99" "$(cell pxw ov.rps f_rps) / $(cell pxw ov.p99 f_ms)" "—" "—" "read once per page open and per health cycle"
   row "\`/metrics\`, 16 conns: throughput" "$(cell pxw m16.rps f_rps)" "$(metrics_ne rps f_rps)" "— (no Prometheus endpoint)" \
     "$(verdict "$(pv m16.rps)" '>=' 10000)≥ 10,000 req/s · ProxMenux 14 req/s$(ref "$(pv m16.rps)" 14) · node_exporter (DESIGN) ~230 req/s"
   row "\`/metrics\`, 16 conns: p99" "$(cell pxw m16.p99 f_ms)" "$(metrics_ne p99 f_ms)" "—" "$(verdict "$(pv m16.p99)" '<' 5)< 5 ms · ProxMenux 110 ms each"

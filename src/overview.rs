@@ -5,6 +5,7 @@
 //! Pure: `GET /api/overview` hands [`build`] the snapshots, the newest health events and the clock.
 //! Every card says `unavailable` with the reason when its source is missing, never a blank or a 0.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde::Serialize;
@@ -419,12 +420,41 @@ pub fn guest_problems(health: &HealthSnapshot) -> BTreeMap<u64, (usize, Severity
     out
 }
 
-/// The active critical, warning and unknown findings of the last evaluation.
-fn active_problems(health: &HealthSnapshot) -> impl Iterator<Item = &Finding> {
-    health.results.values().flatten().filter(|f| {
-        f.severity >= Severity::Unknown
-            && health.records.get(&f.key).is_none_or(|r| r.state == FState::Active)
-    })
+/// The active critical, warning and unknown findings: the last evaluation's, or before the first
+/// full cycle since a restart, the ones the database kept (as `HealthSnapshot::summary` counts them).
+fn active_problems(health: &HealthSnapshot) -> Vec<Cow<'_, Finding>> {
+    let problem = |s: Severity| s >= Severity::Unknown;
+    if health.full_at.is_some() || health.records.is_empty() {
+        return health
+            .results
+            .values()
+            .flatten()
+            .filter(|f| {
+                problem(f.severity) && health.records.get(&f.key).is_none_or(|r| r.state == FState::Active)
+            })
+            .map(Cow::Borrowed)
+            .collect();
+    }
+    health
+        .records
+        .values()
+        .filter(|r| r.state == FState::Active && problem(r.severity))
+        .map(|r| {
+            let mut f = Finding::new(r.category, r.key.clone(), r.severity, r.reason.clone());
+            f.details = r.details.clone();
+            f.object = r.object.as_ref().and_then(|(k, id)| {
+                let kind = match k.as_str() {
+                    "guest" => ObjectKind::Guest,
+                    "disk" => ObjectKind::Disk,
+                    "storage" => ObjectKind::Storage,
+                    "interface" => ObjectKind::Interface,
+                    _ => return None,
+                };
+                Some((kind, id.clone()))
+            });
+            Cow::Owned(f)
+        })
+        .collect()
 }
 
 /// Which of two equally severe problems comes first in the strip: data at risk (disks, storage),
@@ -454,33 +484,8 @@ fn attention(i: &Inputs) -> (Vec<Attention>, usize) {
             check_order.get(f.check.as_str()).copied().unwrap_or(usize::MAX),
         )
     };
-    // Before the first cycle since a restart: the persisted findings, as the summary counts them.
-    let restored: Vec<Finding>;
-    let mut problems: Vec<&Finding> = if h.full_at.is_none() {
-        restored = h
-            .records
-            .values()
-            .filter(|r| r.state == FState::Active && r.severity > Severity::Info)
-            .map(|r| {
-                let mut f = Finding::new(r.category, r.key.clone(), r.severity, r.reason.clone());
-                f.details = r.details.clone();
-                f.object = r.object.as_ref().and_then(|(k, id)| {
-                    let kind = match k.as_str() {
-                        "guest" => ObjectKind::Guest,
-                        "disk" => ObjectKind::Disk,
-                        "storage" => ObjectKind::Storage,
-                        "interface" => ObjectKind::Interface,
-                        _ => return None,
-                    };
-                    Some((kind, id.clone()))
-                });
-                f
-            })
-            .collect();
-        restored.iter().collect()
-    } else {
-        active_problems(h).collect()
-    };
+    let found = active_problems(h);
+    let mut problems: Vec<&Finding> = found.iter().map(|f| f.as_ref()).collect();
     problems.sort_by(|a, b| rank(a).cmp(&rank(b)).then_with(|| a.key.cmp(&b.key)));
     // One line per object: its worst finding; the others about it are counted in `also`.
     type Group<'f> = (Option<(ObjectKind, &'f str)>, Vec<&'f Finding>);
@@ -634,7 +639,7 @@ fn disks_card(i: &Inputs) -> Card<DisksCard> {
                 id: d.kname.clone(),
                 model: d.model.clone(),
                 state: if v.state == "critical" { "critical" } else { "warning" },
-                reason: v.reason.clone(),
+                reason: without_disk_prefix(&v.reason, &d.kname).to_string(),
             }),
             "unknown" => unknown += 1,
             _ => {}
@@ -649,6 +654,16 @@ fn disks_card(i: &Inputs) -> Card<DisksCard> {
     problems.sort_by(|a, b| b.state.cmp(a.state).then_with(|| a.id.cmp(&b.id)));
     wearing_out.sort_by(|a, b| a.days.total_cmp(&b.days));
     Card::ok(DisksCard { count: verdicts.len(), problems, unknown, wearing_out })
+}
+
+/// A disk finding's reason without its leading "/dev/sdb (MODEL): ", which the card already says.
+fn without_disk_prefix<'r>(reason: &'r str, kname: &str) -> &'r str {
+    let Some(rest) = reason.strip_prefix("/dev/").and_then(|r| r.strip_prefix(kname)) else { return reason };
+    let rest = match rest.strip_prefix(" (") {
+        Some(r) => r.split_once("): ").map(|(_, after)| after),
+        None => rest.strip_prefix(": "),
+    };
+    rest.filter(|r| !r.is_empty()).unwrap_or(reason)
 }
 
 fn backups_card(i: &Inputs) -> Card<BackupsCard> {
@@ -898,6 +913,16 @@ mod tests {
         let r = "pool tank is DEGRADED (1 of 4 devices: ata-ST16000NM001G_ZL2 (/dev/sde) FAULTED); /dev/sde again, /dev/nvme0n1p2.";
         assert_eq!(devices_named(r), vec!["/dev/sde", "/dev/nvme0n1p2"]);
         assert!(devices_named("no device here, just /dev/").is_empty());
+    }
+
+    #[test]
+    fn a_disk_reason_loses_the_name_the_card_shows() {
+        let r = "/dev/sdb (SAMSUNG MZ7LH1T9HMLT-00005): 90 % of rated endurance used";
+        assert_eq!(without_disk_prefix(r, "sdb"), "90 % of rated endurance used");
+        assert_eq!(without_disk_prefix("/dev/sde: 3 I/O errors", "sde"), "3 I/O errors");
+        let member = "FAULTED as member ata-X of pool tank";
+        assert_eq!(without_disk_prefix(member, "sde"), member);
+        assert_eq!(without_disk_prefix("/dev/sdbb: x", "sdb"), "/dev/sdbb: x");
     }
 
     #[test]

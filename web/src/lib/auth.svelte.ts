@@ -4,6 +4,7 @@
 
 import { ApiError, getJSON, onAuthFailure, postJSON, setCsrf } from './api';
 import { setHealthSummary } from './health.svelte';
+import { setSessionHint } from './overview.svelte';
 
 import type { AuthStatus } from './gen/AuthStatus';
 import type { Role } from './gen/Role';
@@ -33,6 +34,7 @@ export async function loadStatus(): Promise<AuthStatus | null> {
     setCsrf(s.csrf_token ?? null);
     // Before the gate opens, so that the shell's first render has the health pill's count.
     setHealthSummary(s.health);
+    setSessionHint(s.authenticated);
     auth.status = s;
     auth.error = null;
     return s;

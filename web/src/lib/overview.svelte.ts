@@ -21,12 +21,35 @@ export const overview = $state<{ data: OverviewSummary | null; error: string | n
 let ctrl: AbortController | null = null;
 let early: { at: number; answer: Promise<OverviewSummary | null> } | null = null;
 
+/** Set while this browser had a session at its last login status: worth asking for the summary early. */
+const HINT = 'proxwatch.session-hint';
+
+/** Remembers whether the last login status was authenticated (a hint only: the server decides). */
+export function setSessionHint(authenticated: boolean): void {
+  try {
+    if (authenticated) localStorage.setItem(HINT, '1');
+    else localStorage.removeItem(HINT);
+  } catch {
+    // Storage unavailable (private mode): no early read, nothing else changes.
+  }
+}
+
+function sessionHint(): boolean {
+  try {
+    return localStorage.getItem(HINT) === '1';
+  } catch {
+    return false;
+  }
+}
+
 /**
- * Starts the summary read at boot, beside the login status, when the app opens on the Overview: the
- * strip then comes with the page instead of one round trip after the shell. Without a session the
- * answer is a 401, dropped quietly (the login status decides what to show).
+ * Starts the summary read at boot, beside the login status, when the app opens on the Overview of a
+ * browser that had a session: the strip then comes with the page instead of one round trip after the
+ * shell. A browser without one asks nothing (no 401 in its console); an expired session answers 401
+ * once, dropped quietly (the login status decides what to show, and clears the hint).
  */
 export function prefetchOverview(): void {
+  if (!sessionHint()) return;
   const answer = fetch(url('/api/overview'), {
     headers: { Accept: 'application/json' },
     credentials: 'same-origin',
