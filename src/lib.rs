@@ -16,7 +16,8 @@
 //!    (`backup` / `restore`: the database and the key in one archive), [`settings`] (the Settings
 //!    page's layer of the configuration, stored in the database).
 //! 5. [`workers`]: background loops (sampler, inventory, network, hardware, UPS, GPU, journal), each
-//!    steppable.
+//!    steppable; [`monitors`]: the service monitors' core (definitions, maintenance windows, states
+//!    with flap suppression, uptime rollups).
 //! 6. [`health`]: the ten categories of rules, the cycle, findings and their events outbox.
 //! 7. [`disks`]: each physical disk's pool membership and its verdict; [`overview`]: the Overview's
 //!    summary (the worst findings, the summary cards, what changed), built from the snapshots.
@@ -48,6 +49,7 @@ pub mod host;
 pub mod httpc;
 pub mod metrics;
 pub mod model;
+pub mod monitors;
 pub mod mqtt;
 pub mod notify;
 pub mod overview;

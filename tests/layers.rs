@@ -21,7 +21,7 @@ const FLOORS: &[&[&str]] = &[
     &["db", "host", "httpc"],
     &["tools"],
     &["history", "series", "wear", "record", "backup", "settings"],
-    &["workers"],
+    &["workers", "monitors"],
     &["health"],
     &["disks", "overview"],
     &["auth"],

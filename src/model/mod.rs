@@ -16,6 +16,7 @@ pub mod hardware;
 pub mod inventory;
 pub mod ipmi;
 pub mod live;
+pub mod monitor;
 pub mod net;
 pub mod network;
 pub mod nut;

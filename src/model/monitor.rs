@@ -1,0 +1,162 @@
+//! Service monitors (issue 18): what the admin asks proxwatch to check inside the guests (HTTP(S), a
+//! TCP port, ICMP, DNS, the guest agent), each check's outcome and a monitor's state. The checks and
+//! the state machine live in `monitors/`; these are the types the API and the other readers share.
+
+use serde::{Deserialize, Serialize};
+
+/// What a monitor checks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Target {
+    /// An HTTP(S) request: up when the status is in range and the body matches.
+    Http {
+        url: String,
+        /// The accepted status codes (default 200–399).
+        #[serde(default)]
+        status: StatusRange,
+        /// Text the body must contain.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        keyword: Option<String>,
+        /// A JSON pointer (`/status`) whose value, as text, must equal `json_expect`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        json_path: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        json_expect: Option<String>,
+        #[serde(default = "yes")]
+        follow_redirects: bool,
+        #[serde(default = "yes")]
+        verify_tls: bool,
+        /// Warn this many days before the certificate expires (0: never).
+        #[serde(default = "cert_warn_days")]
+        cert_warn_days: u32,
+    },
+    /// A TCP connection: up when it is accepted.
+    Tcp { host: String, port: u16 },
+    /// ICMP echo: up when an answer comes.
+    Ping { host: String },
+    /// A DNS lookup: up when the name resolves (to `expect`, when given).
+    Dns {
+        name: String,
+        /// `A` or `AAAA` (default `A`).
+        #[serde(default = "record_a")]
+        record: String,
+        /// A resolver to ask (`192.0.2.53` or `192.0.2.53:5353`); the system's when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        server: Option<String>,
+        /// An address the answer must contain.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        expect: Option<String>,
+    },
+    /// The guest answers: the QEMU guest agent (VM) or the container runs (CT), per the inventory.
+    Agent { vmid: u64 },
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn cert_warn_days() -> u32 {
+    14
+}
+
+fn record_a() -> String {
+    "A".into()
+}
+
+/// Accepted HTTP status codes, inclusive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusRange {
+    pub min: u16,
+    pub max: u16,
+}
+
+impl Default for StatusRange {
+    fn default() -> Self {
+        StatusRange { min: 200, max: 399 }
+    }
+}
+
+/// A monitor as the admin defines it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MonitorSpec {
+    pub name: String,
+    pub target: Target,
+    /// Seconds between checks (at least 10).
+    #[serde(default = "interval_s")]
+    pub interval_s: u64,
+    /// A check never outlives this (ms).
+    #[serde(default = "timeout_ms")]
+    pub timeout_ms: u64,
+    /// Failed checks in a row before the monitor counts as down (0: the first failure).
+    #[serde(default = "retries")]
+    pub retries: u32,
+    /// Slower than this (ms) is `degraded`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub degraded_ms: Option<u64>,
+    /// The guest the service runs in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vmid: Option<u64>,
+}
+
+fn interval_s() -> u64 {
+    60
+}
+
+fn timeout_ms() -> u64 {
+    10_000
+}
+
+fn retries() -> u32 {
+    1
+}
+
+/// One check's outcome.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Outcome {
+    /// Unix ms the check started.
+    pub ts: i64,
+    pub ok: bool,
+    /// How long it took (ms); `None` when it did not complete.
+    pub latency_ms: Option<f64>,
+    /// What failed, in words: `HTTP 500`, `timeout after 5000 ms`, `DNS failure: NXDOMAIN`,
+    /// `TLS: certificate expired`, ...
+    pub error: Option<String>,
+    /// The HTTP status, for HTTP monitors.
+    pub status_code: Option<u16>,
+    /// When the server's certificate expires (unix s), for HTTPS monitors.
+    pub cert_expires: Option<i64>,
+}
+
+/// A monitor's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Not checked yet.
+    Pending,
+    Up,
+    /// Up, but slower than `degraded_ms`.
+    Degraded,
+    Down,
+    /// Paused by an operator: not checked.
+    Paused,
+    /// In a maintenance window: checked and recorded, never notified.
+    Maintenance,
+    /// Its guest is stopped (and does not start on boot): not a failure of the service.
+    GuestStopped,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pending => "pending",
+            Status::Up => "up",
+            Status::Degraded => "degraded",
+            Status::Down => "down",
+            Status::Paused => "paused",
+            Status::Maintenance => "maintenance",
+            Status::GuestStopped => "guest_stopped",
+        }
+    }
+}

@@ -1,0 +1,16 @@
+//! Service monitors (issue 18): is what runs inside the guests actually up?
+//!
+//! This is the pure core, each part testable with the clock passed in:
+//! - [`spec`]: a monitor definition checked field by field (a 400 names the field);
+//! - [`maintenance`]: one-off and weekly maintenance windows, per monitor, per guest or global;
+//! - [`state`]: retries, degraded, down and recovered, maintenance and a stopped guest, and flap
+//!   suppression, turning each check's outcome into the monitor's status and its transitions;
+//! - [`uptime`]: 10-minute rollups of the results (up-ratio, latency average and p95) and the uptime
+//!   percentages of 24 h / 7 d / 30 d / 90 d computed from them.
+//!
+//! The checks themselves, the scheduler, the store, the API and the page build on these.
+
+pub mod maintenance;
+pub mod spec;
+pub mod state;
+pub mod uptime;
