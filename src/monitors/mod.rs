@@ -5,6 +5,7 @@
 //! - [`maintenance`]: one-off and weekly maintenance windows, per monitor, per guest or global;
 //! - [`state`]: retries, degraded, down and recovered, maintenance and a stopped guest, and flap
 //!   suppression, turning each check's outcome into the monitor's status and its transitions;
+//! - [`probe`]: the checks (TCP, HTTP(S)), each ending in an outcome, never an error;
 //! - [`schedule`]: when each monitor is checked: spread over its interval, no drift, a bounded pool;
 //! - [`uptime`]: 10-minute rollups of the results (up-ratio, latency average and p95) and the uptime
 //!   percentages of 24 h / 7 d / 30 d / 90 d computed from them.
@@ -12,6 +13,7 @@
 //! The checks themselves, the scheduler, the store, the API and the page build on these.
 
 pub mod maintenance;
+pub mod probe;
 pub mod schedule;
 pub mod spec;
 pub mod state;

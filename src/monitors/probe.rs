@@ -1,0 +1,279 @@
+//! The checks themselves, each bounded by the monitor's timeout and each ending in an [`Outcome`],
+//! never an error: a name that does not resolve is `DNS failure: …`, a refused connection is
+//! `connection refused`, a slow answer `timeout after N ms`. Probes go only where the admin pointed
+//! them (one address, one URL; redirects only when asked for, at most five).
+//!
+//! Here: TCP, and HTTP(S) with the certificate verified (status range, keyword, JSON pointer,
+//! redirects).
+//! Still to come for issue 18: HTTPS without verification and the certificate's expiry, ICMP through
+//! the host, DNS against a chosen resolver, and the guest agent.
+
+use std::time::{Duration, Instant};
+
+use crate::httpc;
+use crate::model::monitor::{Outcome, StatusRange};
+
+/// Redirects followed at most.
+pub const MAX_REDIRECTS: usize = 5;
+/// The most of a body read for the keyword or the JSON pointer.
+pub const BODY_LIMIT: usize = 256 * 1024;
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn failed(ts: i64, error: String) -> Outcome {
+    Outcome { ts, ok: false, latency_ms: None, error: Some(error), status_code: None, cert_expires: None }
+}
+
+/// A TCP connection to `host:port`, accepted within `timeout`.
+pub async fn tcp(ts: i64, host: &str, port: u16, timeout: Duration) -> Outcome {
+    let start = Instant::now();
+    let attempt = async {
+        let addrs: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host, port))
+            .await
+            .map_err(|e| format!("DNS failure: {host}: {e}"))?
+            .collect();
+        if addrs.is_empty() {
+            return Err(format!("DNS failure: {host} has no address"));
+        }
+        let mut last = String::new();
+        for a in addrs {
+            match tokio::net::TcpStream::connect(a).await {
+                Ok(_) => return Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                    last = format!("connection refused by {a}")
+                }
+                Err(e) => last = format!("connect to {a}: {e}"),
+            }
+        }
+        Err(last)
+    };
+    match tokio::time::timeout(timeout, attempt).await {
+        Ok(Ok(())) => Outcome {
+            ts,
+            ok: true,
+            latency_ms: Some(ms(start.elapsed())),
+            error: None,
+            status_code: None,
+            cert_expires: None,
+        },
+        Ok(Err(e)) => failed(ts, e),
+        Err(_) => failed(ts, format!("timeout after {} ms", timeout.as_millis())),
+    }
+}
+
+/// What an HTTP check expects.
+#[derive(Debug, Clone)]
+pub struct HttpExpect<'a> {
+    pub status: StatusRange,
+    pub keyword: Option<&'a str>,
+    pub json: Option<(&'a str, &'a str)>,
+    pub follow_redirects: bool,
+}
+
+/// Resolves a `Location` against the URL it came from (absolute, `//host/…` or `/path`).
+fn redirect_target(from: &str, location: &str) -> Option<String> {
+    if location.starts_with("http://") || location.starts_with("https://") {
+        return Some(location.to_string());
+    }
+    let (scheme, rest) = from.split_once("://")?;
+    if let Some(net) = location.strip_prefix("//") {
+        return Some(format!("{scheme}://{net}"));
+    }
+    let origin_end = rest.find('/').unwrap_or(rest.len());
+    let origin = &rest[..origin_end];
+    if location.starts_with('/') {
+        return Some(format!("{scheme}://{origin}{location}"));
+    }
+    let path = &rest[origin_end..];
+    let dir = path.rfind('/').map_or("/", |i| &path[..=i]);
+    Some(format!("{scheme}://{origin}{dir}{location}"))
+}
+
+/// An HTTP(S) GET of `url` within `timeout` (redirects included), checked against `expect`.
+pub async fn http(
+    ts: i64,
+    client: &httpc::Client,
+    url: &str,
+    expect: &HttpExpect<'_>,
+    timeout: Duration,
+) -> Outcome {
+    let start = Instant::now();
+    let mut url = url.to_string();
+    let mut hops = 0;
+    let attempt = async {
+        loop {
+            let resp = client.get(&url).limit(BODY_LIMIT).send().await.map_err(|e| e.to_string())?;
+            let status = resp.status().as_u16();
+            if resp.status().is_redirection() && expect.follow_redirects {
+                let loc = resp.headers().get("location").and_then(|v| v.to_str().ok());
+                let Some(next) = loc.and_then(|l| redirect_target(&url, l)) else {
+                    return Ok((status, Err(format!("HTTP {status} without a usable Location"))));
+                };
+                hops += 1;
+                if hops > MAX_REDIRECTS {
+                    return Ok((status, Err(format!("more than {MAX_REDIRECTS} redirects"))));
+                }
+                url = next;
+                continue;
+            }
+            return Ok::<_, String>((status, judge(&resp, status, expect)));
+        }
+    };
+    match tokio::time::timeout(timeout, attempt).await {
+        Ok(Ok((code, verdict))) => Outcome {
+            ts,
+            ok: verdict.is_ok(),
+            latency_ms: Some(ms(start.elapsed())),
+            error: verdict.err(),
+            status_code: Some(code),
+            cert_expires: None,
+        },
+        Ok(Err(e)) => failed(ts, e),
+        Err(_) => failed(ts, format!("timeout after {} ms", timeout.as_millis())),
+    }
+}
+
+/// Whether an answer is what the monitor expects, or why not.
+fn judge(resp: &httpc::Response, status: u16, expect: &HttpExpect<'_>) -> Result<(), String> {
+    if !(expect.status.min..=expect.status.max).contains(&status) {
+        return Err(format!("HTTP {status} (expected {}–{})", expect.status.min, expect.status.max));
+    }
+    if let Some(k) = expect.keyword
+        && !resp.text().contains(k)
+    {
+        return Err(format!("the page does not contain {k:?}"));
+    }
+    if let Some((pointer, want)) = expect.json {
+        let v: serde_json::Value =
+            serde_json::from_slice(resp.body()).map_err(|e| format!("the answer is not JSON: {e}"))?;
+        let got = match v.pointer(pointer) {
+            None => return Err(format!("the JSON has no {pointer}")),
+            Some(serde_json::Value::String(s)) => s.clone(),
+            Some(other) => other.to_string(),
+        };
+        if got != want {
+            return Err(format!("{pointer} is {got:?}, expected {want:?}"));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    /// A loopback HTTP server answering each path from `routes` (path, delay ms, raw answer).
+    /// The server runs while the returned set is held.
+    async fn server(routes: Vec<(&'static str, u64, String)>) -> (String, tokio::task::JoinSet<()>) {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", l.local_addr().unwrap());
+        let routes = std::sync::Arc::new(routes);
+        let serve = async move {
+            // One connection at a time would hold every request behind the slow page.
+            let mut conns = tokio::task::JoinSet::new();
+            loop {
+                let Ok((mut c, _)) = l.accept().await else { break };
+                let routes = routes.clone();
+                conns.spawn(async move {
+                    let mut buf = vec![0u8; 4096];
+                    let n = c.read(&mut buf).await.unwrap_or(0);
+                    let head = String::from_utf8_lossy(&buf[..n]).to_string();
+                    let path = head.split_whitespace().nth(1).unwrap_or("/").to_string();
+                    let (delay, answer) = routes
+                        .iter()
+                        .find(|(p, _, _)| *p == path)
+                        .map(|(_, d, a)| (*d, a.clone()))
+                        .unwrap_or((0, "HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n".into()));
+                    tokio::time::sleep(Duration::from_millis(delay)).await;
+                    let _ = c.write_all(answer.as_bytes()).await;
+                    let _ = c.shutdown().await;
+                });
+            }
+        };
+        let mut set = tokio::task::JoinSet::new();
+        set.spawn(serve);
+        (base, set)
+    }
+
+    fn answer(status: &str, extra: &str, body: &str) -> String {
+        format!(
+            "HTTP/1.1 {status}\r\ncontent-length: {}\r\nconnection: close\r\n{extra}\r\n{body}",
+            body.len()
+        )
+    }
+
+    fn expect(keyword: Option<&'static str>) -> HttpExpect<'static> {
+        HttpExpect { status: StatusRange::default(), keyword, json: None, follow_redirects: true }
+    }
+
+    #[tokio::test]
+    async fn tcp_up_refused_and_unresolvable() {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = l.local_addr().unwrap().port();
+        let up = tcp(1, "127.0.0.1", port, Duration::from_secs(2)).await;
+        assert!(up.ok && up.latency_ms.is_some(), "{up:?}");
+        drop(l);
+        let refused = tcp(2, "127.0.0.1", port, Duration::from_secs(2)).await;
+        assert!(!refused.ok);
+        assert!(refused.error.as_deref().unwrap().starts_with("connection refused"), "{refused:?}");
+        let nx = tcp(3, "no-such-host.invalid", 80, Duration::from_secs(5)).await;
+        assert!(nx.error.as_deref().unwrap().starts_with("DNS failure"), "{nx:?}");
+    }
+
+    #[tokio::test]
+    async fn http_status_keyword_json_redirects_and_timeouts() {
+        let (base, _server) = server(vec![
+            ("/ok", 0, answer("200 OK", "", "<h1>Nextcloud is ready</h1>")),
+            ("/500", 0, answer("500 Internal Server Error", "", "oops")),
+            ("/slow", 3000, answer("200 OK", "", "late")),
+            (
+                "/json",
+                0,
+                answer("200 OK", "content-type: application/json\r\n", r#"{"status":{"ok":true},"v":"29"}"#),
+            ),
+            ("/moved", 0, answer("302 Found", "location: /ok\r\n", "")),
+            ("/loop", 0, answer("302 Found", "location: /loop\r\n", "")),
+        ])
+        .await;
+        let client = httpc::Client::new("proxwatch-test", Duration::from_secs(5));
+        let t = Duration::from_secs(2);
+        let o = http(1, &client, &format!("{base}/ok"), &expect(Some("is ready")), t).await;
+        assert!(o.ok && o.status_code == Some(200), "{o:?}");
+        let o = http(2, &client, &format!("{base}/ok"), &expect(Some("maintenance mode")), t).await;
+        assert_eq!(o.error.as_deref(), Some("the page does not contain \"maintenance mode\""));
+        let o = http(3, &client, &format!("{base}/500"), &expect(None), t).await;
+        assert_eq!(
+            (o.ok, o.status_code, o.error.as_deref()),
+            (false, Some(500), Some("HTTP 500 (expected 200–399)"))
+        );
+        let o = http(4, &client, &format!("{base}/slow"), &expect(None), Duration::from_millis(500)).await;
+        assert_eq!(o.error.as_deref(), Some("timeout after 500 ms"));
+        let mut e = expect(None);
+        e.json = Some(("/status/ok", "true"));
+        let o = http(5, &client, &format!("{base}/json"), &e, t).await;
+        assert!(o.ok, "{o:?}");
+        e.json = Some(("/v", "30"));
+        let o = http(6, &client, &format!("{base}/json"), &e, t).await;
+        assert_eq!(o.error.as_deref(), Some("/v is \"29\", expected \"30\""));
+        let o = http(7, &client, &format!("{base}/moved"), &expect(Some("ready")), t).await;
+        assert!(o.ok && o.status_code == Some(200), "followed: {o:?}");
+        let mut no_follow = expect(None);
+        no_follow.follow_redirects = false;
+        let o = http(8, &client, &format!("{base}/moved"), &no_follow, t).await;
+        assert_eq!((o.ok, o.status_code), (true, Some(302)), "a 302 is in 200–399 when not followed");
+        let o = http(9, &client, &format!("{base}/loop"), &expect(None), t).await;
+        assert_eq!(o.error.as_deref(), Some("more than 5 redirects"));
+    }
+
+    #[test]
+    fn redirect_targets_resolve_against_the_url() {
+        assert_eq!(redirect_target("http://a:1/x/y", "/z").as_deref(), Some("http://a:1/z"));
+        assert_eq!(redirect_target("http://a:1/x/y", "z").as_deref(), Some("http://a:1/x/z"));
+        assert_eq!(redirect_target("https://a/x", "//b/c").as_deref(), Some("https://b/c"));
+        assert_eq!(redirect_target("http://a/", "https://c/d").as_deref(), Some("https://c/d"));
+    }
+}
