@@ -3,10 +3,10 @@
 //! `connection refused`, a slow answer `timeout after N ms`. Probes go only where the admin pointed
 //! them (one address, one URL; redirects only when asked for, at most five).
 //!
-//! Here: TCP, and HTTP(S) with the certificate verified (status range, keyword, JSON pointer,
+//! Here: TCP, ICMP through the host (live or replayed), and HTTP(S) with the certificate verified (status range, keyword, JSON pointer,
 //! redirects).
-//! Still to come for issue 18: HTTPS without verification and the certificate's expiry, ICMP through
-//! the host, DNS against a chosen resolver, and the guest agent.
+//! Still to come for issue 18: HTTPS without verification and the certificate's expiry, DNS against
+//! a chosen resolver, and the guest agent.
 
 use std::time::{Duration, Instant};
 
@@ -60,6 +60,43 @@ pub async fn tcp(ts: i64, host: &str, port: u16, timeout: Duration) -> Outcome {
         },
         Ok(Err(e)) => failed(ts, e),
         Err(_) => failed(ts, format!("timeout after {} ms", timeout.as_millis())),
+    }
+}
+
+/// An ICMP echo to `target` (an address, or a name resolved first) through the host, answered within
+/// `timeout`. `seed` varies a replayed host's answers from check to check.
+pub async fn ping(ts: i64, host: &crate::host::Host, target: &str, timeout: Duration, seed: u64) -> Outcome {
+    let start = Instant::now();
+    let ip = match target.parse::<std::net::IpAddr>() {
+        Ok(ip) => ip,
+        Err(_) => {
+            let found = tokio::time::timeout(timeout, tokio::net::lookup_host((target, 0))).await;
+            match found {
+                Err(_) => return failed(ts, format!("timeout after {} ms", timeout.as_millis())),
+                Ok(Err(e)) => return failed(ts, format!("DNS failure: {target}: {e}")),
+                Ok(Ok(mut addrs)) => match addrs.next() {
+                    Some(a) => a.ip(),
+                    None => return failed(ts, format!("DNS failure: {target} has no address")),
+                },
+            }
+        }
+    };
+    let left = timeout.saturating_sub(start.elapsed()).max(Duration::from_millis(1));
+    match host.ping(ip, 1, left, seed).await {
+        Ok(p) => match p.rtts_ms.first() {
+            Some(rtt) => Outcome {
+                ts,
+                ok: true,
+                latency_ms: Some(*rtt),
+                error: None,
+                status_code: None,
+                cert_expires: None,
+            },
+            None => {
+                failed(ts, format!("no answer to an ICMP echo to {ip} within {} ms", timeout.as_millis()))
+            }
+        },
+        Err(e) => failed(ts, format!("ICMP: {e}")),
     }
 }
 
@@ -267,6 +304,20 @@ mod tests {
         assert_eq!((o.ok, o.status_code), (true, Some(302)), "a 302 is in 200–399 when not followed");
         let o = http(9, &client, &format!("{base}/loop"), &expect(None), t).await;
         assert_eq!(o.error.as_deref(), Some("more than 5 redirects"));
+    }
+
+    #[tokio::test]
+    async fn ping_through_the_host_live_and_replayed() {
+        let t = Duration::from_secs(2);
+        let live = crate::host::Host::system(t);
+        let lo = ping(1, &live, "127.0.0.1", t, 0).await;
+        assert!(lo.ok && lo.latency_ms.is_some(), "{lo:?}");
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/demo");
+        let demo = crate::host::Host::replay(crate::host::replay::Scenario::load(&dir).unwrap(), t);
+        let gw = ping(2, &demo, "192.168.10.1", t, 7).await;
+        assert!(gw.ok && gw.latency_ms.is_some_and(|ms| ms < 1.0), "{gw:?}");
+        let gone = ping(3, &demo, "192.0.2.1", t, 7).await;
+        assert_eq!(gone.error.as_deref(), Some("no answer to an ICMP echo to 192.0.2.1 within 2000 ms"));
     }
 
     #[test]
