@@ -57,6 +57,7 @@ impl Client {
             body: Bytes::new(),
             limit: DEFAULT_LIMIT,
             roots_pem: None,
+            unverified: false,
         });
         RequestBuilder { client: self.clone(), req }
     }
@@ -98,6 +99,9 @@ struct Request {
     limit: usize,
     /// PEM certificates that replace the web PKI roots for this send (a private CA: PVE's cluster CA).
     roots_pem: Option<Vec<u8>>,
+    /// Accept any server certificate (a service monitor told not to verify): the handshake's
+    /// signatures are still checked, the chain and the name are not.
+    unverified: bool,
 }
 
 /// A request being built; an invalid URL or header is reported by [`RequestBuilder::send`].
@@ -212,6 +216,16 @@ impl RequestBuilder {
         })
     }
 
+    /// Accepts whatever certificate the server shows, for this send only: for a service monitor the
+    /// admin set not to verify TLS (a self-signed appliance inside a guest). The handshake's
+    /// signatures are still checked; the certificate's expiry is still reported.
+    pub fn danger_accept_any_certificate(self) -> RequestBuilder {
+        self.with(|r| {
+            r.unverified = true;
+            Ok(())
+        })
+    }
+
     /// Sends the request and reads the answer (up to the limit), all within the client's timeout.
     pub async fn send(self) -> Result<Response, Error> {
         let req = self.req?;
@@ -241,9 +255,15 @@ pub struct Response {
     body: Bytes,
     truncated: bool,
     body_error: Option<Error>,
+    /// When the server's certificate expires (unix s), over TLS.
+    cert_not_after: Option<i64>,
 }
 
 impl Response {
+    /// When the server's own certificate expires (unix seconds), for an answer over TLS.
+    pub fn cert_not_after(&self) -> Option<i64> {
+        self.cert_not_after
+    }
     pub fn status(&self) -> StatusCode {
         self.status
     }
@@ -390,8 +410,15 @@ async fn exchange(client: &Client, req: Request) -> Result<Response, Error> {
             )
         })??;
     if t.tls {
-        let tls = tls_connect(&t.host, tcp, req.roots_pem.as_deref()).await?;
-        over(client, req, tls).await
+        let tls = tls_connect(&t.host, tcp, req.roots_pem.as_deref(), req.unverified).await?;
+        let not_after = tls.get_ref().1.peer_certificates().and_then(|c| c.first()).and_then(|der| {
+            x509_parser::parse_x509_certificate(der.as_ref())
+                .ok()
+                .map(|(_, c)| c.validity().not_after.timestamp())
+        });
+        let mut resp = over(client, req, tls).await?;
+        resp.cert_not_after = not_after;
+        Ok(resp)
     } else {
         over(client, req, tcp).await
     }
@@ -426,6 +453,7 @@ async fn tls_connect(
     host: &str,
     tcp: TcpStream,
     roots_pem: Option<&[u8]>,
+    unverified: bool,
 ) -> Result<tokio_rustls::client::TlsStream<TcpStream>, Error> {
     let name = rustls::pki_types::ServerName::try_from(host.to_string())
         .map_err(|e| Error::chain(Kind::Request, format!("TLS name {host}"), &e))?;
@@ -447,16 +475,62 @@ async fn tls_connect(
         }
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .map_err(|e| Error::chain(Kind::Network, format!("TLS to {host}"), &e))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+        .map_err(|e| Error::chain(Kind::Network, format!("TLS to {host}"), &e))?;
+    let mut config = if unverified {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
+            .with_no_client_auth()
+    } else {
+        builder.with_root_certificates(roots).with_no_client_auth()
+    };
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     tokio_rustls::TlsConnector::from(Arc::new(config))
         .connect(name, tcp)
         .await
         .map_err(|e| Error::chain(Kind::Network, format!("TLS handshake with {host}"), &e))
+}
+
+/// Accepts any server certificate but still checks the handshake's signatures with it: what a
+/// monitor set not to verify TLS asks for (`RequestBuilder::danger_accept_any_certificate`).
+#[derive(Debug)]
+struct AnyCertificate(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
 }
 
 /// One HTTP/1.1 exchange over a connected stream. The connection is driven beside the exchange
@@ -522,6 +596,7 @@ where
             body: Bytes::from(buf),
             truncated,
             body_error,
+            cert_not_after: None,
         })
     };
     // The connection's own outcome adds nothing: a failure reaches the exchange as its error.

@@ -24,6 +24,7 @@ mod inventory;
 mod kernel_files;
 mod logs;
 mod metrics;
+mod monitors;
 mod mqtt;
 mod network;
 mod notify;
