@@ -6,7 +6,8 @@
 //! Here: TCP, ICMP through the host (live or replayed), and HTTP(S) (the certificate verified or not,
 //! its expiry read either way) (status range, keyword, JSON pointer,
 //! redirects).
-//! Still to come for issue 18: DNS against a chosen resolver, and the guest agent.
+//! DNS asks the system's resolver, or a chosen one over UDP. Still to come for issue 18: the guest
+//! agent.
 
 use std::time::{Duration, Instant};
 
@@ -97,6 +98,105 @@ pub async fn ping(ts: i64, host: &crate::host::Host, target: &str, timeout: Dura
             }
         },
         Err(e) => failed(ts, format!("ICMP: {e}")),
+    }
+}
+
+/// A DNS lookup of `name` (`A` or `AAAA`): through `server` (`ip` or `ip:port`) when given, else the
+/// system's resolver; up when it answers with an address (`expect` among them, when given).
+pub async fn dns(
+    ts: i64,
+    name: &str,
+    record: &str,
+    server: Option<&str>,
+    expect: Option<std::net::IpAddr>,
+    timeout: Duration,
+) -> Outcome {
+    let start = Instant::now();
+    let v6 = record == "AAAA";
+    let lookup = async {
+        match server {
+            Some(s) => ask(name, v6, s).await,
+            None => {
+                let addrs =
+                    tokio::net::lookup_host((name, 0)).await.map_err(|e| format!("DNS failure: {e}"))?;
+                let found: Vec<std::net::IpAddr> =
+                    addrs.map(|a| a.ip()).filter(|ip| ip.is_ipv6() == v6).collect();
+                if found.is_empty() {
+                    return Err(format!("DNS failure: {name} has no {record} record"));
+                }
+                Ok(found)
+            }
+        }
+    };
+    let found = match tokio::time::timeout(timeout, lookup).await {
+        Err(_) => return failed(ts, format!("timeout after {} ms", timeout.as_millis())),
+        Ok(Err(e)) => return failed(ts, e),
+        Ok(Ok(found)) => found,
+    };
+    if let Some(want) = expect
+        && !found.contains(&want)
+    {
+        let got: Vec<String> = found.iter().map(|a| a.to_string()).collect();
+        return failed(ts, format!("{name} resolves to {}, not {want}", got.join(", ")));
+    }
+    Outcome {
+        ts,
+        ok: true,
+        latency_ms: Some(ms(start.elapsed())),
+        error: None,
+        status_code: None,
+        cert_expires: None,
+    }
+}
+
+/// One query to one resolver over UDP: the answer with the query's id, its addresses of the type.
+async fn ask(name: &str, v6: bool, server: &str) -> Result<Vec<std::net::IpAddr>, String> {
+    use simple_dns::{CLASS, Name, Packet, PacketFlag, Question, RCODE, TYPE, rdata::RData};
+    let addr: std::net::SocketAddr = match server.parse() {
+        Ok(a) => a,
+        Err(_) => std::net::SocketAddr::new(
+            server.parse().map_err(|_| format!("not a resolver address: {server}"))?,
+            53,
+        ),
+    };
+    let id: u16 = rand::random();
+    let mut q = Packet::new_query(id);
+    q.set_flags(PacketFlag::RECURSION_DESIRED);
+    let qname = Name::new(name).map_err(|e| format!("not a DNS name: {e}"))?;
+    let qtype = if v6 { TYPE::AAAA } else { TYPE::A };
+    q.questions.push(Question::new(qname, qtype.into(), CLASS::IN.into(), false));
+    let bytes = q.build_bytes_vec().map_err(|e| format!("DNS query: {e}"))?;
+    let local: std::net::SocketAddr =
+        if addr.is_ipv6() { "[::]:0" } else { "0.0.0.0:0" }.parse().map_err(|_| "bind")?;
+    let sock = tokio::net::UdpSocket::bind(local).await.map_err(|e| format!("DNS socket: {e}"))?;
+    sock.connect(addr).await.map_err(|e| format!("DNS to {addr}: {e}"))?;
+    sock.send(&bytes).await.map_err(|e| format!("DNS to {addr}: {e}"))?;
+    let mut buf = vec![0u8; 4096];
+    loop {
+        let n = sock.recv(&mut buf).await.map_err(|e| format!("DNS from {addr}: {e}"))?;
+        // Anything that is not the answer to this query is ignored (the caller's timeout bounds it).
+        let Ok(p) = Packet::parse(&buf[..n]) else { continue };
+        if p.id() != id || !p.has_flags(PacketFlag::RESPONSE) {
+            continue;
+        }
+        match p.rcode() {
+            RCODE::NoError => {}
+            RCODE::NameError => return Err(format!("DNS failure: {name}: NXDOMAIN")),
+            other => return Err(format!("DNS failure: {name}: {other:?}")),
+        }
+        let found: Vec<std::net::IpAddr> = p
+            .answers
+            .iter()
+            .filter_map(|rr| match &rr.rdata {
+                RData::A(a) if !v6 => Some(std::net::IpAddr::V4(std::net::Ipv4Addr::from(a.address))),
+                RData::AAAA(a) if v6 => Some(std::net::IpAddr::V6(std::net::Ipv6Addr::from(a.address))),
+                _ => None,
+            })
+            .collect();
+        if found.is_empty() {
+            return Err(format!("DNS failure: {name} has no {} record", if v6 { "AAAA" } else { "A" }));
+        }
+        return Ok(found);
     }
 }
 
@@ -333,6 +433,73 @@ mod tests {
         assert!(gw.ok && gw.latency_ms.is_some_and(|ms| ms < 1.0), "{gw:?}");
         let gone = ping(3, &demo, "192.0.2.1", t, 7).await;
         assert_eq!(gone.error.as_deref(), Some("no answer to an ICMP echo to 192.0.2.1 within 2000 ms"));
+    }
+
+    /// A resolver on loopback: `nas.lan` is 192.0.2.5, every other name NXDOMAIN.
+    async fn resolver() -> (String, tokio::task::JoinSet<()>) {
+        use simple_dns::{
+            CLASS, Packet, PacketFlag, RCODE, ResourceRecord,
+            rdata::{A, RData},
+        };
+        let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let addr = sock.local_addr().unwrap().to_string();
+        let serve = async move {
+            let mut buf = vec![0u8; 1500];
+            loop {
+                let Ok((n, from)) = sock.recv_from(&mut buf).await else { break };
+                let q = Packet::parse(&buf[..n]).unwrap();
+                let mut r = Packet::new_reply(q.id());
+                r.set_flags(PacketFlag::RESPONSE);
+                let question = q.questions[0].clone();
+                let known = question.qname.to_string() == "nas.lan";
+                if known {
+                    let rr = ResourceRecord::new(
+                        question.qname.clone(),
+                        CLASS::IN,
+                        60,
+                        RData::A(A { address: u32::from(std::net::Ipv4Addr::new(192, 0, 2, 5)) }),
+                    );
+                    r.answers.push(rr);
+                } else {
+                    *r.rcode_mut() = RCODE::NameError;
+                }
+                r.questions.push(question);
+                let _ = sock.send_to(&r.build_bytes_vec().unwrap(), from).await;
+            }
+        };
+        let mut set = tokio::task::JoinSet::new();
+        set.spawn(serve);
+        (addr, set)
+    }
+
+    #[tokio::test]
+    async fn dns_through_a_chosen_resolver() {
+        let (server, _resolver) = resolver().await;
+        let t = Duration::from_secs(2);
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().ok();
+        let o = dns(1, "nas.lan", "A", Some(&server), ip("192.0.2.5"), t).await;
+        assert!(o.ok && o.latency_ms.is_some(), "{o:?}");
+        let o = dns(2, "nas.lan", "A", Some(&server), ip("192.0.2.6"), t).await;
+        assert_eq!(o.error.as_deref(), Some("nas.lan resolves to 192.0.2.5, not 192.0.2.6"));
+        let o = dns(3, "nope.lan", "A", Some(&server), None, t).await;
+        assert_eq!(o.error.as_deref(), Some("DNS failure: nope.lan: NXDOMAIN"));
+        let o = dns(4, "nas.lan", "AAAA", Some(&server), None, t).await;
+        assert_eq!(o.error.as_deref(), Some("DNS failure: nas.lan has no AAAA record"));
+        // A resolver that never answers: the timeout, not a hang.
+        let silent = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let o = dns(
+            5,
+            "nas.lan",
+            "A",
+            Some(&silent.local_addr().unwrap().to_string()),
+            None,
+            Duration::from_millis(300),
+        )
+        .await;
+        assert_eq!(o.error.as_deref(), Some("timeout after 300 ms"));
+        // The system's resolver knows localhost.
+        let o = dns(6, "localhost", "A", None, ip("127.0.0.1"), t).await;
+        assert!(o.ok, "{o:?}");
     }
 
     #[test]
