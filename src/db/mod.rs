@@ -22,6 +22,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0010_mqtt", include_str!("migrations/0010_mqtt.sql")),
     ("0011_pve_api", include_str!("migrations/0011_pve_api.sql")),
     ("0012_settings", include_str!("migrations/0012_settings.sql")),
+    ("0013_monitors", include_str!("migrations/0013_monitors.sql")),
 ];
 
 /// The schema version this build writes.

@@ -7,6 +7,8 @@
 //!   suppression, turning each check's outcome into the monitor's status and its transitions;
 //! - [`probe`]: the checks (TCP, HTTP(S)), each ending in an outcome, never an error;
 //! - [`schedule`]: when each monitor is checked: spread over its interval, no drift, a bounded pool;
+//! - [`store`]: the tables (definitions, results for 24 h, rollups for 90 days, incidents with an
+//!   operator's note, maintenance windows);
 //! - [`uptime`]: 10-minute rollups of the results (up-ratio, latency average and p95) and the uptime
 //!   percentages of 24 h / 7 d / 30 d / 90 d computed from them.
 //!
@@ -17,4 +19,5 @@ pub mod probe;
 pub mod schedule;
 pub mod spec;
 pub mod state;
+pub mod store;
 pub mod uptime;

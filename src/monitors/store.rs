@@ -1,0 +1,464 @@
+//! The monitors' tables (migration 0013): definitions, every result for 24 h, 10-minute rollups for
+//! 90 days, incidents with an operator's note, and maintenance windows. Synchronous functions over a
+//! connection, for `Db::call`.
+
+use anyhow::{Context, Result};
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+
+use super::maintenance::Window;
+use super::uptime::{BUCKET_MS, Bucket, Point, bucket_of, rollup};
+use crate::model::monitor::{MonitorSpec, Outcome, Status};
+
+/// Raw results are kept this long.
+pub const RESULTS_MS: i64 = 86_400_000;
+/// Rollups are kept this long.
+pub const ROLLUPS_MS: i64 = 90 * 86_400_000;
+
+/// A stored monitor.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Row {
+    pub id: i64,
+    pub spec: MonitorSpec,
+    pub paused: bool,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+}
+
+fn row(r: &rusqlite::Row) -> rusqlite::Result<(i64, String, bool, i64, i64)> {
+    Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? != 0, r.get(3)?, r.get(4)?))
+}
+
+fn decode((id, spec, paused, created_ms, updated_ms): (i64, String, bool, i64, i64)) -> Result<Row> {
+    let spec = serde_json::from_str(&spec).with_context(|| format!("monitor {id}: stored definition"))?;
+    Ok(Row { id, spec, paused, created_ms, updated_ms })
+}
+
+/// Adds a monitor (already checked); its id.
+pub fn create(conn: &Connection, spec: &MonitorSpec, now: i64) -> Result<i64> {
+    conn.execute(
+        "INSERT INTO monitors (spec, vmid, paused, created_ms, updated_ms) VALUES (?1, ?2, 0, ?3, ?3)",
+        params![serde_json::to_string(spec)?, spec.vmid.map(|v| v as i64), now],
+    )?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// Replaces a monitor's definition; false when there is no such monitor.
+pub fn update(conn: &Connection, id: i64, spec: &MonitorSpec, now: i64) -> Result<bool> {
+    let n = conn.execute(
+        "UPDATE monitors SET spec = ?2, vmid = ?3, updated_ms = ?4 WHERE id = ?1",
+        params![id, serde_json::to_string(spec)?, spec.vmid.map(|v| v as i64), now],
+    )?;
+    Ok(n == 1)
+}
+
+/// Deletes a monitor with its results, rollups and incidents; false when there is no such monitor.
+pub fn delete(conn: &Connection, id: i64) -> Result<bool> {
+    Ok(conn.execute("DELETE FROM monitors WHERE id = ?1", params![id])? == 1)
+}
+
+/// Pauses or resumes; false when there is no such monitor.
+pub fn set_paused(conn: &Connection, id: i64, paused: bool, now: i64) -> Result<bool> {
+    let n = conn.execute(
+        "UPDATE monitors SET paused = ?2, updated_ms = ?3 WHERE id = ?1",
+        params![id, paused as i64, now],
+    )?;
+    Ok(n == 1)
+}
+
+pub fn get(conn: &Connection, id: i64) -> Result<Option<Row>> {
+    let r = conn
+        .query_row(
+            "SELECT id, spec, paused, created_ms, updated_ms FROM monitors WHERE id = ?1",
+            params![id],
+            row,
+        )
+        .optional()?;
+    r.map(decode).transpose()
+}
+
+/// Every monitor, by id.
+pub fn list(conn: &Connection) -> Result<Vec<Row>> {
+    let mut st = conn.prepare("SELECT id, spec, paused, created_ms, updated_ms FROM monitors ORDER BY id")?;
+    let rows = st.query_map([], row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    rows.into_iter().map(decode).collect()
+}
+
+pub fn count(conn: &Connection) -> Result<usize> {
+    Ok(conn.query_row("SELECT COUNT(*) FROM monitors", [], |r| r.get::<_, i64>(0))? as usize)
+}
+
+/// One stored check.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StoredCheck {
+    pub ts: i64,
+    /// `up`, `degraded` or `down`.
+    pub status: String,
+    pub latency_ms: Option<f64>,
+    pub error: Option<String>,
+    pub code: Option<u16>,
+    pub maintenance: bool,
+}
+
+/// Stores one check's outcome as `status` (up, degraded or down).
+pub fn record(conn: &Connection, id: i64, o: &Outcome, status: Status, maintenance: bool) -> Result<()> {
+    let status = match status {
+        Status::Up | Status::Degraded | Status::Down => status.as_str(),
+        _ if o.ok => "up",
+        _ => "down",
+    };
+    conn.execute(
+        "INSERT OR REPLACE INTO monitor_results (monitor_id, ts, status, latency_ms, error, code, maintenance)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![id, o.ts, status, o.latency_ms, o.error, o.status_code, maintenance as i64],
+    )?;
+    Ok(())
+}
+
+/// A monitor's results, newest first: `limit` of them older than `before` (all when `None`).
+pub fn results(conn: &Connection, id: i64, before: Option<i64>, limit: usize) -> Result<Vec<StoredCheck>> {
+    let mut st = conn.prepare(
+        "SELECT ts, status, latency_ms, error, code, maintenance FROM monitor_results
+         WHERE monitor_id = ?1 AND ts < ?2 ORDER BY ts DESC LIMIT ?3",
+    )?;
+    let rows = st.query_map(params![id, before.unwrap_or(i64::MAX), limit as i64], |r| {
+        Ok(StoredCheck {
+            ts: r.get(0)?,
+            status: r.get(1)?,
+            latency_ms: r.get(2)?,
+            error: r.get(3)?,
+            code: r.get::<_, Option<i64>>(4)?.map(|c| c as u16),
+            maintenance: r.get::<_, i64>(5)? != 0,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Rolls up every bucket of every monitor that has closed by `now` and is not rolled up yet, then
+/// drops results older than a day and rollups older than 90 days. Returns the buckets written.
+pub fn roll_up(conn: &mut Connection, now: i64) -> Result<usize> {
+    let tx = conn.transaction()?;
+    let closed = bucket_of(now);
+    let ids: Vec<i64> = tx
+        .prepare("SELECT id FROM monitors")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut written = 0;
+    for id in ids {
+        let last: Option<i64> =
+            tx.query_row("SELECT MAX(start) FROM monitor_rollups WHERE monitor_id = ?1", params![id], |r| {
+                r.get(0)
+            })?;
+        let from =
+            last.map_or(bucket_of(now - RESULTS_MS), |l| l + BUCKET_MS).max(bucket_of(now - RESULTS_MS));
+        if from >= closed {
+            continue;
+        }
+        let points: Vec<Point> = tx
+            .prepare(
+                "SELECT ts, status, latency_ms, maintenance FROM monitor_results
+                 WHERE monitor_id = ?1 AND ts >= ?2 AND ts < ?3",
+            )?
+            .query_map(params![id, from, closed], |r| {
+                let status: String = r.get(1)?;
+                Ok(Point {
+                    ts: r.get(0)?,
+                    up: status != "down",
+                    degraded: status == "degraded",
+                    latency_ms: r.get(2)?,
+                    maintenance: r.get::<_, i64>(3)? != 0,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        for b in rollup(&points) {
+            tx.execute(
+                "INSERT OR REPLACE INTO monitor_rollups
+                 (monitor_id, start, checks, up, degraded, maintenance, latency_avg, latency_p95)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![id, b.start, b.checks, b.up, b.degraded, b.maintenance, b.latency_avg, b.latency_p95],
+            )?;
+            written += 1;
+        }
+    }
+    tx.execute("DELETE FROM monitor_results WHERE ts < ?1", params![now - RESULTS_MS])?;
+    tx.execute("DELETE FROM monitor_rollups WHERE start < ?1", params![now - ROLLUPS_MS])?;
+    tx.commit()?;
+    Ok(written)
+}
+
+/// A monitor's rollups from `from` on, oldest first.
+pub fn rollups(conn: &Connection, id: i64, from: i64) -> Result<Vec<Bucket>> {
+    let mut st = conn.prepare(
+        "SELECT start, checks, up, degraded, maintenance, latency_avg, latency_p95 FROM monitor_rollups
+         WHERE monitor_id = ?1 AND start >= ?2 ORDER BY start",
+    )?;
+    let rows = st.query_map(params![id, from], |r| {
+        Ok(Bucket {
+            start: r.get(0)?,
+            checks: r.get(1)?,
+            up: r.get(2)?,
+            degraded: r.get(3)?,
+            maintenance: r.get(4)?,
+            latency_avg: r.get(5)?,
+            latency_p95: r.get(6)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// A down or degraded period.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Incident {
+    pub id: i64,
+    pub monitor_id: i64,
+    /// `down` or `degraded`: the worst it reached.
+    pub kind: String,
+    pub started_ms: i64,
+    pub ended_ms: Option<i64>,
+    pub first_error: String,
+    pub note: Option<String>,
+    pub note_by: Option<String>,
+    pub note_ms: Option<i64>,
+}
+
+/// Opens an incident for `monitor_id` unless one is open; returns the open one's id. A degraded
+/// incident that goes down becomes a down one.
+pub fn open_incident(
+    conn: &Connection,
+    monitor_id: i64,
+    kind: Status,
+    started_ms: i64,
+    first_error: &str,
+) -> Result<i64> {
+    let kind = if kind == Status::Down { "down" } else { "degraded" };
+    let open: Option<(i64, String)> = conn
+        .query_row(
+            "SELECT id, kind FROM monitor_incidents WHERE monitor_id = ?1 AND ended_ms IS NULL",
+            params![monitor_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    match open {
+        Some((id, was)) => {
+            if was == "degraded" && kind == "down" {
+                conn.execute("UPDATE monitor_incidents SET kind = 'down' WHERE id = ?1", params![id])?;
+            }
+            Ok(id)
+        }
+        None => {
+            conn.execute(
+                "INSERT INTO monitor_incidents (monitor_id, kind, started_ms, first_error) VALUES (?1, ?2, ?3, ?4)",
+                params![monitor_id, kind, started_ms, first_error],
+            )?;
+            Ok(conn.last_insert_rowid())
+        }
+    }
+}
+
+/// Closes the open incident of `monitor_id` at `ended_ms`; its id, if one was open.
+pub fn close_incident(conn: &Connection, monitor_id: i64, ended_ms: i64) -> Result<Option<i64>> {
+    let id: Option<i64> = conn
+        .query_row(
+            "SELECT id FROM monitor_incidents WHERE monitor_id = ?1 AND ended_ms IS NULL",
+            params![monitor_id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if let Some(id) = id {
+        conn.execute("UPDATE monitor_incidents SET ended_ms = ?2 WHERE id = ?1", params![id, ended_ms])?;
+    }
+    Ok(id)
+}
+
+/// An operator's note on an incident; false when there is no such incident.
+pub fn annotate(conn: &Connection, id: i64, note: &str, by: &str, now: i64) -> Result<bool> {
+    let n = conn.execute(
+        "UPDATE monitor_incidents SET note = ?2, note_by = ?3, note_ms = ?4 WHERE id = ?1",
+        params![id, note, by, now],
+    )?;
+    Ok(n == 1)
+}
+
+/// Incidents, newest first: one monitor's or all of them.
+pub fn incidents(conn: &Connection, monitor_id: Option<i64>, limit: usize) -> Result<Vec<Incident>> {
+    let mut st = conn.prepare(
+        "SELECT id, monitor_id, kind, started_ms, ended_ms, first_error, note, note_by, note_ms
+         FROM monitor_incidents WHERE (?1 IS NULL OR monitor_id = ?1) ORDER BY started_ms DESC, id DESC LIMIT ?2",
+    )?;
+    let rows = st.query_map(params![monitor_id, limit as i64], |r| {
+        Ok(Incident {
+            id: r.get(0)?,
+            monitor_id: r.get(1)?,
+            kind: r.get(2)?,
+            started_ms: r.get(3)?,
+            ended_ms: r.get(4)?,
+            first_error: r.get(5)?,
+            note: r.get(6)?,
+            note_by: r.get(7)?,
+            note_ms: r.get(8)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Adds a maintenance window (already checked); its id.
+pub fn add_window(conn: &Connection, w: &Window, by: &str, now: i64) -> Result<i64> {
+    conn.execute(
+        "INSERT INTO maintenance_windows (definition, created_ms, created_by) VALUES (?1, ?2, ?3)",
+        params![serde_json::to_string(w)?, now, by],
+    )?;
+    Ok(conn.last_insert_rowid())
+}
+
+pub fn delete_window(conn: &Connection, id: i64) -> Result<bool> {
+    Ok(conn.execute("DELETE FROM maintenance_windows WHERE id = ?1", params![id])? == 1)
+}
+
+/// Every window with its id.
+pub fn windows(conn: &Connection) -> Result<Vec<(i64, Window)>> {
+    let mut st = conn.prepare("SELECT id, definition FROM maintenance_windows ORDER BY id")?;
+    let rows = st
+        .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    rows.into_iter()
+        .map(|(id, text)| {
+            Ok((id, serde_json::from_str(&text).with_context(|| format!("maintenance window {id}"))?))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::monitor::Target;
+    use crate::monitors::maintenance::{Scope, When};
+
+    const MIN: i64 = 60_000;
+
+    fn spec(name: &str, vmid: Option<u64>) -> MonitorSpec {
+        MonitorSpec {
+            name: name.into(),
+            target: Target::Tcp { host: "192.0.2.10".into(), port: 5432 },
+            interval_s: 60,
+            timeout_ms: 5000,
+            retries: 1,
+            degraded_ms: None,
+            vmid,
+        }
+    }
+
+    fn outcome(ts: i64, ok: bool, ms: f64) -> Outcome {
+        Outcome {
+            ts,
+            ok,
+            latency_ms: ok.then_some(ms),
+            error: (!ok).then(|| "connection refused".into()),
+            status_code: None,
+            cert_expires: None,
+        }
+    }
+
+    async fn with_db<T: Send + 'static>(f: impl FnOnce(&mut Connection) -> Result<T> + Send + 'static) -> T {
+        let db = crate::db::Db::open_in_memory().unwrap();
+        db.call(f).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn monitors_are_created_changed_paused_and_deleted_with_their_history() {
+        with_db(|c| {
+            let id = create(c, &spec("db", Some(103)), 1000)?;
+            assert_eq!(count(c)?, 1);
+            assert!(update(c, id, &spec("postgres", Some(103)), 2000)?);
+            assert!(set_paused(c, id, true, 3000)?);
+            let r = get(c, id)?.unwrap();
+            assert_eq!(
+                (r.spec.name.as_str(), r.paused, r.created_ms, r.updated_ms),
+                ("postgres", true, 1000, 3000)
+            );
+            record(c, id, &outcome(10 * MIN, false, 0.0), Status::Down, false)?;
+            open_incident(c, id, Status::Down, 10 * MIN, "connection refused")?;
+            assert!(delete(c, id)?);
+            assert!(!delete(c, id)?);
+            assert!(!update(c, id, &spec("x", None), 4000)?);
+            // The results and the incident went with it.
+            assert!(results(c, id, None, 10)?.is_empty());
+            assert!(incidents(c, Some(id), 10)?.is_empty());
+            Ok(())
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn results_roll_up_per_closed_bucket_and_age_out() {
+        with_db(|c| {
+            let id = create(c, &spec("web", None), 0)?;
+            let day = 86_400_000;
+            // One check a minute for 26 hours, down for the 10 minutes from 25:00.
+            for m in 0..(26 * 60) {
+                let ts = m * MIN;
+                let up = !(25 * 60..25 * 60 + 10).contains(&m);
+                record(c, id, &outcome(ts, up, 12.0), if up { Status::Up } else { Status::Down }, false)?;
+            }
+            let now = 26 * 60 * MIN + 30_000;
+            let n = roll_up(c, now)?;
+            // Only the buckets within the day the results are kept for: 24 h = 144 buckets.
+            assert_eq!(n, 144);
+            assert!(roll_up(c, now)? == 0, "rolled up once");
+            let b = rollups(c, id, 0)?;
+            let down = b.iter().find(|b| b.start == 25 * 60 * MIN).unwrap();
+            assert_eq!((down.checks, down.up), (10, 0));
+            let u = crate::monitors::uptime::uptime(&b, now, day).unwrap();
+            assert!((u - 1430.0 * 100.0 / 1440.0).abs() < 1e-9, "{u}");
+            // Raw results older than a day are gone.
+            let oldest = results(c, id, None, 10_000)?.last().unwrap().ts;
+            assert!(oldest >= now - RESULTS_MS, "{oldest}");
+            // Paged, newest first.
+            let page = results(c, id, Some(now - 5 * MIN), 3)?;
+            assert_eq!(page.iter().map(|r| r.ts).collect::<Vec<_>>(), [1555 * MIN, 1554 * MIN, 1553 * MIN]);
+            Ok(())
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn incidents_open_once_escalate_close_and_take_a_note() {
+        with_db(|c| {
+            let id = create(c, &spec("web", None), 0)?;
+            let a = open_incident(c, id, Status::Degraded, 1000, "slow: 900 ms")?;
+            assert_eq!(
+                open_incident(c, id, Status::Down, 2000, "timeout after 5000 ms")?,
+                a,
+                "one open at a time"
+            );
+            assert_eq!(close_incident(c, id, 5000)?, Some(a));
+            assert_eq!(close_incident(c, id, 6000)?, None);
+            assert!(annotate(c, a, "planned reboot", "alice", 7000)?);
+            assert!(!annotate(c, 999, "x", "alice", 7000)?);
+            let i = &incidents(c, Some(id), 10)?[0];
+            assert_eq!(
+                (i.kind.as_str(), i.started_ms, i.ended_ms, i.first_error.as_str()),
+                ("down", 1000, Some(5000), "slow: 900 ms")
+            );
+            assert_eq!((i.note.as_deref(), i.note_by.as_deref()), (Some("planned reboot"), Some("alice")));
+            Ok(())
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn maintenance_windows_round_trip() {
+        with_db(|c| {
+            let w = Window {
+                scope: Scope::Guest { vmid: 104 },
+                when: When::Weekly { days: vec!["sun".into()], start: "23:00".into(), minutes: 120 },
+                note: "backups".into(),
+            };
+            let id = add_window(c, &w, "alice", 1)?;
+            assert_eq!(windows(c)?, vec![(id, w)]);
+            assert!(delete_window(c, id)?);
+            assert!(windows(c)?.is_empty());
+            Ok(())
+        })
+        .await;
+    }
+}
