@@ -23,6 +23,11 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
+/// An answered check that took `latency_ms`.
+fn up(ts: i64, latency_ms: f64) -> Outcome {
+    Outcome { ts, ok: true, latency_ms: Some(latency_ms), error: None, status_code: None, cert_expires: None }
+}
+
 fn failed(ts: i64, error: String) -> Outcome {
     Outcome { ts, ok: false, latency_ms: None, error: Some(error), status_code: None, cert_expires: None }
 }
@@ -51,14 +56,7 @@ pub async fn tcp(ts: i64, host: &str, port: u16, timeout: Duration) -> Outcome {
         Err(last)
     };
     match tokio::time::timeout(timeout, attempt).await {
-        Ok(Ok(())) => Outcome {
-            ts,
-            ok: true,
-            latency_ms: Some(ms(start.elapsed())),
-            error: None,
-            status_code: None,
-            cert_expires: None,
-        },
+        Ok(Ok(())) => up(ts, ms(start.elapsed())),
         Ok(Err(e)) => failed(ts, e),
         Err(_) => failed(ts, format!("timeout after {} ms", timeout.as_millis())),
     }
@@ -85,14 +83,7 @@ pub async fn ping(ts: i64, host: &crate::host::Host, target: &str, timeout: Dura
     let left = timeout.saturating_sub(start.elapsed()).max(Duration::from_millis(1));
     match host.ping(ip, 1, left, seed).await {
         Ok(p) => match p.rtts_ms.first() {
-            Some(rtt) => Outcome {
-                ts,
-                ok: true,
-                latency_ms: Some(*rtt),
-                error: None,
-                status_code: None,
-                cert_expires: None,
-            },
+            Some(rtt) => up(ts, *rtt),
             None => {
                 failed(ts, format!("no answer to an ICMP echo to {ip} within {} ms", timeout.as_millis()))
             }
@@ -139,14 +130,7 @@ pub async fn dns(
         let got: Vec<String> = found.iter().map(|a| a.to_string()).collect();
         return failed(ts, format!("{name} resolves to {}, not {want}", got.join(", ")));
     }
-    Outcome {
-        ts,
-        ok: true,
-        latency_ms: Some(ms(start.elapsed())),
-        error: None,
-        status_code: None,
-        cert_expires: None,
-    }
+    up(ts, ms(start.elapsed()))
 }
 
 /// One query to one resolver over UDP: the answer with the query's id, its addresses of the type.
