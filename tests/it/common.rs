@@ -487,6 +487,20 @@ impl Drop for DemoProcess {
     }
 }
 
+/// A TLS acceptor for `localhost` / 127.0.0.1 with a fresh self-signed end-entity certificate
+/// (`CA:FALSE`, so rustls' verdict is "unknown issuer") valid for two days, written under `dir`.
+pub fn localhost_tls(dir: &Path) -> tokio_rustls::TlsAcceptor {
+    let (cert, key) = (dir.join("c.pem"), dir.join("k.pem"));
+    self_signed(
+        &cert,
+        &key,
+        "localhost",
+        "DNS:localhost,IP:127.0.0.1",
+        &["basicConstraints=critical,CA:FALSE"],
+    );
+    tls_acceptor(&cert, &key)
+}
+
 /// A rustls server acceptor for a PEM certificate chain and key (the local TLS peers of the HTTP
 /// client and PVE API tests).
 pub fn tls_acceptor(cert: &Path, key: &Path) -> tokio_rustls::TlsAcceptor {

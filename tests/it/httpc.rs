@@ -10,16 +10,7 @@ use tokio::net::TcpListener;
 #[tokio::test]
 async fn a_self_signed_certificate_is_refused_before_the_request_is_sent() {
     let tmp = tempfile::tempdir().unwrap();
-    let (cert, key) = (tmp.path().join("c.pem"), tmp.path().join("k.pem"));
-    // An end-entity certificate (CA:FALSE), so that rustls' verdict is "unknown issuer".
-    crate::common::self_signed(
-        &cert,
-        &key,
-        "localhost",
-        "DNS:localhost,IP:127.0.0.1",
-        &["basicConstraints=critical,CA:FALSE"],
-    );
-    let acceptor = crate::common::tls_acceptor(&cert, &key);
+    let acceptor = crate::common::localhost_tls(tmp.path());
 
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = l.local_addr().unwrap().port();

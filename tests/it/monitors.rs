@@ -12,16 +12,8 @@ use tokio::net::TcpListener;
 #[tokio::test]
 async fn https_with_a_self_signed_certificate_near_its_expiry() {
     let tmp = tempfile::tempdir().unwrap();
-    let (cert, key) = (tmp.path().join("c.pem"), tmp.path().join("k.pem"));
-    // `openssl req -days 2`: valid for two more days.
-    crate::common::self_signed(
-        &cert,
-        &key,
-        "localhost",
-        "DNS:localhost,IP:127.0.0.1",
-        &["basicConstraints=critical,CA:FALSE"],
-    );
-    let acceptor = crate::common::tls_acceptor(&cert, &key);
+    // Valid for two more days.
+    let acceptor = crate::common::localhost_tls(tmp.path());
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = l.local_addr().unwrap().port();
     let serve = async move {
