@@ -377,22 +377,19 @@ impl Bus {
 /// The longest the first full cycle waits for the workers' first snapshots.
 const FIRST_CYCLE_WAIT: Duration = Duration::from_secs(10);
 
-/// Returns once every feed the rules read has been published at least once since start (a worker
-/// that has gone away counts as published), and the facts collector has collected.
+/// Returns once every feed the rules read holds a first reading (a worker that has gone away counts as
+/// done), and the facts collector has collected. Judged by the values, not by a change since
+/// subscribing: a worker may publish before this loop subscribes.
 async fn first_snapshots(io: &Io) {
+    use crate::model::section::SectionState::Pending;
     let f = &io.feeds;
-    let _ = f.identity.clone().changed().await;
-    let _ = f.inventory.clone().changed().await;
-    let _ = f.network.clone().changed().await;
-    let _ = f.hardware.clone().changed().await;
-    let _ = f.ups.clone().changed().await;
-    let _ = f.gpu.clone().changed().await;
-    let mut facts = io.bus.facts.subscribe();
-    while facts.borrow_and_update().collected_ms == 0 {
-        if facts.changed().await.is_err() {
-            break;
-        }
-    }
+    let _ = f.identity.clone().wait_for(|i| i.is_some()).await;
+    let _ = f.inventory.clone().wait_for(|i| i.resources.state != Pending).await;
+    let _ = f.network.clone().wait_for(|n| n.interfaces.state != Pending).await;
+    let _ = f.hardware.clone().wait_for(|h| h.sensors.state != Pending).await;
+    let _ = f.ups.clone().wait_for(|u| u.state != crate::model::ups::State::Pending).await;
+    let _ = f.gpu.clone().wait_for(|g| g.state != crate::model::gpu::State::Pending).await;
+    let _ = io.bus.facts.subscribe().wait_for(|facts| facts.collected_ms != 0).await;
 }
 
 pub async fn run(io: Io, cfg: HealthCfg, clock: Clock, cancel: CancellationToken) {
