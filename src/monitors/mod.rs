@@ -1,21 +1,24 @@
 //! Service monitors (issue 18): is what runs inside the guests actually up?
 //!
-//! This is the pure core, each part testable with the clock passed in:
+//! The core so far, each part tested with the clock passed in (not yet spawned by the app, nor routed):
 //! - [`spec`]: a monitor definition checked field by field (a 400 names the field);
 //! - [`maintenance`]: one-off and weekly maintenance windows, per monitor, per guest or global;
 //! - [`state`]: retries, degraded, down and recovered, maintenance and a stopped guest, and flap
 //!   suppression, turning each check's outcome into the monitor's status and its transitions;
-//! - [`probe`]: the checks (TCP, HTTP(S)), each ending in an outcome, never an error;
+//! - [`probe`]: the checks (TCP, HTTP(S), ICMP, DNS), each ending in an outcome, never an error;
+//! - [`runner`]: one check start to end (probe, state, result, incident, the published state);
 //! - [`schedule`]: when each monitor is checked: spread over its interval, no drift, a bounded pool;
 //! - [`store`]: the tables (definitions, results for 24 h, rollups for 90 days, incidents with an
 //!   operator's note, maintenance windows);
 //! - [`uptime`]: 10-minute rollups of the results (up-ratio, latency average and p95) and the uptime
 //!   percentages of 24 h / 7 d / 30 d / 90 d computed from them.
 //!
-//! The checks themselves, the scheduler, the store, the API and the page build on these.
+//! Still to come: the guest-agent check, the worker that runs the schedule over the runner (and rolls
+//! up every 10 minutes), the API, the Services page, notifications, health findings and metrics.
 
 pub mod maintenance;
 pub mod probe;
+pub mod runner;
 pub mod schedule;
 pub mod spec;
 pub mod state;
