@@ -224,23 +224,34 @@ pub fn forecast_of<'a>(inv: &'a Inventory, disk: &BlockDevice) -> Option<&'a For
         .or_else(|| inv.forecasts.get(&path))
 }
 
-/// Every physical disk with its verdict, from the SMART reading, its pool memberships and the health
-/// findings about it.
-pub fn verdicts<'a>(
-    inv: &'a Inventory,
-    devs: &'a [BlockDevice],
-    health: &HealthSnapshot,
-) -> Vec<(&'a BlockDevice, Verdict)> {
+/// What is known about one physical disk: its SMART device and reading, its pool memberships and its
+/// verdict from all of them and the health findings about it.
+pub struct Judged<'a> {
+    pub disk: &'a BlockDevice,
+    /// The reading, when smartctl lists the device.
+    pub smart: Option<&'a Section<Reading>>,
+    /// smartctl lists the device (or its scan has not run yet).
+    pub scanned: bool,
+    pub pools: Vec<Membership>,
+    pub verdict: Verdict,
+}
+
+/// Every physical disk with its verdict: what the Storage page lists and the Overview's disks card
+/// counts, so the two never disagree.
+pub fn verdicts<'a>(inv: &'a Inventory, devs: &'a [BlockDevice], health: &HealthSnapshot) -> Vec<Judged<'a>> {
     let members = memberships(inv);
     crate::model::storage::physical_disks(devs)
         .into_iter()
         .map(|d| {
-            let smart = smart_of(inv, &d.kname);
-            let (state, passed) =
-                smart_state(smart.and_then(|(_, s)| s), smart.is_some() || inv.smart_devices.data.is_none());
-            let pools: Vec<&Membership> =
-                members.iter().filter(|(k, _)| *k == d.kname).map(|(_, m)| m).collect();
-            (d, verdict(state, passed, &pools, findings_for(health, &d.kname)))
+            let found = smart_of(inv, &d.kname);
+            let smart = found.and_then(|(_, s)| s);
+            let scanned = found.is_some() || inv.smart_devices.data.is_none();
+            let (state, passed) = smart_state(smart, scanned);
+            let pools: Vec<Membership> =
+                members.iter().filter(|(k, _)| *k == d.kname).map(|(_, m)| m.clone()).collect();
+            let refs: Vec<&Membership> = pools.iter().collect();
+            let verdict = verdict(state, passed, &refs, findings_for(health, &d.kname));
+            Judged { disk: d, smart, scanned, pools, verdict }
         })
         .collect()
 }

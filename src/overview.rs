@@ -331,30 +331,17 @@ pub fn build(i: &Inputs) -> Overview {
     }
 }
 
-/// `CT 201 (nextcloud)` / `VM 104 (ha-app)`.
-fn guest_label(g: &Guest) -> String {
-    let kind = if g.kind.as_str() == "lxc" { "CT" } else { "VM" };
-    if g.name.is_empty() { format!("{kind} {}", g.vmid) } else { format!("{kind} {} ({})", g.vmid, g.name) }
-}
-
-fn guests(inv: &Inventory) -> impl Iterator<Item = &Guest> {
-    inv.resources.data.iter().flatten().filter_map(|r| r.as_guest())
-}
-
 /// The physical disk (kernel name) a device path names: `/dev/sde`, `/dev/sde1` or an NVMe
 /// controller `/dev/nvme0` for `nvme0n1`.
 fn disk_of(inv: &Inventory, dev: &str) -> Option<String> {
-    let name = dev.trim_start_matches("/dev/");
     let devs = inv.blockdevs.data.as_deref()?;
     let disks = crate::model::storage::physical_disks(devs);
-    if let Some(d) = disks.iter().find(|d| d.kname == name) {
-        return Some(d.kname.clone());
+    let placed = crate::model::storage::resolve(dev, devs, &inv.dev_links, &BTreeMap::new()).map(|p| p.disk);
+    if let Some(k) = placed.filter(|k| disks.iter().any(|d| &d.kname == k)) {
+        return Some(k);
     }
-    if let Some(whole) = crate::model::storage::whole_disk(devs, name)
-        && disks.iter().any(|x| x.kname == whole.kname)
-    {
-        return Some(whole.kname.clone());
-    }
+    // smartctl's NVMe controller (`nvme0`) for lsblk's namespace (`nvme0n1`).
+    let name = dev.trim_start_matches("/dev/");
     disks
         .iter()
         .find(|d| name.starts_with("nvme") && d.kname.strip_prefix(name).is_some_and(|r| r.starts_with('n')))
@@ -383,8 +370,8 @@ fn devices_named(text: &str) -> Vec<&str> {
 fn object_of(inv: &Inventory, kind: ObjectKind, id: &str) -> (String, Option<Link>) {
     match kind {
         ObjectKind::Guest => {
-            let g = id.parse::<u64>().ok().and_then(|v| guests(inv).find(|g| g.vmid == v));
-            let label = g.map_or_else(|| format!("guest {id}"), guest_label);
+            let g = id.parse::<u64>().ok().and_then(|v| inv.guest(v));
+            let label = g.map_or_else(|| format!("guest {id}"), Guest::label);
             (label.clone(), Some(Link { label, href: format!("/vms/{id}") }))
         }
         ObjectKind::Disk => {
@@ -442,16 +429,7 @@ fn active_problems(health: &HealthSnapshot) -> Vec<Cow<'_, Finding>> {
         .map(|r| {
             let mut f = Finding::new(r.category, r.key.clone(), r.severity, r.reason.clone());
             f.details = r.details.clone();
-            f.object = r.object.as_ref().and_then(|(k, id)| {
-                let kind = match k.as_str() {
-                    "guest" => ObjectKind::Guest,
-                    "disk" => ObjectKind::Disk,
-                    "storage" => ObjectKind::Storage,
-                    "interface" => ObjectKind::Interface,
-                    _ => return None,
-                };
-                Some((kind, id.clone()))
-            });
+            f.object = r.object.as_ref().and_then(|(k, id)| Some((ObjectKind::parse(k)?, id.clone())));
             Cow::Owned(f)
         })
         .collect()
@@ -550,7 +528,7 @@ fn guests_card(i: &Inputs) -> Card<GuestsCard> {
         with_problems: 0,
         onboot_stopped: 0,
     };
-    for g in guests(inv) {
+    for g in inv.guests() {
         c.total += 1;
         if problems.contains_key(&g.vmid) {
             c.with_problems += 1;
@@ -633,7 +611,8 @@ fn disks_card(i: &Inputs) -> Card<DisksCard> {
     let mut problems: Vec<DiskNote> = Vec::new();
     let mut unknown = 0;
     let mut wearing_out = Vec::new();
-    for (d, v) in &verdicts {
+    for j in &verdicts {
+        let (d, v) = (j.disk, &j.verdict);
         match v.state {
             "warning" | "critical" => problems.push(DiskNote {
                 id: d.kname.clone(),
@@ -717,7 +696,7 @@ fn backups_card(i: &Inputs) -> Card<BackupsCard> {
 /// What a task was about: the guest it names, or the job run with its guest count.
 fn task_object(inv: &Inventory, t: &Task) -> String {
     if let Ok(vmid) = t.id.parse::<u64>() {
-        return guests(inv).find(|g| g.vmid == vmid).map_or_else(|| format!("guest {vmid}"), guest_label);
+        return inv.guest(vmid).map_or_else(|| format!("guest {vmid}"), Guest::label);
     }
     match inv.job_results.get(&t.upid) {
         Some(r) => format!("backup job ({} guest{})", r.len(), if r.len() == 1 { "" } else { "s" }),

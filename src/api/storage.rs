@@ -205,23 +205,11 @@ fn disk_views<'a>(
     devs: &'a [BlockDevice],
     health: &crate::health::HealthSnapshot,
 ) -> Vec<DiskView<'a>> {
-    let members = crate::disks::memberships(inv);
-    crate::model::storage::physical_disks(devs)
+    crate::disks::verdicts(inv, devs, health)
         .into_iter()
-        .map(|d| {
-            let smart = crate::disks::smart_of(inv, &d.kname);
-            let smart = smart_summary(
-                smart.and_then(|(_, s)| s),
-                smart.is_some() || inv.smart_devices.data.is_none(),
-            );
-            let pools: Vec<&crate::disks::Membership> =
-                members.iter().filter(|(k, _)| *k == d.kname).map(|(_, m)| m).collect();
-            let verdict = crate::disks::verdict(
-                smart.state,
-                smart.passed,
-                &pools,
-                crate::disks::findings_for(health, &d.kname),
-            );
+        .map(|j| {
+            let (d, pools, verdict) = (j.disk, j.pools, j.verdict);
+            let smart = smart_summary(j.smart, j.scanned);
             let path = d.path.clone().unwrap_or_else(|| format!("/dev/{}", d.kname));
             DiskView {
                 id: &d.kname,
@@ -237,7 +225,7 @@ fn disk_views<'a>(
                 state: verdict.state,
                 reason: verdict.reason,
                 findings: verdict.findings,
-                pools: pools.into_iter().cloned().collect(),
+                pools,
                 by_id: inv
                     .dev_links
                     .iter()

@@ -14,7 +14,7 @@ use super::{OPERATE, READ, Routes, json};
 use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::model::inventory::Inventory;
-use crate::model::pve::{ClusterResource, Guest, GuestConfig, Task, TaskOutcome};
+use crate::model::pve::{Guest, GuestConfig, Task, TaskOutcome};
 use crate::model::section::Section;
 use crate::workers::pve::{self, OpError, POWER_ACTIONS};
 
@@ -162,10 +162,6 @@ fn guest_view<'a>(inv: &'a Inventory, g: &'a Guest, problems: usize) -> GuestVie
     }
 }
 
-pub(super) fn guests(inv: &Inventory) -> impl Iterator<Item = &Guest> {
-    inv.resources.data.iter().flatten().filter_map(ClusterResource::as_guest)
-}
-
 #[derive(Serialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "VmList"))]
 #[cfg_attr(test, derive(ts_rs::TS), ts(rename = "VmList"))]
@@ -181,7 +177,7 @@ async fn vms(State(app): State<ApiState>) -> Result<Response, ApiError> {
     let inv = app.inventory.borrow().clone();
     let problems = crate::overview::guest_problems(&app.health.borrow());
     let mut list: Vec<GuestView<'_>> =
-        guests(&inv).map(|g| guest_view(&inv, g, problems.get(&g.vmid).map_or(0, |p| p.0))).collect();
+        inv.guests().map(|g| guest_view(&inv, g, problems.get(&g.vmid).map_or(0, |p| p.0))).collect();
     list.sort_by_key(|g| g.vmid);
     let section = Section {
         state: inv.resources.state,
@@ -260,7 +256,8 @@ fn config_map(c: &GuestConfig) -> serde_json::Map<String, serde_json::Value> {
 async fn vm(State(app): State<ApiState>, Path(vmid): Path<String>) -> Result<Response, ApiError> {
     let vmid = parse_vmid(&vmid)?;
     let inv = app.inventory.borrow().clone();
-    let g = guests(&inv)
+    let g = inv
+        .guests()
         .find(|g| g.vmid == vmid)
         .ok_or_else(|| ApiError::not_found(format!("no guest {vmid}")))?;
     let config = inv.configs.get(&vmid).map(config_map);
@@ -300,7 +297,8 @@ async fn vm_action(
     }
     let (kind, lock, node) = {
         let inv = app.inventory.borrow();
-        let g = guests(&inv)
+        let g = inv
+            .guests()
             .find(|g| g.vmid == vmid)
             .ok_or_else(|| ApiError::not_found(format!("no guest {vmid}")))?;
         (g.kind, g.lock.clone(), if g.node.is_empty() { inv.node.clone() } else { g.node.clone() })
@@ -386,7 +384,8 @@ async fn vm_rrd(
     })?;
     let (kind, node) = {
         let inv = app.inventory.borrow();
-        let g = guests(&inv)
+        let g = inv
+            .guests()
             .find(|g| g.vmid == vmid)
             .ok_or_else(|| ApiError::not_found(format!("no guest {vmid}")))?;
         (g.kind, if g.node.is_empty() { inv.node.clone() } else { g.node.clone() })

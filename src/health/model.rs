@@ -171,6 +171,25 @@ pub enum ObjectKind {
     Guest,
 }
 
+impl ObjectKind {
+    pub const ALL: [ObjectKind; 4] =
+        [ObjectKind::Storage, ObjectKind::Interface, ObjectKind::Disk, ObjectKind::Guest];
+
+    /// The name stored in the database and served by the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ObjectKind::Storage => "storage",
+            ObjectKind::Interface => "interface",
+            ObjectKind::Disk => "disk",
+            ObjectKind::Guest => "guest",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ObjectKind> {
+        ObjectKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
 /// One configurable threshold. Every threshold a rule reads must be declared here, with its range:
 /// the API validates writes against it and shows the default beside the value.
 #[derive(Debug, Clone, Copy, Serialize)]

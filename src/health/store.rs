@@ -371,7 +371,7 @@ pub fn reconcile(
             continue;
         }
         let quiet = ev.notify_excluded.contains(&f.key);
-        let object = f.object.as_ref().map(|(k, i)| (object_kind_str(*k).to_string(), i.clone()));
+        let object = f.object.as_ref().map(|(k, i)| (ObjectKind::as_str(*k).to_string(), i.clone()));
         match open.remove(&f.key) {
             Some(mut rec) => {
                 let mut changed = ev.touch;
@@ -484,15 +484,6 @@ pub fn reconcile(
     }
     tx.commit()?;
     Ok((events, open))
-}
-
-fn object_kind_str(k: ObjectKind) -> &'static str {
-    match k {
-        ObjectKind::Storage => "storage",
-        ObjectKind::Interface => "interface",
-        ObjectKind::Disk => "disk",
-        ObjectKind::Guest => "guest",
-    }
 }
 
 /// Dismisses `key` until `until` (None: permanently). A dismissal outlives a resolution: the
@@ -749,7 +740,7 @@ pub fn set_exclusions(conn: &mut Connection, items: &[Exclusion]) -> anyhow::Res
     for e in items {
         tx.execute(
             "INSERT OR REPLACE INTO health_exclusions (kind, id, health, notifications) VALUES (?1, ?2, ?3, ?4)",
-            params![object_kind_str(e.kind), e.id, e.health as i64, e.notifications as i64],
+            params![ObjectKind::as_str(e.kind), e.id, e.health as i64, e.notifications as i64],
         )?;
     }
     tx.commit()?;

@@ -62,3 +62,15 @@ pub struct Inventory {
     /// Tag colours the admin chose in PVE (`datacenter.cfg`), by tag.
     pub tag_colors: BTreeMap<String, crate::model::pve::TagColor>,
 }
+
+impl Inventory {
+    /// Every guest the cluster resources list (other nodes' too), in their order.
+    pub fn guests(&self) -> impl Iterator<Item = &super::pve::Guest> {
+        self.resources.data.iter().flatten().filter_map(|r| r.as_guest())
+    }
+
+    /// The guest `vmid`, if listed.
+    pub fn guest(&self, vmid: u64) -> Option<&super::pve::Guest> {
+        self.guests().find(|g| g.vmid == vmid)
+    }
+}

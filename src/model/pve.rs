@@ -350,6 +350,11 @@ impl Guest {
     pub fn is_running(&self) -> bool {
         self.status == "running"
     }
+
+    /// `VM 104 (ha-app)`, `CT 201 (nextcloud)`: how findings, cards and messages name a guest.
+    pub fn label(&self) -> String {
+        format!("{} {} ({})", if self.kind == GuestKind::Lxc { "CT" } else { "VM" }, self.vmid, self.name)
+    }
 }
 
 /// `/nodes/{node}/{qemu|lxc}/{vmid}/config`: the whole map (keys differ per guest and per release),

@@ -153,7 +153,7 @@ pub fn physical_disks(devs: &[BlockDevice]) -> Vec<&BlockDevice> {
 
 /// The whole disk (kernel name) a block device name belongs to: itself for a disk, its parent for a
 /// partition.
-pub fn whole_disk<'a>(devs: &'a [BlockDevice], kname: &str) -> Option<&'a BlockDevice> {
+fn whole_disk<'a>(devs: &'a [BlockDevice], kname: &str) -> Option<&'a BlockDevice> {
     let d = devs.iter().find(|d| d.kname == kname || d.name == kname)?;
     if d.dev_type == "part" {
         let parent = d.parent.as_deref()?;

@@ -142,7 +142,7 @@ impl Runner {
     fn guest_stopped(&self, vmid: Option<u64>) -> bool {
         let Some(vmid) = vmid else { return false };
         let inv = self.inventory.borrow().clone();
-        let guest = inv.resources.data.iter().flatten().filter_map(|r| r.as_guest()).find(|g| g.vmid == vmid);
+        let guest = inv.guest(vmid);
         let onboot = inv.configs.get(&vmid).is_some_and(|c| c.onboot);
         guest.is_some_and(|g| g.status == "stopped") && !onboot
     }

@@ -40,7 +40,7 @@ pub const FAILED_STARTS: Rule = Rule {
 };
 
 pub(crate) fn label(g: &Guest) -> String {
-    format!("{} {} ({})", if g.kind.as_str() == "lxc" { "CT" } else { "VM" }, g.vmid, g.name)
+    g.label()
 }
 
 /// This node's guests, or the reason they are unknown.
