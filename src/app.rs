@@ -85,6 +85,8 @@ pub struct App {
     pub terminal: Arc<crate::terminal::Terminal>,
     /// Guests' RRD answers (the API's, shared).
     pub rrd_cache: Arc<crate::api::rrd_cache::RrdCache>,
+    /// The service monitors: the runner and its published states, the change signal.
+    pub monitors: Arc<crate::monitors::worker::Monitors>,
     action_queue: Mutex<Option<crate::workers::actions::Queue>>,
     /// What the handlers see.
     pub api: ApiState,
@@ -187,6 +189,16 @@ impl App {
             clock.clone(),
             host.clone(),
         );
+        let monitors = crate::monitors::worker::Monitors::new(
+            crate::monitors::runner::Runner::new(
+                host.clone(),
+                db.clone(),
+                inventory.subscribe(),
+                pve.clone(),
+                jiff::tz::TimeZone::system(),
+            ),
+            &config.monitors,
+        );
         let api = ApiState(Arc::new(Shared {
             settings: settings.clone(),
             notify: notify.clone(),
@@ -212,7 +224,16 @@ impl App {
             health_bus: health_bus.clone(),
             metrics: Arc::new(crate::metrics::Exporter::new(
                 crate::metrics::Feeds {
-                    workers: worker_feeds(&vitals, &identity, &inventory, &network, &hardware, &ups, &gpu),
+                    workers: worker_feeds(
+                        &vitals,
+                        &identity,
+                        &inventory,
+                        &network,
+                        &hardware,
+                        &ups,
+                        &gpu,
+                        &monitors.runner.out,
+                    ),
                     health: health_bus.snapshot.subscribe(),
                     facts: health_bus.facts.subscribe(),
                 },
@@ -232,6 +253,7 @@ impl App {
             ),
             system_cache: Mutex::new(None),
             rrd_cache: rrd_cache.clone(),
+            monitors: monitors.clone(),
             cancel: loops.cancel.clone(),
             tracker: loops.tracker.clone(),
             clock,
@@ -265,6 +287,7 @@ impl App {
             demo,
             terminal,
             rrd_cache,
+            monitors,
             action_queue: Mutex::new(Some(queue)),
             api,
             cancel: loops.cancel.clone(),
@@ -297,6 +320,7 @@ impl App {
                 &self.hardware,
                 &self.ups,
                 &self.gpu,
+                &self.monitors.runner.out,
             ),
             db: self.db.clone(),
             bus: self.health_bus.clone(),
@@ -443,6 +467,16 @@ impl App {
             ),
         );
         loops.spawn("host names", watch_host_names(self.clone()));
+        if self.monitors.enabled {
+            loops.spawn(
+                "monitors",
+                crate::monitors::worker::run(
+                    self.monitors.clone(),
+                    self.loops.clock.clone(),
+                    self.cancel.clone(),
+                ),
+            );
+        }
         self.spawn_notify();
         let mqtt_inputs = crate::mqtt::Inputs {
             feeds: self.health_io().feeds,
@@ -463,6 +497,7 @@ impl App {
                 health: self.health_bus.events.subscribe(),
                 inventory: self.inventory.subscribe(),
                 log_hits: self.health_bus.log_hits.subscribe(),
+                monitor_events: self.monitors.runner.events.subscribe(),
             };
             self.loops
                 .spawn("notify", crate::notify::run::run(self.notify.clone(), inputs, self.loops.clone()));
@@ -525,6 +560,8 @@ pub fn router(app: Arc<App>) -> Router {
 }
 
 /// Receivers of the workers' channels, for a reader of all of them (the health cycle, `/metrics`).
+// One receiver per worker's channel: the composition root's list of them.
+#[allow(clippy::too_many_arguments)]
 fn worker_feeds(
     vitals: &watch::Sender<Option<Arc<LiveSample>>>,
     identity: &watch::Sender<Option<Arc<Identity>>>,
@@ -533,6 +570,7 @@ fn worker_feeds(
     hardware: &watch::Sender<Arc<HardwareSnapshot>>,
     ups: &watch::Sender<Arc<UpsSnapshot>>,
     gpu: &watch::Sender<Arc<GpuSnapshot>>,
+    monitors: &watch::Sender<crate::monitors::runner::Snapshot>,
 ) -> crate::health::Feeds {
     crate::health::Feeds {
         vitals: vitals.subscribe(),
@@ -542,6 +580,7 @@ fn worker_feeds(
         hardware: hardware.subscribe(),
         ups: ups.subscribe(),
         gpu: gpu.subscribe(),
+        monitors: monitors.subscribe(),
     }
 }
 

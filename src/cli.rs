@@ -307,6 +307,12 @@ pub async fn demo(cli: &Cli, layers: Layers, base: Loaded) -> anyhow::Result<()>
     let app = App::with_settings(settings, host, db, Some(demo))?;
     // The demo is connected to its (replayed) PVE API, so guest actions go through it.
     app.pve_conn.seed_demo().await?;
+    // Monitors against what the scenario defines and the demo serves, with a past (first start only).
+    let now = crate::workers::wall_ms();
+    let seeded = app.db.call(move |c| crate::monitors::demo::seed(c, addr.port(), now)).await?;
+    if seeded > 0 {
+        app.monitors.changed.notify_one();
+    }
     if app.auth.user_role(DemoInfo::USER).is_none() {
         // The demo's only account; it bypasses the password policy on purpose and is shown on the
         // login page. The demo listens on 127.0.0.1 only.

@@ -39,6 +39,7 @@ pub struct Config {
     pub health: HealthCfg,
     pub notifications: NotifyCfg,
     pub metrics: MetricsCfg,
+    pub monitors: MonitorsCfg,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -76,6 +77,23 @@ pub struct NutCfg {
     /// Poll interval, seconds.
     pub interval_s: u64,
     pub timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MonitorsCfg {
+    /// Run the service monitors (defined on the Services page; docs/monitors.md).
+    pub enabled: bool,
+    /// Monitors one host may define at most.
+    pub max: usize,
+    /// Checks in flight at once at most.
+    pub in_flight: usize,
+}
+
+impl Default for MonitorsCfg {
+    fn default() -> Self {
+        MonitorsCfg { enabled: true, max: 500, in_flight: 16 }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -595,6 +613,15 @@ send_timeout_s = 15
 pve_listen = "127.0.0.1:8009"
 # The largest PVE webhook body accepted, bytes (a vzdump message with its log can be ~1 MiB).
 pve_max_body = 2097152
+
+[monitors]
+# Run the service monitors (HTTP(S), TCP, ping, DNS and guest-agent checks defined on the Services
+# page; docs/monitors.md).
+enabled = true
+# Monitors this host may define at most.
+max = 500
+# Checks in flight at once at most (each is bounded by its own timeout).
+in_flight = 16
 "#;
 
 /// Command-line overrides (the last layer).
@@ -623,6 +650,12 @@ impl Config {
     }
 
     pub fn validate(&self) -> anyhow::Result<()> {
+        if self.monitors.in_flight == 0 || self.monitors.in_flight > 256 {
+            bail!("monitors.in_flight must be between 1 and 256 (got {})", self.monitors.in_flight);
+        }
+        if self.monitors.max > 10_000 {
+            bail!("monitors.max must be at most 10000 (got {})", self.monitors.max);
+        }
         if self.sampler.interval_ms < 100 {
             bail!("sampler.interval_ms must be at least 100 (got {})", self.sampler.interval_ms);
         }

@@ -322,5 +322,18 @@ open(os.path.join(HERE, "icmp.toml"), "w").write(
     "latency_ms = 0.42\n"
     "jitter_ms = 0.18\n"
     "loss_pct = 0.5\n"
+    "\n"
+    "# Guests the demo's service monitors ping (src/monitors/demo.rs): VM 101 (web) and CT 200 (pihole).\n"
+    "[[target]]\n"
+    'address = "192.168.10.20"\n'
+    "latency_ms = 0.38\n"
+    "jitter_ms = 0.12\n"
+    "loss_pct = 0.0\n"
+    "\n"
+    "[[target]]\n"
+    'address = "192.168.10.53"\n'
+    "latency_ms = 0.21\n"
+    "jitter_ms = 0.08\n"
+    "loss_pct = 0.0\n"
 )
 print(f"{len(links)} links")

@@ -17,6 +17,7 @@ mod integrations;
 pub mod live;
 mod logs;
 pub mod metrics;
+mod monitors;
 mod network;
 mod notifications;
 pub mod openapi;
@@ -141,6 +142,7 @@ fn routes() -> Routes {
         .merge(logs::routes())
         .merge(health::routes())
         .merge(overview::routes())
+        .merge(monitors::routes())
         .merge(notifications::routes())
         .merge(pve_hook::routes())
         .merge(pve::routes())
@@ -345,6 +347,7 @@ pub(crate) fn docs(d: &mut openapi::spec::Doc) {
     logs::docs(d);
     health::docs(d);
     overview::docs(d);
+    monitors::docs(d);
     notifications::docs(d);
     pve_hook::docs(d);
     integrations::docs(d);
@@ -367,6 +370,7 @@ pub(crate) fn ts_types(v: &mut impl ts_rs::TypeVisitor) {
     auth::ts_types(v);
     health::ts_types(v);
     overview::ts_types(v);
+    monitors::ts_types(v);
     notifications::ts_types(v);
     pve_hook::ts_types(v);
     integrations::ts_types(v);

@@ -88,6 +88,8 @@ pub struct Shared {
     pub system_cache: SystemCache,
     /// Guests' RRD history answers, kept a minute so that open guest pages do not each run `pvesh`.
     pub rrd_cache: Arc<super::rrd_cache::RrdCache>,
+    /// The service monitors (definitions, states, run now).
+    pub monitors: Arc<crate::monitors::worker::Monitors>,
     /// Long-lived answers (live streams, the terminal) stop on this and run on this tracker.
     pub cancel: CancellationToken,
     pub tracker: TaskTracker,

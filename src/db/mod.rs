@@ -23,6 +23,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0011_pve_api", include_str!("migrations/0011_pve_api.sql")),
     ("0012_settings", include_str!("migrations/0012_settings.sql")),
     ("0013_monitors", include_str!("migrations/0013_monitors.sql")),
+    ("0014_monitor_events", include_str!("migrations/0014_monitor_events.sql")),
 ];
 
 /// The schema version this build writes.

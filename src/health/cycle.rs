@@ -124,6 +124,7 @@ impl Engine {
             ups: io.feeds.ups.borrow().clone(),
             gpu: io.feeds.gpu.borrow().clone(),
             facts: io.bus.facts.borrow().clone(),
+            monitors: io.feeds.monitors.borrow().clone(),
             previous,
         }
     }

@@ -203,6 +203,8 @@ pub struct Feeds {
     pub hardware: watch::Receiver<Arc<HardwareSnapshot>>,
     pub ups: watch::Receiver<Arc<UpsSnapshot>>,
     pub gpu: watch::Receiver<Arc<GpuSnapshot>>,
+    /// The service monitors' states (their down ones are findings of the VMs & CTs category).
+    pub monitors: watch::Receiver<crate::monitors::runner::Snapshot>,
 }
 
 /// What the health cycle reads and writes: the workers' feeds, the database (findings and the

@@ -267,6 +267,8 @@ pub struct Snapshots {
     /// Facts the health collector gathers for rules only (apt, services, certificates, time sync,
     /// journal patterns, failed logins).
     pub facts: Arc<super::facts::Facts>,
+    /// The service monitors' states, by id.
+    pub monitors: Arc<std::collections::HashMap<i64, crate::model::monitor::MonitorState>>,
     /// Active (non-ok) findings from the previous evaluation by key, for hysteresis and growth.
     pub previous: BTreeMap<String, Finding>,
 }

@@ -55,9 +55,10 @@ pub struct View {
     pub gpu: Arc<GpuSnapshot>,
     pub health: Arc<HealthSnapshot>,
     pub facts: Arc<Facts>,
+    pub monitors: crate::monitors::runner::Snapshot,
 }
 
-type Key = [usize; 9];
+type Key = [usize; 10];
 
 impl View {
     fn key(&self) -> Key {
@@ -77,6 +78,7 @@ impl View {
             p(&self.gpu),
             p(&self.health),
             p(&self.facts),
+            p(&self.monitors),
         ]
     }
 }
@@ -94,6 +96,7 @@ impl Feeds {
             gpu: w.gpu.borrow().clone(),
             health: self.health.borrow().clone(),
             facts: self.facts.borrow().clone(),
+            monitors: w.monitors.borrow().clone(),
         }
     }
 }

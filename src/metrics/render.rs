@@ -29,6 +29,7 @@ pub fn all(e: &mut Expo, v: &View, version: &'static str) {
     hardware(e, v);
     network(e, v);
     gpu(e, v);
+    monitors(e, v);
     health(e, v);
     facts(e, v);
     sources(e, v);
@@ -884,6 +885,47 @@ const FLAGS: [Flag; 15] = [
     Flag::FSD,
     Flag::ALARM,
 ];
+
+/// The service monitors: whether each answered its last check, how fast, and when its certificate
+/// expires (HTTPS). Pending, paused and stopped guests' monitors have no check to report.
+fn monitors(e: &mut Expo, v: &View) {
+    use crate::model::monitor::Status;
+    let mut ids: Vec<&i64> = v.monitors.keys().collect();
+    ids.sort();
+    for id in ids {
+        let m = &v.monitors[id];
+        let Some(last) = &m.last else { continue };
+        if matches!(m.status, Status::Pending | Status::Paused | Status::GuestStopped) {
+            continue;
+        }
+        let id = id.to_string();
+        let vmid = m.vmid.map(|v| v.to_string()).unwrap_or_default();
+        let l = [("id", id.as_str()), ("monitor", m.name.as_str()), ("vmid", vmid.as_str())];
+        let up = match m.status {
+            Status::Up | Status::Degraded => 1.0,
+            Status::Down => 0.0,
+            _ => f64::from(u8::from(last.ok)),
+        };
+        e.gauge(
+            "proxwatch_monitor_up",
+            "Whether the service monitor found its service up (1) or down (0).",
+            &l,
+            up,
+        );
+        e.gauge_opt(
+            "proxwatch_monitor_latency_seconds",
+            "How long the service monitor's last check took, in seconds.",
+            &l,
+            last.latency_ms.map(|ms| ms / 1000.0),
+        );
+        e.gauge_opt(
+            "proxwatch_monitor_cert_expiry_timestamp_seconds",
+            "When the certificate the HTTPS monitor last saw expires, in unixtime.",
+            &l,
+            m.cert_expires.map(|s| s as f64),
+        );
+    }
+}
 
 fn ups(e: &mut Expo, v: &View) {
     for u in &v.ups.upses {

@@ -5,6 +5,8 @@
 use serde::{Deserialize, Serialize};
 
 /// What a monitor checks.
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "MonitorTarget"))]
+#[cfg_attr(test, derive(ts_rs::TS), ts(rename = "MonitorTarget"))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Target {
@@ -51,6 +53,34 @@ pub enum Target {
     Agent { vmid: u64 },
 }
 
+impl Target {
+    /// The target in a few words: `https://ha.lan/`, `tcp 10.0.0.5:22`, `ping 10.0.0.5`,
+    /// `dns nas.lan A`, `guest agent of 104`.
+    pub fn describe(&self) -> String {
+        match self {
+            Target::Http { url, .. } => url.clone(),
+            Target::Tcp { host, port } => format!("tcp {host}:{port}"),
+            Target::Ping { host } => format!("ping {host}"),
+            Target::Dns { name, record, server, .. } => match server {
+                Some(s) => format!("dns {name} {record} @{s}"),
+                None => format!("dns {name} {record}"),
+            },
+            Target::Agent { vmid } => format!("guest agent of {vmid}"),
+        }
+    }
+
+    /// The kind's name: `http`, `tcp`, `ping`, `dns`, `agent`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Target::Http { .. } => "http",
+            Target::Tcp { .. } => "tcp",
+            Target::Ping { .. } => "ping",
+            Target::Dns { .. } => "dns",
+            Target::Agent { .. } => "agent",
+        }
+    }
+}
+
 fn yes() -> bool {
     true
 }
@@ -64,6 +94,8 @@ fn record_a() -> String {
 }
 
 /// Accepted HTTP status codes, inclusive.
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "StatusRange"))]
+#[cfg_attr(test, derive(ts_rs::TS), ts(rename = "StatusRange"))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StatusRange {
@@ -78,6 +110,8 @@ impl Default for StatusRange {
 }
 
 /// A monitor as the admin defines it.
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "MonitorSpec"))]
+#[cfg_attr(test, derive(ts_rs::TS), ts(rename = "MonitorSpec"))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MonitorSpec {
@@ -113,6 +147,8 @@ fn retries() -> u32 {
 }
 
 /// One check's outcome.
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "MonitorOutcome"))]
+#[cfg_attr(test, derive(ts_rs::TS), ts(rename = "MonitorOutcome"))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Outcome {
     /// Unix ms the check started.
@@ -130,6 +166,8 @@ pub struct Outcome {
 }
 
 /// A monitor's state.
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "MonitorStatus"))]
+#[cfg_attr(test, derive(ts_rs::TS), ts(rename = "MonitorStatus"))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
@@ -159,4 +197,24 @@ impl Status {
             Status::GuestStopped => "guest_stopped",
         }
     }
+}
+
+/// One monitor's state, as the pages and the other readers see it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "MonitorState"))]
+#[cfg_attr(test, derive(ts_rs::TS), ts(rename = "MonitorState"))]
+pub struct MonitorState {
+    pub id: i64,
+    pub name: String,
+    /// The guest the service runs in.
+    pub vmid: Option<u64>,
+    pub status: Status,
+    /// Since when (unix ms).
+    pub since: Option<i64>,
+    /// Changing state too often: notifications are held until it settles.
+    pub flapping: bool,
+    /// The last check.
+    pub last: Option<Outcome>,
+    /// When the certificate expires (unix s), from the last HTTPS check that saw one.
+    pub cert_expires: Option<i64>,
 }

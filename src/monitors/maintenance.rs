@@ -9,6 +9,8 @@ const DAY_MIN: i64 = 1440;
 const WEEK_MIN: i64 = 7 * DAY_MIN;
 
 /// When a window is open.
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "MaintenanceWhen"))]
+#[cfg_attr(test, derive(ts_rs::TS), ts(rename = "MaintenanceWhen"))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum When {
@@ -19,6 +21,8 @@ pub enum When {
 }
 
 /// What a window covers.
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "MaintenanceScope"))]
+#[cfg_attr(test, derive(ts_rs::TS), ts(rename = "MaintenanceScope"))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Scope {
@@ -28,6 +32,8 @@ pub enum Scope {
 }
 
 /// One maintenance window.
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "MaintenanceWindow"))]
+#[cfg_attr(test, derive(ts_rs::TS), ts(rename = "MaintenanceWindow"))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Window {
     pub scope: Scope,

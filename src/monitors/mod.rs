@@ -1,7 +1,8 @@
 //! Service monitors (issue 18): is what runs inside the guests actually up?
 //!
-//! The core so far, each part tested with the clock passed in (not yet spawned by the app, nor routed):
+//! Each part is tested with the clock passed in:
 //! - [`spec`]: a monitor definition checked field by field (a 400 names the field);
+//! - [`demo`]: the demo's monitors and their past;
 //! - [`maintenance`]: one-off and weekly maintenance windows, per monitor, per guest or global;
 //! - [`state`]: retries, degraded, down and recovered, maintenance and a stopped guest, and flap
 //!   suppression, turning each check's outcome into the monitor's status and its transitions;
@@ -13,9 +14,16 @@
 //! - [`uptime`]: 10-minute rollups of the results (up-ratio, latency average and p95) and the uptime
 //!   percentages of 24 h / 7 d / 30 d / 90 d computed from them.
 //!
-//! Still to come: the guest-agent check, the worker that runs the schedule over the runner (and rolls
-//! up every 10 minutes), the API, the Services page, notifications, health findings and metrics.
+//! - [`suggest`]: suggested monitors from the inventory (a ping per guest with a known address, web
+//!   ports on one guest when the admin asks);
+//! - [`worker`]: the loop in production (the schedule over the runner, planned again on each change,
+//!   the rollups every 10 minutes) and [`worker::Monitors`], the handle the API, the health cycle, the
+//!   notification engine and the metrics share.
+//!
+//! The notification engine reads the `monitor_events` table past its cursor
+//! (`notify/sources/monitors.rs`); the health cycle reads the published states.
 
+pub mod demo;
 pub mod maintenance;
 pub mod probe;
 pub mod runner;
@@ -23,4 +31,6 @@ pub mod schedule;
 pub mod spec;
 pub mod state;
 pub mod store;
+pub mod suggest;
 pub mod uptime;
+pub mod worker;

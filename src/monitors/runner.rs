@@ -7,7 +7,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use serde::Serialize;
 use tokio::sync::watch;
 
 use super::maintenance::{Window, in_maintenance};
@@ -16,23 +15,10 @@ use super::state::{Change, Context, Policy, Tracker, Transition};
 use super::store;
 use crate::db::Db;
 use crate::host::Host;
+use crate::host::pveapi::{PveLink, PveRequest};
 use crate::httpc;
 use crate::model::inventory::Inventory;
-use crate::model::monitor::{MonitorSpec, Outcome, Status, Target};
-
-/// One monitor's state, as the page and the other readers see it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct MonitorState {
-    pub id: i64,
-    pub name: String,
-    pub vmid: Option<u64>,
-    pub status: Status,
-    /// Since when (unix ms).
-    pub since: Option<i64>,
-    pub flapping: bool,
-    /// The last check.
-    pub last: Option<Outcome>,
-}
+use crate::model::monitor::{MonitorSpec, MonitorState, Outcome, Status, Target};
 
 /// Every monitor's state, by id.
 pub type Snapshot = Arc<HashMap<i64, MonitorState>>;
@@ -42,6 +28,15 @@ struct Entry {
     paused: bool,
     tracker: Tracker,
     last: Option<Outcome>,
+    cert_expires: Option<i64>,
+    /// The certificate expiry last warned about (one warning per certificate).
+    cert_warned: Option<i64>,
+}
+
+impl Entry {
+    fn new(spec: MonitorSpec, paused: bool) -> Entry {
+        Entry { spec, paused, tracker: Tracker::default(), last: None, cert_expires: None, cert_warned: None }
+    }
 }
 
 /// What a check needs: the definitions and their trackers, the windows, the host (ICMP), an HTTP
@@ -52,9 +47,13 @@ pub struct Runner {
     pub host: Arc<Host>,
     pub db: Db,
     pub inventory: watch::Receiver<Arc<Inventory>>,
+    /// The PVE API token (guest-agent checks).
+    pub pve: PveLink,
     pub out: watch::Sender<Snapshot>,
-    /// The host's offset from UTC (seconds), for weekly windows.
-    pub utc_offset_s: i32,
+    /// The newest `monitor_events` id written: the notification engine wakes on it.
+    pub events: watch::Sender<i64>,
+    /// The host's time zone: weekly windows are in local time.
+    pub tz: jiff::tz::TimeZone,
     pub policy: Policy,
 }
 
@@ -63,7 +62,8 @@ impl Runner {
         host: Arc<Host>,
         db: Db,
         inventory: watch::Receiver<Arc<Inventory>>,
-        utc_offset_s: i32,
+        pve: PveLink,
+        tz: jiff::tz::TimeZone,
     ) -> Runner {
         Runner {
             entries: Mutex::default(),
@@ -71,10 +71,17 @@ impl Runner {
             host,
             db,
             inventory,
+            pve,
             out: watch::Sender::new(Arc::default()),
-            utc_offset_s,
+            events: watch::Sender::new(0),
+            tz,
             policy: Policy::default(),
         }
+    }
+
+    /// The host's offset from UTC at `now_ms` (seconds).
+    pub fn utc_offset_s(&self, now_ms: i64) -> i32 {
+        jiff::Timestamp::from_millisecond(now_ms).map(|t| self.tz.to_offset(t).seconds()).unwrap_or(0)
     }
 
     fn entries(&self) -> MutexGuard<'_, HashMap<i64, Entry>> {
@@ -100,10 +107,7 @@ impl Runner {
                     e.paused = r.paused;
                 }
                 None => {
-                    entries.insert(
-                        r.id,
-                        Entry { spec: r.spec, paused: r.paused, tracker: Tracker::default(), last: None },
-                    );
+                    entries.insert(r.id, Entry::new(r.spec, r.paused));
                 }
             }
             if r.paused
@@ -131,6 +135,7 @@ impl Runner {
                     since: e.tracker.since,
                     flapping: e.tracker.flapping,
                     last: e.last.clone(),
+                    cert_expires: e.cert_expires,
                 };
                 (*id, state)
             })
@@ -177,68 +182,197 @@ impl Runner {
                 let expect = expect.as_deref().and_then(|e| e.parse().ok());
                 probe::dns(ts, name, record, server.as_deref(), expect, timeout).await
             }
-            Target::Agent { vmid } => Outcome {
+            Target::Agent { vmid } => self.agent(ts, *vmid, timeout).await,
+        }
+    }
+
+    /// The guest answers: a container runs (Proxmox's view), a VM's QEMU guest agent answers a ping
+    /// through the PVE API (`POST /nodes/{node}/qemu/{vmid}/agent/ping`).
+    async fn agent(&self, ts: i64, vmid: u64, timeout: Duration) -> Outcome {
+        let fail = |error: String| Outcome {
+            ts,
+            ok: false,
+            latency_ms: None,
+            error: Some(error),
+            status_code: None,
+            cert_expires: None,
+        };
+        let inv = self.inventory.borrow().clone();
+        let Some(guest) = inv.guest(vmid) else {
+            return fail(format!("guest {vmid} is not in the inventory"));
+        };
+        if guest.status != "running" {
+            return fail(format!("guest {vmid} is {}", guest.status));
+        }
+        let node = if guest.node.is_empty() { inv.node.clone() } else { guest.node.clone() };
+        if guest.kind == crate::model::pve::GuestKind::Lxc {
+            return Outcome {
                 ts,
-                ok: false,
+                ok: true,
                 latency_ms: None,
-                error: Some(format!("guest agent checks of {vmid} are not available in this version")),
+                error: None,
+                status_code: None,
+                cert_expires: None,
+            };
+        }
+        let Some(token) = self.pve.token() else {
+            return fail("not connected to the PVE API (Settings → Proxmox VE)".into());
+        };
+        let req = PveRequest::post(format!("/nodes/{node}/qemu/{vmid}/agent/ping")).auth(token.header());
+        let started = std::time::Instant::now();
+        match tokio::time::timeout(timeout, self.host.pve_api(req)).await {
+            Err(_) => fail(format!("timeout after {} ms", timeout.as_millis())),
+            Ok(Err(e)) => fail(format!("PVE API: {e}")),
+            Ok(Ok(a)) if a.status == 200 => Outcome {
+                ts,
+                ok: true,
+                latency_ms: Some(started.elapsed().as_secs_f64() * 1000.0),
+                error: None,
                 status_code: None,
                 cert_expires: None,
             },
+            Ok(Ok(a)) => {
+                // PVE says why in the reason phrase: "QEMU guest agent is not running".
+                let why = a.reason.unwrap_or_else(|| format!("HTTP {}", a.status));
+                fail(format!("guest agent: {why}"))
+            }
         }
     }
 
     /// One check of monitor `id` starting at `now` (unix ms): probe, state, result, incident,
-    /// published. Returns the transitions for the notification engine; none for an unknown or
-    /// paused monitor.
+    /// events for the notification engine, published. Returns the transitions; none for an unknown
+    /// or paused monitor.
     pub async fn check(&self, id: i64, now: i64) -> anyhow::Result<Vec<Transition>> {
         let Some(spec) = self.entries().get(&id).filter(|e| !e.paused).map(|e| e.spec.clone()) else {
             return Ok(Vec::new());
         };
-        let outcome = self.probe(&spec, now, now as u64 ^ id as u64).await;
+        let guest_stopped = self.guest_stopped(spec.vmid);
+        // A stopped guest's services are not probed (nothing would answer); the check is recorded.
+        let outcome = if guest_stopped {
+            Outcome {
+                ts: now,
+                ok: false,
+                latency_ms: None,
+                error: Some(format!("guest {} is stopped", spec.vmid.unwrap_or_default())),
+                status_code: None,
+                cert_expires: None,
+            }
+        } else {
+            self.probe(&spec, now, now as u64 ^ id as u64).await
+        };
         let maintenance = {
             let windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
-            in_maintenance(&windows, id, spec.vmid, now, self.utc_offset_s)
+            in_maintenance(&windows, id, spec.vmid, now, self.utc_offset_s(now))
         };
-        let ctx = Context { maintenance, guest_stopped: self.guest_stopped(spec.vmid) };
+        let ctx = Context { maintenance, guest_stopped };
         let policy = Policy { retries: spec.retries, degraded_ms: spec.degraded_ms, ..self.policy };
-        let (transitions, status, incident) = {
+        let (transitions, status, incident, cert_warning) = {
             let mut entries = self.entries();
             let Some(e) = entries.get_mut(&id) else { return Ok(Vec::new()) };
             let t = e.tracker.observe(&outcome, &policy, ctx);
             e.last = Some(outcome.clone());
+            if outcome.cert_expires.is_some() {
+                e.cert_expires = outcome.cert_expires;
+            }
             // What this one check found (the state may still be up within the retries).
             let slow = matches!((spec.degraded_ms, outcome.latency_ms), (Some(limit), Some(ms)) if ms > limit as f64);
             let found = match (outcome.ok, slow) {
+                _ if guest_stopped => Status::GuestStopped,
                 (false, _) => Status::Down,
                 (true, true) => Status::Degraded,
                 (true, false) => Status::Up,
             };
-            (t, found, e.tracker.incident.clone())
+            let warn_days = match &spec.target {
+                Target::Http { cert_warn_days, .. } => *cert_warn_days,
+                _ => 0,
+            };
+            let cert_warning = match outcome.cert_expires {
+                Some(exp) if warn_days > 0 && exp * 1000 - now < i64::from(warn_days) * 86_400_000 => {
+                    (e.cert_warned != Some(exp)).then(|| {
+                        e.cert_warned = Some(exp);
+                        exp
+                    })
+                }
+                _ => None,
+            };
+            (t, found, e.tracker.incident.clone(), cert_warning)
         };
         let writes = transitions.clone();
-        self.db
+        let base = serde_json::json!({
+            "name": spec.name,
+            "vmid": spec.vmid,
+            "target": spec.target.describe(),
+        });
+        let last_event = self
+            .db
             .call(move |c| {
-                store::record(c, id, &outcome, status, maintenance)?;
+                let tx = c.transaction()?;
+                // A stopped guest's checks are left out of uptime, as maintenance is.
+                store::record(&tx, id, &outcome, status, maintenance || guest_stopped)?;
+                let mut last_event = None;
+                let mut push = |tx: &rusqlite::Transaction,
+                                incident: Option<i64>,
+                                t: &Transition,
+                                kind: &str,
+                                extra: serde_json::Value|
+                 -> anyhow::Result<()> {
+                    let mut detail = base.clone();
+                    if let (Some(d), serde_json::Value::Object(x)) = (detail.as_object_mut(), extra) {
+                        d.extend(x);
+                    }
+                    last_event = Some(store::push_event(tx, id, incident, t.ts, kind, t.notify, &detail)?);
+                    Ok(())
+                };
                 for t in &writes {
                     match &t.change {
                         Change::Down { error } => {
                             let start = incident.as_ref().map_or(t.ts, |i| i.0);
-                            store::open_incident(c, id, Status::Down, start, error)?;
+                            let inc = store::open_incident(&tx, id, Status::Down, start, error)?;
+                            push(&tx, Some(inc), t, "down", serde_json::json!({ "error": error }))?;
                         }
-                        Change::Degraded { .. } => {
+                        Change::Degraded { latency_ms } => {
                             let (start, first) = incident.clone().unwrap_or((t.ts, "slow".into()));
-                            store::open_incident(c, id, Status::Degraded, start, &first)?;
+                            let inc = store::open_incident(&tx, id, Status::Degraded, start, &first)?;
+                            push(
+                                &tx,
+                                Some(inc),
+                                t,
+                                "degraded",
+                                serde_json::json!({ "latency_ms": latency_ms }),
+                            )?;
                         }
-                        Change::Recovered { .. } => {
-                            store::close_incident(c, id, t.ts)?;
+                        Change::Recovered { outage_ms } => {
+                            let inc = store::close_incident(&tx, id, t.ts)?;
+                            push(&tx, inc, t, "recovered", serde_json::json!({ "outage_ms": outage_ms }))?;
                         }
-                        Change::Flapping { .. } | Change::Settled { .. } => {}
+                        Change::Flapping { changes } => {
+                            let inc = store::open_incident_id(&tx, id)?;
+                            push(&tx, inc, t, "flapping", serde_json::json!({ "changes": changes }))?;
+                        }
+                        Change::Settled { status } => {
+                            let inc = store::open_incident_id(&tx, id)?;
+                            push(&tx, inc, t, "settled", serde_json::json!({ "status": status.as_str() }))?;
+                        }
                     }
                 }
-                Ok(())
+                if let Some(exp) = cert_warning {
+                    let days = (exp * 1000 - now).div_euclid(86_400_000);
+                    let t = Transition { ts: now, change: Change::Settled { status }, notify: !maintenance };
+                    push(
+                        &tx,
+                        None,
+                        &t,
+                        "cert_expiring",
+                        serde_json::json!({ "expires": exp, "days": days }),
+                    )?;
+                }
+                tx.commit()?;
+                Ok(last_event)
             })
             .await?;
+        if let Some(n) = last_event {
+            self.events.send_replace(n);
+        }
         self.publish();
         Ok(transitions)
     }
@@ -265,7 +399,13 @@ mod tests {
     fn runner(db: Db) -> Runner {
         let (_tx, inv) = watch::channel(Arc::new(Inventory::default()));
         // The receiver keeps the last value after the sender is gone.
-        Runner::new(Arc::new(Host::system(Duration::from_secs(2))), db, inv, 0)
+        Runner::new(
+            Arc::new(Host::system(Duration::from_secs(2))),
+            db,
+            inv,
+            PveLink::default(),
+            jiff::tz::TimeZone::UTC,
+        )
     }
 
     #[tokio::test]

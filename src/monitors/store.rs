@@ -89,10 +89,12 @@ pub fn count(conn: &Connection) -> Result<usize> {
 }
 
 /// One stored check.
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "MonitorCheck"))]
+#[cfg_attr(test, derive(ts_rs::TS), ts(rename = "MonitorCheck"))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StoredCheck {
     pub ts: i64,
-    /// `up`, `degraded` or `down`.
+    /// `up`, `degraded`, `down` or `stopped` (its guest was stopped: not probed, left out of uptime).
     pub status: String,
     pub latency_ms: Option<f64>,
     pub error: Option<String>,
@@ -104,6 +106,7 @@ pub struct StoredCheck {
 pub fn record(conn: &Connection, id: i64, o: &Outcome, status: Status, maintenance: bool) -> Result<()> {
     let status = match status {
         Status::Up | Status::Degraded | Status::Down => status.as_str(),
+        Status::GuestStopped => "stopped",
         _ if o.ok => "up",
         _ => "down",
     };
@@ -163,7 +166,7 @@ pub fn roll_up(conn: &mut Connection, now: i64) -> Result<usize> {
                 let status: String = r.get(1)?;
                 Ok(Point {
                     ts: r.get(0)?,
-                    up: status != "down",
+                    up: status != "down" && status != "stopped",
                     degraded: status == "degraded",
                     latency_ms: r.get(2)?,
                     maintenance: r.get::<_, i64>(3)? != 0,
@@ -182,6 +185,7 @@ pub fn roll_up(conn: &mut Connection, now: i64) -> Result<usize> {
     }
     tx.execute("DELETE FROM monitor_results WHERE ts < ?1", params![now - RESULTS_MS])?;
     tx.execute("DELETE FROM monitor_rollups WHERE start < ?1", params![now - ROLLUPS_MS])?;
+    tx.execute("DELETE FROM monitor_events WHERE ts < ?1", params![now - ROLLUPS_MS])?;
     tx.commit()?;
     Ok(written)
 }
@@ -207,6 +211,8 @@ pub fn rollups(conn: &Connection, id: i64, from: i64) -> Result<Vec<Bucket>> {
 }
 
 /// A down or degraded period.
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "MonitorIncident"))]
+#[cfg_attr(test, derive(ts_rs::TS), ts(rename = "MonitorIncident"))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Incident {
     pub id: i64,
@@ -298,6 +304,95 @@ pub fn incidents(conn: &Connection, monitor_id: Option<i64>, limit: usize) -> Re
             note_ms: r.get(8)?,
         })
     })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// The open incident of `monitor_id`, if any.
+pub fn open_incident_id(conn: &Connection, monitor_id: i64) -> Result<Option<i64>> {
+    Ok(conn
+        .query_row(
+            "SELECT id FROM monitor_incidents WHERE monitor_id = ?1 AND ended_ms IS NULL",
+            params![monitor_id],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
+/// A change worth a notification, as stored for the engine (migration 0014).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "MonitorEvent"))]
+#[cfg_attr(test, derive(ts_rs::TS), ts(rename = "MonitorEvent"))]
+pub struct MonitorEvent {
+    pub id: i64,
+    pub monitor_id: i64,
+    pub incident_id: Option<i64>,
+    pub ts: i64,
+    /// `down`, `degraded`, `recovered`, `flapping`, `settled` or `cert_expiring`.
+    pub kind: String,
+    /// Whether it went to the notification engine (not in maintenance, not while flapping).
+    pub notify: bool,
+    /// The monitor's name, guest and target, and what happened (`error`, `outage_ms`, `days`, ...).
+    #[cfg_attr(test, ts(type = "Record<string, unknown>"))]
+    pub detail: serde_json::Value,
+}
+
+/// Writes one event; its id.
+pub fn push_event(
+    conn: &Connection,
+    monitor_id: i64,
+    incident_id: Option<i64>,
+    ts: i64,
+    kind: &str,
+    notify: bool,
+    detail: &serde_json::Value,
+) -> Result<i64> {
+    conn.execute(
+        "INSERT INTO monitor_events (monitor_id, incident_id, ts, kind, notify, detail)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![monitor_id, incident_id, ts, kind, notify as i64, detail.to_string()],
+    )?;
+    Ok(conn.last_insert_rowid())
+}
+
+fn event_row(r: &rusqlite::Row) -> rusqlite::Result<MonitorEvent> {
+    let detail: String = r.get(6)?;
+    Ok(MonitorEvent {
+        id: r.get(0)?,
+        monitor_id: r.get(1)?,
+        incident_id: r.get(2)?,
+        ts: r.get(3)?,
+        kind: r.get(4)?,
+        notify: r.get::<_, i64>(5)? != 0,
+        detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null),
+    })
+}
+
+const EVENT_COLUMNS: &str = "id, monitor_id, incident_id, ts, kind, notify, detail";
+
+/// Events with an id above `after` and at most `upto`, oldest first, `limit` at most.
+pub fn events_after(conn: &Connection, after: i64, upto: i64, limit: usize) -> Result<Vec<MonitorEvent>> {
+    let mut st = conn.prepare_cached(&format!(
+        "SELECT {EVENT_COLUMNS} FROM monitor_events WHERE id > ?1 AND id <= ?2 ORDER BY id LIMIT ?3"
+    ))?;
+    let rows = st.query_map(params![after, upto, limit as i64], event_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// The newest event id (0 when there is none).
+pub fn last_event_id(conn: &Connection) -> Result<i64> {
+    Ok(conn.query_row("SELECT COALESCE(MAX(id), 0) FROM monitor_events", [], |r| r.get(0))?)
+}
+
+/// The events of the given incidents, oldest first.
+pub fn incident_events(conn: &Connection, incident_ids: &[i64]) -> Result<Vec<MonitorEvent>> {
+    if incident_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list = incident_ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+    let mut st = conn.prepare(&format!(
+        "SELECT {EVENT_COLUMNS} FROM monitor_events WHERE incident_id IN ({list}) ORDER BY id"
+    ))?;
+    let rows = st.query_map([], event_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 

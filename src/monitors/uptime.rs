@@ -24,6 +24,8 @@ pub struct Point {
 }
 
 /// Ten minutes of one monitor's results.
+#[cfg_attr(test, derive(schemars::JsonSchema), schemars(rename = "MonitorBucket"))]
+#[cfg_attr(test, derive(ts_rs::TS), ts(rename = "MonitorBucket"))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Bucket {
     /// Unix ms, a multiple of [`BUCKET_MS`].

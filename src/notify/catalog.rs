@@ -67,6 +67,41 @@ pub const CATALOG: &[EventDef] = &[
     def("guest.started", Guests, false, Info, "tasks", "A guest was started"),
     def("guest.stopped", Guests, false, Info, "tasks", "A guest was stopped or shut down"),
     def("guest.migrated", Guests, false, Info, "tasks", "A guest was migrated"),
+    // Service monitors (monitors/): the `monitor_events` table.
+    def("monitor.down", Guests, true, Critical, "monitors", "A service monitor is down"),
+    def(
+        "monitor.recovered",
+        Guests,
+        true,
+        Info,
+        "monitors",
+        "A service monitor is up again (with the outage's length)",
+    ),
+    def(
+        "monitor.degraded",
+        Guests,
+        false,
+        Warning,
+        "monitors",
+        "A service monitor answers slower than its limit",
+    ),
+    def(
+        "monitor.cert_expiring",
+        Guests,
+        true,
+        Warning,
+        "monitors",
+        "A monitored HTTPS certificate expires soon",
+    ),
+    def(
+        "monitor.flapping",
+        Guests,
+        true,
+        Warning,
+        "monitors",
+        "A service monitor keeps changing state (flapping)",
+    ),
+    def("monitor.settled", Guests, true, Info, "monitors", "A flapping service monitor settled"),
     // Journal watchers (the health cycle's journal scan).
     def(
         "guest.oom",

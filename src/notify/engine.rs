@@ -135,6 +135,11 @@ pub fn from_health(e: &crate::health::store::Event) -> Option<Event> {
         EventKind::Resolved => "health.resolved",
         _ => return None,
     };
+    // A service monitor's finding: the monitors notify about it themselves (`monitor.down`, with
+    // the service's details), once.
+    if e.key.starts_with("monitor_down:") {
+        return None;
+    }
     let sev = severity_of(e.severity.as_str());
     let object = e.key.split_once(':').map(|(_, o)| o).unwrap_or(&e.key).to_string();
     let mut ev = Event::new(kind, format!("health:{}", e.fingerprint), format!("{kind}:{}", e.key), e.ts)
@@ -365,6 +370,23 @@ impl Engine {
             events.extend(sw.step(tx)?);
             store::set_cursor(tx, "security", &sw)?;
             system::heartbeat(tx, now)?;
+            Ok(events)
+        })
+        .await
+    }
+
+    /// The service monitors' new events (`monitor_events` past the stored cursor), taken in the
+    /// transaction that saves the cursor.
+    pub async fn take_monitors(
+        &self,
+        inv: &Arc<crate::model::inventory::Inventory>,
+    ) -> anyhow::Result<usize> {
+        use super::sources::monitors::MonitorWatch;
+        let inv = inv.clone();
+        self.take_via(move |tx, _now| {
+            let mut w: MonitorWatch = store::cursor(tx, "monitors")?.unwrap_or_default();
+            let events = w.step(tx, &inv)?;
+            store::set_cursor(tx, "monitors", &w)?;
             Ok(events)
         })
         .await

@@ -26,6 +26,9 @@ pub struct Inputs {
     pub inventory: watch::Receiver<Arc<Inventory>>,
     /// Journal hits from the health cycle's journal scan (lossy hints: a lagged receiver loses some).
     pub log_hits: broadcast::Receiver<Arc<crate::health::facts::logscan::LogHit>>,
+    /// The newest `monitor_events` id: a wake-up when the monitors wrote one (the table is the
+    /// durable copy, read each pass).
+    pub monitor_events: watch::Receiver<i64>,
 }
 
 /// Runs the intake loop and the channel workers until cancelled.
@@ -33,7 +36,7 @@ pub async fn run(engine: Arc<Engine>, mut inputs: Inputs, loops: Loops) {
     let mut workers: HashMap<i64, CancellationToken> = HashMap::new();
     let mut last_poll: Option<tokio::time::Instant> = None;
     let cancel = loops.cancel.clone();
-    let (mut hits_open, mut health_open) = (true, true);
+    let (mut hits_open, mut health_open, mut monitors_open) = (true, true, true);
     let mut early_hit: Option<Arc<crate::health::facts::logscan::LogHit>> = None;
     match engine.on_start().await {
         Ok(n) if n > 0 => tracing::info!(events = n, "lifecycle notifications queued"),
@@ -68,6 +71,11 @@ pub async fn run(engine: Arc<Engine>, mut inputs: Inputs, loops: Loops) {
         }
         if let Err(e) = engine.take_health().await {
             tracing::error!(error = %format!("{e:#}"), "taking health events failed");
+        }
+        inputs.monitor_events.mark_unchanged();
+        let inv = inputs.inventory.borrow().clone();
+        if let Err(e) = engine.take_monitors(&inv).await {
+            tracing::error!(error = %format!("{e:#}"), "taking monitor events failed");
         }
         let mut hits: Vec<_> = early_hit.take().into_iter().collect();
         loop {
@@ -115,6 +123,9 @@ pub async fn run(engine: Arc<Engine>, mut inputs: Inputs, loops: Loops) {
                     Err(broadcast::error::RecvError::Lagged(n)) => tracing::warn!(lost = n, "journal hints lost"),
                     Err(broadcast::error::RecvError::Closed) => hits_open = false,
                 }
+            }
+            r = inputs.monitor_events.changed(), if monitors_open => {
+                monitors_open = r.is_ok();
             }
             r = inputs.health.recv(), if health_open => {
                 // No more wake-ups from health once closed; the table is still read each pass.

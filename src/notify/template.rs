@@ -54,6 +54,36 @@ fn en(kind: &str) -> Option<Texts> {
             "{object} is fine again after {duration}.",
             "Category: {category}\nCheck: {key}",
         ),
+        "monitor.down" => t(
+            "DOWN: {monitor}",
+            "{monitor} is down: {error}",
+            "Target: {target}\nGuest: {guest}\nSince: {since}",
+        ),
+        "monitor.recovered" => t(
+            "Up again: {monitor}",
+            "{monitor} is up again after {duration}.",
+            "Target: {target}\nGuest: {guest}\nFirst error: {error}",
+        ),
+        "monitor.degraded" => t(
+            "Slow: {monitor}",
+            "{monitor} answered in {latency}, over its limit.",
+            "Target: {target}\nGuest: {guest}",
+        ),
+        "monitor.cert_expiring" => t(
+            "Certificate expires in {days} days: {monitor}",
+            "The certificate of {target} expires on {expires}.",
+            "Monitor: {monitor}\nGuest: {guest}",
+        ),
+        "monitor.flapping" => t(
+            "Flapping: {monitor}",
+            "{monitor} changed state {changes} times within minutes; further changes are held until it settles.",
+            "Target: {target}\nGuest: {guest}",
+        ),
+        "monitor.settled" => t(
+            "Settled ({status}): {monitor}",
+            "{monitor} stopped flapping and is {status}.",
+            "Target: {target}\nGuest: {guest}",
+        ),
         "backup.ok" => t(
             "Backup OK: {job}",
             "Backup job {job} finished without errors.",

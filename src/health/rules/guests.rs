@@ -39,6 +39,50 @@ pub const FAILED_STARTS: Rule = Rule {
     run: failed_starts,
 };
 
+pub const MONITORS: Rule = Rule {
+    id: "guest_monitors",
+    category: CAT,
+    checks: &[("monitor_down", "Service monitors are up")],
+    // A published state, read on every sample: a monitor that goes down is a finding at once.
+    fast: true,
+    run: monitors,
+};
+
+/// A down service monitor (after its retries, outside maintenance, its guest not stopped) is a
+/// critical finding keyed by the monitor, naming its guest; the others are ok. The monitors notify
+/// about their own changes (`monitor.down`), so these findings are not notified again.
+fn monitors(s: &Snapshots, _t: &Thresholds, _now: i64) -> Vec<Finding> {
+    use crate::model::monitor::Status;
+    let mut ids: Vec<&i64> = s.monitors.keys().collect();
+    ids.sort();
+    let mut out = Vec::new();
+    for id in ids {
+        let m = &s.monitors[id];
+        if matches!(m.status, Status::Paused | Status::Pending) {
+            continue;
+        }
+        let key = format!("monitor_down:{id}");
+        let guest = m.vmid.map(|v| {
+            let g = s.inventory.guest(v);
+            g.map(label).unwrap_or_else(|| v.to_string())
+        });
+        let on = guest.as_deref().map(|g| format!(" on {g}")).unwrap_or_default();
+        let f = if m.status == Status::Down {
+            let error =
+                m.last.as_ref().and_then(|o| o.error.clone()).unwrap_or_else(|| "check failed".into());
+            Finding::new(CAT, key, Severity::Critical, format!("service {}{on} is down: {error}", m.name))
+        } else {
+            Finding::new(CAT, key, Severity::Ok, format!("service {}{on} is {}", m.name, m.status.as_str()))
+        };
+        let f = f.details(json!({ "monitor": id, "name": m.name, "vmid": m.vmid, "since": m.since }));
+        out.push(match m.vmid {
+            Some(v) => f.object(ObjectKind::Guest, v.to_string()),
+            None => f,
+        });
+    }
+    out
+}
+
 pub(crate) fn label(g: &Guest) -> String {
     g.label()
 }

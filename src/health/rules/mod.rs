@@ -36,6 +36,7 @@ pub const RULES: &[Rule] = &[
     guests::HA,
     guests::LOCKS,
     guests::FAILED_STARTS,
+    guests::MONITORS,
     network::INTERFACES,
     network::GATEWAY,
     services::SERVICES,

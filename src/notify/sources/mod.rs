@@ -7,6 +7,7 @@
 //! - [`tasks`]: Proxmox tasks (backups, guest start/stop/migrate) and replication state from the
 //!   inventory snapshot; a [`tasks::TaskWatch`] keeps its baseline between steps.
 //! - [`journal`]: the health facts collector's journal hits ([`crate::health::facts::logscan::LogHit`]).
+//! - [`monitors`]: the service monitors' `monitor_events` table, read past a stored row id.
 //! - [`security`]: proxwatch's own `auth_events` table, read past a stored row id.
 //! - [`system`]: proxwatch's lifecycle (unclean stop, host reboot) with a marker in `notify_cursors`.
 //! - [`pve`]: the body of Proxmox VE's webhook target, and the text or commands that set it up.
@@ -16,6 +17,7 @@
 //! and `web/src/App.svelte`): `/vms/101`, `/storage/disks/sdb`, `/health`, `/logs`, `/security`.
 
 pub mod journal;
+pub mod monitors;
 pub mod pve;
 pub mod security;
 pub mod system;
