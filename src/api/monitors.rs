@@ -2,7 +2,7 @@
 //! state, heartbeat and uptime, a monitor's detail with its incidents and windows, results, latency),
 //! operators pause, resume, run now, annotate incidents and plan maintenance windows, admins create,
 //! change and delete monitors and take suggestions. A definition that does not hold is a 400 naming
-//! the field (`target.port: must be between 1 and 65535`).
+//! the field (`target.port: must be from 1 to 65535`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -970,7 +970,7 @@ pub(super) fn docs(d: &mut super::openapi::spec::Doc) {
     d.post("/monitors", "Add a monitor")
         .about(
             "The definition is checked field by field: a 400 names the field (`target.port: must be \
-             between 1 and 65535`, `interval_s: must be at least 10`). At most `monitors.max` \
+             from 1 to 65535`, `interval_s: must be from 10 to 86400 seconds`). At most `monitors.max` \
              monitors (409 beyond).",
         )
         .status(201)
@@ -1049,6 +1049,7 @@ pub(super) fn docs(d: &mut super::openapi::spec::Doc) {
         )
         .body(input::<Scan>())
         .ok(arr(out::<suggest::Suggestion>()))
+        .error(404, "No such guest on this host.")
         .error(409, "The guest is not running, or its address is not known.")
         .error(503, "Another scan is running.");
 }

@@ -114,6 +114,33 @@ fn promtool(text: &str) -> Option<(i32, String)> {
 #[tokio::test]
 async fn a_read_token_scrapes_text_promtool_accepts_with_the_names_dashboards_use() {
     let t = app(|_| {}).await;
+    // Two service monitors: an HTTPS one up with its certificate's expiry, a TCP one down.
+    {
+        use proxwatch::model::monitor::{MonitorState, Outcome, Status};
+        let state =
+            |id: i64, name: &str, vmid: Option<u64>, status, ok: bool, cert: Option<i64>| MonitorState {
+                id,
+                name: name.into(),
+                vmid,
+                status,
+                since: Some(T0_MS),
+                flapping: false,
+                last: Some(Outcome {
+                    ts: T0_MS,
+                    ok,
+                    latency_ms: ok.then_some(12.5),
+                    error: (!ok).then(|| "connection refused".into()),
+                    status_code: None,
+                    cert_expires: cert,
+                }),
+                cert_expires: cert,
+            };
+        let states = [
+            state(1, "nextcloud", Some(201), Status::Up, true, Some(1_800_000_000)),
+            state(2, "postgres \"main\"", None, Status::Down, false, None),
+        ];
+        t.monitors.runner.out.send_replace(Arc::new(states.into_iter().map(|s| (s.id, s)).collect()));
+    }
     let (status, _, _) = read(t.send(scrape(None, "192.0.2.7:5000")).await).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "no token, no metrics");
 
@@ -127,6 +154,25 @@ async fn a_read_token_scrapes_text_promtool_accepts_with_the_names_dashboards_us
     if let Some((code, said)) = promtool(&text) {
         assert_eq!(code, 0, "promtool check metrics: {said}");
     }
+
+    // The service monitors, labelled with their guest's vmid.
+    assert_eq!(types["proxwatch_monitor_up"], "gauge");
+    assert_eq!(value(&text, r#"proxwatch_monitor_up{id="1",monitor="nextcloud",vmid="201"}"#), Some(1.0));
+    assert_eq!(
+        value(&text, r#"proxwatch_monitor_up{id="2",monitor="postgres \"main\"",vmid=""}"#),
+        Some(0.0)
+    );
+    assert_eq!(
+        value(&text, r#"proxwatch_monitor_latency_seconds{id="1",monitor="nextcloud",vmid="201"}"#),
+        Some(0.0125)
+    );
+    assert_eq!(
+        value(
+            &text,
+            r#"proxwatch_monitor_cert_expiry_timestamp_seconds{id="1",monitor="nextcloud",vmid="201"}"#
+        ),
+        Some(1.8e9)
+    );
 
     // node_exporter's names for the host vitals, from the sampler's raw counters.
     assert_eq!(types["node_cpu_seconds_total"], "counter");

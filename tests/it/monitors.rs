@@ -55,6 +55,28 @@ async fn https_with_a_self_signed_certificate_near_its_expiry() {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
     let left = o.cert_expires.unwrap() - now;
     assert!((86_400..=2 * 86_400 + 60).contains(&left), "expires in {left} s");
+
+    // Through the runner: one "expires soon" event per certificate, whatever the checks that follow.
+    use proxwatch::monitors::{runner::Runner, store};
+    let db = proxwatch::db::Db::open_in_memory().unwrap();
+    let spec: proxwatch::model::monitor::MonitorSpec = serde_json::from_value(serde_json::json!({
+        "name": "ha", "target": { "kind": "http", "url": url, "verify_tls": false, "cert_warn_days": 14 }
+    }))
+    .unwrap();
+    let id = db.call(move |c| store::create(c, &spec, 0)).await.unwrap();
+    let (_tx, inv) = tokio::sync::watch::channel(std::sync::Arc::default());
+    let host = std::sync::Arc::new(proxwatch::host::Host::system(Duration::from_secs(2)));
+    let r = Runner::new(host, db.clone(), inv, Default::default(), jiff::tz::TimeZone::UTC);
+    r.reload().await.unwrap();
+    let now = proxwatch::workers::wall_ms();
+    r.check(id, now).await.unwrap();
+    r.check(id, now + 60_000).await.unwrap();
+    let events = db.call(|c| store::events_after(c, 0, i64::MAX, 10)).await.unwrap();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!((events[0].kind.as_str(), events[0].notify), ("cert_expiring", true));
+    assert_eq!(events[0].detail["days"], 1, "{events:?}");
+    assert_eq!(*r.events.borrow(), events[0].id, "the engine is woken");
+    assert_eq!(r.out.borrow()[&id].cert_expires, o.cert_expires);
     server.abort_all();
 }
 

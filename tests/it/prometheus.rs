@@ -89,6 +89,10 @@ fn prometheus_scrapes_the_demo_with_a_read_token() {
     query_until(&prom, "node_load1", |_| true);
     query_until(&prom, r#"pve_storage_info"#, |_| true);
     query_until(&prom, "proxwatch_build_info", |_| true);
+    // The demo's service monitors (the first check of each comes within its 30 s interval).
+    query_until(&prom, r#"proxwatch_monitor_up{monitor="pihole ping",vmid="200"}"#, |r| {
+        r[0]["value"][1] == "1"
+    });
     // Counters move between scrapes: a rate needs two of them.
     query_until(&prom, r#"sum(rate(node_cpu_seconds_total{mode!="idle"}[5s]))"#, |r| {
         r[0]["value"][1].as_str().and_then(|v| v.parse::<f64>().ok()).is_some_and(|v| v > 0.0)
