@@ -488,6 +488,10 @@ fn attention(i: &Inputs) -> (Vec<Attention>, usize) {
             }
             None => (None, Vec::new()),
         };
+        // A down service monitor: its own page first (its guest's page, if any, after it).
+        if let Some(id) = f.key.strip_prefix("monitor_down:") {
+            links.insert(0, Link { label: "service".into(), href: format!("/services/{id}") });
+        }
         for dev in devices_named(&f.reason) {
             if let Some(k) = disk_of(i.inventory, dev) {
                 let href = format!("/storage/disks/{k}");

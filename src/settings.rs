@@ -52,7 +52,7 @@ const fn int(key: &'static str, min: u64, max: u64, unit: &'static str) -> Edita
 }
 
 /// The settings that are safe to change from the browser: sampling and poll intervals, retention,
-/// the health cycle, TLS on/off, the base path, trusted proxies and allowed host names. Not here:
+/// the health cycle, the service monitors' bounds, TLS on/off, the base path, trusted proxies and allowed host names. Not here:
 /// what could lock the admin out of the machine itself or needs a shell anyway (bind address, port,
 /// data directory, the terminal's command, certificate paths, auth limits).
 pub const EDITABLE: &[Editable] = &[
@@ -70,6 +70,9 @@ pub const EDITABLE: &[Editable] = &[
     int("nut.interval_s", 1, 3600, "s"),
     int("health.interval_s", 30, 86_400, "s"),
     int("health.startup_grace_s", 0, 3600, "s"),
+    int("monitors.max", 0, 10_000, "monitors"),
+    int("monitors.in_flight", 1, 256, "checks"),
+    Editable { key: "monitors.enabled", kind: Kind::Bool },
     Editable { key: "tls.enabled", kind: Kind::Bool },
     Editable { key: "server.base_path", kind: Kind::Path },
     Editable { key: "auth.trusted_proxies", kind: Kind::Cidrs },

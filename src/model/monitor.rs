@@ -30,10 +30,15 @@ pub enum Target {
         verify_tls: bool,
         /// Warn this many days before the certificate expires (0: never).
         #[serde(default = "cert_warn_days")]
+        #[cfg_attr(test, schemars(range(max = 365)))]
         cert_warn_days: u32,
     },
     /// A TCP connection: up when it is accepted.
-    Tcp { host: String, port: u16 },
+    Tcp {
+        host: String,
+        #[cfg_attr(test, schemars(range(min = 1)))]
+        port: u16,
+    },
     /// ICMP echo: up when an answer comes.
     Ping { host: String },
     /// A DNS lookup: up when the name resolves (to `expect`, when given).
@@ -115,16 +120,21 @@ impl Default for StatusRange {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MonitorSpec {
+    /// 1 to 100 printable characters.
+    #[cfg_attr(test, schemars(length(min = 1, max = 100)))]
     pub name: String,
     pub target: Target,
     /// Seconds between checks (at least 10).
     #[serde(default = "interval_s")]
+    #[cfg_attr(test, schemars(range(min = 10, max = 86_400)))]
     pub interval_s: u64,
-    /// A check never outlives this (ms).
+    /// A check never outlives this (ms); less than the interval.
     #[serde(default = "timeout_ms")]
+    #[cfg_attr(test, schemars(range(min = 100, max = 60_000)))]
     pub timeout_ms: u64,
     /// Failed checks in a row before the monitor counts as down (0: the first failure).
     #[serde(default = "retries")]
+    #[cfg_attr(test, schemars(range(max = 10)))]
     pub retries: u32,
     /// Slower than this (ms) is `degraded`.
     #[serde(default, skip_serializing_if = "Option::is_none")]

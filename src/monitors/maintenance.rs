@@ -56,6 +56,14 @@ impl When {
     pub fn check(&self) -> Result<(), (&'static str, String)> {
         match self {
             When::Once { start, end } => {
+                // Unix ms from 1970 to the year 9999.
+                const LAST_MS: i64 = 253_402_300_799_999;
+                if !(0..=LAST_MS).contains(start) {
+                    return Err(("when.start", "must be a time in unix milliseconds".into()));
+                }
+                if !(0..=LAST_MS).contains(end) {
+                    return Err(("when.end", "must be a time in unix milliseconds".into()));
+                }
                 if end <= start {
                     return Err(("when.end", "must be after the start".into()));
                 }
@@ -125,6 +133,15 @@ pub fn in_maintenance(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_one_off_window_outside_time_is_refused_by_field() {
+        let w = |start, end| When::Once { start, end }.check().map_err(|(f, _)| f);
+        assert_eq!(w(i64::MIN, 0), Err("when.start"));
+        assert_eq!(w(0, i64::MAX), Err("when.end"));
+        assert_eq!(w(1000, 1000), Err("when.end"));
+        assert_eq!(w(1000, 2000), Ok(()));
+    }
 
     /// 2026-12-06 (a Sunday) at `hh:mm` UTC, in unix ms.
     fn sunday(hh: i64, mm: i64) -> i64 {

@@ -213,6 +213,11 @@ async fn a_down_service_is_an_incident_a_finding_a_notification_and_a_metric() {
         f[0]
     );
 
+    // The Overview's strip names it, with the monitor's page first.
+    let (_, o) = app.get("/api/overview").await;
+    let line = o["attention"].as_array().unwrap().iter().find(|a| a["key"] == format!("monitor_down:{id}"));
+    assert_eq!(line.unwrap()["links"][0]["href"], format!("/services/{id}"), "{o}");
+
     // One notification for the engine, not a second one from the health finding.
     assert_eq!(app.notify.take_monitors(&inv).await.unwrap(), 1);
     assert_eq!(app.notify.take_health().await.unwrap(), 0, "the health finding is not notified again");

@@ -4,13 +4,17 @@ import type { MonitorTarget } from "./MonitorTarget";
 /**
  * A monitor as the admin defines it.
  */
-export type MonitorSpec = { name: string, target: MonitorTarget, 
+export type MonitorSpec = { 
+/**
+ * 1 to 100 printable characters.
+ */
+name: string, target: MonitorTarget, 
 /**
  * Seconds between checks (at least 10).
  */
 interval_s: number, 
 /**
- * A check never outlives this (ms).
+ * A check never outlives this (ms); less than the interval.
  */
 timeout_ms: number, 
 /**
