@@ -17,6 +17,9 @@
 #   BENCH_STRACE_MODE=attach   force `strace -p` after the idle window instead of launching under strace
 #   BENCH_KEEP_TMP=1       keep the scratch dir (logs, raw wrk and strace output)
 #   BENCH_FLOOD_S=20       duration of the login flood (legitimate login latency, peak RSS)
+#   BENCH_MONITOR_WARMUP_S=35  service monitors (examples/monitor_load.rs): warm-up before the window
+#   BENCH_MONITOR_S=60     service monitors: the measuring window (CPU, RSS, database growth)
+#   BENCH_MONITOR_DAY=1    0 = skip the monitors' full synthetic day (steady-state database size)
 #
 # Only loopback addresses are used; every process started here is stopped on exit;
 # every wait loop has a limit.
@@ -204,7 +207,8 @@ if [[ ${BENCH_NO_BUILD:-0} != 1 ]]; then
   for ((i = 0; i < 360; i++)); do pgrep -x cargo >/dev/null 2>&1 || break; ((i % 12)) || log "waiting for another cargo to finish"; sleep 5; done
   log "cargo build --release"
   cargo build --release
-  cargo build --release --example argon2_cost --example inventory_cost --example login_flood --example notify_load
+  cargo build --release --example argon2_cost --example inventory_cost --example login_flood --example notify_load \
+    --example monitor_load
 fi
 # Password hashing cost with proxwatch's argon2id parameters (the access issue asks for 50-150 ms).
 ARGON2_LINE="n/a"
@@ -216,6 +220,25 @@ if [[ -x target/release/examples/inventory_cost ]]; then INVENTORY_LINE=$(target
 # one dead for the first half (examples/notify_load.rs).
 NOTIFY_LINE="n/a"
 if [[ -x target/release/examples/notify_load ]]; then NOTIFY_LINE=$(target/release/examples/notify_load 2>/dev/null | tail -1 || true); fi
+# The service monitors' scheduler (issue 18): 200 HTTP monitors every 30 s against a local server, through the
+# production loop (examples/monitor_load.rs): CPU (% of a core, the server's own share apart), RSS added, database
+# bytes per day. It runs here, before the idle instances start, on a quiet machine.
+MONITOR_LINE="n/a"
+MONITOR_WARMUP_S=${BENCH_MONITOR_WARMUP_S:-35}
+MONITOR_MEASURE_S=${BENCH_MONITOR_S:-60}
+MONITOR_ARGS=(--warmup-s "$MONITOR_WARMUP_S" --measure-s "$MONITOR_MEASURE_S")
+[[ ${BENCH_MONITOR_DAY:-1} == 1 ]] || MONITOR_ARGS+=(--no-day)
+if [[ -x target/release/examples/monitor_load ]]; then
+  log "service monitors: ${MONITOR_WARMUP_S} s warm-up, ${MONITOR_MEASURE_S} s window"
+  MONITOR_LINE=$(timeout $((MONITOR_WARMUP_S + MONITOR_MEASURE_S + 180)) target/release/examples/monitor_load "${MONITOR_ARGS[@]}" \
+    2>"$TMP/monitor_load.err" | tail -1 || true)
+  if [[ $MONITOR_LINE != monitors:* ]]; then
+    MONITOR_LINE="n/a (monitor_load failed: $(grep -m1 '^Error' "$TMP/monitor_load.err" || tail -1 "$TMP/monitor_load.err"))"
+  fi
+fi
+# Its budgets: the monitors' CPU (the local server's share apart) and the RSS they add.
+MON_CPU=$(sed -n 's/^monitors: .*: cpu \([0-9.]*\) % of a core.*/\1/p' <<<"$MONITOR_LINE")
+MON_RSS=$(sed -n 's/^monitors: .*, rss +\([0-9.]*\) MiB.*/\1/p' <<<"$MONITOR_LINE")
 if [[ ! -x $PXW_BIN ]]; then NA[pxw]="binary $PXW_BIN missing"; fi
 
 # The programs, as argv builders (proxwatch takes a data dir).
@@ -635,6 +658,8 @@ TABLE=$(
   echo "Login flood: $FLOOD_LINE"
   echo
   echo "Notification engine (10 000 events, 3 channels, 1 dead for the first half): $NOTIFY_LINE"
+  echo
+  echo "Service monitors (examples/monitor_load.rs, ${MONITOR_MEASURE_S} s window): $(verdict "$MON_CPU" '<' 0.5)CPU < 0.5 % of a core · $(verdict "$MON_RSS" '<' 4)RSS < 4 MiB · $MONITOR_LINE"
   for k in "${!NOTE[@]}"; do echo "- note ${k}: ${NOTE[$k]}"; done | sort
 } >"$TMP/latest.md"
 

@@ -60,8 +60,8 @@ pub fn seed(conn: &mut Connection, port: u16, now: i64) -> anyhow::Result<usize>
     }
     let tx = conn.transaction()?;
     let specs = specs(port);
-    // The reboot of VM 101 three hours ago: its ping failed for six minutes.
-    let outage = (now - 3 * 3_600_000 - 10 * 60_000, now - 3 * 3_600_000 - 4 * 60_000);
+    // The reboot of VM 101 half an hour ago (inside the heartbeat bars): its ping failed for six minutes.
+    let outage = (now - 31 * 60_000, now - 25 * 60_000);
     for (i, spec) in specs.iter().enumerate() {
         let id = store::create(&tx, spec, now - 31 * 86_400_000)?;
         // Base latency (ms) by kind: pings on the LAN are fast, HTTP takes a little longer.
@@ -89,7 +89,7 @@ pub fn seed(conn: &mut Connection, port: u16, now: i64) -> anyhow::Result<usize>
                 degraded: 0,
                 maintenance: 0,
                 latency_avg: Some(lat),
-                latency_p95: Some(lat * 1.8),
+                latency_p95: Some(lat * 1.3),
             };
             tx.execute(
                 "INSERT INTO monitor_rollups

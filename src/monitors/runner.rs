@@ -103,6 +103,10 @@ impl Runner {
             }
             match entries.get_mut(&r.id) {
                 Some(e) => {
+                    if e.paused && !r.paused {
+                        // Resumed: pending until its next check.
+                        e.tracker = Tracker::default();
+                    }
                     e.spec = r.spec;
                     e.paused = r.paused;
                 }
@@ -462,5 +466,8 @@ mod tests {
         assert!(r.reload().await.unwrap().is_empty(), "a paused monitor is not planned");
         assert!(r.check(id, 3000).await.unwrap().is_empty());
         assert_eq!(r.out.borrow()[&id].status, Status::Paused);
+        db.call(move |c| store::set_paused(c, id, false, 4000)).await.unwrap();
+        assert_eq!(r.reload().await.unwrap(), vec![(id, 30)]);
+        assert_eq!(r.out.borrow()[&id].status, Status::Pending, "resumed: pending until checked");
     }
 }

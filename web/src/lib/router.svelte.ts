@@ -23,6 +23,12 @@ export const routes: RouteDef[] = [
     icon: 'M3 4h18v12H3zM8 20h8M12 16v4',
   },
   {
+    path: '/services',
+    title: 'Services',
+    about: 'Service monitors: HTTP, TCP, ping, DNS and guest agent checks with heartbeat, uptime and incidents.',
+    icon: 'M12 10.5a1.5 1.5 0 1 0 0 3 1.5 1.5 0 0 0 0-3zM8.5 8.5a5 5 0 0 0 0 7M15.5 8.5a5 5 0 0 1 0 7M5.6 5.6a9 9 0 0 0 0 12.8M18.4 5.6a9 9 0 0 1 0 12.8',
+  },
+  {
     path: '/storage',
     title: 'Storage',
     about: 'Disks, SMART health, ZFS pools and Proxmox storages with usage and wear.',

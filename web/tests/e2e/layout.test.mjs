@@ -17,6 +17,8 @@ const PAGES = [
   ['/', '[data-testid="processes"] tbody tr'],
   ['/vms', '[data-testid^="guest-row-"]'],
   ['/vms/101', '[data-testid="guest-config"]'],
+  ['/services', '[data-testid="suggestion"]'],
+  ['/services/2', '[data-testid="chart-latency"][data-state="ready"]'],
   ['/storage', '[data-testid^="disk-card-"]'],
   ['/storage/disks/sde', '[data-testid="selftests"]'],
   ['/network', '[data-testid="group-physical"] [data-testid="iface-eno1"]'],
