@@ -196,7 +196,8 @@ impl App {
                 inventory.subscribe(),
                 pve.clone(),
                 jiff::tz::TimeZone::system(),
-            ),
+            )
+            .with_clock(clock.clone()),
             &config.monitors,
         );
         let api = ApiState(Arc::new(Shared {

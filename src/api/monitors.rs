@@ -19,12 +19,12 @@ use crate::error::ApiError;
 use crate::model::inventory::Inventory;
 use crate::model::monitor::{MonitorSpec, MonitorState, Status, Target};
 use crate::monitors::maintenance::{Scope, Window};
+use crate::monitors::runner::Tally;
 use crate::monitors::store::{self, Incident, MonitorEvent, StoredCheck as MonitorCheck};
-use crate::monitors::uptime::{BUCKET_MS, WINDOWS};
+use crate::monitors::uptime::{WINDOWS, bucket_of};
+use crate::monitors::worker::WRITE_DELAY_MS;
 use crate::monitors::{spec, suggest};
 
-/// Heartbeats in the list: the newest checks of each monitor.
-pub const BEATS: usize = 90;
 /// The largest page of results.
 const MAX_PAGE: usize = 1000;
 /// Incidents in a monitor's detail.
@@ -251,38 +251,13 @@ fn guest_label(inv: &Inventory, vmid: Option<u64>) -> Option<String> {
     Some(inv.guest(vmid).map(|g| g.label()).unwrap_or_else(|| vmid.to_string()))
 }
 
-/// Each monitor's counted checks and up ones per window: (checks, up) × 4.
-type Tallies = HashMap<i64, [(u64, u64); 4]>;
-
-/// The uptime tallies of every monitor from the rollups, one pass (the current bucket closes into
-/// a rollup within 10 minutes).
-fn tallies(conn: &rusqlite::Connection, now: i64) -> anyhow::Result<Tallies> {
-    let from = |w: i64| now - w - BUCKET_MS;
-    let mut st = conn.prepare_cached(
-        "SELECT monitor_id,
-           SUM(CASE WHEN start > ?1 THEN checks ELSE 0 END), SUM(CASE WHEN start > ?1 THEN up ELSE 0 END),
-           SUM(CASE WHEN start > ?2 THEN checks ELSE 0 END), SUM(CASE WHEN start > ?2 THEN up ELSE 0 END),
-           SUM(CASE WHEN start > ?3 THEN checks ELSE 0 END), SUM(CASE WHEN start > ?3 THEN up ELSE 0 END),
-           SUM(checks), SUM(up)
-         FROM monitor_rollups WHERE start > ?4 GROUP BY monitor_id",
-    )?;
-    let rows = st.query_map(
-        rusqlite::params![from(WINDOWS[0].1), from(WINDOWS[1].1), from(WINDOWS[2].1), from(WINDOWS[3].1)],
-        |r| {
-            let g = |i| r.get::<_, Option<i64>>(i).map(|v| v.unwrap_or(0).max(0) as u64);
-            Ok((r.get::<_, i64>(0)?, [(g(1)?, g(2)?), (g(3)?, g(4)?), (g(5)?, g(6)?), (g(7)?, g(8)?)]))
-        },
-    )?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
-}
-
-fn percent(t: &[(u64, u64); 4]) -> Uptime {
+fn percent(t: &Tally) -> Uptime {
     Uptime::from(t.map(|(n, up)| (n > 0).then(|| up as f64 * 100.0 / n as f64)))
 }
 
 /// The state published for a monitor, or pending (not yet loaded by the loop).
 fn state_of(app: &ApiState, row: &store::Row) -> MonitorState {
-    app.monitors.runner.out.borrow().get(&row.id).cloned().unwrap_or(MonitorState {
+    app.monitors.runner.out.borrow().get(&row.id).map(|s| (**s).clone()).unwrap_or(MonitorState {
         id: row.id,
         name: row.spec.name.clone(),
         vmid: row.spec.vmid,
@@ -294,30 +269,30 @@ fn state_of(app: &ApiState, row: &store::Row) -> MonitorState {
     })
 }
 
-/// A monitor as read for its view: the row, its beats, its open incident and its uptime tallies.
-type Loaded = (store::Row, Vec<MonitorCheck>, Option<Incident>, [(u64, u64); 4]);
+/// A monitor as read for its view: the row and its open incident.
+type Loaded = (store::Row, Option<Incident>);
 
-/// Reads the monitors (all, or one guest's) with their beats, open incidents and uptime tallies.
+/// Reads the monitors (all, or one guest's) with their open incidents; the uptime tallies are
+/// brought up to date first (the first read after a start).
 async fn load(app: &ApiState, only: Option<i64>, vmid: Option<u64>) -> Result<Vec<Loaded>, ApiError> {
-    let now = app.clock.now_ms();
+    let runner = &app.monitors.runner;
+    if !runner.tallied() {
+        let upto = bucket_of(app.clock.now_ms() - WRITE_DELAY_MS);
+        runner.tally_upto(upto).await.map_err(ApiError::internal)?;
+    }
     app.db
         .call(move |c| {
             let rows: Vec<store::Row> = match only {
                 Some(id) => store::get(c, id)?.into_iter().collect(),
                 None => store::list(c)?,
             };
-            let tallies = tallies(c, now)?;
             let mut out = Vec::new();
             for r in rows.into_iter().filter(|r| vmid.is_none_or(|v| r.spec.vmid == Some(v))) {
-                let mut beats = store::results(c, r.id, None, BEATS)?;
-                beats.reverse();
-                let open = store::open_incident_id(c, r.id)?;
-                let incident = match open {
+                let incident = match store::open_incident_id(c, r.id)? {
                     Some(_) => store::incidents(c, Some(r.id), 1)?.into_iter().find(|i| i.ended_ms.is_none()),
                     None => None,
                 };
-                let t = tallies.get(&r.id).copied().unwrap_or_default();
-                out.push((r, beats, incident, t));
+                out.push((r, incident));
             }
             Ok(out)
         })
@@ -325,19 +300,20 @@ async fn load(app: &ApiState, only: Option<i64>, vmid: Option<u64>) -> Result<Ve
         .map_err(ApiError::internal)
 }
 
-fn view(app: &ApiState, inv: &Inventory, (row, beats, incident, t): Loaded) -> MonitorView {
+fn view(app: &ApiState, inv: &Inventory, (row, incident): Loaded) -> MonitorView {
+    let runner = &app.monitors.runner;
     MonitorView {
         id: row.id,
         kind: row.spec.target.kind().into(),
         target: row.spec.target.describe(),
         state: state_of(app, &row),
         guest: guest_label(inv, row.spec.vmid),
-        uptime: percent(&t),
+        uptime: percent(&runner.uptime(row.id)),
+        beats: runner.beats(row.id),
         paused: row.paused,
         created_ms: row.created_ms,
         updated_ms: row.updated_ms,
         spec: row.spec,
-        beats,
         incident,
     }
 }
@@ -610,14 +586,11 @@ async fn results(
             _ => return Err(ApiError::bad_request(format!("unknown query parameter {k:?}"))),
         }
     }
-    let (exists, results) = app
-        .db
-        .call(move |c| Ok((store::get(c, id)?.is_some(), store::results(c, id, before, limit)?)))
-        .await
-        .map_err(ApiError::internal)?;
+    let exists = app.db.call(move |c| Ok(store::get(c, id)?.is_some())).await.map_err(ApiError::internal)?;
     if !exists {
         return Err(not_found(id));
     }
+    let results = app.monitors.runner.results(id, before, limit).await.map_err(ApiError::internal)?;
     let next_before = (results.len() == limit).then(|| results.last().map(|r| r.ts)).flatten();
     json(&Results { results, next_before })
 }
@@ -644,24 +617,24 @@ async fn latency(
     };
     let now = app.clock.now_ms();
     let raw = range == "24h";
-    let (exists, checks, buckets) = app
-        .db
-        .call(move |c| {
-            let exists = store::get(c, id)?.is_some();
-            if raw {
-                let mut r = store::results(c, id, None, 86_400 / 10 + 1)?;
-                r.retain(|x| x.ts >= now - window);
-                r.reverse();
-                Ok((exists, r, Vec::new()))
-            } else {
-                Ok((exists, Vec::new(), store::rollups(c, id, now - window)?))
-            }
-        })
-        .await
-        .map_err(ApiError::internal)?;
+    let exists = app.db.call(move |c| Ok(store::get(c, id)?.is_some())).await.map_err(ApiError::internal)?;
     if !exists {
         return Err(not_found(id));
     }
+    let (checks, buckets) = if raw {
+        // Every check of the day: 8 640 at the shortest interval, more with checks on demand.
+        let mut r = app.monitors.runner.results(id, None, 20_000).await.map_err(ApiError::internal)?;
+        r.retain(|x| x.ts >= now - window);
+        r.reverse();
+        (r, Vec::new())
+    } else {
+        let b = app
+            .db
+            .call(move |c| store::rollups(c, id, now - window, now))
+            .await
+            .map_err(ApiError::internal)?;
+        (Vec::new(), b)
+    };
     let points: Vec<LatencyPoint> = if raw {
         checks
             .iter()
@@ -850,15 +823,14 @@ async fn delete_window(
 }
 
 async fn uptime(State(app): State<ApiState>) -> Result<Response, ApiError> {
-    let now = app.clock.now_ms();
-    let (rows, t) =
-        app.db.call(move |c| Ok((store::list(c)?, tallies(c, now)?))).await.map_err(ApiError::internal)?;
+    let rows: Vec<store::Row> = load(&app, None, None).await?.into_iter().map(|(r, _)| r).collect();
     let inv = app.inventory.borrow().clone();
-    let mut guests: BTreeMap<u64, [(u64, u64); 4]> = BTreeMap::new();
+    let runner = &app.monitors.runner;
+    let mut guests: BTreeMap<u64, Tally> = BTreeMap::new();
     let monitors = rows
         .iter()
         .map(|r| {
-            let tally = t.get(&r.id).copied().unwrap_or_default();
+            let tally = runner.uptime(r.id);
             if let Some(v) = r.spec.vmid {
                 let g = guests.entry(v).or_default();
                 for (i, (n, up)) in tally.iter().enumerate() {

@@ -24,6 +24,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0012_settings", include_str!("migrations/0012_settings.sql")),
     ("0013_monitors", include_str!("migrations/0013_monitors.sql")),
     ("0014_monitor_events", include_str!("migrations/0014_monitor_events.sql")),
+    ("0015_monitor_buckets", include_str!("migrations/0015_monitor_buckets.sql")),
 ];
 
 /// The schema version this build writes.

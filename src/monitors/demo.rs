@@ -1,12 +1,13 @@
 //! The demo's monitors: on a first start (no monitors yet) a few monitors against what the demo
 //! scenario defines or serves itself (its own web UI and port, guests whose pings and guest agent the
 //! replayed host answers, a stopped guest's web UI), with a day of checks and 30 days of rollups
-//! behind them and one past incident with an operator's note, so a newcomer sees heartbeat bars,
-//! uptime and an incident log at once. The live checks carry on from there.
+//! behind them and one incident half an hour ago with an operator's note, so a newcomer sees
+//! heartbeat bars (with the outage in them), uptime and an incident log at once. The live checks
+//! carry on from there.
 
-use rusqlite::{Connection, params};
+use rusqlite::Connection;
 
-use super::store;
+use super::store::{self, StoredCheck};
 use super::uptime::{BUCKET_MS, Bucket, bucket_of};
 use crate::model::monitor::{MonitorSpec, Outcome, Status, StatusRange, Target};
 
@@ -91,17 +92,13 @@ pub fn seed(conn: &mut Connection, port: u16, now: i64) -> anyhow::Result<usize>
                 latency_avg: Some(lat),
                 latency_p95: Some(lat * 1.3),
             };
-            tx.execute(
-                "INSERT INTO monitor_rollups
-                 (monitor_id, start, checks, up, degraded, maintenance, latency_avg, latency_p95)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![id, b.start, b.checks, b.up, b.degraded, b.maintenance, b.latency_avg, b.latency_p95],
-            )?;
+            store::put_rollup(&tx, id, &b)?;
             start += BUCKET_MS;
         }
-        // The last day, check by check, up to one interval ago (the live checks go on from there).
-        let mut ts = day_start - day_start.rem_euclid(step);
-        while ts < now - step {
+        // The last day, check by check, up to the open bucket (the live checks go on from there).
+        let mut day: std::collections::BTreeMap<i64, Vec<StoredCheck>> = Default::default();
+        let mut ts = bucket_of(day_start);
+        while ts < bucket_of(now) {
             let down = spec.vmid == Some(101) && ts >= outage.0 && ts < outage.1;
             let latency = base * (1.0 + 0.5 * noise(ts as u64 ^ (i as u64) << 40));
             let o = Outcome {
@@ -115,8 +112,12 @@ pub fn seed(conn: &mut Connection, port: u16, now: i64) -> anyhow::Result<usize>
                 status_code: matches!(spec.target, Target::Http { .. }).then_some(200),
                 cert_expires: None,
             };
-            store::record(&tx, id, &o, if down { Status::Down } else { Status::Up }, false)?;
+            let status = if down { Status::Down } else { Status::Up };
+            day.entry(bucket_of(ts)).or_default().push(StoredCheck::of(&o, status, false));
             ts += step;
+        }
+        for (start, checks) in &day {
+            store::write_bucket(&tx, id, *start, checks, now)?;
         }
         if spec.vmid == Some(101) {
             let error = match spec.target {
@@ -138,8 +139,6 @@ pub fn seed(conn: &mut Connection, port: u16, now: i64) -> anyhow::Result<usize>
         }
     }
     tx.commit()?;
-    // The raw day's closed buckets become rollups now, as the loop would have done.
-    store::roll_up(conn, now)?;
     Ok(specs.len())
 }
 
@@ -162,7 +161,7 @@ mod tests {
         assert_eq!(incidents.len(), 2);
         assert!(incidents.iter().all(|i| i.ended_ms.is_some() && i.note.is_some()));
         let ping = rows.iter().find(|r| r.spec.name == "web ping").unwrap().id;
-        let buckets = db.call(move |c| store::rollups(c, ping, 0)).await.unwrap();
+        let buckets = db.call(move |c| store::rollups(c, ping, now - 90 * 86_400_000, now)).await.unwrap();
         let day = uptime(&buckets, now, WINDOWS[0].1).unwrap();
         assert!(day < 100.0 && day > 99.0, "six minutes down in a day: {day}");
         assert_eq!(uptime(&buckets, now, WINDOWS[2].1).map(|u| u > 99.9), Some(true));

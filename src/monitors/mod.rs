@@ -7,10 +7,12 @@
 //! - [`state`]: retries, degraded, down and recovered, maintenance and a stopped guest, and flap
 //!   suppression, turning each check's outcome into the monitor's status and its transitions;
 //! - [`probe`]: the checks (TCP, HTTP(S), ICMP, DNS), each ending in an outcome, never an error;
-//! - [`runner`]: one check start to end (probe, state, result, incident, the published state);
+//! - [`runner`]: one check start to end (probe, state, the check kept in memory, incident and events
+//!   written when the state changed, the published state); the closed buckets written; the uptime
+//!   tallies;
 //! - [`schedule`]: when each monitor is checked: spread over its interval, no drift, a bounded pool;
-//! - [`store`]: the tables (definitions, results for 24 h, rollups for 90 days, incidents with an
-//!   operator's note, maintenance windows);
+//! - [`store`]: the tables (definitions; 10-minute buckets, time-major, with their rollup for 90
+//!   days and their checks for 24 h; incidents with an operator's note; events; maintenance windows);
 //! - [`uptime`]: 10-minute rollups of the results (up-ratio, latency average and p95) and the uptime
 //!   percentages of 24 h / 7 d / 30 d / 90 d computed from them.
 //!

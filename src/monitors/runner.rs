@@ -1,9 +1,12 @@
 //! One check of one monitor, start to end: the probe its target asks for (bounded by its timeout),
-//! the state machine with the monitor's maintenance windows and its guest's state, the result and the
-//! incident written, the monitor's state published. [`Runner::check`] is what the schedule runs; a
-//! test drives it directly with the clock passed in.
+//! the state machine with the monitor's maintenance windows and its guest's state, the incident and
+//! the events written at once, the check kept in memory (its heartbeat and its open 10-minute
+//! bucket) and the monitor's state published. [`Runner::check`] is what the schedule runs; a test
+//! drives it directly with the clock passed in. [`Runner::persist`] writes the closed buckets (the
+//! worker, every 10 minutes), and [`Runner::uptime`] keeps each monitor's uptime tallies up to date
+//! from them.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -12,7 +15,8 @@ use tokio::sync::watch;
 use super::maintenance::{Window, in_maintenance};
 use super::probe::{self, HttpExpect};
 use super::state::{Change, Context, Policy, Tracker, Transition};
-use super::store;
+use super::store::{self, StoredCheck};
+use super::uptime::{WINDOWS, bucket_of};
 use crate::db::Db;
 use crate::host::Host;
 use crate::host::pveapi::{PveLink, PveRequest};
@@ -20,8 +24,24 @@ use crate::httpc;
 use crate::model::inventory::Inventory;
 use crate::model::monitor::{MonitorSpec, MonitorState, Outcome, Status, Target};
 
-/// Every monitor's state, by id.
-pub type Snapshot = Arc<HashMap<i64, MonitorState>>;
+/// Every monitor's state, by id (a check replaces its own entry: the others are shared).
+pub type Snapshot = Arc<HashMap<i64, Arc<MonitorState>>>;
+
+/// Checks kept per monitor for its heartbeat bar.
+pub const BEATS: usize = 90;
+/// The most checks of one monitor held in memory before they are written (a bucket's worth at the
+/// shortest interval is 60; checks on demand add to it).
+const MAX_OPEN: usize = 1000;
+
+/// Each monitor's counted checks and up ones over 24 h, 7 d, 30 d and 90 d.
+pub type Tally = [(u64, u64); 4];
+
+#[derive(Default)]
+struct Uptime {
+    /// The buckets before this start are tallied (`None`: not read yet).
+    upto: Option<i64>,
+    sums: HashMap<i64, Tally>,
+}
 
 struct Entry {
     spec: MonitorSpec,
@@ -31,11 +51,37 @@ struct Entry {
     cert_expires: Option<i64>,
     /// The certificate expiry last warned about (one warning per certificate).
     cert_warned: Option<i64>,
+    /// The newest checks, oldest first (at most [`BEATS`]).
+    beats: VecDeque<StoredCheck>,
+    /// The checks not written yet (the open bucket's, and a closed one's until it is written).
+    open: Vec<StoredCheck>,
 }
 
 impl Entry {
-    fn new(spec: MonitorSpec, paused: bool) -> Entry {
-        Entry { spec, paused, tracker: Tracker::default(), last: None, cert_expires: None, cert_warned: None }
+    fn new(spec: MonitorSpec, paused: bool, beats: VecDeque<StoredCheck>) -> Entry {
+        Entry {
+            spec,
+            paused,
+            tracker: Tracker::default(),
+            last: None,
+            cert_expires: None,
+            cert_warned: None,
+            beats,
+            open: Vec::new(),
+        }
+    }
+
+    fn state(&self, id: i64) -> MonitorState {
+        MonitorState {
+            id,
+            name: self.spec.name.clone(),
+            vmid: self.spec.vmid,
+            status: if self.paused { Status::Paused } else { self.tracker.status },
+            since: self.tracker.since,
+            flapping: self.tracker.flapping,
+            last: self.last.clone(),
+            cert_expires: self.cert_expires,
+        }
     }
 }
 
@@ -55,6 +101,9 @@ pub struct Runner {
     /// The host's time zone: weekly windows are in local time.
     pub tz: jiff::tz::TimeZone,
     pub policy: Policy,
+    /// The clock reloads read (the heartbeats of the last 24 h).
+    pub clock: crate::model::clock::Clock,
+    uptime: Mutex<Uptime>,
 }
 
 impl Runner {
@@ -76,6 +125,8 @@ impl Runner {
             events: watch::Sender::new(0),
             tz,
             policy: Policy::default(),
+            clock: crate::model::clock::Clock::system(),
+            uptime: Mutex::default(),
         }
     }
 
@@ -88,10 +139,31 @@ impl Runner {
         self.entries.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Reads the definitions and windows again: new monitors start pending, changed ones keep their
-    /// state, deleted ones go. Returns the ids and intervals to plan.
+    /// The same runner reading `clock`.
+    pub fn with_clock(mut self, clock: crate::model::clock::Clock) -> Runner {
+        self.clock = clock;
+        self
+    }
+
+    /// Reads the definitions and windows again: new monitors start pending (with their stored
+    /// heartbeats), changed ones keep their state, deleted ones go. Returns the ids and intervals to
+    /// plan.
     pub async fn reload(&self) -> anyhow::Result<Vec<(i64, u64)>> {
-        let (rows, windows) = self.db.call(|c| Ok((store::list(c)?, store::windows(c)?))).await?;
+        let known: Vec<i64> = self.entries().keys().copied().collect();
+        let now = self.clock.now_ms();
+        let (rows, windows, mut beats) = self
+            .db
+            .call(move |c| {
+                let rows = store::list(c)?;
+                let mut beats = HashMap::new();
+                for r in rows.iter().filter(|r| !known.contains(&r.id)) {
+                    let mut b = store::results(c, r.id, None, BEATS, now)?;
+                    b.reverse();
+                    beats.insert(r.id, VecDeque::from(b));
+                }
+                Ok((rows, store::windows(c)?, beats))
+            })
+            .await?;
         *self.windows.lock().unwrap_or_else(|e| e.into_inner()) =
             windows.into_iter().map(|(_, w)| w).collect();
         let mut entries = self.entries();
@@ -111,7 +183,8 @@ impl Runner {
                     e.paused = r.paused;
                 }
                 None => {
-                    entries.insert(r.id, Entry::new(r.spec, r.paused));
+                    let b = beats.remove(&r.id).unwrap_or_default();
+                    entries.insert(r.id, Entry::new(r.spec, r.paused, b));
                 }
             }
             if r.paused
@@ -121,30 +194,165 @@ impl Runner {
                 e.tracker.pause(r.updated_ms);
             }
         }
+        let snap: HashMap<i64, Arc<MonitorState>> =
+            entries.iter().map(|(id, e)| (*id, Arc::new(e.state(*id)))).collect();
         drop(entries);
-        self.publish();
+        self.out.send_replace(Arc::new(snap));
         Ok(plan)
     }
 
-    fn publish(&self) {
-        let entries = self.entries();
-        let snap: HashMap<i64, MonitorState> = entries
-            .iter()
-            .map(|(id, e)| {
-                let state = MonitorState {
-                    id: *id,
-                    name: e.spec.name.clone(),
-                    vmid: e.spec.vmid,
-                    status: if e.paused { Status::Paused } else { e.tracker.status },
-                    since: e.tracker.since,
-                    flapping: e.tracker.flapping,
-                    last: e.last.clone(),
-                    cert_expires: e.cert_expires,
-                };
-                (*id, state)
+    /// Publishes one monitor's state (the others' are shared, not copied).
+    fn publish_one(&self, id: i64) {
+        let state = self.entries().get(&id).map(|e| Arc::new(e.state(id)));
+        self.out.send_modify(|snap| {
+            let map = Arc::make_mut(snap);
+            match state {
+                Some(s) => {
+                    map.insert(id, s);
+                }
+                None => {
+                    map.remove(&id);
+                }
+            }
+        });
+    }
+
+    /// A monitor's heartbeats, oldest first.
+    pub fn beats(&self, id: i64) -> Vec<StoredCheck> {
+        self.entries().get(&id).map(|e| e.beats.iter().cloned().collect()).unwrap_or_default()
+    }
+
+    /// A monitor's checks, newest first: `limit` of them older than `before`, the ones not written
+    /// yet first, then the stored ones of the last 24 h.
+    pub async fn results(
+        &self,
+        id: i64,
+        before: Option<i64>,
+        limit: usize,
+    ) -> anyhow::Result<Vec<StoredCheck>> {
+        let cut = before.unwrap_or(i64::MAX);
+        let mut out: Vec<StoredCheck> = self
+            .entries()
+            .get(&id)
+            .map(|e| e.open.iter().filter(|c| c.ts < cut).cloned().collect())
+            .unwrap_or_default();
+        out.sort_by_key(|c| std::cmp::Reverse(c.ts));
+        out.truncate(limit);
+        if out.len() < limit {
+            let before = out.last().map_or(cut, |c| c.ts.min(cut));
+            let (left, now) = (limit - out.len(), self.clock.now_ms());
+            let stored = self.db.call(move |c| store::results(c, id, Some(before), left, now)).await?;
+            out.extend(stored);
+        }
+        Ok(out)
+    }
+
+    /// Writes the checks of the buckets that start before `upto` (all of them when `None`: at a
+    /// stop) and applies the retention (`lookback_ms`: how far back to look for checks past their
+    /// 24 h). One transaction, the rows of a bucket together; on failure the checks stay in memory
+    /// for the next try. Returns the rows written.
+    pub async fn persist(&self, now: i64, upto: Option<i64>, lookback_ms: i64) -> anyhow::Result<usize> {
+        let mut rows: Vec<(i64, i64, Vec<StoredCheck>)> = Vec::new();
+        {
+            let mut entries = self.entries();
+            for (id, e) in entries.iter_mut() {
+                let (take, keep): (Vec<StoredCheck>, Vec<StoredCheck>) =
+                    e.open.drain(..).partition(|c| upto.is_none_or(|u| bucket_of(c.ts) < u));
+                e.open = keep;
+                let mut by: std::collections::BTreeMap<i64, Vec<StoredCheck>> = Default::default();
+                for c in take {
+                    by.entry(bucket_of(c.ts)).or_default().push(c);
+                }
+                rows.extend(by.into_iter().map(|(start, checks)| (*id, start, checks)));
+            }
+        }
+        rows.sort_by_key(|(id, start, _)| (*start, *id));
+        let n = rows.len();
+        let written = rows.clone();
+        let result = self
+            .db
+            .call(move |c| {
+                let tx = c.transaction()?;
+                for (id, start, checks) in &written {
+                    // A monitor deleted meanwhile: its checks go with it.
+                    if store::get(&tx, *id)?.is_some() {
+                        store::write_bucket(&tx, *id, *start, checks, now)?;
+                    }
+                }
+                store::expire(&tx, now, lookback_ms)?;
+                tx.commit()?;
+                Ok(())
             })
-            .collect();
-        self.out.send_replace(Arc::new(snap));
+            .await;
+        if let Err(e) = result {
+            let mut entries = self.entries();
+            for (id, _, checks) in rows {
+                if let Some(e) = entries.get_mut(&id) {
+                    let mut back = checks;
+                    back.append(&mut e.open);
+                    let excess = back.len().saturating_sub(MAX_OPEN);
+                    back.drain(..excess);
+                    e.open = back;
+                }
+            }
+            return Err(e);
+        }
+        Ok(n)
+    }
+
+    /// Brings the uptime tallies up to the buckets that start before `upto` (all written): the first
+    /// time from every stored bucket, then by adding the new buckets and taking off those that left
+    /// each window.
+    pub async fn tally_upto(&self, upto: i64) -> anyhow::Result<()> {
+        let from = self.uptime.lock().unwrap_or_else(|e| e.into_inner()).upto;
+        if from.is_some_and(|f| f >= upto) {
+            return Ok(());
+        }
+        let changes = self
+            .db
+            .call(move |c| {
+                let mut out = Vec::new();
+                for (i, (_, w)) in WINDOWS.iter().enumerate() {
+                    match from {
+                        None => out.push((i, true, store::tally(c, upto - w, upto)?)),
+                        Some(f) => {
+                            out.push((i, true, store::tally(c, f, upto)?));
+                            out.push((i, false, store::tally(c, f - w, (upto - w).min(f))?));
+                        }
+                    }
+                }
+                Ok(out)
+            })
+            .await?;
+        let mut u = self.uptime.lock().unwrap_or_else(|e| e.into_inner());
+        if u.upto != from {
+            // Another caller got there first.
+            return Ok(());
+        }
+        for (i, add, t) in changes {
+            for (id, (n, up)) in t {
+                let e = &mut u.sums.entry(id).or_default()[i];
+                if add {
+                    e.0 += n;
+                    e.1 += up;
+                } else {
+                    e.0 = e.0.saturating_sub(n);
+                    e.1 = e.1.saturating_sub(up);
+                }
+            }
+        }
+        u.upto = Some(upto);
+        Ok(())
+    }
+
+    /// A monitor's uptime tallies (zeros before the first tally or without a closed bucket).
+    pub fn uptime(&self, id: i64) -> Tally {
+        self.uptime.lock().unwrap_or_else(|e| e.into_inner()).sums.get(&id).copied().unwrap_or_default()
+    }
+
+    /// Whether the tallies have been read at all.
+    pub fn tallied(&self) -> bool {
+        self.uptime.lock().unwrap_or_else(|e| e.into_inner()).upto.is_some()
     }
 
     /// Whether the monitor's guest is stopped and does not start on boot.
@@ -243,8 +451,9 @@ impl Runner {
         }
     }
 
-    /// One check of monitor `id` starting at `now` (unix ms): probe, state, result, incident,
-    /// events for the notification engine, published. Returns the transitions; none for an unknown
+    /// One check of monitor `id` starting at `now` (unix ms): probe, state, the check kept in memory,
+    /// the incident and the events for the notification engine written (only when something
+    /// changed: a check that changes nothing writes nothing), published. Returns the transitions; none for an unknown
     /// or paused monitor.
     pub async fn check(&self, id: i64, now: i64) -> anyhow::Result<Vec<Transition>> {
         let Some(spec) = self.entries().get(&id).filter(|e| !e.paused).map(|e| e.spec.clone()) else {
@@ -270,7 +479,7 @@ impl Runner {
         };
         let ctx = Context { maintenance, guest_stopped };
         let policy = Policy { retries: spec.retries, degraded_ms: spec.degraded_ms, ..self.policy };
-        let (transitions, status, incident, cert_warning) = {
+        let (transitions, incident, cert_warning) = {
             let mut entries = self.entries();
             let Some(e) = entries.get_mut(&id) else { return Ok(Vec::new()) };
             let t = e.tracker.observe(&outcome, &policy, ctx);
@@ -299,8 +508,24 @@ impl Runner {
                 }
                 _ => None,
             };
-            (t, found, e.tracker.incident.clone(), cert_warning)
+            // The check itself: its heartbeat, and its bucket's until the bucket is written. A stopped
+            // guest's checks are left out of uptime, as maintenance is.
+            let stored = StoredCheck::of(&outcome, found, maintenance || guest_stopped);
+            if e.beats.len() >= BEATS {
+                e.beats.pop_front();
+            }
+            e.beats.push_back(stored.clone());
+            if e.open.len() >= MAX_OPEN {
+                e.open.remove(0);
+            }
+            e.open.push(stored);
+            (t, e.tracker.incident.clone(), cert_warning)
         };
+        if transitions.is_empty() && cert_warning.is_none() {
+            self.publish_one(id);
+            return Ok(transitions);
+        }
+        let status = self.entries().get(&id).map_or(Status::Pending, |e| e.tracker.status);
         let writes = transitions.clone();
         let base = serde_json::json!({
             "name": spec.name,
@@ -311,8 +536,6 @@ impl Runner {
             .db
             .call(move |c| {
                 let tx = c.transaction()?;
-                // A stopped guest's checks are left out of uptime, as maintenance is.
-                store::record(&tx, id, &outcome, status, maintenance || guest_stopped)?;
                 let mut last_event = None;
                 let mut push = |tx: &rusqlite::Transaction,
                                 incident: Option<i64>,
@@ -377,7 +600,7 @@ impl Runner {
         if let Some(n) = last_event {
             self.events.send_replace(n);
         }
-        self.publish();
+        self.publish_one(id);
         Ok(transitions)
     }
 }
@@ -410,6 +633,8 @@ mod tests {
             PveLink::default(),
             jiff::tz::TimeZone::UTC,
         )
+        // The checks below run at 1 s, 31 s and 61 s after 1970: the stored day is read from there.
+        .with_clock(crate::model::clock::Clock::manual(61_000))
     }
 
     #[tokio::test]
@@ -432,14 +657,17 @@ mod tests {
         let _l = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
         let up = r.check(id, 61_000).await.unwrap();
         assert_eq!(up[0].change, Change::Recovered { outage_ms: 30_000 });
-        let (incidents, results) = db
-            .call(move |c| Ok((store::incidents(c, Some(id), 10)?, store::results(c, id, None, 10)?)))
-            .await
-            .unwrap();
+        let incidents = db.call(move |c| store::incidents(c, Some(id), 10)).await.unwrap();
+        let results = r.results(id, None, 10).await.unwrap();
         assert_eq!(incidents.len(), 1);
         assert_eq!((incidents[0].started_ms, incidents[0].ended_ms), (31_000, Some(61_000)));
         assert!(incidents[0].first_error.starts_with("connection refused"), "{}", incidents[0].first_error);
         assert_eq!(results.iter().map(|r| r.status.as_str()).collect::<Vec<_>>(), ["up", "down", "up"]);
+        // Written when their bucket is closed (all of them here: at a stop), and read back the same.
+        assert_eq!(r.persist(61_000, None, 0).await.unwrap(), 1);
+        assert_eq!(r.results(id, None, 10).await.unwrap(), results);
+        r.tally_upto(600_000).await.unwrap();
+        assert_eq!(r.uptime(id)[0], (3, 2));
     }
 
     #[tokio::test]
@@ -460,7 +688,7 @@ mod tests {
         let t = r.check(id, 1000).await.unwrap();
         assert!(t.iter().all(|t| !t.notify), "failures in maintenance notify no one: {t:?}");
         assert_eq!(r.out.borrow()[&id].status, Status::Maintenance);
-        let stored = db.call(move |c| store::results(c, id, None, 1)).await.unwrap();
+        let stored = r.results(id, None, 1).await.unwrap();
         assert!(stored[0].maintenance, "recorded as made in maintenance");
         db.call(move |c| store::set_paused(c, id, true, 2000)).await.unwrap();
         assert!(r.reload().await.unwrap().is_empty(), "a paused monitor is not planned");

@@ -1,6 +1,8 @@
-//! The monitors' tables (migration 0013): definitions, every result for 24 h, 10-minute rollups for
-//! 90 days, incidents with an operator's note, and maintenance windows. Synchronous functions over a
-//! connection, for `Db::call`.
+//! The monitors' tables (migrations 0013–0015): definitions; the history in 10-minute buckets, one
+//! row per monitor per closed bucket, time-major (its rollup for 90 days, its checks for 24 h);
+//! incidents with an operator's note; the events for the notification engine; maintenance windows.
+//! Synchronous functions over a connection, for `Db::call`. The checks of the open bucket live in
+//! the runner's memory until the bucket closes ([`write_bucket`]).
 
 use anyhow::{Context, Result};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -99,104 +101,183 @@ pub struct StoredCheck {
     pub latency_ms: Option<f64>,
     pub error: Option<String>,
     pub code: Option<u16>,
+    /// Made in a maintenance window (or while its guest was stopped): left out of uptime.
     pub maintenance: bool,
 }
 
-/// Stores one check's outcome as `status` (up, degraded or down).
-pub fn record(conn: &Connection, id: i64, o: &Outcome, status: Status, maintenance: bool) -> Result<()> {
-    let status = match status {
-        Status::Up | Status::Degraded | Status::Down => status.as_str(),
-        Status::GuestStopped => "stopped",
-        _ if o.ok => "up",
-        _ => "down",
-    };
-    conn.execute(
-        "INSERT OR REPLACE INTO monitor_results (monitor_id, ts, status, latency_ms, error, code, maintenance)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![id, o.ts, status, o.latency_ms, o.error, o.status_code, maintenance as i64],
-    )?;
+impl StoredCheck {
+    /// One check's outcome as stored: `status` is what this check found (up, degraded, down, or
+    /// guest stopped).
+    pub fn of(o: &Outcome, status: Status, maintenance: bool) -> StoredCheck {
+        let status = match status {
+            Status::Up | Status::Degraded | Status::Down => status.as_str(),
+            Status::GuestStopped => "stopped",
+            _ if o.ok => "up",
+            _ => "down",
+        };
+        StoredCheck {
+            ts: o.ts,
+            status: status.into(),
+            latency_ms: o.latency_ms.map(|l| (l * 100.0).round() / 100.0),
+            error: o.error.clone(),
+            code: o.status_code,
+            maintenance,
+        }
+    }
+
+    fn point(&self) -> Point {
+        Point {
+            ts: self.ts,
+            up: self.status != "down" && self.status != "stopped",
+            degraded: self.status == "degraded",
+            latency_ms: self.latency_ms,
+            maintenance: self.maintenance || self.status == "stopped",
+        }
+    }
+}
+
+/// The compact form a bucket's checks are stored in: `[ts, status, latency, code, error, maintenance]`.
+type RawCheck = (i64, String, Option<f64>, Option<u16>, Option<String>, u8);
+
+fn encode(checks: &[StoredCheck]) -> String {
+    let raw: Vec<RawCheck> = checks
+        .iter()
+        .map(|c| (c.ts, c.status.clone(), c.latency_ms, c.code, c.error.clone(), c.maintenance as u8))
+        .collect();
+    serde_json::to_string(&raw).unwrap_or_else(|_| "[]".into())
+}
+
+fn decode_raw(text: &str) -> Vec<StoredCheck> {
+    let raw: Vec<RawCheck> = serde_json::from_str(text).unwrap_or_default();
+    raw.into_iter()
+        .map(|(ts, status, latency_ms, code, error, m)| StoredCheck {
+            ts,
+            status,
+            latency_ms,
+            error,
+            code,
+            maintenance: m != 0,
+        })
+        .collect()
+}
+
+/// The checks of one monitor's stored bucket (none when it is not stored or past the 24 h).
+pub fn bucket_checks(conn: &Connection, id: i64, start: i64) -> Result<Vec<StoredCheck>> {
+    let raw: Option<Option<String>> = conn
+        .prepare_cached("SELECT raw FROM monitor_buckets WHERE start = ?1 AND monitor_id = ?2")?
+        .query_row(params![start, id], |r| r.get(0))
+        .optional()?;
+    Ok(raw.flatten().map(|t| decode_raw(&t)).unwrap_or_default())
+}
+
+/// Writes one monitor's checks of the bucket starting at `start` (merged with what is stored for it:
+/// a bucket written in part before a restart), with its rollup. The checks are kept when the bucket
+/// is within the last 24 h of `now`.
+pub fn write_bucket(conn: &Connection, id: i64, start: i64, checks: &[StoredCheck], now: i64) -> Result<()> {
+    let mut all = bucket_checks(conn, id, start)?;
+    all.extend_from_slice(checks);
+    all.sort_by_key(|c| c.ts);
+    all.dedup_by_key(|c| c.ts);
+    let points: Vec<Point> = all.iter().map(StoredCheck::point).collect();
+    let Some(b) = rollup(&points).into_iter().next() else { return Ok(()) };
+    let raw = (start + BUCKET_MS > now - RESULTS_MS).then(|| encode(&all));
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO monitor_buckets
+         (start, monitor_id, checks, up, degraded, maintenance, latency_avg, latency_p95, raw)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?
+    .execute(params![
+        start,
+        id,
+        b.checks,
+        b.up,
+        b.degraded,
+        b.maintenance,
+        b.latency_avg,
+        b.latency_p95,
+        raw
+    ])?;
     Ok(())
 }
 
-/// A monitor's results, newest first: `limit` of them older than `before` (all when `None`).
-pub fn results(conn: &Connection, id: i64, before: Option<i64>, limit: usize) -> Result<Vec<StoredCheck>> {
-    let mut st = conn.prepare(
-        "SELECT ts, status, latency_ms, error, code, maintenance FROM monitor_results
-         WHERE monitor_id = ?1 AND ts < ?2 ORDER BY ts DESC LIMIT ?3",
+/// Writes a rollup without its checks (the demo's past, a test's history).
+pub fn put_rollup(conn: &Connection, id: i64, b: &Bucket) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO monitor_buckets
+         (start, monitor_id, checks, up, degraded, maintenance, latency_avg, latency_p95, raw)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL)",
+    )?
+    .execute(params![
+        b.start,
+        id,
+        b.checks,
+        b.up,
+        b.degraded,
+        b.maintenance,
+        b.latency_avg,
+        b.latency_p95
+    ])?;
+    Ok(())
+}
+
+/// Retention: the checks of buckets older than 24 h are dropped (looked for within `lookback_ms`
+/// before that: the rows the last run left), rollups and events older than 90 days deleted.
+pub fn expire(conn: &Connection, now: i64, lookback_ms: i64) -> Result<()> {
+    let cut = now - RESULTS_MS - BUCKET_MS;
+    conn.prepare_cached(
+        "UPDATE monitor_buckets SET raw = NULL WHERE start < ?1 AND start >= ?2 AND raw IS NOT NULL",
+    )?
+    .execute(params![cut, cut.saturating_sub(lookback_ms)])?;
+    conn.prepare_cached("DELETE FROM monitor_buckets WHERE start < ?1")?
+        .execute(params![now - ROLLUPS_MS])?;
+    conn.prepare_cached("DELETE FROM monitor_events WHERE ts < ?1")?.execute(params![now - ROLLUPS_MS])?;
+    Ok(())
+}
+
+/// A monitor's stored checks, newest first: `limit` of them older than `before`, within the 24 h
+/// kept before `now` (the open bucket's checks are the runner's).
+pub fn results(
+    conn: &Connection,
+    id: i64,
+    before: Option<i64>,
+    limit: usize,
+    now: i64,
+) -> Result<Vec<StoredCheck>> {
+    let before = before.unwrap_or(i64::MAX).min(now + 1);
+    let oldest = bucket_of(now - RESULTS_MS);
+    let mut start = bucket_of(before - 1);
+    let mut out = Vec::new();
+    while start >= oldest && out.len() < limit {
+        let mut checks = bucket_checks(conn, id, start)?;
+        checks.retain(|c| c.ts < before);
+        checks.reverse();
+        out.extend(checks.into_iter().take(limit - out.len()));
+        start -= BUCKET_MS;
+    }
+    Ok(out)
+}
+
+/// Every monitor's counted checks and up ones in the buckets starting in `[from, to)`.
+pub fn tally(conn: &Connection, from: i64, to: i64) -> Result<std::collections::HashMap<i64, (u64, u64)>> {
+    let mut st = conn.prepare_cached(
+        "SELECT monitor_id, SUM(checks), SUM(up) FROM monitor_buckets WHERE start >= ?1 AND start < ?2
+         GROUP BY monitor_id",
     )?;
-    let rows = st.query_map(params![id, before.unwrap_or(i64::MAX), limit as i64], |r| {
-        Ok(StoredCheck {
-            ts: r.get(0)?,
-            status: r.get(1)?,
-            latency_ms: r.get(2)?,
-            error: r.get(3)?,
-            code: r.get::<_, Option<i64>>(4)?.map(|c| c as u16),
-            maintenance: r.get::<_, i64>(5)? != 0,
-        })
+    let rows = st.query_map(params![from, to], |r| {
+        Ok((r.get::<_, i64>(0)?, (r.get::<_, i64>(1)?.max(0) as u64, r.get::<_, i64>(2)?.max(0) as u64)))
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-/// Rolls up every bucket of every monitor that has closed by `now` and is not rolled up yet, then
-/// drops results older than a day and rollups older than 90 days. Returns the buckets written.
-pub fn roll_up(conn: &mut Connection, now: i64) -> Result<usize> {
-    let tx = conn.transaction()?;
-    let closed = bucket_of(now);
-    let ids: Vec<i64> = tx
-        .prepare("SELECT id FROM monitors")?
-        .query_map([], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
-    let mut written = 0;
-    for id in ids {
-        let last: Option<i64> =
-            tx.query_row("SELECT MAX(start) FROM monitor_rollups WHERE monitor_id = ?1", params![id], |r| {
-                r.get(0)
-            })?;
-        let from =
-            last.map_or(bucket_of(now - RESULTS_MS), |l| l + BUCKET_MS).max(bucket_of(now - RESULTS_MS));
-        if from >= closed {
-            continue;
-        }
-        let points: Vec<Point> = tx
-            .prepare(
-                "SELECT ts, status, latency_ms, maintenance FROM monitor_results
-                 WHERE monitor_id = ?1 AND ts >= ?2 AND ts < ?3",
-            )?
-            .query_map(params![id, from, closed], |r| {
-                let status: String = r.get(1)?;
-                Ok(Point {
-                    ts: r.get(0)?,
-                    up: status != "down" && status != "stopped",
-                    degraded: status == "degraded",
-                    latency_ms: r.get(2)?,
-                    maintenance: r.get::<_, i64>(3)? != 0,
-                })
-            })?
-            .collect::<rusqlite::Result<_>>()?;
-        for b in rollup(&points) {
-            tx.execute(
-                "INSERT OR REPLACE INTO monitor_rollups
-                 (monitor_id, start, checks, up, degraded, maintenance, latency_avg, latency_p95)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![id, b.start, b.checks, b.up, b.degraded, b.maintenance, b.latency_avg, b.latency_p95],
-            )?;
-            written += 1;
-        }
-    }
-    tx.execute("DELETE FROM monitor_results WHERE ts < ?1", params![now - RESULTS_MS])?;
-    tx.execute("DELETE FROM monitor_rollups WHERE start < ?1", params![now - ROLLUPS_MS])?;
-    tx.execute("DELETE FROM monitor_events WHERE ts < ?1", params![now - ROLLUPS_MS])?;
-    tx.commit()?;
-    Ok(written)
-}
-
-/// A monitor's rollups from `from` on, oldest first.
-pub fn rollups(conn: &Connection, id: i64, from: i64) -> Result<Vec<Bucket>> {
-    let mut st = conn.prepare(
-        "SELECT start, checks, up, degraded, maintenance, latency_avg, latency_p95 FROM monitor_rollups
-         WHERE monitor_id = ?1 AND start >= ?2 ORDER BY start",
+/// A monitor's rollups from `from` to `to`, oldest first (one lookup per bucket: the table is
+/// time-major).
+pub fn rollups(conn: &Connection, id: i64, from: i64, to: i64) -> Result<Vec<Bucket>> {
+    let mut st = conn.prepare_cached(
+        "WITH RECURSIVE s(t) AS (SELECT ?1 UNION ALL SELECT t + ?3 FROM s WHERE t + ?3 < ?2)
+         SELECT b.start, b.checks, b.up, b.degraded, b.maintenance, b.latency_avg, b.latency_p95
+         FROM s JOIN monitor_buckets b ON b.start = s.t AND b.monitor_id = ?4 ORDER BY b.start",
     )?;
-    let rows = st.query_map(params![id, from], |r| {
+    let rows = st.query_map(params![bucket_of(from), to, BUCKET_MS, id], |r| {
         Ok(Bucket {
             start: r.get(0)?,
             checks: r.get(1)?,
@@ -470,46 +551,65 @@ mod tests {
                 (r.spec.name.as_str(), r.paused, r.created_ms, r.updated_ms),
                 ("postgres", true, 1000, 3000)
             );
-            record(c, id, &outcome(10 * MIN, false, 0.0), Status::Down, false)?;
+            write_bucket(c, id, 0, &[check(MIN, false)], 10 * MIN)?;
             open_incident(c, id, Status::Down, 10 * MIN, "connection refused")?;
             assert!(delete(c, id)?);
             assert!(!delete(c, id)?);
             assert!(!update(c, id, &spec("x", None), 4000)?);
-            // The results and the incident went with it.
-            assert!(results(c, id, None, 10)?.is_empty());
+            // The history and the incident went with it.
+            assert!(results(c, id, None, 10, 10 * MIN)?.is_empty());
             assert!(incidents(c, Some(id), 10)?.is_empty());
             Ok(())
         })
         .await;
     }
 
+    fn check(ts: i64, ok: bool) -> StoredCheck {
+        let status = if ok { Status::Up } else { Status::Down };
+        StoredCheck::of(&outcome(ts, ok, 12.0), status, false)
+    }
+
     #[tokio::test]
-    async fn results_roll_up_per_closed_bucket_and_age_out() {
+    async fn buckets_roll_up_keep_their_checks_a_day_and_age_out() {
         with_db(|c| {
             let id = create(c, &spec("web", None), 0)?;
             let day = 86_400_000;
-            // One check a minute for 26 hours, down for the 10 minutes from 25:00.
-            for m in 0..(26 * 60) {
-                let ts = m * MIN;
-                let up = !(25 * 60..25 * 60 + 10).contains(&m);
-                record(c, id, &outcome(ts, up, 12.0), if up { Status::Up } else { Status::Down }, false)?;
-            }
+            // One check a minute for 26 hours, down for the 10 minutes from 25:00, written a bucket
+            // at a time as the worker does.
             let now = 26 * 60 * MIN + 30_000;
-            let n = roll_up(c, now)?;
-            // Only the buckets within the day the results are kept for: 24 h = 144 buckets.
-            assert_eq!(n, 144);
-            assert!(roll_up(c, now)? == 0, "rolled up once");
-            let b = rollups(c, id, 0)?;
+            for b in 0..(26 * 6) {
+                let checks: Vec<StoredCheck> = (b * 10..b * 10 + 10)
+                    .map(|m| check(m * MIN, !(25 * 60..25 * 60 + 10).contains(&m)))
+                    .collect();
+                write_bucket(c, id, b * BUCKET_MS, &checks, now)?;
+            }
+            let b = rollups(c, id, 0, now)?;
+            assert_eq!(b.len(), 156);
             let down = b.iter().find(|b| b.start == 25 * 60 * MIN).unwrap();
             assert_eq!((down.checks, down.up), (10, 0));
             let u = crate::monitors::uptime::uptime(&b, now, day).unwrap();
             assert!((u - 1430.0 * 100.0 / 1440.0).abs() < 1e-9, "{u}");
-            // Raw results older than a day are gone.
-            let oldest = results(c, id, None, 10_000)?.last().unwrap().ts;
-            assert!(oldest >= now - RESULTS_MS, "{oldest}");
-            // Paged, newest first.
-            let page = results(c, id, Some(now - 5 * MIN), 3)?;
+            assert_eq!(tally(c, bucket_of(now) - day, bucket_of(now))?[&id], (1440, 1430));
+            // The checks of the last 24 h, newest first, a page at a time.
+            let all = results(c, id, None, 10_000, now)?;
+            assert_eq!(all.len(), 24 * 60, "from the bucket 24 h ago on");
+            assert!(all.windows(2).all(|w| w[0].ts > w[1].ts));
+            let page = results(c, id, Some(now - 5 * MIN), 3, now)?;
             assert_eq!(page.iter().map(|r| r.ts).collect::<Vec<_>>(), [1555 * MIN, 1554 * MIN, 1553 * MIN]);
+            assert_eq!(page[0].status, "up");
+            // A bucket written in two parts (a stop in between) is one row with both.
+            let split = 30 * 60 * MIN;
+            write_bucket(c, id, split, &[check(split, true)], now)?;
+            write_bucket(c, id, split, &[check(split + MIN, false)], now)?;
+            assert_eq!(bucket_checks(c, id, split)?.len(), 2);
+            assert_eq!(rollups(c, id, split, split + BUCKET_MS)?[0].up, 1);
+            // A day later the checks are gone and the rollups stay; after 90 days the rollups go.
+            expire(c, now + day, 2 * day)?;
+            assert!(results(c, id, None, 10, now + day)?.iter().all(|r| r.ts >= now));
+            assert!(bucket_checks(c, id, 25 * 60 * MIN)?.is_empty());
+            assert_eq!(rollups(c, id, 0, now)?.len(), 156);
+            expire(c, now + ROLLUPS_MS, 2 * day)?;
+            assert!(rollups(c, id, 0, now)?.is_empty());
             Ok(())
         })
         .await;

@@ -1,6 +1,7 @@
 //! The monitors' loop in production: the schedule over the [`Runner`], planned again whenever a
-//! definition or a window changes ([`Monitors::changed`]), and the 10-minute rollups (with the
-//! retention of results, rollups and events) on the side. The API and the other readers hold the
+//! definition or a window changes ([`Monitors::changed`]), and, once each 10-minute bucket has
+//! closed, its checks written with their rollups (with the retention of checks, rollups and events)
+//! and the uptime tallies brought up to date. At a stop the open buckets are written too. The API and the other readers hold the
 //! same [`Monitors`] handle.
 
 use std::sync::Arc;
@@ -11,8 +12,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::runner::Runner;
 use super::schedule::{self, Plan};
-use super::store;
-use super::uptime::BUCKET_MS;
+use super::store::ROLLUPS_MS;
+use super::uptime::{BUCKET_MS, bucket_of};
 use crate::model::clock::Clock;
 
 /// The monitors' shared handle: the runner (states, checks), the change signal and the bounds.
@@ -79,17 +80,28 @@ impl Monitors {
     }
 }
 
-/// Rolls up what has closed and drops what is past retention (results 24 h; rollups and events 90 d).
-pub async fn roll_up(m: &Monitors, now: i64) -> anyhow::Result<usize> {
-    m.runner.db.call(move |c| store::roll_up(c, now)).await
+/// A check's result comes at most this long after its bucket closed (the longest timeout, 60 s, and
+/// a margin): a bucket is written then.
+pub const WRITE_DELAY_MS: i64 = 65_000;
+const DAY_MS: i64 = 86_400_000;
+
+/// Writes the buckets closed by `now` (with the retention; `lookback_ms`: how far back to look for
+/// checks past their 24 h) and brings the uptime tallies up to them. Returns the rows written.
+pub async fn roll_up(m: &Monitors, now: i64, lookback_ms: i64) -> anyhow::Result<usize> {
+    let upto = bucket_of(now - WRITE_DELAY_MS);
+    let n = m.runner.persist(now, Some(upto), lookback_ms).await?;
+    m.runner.tally_upto(upto).await?;
+    Ok(n)
 }
 
 /// Runs the schedule until `cancel`: planned from the stored definitions, planned again after each
 /// change; rolls up every 10 minutes (just after each bucket closes).
 pub async fn run(m: Arc<Monitors>, clock: Clock, cancel: CancellationToken) {
-    // The rollups are due a little after each bucket closes (late results of the bucket are in).
-    let next_rollup = |now: i64| now - now.rem_euclid(BUCKET_MS) + BUCKET_MS + 5_000;
+    // A bucket is written once its last check's result is in; the first run also looks for checks
+    // past their 24 h as far back as the history goes (the appliance may have been off).
+    let next_rollup = |now: i64| bucket_of(now - WRITE_DELAY_MS) + BUCKET_MS + WRITE_DELAY_MS;
     let mut rollup_at = clock.now_ms();
+    let mut lookback = ROLLUPS_MS;
     loop {
         let planned = match m.runner.reload().await {
             Ok(p) => p,
@@ -129,15 +141,87 @@ pub async fn run(m: Arc<Monitors>, clock: Clock, cancel: CancellationToken) {
                 _ = m.changed.notified() => round.cancel(),
                 _ = tokio::time::sleep(until_rollup) => {
                     let now = clock.now_ms();
-                    if let Err(e) = roll_up(&m, now).await {
-                        tracing::error!(error = %format!("{e:#}"), "monitors: rollup failed");
+                    if let Err(e) = roll_up(&m, now, lookback).await {
+                        tracing::error!(error = %format!("{e:#}"), "monitors: writing the checks failed");
                     }
+                    lookback = DAY_MS;
                     rollup_at = next_rollup(now);
                 }
             }
         }
         if cancel.is_cancelled() {
+            // The open buckets' checks, so that a restart loses none (the next write merges them).
+            if let Err(e) = m.runner.persist(clock.now_ms(), None, DAY_MS).await {
+                tracing::error!(error = %format!("{e:#}"), "monitors: writing the checks at stop failed");
+            }
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::Db;
+    use crate::host::Host;
+    use crate::model::monitor::{MonitorSpec, Target};
+    use crate::monitors::runner::Runner;
+    use crate::monitors::store;
+    use tokio::sync::watch;
+
+    #[tokio::test]
+    async fn closed_buckets_are_written_together_once_and_tallied() {
+        let db = Db::open_in_memory().unwrap();
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = l.local_addr().unwrap().port();
+        let spec = |name: &str| MonitorSpec {
+            name: name.into(),
+            target: Target::Tcp { host: "127.0.0.1".into(), port },
+            interval_s: 60,
+            timeout_ms: 2000,
+            retries: 0,
+            degraded_ms: None,
+            vmid: None,
+        };
+        let (a, b) = (spec("a"), spec("b"));
+        let ids = db.call(move |c| Ok((store::create(c, &a, 0)?, store::create(c, &b, 0)?))).await.unwrap();
+        let t0 = 100 * BUCKET_MS;
+        let clock = Clock::manual(t0);
+        let (_tx, inv) = watch::channel(std::sync::Arc::default());
+        let host = std::sync::Arc::new(Host::system(std::time::Duration::from_secs(2)));
+        let runner = Runner::new(host, db.clone(), inv, Default::default(), jiff::tz::TimeZone::UTC)
+            .with_clock(clock.clone());
+        let m = Monitors::new(runner, &crate::config::MonitorsCfg::default());
+        m.runner.reload().await.unwrap();
+        // Ten checks each in the first bucket, one in the second.
+        for k in 0..10 {
+            m.runner.check(ids.0, t0 + k * 60_000).await.unwrap();
+            m.runner.check(ids.1, t0 + k * 60_000 + 1).await.unwrap();
+        }
+        m.runner.check(ids.0, t0 + BUCKET_MS + 1000).await.unwrap();
+        let rows = || {
+            db.call(|c| Ok(c.query_row("SELECT COUNT(*) FROM monitor_buckets", [], |r| r.get::<_, i64>(0))?))
+        };
+        assert_eq!(rows().await.unwrap(), 0, "nothing is written per check");
+        // Before the write delay has passed, the first bucket is not written yet.
+        assert_eq!(roll_up(&m, t0 + BUCKET_MS + 30_000, DAY_MS).await.unwrap(), 0);
+        assert_eq!(roll_up(&m, t0 + BUCKET_MS + WRITE_DELAY_MS, DAY_MS).await.unwrap(), 2);
+        assert_eq!(rows().await.unwrap(), 2);
+        assert_eq!(m.runner.uptime(ids.0)[0], (10, 10));
+        assert_eq!(roll_up(&m, t0 + BUCKET_MS + WRITE_DELAY_MS + 1000, DAY_MS).await.unwrap(), 0, "once");
+        // The checks read back the same, from the database and from memory.
+        clock.set(t0 + BUCKET_MS + WRITE_DELAY_MS + 1000);
+        let all = m.runner.results(ids.0, None, 100).await.unwrap();
+        assert_eq!(all.len(), 11);
+        assert!(all.iter().all(|c| c.status == "up"), "{all:?}");
+        // At a stop the open bucket is written too; a restart's runner reads the beats back.
+        assert_eq!(m.runner.persist(t0 + BUCKET_MS + 90_000, None, DAY_MS).await.unwrap(), 1);
+        let (_tx, inv) = watch::channel(std::sync::Arc::default());
+        let host = std::sync::Arc::new(Host::system(std::time::Duration::from_secs(2)));
+        let again = Runner::new(host, db.clone(), inv, Default::default(), jiff::tz::TimeZone::UTC)
+            .with_clock(Clock::manual(t0 + BUCKET_MS + 120_000));
+        again.reload().await.unwrap();
+        assert_eq!(again.beats(ids.0).len(), 11);
+        drop(l);
     }
 }

@@ -139,7 +139,10 @@ async fn a_read_token_scrapes_text_promtool_accepts_with_the_names_dashboards_us
             state(1, "nextcloud", Some(201), Status::Up, true, Some(1_800_000_000)),
             state(2, "postgres \"main\"", None, Status::Down, false, None),
         ];
-        t.monitors.runner.out.send_replace(Arc::new(states.into_iter().map(|s| (s.id, s)).collect()));
+        t.monitors
+            .runner
+            .out
+            .send_replace(Arc::new(states.into_iter().map(|s| (s.id, Arc::new(s))).collect()));
     }
     let (status, _, _) = read(t.send(scrape(None, "192.0.2.7:5000")).await).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "no token, no metrics");

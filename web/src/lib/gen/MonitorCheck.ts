@@ -7,4 +7,8 @@ export type MonitorCheck = { ts: number,
 /**
  * `up`, `degraded`, `down` or `stopped` (its guest was stopped: not probed, left out of uptime).
  */
-status: string, latency_ms: number | null, error: string | null, code: number | null, maintenance: boolean, };
+status: string, latency_ms: number | null, error: string | null, code: number | null, 
+/**
+ * Made in a maintenance window (or while its guest was stopped): left out of uptime.
+ */
+maintenance: boolean, };
