@@ -33,8 +33,15 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
                 ApiError::bad_request(format!("cannot read the body: {e}"))
             }
         })?;
-        serde_json::from_slice(&bytes)
-            .map(JsonBody)
-            .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
+        let de = &mut serde_json::Deserializer::from_slice(&bytes);
+        serde_path_to_error::deserialize(de).map(JsonBody).map_err(|e| {
+            // The field's path when there is one (`target.port: invalid value: integer `70000`, …`).
+            let path = e.path().to_string();
+            if path.is_empty() || path == "." {
+                ApiError::bad_request(format!("invalid JSON body: {}", e.inner()))
+            } else {
+                ApiError::bad_request(format!("{path}: {}", e.inner()))
+            }
+        })
     }
 }

@@ -116,6 +116,9 @@ async fn the_api_names_the_bad_field_caps_the_count_and_enforces_roles() {
         ),
         (json!({ "name": "", "target": { "kind": "ping", "host": "10.0.0.5" } }), "name"),
         (json!({ "name": "x", "target": { "kind": "ping", "host": "bad host!" } }), "target.host"),
+        // Out of the type's range: serde's own refusal, still naming the field.
+        (json!({ "name": "x", "target": { "kind": "ping", "host": "h" }, "retries": -1 }), "retries"),
+        (json!({ "name": "x", "target": { "kind": "tcp", "host": "h", "port": 70000 } }), "target"),
     ];
     for (body, field) in bad {
         let (s, b) = app.call(Method::POST, "/api/monitors", Some(body.clone())).await;
