@@ -237,6 +237,14 @@ fn parse_id(id: &str, what: &str) -> Result<i64, ApiError> {
         .ok_or_else(|| ApiError::bad_request(format!("malformed {what} id {id:?}")))
 }
 
+/// A `limit` query parameter: 1 to [`MAX_PAGE`].
+fn page_size(v: &str) -> Result<usize, ApiError> {
+    v.parse::<usize>()
+        .ok()
+        .filter(|l| (1..=MAX_PAGE).contains(l))
+        .ok_or_else(|| ApiError::bad_request(format!("limit: must be between 1 and {MAX_PAGE}")))
+}
+
 fn field_error(e: spec::FieldError) -> ApiError {
     ApiError::bad_request(e.to_string())
 }
@@ -578,11 +586,7 @@ async fn results(
                         .map_err(|_| ApiError::bad_request(format!("before: {v:?} is not a time in ms")))?,
                 )
             }
-            "limit" => {
-                limit = v.parse::<usize>().ok().filter(|l| (1..=MAX_PAGE).contains(l)).ok_or_else(|| {
-                    ApiError::bad_request(format!("limit: must be between 1 and {MAX_PAGE}"))
-                })?
-            }
+            "limit" => limit = page_size(&v)?,
             _ => return Err(ApiError::bad_request(format!("unknown query parameter {k:?}"))),
         }
     }
@@ -671,11 +675,7 @@ async fn incidents(State(app): State<ApiState>, RawQuery(q): RawQuery) -> Result
     let mut limit = 100usize;
     for (k, v) in query_pairs(q.as_deref())? {
         match k.as_str() {
-            "limit" => {
-                limit = v.parse::<usize>().ok().filter(|l| (1..=MAX_PAGE).contains(l)).ok_or_else(|| {
-                    ApiError::bad_request(format!("limit: must be between 1 and {MAX_PAGE}"))
-                })?
-            }
+            "limit" => limit = page_size(&v)?,
             _ => return Err(ApiError::bad_request(format!("unknown query parameter {k:?}"))),
         }
     }

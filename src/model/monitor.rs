@@ -59,6 +59,21 @@ pub enum Target {
 }
 
 impl Target {
+    /// An HTTP(S) check of `url` with the defaults: 200–399, redirects followed, the certificate
+    /// verified and warned about 14 days ahead.
+    pub fn http(url: impl Into<String>) -> Target {
+        Target::Http {
+            url: url.into(),
+            status: StatusRange::default(),
+            keyword: None,
+            json_path: None,
+            json_expect: None,
+            follow_redirects: true,
+            verify_tls: true,
+            cert_warn_days: cert_warn_days(),
+        }
+    }
+
     /// The target in a few words: `https://ha.lan/`, `tcp 10.0.0.5:22`, `ping 10.0.0.5`,
     /// `dns nas.lan A`, `guest agent of 104`.
     pub fn describe(&self) -> String {

@@ -9,20 +9,7 @@ use rusqlite::Connection;
 
 use super::store::{self, StoredCheck};
 use super::uptime::{BUCKET_MS, Bucket, bucket_of};
-use crate::model::monitor::{MonitorSpec, Outcome, Status, StatusRange, Target};
-
-fn http(url: String) -> Target {
-    Target::Http {
-        url,
-        status: StatusRange::default(),
-        keyword: None,
-        json_path: None,
-        json_expect: None,
-        follow_redirects: true,
-        verify_tls: true,
-        cert_warn_days: 14,
-    }
-}
+use crate::model::monitor::{MonitorSpec, Outcome, Status, Target};
 
 /// The demo's monitors for a demo listening on `port`.
 pub fn specs(port: u16) -> Vec<MonitorSpec> {
@@ -36,12 +23,12 @@ pub fn specs(port: u16) -> Vec<MonitorSpec> {
         vmid,
     };
     vec![
-        m("proxwatch web UI", http(format!("http://127.0.0.1:{port}/api/health/live")), 30, None),
+        m("proxwatch web UI", Target::http(format!("http://127.0.0.1:{port}/api/health/live")), 30, None),
         m("web ping", Target::Ping { host: "192.168.10.20".into() }, 30, Some(101)),
         m("web guest agent", Target::Agent { vmid: 101 }, 60, Some(101)),
         m("pihole ping", Target::Ping { host: "192.168.10.53".into() }, 30, Some(200)),
         m("proxwatch port", Target::Tcp { host: "127.0.0.1".into(), port }, 60, None),
-        m("Home Assistant", http("http://192.168.10.44:8123/".into()), 60, Some(104)),
+        m("Home Assistant", Target::http("http://192.168.10.44:8123/"), 60, Some(104)),
     ]
 }
 

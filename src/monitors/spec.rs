@@ -188,16 +188,7 @@ mod tests {
     }
 
     fn http(url: &str) -> Target {
-        Target::Http {
-            url: url.into(),
-            status: StatusRange::default(),
-            keyword: None,
-            json_path: None,
-            json_expect: None,
-            follow_redirects: true,
-            verify_tls: true,
-            cert_warn_days: 14,
-        }
+        Target::http(url)
     }
 
     fn field(s: &MonitorSpec) -> &'static str {

@@ -181,31 +181,19 @@ pub fn write_bucket(conn: &Connection, id: i64, start: i64, checks: &[StoredChec
     let points: Vec<Point> = all.iter().map(StoredCheck::point).collect();
     let Some(b) = rollup(&points).into_iter().next() else { return Ok(()) };
     let raw = (start + BUCKET_MS > now - RESULTS_MS).then(|| encode(&all));
-    conn.prepare_cached(
-        "INSERT OR REPLACE INTO monitor_buckets
-         (start, monitor_id, checks, up, degraded, maintenance, latency_avg, latency_p95, raw)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-    )?
-    .execute(params![
-        start,
-        id,
-        b.checks,
-        b.up,
-        b.degraded,
-        b.maintenance,
-        b.latency_avg,
-        b.latency_p95,
-        raw
-    ])?;
-    Ok(())
+    put(conn, id, &b, raw.as_deref())
 }
 
 /// Writes a rollup without its checks (the demo's past, a test's history).
 pub fn put_rollup(conn: &Connection, id: i64, b: &Bucket) -> Result<()> {
+    put(conn, id, b, None)
+}
+
+fn put(conn: &Connection, id: i64, b: &Bucket, raw: Option<&str>) -> Result<()> {
     conn.prepare_cached(
         "INSERT OR REPLACE INTO monitor_buckets
          (start, monitor_id, checks, up, degraded, maintenance, latency_avg, latency_p95, raw)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?
     .execute(params![
         b.start,
@@ -215,7 +203,8 @@ pub fn put_rollup(conn: &Connection, id: i64, b: &Bucket) -> Result<()> {
         b.degraded,
         b.maintenance,
         b.latency_avg,
-        b.latency_p95
+        b.latency_p95,
+        raw
     ])?;
     Ok(())
 }

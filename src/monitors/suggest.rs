@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::host::Host;
 use crate::host::pveapi::{PveLink, PveRequest};
 use crate::model::inventory::Inventory;
-use crate::model::monitor::{MonitorSpec, StatusRange, Target};
+use crate::model::monitor::{MonitorSpec, Target};
 use crate::model::pve::{Guest, GuestKind};
 
 /// The web ports looked at, with their scheme: the usual HTTP(S) ports and the homelab's usual
@@ -236,17 +236,14 @@ pub async fn scan(
             let default = (scheme == "http" && port == 80) || (scheme == "https" && port == 443);
             let url =
                 if default { format!("{scheme}://{host}/") } else { format!("{scheme}://{host}:{port}/") };
-            let target = Target::Http {
-                url: url.clone(),
-                status: StatusRange::default(),
-                keyword: None,
-                json_path: None,
-                json_expect: None,
-                follow_redirects: true,
+            let mut target = Target::http(url.clone());
+            if let Target::Http { verify_tls, cert_warn_days, .. } = &mut target {
                 // Guests' own services mostly run self-signed certificates; the expiry is still watched.
-                verify_tls: false,
-                cert_warn_days: if scheme == "https" { 14 } else { 0 },
-            };
+                *verify_tls = false;
+                if scheme == "http" {
+                    *cert_warn_days = 0;
+                }
+            }
             let exists =
                 existing.iter().any(|s| matches!(&s.target, Target::Http { url: u, .. } if *u == url));
             Suggestion {
