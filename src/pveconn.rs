@@ -12,6 +12,7 @@
 //! - the user `proxwatch@pve` (PVE realm: it has no password and cannot log in), with a comment that
 //!   says what it is;
 //! - the role `ProxwatchMonitor` with `Sys.Audit, VM.Audit, Datastore.Audit, Pool.Audit`, plus
+//!   `VM.GuestAgent.Audit` where PVE has it (9.0 on: the guest agent's read-only commands) and
 //!   `VM.PowerMgmt` when guest actions are allowed;
 //! - the role on `/` (propagated) for the user AND for the token: a privilege-separated token's
 //!   rights are the intersection of its user's and its own;
@@ -49,6 +50,12 @@ pub const POWER_PRIV: &str = "VM.PowerMgmt";
 /// The user's and the token's comment in PVE.
 pub const COMMENT: &str = "proxwatch monitoring appliance (read-only audit, power actions if allowed); `proxwatch pve disconnect` removes it";
 
+/// The guest agent's read-only commands (ping, network-get-interfaces: the service monitors' guest
+/// check and suggestions). PVE 9 has it (qemu-server `api: agent: use more specific guest agent
+/// privileges`, 2025-07); PVE 8 asks for `VM.Monitor`, which also opens the QEMU monitor, so it is
+/// not granted there: the guest-agent check then says what PVE refused.
+pub const AGENT_PRIV: &str = "VM.GuestAgent.Audit";
+
 /// The privileges of the role for `actions`.
 pub fn privileges(actions: bool) -> Vec<String> {
     let mut p: Vec<String> = AUDIT_PRIVS.iter().map(|s| s.to_string()).collect();
@@ -56,6 +63,11 @@ pub fn privileges(actions: bool) -> Vec<String> {
         p.push(POWER_PRIV.to_string());
     }
     p
+}
+
+/// Whether this PVE knows `privilege` (some role, the built-in Administrator for one, lists it).
+fn knows(roles: &[PveRole], privilege: &str) -> bool {
+    roles.iter().any(|r| r.privs.split(',').any(|p| p.trim() == privilege))
 }
 
 /// What a connect made, as stored and shown.
@@ -193,6 +205,10 @@ struct PveToken {
 #[derive(Deserialize)]
 struct PveRole {
     roleid: String,
+    /// The role's privileges, comma-separated (built-in roles list them too, so the privileges this
+    /// PVE knows can be read from them).
+    #[serde(default)]
+    privs: String,
 }
 
 fn argv(parts: &[&str]) -> Vec<String> {
@@ -325,8 +341,12 @@ impl PveConn {
         let token_replaced = existing.is_some_and(|u| u.tokens.iter().any(|t| t.tokenid == TOKEN_NAME));
         let verb = if user_existed { "modify" } else { "add" };
         self.pveum(c, &["pveum", "user", verb, USER, "--comment", COMMENT]).await?;
-        let role_existed = self.roles(c).await?.iter().any(|r| r.roleid == ROLE);
-        let privs = privileges(actions);
+        let roles = self.roles(c).await?;
+        let role_existed = roles.iter().any(|r| r.roleid == ROLE);
+        let mut privs = privileges(actions);
+        if knows(&roles, AGENT_PRIV) {
+            privs.insert(AUDIT_PRIVS.len(), AGENT_PRIV.to_string());
+        }
         let joined = privs.join(",");
         let verb = if role_existed { "modify" } else { "add" };
         self.pveum(c, &["pveum", "role", verb, ROLE, "--privs", &joined]).await?;
@@ -503,5 +523,15 @@ mod tests {
         let back = load(&db, &keys).unwrap().unwrap();
         assert_eq!((back.token.secret(), back.token.actions, back.connected_at), ("s3cret-value", false, 5));
         assert_eq!(privileges(true).last().map(String::as_str), Some(POWER_PRIV));
+        // PVE 9's role list names the guest agent's audit privilege; PVE 8's does not.
+        let pve9: Vec<PveRole> = serde_json::from_str(
+            r#"[{"privs":"Datastore.Audit,Pool.Audit,Sys.Audit,VM.Audit,VM.GuestAgent.Audit","roleid":"PVEAuditor","special":1}]"#,
+        )
+        .unwrap();
+        assert!(knows(&pve9, AGENT_PRIV));
+        let pve8: Vec<PveRole> =
+            serde_json::from_str(r#"[{"privs":"Datastore.Audit,Pool.Audit,Sys.Audit,VM.Audit","roleid":"PVEAuditor","special":1}]"#)
+                .unwrap();
+        assert!(!knows(&pve8, AGENT_PRIV));
     }
 }
