@@ -127,6 +127,8 @@ pub struct List {
     pub max: usize,
     pub counts: Counts,
     pub monitors: Vec<MonitorView>,
+    /// The host's offset from UTC now (seconds): weekly maintenance windows are in host time.
+    pub utc_offset_s: i32,
 }
 
 /// An incident with the monitor it is about and the events it caused.
@@ -166,6 +168,8 @@ pub struct Detail {
     pub incidents: Vec<IncidentView>,
     /// The windows that cover this monitor (its own, its guest's, and the global ones).
     pub windows: Vec<WindowView>,
+    /// The host's offset from UTC now (seconds): weekly maintenance windows are in host time.
+    pub utc_offset_s: i32,
 }
 
 /// One point of a latency chart.
@@ -384,7 +388,13 @@ async fn list(State(app): State<ApiState>, RawQuery(q): RawQuery) -> Result<Resp
     let rows = load(&app, None, vmid).await?;
     let inv = app.inventory.borrow().clone();
     let monitors: Vec<MonitorView> = rows.into_iter().map(|r| view(&app, &inv, r)).collect();
-    json(&List { enabled: app.monitors.enabled, max: app.monitors.max, counts: count(&monitors), monitors })
+    json(&List {
+        enabled: app.monitors.enabled,
+        max: app.monitors.max,
+        counts: count(&monitors),
+        monitors,
+        utc_offset_s: app.monitors.runner.utc_offset_s(app.clock.now_ms()),
+    })
 }
 
 async fn one(app: &ApiState, id: i64) -> Result<MonitorView, ApiError> {
@@ -468,7 +478,7 @@ async fn detail(State(app): State<ApiState>, Path(id): Path<String>) -> Result<R
         })
         .map(|(wid, w)| WindowView { id: wid, open: w.when.open(now, offset), window: w })
         .collect();
-    json(&Detail { monitor, incidents, windows })
+    json(&Detail { monitor, incidents, windows, utc_offset_s: offset })
 }
 
 async fn update(

@@ -14,4 +14,8 @@ incidents: Array<MonitorIncidentView>,
 /**
  * The windows that cover this monitor (its own, its guest's, and the global ones).
  */
-windows: Array<MaintenanceWindowView>, };
+windows: Array<MaintenanceWindowView>, 
+/**
+ * The host's offset from UTC now (seconds): weekly maintenance windows are in host time.
+ */
+utc_offset_s: number, };

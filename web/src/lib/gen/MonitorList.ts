@@ -13,4 +13,8 @@ enabled: boolean,
 /**
  * The most monitors this host may define (`monitors.max`).
  */
-max: number, counts: MonitorCounts, monitors: Array<MonitorView>, };
+max: number, counts: MonitorCounts, monitors: Array<MonitorView>, 
+/**
+ * The host's offset from UTC now (seconds): weekly maintenance windows are in host time.
+ */
+utc_offset_s: number, };
