@@ -58,7 +58,8 @@ struct Entry {
 }
 
 impl Entry {
-    fn new(spec: MonitorSpec, paused: bool, beats: VecDeque<StoredCheck>) -> Entry {
+    fn new(spec: MonitorSpec, paused: bool, mut beats: VecDeque<StoredCheck>) -> Entry {
+        beats.reserve_exact(BEATS.saturating_sub(beats.len()));
         Entry {
             spec,
             paused,
@@ -157,9 +158,10 @@ impl Runner {
                 let rows = store::list(c)?;
                 let mut beats = HashMap::new();
                 for r in rows.iter().filter(|r| !known.contains(&r.id)) {
-                    let mut b = store::results(c, r.id, None, BEATS, now)?;
-                    b.reverse();
-                    beats.insert(r.id, VecDeque::from(b));
+                    let b = store::results(c, r.id, None, BEATS, now)?;
+                    let mut d = VecDeque::with_capacity(BEATS);
+                    d.extend(b.into_iter().rev());
+                    beats.insert(r.id, d);
                 }
                 Ok((rows, store::windows(c)?, beats))
             })
@@ -248,10 +250,9 @@ impl Runner {
     }
 
     /// Writes the checks of the buckets that start before `upto` (all of them when `None`: at a
-    /// stop) and applies the retention (`lookback_ms`: how far back to look for checks past their
-    /// 24 h). One transaction, the rows of a bucket together; on failure the checks stay in memory
+    /// stop) and applies the retention. One transaction, the rows of a bucket together; on failure the checks stay in memory
     /// for the next try. Returns the rows written.
-    pub async fn persist(&self, now: i64, upto: Option<i64>, lookback_ms: i64) -> anyhow::Result<usize> {
+    pub async fn persist(&self, now: i64, upto: Option<i64>) -> anyhow::Result<usize> {
         let mut rows: Vec<(i64, i64, Vec<StoredCheck>)> = Vec::new();
         {
             let mut entries = self.entries();
@@ -279,7 +280,7 @@ impl Runner {
                         store::write_bucket(&tx, *id, *start, checks, now)?;
                     }
                 }
-                store::expire(&tx, now, lookback_ms)?;
+                store::expire(&tx, now)?;
                 tx.commit()?;
                 Ok(())
             })
@@ -662,9 +663,9 @@ mod tests {
         assert_eq!(incidents.len(), 1);
         assert_eq!((incidents[0].started_ms, incidents[0].ended_ms), (31_000, Some(61_000)));
         assert!(incidents[0].first_error.starts_with("connection refused"), "{}", incidents[0].first_error);
-        assert_eq!(results.iter().map(|r| r.status.as_str()).collect::<Vec<_>>(), ["up", "down", "up"]);
+        assert_eq!(results.iter().map(|r| r.status).collect::<Vec<_>>(), ["up", "down", "up"]);
         // Written when their bucket is closed (all of them here: at a stop), and read back the same.
-        assert_eq!(r.persist(61_000, None, 0).await.unwrap(), 1);
+        assert_eq!(r.persist(61_000, None).await.unwrap(), 1);
         assert_eq!(r.results(id, None, 10).await.unwrap(), results);
         r.tally_upto(600_000).await.unwrap();
         assert_eq!(r.uptime(id)[0], (3, 2));

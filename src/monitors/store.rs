@@ -97,7 +97,7 @@ pub fn count(conn: &Connection) -> Result<usize> {
 pub struct StoredCheck {
     pub ts: i64,
     /// `up`, `degraded`, `down` or `stopped` (its guest was stopped: not probed, left out of uptime).
-    pub status: String,
+    pub status: &'static str,
     pub latency_ms: Option<f64>,
     pub error: Option<String>,
     pub code: Option<u16>,
@@ -117,7 +117,7 @@ impl StoredCheck {
         };
         StoredCheck {
             ts: o.ts,
-            status: status.into(),
+            status,
             latency_ms: o.latency_ms.map(|l| (l * 100.0).round() / 100.0),
             error: o.error.clone(),
             code: o.status_code,
@@ -142,7 +142,7 @@ type RawCheck = (i64, String, Option<f64>, Option<u16>, Option<String>, u8);
 fn encode(checks: &[StoredCheck]) -> String {
     let raw: Vec<RawCheck> = checks
         .iter()
-        .map(|c| (c.ts, c.status.clone(), c.latency_ms, c.code, c.error.clone(), c.maintenance as u8))
+        .map(|c| (c.ts, c.status.to_string(), c.latency_ms, c.code, c.error.clone(), c.maintenance as u8))
         .collect();
     serde_json::to_string(&raw).unwrap_or_else(|_| "[]".into())
 }
@@ -152,7 +152,12 @@ fn decode_raw(text: &str) -> Vec<StoredCheck> {
     raw.into_iter()
         .map(|(ts, status, latency_ms, code, error, m)| StoredCheck {
             ts,
-            status,
+            status: match status.as_str() {
+                "up" => "up",
+                "degraded" => "degraded",
+                "stopped" => "stopped",
+                _ => "down",
+            },
             latency_ms,
             error,
             code,
@@ -163,15 +168,15 @@ fn decode_raw(text: &str) -> Vec<StoredCheck> {
 
 /// The checks of one monitor's stored bucket (none when it is not stored or past the 24 h).
 pub fn bucket_checks(conn: &Connection, id: i64, start: i64) -> Result<Vec<StoredCheck>> {
-    let raw: Option<Option<String>> = conn
-        .prepare_cached("SELECT raw FROM monitor_buckets WHERE start = ?1 AND monitor_id = ?2")?
+    let raw: Option<String> = conn
+        .prepare_cached("SELECT raw FROM monitor_checks WHERE start = ?1 AND monitor_id = ?2")?
         .query_row(params![start, id], |r| r.get(0))
         .optional()?;
-    Ok(raw.flatten().map(|t| decode_raw(&t)).unwrap_or_default())
+    Ok(raw.map(|t| decode_raw(&t)).unwrap_or_default())
 }
 
 /// Writes one monitor's checks of the bucket starting at `start` (merged with what is stored for it:
-/// a bucket written in part before a restart), with its rollup. The checks are kept when the bucket
+/// a bucket written in part before a restart) and its rollup. The checks are kept when the bucket
 /// is within the last 24 h of `now`.
 pub fn write_bucket(conn: &Connection, id: i64, start: i64, checks: &[StoredCheck], now: i64) -> Result<()> {
     let mut all = bucket_checks(conn, id, start)?;
@@ -180,20 +185,22 @@ pub fn write_bucket(conn: &Connection, id: i64, start: i64, checks: &[StoredChec
     all.dedup_by_key(|c| c.ts);
     let points: Vec<Point> = all.iter().map(StoredCheck::point).collect();
     let Some(b) = rollup(&points).into_iter().next() else { return Ok(()) };
-    let raw = (start + BUCKET_MS > now - RESULTS_MS).then(|| encode(&all));
-    put(conn, id, &b, raw.as_deref())
+    put_rollup(conn, id, &b)?;
+    if start + BUCKET_MS > now - RESULTS_MS {
+        conn.prepare_cached(
+            "INSERT OR REPLACE INTO monitor_checks (start, monitor_id, raw) VALUES (?1, ?2, ?3)",
+        )?
+        .execute(params![start, id, encode(&all)])?;
+    }
+    Ok(())
 }
 
-/// Writes a rollup without its checks (the demo's past, a test's history).
+/// Writes a bucket's rollup (the demo's past, a test's history; [`write_bucket`] for the live one).
 pub fn put_rollup(conn: &Connection, id: i64, b: &Bucket) -> Result<()> {
-    put(conn, id, b, None)
-}
-
-fn put(conn: &Connection, id: i64, b: &Bucket, raw: Option<&str>) -> Result<()> {
     conn.prepare_cached(
         "INSERT OR REPLACE INTO monitor_buckets
-         (start, monitor_id, checks, up, degraded, maintenance, latency_avg, latency_p95, raw)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+         (start, monitor_id, checks, up, degraded, maintenance, latency_avg, latency_p95)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?
     .execute(params![
         b.start,
@@ -203,20 +210,16 @@ fn put(conn: &Connection, id: i64, b: &Bucket, raw: Option<&str>) -> Result<()> 
         b.degraded,
         b.maintenance,
         b.latency_avg,
-        b.latency_p95,
-        raw
+        b.latency_p95
     ])?;
     Ok(())
 }
 
-/// Retention: the checks of buckets older than 24 h are dropped (looked for within `lookback_ms`
-/// before that: the rows the last run left), rollups and events older than 90 days deleted.
-pub fn expire(conn: &Connection, now: i64, lookback_ms: i64) -> Result<()> {
+/// Retention: checks older than 24 h, rollups and events older than 90 days are deleted (the first
+/// two from the head of their time-major tables: whole pages go back to the free list).
+pub fn expire(conn: &Connection, now: i64) -> Result<()> {
     let cut = now - RESULTS_MS - BUCKET_MS;
-    conn.prepare_cached(
-        "UPDATE monitor_buckets SET raw = NULL WHERE start < ?1 AND start >= ?2 AND raw IS NOT NULL",
-    )?
-    .execute(params![cut, cut.saturating_sub(lookback_ms)])?;
+    conn.prepare_cached("DELETE FROM monitor_checks WHERE start < ?1")?.execute(params![cut])?;
     conn.prepare_cached("DELETE FROM monitor_buckets WHERE start < ?1")?
         .execute(params![now - ROLLUPS_MS])?;
     conn.prepare_cached("DELETE FROM monitor_events WHERE ts < ?1")?.execute(params![now - ROLLUPS_MS])?;
@@ -593,11 +596,11 @@ mod tests {
             assert_eq!(bucket_checks(c, id, split)?.len(), 2);
             assert_eq!(rollups(c, id, split, split + BUCKET_MS)?[0].up, 1);
             // A day later the checks are gone and the rollups stay; after 90 days the rollups go.
-            expire(c, now + day, 2 * day)?;
+            expire(c, now + day)?;
             assert!(results(c, id, None, 10, now + day)?.iter().all(|r| r.ts >= now));
             assert!(bucket_checks(c, id, 25 * 60 * MIN)?.is_empty());
             assert_eq!(rollups(c, id, 0, now)?.len(), 156);
-            expire(c, now + ROLLUPS_MS, 2 * day)?;
+            expire(c, now + ROLLUPS_MS)?;
             assert!(rollups(c, id, 0, now)?.is_empty());
             Ok(())
         })

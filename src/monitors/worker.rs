@@ -12,7 +12,6 @@ use tokio_util::sync::CancellationToken;
 
 use super::runner::Runner;
 use super::schedule::{self, Plan};
-use super::store::ROLLUPS_MS;
 use super::uptime::{BUCKET_MS, bucket_of};
 use crate::model::clock::Clock;
 
@@ -83,13 +82,12 @@ impl Monitors {
 /// A check's result comes at most this long after its bucket closed (the longest timeout, 60 s, and
 /// a margin): a bucket is written then.
 pub const WRITE_DELAY_MS: i64 = 65_000;
-const DAY_MS: i64 = 86_400_000;
 
-/// Writes the buckets closed by `now` (with the retention; `lookback_ms`: how far back to look for
-/// checks past their 24 h) and brings the uptime tallies up to them. Returns the rows written.
-pub async fn roll_up(m: &Monitors, now: i64, lookback_ms: i64) -> anyhow::Result<usize> {
+/// Writes the buckets closed by `now` (with the retention) and brings the uptime tallies up to them.
+/// Returns the rows written.
+pub async fn roll_up(m: &Monitors, now: i64) -> anyhow::Result<usize> {
     let upto = bucket_of(now - WRITE_DELAY_MS);
-    let n = m.runner.persist(now, Some(upto), lookback_ms).await?;
+    let n = m.runner.persist(now, Some(upto)).await?;
     m.runner.tally_upto(upto).await?;
     Ok(n)
 }
@@ -97,11 +95,9 @@ pub async fn roll_up(m: &Monitors, now: i64, lookback_ms: i64) -> anyhow::Result
 /// Runs the schedule until `cancel`: planned from the stored definitions, planned again after each
 /// change; rolls up every 10 minutes (just after each bucket closes).
 pub async fn run(m: Arc<Monitors>, clock: Clock, cancel: CancellationToken) {
-    // A bucket is written once its last check's result is in; the first run also looks for checks
-    // past their 24 h as far back as the history goes (the appliance may have been off).
+    // A bucket is written once its last check's result is in.
     let next_rollup = |now: i64| bucket_of(now - WRITE_DELAY_MS) + BUCKET_MS + WRITE_DELAY_MS;
     let mut rollup_at = clock.now_ms();
-    let mut lookback = ROLLUPS_MS;
     loop {
         let planned = match m.runner.reload().await {
             Ok(p) => p,
@@ -141,17 +137,16 @@ pub async fn run(m: Arc<Monitors>, clock: Clock, cancel: CancellationToken) {
                 _ = m.changed.notified() => round.cancel(),
                 _ = tokio::time::sleep(until_rollup) => {
                     let now = clock.now_ms();
-                    if let Err(e) = roll_up(&m, now, lookback).await {
+                    if let Err(e) = roll_up(&m, now).await {
                         tracing::error!(error = %format!("{e:#}"), "monitors: writing the checks failed");
                     }
-                    lookback = DAY_MS;
                     rollup_at = next_rollup(now);
                 }
             }
         }
         if cancel.is_cancelled() {
             // The open buckets' checks, so that a restart loses none (the next write merges them).
-            if let Err(e) = m.runner.persist(clock.now_ms(), None, DAY_MS).await {
+            if let Err(e) = m.runner.persist(clock.now_ms(), None).await {
                 tracing::error!(error = %format!("{e:#}"), "monitors: writing the checks at stop failed");
             }
             return;
@@ -204,18 +199,18 @@ mod tests {
         };
         assert_eq!(rows().await.unwrap(), 0, "nothing is written per check");
         // Before the write delay has passed, the first bucket is not written yet.
-        assert_eq!(roll_up(&m, t0 + BUCKET_MS + 30_000, DAY_MS).await.unwrap(), 0);
-        assert_eq!(roll_up(&m, t0 + BUCKET_MS + WRITE_DELAY_MS, DAY_MS).await.unwrap(), 2);
+        assert_eq!(roll_up(&m, t0 + BUCKET_MS + 30_000).await.unwrap(), 0);
+        assert_eq!(roll_up(&m, t0 + BUCKET_MS + WRITE_DELAY_MS).await.unwrap(), 2);
         assert_eq!(rows().await.unwrap(), 2);
         assert_eq!(m.runner.uptime(ids.0)[0], (10, 10));
-        assert_eq!(roll_up(&m, t0 + BUCKET_MS + WRITE_DELAY_MS + 1000, DAY_MS).await.unwrap(), 0, "once");
+        assert_eq!(roll_up(&m, t0 + BUCKET_MS + WRITE_DELAY_MS + 1000).await.unwrap(), 0, "once");
         // The checks read back the same, from the database and from memory.
         clock.set(t0 + BUCKET_MS + WRITE_DELAY_MS + 1000);
         let all = m.runner.results(ids.0, None, 100).await.unwrap();
         assert_eq!(all.len(), 11);
         assert!(all.iter().all(|c| c.status == "up"), "{all:?}");
         // At a stop the open bucket is written too; a restart's runner reads the beats back.
-        assert_eq!(m.runner.persist(t0 + BUCKET_MS + 90_000, None, DAY_MS).await.unwrap(), 1);
+        assert_eq!(m.runner.persist(t0 + BUCKET_MS + 90_000, None).await.unwrap(), 1);
         let (_tx, inv) = watch::channel(std::sync::Arc::default());
         let host = std::sync::Arc::new(Host::system(std::time::Duration::from_secs(2)));
         let again = Runner::new(host, db.clone(), inv, Default::default(), jiff::tz::TimeZone::UTC)
