@@ -570,6 +570,9 @@ async fn run_now(
     if row.paused {
         return Err(ApiError::Conflict(format!("monitor {id} is paused: resume it first")));
     }
+    if !app.monitors.enabled {
+        return Err(ApiError::Conflict("the service monitors are off (monitors.enabled = false)".into()));
+    }
     let Some(_slot) = app.monitors.run_now_slot(id) else {
         return Err(ApiError::busy("a check of this monitor", Duration::from_secs(1)));
     };
@@ -980,7 +983,7 @@ pub(super) fn docs(d: &mut super::openapi::spec::Doc) {
         .about("Runs one check (bounded by the monitor's timeout) and answers with the monitor after it.")
         .path_param("id", id(), "The monitor's id.")
         .ok(out::<MonitorView>())
-        .error(409, "The monitor is paused.")
+        .error(409, "The monitor is paused, or the monitors are off.")
         .error(503, "A check of this monitor on demand is already running.");
     d.get("/monitors/{id}/results", "A monitor's checks, newest first, a page at a time")
         .about("Every check is kept 24 h; older ones live on as 10-minute rollups.")

@@ -317,7 +317,8 @@ impl Runner {
                     match from {
                         None => out.push((i, true, store::tally(c, upto - w, upto)?)),
                         Some(f) => {
-                            out.push((i, true, store::tally(c, f, upto)?));
+                            // In: the new buckets still inside the window; out: those that left it.
+                            out.push((i, true, store::tally(c, f.max(upto - w), upto)?));
                             out.push((i, false, store::tally(c, f - w, (upto - w).min(f))?));
                         }
                     }
@@ -698,5 +699,45 @@ mod tests {
         db.call(move |c| store::set_paused(c, id, false, 4000)).await.unwrap();
         assert_eq!(r.reload().await.unwrap(), vec![(id, 30)]);
         assert_eq!(r.out.borrow()[&id].status, Status::Pending, "resumed: pending until checked");
+    }
+
+    #[tokio::test]
+    async fn uptime_tallies_brought_forward_equal_a_fresh_count() {
+        use crate::monitors::uptime::{BUCKET_MS, Bucket};
+        let db = Db::open_in_memory().unwrap();
+        let id = db.call(move |c| store::create(c, &tcp("db", 9), 0)).await.unwrap();
+        // 40 days of buckets, every 7th one with a failure.
+        let day = 86_400_000;
+        db.call(move |c| {
+            for k in 0..(40 * 144) {
+                let up = if k % 7 == 0 { 19 } else { 20 };
+                let b = Bucket {
+                    start: k * BUCKET_MS,
+                    checks: 20,
+                    up,
+                    degraded: 0,
+                    maintenance: 0,
+                    latency_avg: None,
+                    latency_p95: None,
+                };
+                store::put_rollup(c, id, &b)?;
+            }
+            Ok(())
+        })
+        .await
+        .unwrap();
+        let moving = runner(db.clone());
+        let mut upto = 31 * day;
+        moving.tally_upto(upto).await.unwrap();
+        // Forward a bucket at a time, then by more than a day, then by more than a month.
+        for step in [BUCKET_MS, BUCKET_MS, 3 * BUCKET_MS, day + BUCKET_MS, 8 * day] {
+            upto += step;
+            moving.tally_upto(upto).await.unwrap();
+            let fresh = runner(db.clone());
+            fresh.tally_upto(upto).await.unwrap();
+            assert_eq!(moving.uptime(id), fresh.uptime(id), "at {upto}");
+        }
+        // The data ends at day 40: the last six buckets of the 24 h window are empty.
+        assert_eq!(moving.uptime(id)[0].0, (144 - 6) * 20);
     }
 }
