@@ -14,17 +14,31 @@
 //! - **RSS added**: `VmRSS` after the warm-up (and at the end, the larger counts) less `VmRSS` once
 //!   the server and the database are set up and before the runner exists (after a `malloc_trim` of
 //!   the setup's garbage); also given after a `malloc_trim` of the monitors' own (the appliance
-//!   trims every 60 s);
-//! - **database bytes per day**: the growth of the database file (page_count × page_size, after a
-//!   `wal_checkpoint(TRUNCATE)` has emptied the WAL into it) over the window, extrapolated to a
-//!   day; the WAL frames one check commits (what the disk is written, as against what the file
-//!   keeps); the bytes of one 10-minute rollup row (`monitors::store::roll_up` on the results at
-//!   the end); and the steady state: a day of raw results plus 90 days of rollups. The steady state
-//!   comes from a full day written into a second database (unless `--no-day`): 2 880 rounds of
-//!   `store::record` for every monitor, with the latencies the live checks measured, rolled up every
-//!   10 minutes as the worker does; the results' bytes are the pages freed when they are deleted at
-//!   the end, the rest of what the day added is the rollups';
-//! - the checks done (rows in `monitor_results`) and whether every one found the server up.
+//!   trims every 60 s). The checks are held in the runner's memory (each monitor's newest 90 for its
+//!   heartbeat, and its open bucket's until the bucket is written), so a short run holds only a few:
+//!   with the two days (below) a second runner is read back from them and checks a bucket's worth per
+//!   monitor, and the RSS that runner adds (90 beats and a full bucket per monitor) is given too;
+//! - **database**: a check writes nothing (unless it changes the monitor's state); the WAL frames
+//!   committed over the window say so. Once a 10-minute bucket closes the worker writes it in one
+//!   transaction: per monitor a rollup row in `monitor_buckets` (kept 90 days) and a row of its
+//!   checks as JSON in `monitor_checks` (kept 24 h, then DELETEd); here that write is forced at the
+//!   end (`Runner::persist` of every check held) and its WAL frames and each table's growth
+//!   measured. A table's bytes are the pages that emptying it frees, in a transaction rolled back
+//!   (`dbstat` is not built in). The day comes from a synthetic history written into a second
+//!   database (unless `--no-day`): two days of closed buckets for every monitor through
+//!   `store::write_bucket`, a transaction per bucket in time order with `store::expire` as
+//!   `Runner::persist` does, the latencies the live checks measured. The first day fills the 24 h
+//!   of checks kept; over the second every bucket written also DELETEs the checks of the one 24 h
+//!   older, as in the steady state: the WAL it commits is what the disk is written a day, and the
+//!   file should grow by the rollups only (the pages the DELETE frees go to the free list and the
+//!   next write takes them again), which is checked. Kept a day: the checks' table after the
+//!   second day (the last 24 h). The steady state: that, the free list, and 90 days of rollups (half
+//!   of what two days of them take). With `--no-day` these are estimated from the forced write (scaled
+//!   to a full bucket; the DELETE counted as the pages of a bucket's checks, every one of which it
+//!   writes);
+//! - the checks done (`Runner::results` of every monitor once the loop has stopped and written
+//!   them; the requests the server answered are given too) and whether every one found the
+//!   server up.
 //!
 //! Details go to stderr; the last line on stdout is the summary.
 //!
@@ -53,13 +67,15 @@ use proxwatch::model::clock::Clock;
 use proxwatch::model::inventory::Inventory;
 use proxwatch::model::monitor::{MonitorSpec, Outcome, Status, Target};
 use proxwatch::monitors::runner::Runner;
-use proxwatch::monitors::store;
+use proxwatch::monitors::store::{self, StoredCheck};
 use proxwatch::monitors::uptime::{BUCKET_MS, bucket_of};
 use proxwatch::monitors::worker::{self, Monitors};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 const DAY_MS: i64 = 86_400_000;
+/// Buckets in a day (144).
+const BUCKETS_PER_DAY: i64 = DAY_MS / BUCKET_MS;
 const ROLLUP_DAYS: f64 = 90.0;
 const MIB: f64 = 1048576.0;
 /// The page every GET gets.
@@ -269,19 +285,19 @@ fn spec(i: usize, port: u16, interval_s: u64) -> MonitorSpec {
     }
 }
 
-/// Checkpoints the WAL into the file (truncating it) and returns the file's size, page_count ×
-/// page_size, read under the same lock (no check commits between the two).
-async fn checkpointed_size(db: &Db) -> anyhow::Result<u64> {
-    db.call(|c| {
-        c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
-        let pragma = |p: &str| c.query_row(&format!("PRAGMA {p}"), [], |r| r.get::<_, i64>(0));
-        Ok((pragma("page_count")? * pragma("page_size")?) as u64)
-    })
-    .await
+/// Checkpoints the WAL into the file and empties it. Returns the frames the WAL held (what was
+/// committed since the last call) and the file's size, page_count × page_size, read under the same
+/// lock (nothing commits between them).
+fn drain_wal(c: &rusqlite::Connection) -> anyhow::Result<(i64, i64)> {
+    // PASSIVE reports the frames in the WAL (TRUNCATE reports them after emptying it: none).
+    let frames: i64 = c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get(1))?;
+    c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+    let pragma = |p: &str| c.query_row(&format!("PRAGMA {p}"), [], |r| r.get::<_, i64>(0));
+    Ok((frames, pragma("page_count")? * pragma("page_size")?))
 }
 
-async fn results_count(db: &Db) -> anyhow::Result<i64> {
-    db.call(|c| Ok(c.query_row("SELECT COUNT(*) FROM monitor_results", [], |r| r.get(0))?)).await
+async fn checkpoint(db: &Db) -> anyhow::Result<(i64, i64)> {
+    db.call(|c| drain_wal(c)).await
 }
 
 /// Bytes of the pages in use: (page_count − freelist_count) × page_size. (SQLite's `dbstat` table
@@ -291,70 +307,237 @@ fn used_bytes(c: &rusqlite::Connection) -> anyhow::Result<i64> {
     Ok((pragma("page_count")? - pragma("freelist_count")?) * pragma("page_size")?)
 }
 
-/// A full day of results for `n` monitors written through `store::record` (latencies cycled from
-/// `latencies`), rolled up every 10 minutes as the worker does. Returns (bytes of the results,
-/// bytes of the rollups, rollup rows, wall seconds): the results' are the pages freed by deleting
-/// them at the end, the rollups' the rest of what the day added.
-async fn full_day(
+/// Bytes of a table's pages beyond its root (the empty table's root is part of the defined
+/// database): what emptying it frees, in a transaction rolled back, so that nothing changes.
+fn table_bytes(c: &mut rusqlite::Connection, table: &str) -> anyhow::Result<i64> {
+    let tx = c.transaction()?;
+    let used = used_bytes(&tx)?;
+    tx.execute(&format!("DELETE FROM {table}"), [])?;
+    let freed = used - used_bytes(&tx)?;
+    tx.rollback()?;
+    Ok(freed)
+}
+
+/// What the monitors' two tables hold, and what they take in the file.
+#[derive(Debug, Clone, Copy, Default)]
+struct Snapshot {
+    /// Rollup rows (`monitor_buckets`) and the checks they count (maintenance's included).
+    rollups: i64,
+    counted: i64,
+    /// Rows of checks (`monitor_checks`), the checks in their JSON, and the JSON's bytes.
+    check_rows: i64,
+    checks: i64,
+    raw: i64,
+    /// Bytes of each table's pages (beyond the root), of the free list, and of the file.
+    rollup_bytes: i64,
+    checks_bytes: i64,
+    free: i64,
+    file: i64,
+}
+
+fn snapshot(c: &mut rusqlite::Connection) -> anyhow::Result<Snapshot> {
+    let (rollups, counted) = c.query_row(
+        "SELECT COUNT(*), COALESCE(SUM(checks + maintenance), 0) FROM monitor_buckets",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let (check_rows, checks, raw) = c.query_row(
+        "SELECT COUNT(*), COALESCE(SUM(json_array_length(raw)), 0), COALESCE(SUM(length(raw)), 0)
+         FROM monitor_checks",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )?;
+    let pragma = |p: &str| c.query_row(&format!("PRAGMA {p}"), [], |r| r.get::<_, i64>(0));
+    let (page_size, pages, free) = (pragma("page_size")?, pragma("page_count")?, pragma("freelist_count")?);
+    Ok(Snapshot {
+        rollups,
+        counted,
+        check_rows,
+        checks,
+        raw,
+        rollup_bytes: table_bytes(c, "monitor_buckets")?,
+        checks_bytes: table_bytes(c, "monitor_checks")?,
+        free: free * page_size,
+        file: pages * page_size,
+    })
+}
+
+/// The checks of monitor `i` of `n` (every `interval_ms`, spread over the interval as the schedule
+/// spreads them) in the bucket starting at `start`, with latencies taken in turn from `latencies`.
+fn bucket_checks(
+    i: usize,
+    n: usize,
+    interval_ms: i64,
+    start: i64,
+    latencies: &[f64],
+    k: &mut usize,
+) -> Vec<StoredCheck> {
+    let offset = i as i64 * interval_ms / n as i64;
+    let mut ts = start + (offset - start).rem_euclid(interval_ms);
+    let mut out = Vec::new();
+    while ts < start + BUCKET_MS {
+        let latency = latencies.get(*k % latencies.len().max(1)).copied().unwrap_or(1.0);
+        *k += 1;
+        let o = Outcome {
+            ts,
+            ok: true,
+            latency_ms: Some(latency),
+            error: None,
+            status_code: Some(200),
+            cert_expires: None,
+        };
+        out.push(StoredCheck::of(&o, Status::Up, false));
+        ts += interval_ms;
+    }
+    out
+}
+
+/// Two days of closed buckets written into a second database.
+struct Days {
+    db: Db,
+    ids: Vec<i64>,
+    /// The end of the last bucket written (bucket-aligned).
+    end: i64,
+    page_size: i64,
+    /// The file's size before the first bucket.
+    base_file: i64,
+    /// The tables at the end of the first day (24 h of checks, a day of rollups) and of the second
+    /// (the last 24 h of checks, two days of rollups).
+    at: [Snapshot; 2],
+    /// WAL frames the first day's transactions committed (the rows only: nothing is 24 h old yet)
+    /// and the second day's (the rows and the DELETE of the checks 24 h older).
+    frames: [i64; 2],
+    /// The most the free list held after a bucket write of the second day (bytes).
+    max_free: i64,
+    wall_s: f64,
+}
+
+/// Writes two days of buckets for `n` monitors as the worker writes them: every 10 minutes one
+/// transaction with each monitor's bucket just closed (`store::write_bucket`, in id order: its
+/// rollup row and its checks' row) and `store::expire` at the time the worker runs it (the bucket's
+/// end + the write delay); the WAL is checkpointed after each, so that the frames each commits are
+/// read.
+async fn full_days(
     path: &std::path::Path,
     n: usize,
     port: u16,
     interval_s: u64,
     latencies: &[f64],
-) -> anyhow::Result<(i64, i64, i64, f64)> {
+) -> anyhow::Result<Days> {
     let started = Instant::now();
     let db = Db::open(path)?;
     let latencies = latencies.to_vec();
-    db.call(move |c| {
-        let t0 = bucket_of(Clock::system().now_ms()) - 2 * DAY_MS;
-        let tx = c.transaction()?;
-        let ids = (0..n)
-            .map(|i| store::create(&tx, &spec(i, port, interval_s), t0))
-            .collect::<Result<Vec<_>, _>>()?;
-        tx.commit()?;
-        let before = used_bytes(c)?;
-        let interval_ms = interval_s as i64 * 1000;
-        let rounds = DAY_MS / interval_ms;
-        let mut k = 0usize;
-        let mut next_rollup = t0 + BUCKET_MS + 5_000;
-        // One transaction per 10 minutes (the live checks commit one each: the same rows in the same
-        // order, so the same pages), rolled up after each bucket closes.
-        let mut tx = c.transaction()?;
-        for round in 0..rounds {
-            let base = t0 + round * interval_ms;
-            for (i, id) in ids.iter().enumerate() {
-                // Spread over the interval, as the schedule does.
-                let ts = base + (i as i64 * interval_ms) / n as i64;
-                let latency = latencies.get(k % latencies.len().max(1)).copied().unwrap_or(1.0);
-                k += 1;
-                let o = Outcome {
-                    ts,
-                    ok: true,
-                    latency_ms: Some(latency),
-                    error: None,
-                    status_code: Some(200),
-                    cert_expires: None,
-                };
-                store::record(&tx, *id, &o, Status::Up, false)?;
-            }
-            let end = base + interval_ms;
-            if end >= next_rollup {
+    let end = bucket_of(Clock::system().now_ms()) - BUCKET_MS;
+    let t0 = end - 2 * DAY_MS;
+    let (ids, page_size, base_file, at, frames, max_free) = db
+        .call(move |c| {
+            let tx = c.transaction()?;
+            let ids = (0..n)
+                .map(|i| store::create(&tx, &spec(i, port, interval_s), t0))
+                .collect::<Result<Vec<_>, _>>()?;
+            tx.commit()?;
+            let (_, base_file) = drain_wal(c)?;
+            let page_size: i64 = c.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+            let interval_ms = interval_s as i64 * 1000;
+            let mut k = 0usize;
+            let mut frames = [0i64; 2];
+            let mut at = [Snapshot::default(); 2];
+            let mut max_free = 0i64;
+            for b in 0..2 * BUCKETS_PER_DAY {
+                let start = t0 + b * BUCKET_MS;
+                let now = start + BUCKET_MS + worker::WRITE_DELAY_MS;
+                let tx = c.transaction()?;
+                for (i, id) in ids.iter().enumerate() {
+                    let checks = bucket_checks(i, n, interval_ms, start, &latencies, &mut k);
+                    if !checks.is_empty() {
+                        store::write_bucket(&tx, *id, start, &checks, now)?;
+                    }
+                }
+                store::expire(&tx, now)?;
                 tx.commit()?;
-                store::roll_up(c, end)?;
-                next_rollup += BUCKET_MS;
-                tx = c.transaction()?;
+                let day = usize::from(b >= BUCKETS_PER_DAY);
+                frames[day] += drain_wal(c)?.0;
+                if day == 1 {
+                    let free: i64 = c.query_row("PRAGMA freelist_count", [], |r| r.get(0))?;
+                    max_free = max_free.max(free * page_size);
+                }
+                if (b + 1) % BUCKETS_PER_DAY == 0 {
+                    at[day] = snapshot(c)?;
+                    // The rolled-back DELETEs leave nothing committed to count.
+                    drain_wal(c)?;
+                }
             }
-        }
-        tx.commit()?;
-        // The day's last bucket.
-        store::roll_up(c, t0 + DAY_MS + 5_000)?;
-        let day = used_bytes(c)?;
-        let rollup_rows: i64 = c.query_row("SELECT COUNT(*) FROM monitor_rollups", [], |r| r.get(0))?;
-        c.execute("DELETE FROM monitor_results", [])?;
-        let rollups = used_bytes(c)? - before;
-        Ok((day - before - rollups, rollups, rollup_rows, started.elapsed().as_secs_f64()))
+            Ok((ids, page_size, base_file, at, frames, max_free))
+        })
+        .await?;
+    Ok(Days {
+        db,
+        ids,
+        end,
+        page_size,
+        base_file,
+        at,
+        frames,
+        max_free,
+        wall_s: started.elapsed().as_secs_f64(),
     })
-    .await
+}
+
+/// What a runner holding its steady-state checks adds to the RSS: a second runner over the two
+/// days' database (`reload` reads each monitor's newest 90 checks back, as after a restart) that
+/// then checks the local server a bucket's worth of times per monitor (16 in flight) without
+/// writing the bucket. Returns the RSS added (KiB) before and after a `malloc_trim`, and the
+/// heartbeats and checks held.
+async fn full_runner_rss(
+    days: &Days,
+    host: Arc<Host>,
+    interval_s: u64,
+) -> anyhow::Result<(i64, i64, usize, usize)> {
+    trim();
+    let base = rss_kib() as i64;
+    let (_inventory_tx, inventory_rx) = tokio::sync::watch::channel(Arc::new(Inventory::default()));
+    let runner = Arc::new(
+        Runner::new(host, days.db.clone(), inventory_rx, PveLink::default(), jiff::tz::TimeZone::UTC)
+            .with_clock(Clock::manual(days.end)),
+    );
+    runner.reload().await?;
+    let interval_ms = interval_s as i64 * 1000;
+    let n = days.ids.len();
+    let mut checks = 0usize;
+    let mut set = JoinSet::new();
+    // Round by round (every monitor's first check of the bucket, then the second, ...).
+    let mut round = 0i64;
+    loop {
+        let mut any = false;
+        for (i, id) in days.ids.iter().enumerate() {
+            let ts = days.end + i as i64 * interval_ms / n as i64 + round * interval_ms;
+            if ts >= days.end + BUCKET_MS {
+                continue;
+            }
+            any = true;
+            while set.len() >= 16 {
+                if let Some(r) = set.join_next().await {
+                    r??;
+                }
+            }
+            let (r, id) = (runner.clone(), *id);
+            set.spawn(async move { r.check(id, ts).await.map(|_| ()) });
+            checks += 1;
+        }
+        if !any {
+            break;
+        }
+        round += 1;
+    }
+    while let Some(r) = set.join_next().await {
+        r??;
+    }
+    let full = rss_kib() as i64 - base;
+    trim();
+    let trimmed = rss_kib() as i64 - base;
+    let beats = days.ids.iter().map(|id| runner.beats(*id).len()).sum();
+    drop(runner);
+    Ok((full, trimmed, beats, checks))
 }
 
 fn main() -> anyhow::Result<()> {
@@ -376,17 +559,21 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let db = Db::open(&dir.path().join("monitors.db"))?;
     let (port, interval_s) = (server.port, args.interval_s);
+    let interval_ms = interval_s as i64 * 1000;
     let created = Clock::system().now_ms();
-    db.call(move |c| {
-        let tx = c.transaction()?;
-        for i in 0..n {
-            store::create(&tx, &spec(i, port, interval_s), created)?;
-        }
-        tx.commit()?;
-        Ok(())
-    })
-    .await?;
-    let size_defined = checkpointed_size(&db).await?;
+    let ids = db
+        .call(move |c| {
+            let tx = c.transaction()?;
+            let ids = (0..n)
+                .map(|i| store::create(&tx, &spec(i, port, interval_s), created))
+                .collect::<Result<Vec<_>, _>>()?;
+            tx.commit()?;
+            Ok(ids)
+        })
+        .await?;
+    let page_size: i64 = db.call(|c| Ok(c.query_row("PRAGMA page_size", [], |r| r.get(0))?)).await?;
+    let (_, size_defined) = checkpoint(&db).await?;
+    let host = Arc::new(Host::system(Duration::from_secs(5)));
     trim();
     let rss_base = rss_kib();
     eprintln!(
@@ -397,13 +584,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
 
     // The production loop.
     let (_inventory_tx, inventory_rx) = tokio::sync::watch::channel(Arc::new(Inventory::default()));
-    let runner = Runner::new(
-        Arc::new(Host::system(Duration::from_secs(5))),
-        db.clone(),
-        inventory_rx,
-        PveLink::default(),
-        jiff::tz::TimeZone::UTC,
-    );
+    let runner =
+        Runner::new(host.clone(), db.clone(), inventory_rx, PveLink::default(), jiff::tz::TimeZone::UTC);
     let monitors = Monitors::new(runner, &MonitorsCfg::default());
     let cancel = CancellationToken::new();
     let mut tasks = JoinSet::new();
@@ -411,12 +593,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
 
     eprintln!("warm-up: {} s", args.warmup_s);
     tokio::time::sleep(Duration::from_secs(args.warmup_s)).await;
-    let warm_checks = results_count(&db).await?;
-    let checked: i64 = db
-        .call(
-            |c| Ok(c.query_row("SELECT COUNT(DISTINCT monitor_id) FROM monitor_results", [], |r| r.get(0))?),
-        )
-        .await?;
+    let warm_checks = server.served.load(Ordering::Relaxed);
+    let checked = ids.iter().filter(|id| !monitors.runner.beats(**id).is_empty()).count();
     let rss_warm = rss_kib();
     trim();
     let rss_warm_trimmed = rss_kib();
@@ -428,45 +606,54 @@ async fn run(args: Args) -> anyhow::Result<()> {
         mib(rss_warm_trimmed as i64 - rss_base as i64)
     );
 
-    // The measuring window: the database is read before and after, outside of it.
-    let size_a = checkpointed_size(&db).await?;
-    let rows_a = results_count(&db).await?;
+    // The measuring window: the database is checkpointed before and after, outside of it.
+    let (_, size_a) = checkpoint(&db).await?;
     let served_a = server.served.load(Ordering::Relaxed);
     let (cpu_a, srv_a, t_a) = (cpu_ticks("/proc/self/stat")?, cpu_ticks(&server.stat)?, Instant::now());
     tokio::time::sleep(Duration::from_secs(args.measure_s)).await;
     let (cpu_b, srv_b, window) = (cpu_ticks("/proc/self/stat")?, cpu_ticks(&server.stat)?, t_a.elapsed());
-    let served = server.served.load(Ordering::Relaxed) - served_a;
+    let checks = server.served.load(Ordering::Relaxed) - served_a;
     let rss_end = rss_kib();
-    let rows_b = results_count(&db).await?;
-    let size_b = checkpointed_size(&db).await?;
+    let (window_frames, size_b) = checkpoint(&db).await?;
     let window_s = window.as_secs_f64();
     let pct = |ticks: u64| ticks as f64 / tck / window_s * 100.0;
     let total_pct = pct(cpu_b - cpu_a);
     let server_pct = pct(srv_b - srv_a);
     let monitors_pct = total_pct - server_pct;
-    let checks = rows_b - rows_a;
     eprintln!(
-        "window: {window_s:.1} s, {checks} checks ({:.2}/s, expected {:.2}/s), {served} requests served; CPU {total_pct:.3} % of a core in all, server thread {server_pct:.3} %, monitors {monitors_pct:.3} % ({:.0} µs of CPU per check); RSS at the end {:.2} MiB (+{:.2})",
+        "window: {window_s:.1} s, {checks} checks ({:.2}/s, expected {:.2}/s); CPU {total_pct:.3} % of a core in all, server thread {server_pct:.3} %, monitors {monitors_pct:.3} % ({:.0} µs of CPU per check); RSS at the end {:.2} MiB (+{:.2})",
         checks as f64 / window_s,
         n as f64 / interval_s as f64,
         (cpu_b - cpu_a - (srv_b - srv_a)) as f64 / tck * 1e6 / checks.max(1) as f64,
         mib(rss_end as i64),
         mib(rss_end as i64 - rss_base as i64)
     );
+    eprintln!(
+        "database over the window: {window_frames} WAL frames committed, the file {} → {} (a check writes nothing; a closed bucket is written {} s after it closes)",
+        human(size_a as f64),
+        human(size_b as f64),
+        worker::WRITE_DELAY_MS / 1000
+    );
 
-    // What one check commits: the WAL frames written over a few seconds.
-    let rows_c = results_count(&db).await?;
-    db.call(|c| Ok(c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?)).await?;
-    tokio::time::sleep(Duration::from_secs(5)).await;
-    let (frames, page_size, rows_d) = db
-        .call(|c| {
-            let frames: i64 = c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get(1))?;
-            let page: i64 = c.query_row("PRAGMA page_size", [], |r| r.get(0))?;
-            let rows: i64 = c.query_row("SELECT COUNT(*) FROM monitor_results", [], |r| r.get(0))?;
-            Ok((frames, page, rows))
-        })
-        .await?;
-    let frames_per_check = frames as f64 / (rows_d - rows_c).max(1) as f64;
+    // The write the worker makes once a bucket has closed, forced now for every check held.
+    let before = db.call(snapshot).await?;
+    checkpoint(&db).await?;
+    let rows = monitors.runner.persist(Clock::system().now_ms(), None).await?;
+    let (write_frames, _) = checkpoint(&db).await?;
+    let after = db.call(snapshot).await?;
+    let w_rollups = (after.rollups - before.rollups).max(1) as f64;
+    let w_check_rows = (after.check_rows - before.check_rows).max(1) as f64;
+    let w_checks = after.checks - before.checks;
+    let live_rollup_row = (after.rollup_bytes - before.rollup_bytes) as f64 / w_rollups;
+    let live_check_row = (after.checks_bytes - before.checks_bytes) as f64 / w_check_rows;
+    let checks_per_row = w_checks as f64 / w_check_rows;
+    let json_per_check = (after.raw - before.raw) as f64 / w_checks.max(1) as f64;
+    eprintln!(
+        "bucket write (Runner::persist of the {w_checks} checks held, {rows} rows in each table): {write_frames} WAL frames = {} committed; monitor_buckets +{} ({w_rollups:.0} rows, {live_rollup_row:.0} B per row), monitor_checks +{} ({w_check_rows:.0} rows, {live_check_row:.0} B per row: {checks_per_row:.1} checks and {json_per_check:.0} B of JSON per check) (whole pages: rough at this size)",
+        human((write_frames * (page_size + 24)) as f64),
+        human((after.rollup_bytes - before.rollup_bytes) as f64),
+        human((after.checks_bytes - before.checks_bytes) as f64),
+    );
 
     cancel.cancel();
     match tokio::time::timeout(Duration::from_secs(15), tasks.join_next()).await {
@@ -477,23 +664,20 @@ async fn run(args: Args) -> anyhow::Result<()> {
     }
     let rss_peak = status_kib("VmHWM:");
 
-    // Every check, by what it found.
-    let (by_status, latencies, last_ts) = db
-        .call(|c| {
-            let mut st =
-                c.prepare("SELECT status, COUNT(*) FROM monitor_results GROUP BY status ORDER BY status")?;
-            let by: Vec<(String, i64)> =
-                st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
-            let mut st =
-                c.prepare("SELECT latency_ms FROM monitor_results WHERE latency_ms IS NOT NULL ORDER BY ts")?;
-            let lat: Vec<f64> = st.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
-            let last: i64 =
-                c.query_row("SELECT COALESCE(MAX(ts), 0) FROM monitor_results", [], |r| r.get(0))?;
-            Ok((by, lat, last))
-        })
-        .await?;
-    let total_checks: i64 = by_status.iter().map(|(_, k)| k).sum();
-    let up: i64 = by_status.iter().filter(|(s, _)| s == "up").map(|(_, k)| k).sum();
+    // Every check, by what it found (all written now: the loop writes what it holds at a stop).
+    let mut all = Vec::new();
+    for id in &ids {
+        all.extend(monitors.runner.results(*id, None, 1_000_000).await?);
+    }
+    let served = server.served.load(Ordering::Relaxed);
+    let total_checks = all.len();
+    let mut by_status = std::collections::BTreeMap::<String, usize>::new();
+    for c in &all {
+        *by_status.entry(c.status.to_string()).or_default() += 1;
+    }
+    let up = by_status.get("up").copied().unwrap_or(0);
+    all.sort_by_key(|c| c.ts);
+    let latencies: Vec<f64> = all.iter().filter_map(|c| c.latency_ms).collect();
     let events: i64 =
         db.call(|c| Ok(c.query_row("SELECT COUNT(*) FROM monitor_events", [], |r| r.get(0))?)).await?;
     let mut sorted = latencies.clone();
@@ -502,78 +686,142 @@ async fn run(args: Args) -> anyhow::Result<()> {
         sorted.get(((sorted.len() as f64 * q).ceil() as usize).saturating_sub(1)).copied().unwrap_or(0.0)
     };
     eprintln!(
-        "checks: {total_checks} in all, by status {by_status:?}, {events} monitor events; latency p50 {:.2} ms, p95 {:.2} ms, max {:.2} ms",
+        "checks: {total_checks} in all ({served} requests served), by status {by_status:?}, {events} monitor events; latency p50 {:.2} ms, p95 {:.2} ms, max {:.2} ms",
         p(0.5),
         p(0.95),
         p(1.0)
     );
 
-    // Database: the live growth over the window, a day of it, and what a rollup row takes.
-    let growth = size_b as i64 - size_a as i64;
-    let checks_per_day = n as f64 * 86_400.0 / interval_s as f64;
-    let raw_day = growth as f64 * 86_400.0 / window_s;
-    let wal_day = checks_per_day * frames_per_check * (page_size as f64 + 24.0);
-    eprintln!(
-        "database: grew {} over the window ({:.0} B per check) = {} per day raw, {} per monitor per day; WAL: {frames_per_check:.2} frames of {} B per check committed = {} written per day",
-        human(growth as f64),
-        growth as f64 / checks.max(1) as f64,
-        human(raw_day),
-        human(raw_day / n as f64),
-        page_size + 24,
-        human(wal_day)
-    );
-    let size_c = checkpointed_size(&db).await?;
-    let roll_at = bucket_of(last_ts) + BUCKET_MS + 5_000;
-    let written = db.call(move |c| store::roll_up(c, roll_at)).await?;
-    let size_d = checkpointed_size(&db).await?;
-    let live_rollup_row = (size_d as f64 - size_c as f64) / written.max(1) as f64;
-    eprintln!(
-        "rollup of the live results: {written} rows, the file grew {} ({:.0} B per row)",
-        human(size_d as f64 - size_c as f64),
-        live_rollup_row
-    );
-    let rollup_rows_day = n as f64 * (DAY_MS / BUCKET_MS) as f64;
-
-    // The steady state: a day of raw results and 90 days of rollups.
-    let (day_raw, rollup_row, how) = if args.day {
-        let (raw, rollups, rows, wall) =
-            full_day(&dir.path().join("day.db"), n, port, interval_s, &latencies).await?;
-        let per_row = rollups as f64 / rows.max(1) as f64;
+    // The database a day: the WAL written, the checks kept, the steady state.
+    let per_bucket = BUCKET_MS as f64 / interval_ms as f64;
+    let rows_day = n as f64 * BUCKETS_PER_DAY as f64;
+    // (WAL bytes a day, frames per bucket write, checks' bytes kept (24 h), steady state, RSS of a
+    // full runner)
+    let (wal_day, pages_per_write, raw_day, steady, full_rss) = if args.day {
+        let days = full_days(&dir.path().join("days.db"), n, port, interval_s, &latencies).await?;
+        let [d1, d2] = days.at;
+        let frame = (days.page_size + 24) as f64;
+        let per_write = |f: i64| f as f64 / BUCKETS_PER_DAY as f64;
+        // The rollups are only appended: a day of them is half of what two days take.
+        let rollup_day = d2.rollup_bytes as f64 / 2.0;
+        let rollup_row = rollup_day / rows_day;
+        // What the file grew by over the second day beyond the rollups' pages: the checks' (their
+        // table and the free list), nothing once the pages their DELETE frees are reused.
+        let checks_grew = (d2.file - d1.file - (d2.rollup_bytes - d1.rollup_bytes)) as f64;
         eprintln!(
-            "a full day written ({wall:.1} s): results {} ({:.0} B per check), rollups {rows} rows in {} ({per_row:.0} B per row)",
-            human(raw as f64),
-            raw as f64 / checks_per_day,
-            human(rollups as f64)
+            "two days written ({:.1} s): day 1: {} rollup rows ({} checks counted), monitor_buckets {} ({:.0} B per row); {} rows of checks ({} checks), monitor_checks {} ({:.0} B per row, {:.0} B of JSON per check); the file {}; WAL {} ({:.1} frames per bucket write: its rows)",
+            days.wall_s,
+            d1.rollups,
+            d1.counted,
+            human(d1.rollup_bytes as f64),
+            d1.rollup_bytes as f64 / d1.rollups.max(1) as f64,
+            d1.check_rows,
+            d1.checks,
+            human(d1.checks_bytes as f64),
+            d1.checks_bytes as f64 / d1.check_rows.max(1) as f64,
+            d1.raw as f64 / d1.checks.max(1) as f64,
+            human((d1.file - days.base_file) as f64),
+            human(days.frames[0] as f64 * frame),
+            per_write(days.frames[0])
         );
-        (raw as f64, per_row, "a full day written")
+        // They stop growing when what they added is the free list of one DELETE (reused by the
+        // next write) and what their table's pages vary by (1 %).
+        let reused = checks_grew <= (days.max_free as f64) + 0.01 * d2.checks_bytes as f64;
+        eprintln!(
+            "day 2 (each write also DELETEs the checks of the bucket 24 h older): WAL {} ({:.1} frames per bucket write, {:+.1} for the DELETE); the file {} → {}: +{} for the rollups (monitor_buckets {} → {}, {} rows), {} for the checks: their table {} → {} ({} rows, the last 24 h), the free list {} → {} (at most {} after a write: the pages a DELETE frees, taken again by the next write) — {}",
+            human(days.frames[1] as f64 * frame),
+            per_write(days.frames[1]),
+            per_write(days.frames[1] - days.frames[0]),
+            human((d1.file - days.base_file) as f64),
+            human((d2.file - days.base_file) as f64),
+            human((d2.rollup_bytes - d1.rollup_bytes) as f64),
+            human(d1.rollup_bytes as f64),
+            human(d2.rollup_bytes as f64),
+            d2.rollups,
+            human(checks_grew),
+            human(d1.checks_bytes as f64),
+            human(d2.checks_bytes as f64),
+            d2.check_rows,
+            human(d1.free as f64),
+            human(d2.free as f64),
+            human(days.max_free as f64),
+            if reused { "the checks no longer grow the file" } else { "the checks still grow the file" }
+        );
+        // The last 24 h of checks and the free list as they are after the second day, and 90 days
+        // of rollups.
+        let steady = (d2.checks_bytes + d2.free) as f64 + ROLLUP_DAYS * rollup_day;
+        eprintln!(
+            "steady state: 24 h of checks {} + the free list {} + 90 days of rollups at {} a day ({rollup_row:.0} B per row) {} = {} ({} per monitor)",
+            human(d2.checks_bytes as f64),
+            human(d2.free as f64),
+            human(rollup_day),
+            human(ROLLUP_DAYS * rollup_day),
+            human(steady),
+            human(steady / n as f64)
+        );
+        let (full, trimmed, beats, held) = full_runner_rss(&days, host.clone(), interval_s).await?;
+        eprintln!(
+            "a runner read back from it holding {beats} heartbeats ({:.0} per monitor) and {held} checks of an open bucket: RSS +{:.2} MiB (+{:.2} after malloc_trim)",
+            beats as f64 / n as f64,
+            mib(full),
+            mib(trimmed)
+        );
+        (
+            days.frames[1] as f64 * frame,
+            per_write(days.frames[1]),
+            d2.checks_bytes as f64,
+            (steady, rollup_row, Some(checks_grew)),
+            Some(full),
+        )
     } else {
-        (raw_day, live_rollup_row, "extrapolated from the window")
+        // Estimated from the forced write, scaled to a full bucket: a row of checks without its
+        // checks plus a bucket's at the JSON bytes each took; the WAL frames in proportion to the
+        // rows' bytes, and the retention's DELETE counted as the pages of a bucket's checks (it
+        // writes every leaf it empties: the two days measure it so).
+        let check_row =
+            (live_check_row - checks_per_row * json_per_check).max(0.0) + per_bucket * json_per_check;
+        let scale = (live_rollup_row + check_row) / (live_rollup_row + live_check_row).max(1.0);
+        let pages = write_frames as f64 * scale + n as f64 * check_row / page_size as f64;
+        let wal_day = BUCKETS_PER_DAY as f64 * pages * (page_size + 24) as f64;
+        let raw_day = rows_day * check_row;
+        let steady = raw_day + ROLLUP_DAYS * rows_day * live_rollup_row;
+        eprintln!(
+            "estimated from the forced write: WAL {} a day ({pages:.1} frames of {} B per bucket write and its DELETE), {} of checks kept ({check_row:.0} B a row), steady state {}",
+            human(wal_day),
+            page_size + 24,
+            human(raw_day),
+            human(steady)
+        );
+        (wal_day, pages, raw_day, (steady, live_rollup_row, None), None)
     };
-    let steady = day_raw + rollup_rows_day * ROLLUP_DAYS * rollup_row;
-    eprintln!(
-        "steady state ({how}): {} raw + {} of rollups ({n} × 144 × 90 rows × {rollup_row:.0} B) = {}",
-        human(day_raw),
-        human(rollup_rows_day * ROLLUP_DAYS * rollup_row),
-        human(steady)
-    );
-
     let rss_added = rss_warm.max(rss_end) as i64 - rss_base as i64;
     let all_up = if up == total_checks && total_checks > 0 {
         "all up".to_string()
     } else {
         format!("{up} up of {total_checks}")
     };
-    let day_note = if args.day { format!("; a full day written: {}", human(day_raw)) } else { String::new() };
+    let full_note = full_rss
+        .map(|k| format!("; a runner holding 90 beats + a bucket per monitor +{:.1} MiB", mib(k)))
+        .unwrap_or_default();
+    let estimated = if args.day { "" } else { ", estimated" };
+    let (steady_bytes, rollup_row, checks_grew) = steady;
+    let steady_note = format!(
+        "{} ({} per monitor; 24 h of checks + 90 days of rollups at {rollup_row:.0} B a row{})",
+        human(steady_bytes),
+        human(steady_bytes / n as f64),
+        match checks_grew {
+            Some(b) => format!("; the file grew {} for the checks over day 2", human(b)),
+            None => ", estimated".to_string(),
+        }
+    );
     println!(
-        "monitors: {n} HTTP at {interval_s} s: cpu {monitors_pct:.2} % of a core (server {server_pct:.2} %, total {total_pct:.2} %), rss +{:.1} MiB (+{:.1} after malloc_trim, peak {:.1} MiB), checks {total_checks} ({all_up}), db {}/day raw ({} per monitor per day{day_note}), wal {}/day written ({frames_per_check:.1} pages per check), steady state {} ({} per monitor)",
+        "monitors: {n} HTTP at {interval_s} s: cpu {monitors_pct:.2} % of a core (server {server_pct:.2} %, total {total_pct:.2} %), rss +{:.1} MiB (+{:.1} after malloc_trim, peak {:.1} MiB{full_note}), checks {total_checks} ({all_up}), db writes {}/day (WAL, 144 bucket writes of {pages_per_write:.0} pages{estimated}), kept {}/day raw ({} per monitor per day{estimated}), steady state {steady_note}",
         mib(rss_added),
         mib(rss_warm_trimmed as i64 - rss_base as i64),
         mib(rss_peak as i64),
-        human(raw_day),
-        human(raw_day / n as f64),
         human(wal_day),
-        human(steady),
-        human(steady / n as f64)
+        human(raw_day),
+        human(raw_day / n as f64)
     );
     Ok(())
 }
