@@ -89,6 +89,9 @@ pub async fn roll_up(m: &Monitors, now: i64) -> anyhow::Result<usize> {
     let upto = bucket_of(now - WRITE_DELAY_MS);
     let n = m.runner.persist(now, Some(upto)).await?;
     m.runner.tally_upto(upto).await?;
+    // The writes and the tally (at start: every stored bucket) went through SQLite's page cache;
+    // hand it back until the next bucket (the allocator's trim returns it to the system).
+    m.runner.db.call(|c| Ok(c.execute_batch("PRAGMA shrink_memory")?)).await?;
     Ok(n)
 }
 
