@@ -204,7 +204,7 @@ pub struct Feeds {
     pub ups: watch::Receiver<Arc<UpsSnapshot>>,
     pub gpu: watch::Receiver<Arc<GpuSnapshot>>,
     /// The service monitors' states (their down ones are findings of the VMs & CTs category).
-    pub monitors: watch::Receiver<crate::monitors::runner::Snapshot>,
+    pub monitors: watch::Receiver<crate::model::monitor::MonitorStates>,
 }
 
 /// What the health cycle reads and writes: the workers' feeds, the database (findings and the

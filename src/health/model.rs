@@ -268,7 +268,7 @@ pub struct Snapshots {
     /// journal patterns, failed logins).
     pub facts: Arc<super::facts::Facts>,
     /// The service monitors' states, by id.
-    pub monitors: crate::monitors::runner::Snapshot,
+    pub monitors: crate::model::monitor::MonitorStates,
     /// Active (non-ok) findings from the previous evaluation by key, for hysteresis and growth.
     pub previous: BTreeMap<String, Finding>,
 }

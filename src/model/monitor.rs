@@ -243,3 +243,7 @@ pub struct MonitorState {
     /// When the certificate expires (unix s), from the last HTTPS check that saw one.
     pub cert_expires: Option<i64>,
 }
+
+/// Every monitor's state, by id (a check replaces its own entry: the others are shared), as the
+/// monitors publish it.
+pub type MonitorStates = std::sync::Arc<std::collections::HashMap<i64, std::sync::Arc<MonitorState>>>;

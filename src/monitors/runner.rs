@@ -25,7 +25,7 @@ use crate::model::inventory::Inventory;
 use crate::model::monitor::{MonitorSpec, MonitorState, Outcome, Status, Target};
 
 /// Every monitor's state, by id (a check replaces its own entry: the others are shared).
-pub type Snapshot = Arc<HashMap<i64, Arc<MonitorState>>>;
+pub type Snapshot = crate::model::monitor::MonitorStates;
 
 /// Checks kept per monitor for its heartbeat bar.
 pub const BEATS: usize = 90;
