@@ -87,6 +87,10 @@ pub struct App {
     pub rrd_cache: Arc<crate::api::rrd_cache::RrdCache>,
     /// The service monitors: the runner and its published states, the change signal.
     pub monitors: Arc<crate::monitors::worker::Monitors>,
+    /// The fleet's peers and their poller's published states.
+    pub fleet: Arc<crate::fleet::Fleet>,
+    /// The Docker push agents' reports.
+    pub agents: Arc<crate::agents::Agents>,
     action_queue: Mutex<Option<crate::workers::actions::Queue>>,
     /// What the handlers see.
     pub api: ApiState,
@@ -147,6 +151,7 @@ impl App {
             config.auth.auth_log_max_bytes,
         );
         let notify_keys = keys.clone();
+        let fleet = crate::fleet::Fleet::load(db.clone(), keys.clone(), config.fleet.clone(), clock.clone())?;
         let mqtt = crate::mqtt::Mqtt::new(db.clone(), keys.clone(), clock.clone());
         let pve_keys = keys.clone();
         let mut auth = Auth::load(db.clone(), keys, config.auth.clone(), Some(data_dir), audit)?;
@@ -200,6 +205,12 @@ impl App {
             .with_clock(clock.clone()),
             &config.monitors,
         );
+        let agents = crate::agents::Agents::load(
+            db.clone(),
+            config.agents.clone(),
+            clock.clone(),
+            inventory.subscribe(),
+        )?;
         let api = ApiState(Arc::new(Shared {
             settings: settings.clone(),
             notify: notify.clone(),
@@ -234,6 +245,8 @@ impl App {
                         &ups,
                         &gpu,
                         &monitors.runner.out,
+                        &fleet.out,
+                        &agents.out,
                     ),
                     health: health_bus.snapshot.subscribe(),
                     facts: health_bus.facts.subscribe(),
@@ -255,6 +268,8 @@ impl App {
             system_cache: Mutex::new(None),
             rrd_cache: rrd_cache.clone(),
             monitors: monitors.clone(),
+            fleet: fleet.clone(),
+            agents: agents.clone(),
             cancel: loops.cancel.clone(),
             tracker: loops.tracker.clone(),
             clock,
@@ -289,6 +304,8 @@ impl App {
             terminal,
             rrd_cache,
             monitors,
+            fleet,
+            agents,
             action_queue: Mutex::new(Some(queue)),
             api,
             cancel: loops.cancel.clone(),
@@ -322,6 +339,8 @@ impl App {
                 &self.ups,
                 &self.gpu,
                 &self.monitors.runner.out,
+                &self.fleet.out,
+                &self.agents.out,
             ),
             db: self.db.clone(),
             bus: self.health_bus.clone(),
@@ -478,6 +497,13 @@ impl App {
                 ),
             );
         }
+        if cfg.fleet.enabled {
+            loops.spawn("fleet", crate::fleet::run(self.fleet.clone(), self.cancel.clone()));
+        }
+        loops.spawn("agents", crate::agents::run(self.agents.clone(), self.cancel.clone()));
+        if self.demo.is_some() {
+            loops.spawn("demo agent", crate::agents::demo::run(self.agents.clone(), self.cancel.clone()));
+        }
         self.spawn_notify();
         let mqtt_inputs = crate::mqtt::Inputs {
             feeds: self.health_io().feeds,
@@ -551,6 +577,7 @@ pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .nest("/api", crate::api::router(state.clone()))
         .merge(metrics)
+        .route("/agent/docker.sh", axum::routing::get(crate::api::agent_script))
         .fallback(crate::web::serve)
         .layer(axum::middleware::from_fn(crate::api::log_request))
         .layer(axum::extract::DefaultBodyLimit::max(crate::api::MAX_BODY))
@@ -572,6 +599,8 @@ fn worker_feeds(
     ups: &watch::Sender<Arc<UpsSnapshot>>,
     gpu: &watch::Sender<Arc<GpuSnapshot>>,
     monitors: &watch::Sender<crate::monitors::runner::Snapshot>,
+    fleet: &watch::Sender<crate::model::fleet::Peers>,
+    agents: &watch::Sender<crate::model::docker::Agents>,
 ) -> crate::health::Feeds {
     crate::health::Feeds {
         vitals: vitals.subscribe(),
@@ -582,6 +611,8 @@ fn worker_feeds(
         ups: ups.subscribe(),
         gpu: gpu.subscribe(),
         monitors: monitors.subscribe(),
+        fleet: fleet.subscribe(),
+        agents: agents.subscribe(),
     }
 }
 
@@ -677,7 +708,14 @@ pub async fn run(app: Arc<App>, listener: std::net::TcpListener) -> anyhow::Resu
     let cancel = app.cancel.clone();
     let limit = Duration::from_secs(app.config.server.shutdown_timeout_s);
     let tls = if app.config.tls.enabled {
-        Some(crate::tls::acceptor(app.host.clone(), app.config.tls.clone(), &app.loops)?)
+        // The demo's host is its recorded scenario (whose Proxmox certificate it serves by default);
+        // a certificate the admin names is a file on this machine.
+        let host = if app.demo.is_some() && !app.config.tls.cert.is_empty() {
+            Arc::new(Host::system(Duration::from_secs(5)))
+        } else {
+            app.host.clone()
+        };
+        Some(crate::tls::acceptor(host, app.config.tls.clone(), &app.loops)?)
     } else {
         None
     };

@@ -31,6 +31,17 @@ pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (y + i64::from(m <= 2), m, d)
 }
 
+/// A span of seconds in words, the largest unit only: `45 s`, `2 min`, `3 h`, `5 d`.
+pub fn ago(secs: i64) -> String {
+    let s = secs.max(0);
+    match s {
+        0..60 => format!("{s} s"),
+        60..3600 => format!("{} min", s / 60),
+        3600..86400 => format!("{} h", s / 3600),
+        _ => format!("{} d", s / 86400),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

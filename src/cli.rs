@@ -284,7 +284,8 @@ pub async fn demo(cli: &Cli, layers: Layers, base: Loaded) -> anyhow::Result<()>
     let listener = app::bind(SocketAddr::new(bind, port))?;
     let addr = listener.local_addr()?;
     // Scripts (the browser test, the bench) wait for exactly this line on stdout.
-    println!("proxwatch demo listening on http://{addr}/");
+    let scheme = if cfg.tls.enabled { "https" } else { "http" };
+    println!("proxwatch demo listening on {scheme}://{addr}/");
     use std::io::Write;
     std::io::stdout().flush().ok();
     // The Settings page shows the demo's configuration and stores changes, but cannot restart it
@@ -319,6 +320,28 @@ pub async fn demo(cli: &Cli, layers: Layers, base: Loaded) -> anyhow::Result<()>
         app.auth.create_user_hashed(DemoInfo::USER, DemoInfo::PHC, crate::auth::Level::Admin).await?;
     }
     tracing::info!("demo login: user {}, password {}", DemoInfo::USER, DemoInfo::PASSWORD);
+    // The fleet's demo peer: the demo itself over loopback, with a read token of its own, added once
+    // the listener serves (its capability check is a real exchange).
+    let demo_app = app.clone();
+    app.tracker.spawn(async move {
+        let p = crate::auth::Principal {
+            user: DemoInfo::USER.into(),
+            level: crate::auth::Level::Admin,
+            via: crate::auth::Via::Session { id: "demo".into() },
+            ip: None,
+        };
+        let added = async {
+            let (_, token) = demo_app
+                .auth
+                .create_token(&p, "demo fleet peer", crate::auth::Level::Read, None)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            crate::fleet::demo_peer(&demo_app.fleet, &format!("{scheme}://{addr}"), &token).await
+        };
+        if let Err(e) = added.await {
+            tracing::warn!("demo fleet peer: {e:#}");
+        }
+    });
     let result = run_until_signal(app, listener).await;
     drop(tmp);
     result

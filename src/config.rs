@@ -40,6 +40,8 @@ pub struct Config {
     pub notifications: NotifyCfg,
     pub metrics: MetricsCfg,
     pub monitors: MonitorsCfg,
+    pub fleet: FleetCfg,
+    pub agents: AgentsCfg,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -93,6 +95,44 @@ pub struct MonitorsCfg {
 impl Default for MonitorsCfg {
     fn default() -> Self {
         MonitorsCfg { enabled: true, max: 500, in_flight: 16 }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FleetCfg {
+    /// Poll the peers (added on Settings → Fleet; docs/fleet.md).
+    pub enabled: bool,
+    /// Peers this appliance may list at most.
+    pub max: usize,
+    /// Each peer's summary is fetched this often, seconds.
+    pub interval_s: u64,
+    /// One poll (connect, TLS, request, answer) is bounded by this, seconds.
+    pub timeout_s: u64,
+    /// Polls in flight at once at most.
+    pub in_flight: usize,
+}
+
+impl Default for FleetCfg {
+    fn default() -> Self {
+        FleetCfg { enabled: true, max: 32, interval_s: 10, timeout_s: 5, in_flight: 8 }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AgentsCfg {
+    /// Docker push agents this appliance accepts at most (each holds one ingest token).
+    pub max: usize,
+    /// The largest report accepted, bytes.
+    pub max_report: usize,
+    /// Container state changes kept per agent (the newest).
+    pub history: usize,
+}
+
+impl Default for AgentsCfg {
+    fn default() -> Self {
+        AgentsCfg { max: 64, max_report: 4 << 20, history: 500 }
     }
 }
 
@@ -622,6 +662,26 @@ enabled = true
 max = 500
 # Checks in flight at once at most (each is bounded by its own timeout).
 in_flight = 16
+
+[fleet]
+# Poll the other proxwatch appliances added on Settings -> Fleet (docs/fleet.md).
+enabled = true
+# Peers this appliance may list at most.
+max = 32
+# Each peer's summary is fetched this often, seconds; a peer is stale after three missed intervals.
+interval_s = 10
+# One poll (connect, TLS, request, answer) is bounded by this, seconds.
+timeout_s = 5
+# Polls in flight at once at most.
+in_flight = 8
+
+[agents]
+# Docker push agents accepted at most (each has its own ingest token; docs/docker-agent.md).
+max = 64
+# The largest report accepted, bytes.
+max_report = 4194304
+# Container state changes kept per agent (the newest).
+history = 500
 "#;
 
 /// Command-line overrides (the last layer).
@@ -650,6 +710,27 @@ impl Config {
     }
 
     pub fn validate(&self) -> anyhow::Result<()> {
+        if self.fleet.max > 256 {
+            bail!("fleet.max must be at most 256 (got {})", self.fleet.max);
+        }
+        if !(2..=3600).contains(&self.fleet.interval_s) {
+            bail!("fleet.interval_s must be between 2 and 3600 (got {})", self.fleet.interval_s);
+        }
+        if self.fleet.timeout_s == 0 || self.fleet.timeout_s > self.fleet.interval_s.max(2) * 3 {
+            bail!("fleet.timeout_s must be between 1 and three intervals (got {})", self.fleet.timeout_s);
+        }
+        if self.fleet.in_flight == 0 || self.fleet.in_flight > 64 {
+            bail!("fleet.in_flight must be between 1 and 64 (got {})", self.fleet.in_flight);
+        }
+        if self.agents.max > 1024 {
+            bail!("agents.max must be at most 1024 (got {})", self.agents.max);
+        }
+        if !(64 << 10..=64 << 20).contains(&self.agents.max_report) {
+            bail!("agents.max_report must be between 64 KiB and 64 MiB (got {})", self.agents.max_report);
+        }
+        if self.agents.history == 0 || self.agents.history > 100_000 {
+            bail!("agents.history must be between 1 and 100000 (got {})", self.agents.history);
+        }
         if self.monitors.in_flight == 0 || self.monitors.in_flight > 256 {
             bail!("monitors.in_flight must be between 1 and 256 (got {})", self.monitors.in_flight);
         }

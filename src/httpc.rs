@@ -58,6 +58,7 @@ impl Client {
             limit: DEFAULT_LIMIT,
             roots_pem: None,
             unverified: false,
+            pin: None,
         });
         RequestBuilder { client: self.clone(), req }
     }
@@ -102,6 +103,30 @@ struct Request {
     /// Accept any server certificate (a service monitor told not to verify): the handshake's
     /// signatures are still checked, the chain and the name are not.
     unverified: bool,
+    /// Certificate pinning (a fleet peer): the server's certificate is accepted by its SHA-256 alone.
+    pin: Option<Pin>,
+}
+
+/// A certificate pin: the SHA-256 of the server's own (end-entity) certificate that must be shown,
+/// or `None` to accept any certificate and only record it (the first connection, whose fingerprint
+/// the admin then accepts). The certificate's chain, name and dates are not checked: self-signed
+/// Proxmox certificates are the norm, and the pin is the stronger check. The handshake's signatures
+/// are still verified against the certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pin(pub Option<[u8; 32]>);
+
+impl Pin {
+    /// `AB:CD:…` (upper-case hex pairs, as browsers and `openssl x509 -fingerprint` write them).
+    pub fn format(sha: &[u8; 32]) -> String {
+        sha.iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(":")
+    }
+
+    /// Reads `AB:CD:…`, `ab cd …` or plain hex (64 digits); `None` for anything else.
+    pub fn parse(text: &str) -> Option<[u8; 32]> {
+        let hex: String = text.chars().filter(|c| !matches!(c, ':' | ' ' | '-')).collect();
+        let bytes = data_encoding::HEXUPPER_PERMISSIVE.decode(hex.as_bytes()).ok()?;
+        bytes.try_into().ok()
+    }
 }
 
 /// A request being built; an invalid URL or header is reported by [`RequestBuilder::send`].
@@ -226,6 +251,15 @@ impl RequestBuilder {
         })
     }
 
+    /// Pins the server's certificate (see [`Pin`]); the certificate seen is in
+    /// [`Response::cert_sha256`], or in [`Error::cert_sha256`] when the pin refused it.
+    pub fn pin(self, pin: Pin) -> RequestBuilder {
+        self.with(|r| {
+            r.pin = Some(pin);
+            Ok(())
+        })
+    }
+
     /// Sends the request and reads the answer (up to the limit), all within the client's timeout.
     pub async fn send(self) -> Result<Response, Error> {
         let req = self.req?;
@@ -257,12 +291,18 @@ pub struct Response {
     body_error: Option<Error>,
     /// When the server's certificate expires (unix s), over TLS.
     cert_not_after: Option<i64>,
+    /// The SHA-256 of the server's certificate, over TLS.
+    cert_sha256: Option<[u8; 32]>,
 }
 
 impl Response {
     /// When the server's own certificate expires (unix seconds), for an answer over TLS.
     pub fn cert_not_after(&self) -> Option<i64> {
         self.cert_not_after
+    }
+    /// The SHA-256 of the server's own certificate, for an answer over TLS.
+    pub fn cert_sha256(&self) -> Option<[u8; 32]> {
+        self.cert_sha256
     }
     pub fn status(&self) -> StatusCode {
         self.status
@@ -302,6 +342,8 @@ pub enum Kind {
     Network,
     /// The client's time bound ran out.
     Timeout,
+    /// The server's certificate is not the pinned one ([`Error::cert_sha256`] is the one it showed).
+    PinMismatch,
 }
 
 /// A failed send: what was being done, and why (the cause chain, `: `-joined). Never the URL's path
@@ -310,11 +352,17 @@ pub enum Kind {
 pub struct Error {
     kind: Kind,
     text: String,
+    cert_sha256: Option<[u8; 32]>,
 }
 
 impl Error {
     fn new(kind: Kind, text: impl Into<String>) -> Error {
-        Error { kind, text: text.into() }
+        Error { kind, text: text.into(), cert_sha256: None }
+    }
+
+    /// The certificate the server showed, when a pin refused it.
+    pub fn cert_sha256(&self) -> Option<[u8; 32]> {
+        self.cert_sha256
     }
 
     fn chain(kind: Kind, what: String, e: &dyn std::error::Error) -> Error {
@@ -329,7 +377,7 @@ impl Error {
             }
             cur = c.source();
         }
-        Error { kind, text }
+        Error { kind, text, cert_sha256: None }
     }
 
     pub fn kind(&self) -> Kind {
@@ -410,14 +458,17 @@ async fn exchange(client: &Client, req: Request) -> Result<Response, Error> {
             )
         })??;
     if t.tls {
-        let tls = tls_connect(&t.host, tcp, req.roots_pem.as_deref(), req.unverified).await?;
-        let not_after = tls.get_ref().1.peer_certificates().and_then(|c| c.first()).and_then(|der| {
+        let tls = tls_connect(&t.host, tcp, req.roots_pem.as_deref(), req.unverified, req.pin).await?;
+        let leaf = tls.get_ref().1.peer_certificates().and_then(|c| c.first());
+        let not_after = leaf.and_then(|der| {
             x509_parser::parse_x509_certificate(der.as_ref())
                 .ok()
                 .map(|(_, c)| c.validity().not_after.timestamp())
         });
+        let sha = leaf.map(|der| sha256(der.as_ref()));
         let mut resp = over(client, req, tls).await?;
         resp.cert_not_after = not_after;
+        resp.cert_sha256 = sha;
         Ok(resp)
     } else {
         over(client, req, tcp).await
@@ -454,6 +505,7 @@ async fn tls_connect(
     tcp: TcpStream,
     roots_pem: Option<&[u8]>,
     unverified: bool,
+    pin: Option<Pin>,
 ) -> Result<tokio_rustls::client::TlsStream<TcpStream>, Error> {
     let name = rustls::pki_types::ServerName::try_from(host.to_string())
         .map_err(|e| Error::chain(Kind::Request, format!("TLS name {host}"), &e))?;
@@ -478,7 +530,11 @@ async fn tls_connect(
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| Error::chain(Kind::Network, format!("TLS to {host}"), &e))?;
-    let mut config = if unverified {
+    let pinned =
+        pin.map(|p| Arc::new(Pinned { provider: provider.clone(), pin: p.0, seen: Default::default() }));
+    let mut config = if let Some(p) = &pinned {
+        builder.dangerous().with_custom_certificate_verifier(p.clone()).with_no_client_auth()
+    } else if unverified {
         builder
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
@@ -487,10 +543,87 @@ async fn tls_connect(
         builder.with_root_certificates(roots).with_no_client_auth()
     };
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    tokio_rustls::TlsConnector::from(Arc::new(config))
-        .connect(name, tcp)
-        .await
-        .map_err(|e| Error::chain(Kind::Network, format!("TLS handshake with {host}"), &e))
+    let r = tokio_rustls::TlsConnector::from(Arc::new(config)).connect(name, tcp).await;
+    r.map_err(|e| {
+        let seen = pinned.as_ref().and_then(|p| *p.seen.lock().unwrap_or_else(|p| p.into_inner()));
+        match (pinned.as_ref().and_then(|p| p.pin), seen) {
+            (Some(want), Some(got)) if want != got => Error {
+                kind: Kind::PinMismatch,
+                text: format!(
+                    "the certificate of {host} changed: it shows SHA-256 {}, pinned {}",
+                    Pin::format(&got),
+                    Pin::format(&want)
+                ),
+                cert_sha256: Some(got),
+            },
+            _ => Error::chain(Kind::Network, format!("TLS handshake with {host}"), &e),
+        }
+    })
+}
+
+fn sha256(der: &[u8]) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(der).into()
+}
+
+/// A pinned certificate ([`Pin`]): accepted by its SHA-256 alone, and recorded either way.
+#[derive(Debug)]
+struct Pinned {
+    provider: Arc<rustls::crypto::CryptoProvider>,
+    pin: Option<[u8; 32]>,
+    seen: std::sync::Mutex<Option<[u8; 32]>>,
+}
+
+impl rustls::client::danger::ServerCertVerifier for Pinned {
+    fn verify_server_cert(
+        &self,
+        end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        let got = sha256(end_entity.as_ref());
+        *self.seen.lock().unwrap_or_else(|p| p.into_inner()) = Some(got);
+        match self.pin {
+            Some(want) if !bool::from(subtle::ConstantTimeEq::ct_eq(&want[..], &got[..])) => {
+                Err(rustls::Error::General("the certificate is not the pinned one".into()))
+            }
+            _ => Ok(rustls::client::danger::ServerCertVerified::assertion()),
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.provider.signature_verification_algorithms.supported_schemes()
+    }
 }
 
 /// Accepts any server certificate but still checks the handshake's signatures with it: what a
@@ -597,6 +730,7 @@ where
             truncated,
             body_error,
             cert_not_after: None,
+            cert_sha256: None,
         })
     };
     // The connection's own outcome adds nothing: a failure reaches the exchange as its error.

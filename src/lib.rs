@@ -32,6 +32,7 @@
 //! 12. [`cli`], [`doctor`] (`proxwatch doctor`: this host checked for what proxwatch needs) and `main`
 //!     (and, in test builds, `ts_bindings`: the TypeScript types for the web).
 
+pub mod agents;
 pub mod api;
 pub mod app;
 pub mod auth;
@@ -43,6 +44,7 @@ pub mod db;
 pub mod disks;
 pub mod doctor;
 pub mod error;
+pub mod fleet;
 pub mod health;
 pub mod history;
 pub mod host;

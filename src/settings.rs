@@ -52,7 +52,7 @@ const fn int(key: &'static str, min: u64, max: u64, unit: &'static str) -> Edita
 }
 
 /// The settings that are safe to change from the browser: sampling and poll intervals, retention,
-/// the health cycle, the service monitors' bounds, TLS on/off, the base path, trusted proxies and allowed host names. Not here:
+/// the health cycle, the service monitors' and the fleet's and agents' bounds, TLS on/off, the base path, trusted proxies and allowed host names. Not here:
 /// what could lock the admin out of the machine itself or needs a shell anyway (bind address, port,
 /// data directory, the terminal's command, certificate paths, auth limits).
 pub const EDITABLE: &[Editable] = &[
@@ -73,6 +73,10 @@ pub const EDITABLE: &[Editable] = &[
     int("monitors.max", 0, 10_000, "monitors"),
     int("monitors.in_flight", 1, 256, "checks"),
     Editable { key: "monitors.enabled", kind: Kind::Bool },
+    Editable { key: "fleet.enabled", kind: Kind::Bool },
+    int("fleet.max", 0, 256, "peers"),
+    int("fleet.interval_s", 2, 3600, "s"),
+    int("agents.max", 0, 1024, "agents"),
     Editable { key: "tls.enabled", kind: Kind::Bool },
     Editable { key: "server.base_path", kind: Kind::Path },
     Editable { key: "auth.trusted_proxies", kind: Kind::Cidrs },

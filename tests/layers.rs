@@ -25,7 +25,7 @@ const FLOORS: &[&[&str]] = &[
     &["health"],
     &["disks", "overview"],
     &["auth"],
-    &["notify", "metrics", "mqtt", "pveconn"],
+    &["notify", "metrics", "mqtt", "pveconn", "fleet", "agents"],
     &["api", "terminal", "web", "server", "tls"],
     &["app"],
     &["cli", "doctor", "main", "lib", "ts_bindings"],

@@ -189,7 +189,7 @@ async fn logout(
 fn current_session(p: &Principal) -> Option<&str> {
     match &p.via {
         Via::Session { id } => Some(id),
-        Via::Token { .. } => None,
+        Via::Token { .. } | Via::Agent { .. } => None,
     }
 }
 
@@ -305,8 +305,8 @@ async fn tokens(
 struct TokenReq {
     /// 1 to 64 characters.
     name: String,
-    /// At most the caller's own role.
-    #[cfg_attr(test, schemars(extend("enum" = ["read", "operate", "admin"])))]
+    /// At most the caller's own role; `ingest` (admins only) may post agent reports and nothing else.
+    #[cfg_attr(test, schemars(extend("enum" = ["read", "operate", "admin", "ingest"])))]
     scope: String,
     /// 1 to 3650; absent or null: the token never expires.
     #[serde(default)]
@@ -329,13 +329,18 @@ async fn create_token(
     Extension(p): Extension<Principal>,
     JsonBody(req): JsonBody<TokenReq>,
 ) -> Result<Response, ApiError> {
-    let scope = Level::from_scope(&req.scope).ok_or_else(|| {
-        ApiError::bad_request(format!("scope must be one of: read, operate, admin (got {:?})", req.scope))
+    let ingest = req.scope == crate::auth::store::INGEST;
+    let scope = Level::from_scope(&req.scope).or(ingest.then_some(Level::Read)).ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "scope must be one of: read, operate, admin, ingest (got {:?})",
+            req.scope
+        ))
     })?;
     app.auth.reauthenticate(&p, &req.password, req.totp.as_deref()).await?;
     let spec = crate::auth::store::TokenSpec {
         name: req.name,
         scope: Some(scope),
+        ingest,
         expires_in_days: req.expires_in_days,
         description: req.description,
         allowed_ips: req.allowed_ips,

@@ -7,9 +7,11 @@
 //! every route against every role and token scope. A route added any other way has no rule and is
 //! refused (default deny).
 
+mod agents;
 mod auth;
 mod body;
 mod cluster;
+mod fleet;
 mod hardware;
 mod health;
 mod history;
@@ -125,6 +127,10 @@ pub const ADMIN: Access = Access::At(Level::Admin);
 /// The account's own routes and the terminal: an interactive login, never an API token.
 pub const SESSION: Access = Access::Session(Level::Read);
 pub const SESSION_ADMIN: Access = Access::Session(Level::Admin);
+/// An agent's report: an `ingest` token only.
+pub const INGEST: Access = Access::Ingest;
+
+pub use agents::script as agent_script;
 
 fn routes() -> Routes {
     Routes::new()
@@ -143,6 +149,8 @@ fn routes() -> Routes {
         .merge(health::routes())
         .merge(overview::routes())
         .merge(monitors::routes())
+        .merge(fleet::routes())
+        .merge(agents::routes())
         .merge(notifications::routes())
         .merge(pve_hook::routes())
         .merge(pve::routes())
@@ -348,6 +356,8 @@ pub(crate) fn docs(d: &mut openapi::spec::Doc) {
     health::docs(d);
     overview::docs(d);
     monitors::docs(d);
+    fleet::docs(d);
+    agents::docs(d);
     notifications::docs(d);
     pve_hook::docs(d);
     integrations::docs(d);
@@ -371,6 +381,8 @@ pub(crate) fn ts_types(v: &mut impl ts_rs::TypeVisitor) {
     health::ts_types(v);
     overview::ts_types(v);
     monitors::ts_types(v);
+    fleet::ts_types(v);
+    agents::ts_types(v);
     notifications::ts_types(v);
     pve_hook::ts_types(v);
     integrations::ts_types(v);

@@ -284,6 +284,11 @@ pub(crate) mod spec {
                     level_name(l)
                 ),
             ),
+            Access::Ingest => (
+                json!([{ "bearer": ["ingest"] }]),
+                json!({ "level": "ingest", "tokens": true }),
+                "Needs an agent's API token with scope `ingest` (which reaches no other route).".into(),
+            ),
         }
     }
 

@@ -90,6 +90,10 @@ pub struct Shared {
     pub rrd_cache: Arc<super::rrd_cache::RrdCache>,
     /// The service monitors (definitions, states, run now).
     pub monitors: Arc<crate::monitors::worker::Monitors>,
+    /// The fleet's peers (Settings → Fleet, the Fleet page).
+    pub fleet: Arc<crate::fleet::Fleet>,
+    /// The Docker push agents (reports in, the Containers page).
+    pub agents: Arc<crate::agents::Agents>,
     /// Long-lived answers (live streams, the terminal) stop on this and run on this tracker.
     pub cancel: CancellationToken,
     pub tracker: TaskTracker,

@@ -24,7 +24,7 @@ pub fn routes() -> Routes {
 fn session(p: &Principal) -> Result<&str, ApiError> {
     match &p.via {
         Via::Session { id } => Ok(id),
-        Via::Token { .. } => {
+        Via::Token { .. } | Via::Agent { .. } => {
             Err(ApiError::Forbidden("the terminal needs an interactive login, not an API token".into()))
         }
     }

@@ -86,6 +86,7 @@ pub async fn guard(State(app): State<Arc<Gate>>, mut req: Request, next: Next) -
     let needed = match access {
         Access::Public => return next.run(req).await,
         Access::At(l) | Access::Session(l) => l,
+        Access::Ingest => Level::Read,
     };
     if app.auth.setup_required() {
         return deny(ApiError::SetupRequired("proxwatch is not set up yet: create the first admin".into()));
@@ -111,6 +112,8 @@ pub async fn guard(State(app): State<Arc<Gate>>, mut req: Request, next: Next) -
     };
     if !access.allows(principal.level, &principal.via) {
         let what = match (principal.via, access) {
+            (Via::Agent { .. }, _) => "an ingest token can only post agent reports".to_string(),
+            (_, Access::Ingest) => "this needs an agent's ingest token".to_string(),
             (Via::Token { .. }, Access::Session(_)) => {
                 "this needs an interactive login: API tokens cannot manage accounts or open the terminal"
                     .to_string()

@@ -115,6 +115,8 @@ pub enum Access {
     /// account's own routes (sessions, password, 2FA, tokens, users) and the root terminal, so a
     /// leaked token cannot mint stronger tokens, lock its owner out or open a shell.
     Session(Level),
+    /// An agent's report: an `ingest` token only (and such a token reaches nothing else).
+    Ingest,
 }
 
 impl Access {
@@ -122,8 +124,9 @@ impl Access {
     pub fn allows(self, level: Level, via: &Via) -> bool {
         match self {
             Access::Public => true,
-            Access::At(needed) => level >= needed,
+            Access::At(needed) => level >= needed && !matches!(via, Via::Agent { .. }),
             Access::Session(needed) => level >= needed && matches!(via, Via::Session { .. }),
+            Access::Ingest => matches!(via, Via::Agent { .. }),
         }
     }
 }
@@ -131,8 +134,16 @@ impl Access {
 /// How the caller proved who they are.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Via {
-    Session { id: String },
-    Token { id: String },
+    Session {
+        id: String,
+    },
+    Token {
+        id: String,
+    },
+    /// An `ingest` token: an agent posting its reports.
+    Agent {
+        id: String,
+    },
 }
 
 /// The authenticated caller, put into the request's extensions by the auth layer.

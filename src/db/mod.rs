@@ -25,6 +25,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0013_monitors", include_str!("migrations/0013_monitors.sql")),
     ("0014_monitor_events", include_str!("migrations/0014_monitor_events.sql")),
     ("0015_monitor_buckets", include_str!("migrations/0015_monitor_buckets.sql")),
+    ("0016_fleet_agents", include_str!("migrations/0016_fleet_agents.sql")),
 ];
 
 /// The schema version this build writes.

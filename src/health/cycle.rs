@@ -125,6 +125,8 @@ impl Engine {
             gpu: io.feeds.gpu.borrow().clone(),
             facts: io.bus.facts.borrow().clone(),
             monitors: io.feeds.monitors.borrow().clone(),
+            fleet: io.feeds.fleet.borrow().clone(),
+            agents: io.feeds.agents.borrow().clone(),
             previous,
         }
     }

@@ -121,7 +121,7 @@ pub struct Summary {
 
 impl HealthSnapshot {
     /// Whether a finding (by its persisted record) is active rather than dismissed.
-    fn active(&self, key: &str) -> bool {
+    pub fn active(&self, key: &str) -> bool {
         self.records.get(key).is_none_or(|r| r.state == store::State::Active)
     }
 
@@ -205,6 +205,10 @@ pub struct Feeds {
     pub gpu: watch::Receiver<Arc<GpuSnapshot>>,
     /// The service monitors' states (their down ones are findings of the VMs & CTs category).
     pub monitors: watch::Receiver<crate::model::monitor::MonitorStates>,
+    /// The fleet's peers (a stale or blocked one is a finding of the Network category).
+    pub fleet: watch::Receiver<crate::model::fleet::Peers>,
+    /// The Docker agents (unhealthy or looping containers, stale agents: VMs & CTs).
+    pub agents: watch::Receiver<crate::model::docker::Agents>,
 }
 
 /// What the health cycle reads and writes: the workers' feeds, the database (findings and the

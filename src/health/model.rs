@@ -269,6 +269,10 @@ pub struct Snapshots {
     pub facts: Arc<super::facts::Facts>,
     /// The service monitors' states, by id.
     pub monitors: crate::model::monitor::MonitorStates,
+    /// The fleet's peers.
+    pub fleet: crate::model::fleet::Peers,
+    /// The Docker agents.
+    pub agents: crate::model::docker::Agents,
     /// Active (non-ok) findings from the previous evaluation by key, for hysteresis and growth.
     pub previous: BTreeMap<String, Finding>,
 }

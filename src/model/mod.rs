@@ -11,6 +11,8 @@ pub mod clock;
 pub mod counters;
 pub mod demo;
 pub mod dmi;
+pub mod docker;
+pub mod fleet;
 pub mod gpu;
 pub mod hardware;
 pub mod inventory;

@@ -5,6 +5,7 @@
 pub mod apt;
 pub mod cert;
 pub mod dmi;
+pub mod docker;
 pub mod gpu;
 pub mod hwmon;
 pub mod ipmi;

@@ -579,6 +579,23 @@ async fn route_matrix_every_route_every_role_and_scope() {
             Creds { token: Some(token), ..Default::default() },
         ));
     }
+    // An agent's ingest token: it may post reports and reach nothing else.
+    {
+        let p = proxwatch::auth::Principal {
+            user: common::ADMIN.into(),
+            level: Level::Admin,
+            via: proxwatch::auth::Via::Token { id: "t".into() },
+            ip: None,
+        };
+        let spec =
+            proxwatch::auth::store::TokenSpec { name: "agent".into(), ingest: true, ..Default::default() };
+        let (_, token) = app.auth.create_token_with(&p, &spec).await.unwrap();
+        callers.push((
+            "ingest token".into(),
+            Some(Level::Read),
+            Creds { token: Some(token), ..Default::default() },
+        ));
+    }
     let api_rules = proxwatch::api::rules();
     assert!(api_rules.len() >= 20, "{}", api_rules.len());
     // `/metrics` lives outside `/api` with its own copy of the layer: in the matrix too.
@@ -606,8 +623,11 @@ async fn route_matrix_every_route_every_role_and_scope() {
             let body = (rule.method != Method::GET).then(|| json!({}));
             let r = call(&app, rule.method.clone(), &path, &creds, body).await;
             let denied = r.status == StatusCode::UNAUTHORIZED || r.status == StatusCode::FORBIDDEN;
+            let ingest = who == "ingest token";
             let expected_denied = match (rule.access, level) {
                 (Access::Public, _) => false,
+                (Access::Ingest, _) => !ingest,
+                (_, _) if ingest => true,
                 (Access::At(_), None) => true,
                 (Access::At(needed), Some(have)) => *have < needed,
                 // The account's routes and the terminal: an interactive login, never a token.

@@ -406,11 +406,17 @@ impl DemoProcess {
     /// Starts the demo with its data in `dir/data` and logs in (its first stdout line says where it
     /// listens: no polling).
     pub fn start(dir: &Path) -> DemoProcess {
+        DemoProcess::start_with(dir, 0, &[])
+    }
+
+    /// [`DemoProcess::start`] on `port` (0: any) with extra environment (`PROXWATCH_*` settings).
+    pub fn start_with(dir: &Path, port: u16, env: &[(&str, &str)]) -> DemoProcess {
         use std::io::{BufRead, BufReader};
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_proxwatch"))
-            .args(["demo", "--port", "0", "--data-dir"])
+            .args(["demo", "--port", &port.to_string(), "--data-dir"])
             .arg(dir.join("data"))
             .env("PROXWATCH_LOG", "warn")
+            .envs(env.iter().copied())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -437,7 +443,8 @@ impl DemoProcess {
     /// curl with a 10 s limit; its stdout.
     pub fn curl(&self, args: &[&str]) -> String {
         let out =
-            std::process::Command::new("curl").args(["-sS", "--max-time", "10"]).args(args).output().unwrap();
+            // -k: a demo served over HTTPS shows a self-signed certificate.
+            std::process::Command::new("curl").args(["-sSk", "--max-time", "10"]).args(args).output().unwrap();
         String::from_utf8_lossy(&out.stdout).to_string()
     }
 
@@ -461,6 +468,10 @@ impl DemoProcess {
         }
         args.push(&url);
         let out = self.curl(&args);
+        // A 204 has no body.
+        if out.is_empty() && method == "DELETE" {
+            return Value::Null;
+        }
         serde_json::from_str(&out).unwrap_or_else(|_| panic!("{method} {path}: not JSON: {out}"))
     }
 

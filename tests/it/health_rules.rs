@@ -851,3 +851,150 @@ fn network_links_bonds_and_the_gateway() {
         Severity::Warning
     );
 }
+
+/// A fleet peer: stale or blocked is a Network warning naming it; answering or merely failing once
+/// (not yet stale) is ok. Docker: an unhealthy running container and one restarting in a loop are VMs
+/// & CTs warnings on the agent's guest; a stale agent is a warning and its containers' last states
+/// are not judged. Each becomes a `health.new` notification event.
+#[test]
+fn fleet_peers_and_docker_containers() {
+    use proxwatch::model::docker::{Agent, Container, Counts};
+    use proxwatch::model::fleet::{Peer, Status};
+    let now_ms = common::T0_MS;
+    let now = now_ms / 1000;
+    let peer = |id: i64, name: &str, status: Status| {
+        Arc::new(Peer {
+            id,
+            name: name.into(),
+            url: format!("https://{name}:8008"),
+            fingerprint: None,
+            status,
+            error: Some("connect to pve2:8008: Connection refused".into()),
+            blocked: (status == Status::Blocked).then(|| "the peer refused the token: 401".into()),
+            seen_fingerprint: None,
+            last_ok: Some(now - 120),
+            last_poll: Some(now),
+            rtt_ms: None,
+            summary: None,
+            checks: Vec::new(),
+            checked_at: None,
+        })
+    };
+    let container = |name: &str, state: &str, health: Option<&str>, restarts: u64| Container {
+        id: "0123456789ab".into(),
+        name: name.into(),
+        image: "img".into(),
+        state: state.into(),
+        health: health.map(str::to_string),
+        restart_count: restarts,
+        started_at: None,
+        finished_at: None,
+        exit_code: None,
+        ports: vec![],
+        mounts: vec![],
+        cpu_pct: None,
+        mem_used: None,
+        mem_limit: None,
+        net_rx: None,
+        net_tx: None,
+        block_read: None,
+        block_write: None,
+        env: vec![],
+        compose_project: None,
+    };
+    let agent = |id: &str, last: i64, containers: Vec<Container>, looping: Vec<String>| {
+        Arc::new(Agent {
+            id: id.into(),
+            name: id.into(),
+            vmid_hint: None,
+            created: now - 86_400,
+            info: None,
+            vmid: Some(101),
+            guest_name: Some("web".into()),
+            mapped_by: None,
+            last_report: Some(last),
+            interval_s: 60,
+            stale: false,
+            counts: Counts::of(&containers),
+            containers,
+            looping,
+        })
+    };
+    let s = Snapshots {
+        now_ms,
+        fleet: Arc::new(vec![
+            peer(1, "pve2", Status::Stale),
+            peer(2, "pve3", Status::Blocked),
+            peer(3, "pve4", Status::Error),
+            peer(4, "pve5", Status::Ok),
+        ]),
+        agents: Arc::new(vec![
+            agent(
+                "a1",
+                now - 30,
+                vec![
+                    container("web", "running", Some("healthy"), 0),
+                    container("db", "running", Some("unhealthy"), 0),
+                    container("worker", "restarting", None, 7),
+                    container("cron", "running", None, 12),
+                    container("old", "exited", Some("unhealthy"), 0),
+                ],
+                vec!["cron".into()],
+            ),
+            agent("a2", now - 600, vec![container("gone", "running", Some("unhealthy"), 0)], vec![]),
+        ]),
+        ..Default::default()
+    };
+    let found = evaluate(&s, &Thresholds::default(), now_ms);
+    expect(
+        &found,
+        &[
+            ("fleet_peer:1", Severity::Warning),
+            ("fleet_peer:2", Severity::Warning),
+            ("fleet_peer:3", Severity::Ok),
+            ("fleet_peer:4", Severity::Ok),
+            ("docker_agent:a1", Severity::Ok),
+            ("docker_unhealthy:a1:web", Severity::Ok),
+            ("docker_unhealthy:a1:db", Severity::Warning),
+            ("docker_unhealthy:a1:old", Severity::Ok),
+            ("docker_loop:a1:worker", Severity::Warning),
+            ("docker_loop:a1:cron", Severity::Warning),
+            ("docker_loop:a1:web", Severity::Ok),
+            ("docker_agent:a2", Severity::Warning),
+        ],
+    );
+    assert!(!found.contains_key("docker_unhealthy:a2:gone"), "a stale agent's containers are not judged");
+    let stale = &found["fleet_peer:1"];
+    assert_eq!(stale.category, proxwatch::health::model::Category::Network);
+    assert_eq!(
+        stale.reason,
+        "fleet peer pve2 is unreachable (last seen 2 min ago): connect to pve2:8008: Connection refused"
+    );
+    assert!(found["fleet_peer:2"].reason.contains("re-test"), "{}", found["fleet_peer:2"].reason);
+    assert_eq!(found["docker_unhealthy:a1:db"].reason, "container db on a1 in 101 (web) is unhealthy");
+    assert_eq!(
+        found["docker_agent:a2"].reason,
+        "Docker agent a2 in 101 (web) stopped reporting (last report 10 min ago)"
+    );
+    assert_eq!(found["docker_unhealthy:a1:db"].object.as_ref().map(|o| o.1.as_str()), Some("101"));
+
+    // The finding's event reaches the notification engine as any health finding does.
+    let ev = proxwatch::health::store::Event {
+        id: 1,
+        kind: proxwatch::health::store::EventKind::New,
+        key: stale.key.clone(),
+        fingerprint: "f1".into(),
+        category: stale.category,
+        severity: stale.severity,
+        previous_severity: None,
+        reason: stale.reason.clone(),
+        details: serde_json::Value::Null,
+        ts: now_ms,
+        duration_s: None,
+        actor: None,
+        notify: true,
+        delivered_at: None,
+    };
+    let n = proxwatch::notify::engine::from_health(&ev).unwrap();
+    assert_eq!(n.kind, "health.new");
+}

@@ -8,12 +8,14 @@
 #![allow(clippy::disallowed_methods)]
 
 mod access;
+mod agents;
 mod api;
 mod auth;
 mod cli;
 mod common;
 mod connections;
 mod demo;
+mod fleet;
 mod guests_history;
 mod hardware;
 mod health;

@@ -185,13 +185,19 @@ fn read_state(c: &mut rusqlite::Connection, keys: &Keys, now: i64) -> anyhow::Re
         let (id, user, name, scope, hash, created, expires, last_used, last_ip, description, allowed) = row?;
         let allowed = super::tokens::parse_allowed(&allowed)
             .with_context(|| format!("token {id} has an unreadable address list"))?;
-        let scope = Level::from_scope(&scope).with_context(|| format!("token {id} has unknown scope"))?;
+        let ingest = scope == super::tokens::INGEST;
+        let scope = if ingest {
+            Level::Read
+        } else {
+            Level::from_scope(&scope).with_context(|| format!("token {id} has unknown scope"))?
+        };
         tokens.insert(
             id,
             Token {
                 user,
                 name,
                 scope,
+                ingest,
                 hash,
                 created,
                 expires,

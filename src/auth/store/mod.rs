@@ -39,7 +39,7 @@ use crate::db::Db;
 pub use checks::Purpose;
 pub use error::AuthError;
 pub use sessions::{LoginOutcome, NewSession, SessionInfo};
-pub use tokens::{MAX_ALLOWED, MAX_DESCRIPTION, TokenInfo, TokenRefusal, TokenSpec, token_label};
+pub use tokens::{INGEST, MAX_ALLOWED, MAX_DESCRIPTION, TokenInfo, TokenRefusal, TokenSpec, token_label};
 pub use users::UserInfo;
 
 pub const MAX_NAME: usize = 64;
@@ -85,6 +85,8 @@ struct Token {
     user: String,
     name: String,
     scope: Level,
+    /// An `ingest` token: it may only post agent reports (its `scope` is unused).
+    ingest: bool,
     hash: String,
     created: i64,
     expires: Option<i64>,

@@ -28,8 +28,8 @@ pub struct TokenInfo {
     pub id: String,
     pub user: String,
     pub name: String,
-    #[cfg_attr(test, ts(type = "\"read\" | \"operate\" | \"admin\""))]
-    #[cfg_attr(test, schemars(extend("enum" = ["read", "operate", "admin"])))]
+    #[cfg_attr(test, ts(type = "\"read\" | \"operate\" | \"admin\" | \"ingest\""))]
+    #[cfg_attr(test, schemars(extend("enum" = ["read", "operate", "admin", "ingest"])))]
     pub scope: &'static str,
     pub created: i64,
     pub expires: Option<i64>,
@@ -48,11 +48,17 @@ pub struct TokenInfo {
 pub struct TokenSpec {
     pub name: String,
     pub scope: Option<Level>,
+    /// An `ingest` token (an agent's): it may only post agent reports; `scope` is ignored. Only an
+    /// admin creates one.
+    pub ingest: bool,
     pub expires_in_days: Option<u32>,
     pub description: String,
     /// CIDRs (`10.0.0.5`, `10.0.0.0/24`, `fd00::/8`); empty accepts any address.
     pub allowed_ips: Vec<String>,
 }
+
+/// The scope name of an agent's token: it posts reports and nothing else.
+pub const INGEST: &str = "ingest";
 
 /// The most addresses one token's allow-list holds, and the longest description.
 pub const MAX_ALLOWED: usize = 16;
@@ -88,7 +94,7 @@ impl Auth {
         let (id, _) = rest.split_once('_')?;
         let now = now_s();
         let hash = sha256_hex(token);
-        let (user, scope, new_ip, persist) = {
+        let (user, scope, ingest, new_ip, persist) = {
             let mut tokens = self.tokens_w();
             let t = tokens.get_mut(id)?;
             if !ct_eq(&t.hash, &hash) || t.expires.is_some_and(|e| now >= e) {
@@ -106,7 +112,7 @@ impl Auth {
             if persist {
                 t.persisted_used = now;
             }
-            (t.user.clone(), t.scope, new_ip, persist)
+            (t.user.clone(), t.scope, t.ingest, new_ip, persist)
         };
         let role = self.users_r().get(&user).filter(|u| !u.disabled).map(|u| u.role)?;
         if persist {
@@ -124,7 +130,8 @@ impl Auth {
         if new_ip {
             self.audit.record(&self.db, Kind::TokenNewIp, Some(&user), ip, id).await;
         }
-        Some(Principal { user, level: scope.min(role), via: Via::Token { id: id.to_string() }, ip })
+        let via = if ingest { Via::Agent { id: id.to_string() } } else { Via::Token { id: id.to_string() } };
+        Some(Principal { user, level: scope.min(role), via, ip })
     }
 
     /// Creates an API token for the caller; its scope may not exceed the caller's role.
@@ -146,7 +153,11 @@ impl Auth {
         spec: &TokenSpec,
     ) -> Result<(String, String), AuthError> {
         let (name, expires_in_days) = (spec.name.as_str(), spec.expires_in_days);
-        let scope = spec.scope.ok_or_else(|| AuthError::BadRequest("scope is required".into()))?;
+        let scope = match (spec.ingest, spec.scope) {
+            (true, _) => Level::Admin,
+            (false, Some(s)) => s,
+            (false, None) => return Err(AuthError::BadRequest("scope is required".into())),
+        };
         if spec.description.chars().count() > MAX_DESCRIPTION
             || spec.description.chars().any(char::is_control)
         {
@@ -173,9 +184,12 @@ impl Auth {
             return Err(AuthError::Forbidden(format!(
                 "a {} cannot create a token with scope {}",
                 role.role(),
-                scope.scope()
+                if spec.ingest { INGEST } else { scope.scope() }
             )));
         }
+        // An ingest token carries the lowest level: the scope column says what it is.
+        let scope = if spec.ingest { Level::Read } else { scope };
+        let scope_name = if spec.ingest { INGEST } else { scope.scope() };
         if expires_in_days.is_some_and(|d| d == 0 || d > 3650) {
             return Err(AuthError::BadRequest("expires_in_days must be 1 to 3650".into()));
         }
@@ -187,6 +201,7 @@ impl Auth {
             user: p.user.clone(),
             name: name.trim().to_string(),
             scope,
+            ingest: spec.ingest,
             hash: sha256_hex(&token),
             created: now,
             expires: expires_in_days.map(|d| now + d as i64 * 86400),
@@ -206,7 +221,7 @@ impl Auth {
                         tid,
                         row.user,
                         row.name,
-                        row.scope.scope(),
+                        scope_name,
                         row.hash,
                         row.created,
                         row.expires,
@@ -219,7 +234,7 @@ impl Auth {
             .await?;
         self.tokens_w().insert(id.clone(), t);
         self.audit
-            .record(&self.db, Kind::TokenCreated, Some(&p.user), p.ip, &format!("{id} {}", scope.scope()))
+            .record(&self.db, Kind::TokenCreated, Some(&p.user), p.ip, &format!("{id} {scope_name}"))
             .await;
         Ok((id, token))
     }
@@ -235,7 +250,7 @@ impl Auth {
                 id: id.clone(),
                 user: t.user.clone(),
                 name: t.name.clone(),
-                scope: t.scope.scope(),
+                scope: if t.ingest { INGEST } else { t.scope.scope() },
                 created: t.created,
                 expires: t.expires,
                 last_used: t.last_used,

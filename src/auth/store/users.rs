@@ -76,7 +76,7 @@ impl Auth {
         self.set_password(&p.user, new).await?;
         let keep = match &p.via {
             Via::Session { id } => Some(id.as_str()),
-            Via::Token { .. } => None,
+            Via::Token { .. } | Via::Agent { .. } => None,
         };
         self.revoke_user_sessions(&p.user, keep).await?;
         self.audit.record(&self.db, Kind::PasswordChanged, Some(&p.user), p.ip, "").await;

@@ -83,6 +83,101 @@ fn monitors(s: &Snapshots, _t: &Thresholds, _now: i64) -> Vec<Finding> {
     out
 }
 
+pub const CONTAINERS: Rule = Rule {
+    id: "docker_containers",
+    category: CAT,
+    checks: &[
+        ("docker_unhealthy", "Docker containers are healthy"),
+        ("docker_loop", "Docker containers are not restarting in a loop"),
+        ("docker_agent", "Docker agents report"),
+    ],
+    // A published state (the agents' reports), read on every sample.
+    fast: true,
+    run: containers,
+};
+
+/// The Docker push agents' containers: an unhealthy one (its healthcheck fails) and one restarting
+/// in a loop (Docker says `restarting`, or its restart count rose three times in 15 minutes) are
+/// warnings keyed by agent and container; an agent silent for three of its intervals is a warning
+/// (its containers' last states are then not trusted for the other two).
+fn containers(s: &Snapshots, _t: &Thresholds, _now: i64) -> Vec<Finding> {
+    let now_s = s.now_ms / 1000;
+    let mut out = Vec::new();
+    for a in s.agents.iter() {
+        let place = match (a.vmid, &a.guest_name) {
+            (Some(v), Some(n)) if !n.is_empty() => format!("{} in {v} ({n})", a.name),
+            (Some(v), _) => format!("{} in {v}", a.name),
+            _ => a.name.clone(),
+        };
+        let with_guest = |f: Finding| match a.vmid {
+            Some(v) => f.object(ObjectKind::Guest, v.to_string()),
+            None => f,
+        };
+        let key = format!("docker_agent:{}", a.id);
+        let stale = a.stale_at(now_s);
+        let f = if stale {
+            let seen = match a.last_report {
+                Some(t) => format!("last report {} ago", crate::civil::ago(now_s - t)),
+                None => "no report yet".into(),
+            };
+            Finding::new(
+                CAT,
+                key,
+                Severity::Warning,
+                format!("Docker agent {place} stopped reporting ({seen})"),
+            )
+        } else {
+            Finding::new(CAT, key, Severity::Ok, format!("Docker agent {place} reports"))
+        };
+        out.push(with_guest(f.details(json!({ "agent": a.id, "name": a.name, "vmid": a.vmid }))));
+        if stale {
+            continue;
+        }
+        for c in &a.containers {
+            let details = json!({ "agent": a.id, "container": c.name, "image": c.image, "vmid": a.vmid });
+            let key = format!("docker_unhealthy:{}:{}", a.id, c.name);
+            let f = if c.health.as_deref() == Some("unhealthy") && c.state == "running" {
+                Finding::new(
+                    CAT,
+                    key,
+                    Severity::Warning,
+                    format!("container {} on {place} is unhealthy", c.name),
+                )
+            } else {
+                Finding::new(
+                    CAT,
+                    key,
+                    Severity::Ok,
+                    format!("container {} on {place} is not unhealthy", c.name),
+                )
+            };
+            out.push(with_guest(f.details(details.clone())));
+            let key = format!("docker_loop:{}:{}", a.id, c.name);
+            let looping = c.state == "restarting" || a.looping.iter().any(|n| n == &c.name);
+            let f = if looping {
+                Finding::new(
+                    CAT,
+                    key,
+                    Severity::Warning,
+                    format!(
+                        "container {} on {place} is restarting in a loop ({} restarts)",
+                        c.name, c.restart_count
+                    ),
+                )
+            } else {
+                Finding::new(
+                    CAT,
+                    key,
+                    Severity::Ok,
+                    format!("container {} on {place} is not restarting", c.name),
+                )
+            };
+            out.push(with_guest(f.details(details)));
+        }
+    }
+    out
+}
+
 pub(crate) fn label(g: &Guest) -> String {
     g.label()
 }

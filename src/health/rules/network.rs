@@ -29,6 +29,57 @@ pub const GATEWAY: Rule = Rule {
     run: gateway,
 };
 
+pub const PEERS: Rule = Rule {
+    id: "fleet_peers",
+    category: CAT,
+    checks: &[("fleet_peer", "Fleet peers answer")],
+    // A published state (the fleet poller's), read on every sample.
+    fast: true,
+    run: peers,
+};
+
+/// A peer of the fleet that stopped answering (stale: no good summary for three intervals) or that
+/// is no longer polled (its token refused, its certificate changed) is a warning named after the
+/// peer, so two appliances that list each other report each other's death.
+fn peers(s: &Snapshots, _t: &Thresholds, _now: i64) -> Vec<Finding> {
+    use crate::model::fleet::Status;
+    let now_s = s.now_ms / 1000;
+    s.fleet
+        .iter()
+        .map(|p| {
+            let key = format!("fleet_peer:{}", p.id);
+            let seen = match p.last_ok {
+                Some(t) => format!("last seen {} ago", crate::civil::ago(now_s - t)),
+                None => "never answered".into(),
+            };
+            let f = match p.status {
+                Status::Stale => Finding::new(
+                    CAT,
+                    key,
+                    Severity::Warning,
+                    format!(
+                        "fleet peer {} is unreachable ({seen}): {}",
+                        p.name,
+                        p.error.as_deref().unwrap_or("no answer")
+                    ),
+                ),
+                Status::Blocked => Finding::new(
+                    CAT,
+                    key,
+                    Severity::Warning,
+                    format!(
+                        "fleet peer {} is no longer polled: {} (re-test it on Settings → Fleet)",
+                        p.name,
+                        p.blocked.as_deref().unwrap_or("a hard failure")
+                    ),
+                ),
+                _ => Finding::new(CAT, key, Severity::Ok, format!("fleet peer {} answers", p.name)),
+            };
+            f.details(json!({ "peer": p.id, "name": p.name, "url": p.url, "last_ok": p.last_ok }))
+        })
+        .collect()
+}
+
 fn checked(i: &Interface) -> bool {
     matches!(i.kind, IfKind::Physical | IfKind::Bond | IfKind::Bridge | IfKind::Vlan | IfKind::Ovs)
 }

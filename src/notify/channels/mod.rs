@@ -88,7 +88,9 @@ impl SendError {
     pub fn from_http(e: httpc::Error) -> SendError {
         match e.kind() {
             httpc::Kind::Request => SendError::permanent(e.to_string()),
-            httpc::Kind::Network | httpc::Kind::Timeout => SendError::retry(e.to_string()),
+            httpc::Kind::Network | httpc::Kind::Timeout | httpc::Kind::PinMismatch => {
+                SendError::retry(e.to_string())
+            }
         }
     }
 

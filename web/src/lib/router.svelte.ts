@@ -23,6 +23,12 @@ export const routes: RouteDef[] = [
     icon: 'M3 4h18v12H3zM8 20h8M12 16v4',
   },
   {
+    path: '/containers',
+    title: 'Containers',
+    about: 'Docker containers inside the guests, reported by the proxwatch agent: state, health, restarts and resource use.',
+    icon: 'M12 2l9 5v10l-9 5-9-5V7zM3 7l9 5 9-5M12 12v10',
+  },
+  {
     path: '/services',
     title: 'Services',
     about: 'Service monitors: HTTP, TCP, ping, DNS and guest agent checks with heartbeat, uptime and incidents.',
@@ -57,6 +63,12 @@ export const routes: RouteDef[] = [
     title: 'Health',
     about: 'Findings of the periodic health checks across ten categories, with history.',
     icon: 'M3 12h4l3-8 4 16 3-8h4',
+  },
+  {
+    path: '/fleet',
+    title: 'Fleet',
+    about: 'This host and the other proxwatch appliances side by side: vitals, guests, health and UPS.',
+    icon: 'M3 4h8v7H3zM13 4h8v7h-8zM3 13h8v7H3zM13 13h8v7h-8z',
   },
   {
     path: '/terminal',
