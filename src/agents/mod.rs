@@ -76,7 +76,19 @@ pub struct Agents {
     clock: Clock,
     inventory: watch::Receiver<Arc<Inventory>>,
     held: Mutex<BTreeMap<String, Held>>,
+    /// Agents whose report is being taken in: one at a time per agent (a token cannot fill memory
+    /// with parallel reports of `agents.max_report` each).
+    busy: Mutex<std::collections::HashSet<String>>,
     pub out: watch::Sender<Published>,
+}
+
+/// An agent's slot for the report it is sending ([`Agents::slot`]), released on drop.
+pub struct Slot<'a>(&'a Agents, String);
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        self.0.busy.lock().unwrap_or_else(|p| p.into_inner()).remove(&self.1);
+    }
 }
 
 fn bad(field: &str, why: impl std::fmt::Display) -> ApiError {
@@ -228,6 +240,7 @@ impl Agents {
             clock,
             inventory,
             held: Mutex::new(held),
+            busy: Mutex::default(),
             out: watch::Sender::new(Arc::new(Vec::new())),
         });
         agents.remap();
@@ -415,6 +428,18 @@ impl Agents {
         self.take(id, report).await
     }
 
+    /// The agent's one slot for a report in progress, taken before its body is read; busy (503, retry
+    /// in a second) while it is held.
+    pub fn slot(&self, id: &str) -> Result<Slot<'_>, ApiError> {
+        if !self.busy.lock().unwrap_or_else(|p| p.into_inner()).insert(id.to_string()) {
+            return Err(ApiError::busy(
+                "a report from this agent is being taken in",
+                std::time::Duration::from_secs(1),
+            ));
+        }
+        Ok(Slot(self, id.to_string()))
+    }
+
     /// [`Agents::ingest`] of a parsed report.
     pub async fn take(&self, id: &str, report: Report) -> Result<Ack, ApiError> {
         let now = self.now();
@@ -529,5 +554,145 @@ pub async fn run(agents: Arc<Agents>, cancel: tokio_util::sync::CancellationToke
             // Staleness moves with time alone: publish it.
             _ = tick.tick() => agents.publish(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::pve::{ClusterResource, Guest};
+
+    /// An inventory with VM 101 (`virtio=` MAC, cloud-init address) and CT 200 (`hwaddr=`, static ip).
+    fn inventory() -> Inventory {
+        let guest = |kind: &str, vmid: u64, name: &str| -> ClusterResource {
+            serde_json::from_value(serde_json::json!({
+                "id": format!("{kind}/{vmid}"), "type": kind, "vmid": vmid, "name": name, "node": "pve", "status": "running"
+            }))
+            .unwrap()
+        };
+        let mut inv = Inventory { node: "pve".into(), ..Inventory::default() };
+        inv.resources.data = Some(vec![guest("qemu", 101, "docker-vm"), guest("lxc", 200, "docker-ct")]);
+        let vm = crate::tools::pvesh::parse_guest_config(
+            r#"{"name":"docker-vm","net0":"virtio=BC:24:11:3C:41:9D,bridge=vmbr0,firewall=1","ipconfig0":"ip=192.168.10.20/24,gw=192.168.10.1"}"#,
+        )
+        .unwrap();
+        let ct = crate::tools::pvesh::parse_guest_config(
+            r#"{"hostname":"docker-ct","net0":"name=eth0,bridge=vmbr0,hwaddr=BC:24:11:00:00:C8,ip=192.168.10.53/24,type=veth"}"#,
+        )
+        .unwrap();
+        inv.configs.insert(101, vm);
+        inv.configs.insert(200, ct);
+        inv
+    }
+
+    fn report(vmid: Option<u64>, ips: &[&str], macs: &[&str]) -> Report {
+        Report {
+            agent: crate::model::docker::AgentInfo {
+                version: "1".into(),
+                hostname: "h".into(),
+                vmid,
+                interval_s: 60,
+                ips: ips.iter().map(|s| s.to_string()).collect(),
+                macs: macs.iter().map(|s| s.to_string()).collect(),
+                docker_version: None,
+            },
+            containers: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_report_is_linked_by_vmid_then_address_then_mac() {
+        let inv = inventory();
+        assert!(inv.guests().any(|g: &Guest| g.vmid == 200));
+        assert_eq!(config_macs(&inv, 101, GuestKind::Qemu), ["bc:24:11:3c:41:9d"]);
+        assert_eq!(config_macs(&inv, 200, GuestKind::Lxc), ["bc:24:11:00:00:c8"]);
+        let m = |r: &Report| map_guest(&inv, r).map(|(v, _, by)| (v, by));
+        assert_eq!(m(&report(Some(200), &["192.168.10.20"], &[])), Some((200, MappedBy::Declared)));
+        // A declared vmid the inventory does not know is not trusted: the address decides.
+        assert_eq!(m(&report(Some(999), &["192.168.10.20"], &[])), Some((101, MappedBy::Ip)));
+        assert_eq!(m(&report(None, &["10.9.9.9"], &["BC:24:11:00:00:C8"])), Some((200, MappedBy::Mac)));
+        assert_eq!(m(&report(None, &["10.9.9.9"], &["02:42:ac:11:00:02"])), None);
+    }
+
+    fn container(name: &str, state: &str, health: Option<&str>, restarts: u64) -> Container {
+        Container {
+            id: "0123456789ab".into(),
+            name: name.into(),
+            image: "img".into(),
+            state: state.into(),
+            health: health.map(str::to_string),
+            restart_count: restarts,
+            started_at: None,
+            finished_at: None,
+            exit_code: None,
+            ports: vec![],
+            mounts: vec![],
+            cpu_pct: None,
+            mem_used: None,
+            mem_limit: None,
+            net_rx: None,
+            net_tx: None,
+            block_read: None,
+            block_write: None,
+            env: vec![],
+            compose_project: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn state_changes_are_kept_restart_loops_found_and_one_report_at_a_time() {
+        let db = Db::open_in_memory().unwrap();
+        let clock = Clock::manual(1_800_000_000_000);
+        let (_tx, rx) = watch::channel(Arc::new(inventory()));
+        let cfg = AgentsCfg { history: 4, ..AgentsCfg::default() };
+        let agents = Agents::load(db.clone(), cfg, clock.clone(), rx).unwrap();
+        agents.add("a1", "docker01", Some(101), 60).await.unwrap();
+        let mut r = report(Some(101), &[], &[]);
+        r.containers =
+            vec![container("web", "running", Some("healthy"), 0), container("app", "running", None, 0)];
+        agents.take("a1", r.clone()).await.unwrap();
+        assert_eq!(agents.detail("a1").await.unwrap().1.len(), 2, "the first report records each container");
+        // The same report again changes nothing: no history row.
+        clock.advance(60_000);
+        agents.take("a1", r.clone()).await.unwrap();
+        assert_eq!(agents.detail("a1").await.unwrap().1.len(), 2);
+        // app restarts once a minute: a loop after three rises within 15 minutes.
+        for n in 1..=3 {
+            clock.advance(60_000);
+            r.containers[1].restart_count = n;
+            agents.take("a1", r.clone()).await.unwrap();
+            let a = agents.list().remove(0);
+            assert_eq!(a.looping.is_empty(), n < 3, "after {n} restarts: {:?}", a.looping);
+        }
+        // The history keeps the newest `agents.history` rows, newest first.
+        let h = agents.detail("a1").await.unwrap().1;
+        assert_eq!(h.len(), 4);
+        assert_eq!((h[0].container.as_str(), h[0].restarts), ("app", 3));
+        // A container gone is recorded as removed.
+        clock.advance(60_000);
+        r.containers.remove(0);
+        agents.take("a1", r.clone()).await.unwrap();
+        assert_eq!(
+            (
+                agents.detail("a1").await.unwrap().1[0].container.as_str(),
+                agents.detail("a1").await.unwrap().1[0].state.as_str()
+            ),
+            ("web", "removed")
+        );
+        // Stale after three intervals without a report.
+        assert!(!agents.list()[0].stale);
+        clock.advance(181_000);
+        assert!(agents.list()[0].stale);
+        // One report at a time per agent.
+        let slot = agents.slot("a1").unwrap();
+        assert!(agents.slot("a1").is_err());
+        assert!(agents.slot("a2").is_ok());
+        drop(slot);
+        assert!(agents.slot("a1").is_ok());
+        // Read back after a restart: the latest report, linked to its guest again.
+        let (_tx2, rx2) = watch::channel(Arc::new(inventory()));
+        let again = Agents::load(db, AgentsCfg::default(), clock, rx2).unwrap();
+        let a = again.list().remove(0);
+        assert_eq!((a.containers.len(), a.vmid, a.mapped_by), (1, Some(101), Some(MappedBy::Declared)));
     }
 }

@@ -180,6 +180,8 @@ async fn report(
             if ct.is_empty() { "nothing" } else { ct }
         )));
     }
+    // One report at a time per agent, held before the body is read.
+    let _slot = app.agents.slot(id)?;
     let limit = app.agents.max_report();
     let body = axum::body::to_bytes(req.into_body(), limit).await.map_err(|_| {
         ApiError::PayloadTooLarge(format!("the report is over {limit} bytes (agents.max_report)"))
