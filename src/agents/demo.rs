@@ -15,13 +15,23 @@ pub const ID: &str = "demo-docker01";
 
 /// Registers the demo agent and takes in the recorded report every interval until `cancel`.
 pub async fn run(agents: Arc<Agents>, cancel: CancellationToken) {
-    let report = match crate::tools::docker::parse_report(REPORT.as_bytes()) {
+    let mut report = match crate::tools::docker::parse_report(REPORT.as_bytes()) {
         Ok(r) => r,
         Err(e) => {
             tracing::error!("demo: the recorded Docker report does not parse: {e}");
             return;
         }
     };
+    // The recording's times moved to the present, as the demo's scenario is: the newest start or
+    // stop two hours ago.
+    let newest = report.containers.iter().flat_map(|c| [c.started_at, c.finished_at]).flatten().max();
+    if let Some(newest) = newest {
+        let shift = (agents.now() - 7200 - newest).max(0);
+        for c in &mut report.containers {
+            c.started_at = c.started_at.map(|t| t + shift);
+            c.finished_at = c.finished_at.map(|t| t + shift);
+        }
+    }
     let every = std::time::Duration::from_secs(report.agent.interval_s.max(10));
     if let Err(e) = agents.add(ID, "docker01", report.agent.vmid, report.agent.interval_s).await {
         tracing::debug!("demo agent: {}", e.message());

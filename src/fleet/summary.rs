@@ -47,17 +47,14 @@ pub fn build(i: &Inputs) -> Summary {
         cpus: ident.map(|d| d.threads).unwrap_or(0),
     };
     let (storage_used, storage_total) = storage_totals(i.inventory);
-    let vitals = match i.sample {
-        Some(s) => Vitals {
-            cpu_pct: round1(s.cpu.total.busy),
-            load1: s.load[0],
-            mem_used: s.memory.used,
-            mem_total: s.memory.total,
-            storage_used,
-            storage_total,
-        },
-        None => Vitals { storage_used, storage_total, ..Vitals::default() },
-    };
+    let vitals = i.sample.map(|s| Vitals {
+        cpu_pct: round1(s.cpu.total.busy),
+        load1: s.load[0],
+        mem_used: s.memory.used,
+        mem_total: s.memory.total,
+        storage_used,
+        storage_total,
+    });
     let mut guests = GuestCounts::default();
     for g in i.inventory.guests().filter(|g| g.node == i.inventory.node && !g.template) {
         let running = g.status == "running";

@@ -23,7 +23,8 @@ pub struct Summary {
     #[serde(default)]
     pub scope: Option<String>,
     pub host: HostIdent,
-    pub vitals: Vitals,
+    /// `None` before the appliance's first vitals sample (a second after its start).
+    pub vitals: Option<Vitals>,
     pub guests: GuestCounts,
     pub health: HealthBrief,
     #[serde(default)]

@@ -116,7 +116,10 @@ fn two_appliances_watch_each_other_over_pinned_tls() {
     let summary = &added["summary"];
     assert_eq!(summary["host"]["hostname"], "pve-demo", "{summary:#}");
     assert_eq!(summary["api"], 1);
-    assert!(summary["vitals"]["mem_total"].as_u64().unwrap() > 0);
+    assert!(
+        summary["vitals"].is_null() || summary["vitals"]["mem_total"].as_u64().unwrap() > 0,
+        "{summary:#}"
+    );
     assert!(summary["guests"]["total"].as_u64().unwrap() > 0);
     assert_eq!(summary["health"]["categories"].as_array().unwrap().len(), 10);
 

@@ -79,11 +79,11 @@ export function peerHasProblem(p: FleetPeer): boolean {
 }
 
 export function memPct(s: FleetSummary): number | null {
-  return ratio(s.vitals.mem_used, s.vitals.mem_total);
+  return s.vitals ? ratio(s.vitals.mem_used, s.vitals.mem_total) : null;
 }
 
 export function storagePct(s: FleetSummary): number | null {
-  return ratio(s.vitals.storage_used, s.vitals.storage_total);
+  return s.vitals ? ratio(s.vitals.storage_used, s.vitals.storage_total) : null;
 }
 
 /** PVE's version without the package noise: `pve-manager/8.2.4/faa83925c9641325` -> `8.2.4`. */
@@ -134,7 +134,7 @@ export function sortPeers(peers: FleetPeer[], key: SortKey, reverse = false): Fl
       case 'health':
         return healthRank(a.summary) - healthRank(b.summary) || byName(a, b);
       case 'cpu':
-        return desc(b.summary?.vitals.cpu_pct) - desc(a.summary?.vitals.cpu_pct) || byName(a, b);
+        return desc(b.summary?.vitals?.cpu_pct) - desc(a.summary?.vitals?.cpu_pct) || byName(a, b);
       case 'mem':
         return desc(b.summary ? memPct(b.summary) : null) - desc(a.summary ? memPct(a.summary) : null) || byName(a, b);
       default:

@@ -101,6 +101,7 @@ test('the Fleet page: this host first, then the demo peer with its bars and heal
     assert.equal(card.local, false);
     assert.equal(card.status, 'ok');
     assert.equal(card.health, peer.summary.health.status);
+    assert.ok(peer.summary.vitals, 'the peer had its first vitals sample when polled');
     assert.equal(Number(card.cpu), peer.summary.vitals.cpu_pct, 'the CPU bar is the summary CPU');
     const mem = (peer.summary.vitals.mem_used / peer.summary.vitals.mem_total) * 100;
     assert.ok(Math.abs(Number(card.mem) - mem) < 0.01, `memory ${card.mem} vs ${mem}`);

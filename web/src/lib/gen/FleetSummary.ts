@@ -20,7 +20,11 @@ version: string,
 /**
  * The caller's token scope (`read`, `operate`, `admin`); `None` for a browser session.
  */
-scope: string | null, host: FleetHost, vitals: FleetVitals, guests: FleetGuests, health: FleetHealth, ups: FleetUps | null, 
+scope: string | null, host: FleetHost, 
+/**
+ * `None` before the appliance's first vitals sample (a second after its start).
+ */
+vitals: FleetVitals | null, guests: FleetGuests, health: FleetHealth, ups: FleetUps | null, 
 /**
  * What else this appliance watches: `ups`, `gpu`, `ipmi`, `zfs`, `smart`, `monitors`, `docker`,
  * `notifications`.
