@@ -20,6 +20,9 @@
 #   BENCH_MONITOR_WARMUP_S=35  service monitors (examples/monitor_load.rs): warm-up before the window
 #   BENCH_MONITOR_S=60     service monitors: the measuring window (CPU, RSS)
 #   BENCH_MONITOR_DAY=1    0 = skip the monitors' two synthetic days (WAL a day, steady-state size, full runner's RSS)
+#   BENCH_FLEET_WARMUP_S=25  fleet + Docker agents (examples/fleet_load.rs): warm-up before the window
+#   BENCH_FLEET_S=60       fleet + Docker agents: the measuring window (CPU, RSS)
+#   BENCH_FLEET_TLS=0      1 = the 32 peers over HTTPS (pinned, self-signed RSA-2048) instead of plain HTTP
 #
 # Only loopback addresses are used; every process started here is stopped on exit;
 # every wait loop has a limit.
@@ -208,7 +211,7 @@ if [[ ${BENCH_NO_BUILD:-0} != 1 ]]; then
   log "cargo build --release"
   cargo build --release
   cargo build --release --example argon2_cost --example inventory_cost --example login_flood --example notify_load \
-    --example monitor_load
+    --example monitor_load --example fleet_load
 fi
 # Password hashing cost with proxwatch's argon2id parameters (the access issue asks for 50-150 ms).
 ARGON2_LINE="n/a"
@@ -242,6 +245,26 @@ fi
 MON_CPU=$(sed -n 's/^monitors: .*: cpu \([0-9.]*\) % of a core.*/\1/p' <<<"$MONITOR_LINE")
 MON_RSS=$(sed -n 's/^monitors: .*, rss +\([0-9.]*\) MiB.*/\1/p' <<<"$MONITOR_LINE")
 MON_RSS_FULL=$(sed -n 's/^monitors: .*; a runner holding 90 beats + a bucket per monitor +\([0-9.]*\) MiB.*/\1/p' <<<"$MONITOR_LINE")
+# The fleet and the Docker agents (issue 19): 32 peers (one local server answering each its summary) polled every
+# 10 s by the production poller, and one Docker report (the recorded 54 KB one) taken in every second through
+# `Agents::ingest`, a container's state changing every 60th (examples/fleet_load.rs): CPU (% of a core, the server's
+# own share apart), RSS added, polls, reports, the WAL written. Also before the idle instances start.
+FLEET_LINE="n/a"
+FLEET_WARMUP_S=${BENCH_FLEET_WARMUP_S:-25}
+FLEET_MEASURE_S=${BENCH_FLEET_S:-60}
+FLEET_ARGS=(--warmup-s "$FLEET_WARMUP_S" --measure-s "$FLEET_MEASURE_S")
+[[ ${BENCH_FLEET_TLS:-0} != 1 ]] || FLEET_ARGS+=(--tls)
+if [[ -x target/release/examples/fleet_load ]]; then
+  log "fleet + Docker agents: ${FLEET_WARMUP_S} s warm-up, ${FLEET_MEASURE_S} s window"
+  FLEET_LINE=$(timeout $((FLEET_WARMUP_S + FLEET_MEASURE_S + 120)) target/release/examples/fleet_load "${FLEET_ARGS[@]}" \
+    2>"$TMP/fleet_load.err" | tail -1 || true)
+  if [[ $FLEET_LINE != fleet:* ]]; then
+    FLEET_LINE="n/a (fleet_load failed: $(grep -m1 '^Error' "$TMP/fleet_load.err" || tail -1 "$TMP/fleet_load.err"))"
+  fi
+fi
+# Its budgets: the CPU of the poller and the ingest together (the local server's share apart), the RSS they add.
+FLEET_CPU=$(sed -n 's/^fleet: .*: cpu \([0-9.]*\) % of a core.*/\1/p' <<<"$FLEET_LINE")
+FLEET_RSS=$(sed -n 's/^fleet: .*, rss +\([0-9.]*\) MiB.*/\1/p' <<<"$FLEET_LINE")
 if [[ ! -x $PXW_BIN ]]; then NA[pxw]="binary $PXW_BIN missing"; fi
 
 # The programs, as argv builders (proxwatch takes a data dir).
@@ -663,6 +686,8 @@ TABLE=$(
   echo "Notification engine (10 000 events, 3 channels, 1 dead for the first half): $NOTIFY_LINE"
   echo
   echo "Service monitors (examples/monitor_load.rs, ${MONITOR_MEASURE_S} s window): $(verdict "$MON_CPU" '<' 0.5)CPU < 0.5 % of a core · $(verdict "$MON_RSS" '<' 4)RSS < 4 MiB${MON_RSS_FULL:+ · $(verdict "$MON_RSS_FULL" '<' 4)RSS with 90 beats + a bucket held < 4 MiB} · $MONITOR_LINE"
+  echo
+  echo "Fleet polling + Docker ingest (examples/fleet_load.rs, ${FLEET_MEASURE_S} s window): $(verdict "$FLEET_CPU" '<' 0.3)CPU < 0.3 % of a core · $(verdict "$FLEET_RSS" '<' 3)RSS < 3 MiB · $FLEET_LINE"
   for k in "${!NOTE[@]}"; do echo "- note ${k}: ${NOTE[$k]}"; done | sort
 } >"$TMP/latest.md"
 

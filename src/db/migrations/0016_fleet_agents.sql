@@ -21,7 +21,7 @@ CREATE TABLE fleet_peers (
 );
 
 -- One Docker agent per ingest token: its latest report (parsed, masked JSON), written when its
--- containers' states change and at most every 10 minutes otherwise.
+-- containers' states change and once an hour otherwise.
 CREATE TABLE docker_agents (
     id          TEXT    PRIMARY KEY,
     name        TEXT    NOT NULL,
