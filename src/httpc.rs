@@ -532,15 +532,12 @@ async fn tls_connect(
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| Error::chain(Kind::Network, format!("TLS to {host}"), &e))?;
+    // A pin, or (unverified: a monitor set not to verify TLS) a pin that accepts any certificate.
+    let pin = pin.or(unverified.then_some(Pin(None)));
     let pinned =
         pin.map(|p| Arc::new(Pinned { provider: provider.clone(), pin: p.0, seen: Default::default() }));
     let mut config = if let Some(p) = &pinned {
         builder.dangerous().with_custom_certificate_verifier(p.clone()).with_no_client_auth()
-    } else if unverified {
-        builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
-            .with_no_client_auth()
     } else {
         builder.with_root_certificates(roots).with_no_client_auth()
     };
@@ -568,7 +565,9 @@ fn sha256(der: &[u8]) -> [u8; 32] {
     sha2::Sha256::digest(der).into()
 }
 
-/// A pinned certificate ([`Pin`]): accepted by its SHA-256 alone, and recorded either way.
+/// A pinned certificate ([`Pin`]): accepted by its SHA-256 alone (any, without a pin: what a monitor
+/// set not to verify TLS asks for, `RequestBuilder::danger_accept_any_certificate`), and recorded
+/// either way. The handshake's signatures are still checked with it.
 #[derive(Debug)]
 struct Pinned {
     provider: Arc<rustls::crypto::CryptoProvider>,
@@ -625,46 +624,6 @@ impl rustls::client::danger::ServerCertVerifier for Pinned {
 
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
         self.provider.signature_verification_algorithms.supported_schemes()
-    }
-}
-
-/// Accepts any server certificate but still checks the handshake's signatures with it: what a
-/// monitor set not to verify TLS asks for (`RequestBuilder::danger_accept_any_certificate`).
-#[derive(Debug)]
-struct AnyCertificate(Arc<rustls::crypto::CryptoProvider>);
-
-impl rustls::client::danger::ServerCertVerifier for AnyCertificate {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &rustls::pki_types::CertificateDer<'_>,
-        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
-        _server_name: &rustls::pki_types::ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: rustls::pki_types::UnixTime,
-    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        Ok(rustls::client::danger::ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &rustls::pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &rustls::pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
     }
 }
 
