@@ -222,3 +222,74 @@ fn the_agent_script_reports_to_a_real_proxwatch() {
     let (code, _) = post_report(&demo, &token, "application/json", &raw_report(None).to_string(), dir.path());
     assert_eq!(code, 401);
 }
+
+/// Runs the agent script (from the source tree) over the fake docker and fake curl of
+/// tests/fixtures/docker/.
+fn agent_run(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let fakes = root.join("tests/fixtures/docker");
+    let path = format!("{}:{}", fakes.display(), std::env::var("PATH").unwrap_or_default());
+    let mut cmd = std::process::Command::new("sh");
+    cmd.arg(root.join("src/agents/docker.sh")).args(args).env("PATH", path);
+    for var in ["URL", "TOKEN", "VMID", "INTERVAL", "INSECURE", "CACERT", "HOSTNAME", "IPS", "MACS"] {
+        cmd.env_remove(format!("PROXWATCH_{var}"));
+    }
+    cmd.env("PROXWATCH_AGENT_CONF", "/dev/null")
+        .env("PROXWATCH_HOSTNAME", "docker01")
+        .env("PROXWATCH_IPS", "10.0.0.5 fd00::5")
+        .env("PROXWATCH_MACS", "BC:24:11:AA:BB:CC")
+        .env("PROXWATCH_VMID", "101")
+        .envs(env.iter().copied());
+    cmd.output().unwrap()
+}
+
+#[test]
+fn the_agent_prints_the_committed_report() {
+    let out = agent_run(&["--print"], &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), include_str!("../fixtures/docker/report.json"));
+}
+
+#[test]
+fn the_agent_sends_the_token_only_on_stdin() {
+    let log = tempfile::tempdir().unwrap();
+    let log_dir = log.path().to_str().unwrap();
+    let env = [
+        ("PROXWATCH_URL", "https://pw.example:8443/"),
+        ("PROXWATCH_TOKEN", "pxw_a1_s3cret"),
+        ("FAKE_CURL_LOG", log_dir),
+    ];
+    let out = agent_run(&[], &env);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let read = |f: &str| String::from_utf8(std::fs::read(log.path().join(f)).unwrap()).unwrap();
+    let argv = read("argv");
+    assert!(!argv.contains("s3cret"), "the token is in curl's argv: {argv}");
+    assert_eq!(argv.lines().last(), Some("https://pw.example:8443/api/agents/docker/report"));
+    for want in ["--max-time\n30", "--header\nContent-Type: application/json", "--config\n-"] {
+        assert!(argv.contains(want), "{want:?}: {argv}");
+    }
+    assert_eq!(read("stdin"), "header = \"Authorization: Bearer pxw_a1_s3cret\"\n");
+    let sent = proxwatch::tools::docker::parse_report(read("body").as_bytes()).unwrap();
+    assert_eq!(sent.containers.len(), 5);
+    assert!(!read("body").contains("hunter2"));
+
+    // A refusal: its message on stderr, exit 1.
+    let refused = [
+        ("FAKE_CURL_STATUS", "401"),
+        ("FAKE_CURL_ANSWER", r#"{"error":"unauthorized","message":"unknown token"}"#),
+    ];
+    let out = agent_run(&[], &[env.as_slice(), refused.as_slice()].concat());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("HTTP 401: {\"error\":\"unauthorized\""));
+}
+
+#[test]
+fn the_agent_refuses_to_run_unconfigured() {
+    let out = agent_run(&[], &[("PROXWATCH_URL", "https://pw.example")]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no PROXWATCH_TOKEN"));
+    let out = agent_run(&["--print"], &[("PROXWATCH_INTERVAL", "5")]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = agent_run(&["--version"], &[]);
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), "proxwatch-docker-agent 1\n");
+}
